@@ -1,0 +1,58 @@
+"""Per-call state of one gRPC call (state tables in ../state.py)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Deque, Optional, Tuple
+
+from .. import state as st
+from .framing import MessageDecoder
+
+HeaderList = Tuple[Tuple[bytes, bytes], ...]
+
+
+class Call:
+    """One call on a `GrpcConnection`.
+
+    `context` belongs to the driver (it stores its waiter there); the core
+    never reads it.
+    """
+
+    __slots__ = (
+        "context",
+        "decoder",
+        "header_block",
+        "outbox",
+        "path",
+        "response",
+        "response_headers",
+        "state",
+        "stream_id",
+        "undelivered",
+        "unary",
+        "withheld",
+    )
+
+    def __init__(
+        self, path: str, header_block: bytes, decoder: MessageDecoder, unary: bool
+    ):
+        self.path = path
+        self.header_block = header_block
+        self.decoder = decoder
+        self.unary = unary
+        self.stream_id: Optional[int] = None
+        self.state = st.CallState.QUEUED
+        self.response = st.ResponseState.AWAITING_HEADERS
+        self.response_headers: HeaderList = ()
+        # Request messages waiting for the stream to open: (framed, end).
+        self.outbox: Deque[Tuple[bytes, bool]] = deque()
+        # Back-pressure bookkeeping (see GrpcConnection._deliver).
+        self.undelivered = 0
+        self.withheld = 0
+        self.context: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Call {self.path} stream={self.stream_id} {self.state.value}>"
+
+    def move(self, event: st.CallInput) -> None:
+        self.state = st.transition(st.CALL_TRANSITIONS, self.state, event)

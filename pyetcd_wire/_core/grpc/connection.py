@@ -1,0 +1,481 @@
+"""gRPC calls over one HTTP/2 client connection, without I/O.
+
+Theory of operation (PROTOCOL-HTTP2.md; grpc-go's http2_client.go for the
+details the spec leaves open).
+
+* A call is HEADERS (our cached block plus grpc-timeout), then framed request
+  messages in DATA, then END_STREAM.  `unary()` sends all three in one write.
+* When the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached, new calls wait
+  in a FIFO queue (state QUEUED, no stream id) and start as streams close.
+* The response is Response-Headers, messages, Trailers; or Trailers-Only.
+  `:status` other than 200, or a content-type that is not application/grpc,
+  ends the call with the status the HTTP mapping gives.  Trailers without
+  grpc-status give UNKNOWN (or the HTTP mapping).  DATA before headers, a
+  second non-final HEADERS, an incomplete message at the end, or a stream that
+  ends without trailers, end the call with INTERNAL.  These are per-call
+  failures, as in grpc-go: the connection stays usable.
+* RST_STREAM from the server maps to a status (status.py table); REFUSED_STREAM
+  and calls above a GOAWAY's last_stream_id are marked `not_processed`, so even
+  writes may be retried.
+* HTTP/2 protocol violations end the connection (h2/connection.py); every call
+  then ends with `error` set to that `RemoteProtocolError`.
+* Back-pressure: a streaming call's stream window is credited while the
+  application keeps up (no undelivered message); once messages pile up, credit
+  is withheld until `message_consumed()` drains them.  So a consumer that
+  stops reading holds at most one stream window (plus the message in flight)
+  in memory.  Unary calls are always credited: their caller is waiting for the
+  whole message, and a 64 MiB response must not stall.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Deque, Dict, List, Optional, Union
+
+from ...errors import EtcdError, LocalProtocolError, ResourceExhaustedError
+from .. import state as st
+from ..h2 import events as h2e
+from ..h2.connection import (
+    DEFAULT_CONNECTION_WINDOW,
+    DEFAULT_MAX_HEADER_LIST_SIZE,
+    DEFAULT_STREAM_WINDOW,
+    H2ClientConnection,
+)
+from ..h2.frames import ErrorCode, error_code_name
+from .call import Call
+from .events import (
+    CallEnded,
+    ConnectionClosed,
+    GoAway,
+    MessageReceived,
+    PingAnswered,
+    ResponseHeadersReceived,
+)
+from .framing import MessageDecoder, MessageError, encode_message
+from .metadata import Metadata, RequestHeaders
+from .status import (
+    OK_STATUS,
+    Status,
+    StatusCode,
+    status_from_http,
+    status_from_rst_stream,
+    status_from_trailers,
+)
+
+# etcd's client defaults (clientv3 options.go): send 2 MiB, receive unlimited.
+DEFAULT_MAX_SEND_MESSAGE_SIZE = 2 * 1024 * 1024
+DEFAULT_MAX_RECV_MESSAGE_SIZE = 2**31 - 1
+
+GrpcEvent = Union[
+    CallEnded,
+    ConnectionClosed,
+    GoAway,
+    MessageReceived,
+    PingAnswered,
+    ResponseHeadersReceived,
+]
+
+
+def _http_status(headers: h2e.HeaderList) -> int:
+    for name, value in headers:
+        if name == b":status":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def _is_grpc_content_type(headers: h2e.HeaderList) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            return value == b"application/grpc" or value.startswith(
+                (b"application/grpc+", b"application/grpc;")
+            )
+    return False
+
+
+class GrpcConnection:
+    """The gRPC calls of one HTTP/2 connection."""
+
+    def __init__(
+        self,
+        *,
+        authority: str,
+        scheme: str = "http",
+        max_send_message_size: int = DEFAULT_MAX_SEND_MESSAGE_SIZE,
+        max_recv_message_size: int = DEFAULT_MAX_RECV_MESSAGE_SIZE,
+        stream_window: int = DEFAULT_STREAM_WINDOW,
+        connection_window: int = DEFAULT_CONNECTION_WINDOW,
+        max_header_list_size: int = DEFAULT_MAX_HEADER_LIST_SIZE,
+        first_stream_id: int = 1,
+    ) -> None:
+        self.h2 = H2ClientConnection(
+            stream_window=stream_window,
+            connection_window=connection_window,
+            max_header_list_size=max_header_list_size,
+            first_stream_id=first_stream_id,
+        )
+        self.authority = authority
+        self.max_send_message_size = max_send_message_size
+        self.max_recv_message_size = max_recv_message_size
+        self._headers = RequestHeaders(authority=authority, scheme=scheme)
+        self._calls: Dict[int, Call] = {}
+        self._queued: Deque[Call] = deque()
+
+    # --- commands -------------------------------------------------------------
+
+    def initiate(self) -> None:
+        self.h2.initiate()
+
+    def data_to_send(self) -> bytes:
+        return self.h2.data_to_send()
+
+    @property
+    def accepts_calls(self) -> bool:
+        """False after GOAWAY, close, loss, or stream-id exhaustion: the driver
+        must start new calls on a new connection."""
+        return self.h2.accepts_streams
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls) + len(self._queued)
+
+    def unary(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        metadata: Metadata = (),
+        timeout: Optional[float] = None,
+    ) -> Call:
+        """Start a unary (or server-streaming) call with its only request message.
+
+        Raises:
+            ResourceExhaustedError: the request exceeds max_send_message_size.
+            LocalProtocolError: the connection accepts no new calls.
+            ValueError: bad metadata or path.
+        """
+        self._check_send_size(len(request))
+        call = self._new_call(path, metadata, timeout, unary=True)
+        framed = encode_message(request)
+        if not self._queued and self.h2.has_stream_capacity:
+            call.stream_id = self.h2.open_stream(
+                call.header_block, end_stream=True, data=framed
+            )
+            call.state = st.CallState.HALF_CLOSED
+            self._calls[call.stream_id] = call
+        else:
+            call.outbox.append((framed, True))
+            call.move(st.CallInput.END)
+            self._queued.append(call)
+        return call
+
+    def start_call(
+        self,
+        path: str,
+        *,
+        metadata: Metadata = (),
+        timeout: Optional[float] = None,
+    ) -> Call:
+        """Start a streaming call; messages follow with `send_message`.
+
+        Raises:
+            LocalProtocolError: the connection accepts no new calls.
+            ValueError: bad metadata or path.
+        """
+        call = self._new_call(path, metadata, timeout, unary=False)
+        self._queued.append(call)
+        self._start_queued()
+        return call
+
+    def send_message(self, call: Call, message: bytes, *, end: bool = False) -> None:
+        """Send one request message on a streaming call (and half-close if `end`).
+
+        Raises:
+            ResourceExhaustedError: the message exceeds max_send_message_size.
+            LocalProtocolError: the call has already ended or half-closed.
+        """
+        self._check_send_size(len(message))
+        self._send(call, encode_message(message), end)
+
+    def end_call(self, call: Call) -> None:
+        """Half-close: no more request messages."""
+        self._send(call, b"", True)
+
+    def cancel_call(self, call: Call, error_code: int = ErrorCode.CANCEL) -> None:
+        """Abandon a call (RST_STREAM if it started).  No event follows."""
+        if call.state is st.CallState.CLOSED:
+            return
+        if call.stream_id is None:
+            self._queued.remove(call)
+        else:
+            self._calls.pop(call.stream_id, None)
+            self.h2.reset_stream(call.stream_id, error_code)
+        call.move(st.CallInput.FINISH)
+        call.response = st.ResponseState.DONE
+        self._start_queued()
+
+    def message_consumed(self, call: Call) -> None:
+        """The application took one message of a streaming call (back-pressure)."""
+        call.undelivered -= 1
+        if call.undelivered <= 0 and call.withheld and call.stream_id is not None:
+            self.h2.acknowledge_received(call.stream_id, call.withheld)
+            call.withheld = 0
+
+    def ping(self, data: bytes) -> None:
+        self.h2.ping(data)
+
+    def close(self) -> List[GrpcEvent]:
+        """Queue GOAWAY; every call still open ends as not processed."""
+        ids = tuple(self._calls)
+        self.h2.close()
+        return self._end_all(
+            ids, "the client closed the connection", None, cancelled=True
+        )
+
+    def connection_lost(self, reason: str) -> List[GrpcEvent]:
+        """The transport broke; every call ends with UNAVAILABLE."""
+        ids = self.h2.connection_lost()
+        return self._end_all(ids, f"connection lost: {reason}", None)
+
+    # --- receiving --------------------------------------------------------------
+
+    def receive_data(self, data: Union[bytes, bytearray]) -> List[GrpcEvent]:
+        """Bytes from the server in, call events out."""
+        out: List[GrpcEvent] = []
+        for event in self.h2.receive_data(data):
+            kind = type(event)
+            if kind is h2e.DataReceived:
+                self._on_data(event, out)  # type: ignore[arg-type]
+            elif kind is h2e.HeadersReceived:
+                self._on_headers(event, out)  # type: ignore[arg-type]
+            else:
+                self._on_control(event, out)
+        if self._queued:
+            self._start_queued()
+        return out
+
+    def _on_headers(self, event: h2e.HeadersReceived, out: List[GrpcEvent]) -> None:
+        call = self._calls.get(event.stream_id)
+        if call is None:
+            return
+        headers = event.headers
+        if call.response is st.ResponseState.RECEIVING_MESSAGES:
+            if not event.end_stream:
+                self._fail(
+                    call,
+                    "server sent a second HEADERS that does not end the stream",
+                    out,
+                )
+                return
+            status = status_from_trailers(headers)
+            if call.decoder.buffered and status.code is StatusCode.OK:
+                status = Status(
+                    StatusCode.INTERNAL,
+                    f"stream ended inside a message ({call.decoder.buffered} octets"
+                    " of it received)",
+                    trailers=headers,
+                )
+            self._finish(call, status, out)
+            return
+        http_status = _http_status(headers)
+        if 100 <= http_status < 200 and not event.end_stream:
+            return  # informational; the real headers follow
+        if event.end_stream:  # Trailers-Only
+            self._finish(call, status_from_trailers(headers, http_status), out)
+            return
+        if http_status != 200:
+            self._finish(
+                call,
+                status_from_http(http_status, "not a gRPC response"),
+                out,
+                ErrorCode.CANCEL,
+            )
+            return
+        if not _is_grpc_content_type(headers):
+            content_type = dict(headers).get(b"content-type", b"(none)")
+            status = Status(
+                StatusCode.UNKNOWN,
+                f"response content-type {content_type.decode('latin-1')!r} is not"
+                " application/grpc",
+            )
+            self._finish(call, status, out, ErrorCode.CANCEL)
+            return
+        call.response = st.ResponseState.RECEIVING_MESSAGES
+        call.response_headers = headers
+        if not call.unary:
+            out.append(ResponseHeadersReceived(call=call, headers=headers))
+
+    def _on_data(self, event: h2e.DataReceived, out: List[GrpcEvent]) -> None:
+        call = self._calls.get(event.stream_id)
+        if call is None:
+            return
+        if call.response is not st.ResponseState.RECEIVING_MESSAGES:
+            self._fail(call, "server sent DATA before the response headers", out)
+            return
+        try:
+            messages = call.decoder.feed(event.data)
+        except MessageError as exc:
+            self._finish(call, Status(exc.code, exc.message), out, ErrorCode.CANCEL)
+            return
+        self._deliver(call, event.flow_length, messages, out)
+        if event.end_stream:
+            self._fail(call, "server ended the stream without trailers", out)
+
+    def _deliver(
+        self, call: Call, flow_length: int, messages: List[bytes], out: List[GrpcEvent]
+    ) -> None:
+        sid = call.stream_id
+        assert sid is not None
+        if call.unary or call.undelivered <= 0:
+            self.h2.acknowledge_received(sid, flow_length)
+        else:
+            call.withheld += flow_length
+        if messages:
+            if not call.unary:
+                call.undelivered += len(messages)
+            for message in messages:
+                out.append(MessageReceived(call=call, message=message))
+
+    def _on_control(self, event: h2e.H2Event, out: List[GrpcEvent]) -> None:
+        if isinstance(event, h2e.StreamReset):
+            call = self._calls.get(event.stream_id)
+            if call is not None:
+                status = status_from_rst_stream(
+                    event.error_code, error_code_name(event.error_code)
+                )
+                self._finish(call, status, out, rst=None)
+        elif isinstance(event, h2e.GoAwayReceived):
+            why = (
+                f"the server is going away (GOAWAY {error_code_name(event.error_code)},"
+                f" last_stream_id={event.last_stream_id}"
+                + (
+                    f", {event.debug_data.decode('utf-8', 'replace')!r}"
+                    if event.debug_data
+                    else ""
+                )
+                + ") and never processed this call"
+            )
+            out.append(
+                GoAway(
+                    last_stream_id=event.last_stream_id,
+                    error_code=event.error_code,
+                    debug_data=event.debug_data,
+                )
+            )
+            out.extend(
+                self._end_all(event.refused_stream_ids, why, None, not_processed=True)
+            )
+        elif isinstance(event, h2e.PingAcknowledged):
+            out.append(PingAnswered(data=event.data))
+        elif isinstance(event, h2e.ConnectionTerminated):
+            error = event.error
+            out.extend(
+                self._end_all(event.stream_ids, f"connection closed: {error}", error)
+            )
+            out.append(ConnectionClosed(error=error))
+
+    # --- helpers ----------------------------------------------------------------
+
+    def _new_call(
+        self, path: str, metadata: Metadata, timeout: Optional[float], unary: bool
+    ) -> Call:
+        if not self.h2.accepts_streams:
+            raise LocalProtocolError(
+                f"connection to {self.authority} accepts no new calls"
+                f" ({self.h2.state.value})"
+            )
+        block = self._headers.block(path, metadata, timeout)
+        return Call(path, block, MessageDecoder(self.max_recv_message_size), unary)
+
+    def _check_send_size(self, n: int) -> None:
+        if n > self.max_send_message_size:
+            raise ResourceExhaustedError(
+                StatusCode.RESOURCE_EXHAUSTED,
+                f"trying to send message larger than max ({n} vs."
+                f" {self.max_send_message_size}); raise max_send_message_size, and"
+                " the server's --max-request-bytes, to send it",
+                not_processed=True,
+            )
+
+    def _send(self, call: Call, framed: bytes, end: bool) -> None:
+        call.move(st.CallInput.END if end else st.CallInput.SEND_MESSAGE)
+        if call.stream_id is None:
+            call.outbox.append((framed, end))
+        else:
+            self.h2.send_data(call.stream_id, framed, end_stream=end)
+
+    def _start_queued(self) -> None:
+        h2 = self.h2
+        while self._queued and h2.accepts_streams and h2.has_stream_capacity:
+            call = self._queued.popleft()
+            first, end = call.outbox.popleft() if call.outbox else (b"", False)
+            sid = h2.open_stream(call.header_block, end_stream=end, data=first)
+            call.stream_id = sid
+            if call.state is st.CallState.QUEUED:
+                call.move(st.CallInput.SEND_HEADERS)
+            self._calls[sid] = call
+            while call.outbox:
+                framed, end = call.outbox.popleft()
+                h2.send_data(sid, framed, end_stream=end)
+
+    def _fail(self, call: Call, why: str, out: List[GrpcEvent]) -> None:
+        """A per-call protocol violation: INTERNAL, and reset the stream."""
+        self._finish(
+            call, Status(StatusCode.INTERNAL, why), out, ErrorCode.PROTOCOL_ERROR
+        )
+
+    def _finish(
+        self,
+        call: Call,
+        status: Status,
+        out: List[GrpcEvent],
+        rst: Optional[int] = ErrorCode.NO_ERROR,
+        error: Optional[EtcdError] = None,
+    ) -> None:
+        sid = call.stream_id
+        if sid is not None:
+            self._calls.pop(sid, None)
+            if rst is not None:
+                # No-op when the stream already ended both ways; otherwise tells
+                # the server we will send nothing more (or why we stopped).
+                self.h2.reset_stream(sid, rst)
+        call.state = st.CallState.CLOSED
+        call.response = st.ResponseState.DONE
+        out.append(CallEnded(call=call, status=status, error=error))
+
+    def _end_all(
+        self,
+        stream_ids: tuple[int, ...],
+        why: str,
+        error: Optional[EtcdError],
+        *,
+        not_processed: bool = False,
+        cancelled: bool = False,
+    ) -> List[GrpcEvent]:
+        out: List[GrpcEvent] = []
+        code = StatusCode.CANCELLED if cancelled else StatusCode.UNAVAILABLE
+        for sid in stream_ids:
+            call = self._calls.get(sid)
+            if call is not None:
+                self._finish(
+                    call,
+                    Status(code, why, not_processed=not_processed),
+                    out,
+                    None,
+                    error,
+                )
+        if not self.h2.accepts_streams:
+            while self._queued:
+                call = self._queued.popleft()
+                status = Status(
+                    code,
+                    why.replace(" and never processed this call", ""),
+                    not_processed=True,
+                )
+                self._finish(call, status, out, None, error)
+        return out
+
+
+__all__ = ["OK_STATUS", "GrpcConnection", "GrpcEvent"]

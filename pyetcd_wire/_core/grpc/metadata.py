@@ -1,0 +1,128 @@
+"""Request headers: the constant part of each call's header block, grpc-timeout,
+and the validation of custom metadata (PROTOCOL-HTTP2.md "Requests").
+
+The block for a (path, metadata) pair never changes, so it is encoded once and
+cached; only grpc-timeout is encoded per call.  It sits right after the
+pseudo-headers, as the spec orders it.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from typing import Dict, Optional, Sequence, Tuple
+
+from ..h2.hpack import encode_field, encode_headers
+
+Metadata = Tuple[Tuple[str, str], ...]
+
+USER_AGENT = "pyetcd-wire"
+
+# PROTOCOL-HTTP2.md: Header-Name → 1*( %x30-39 / %x61-7A / "_" / "-" / ".")
+_NAME_OK = re.compile(r"^[0-9a-z_.\-]+$")
+# ASCII-Value → 1*( %x20-%x7E ) ; space and printable ASCII
+_VALUE_OK = re.compile(r"^[\x20-\x7e]*$")
+
+# grpc-timeout: at most 8 digits; pick the finest unit that fits (grpc-go
+# `encodeTimeout`).  (unit, seconds per unit)
+_TIMEOUT_UNITS = (
+    (b"n", 1e-9),
+    (b"u", 1e-6),
+    (b"m", 1e-3),
+    (b"S", 1.0),
+    (b"M", 60.0),
+    (b"H", 3600.0),
+)
+_MAX_TIMEOUT_VALUE = 99_999_999
+
+
+def encode_timeout(seconds: float) -> bytes:
+    """The grpc-timeout value for a deadline `seconds` away (rounded up)."""
+    if seconds <= 0:
+        return b"1n"
+    for unit, scale in _TIMEOUT_UNITS:
+        value = math.ceil(seconds / scale)
+        if value <= _MAX_TIMEOUT_VALUE:
+            return b"%d%s" % (value, unit)
+    return b"%dH" % _MAX_TIMEOUT_VALUE
+
+
+def validate_metadata(
+    metadata: Sequence[Tuple[str, str]],
+) -> Tuple[Tuple[bytes, bytes], ...]:
+    """Check custom metadata and turn it into header bytes.
+
+    Names are lowercase `[0-9a-z_.-]` and must not start with `grpc-`
+    (reserved).  Values of `-bin` names are base64-encoded here; others must be
+    printable ASCII.
+
+    Raises:
+        ValueError: naming the offending key and rule.
+    """
+    out = []
+    for name, value in metadata:
+        if not _NAME_OK.match(name):
+            raise ValueError(
+                f"metadata name {name!r}: only lowercase letters, digits, '_', '-'"
+                " and '.' are allowed"
+            )
+        if name.startswith("grpc-") or name.startswith(":"):
+            raise ValueError(f"metadata name {name!r} is reserved by gRPC")
+        if name.endswith("-bin"):
+            raw = value.encode("latin-1") if isinstance(value, str) else bytes(value)
+            out.append((name.encode(), base64.b64encode(raw).rstrip(b"=")))
+            continue
+        if not _VALUE_OK.match(value):
+            raise ValueError(
+                f"metadata {name!r}: value must be printable ASCII (or use a"
+                " name ending in '-bin' for binary values)"
+            )
+        out.append((name.encode(), value.encode("ascii")))
+    return tuple(out)
+
+
+class RequestHeaders:
+    """Encoded request header blocks for one connection (one authority)."""
+
+    __slots__ = ("_cache", "authority", "scheme")
+
+    def __init__(self, *, authority: str, scheme: str = "http") -> None:
+        self.authority = authority
+        self.scheme = scheme
+        self._cache: Dict[Tuple[str, Metadata], Tuple[bytes, bytes]] = {}
+
+    def block(self, path: str, metadata: Metadata, timeout: Optional[float]) -> bytes:
+        """The complete header block for one call."""
+        parts = self._cache.get((path, metadata))
+        if parts is None:
+            parts = self._build(path, metadata)
+        if timeout is None:
+            return parts[0] + parts[1]
+        return (
+            parts[0] + encode_field(b"grpc-timeout", encode_timeout(timeout)) + parts[1]
+        )
+
+    def _build(self, path: str, metadata: Metadata) -> Tuple[bytes, bytes]:
+        if not path.startswith("/"):
+            raise ValueError(f"gRPC path {path!r} must start with '/'")
+        pseudo = encode_headers(
+            [
+                (b":method", b"POST"),
+                (b":scheme", self.scheme.encode()),
+                (b":path", path.encode("ascii")),
+                (b":authority", self.authority.encode("ascii")),
+            ]
+        )
+        rest = encode_headers(
+            [
+                (b"content-type", b"application/grpc"),
+                (b"user-agent", USER_AGENT.encode()),
+                (b"te", b"trailers"),
+                *validate_metadata(metadata),
+            ]
+        )
+        if len(self._cache) > 1024:  # bounded: metadata carries tokens that change
+            self._cache.clear()
+        self._cache[(path, metadata)] = (pseudo, rest)
+        return pseudo, rest

@@ -1,0 +1,710 @@
+"""A sans-IO HTTP/2 client connection (RFC 9113), lean enough for the unary path.
+
+Theory of operation.
+
+* Commands (`initiate`, `open_stream`, `send_data`, `reset_stream`, `ping`,
+  `acknowledge_received`, `close`) only append frames to an outbound buffer;
+  the driver writes `data_to_send()`.  `receive_data(bytes)` parses whole
+  frames and returns a list of events (events.py).  Nothing here reads a
+  clock, touches a socket or sleeps.
+* Control frames are handled inside: SETTINGS are applied and ACKed, PINGs
+  ACKed, WINDOW_UPDATEs release buffered DATA.  Their replies go out with the
+  next write (an ACK placed after the next request halves grpc-go's BDP pings,
+  transport-bench.md §1.4).
+* Peer violations.  Frame handlers raise `LocalProtocolError`; `receive_data`
+  is the single entry point for peer bytes and converts it to
+  `RemoteProtocolError`, queues GOAWAY with the error code, closes the
+  connection and reports it as a `ConnectionTerminated` event (with the
+  events that preceded the bad frame).  RFC 9113 §5.4.1 lets an endpoint treat
+  any stream error as a connection error, and we do: a peer that breaks the
+  protocol on one stream is not trusted with others.
+* Header blocks: HEADERS plus CONTINUATION frames are merged; no other frame
+  may interleave (§6.10); the merged size is capped by our
+  SETTINGS_MAX_HEADER_LIST_SIZE (a CONTINUATION flood is cut off).  Every block
+  is decoded, even for streams we have already closed, to keep HPACK in sync.
+* Streams we closed (reset, or ended both ways) may still see frames in
+  flight: DATA on them still counts against the connection window and is
+  credited back at once; everything else on them is ignored.  A frame on a
+  stream id we never opened is a PROTOCOL_ERROR.
+* Flow control: see flow.py.  Outbound DATA is split at the peer's
+  MAX_FRAME_SIZE and waits in a per-stream queue for both windows.
+* Stream ids are odd and increase; when they run out (2^31-1) the connection
+  accepts no new streams and the driver opens a new one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
+
+from ...errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .. import state as st
+from . import frames as fr
+from .events import (
+    ConnectionTerminated,
+    DataReceived,
+    GoAwayReceived,
+    H2Event,
+    HeadersReceived,
+    PingAcknowledged,
+    StreamReset,
+)
+from .flow import ReceiveWindow, SendWindow
+from .frames import ErrorCode, FrameType, Setting, violation
+from .hpack import HeaderDecoder
+from .settings import LocalSettings, RemoteSettings
+
+Buffer = Union[bytes, bytearray]
+
+# Defaults for what we advertise.  Windows: 4 MiB per stream bounds what one
+# slow consumer can make us buffer; 16 MiB for the connection lets several
+# streams run at full speed (grpclib uses 4 MiB, grpc-go grows to 16 MiB).
+DEFAULT_STREAM_WINDOW = 4 * 1024 * 1024
+DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024
+# grpc's suggested limit is 8 KiB; etcd's trailers are far smaller, and a long
+# grpc-message still fits in 64 KiB (hpack's own default).
+DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024
+
+
+class _Stream:
+    __slots__ = ("pending", "recv", "send", "state")
+
+    def __init__(self, send_window: int, recv_window: int) -> None:
+        self.state = st.StreamState.OPEN
+        self.send = SendWindow(send_window)
+        self.recv = ReceiveWindow(recv_window)
+        # Outbound DATA not yet covered by window: (payload, end_stream).
+        self.pending: Deque[Tuple[bytes, bool]] = deque()
+
+
+class H2ClientConnection:
+    """One HTTP/2 connection, client side, without I/O."""
+
+    def __init__(
+        self,
+        *,
+        stream_window: int = DEFAULT_STREAM_WINDOW,
+        connection_window: int = DEFAULT_CONNECTION_WINDOW,
+        max_header_list_size: int = DEFAULT_MAX_HEADER_LIST_SIZE,
+        first_stream_id: int = 1,
+    ) -> None:
+        if not (first_stream_id % 2 and 0 < first_stream_id <= fr.MAX_STREAM_ID):
+            raise ValueError("first_stream_id must be odd and below 2^31")
+        self.state = st.ConnectionState.AWAITING_SETTINGS
+        self.remote = RemoteSettings()
+        self.local = LocalSettings()
+        self._stream_window = stream_window
+        self._connection_window = connection_window
+        self._max_header_list_size = max_header_list_size
+        self._decoder = HeaderDecoder(max_header_list_size)
+        self._streams: Dict[int, _Stream] = {}
+        self._next_stream_id = first_stream_id
+        self._send_window = SendWindow(fr.DEFAULT_WINDOW)
+        self._recv_window = ReceiveWindow(fr.DEFAULT_WINDOW)
+        self._blocked: Deque[int] = deque()  # streams waiting for window
+        self._out: List[bytes] = []
+        self._inbuf = bytearray()
+        # HEADERS waiting for CONTINUATION: (stream_id, flags, fragments, size)
+        self._header_block: Optional[Tuple[int, int, List[bytes], int]] = None
+        self._goaway_last_id: Optional[int] = None
+        self._pings: Dict[bytes, None] = {}
+        self._handlers: Dict[int, Callable[[int, int, bytes, List[H2Event]], None]] = {
+            FrameType.DATA: self._on_data,
+            FrameType.HEADERS: self._on_headers,
+            FrameType.PRIORITY: self._on_priority,
+            FrameType.RST_STREAM: self._on_rst_stream,
+            FrameType.SETTINGS: self._on_settings,
+            FrameType.PUSH_PROMISE: self._on_push_promise,
+            FrameType.PING: self._on_ping,
+            FrameType.GOAWAY: self._on_goaway,
+            FrameType.WINDOW_UPDATE: self._on_window_update,
+            FrameType.CONTINUATION: self._on_continuation,
+        }
+
+    # --- commands -------------------------------------------------------------
+
+    def initiate(self) -> None:
+        """Queue the preface, our SETTINGS and the connection window grant."""
+        settings = {
+            Setting.HEADER_TABLE_SIZE: 0,  # stateless responses: see hpack.py
+            Setting.ENABLE_PUSH: 0,
+            Setting.INITIAL_WINDOW_SIZE: self._stream_window,
+            Setting.MAX_HEADER_LIST_SIZE: self._max_header_list_size,
+        }
+        self.local.sent(settings)
+        self._out.append(fr.PREFACE)
+        self._out.append(fr.settings_frame(settings))
+        increment = self._recv_window.grow(self._connection_window)
+        if increment:
+            self._out.append(fr.window_update_frame(0, increment))
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the wire, in order; empties the buffer."""
+        out = self._out
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        return data
+
+    @property
+    def open_stream_count(self) -> int:
+        return len(self._streams)
+
+    @property
+    def accepts_streams(self) -> bool:
+        """False once GOAWAY arrived, the connection closed, or ids ran out."""
+        return (
+            self.state is st.ConnectionState.OPEN
+            or self.state is st.ConnectionState.AWAITING_SETTINGS
+        ) and self._next_stream_id <= fr.MAX_STREAM_ID
+
+    @property
+    def has_stream_capacity(self) -> bool:
+        return len(self._streams) < self.remote.max_concurrent_streams
+
+    def open_stream(
+        self, header_block: bytes, *, end_stream: bool = False, data: bytes = b""
+    ) -> int:
+        """Start a stream with a complete header block; returns its id.
+
+        `data` (with `end_stream`) is sent right behind the HEADERS, which is
+        how a unary request goes out in one write.
+
+        Raises:
+            LocalProtocolError: no new stream may start (see `accepts_streams`,
+                `has_stream_capacity`), or the block is larger than the
+                server's SETTINGS_MAX_HEADER_LIST_SIZE allows.
+        """
+        if not self.accepts_streams:
+            raise LocalProtocolError(
+                f"cannot open a stream: connection is {self.state.value}"
+                + (
+                    " and out of stream ids"
+                    if self._next_stream_id > fr.MAX_STREAM_ID
+                    else ""
+                )
+            )
+        if not self.has_stream_capacity:
+            raise LocalProtocolError(
+                "cannot open a stream: server allows only"
+                f" {self.remote.max_concurrent_streams} concurrent streams"
+            )
+        if len(header_block) > self.remote.max_header_list_size:
+            raise LocalProtocolError(
+                f"request header block of {len(header_block)} octets exceeds the"
+                f" server's SETTINGS_MAX_HEADER_LIST_SIZE"
+                f" ({self.remote.max_header_list_size})"
+            )
+        stream_id = self._next_stream_id
+        self._next_stream_id += 2
+        stream = _Stream(self.remote.initial_window_size, self._stream_window)
+        self._streams[stream_id] = stream
+        headers_end = end_stream and not data
+        self._out.append(
+            fr.headers_frames(
+                stream_id,
+                header_block,
+                end_stream=headers_end,
+                max_frame_size=self.remote.max_frame_size,
+            )
+        )
+        if headers_end:
+            stream.state = st.StreamState.HALF_CLOSED_LOCAL
+        elif data or end_stream:
+            self.send_data(stream_id, data, end_stream=end_stream)
+        return stream_id
+
+    def send_data(
+        self, stream_id: int, data: bytes, *, end_stream: bool = False
+    ) -> None:
+        """Queue DATA; it goes out as both flow-control windows allow.
+
+        Raises:
+            LocalProtocolError: the stream is not open for sending.
+        """
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            raise LocalProtocolError(f"stream {stream_id} is closed")
+        stream.state = st.transition(
+            st.STREAM_TRANSITIONS,
+            stream.state,
+            st.StreamInput.SEND_END_STREAM if end_stream else st.StreamInput.SEND_DATA,
+        )
+        if stream.pending:
+            stream.pending.append((data, end_stream))
+            return
+        # Fast path: a small payload that fits both windows goes out at once.
+        n = len(data)
+        if (
+            n <= self.remote.max_frame_size
+            and n <= stream.send.available
+            and n <= self._send_window.available
+        ):
+            stream.send.available -= n
+            self._send_window.available -= n
+            self._out.append(
+                fr.frame_header(
+                    FrameType.DATA, fr.END_STREAM if end_stream else 0, stream_id, n
+                )
+            )
+            self._out.append(data)
+            self._maybe_forget(stream_id, stream)
+            return
+        stream.pending.append((data, end_stream))
+        self._flush_stream(stream_id, stream)
+
+    def reset_stream(self, stream_id: int, error_code: int = ErrorCode.CANCEL) -> None:
+        """Send RST_STREAM and forget the stream; unknown ids are ignored."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is None or self.state is st.ConnectionState.CLOSED:
+            return
+        stream.state = st.StreamState.CLOSED
+        self._out.append(fr.rst_stream_frame(stream_id, error_code))
+
+    def acknowledge_received(self, stream_id: int, n: int) -> None:
+        """Give back `n` octets of stream window the application has consumed."""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.state is st.StreamState.HALF_CLOSED_REMOTE:
+            return  # the server will send nothing more on it
+        increment = stream.recv.consumed(n)
+        if increment:
+            self._out.append(fr.window_update_frame(stream_id, increment))
+
+    def ping(self, data: bytes) -> None:
+        """Send a PING; its ACK comes back as `PingAcknowledged`."""
+        if len(data) != 8:
+            raise ValueError("PING data must be 8 octets")
+        self._pings[data] = None
+        self._out.append(fr.ping_frame(data))
+
+    def close(self, error_code: int = ErrorCode.NO_ERROR, debug: bytes = b"") -> None:
+        """Queue GOAWAY and close; open streams are abandoned."""
+        if self.state is st.ConnectionState.CLOSED:
+            return
+        self._out.append(fr.goaway_frame(0, error_code, debug))
+        self.state = st.ConnectionState.CLOSED
+        self._streams.clear()
+
+    def connection_lost(self) -> Tuple[int, ...]:
+        """The transport is gone; returns the ids of the streams that were open."""
+        ids = tuple(self._streams)
+        self._streams.clear()
+        self.state = st.ConnectionState.CLOSED
+        return ids
+
+    # --- receiving ------------------------------------------------------------
+
+    def receive_data(self, data: Buffer) -> List[H2Event]:
+        """Process bytes from the server; returns the events they complete.
+
+        A protocol violation by the server ends the list with a
+        `ConnectionTerminated` whose `error` is a `RemoteProtocolError` naming
+        the frame and the rule; GOAWAY is queued for the server.
+        """
+        if self.state is st.ConnectionState.CLOSED:
+            return []
+        buf: Buffer
+        if self._inbuf:
+            self._inbuf += data
+            buf = self._inbuf
+        else:
+            buf = data
+        events: List[H2Event] = []
+        pos, end = 0, len(buf)
+        unpack = fr.FRAME_HEADER.unpack_from
+        max_size = fr.MIN_MAX_FRAME_SIZE  # we never raise SETTINGS_MAX_FRAME_SIZE
+        handlers = self._handlers
+        try:
+            while end - pos >= 9:
+                length_type, flags, stream_id = unpack(buf, pos)
+                length = length_type >> 8
+                frame_type = length_type & 0xFF
+                if length > max_size:
+                    raise violation(
+                        frame_type,
+                        f"length {length} exceeds our SETTINGS_MAX_FRAME_SIZE"
+                        f" {max_size} (§4.2)",
+                        ErrorCode.FRAME_SIZE_ERROR,
+                    )
+                frame_end = pos + 9 + length
+                if frame_end > end:
+                    break
+                payload = bytes(buf[pos + 9 : frame_end])
+                pos = frame_end
+                handler = handlers.get(frame_type)
+                if (
+                    self._header_block is not None
+                    and frame_type != FrameType.CONTINUATION
+                ):
+                    raise violation(
+                        frame_type,
+                        "arrived in the middle of a header block; only CONTINUATION"
+                        " may follow HEADERS without END_HEADERS (§6.10)",
+                    )
+                if handler is not None:
+                    handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
+                # Unknown frame types are ignored (§5.5).
+        except LocalProtocolError as exc:
+            events.append(self._terminate(exc))
+            self._inbuf = bytearray()
+            return events
+        if pos == end:
+            if self._inbuf:
+                self._inbuf = bytearray()
+        elif buf is self._inbuf:
+            del self._inbuf[:pos]
+        else:
+            self._inbuf = bytearray(buf[pos:])
+        return events
+
+    def _terminate(self, exc: LocalProtocolError) -> ConnectionTerminated:
+        error: ProtocolError = RemoteProtocolError(
+            f"server broke HTTP/2: {exc}", error_code=exc.error_code, frame=exc.frame
+        )
+        ids = tuple(self._streams)
+        self._out.append(
+            fr.goaway_frame(
+                self._next_stream_id - 2 if self._next_stream_id > 1 else 0,
+                exc.error_code,
+                str(exc).encode("utf-8", "replace")[:256],
+            )
+        )
+        self._streams.clear()
+        self.state = st.ConnectionState.CLOSED
+        return ConnectionTerminated(error=error, stream_ids=ids)
+
+    def _connection_input(self, event: st.ConnectionInput, frame_type: int) -> None:
+        try:
+            self.state = st.transition(st.CONNECTION_TRANSITIONS, self.state, event)
+        except LocalProtocolError:
+            raise violation(
+                frame_type, "the server's first frame must be SETTINGS (§3.4)"
+            ) from None
+
+    def _stream_for(self, frame_type: int, stream_id: int) -> Optional[_Stream]:
+        """The open stream, None for one we closed, or an error for idle ids."""
+        if not stream_id:
+            raise violation(frame_type, "sent on stream 0 (§6)")
+        stream = self._streams.get(stream_id)
+        if stream is None and (not stream_id % 2 or stream_id >= self._next_stream_id):
+            raise violation(
+                frame_type, f"stream {stream_id} was never opened by us (§5.1)"
+            )
+        return stream
+
+    def _on_data(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        if self.state is st.ConnectionState.AWAITING_SETTINGS:
+            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.DATA)
+        stream = self._stream_for(FrameType.DATA, stream_id)
+        n = len(payload)
+        if not self._recv_window.received(n):
+            raise violation(
+                FrameType.DATA,
+                f"{n} octets exceed the connection window of"
+                f" {self._recv_window.available} (§6.9)",
+                ErrorCode.FLOW_CONTROL_ERROR,
+            )
+        # The connection window is credited on arrival (see flow.py).
+        increment = self._recv_window.consumed(n)
+        if increment:
+            self._out.append(fr.window_update_frame(0, increment))
+        if stream is None:
+            return  # a stream we closed
+        if not stream.recv.received(n):
+            raise violation(
+                FrameType.DATA,
+                f"{n} octets exceed stream {stream_id}'s window of"
+                f" {stream.recv.available} (§6.9)",
+                ErrorCode.FLOW_CONTROL_ERROR,
+            )
+        data = (
+            fr.strip_padding(FrameType.DATA, flags, payload)
+            if flags & fr.PADDED
+            else payload
+        )
+        end_stream = bool(flags & fr.END_STREAM)
+        self._stream_input(stream_id, stream, st.StreamInput.RECV_DATA, FrameType.DATA)
+        if n != len(data):
+            stream.recv.consumed(n - len(data))  # padding is never held back
+        if end_stream:
+            self._stream_input(
+                stream_id, stream, st.StreamInput.RECV_END_STREAM, FrameType.DATA
+            )
+        events.append(
+            DataReceived(
+                stream_id=stream_id,
+                data=data,
+                flow_length=len(data),
+                end_stream=end_stream,
+            )
+        )
+
+    def _stream_input(
+        self, stream_id: int, stream: _Stream, event: st.StreamInput, frame_type: int
+    ) -> None:
+        try:
+            stream.state = st.transition(st.STREAM_TRANSITIONS, stream.state, event)
+        except LocalProtocolError:
+            raise violation(
+                frame_type,
+                f"stream {stream_id} is {stream.state.value}; the server already"
+                " ended it (§5.1)",
+                ErrorCode.STREAM_CLOSED,
+            ) from None
+        if stream.state is st.StreamState.CLOSED:
+            del self._streams[stream_id]
+            self._forget_blocked(stream_id)
+
+    def _on_headers(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        if self.state is st.ConnectionState.AWAITING_SETTINGS:
+            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.HEADERS)
+        self._stream_for(FrameType.HEADERS, stream_id)
+        fragment = fr.header_block_fragment(flags, payload)
+        if flags & fr.END_HEADERS:
+            self._headers_complete(stream_id, flags, fragment, events)
+        else:
+            self._header_block = (stream_id, flags, [fragment], len(fragment))
+            self._check_header_size(len(fragment))
+
+    def _on_continuation(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        pending = self._header_block
+        if pending is None or pending[0] != stream_id:
+            raise violation(
+                FrameType.CONTINUATION,
+                "not preceded by HEADERS without END_HEADERS on the same stream (§6.10)",
+            )
+        sid, first_flags, fragments, size = pending
+        fragments.append(payload)
+        size += len(payload)
+        self._check_header_size(size)
+        if flags & fr.END_HEADERS:
+            self._header_block = None
+            self._headers_complete(sid, first_flags, b"".join(fragments), events)
+        else:
+            self._header_block = (sid, first_flags, fragments, size)
+
+    def _check_header_size(self, size: int) -> None:
+        if size > self._max_header_list_size:
+            raise violation(
+                FrameType.CONTINUATION,
+                f"header block grew past {self._max_header_list_size} octets, our"
+                " SETTINGS_MAX_HEADER_LIST_SIZE (§6.5.2, §10.5.1)",
+                ErrorCode.ENHANCE_YOUR_CALM,
+            )
+
+    def _headers_complete(
+        self, stream_id: int, flags: int, block: bytes, events: List[H2Event]
+    ) -> None:
+        headers = self._decoder.decode(block)  # always, to keep HPACK in sync
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        self._stream_input(
+            stream_id, stream, st.StreamInput.RECV_HEADERS, FrameType.HEADERS
+        )
+        end_stream = bool(flags & fr.END_STREAM)
+        if end_stream:
+            self._stream_input(
+                stream_id, stream, st.StreamInput.RECV_END_STREAM, FrameType.HEADERS
+            )
+        events.append(
+            HeadersReceived(stream_id=stream_id, headers=headers, end_stream=end_stream)
+        )
+
+    def _on_priority(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        if not stream_id:
+            raise violation(FrameType.PRIORITY, "sent on stream 0 (§6.3)")
+        if len(payload) != 5:
+            raise violation(
+                FrameType.PRIORITY,
+                f"payload of {len(payload)} octets, not 5 (§6.3)",
+                ErrorCode.FRAME_SIZE_ERROR,
+            )
+        # Deprecated by RFC 9113 §5.3.2: valid ones are ignored.
+
+    def _on_rst_stream(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        code = fr.parse_rst_stream(stream_id, payload)
+        stream = self._stream_for(FrameType.RST_STREAM, stream_id)
+        if stream is None:
+            return
+        del self._streams[stream_id]
+        stream.state = st.StreamState.CLOSED
+        self._forget_blocked(stream_id)
+        events.append(StreamReset(stream_id=stream_id, error_code=code))
+
+    def _on_settings(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        pairs = fr.parse_settings(flags, stream_id, payload)
+        if flags & fr.ACK:
+            if self.state is st.ConnectionState.AWAITING_SETTINGS:
+                self._connection_input(
+                    st.ConnectionInput.RECV_FRAME, FrameType.SETTINGS
+                )
+            confirmed = self.local.acknowledged()
+            if Setting.HEADER_TABLE_SIZE in confirmed:
+                self._decoder.limit_table_size(confirmed[Setting.HEADER_TABLE_SIZE])
+            return
+        self._connection_input(st.ConnectionInput.RECV_SETTINGS, FrameType.SETTINGS)
+        delta = self.remote.apply(pairs)
+        self._out.append(fr.settings_frame(ack=True))
+        if delta:
+            for sid, stream in list(self._streams.items()):
+                if stream.send.available + delta > fr.MAX_WINDOW:
+                    raise violation(
+                        FrameType.SETTINGS,
+                        f"INITIAL_WINDOW_SIZE change overflows stream {sid}'s window"
+                        " (§6.9.2)",
+                        ErrorCode.FLOW_CONTROL_ERROR,
+                    )
+                stream.send.available += delta
+            self._flush_blocked()
+
+    def _on_push_promise(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        raise violation(
+            FrameType.PUSH_PROMISE,
+            "push is disabled by our SETTINGS_ENABLE_PUSH=0 (§8.4)",
+        )
+
+    def _on_ping(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        data = fr.parse_ping(stream_id, payload)
+        if self.state is st.ConnectionState.AWAITING_SETTINGS:
+            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.PING)
+        if flags & fr.ACK:
+            if data in self._pings:
+                del self._pings[data]
+                events.append(PingAcknowledged(data=data))
+            return
+        self._out.append(fr.ping_frame(data, ack=True))
+
+    def _on_goaway(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        last_id, code, debug = fr.parse_goaway(stream_id, payload)
+        if last_id and not last_id % 2:
+            raise violation(
+                FrameType.GOAWAY,
+                f"last_stream_id {last_id} is even; we only open odd streams (§6.8)",
+            )
+        previous = self._goaway_last_id
+        if previous is not None and last_id > previous:
+            raise violation(
+                FrameType.GOAWAY,
+                f"last_stream_id rose from {previous} to {last_id}; it may only"
+                " fall (§6.8)",
+            )
+        if self.state is st.ConnectionState.AWAITING_SETTINGS:
+            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.GOAWAY)
+        self._goaway_last_id = last_id
+        self.state = st.transition(
+            st.CONNECTION_TRANSITIONS, self.state, st.ConnectionInput.RECV_GOAWAY
+        )
+        refused = tuple(sid for sid in self._streams if sid > last_id)
+        for sid in refused:
+            del self._streams[sid]
+            self._forget_blocked(sid)
+        events.append(
+            GoAwayReceived(
+                last_stream_id=last_id,
+                error_code=code,
+                debug_data=debug,
+                refused_stream_ids=refused,
+            )
+        )
+
+    def _on_window_update(
+        self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
+    ) -> None:
+        increment = fr.parse_window_update(stream_id, payload)
+        if self.state is st.ConnectionState.AWAITING_SETTINGS:
+            self._connection_input(
+                st.ConnectionInput.RECV_FRAME, FrameType.WINDOW_UPDATE
+            )
+        if increment == 0:
+            raise violation(FrameType.WINDOW_UPDATE, "increment of 0 (§6.9)")
+        if stream_id == 0:
+            if not self._send_window.increase(increment):
+                raise violation(
+                    FrameType.WINDOW_UPDATE,
+                    "connection window would exceed 2^31-1 (§6.9.1)",
+                    ErrorCode.FLOW_CONTROL_ERROR,
+                )
+            self._flush_blocked()
+            return
+        stream = self._stream_for(FrameType.WINDOW_UPDATE, stream_id)
+        if stream is None:
+            return
+        if not stream.send.increase(increment):
+            raise violation(
+                FrameType.WINDOW_UPDATE,
+                f"stream {stream_id}'s window would exceed 2^31-1 (§6.9.1)",
+                ErrorCode.FLOW_CONTROL_ERROR,
+            )
+        if stream.pending:
+            self._flush_stream(stream_id, stream)
+
+    # --- outbound flow control ---------------------------------------------------
+
+    def _flush_stream(self, stream_id: int, stream: _Stream) -> None:
+        """Send as much queued DATA as both windows allow."""
+        pending = stream.pending
+        max_frame = self.remote.max_frame_size
+        while pending:
+            data, end_stream = pending[0]
+            room = min(stream.send.available, self._send_window.available, max_frame)
+            if data and room <= 0:
+                if stream_id not in self._blocked:
+                    self._blocked.append(stream_id)
+                return
+            chunk = data[:room] if len(data) > room else data
+            rest = data[len(chunk) :]
+            last = end_stream and not rest
+            n = len(chunk)
+            stream.send.available -= n
+            self._send_window.available -= n
+            self._out.append(
+                fr.frame_header(
+                    FrameType.DATA, fr.END_STREAM if last else 0, stream_id, n
+                )
+            )
+            self._out.append(chunk)
+            if rest:
+                pending[0] = (rest, end_stream)
+            else:
+                pending.popleft()
+        self._maybe_forget(stream_id, stream)
+
+    def _flush_blocked(self) -> None:
+        for _ in range(len(self._blocked)):
+            sid = self._blocked.popleft()
+            stream = self._streams.get(sid)
+            if stream is not None and stream.pending:
+                self._flush_stream(sid, stream)
+
+    def _forget_blocked(self, stream_id: int) -> None:
+        if self._blocked and stream_id in self._blocked:
+            self._blocked.remove(stream_id)
+
+    def _maybe_forget(self, stream_id: int, stream: _Stream) -> None:
+        if stream.state is st.StreamState.CLOSED and not stream.pending:
+            self._streams.pop(stream_id, None)
+
+    @property
+    def pending_send_bytes(self) -> int:
+        """DATA octets queued behind flow control, across all streams."""
+        return sum(len(d) for s in self._streams.values() for d, _ in s.pending)
