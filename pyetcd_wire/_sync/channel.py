@@ -1,0 +1,220 @@
+"""A channel to one endpoint: dials, replaces a connection that stops taking
+calls (GOAWAY, stream ids exhausted, loss), and offers unary and streaming
+calls on raw request/response bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator, List, Optional, Tuple, Union
+
+from .._core.grpc.call import Call
+from .._core.grpc.connection import (
+    DEFAULT_MAX_RECV_MESSAGE_SIZE,
+    DEFAULT_MAX_SEND_MESSAGE_SIZE,
+    GrpcConnection,
+)
+from .._core.grpc.metadata import Metadata
+from .._policy.endpoints import Endpoint, parse_endpoint
+from ..errors import ConnectionLostError, EtcdError
+from . import transport
+from .connection import Connection, _Slot
+
+
+class Channel:
+    """Calls to one etcd endpoint over one HTTP/2 connection at a time.
+
+    Args:
+        endpoint: "host:port", "http://host:port" or "unix:///path".
+        dial_timeout: bound on connecting, in seconds (None: no bound).
+        max_send_message_size, max_recv_message_size: per-message limits.
+    """
+
+    def __init__(
+        self,
+        endpoint: Union[str, Endpoint],
+        *,
+        dial_timeout: Optional[float] = 5.0,
+        max_send_message_size: int = DEFAULT_MAX_SEND_MESSAGE_SIZE,
+        max_recv_message_size: int = DEFAULT_MAX_RECV_MESSAGE_SIZE,
+        first_stream_id: int = 1,
+    ) -> None:
+        self.endpoint = (
+            endpoint if isinstance(endpoint, Endpoint) else parse_endpoint(endpoint)
+        )
+        if self.endpoint.tls:
+            raise NotImplementedError("TLS endpoints are not supported yet (issue 5)")
+        self.dial_timeout = dial_timeout
+        self.max_send_message_size = max_send_message_size
+        self.max_recv_message_size = max_recv_message_size
+        self._first_stream_id = first_stream_id
+        self._lock = threading.Lock()
+        self._current: Optional[Connection] = None
+        self._draining: List[Connection] = []
+        self._closed = False
+
+    def unary(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+    ) -> bytes:
+        """Make one unary call; returns the serialized response.
+
+        Raises:
+            DeadlineExceededError: `timeout` passed (the call is cancelled).
+            RpcError: the server answered with a non-OK status.
+            ConnectionFailedError: no connection could be made.
+            ConnectionLostError: the connection ended first (`not_processed`
+                says if the server provably never saw the call).
+            ProtocolError: the server broke HTTP/2; the connection is dropped.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self.connection(deadline).unary(
+            path, request, deadline=deadline, metadata=metadata
+        )
+
+    def server_stream(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+    ) -> "Stream":
+        """Start a server-streaming call; iterate the result for messages."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        conn = self.connection(deadline)
+        call, slot = conn.start_stream(
+            path, deadline=deadline, metadata=metadata, request=request
+        )
+        return Stream(conn, call, slot, deadline)
+
+    def bidi_stream(
+        self, path: str, *, timeout: Optional[float] = None, metadata: Metadata = ()
+    ) -> "Stream":
+        """Start a bidirectional call; `send()` messages, iterate for replies."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        conn = self.connection(deadline)
+        call, slot = conn.start_stream(path, deadline=deadline, metadata=metadata)
+        return Stream(conn, call, slot, deadline)
+
+    def connection(self, deadline: Optional[float]) -> Connection:
+        """The connection new calls go to, dialing one if needed."""
+        current = self._current
+        if current is not None and current.usable:
+            return current
+        with self._lock:
+            if self._closed:
+                raise ConnectionLostError("channel is closed", not_processed=True)
+            current = self._current
+            if current is not None and current.usable:
+                return current
+            if current is not None:
+                self._retire(current)
+            timeout = transport.remaining(
+                deadline, f"connecting to {self.endpoint.text}"
+            )
+            if self.dial_timeout is not None:
+                timeout = (
+                    self.dial_timeout
+                    if timeout is None
+                    else min(timeout, self.dial_timeout)
+                )
+            sock = transport.connect(self.endpoint, timeout)
+            core = GrpcConnection(
+                authority=self.endpoint.authority,
+                max_send_message_size=self.max_send_message_size,
+                max_recv_message_size=self.max_recv_message_size,
+                first_stream_id=self._first_stream_id,
+            )
+            self._current = Connection(sock, core, self.endpoint.text)
+            return self._current
+
+    def _retire(self, conn: Connection) -> None:
+        """Keep a draining connection until its calls finish (lock held)."""
+        self._draining = [
+            c for c in self._draining if not (c.idle or not c.usable and c.idle)
+        ]
+        if conn.idle:
+            conn.close()
+        else:
+            self._draining.append(conn)
+
+    def close(self) -> None:
+        """Close every connection; idempotent.  Calls in flight fail with
+        ConnectionLostError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            conns = [*self._draining, *([self._current] if self._current else [])]
+            self._current = None
+            self._draining = []
+        for conn in conns:
+            conn.close()
+
+    def __enter__(self) -> "Channel":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class Stream:
+    """A streaming call: iterate for response messages; `send()` for bidi."""
+
+    def __init__(
+        self, conn: Connection, call: Call, slot: _Slot, deadline: Optional[float]
+    ):
+        self._conn = conn
+        self._call = call
+        self._slot = slot
+        self._deadline = deadline
+
+    @property
+    def headers(self) -> Optional[Tuple[Tuple[bytes, bytes], ...]]:
+        """Response headers, once they arrived."""
+        return self._slot.headers
+
+    @property
+    def trailers(self) -> Tuple[Tuple[bytes, bytes], ...]:
+        status = self._slot.status
+        return tuple(status.trailers) if status is not None else ()
+
+    def send(self, message: bytes, *, end: bool = False) -> None:
+        self._conn.send_message(self._call, message, end=end, deadline=self._deadline)
+
+    def done_writing(self) -> None:
+        self._conn.end_stream(self._call, self._deadline)
+
+    def receive(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The next message; None when the stream ended OK.  `timeout` bounds
+        this wait only (the call's own deadline still applies)."""
+        deadline = self._deadline
+        if timeout is not None:
+            mine = time.monotonic() + timeout
+            deadline = mine if deadline is None else min(deadline, mine)
+        return self._conn.next_message(self._call, self._slot, deadline)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            message = self.receive()
+            if message is None:
+                return
+            yield message
+
+    def cancel(self) -> None:
+        self._conn.cancel(self._call)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cancel()
+
+
+__all__ = ["Channel", "EtcdError", "Stream"]

@@ -1,0 +1,514 @@
+"""One HTTP/2 connection shared by many threads, with no thread of its own.
+
+Theory of operation.
+
+* All protocol decisions live in the sans-IO `GrpcConnection`; this module
+  only moves bytes and wakes threads.  A lock guards the core.  Decisions are
+  made under it; socket I/O is done outside it (STYLE.md principle 10).
+* Reading uses a leader/follower scheme: a thread waiting for its call's
+  result takes the *reader role* if no one holds it, reads the socket, feeds
+  the core and hands every event to the call it belongs to.  Other waiting
+  threads sleep on a private lock until their call progresses or the role is
+  handed to them.  So a sequential unary call is done entirely on the calling
+  thread (no hand-off), and N threads share one socket with one reader.
+* Writing uses a *writer role* the same way: the core's outbound buffer is the
+  queue; whoever finds no writer active drains it.  Bytes a timed-out writer
+  could not send stay first in line, so frames are never torn.
+* Control-frame replies (PING ACK, WINDOW_UPDATE) produced while reading are
+  sent on the reader's next turn, or with the next request when the reader's
+  own call just ended: grpc-go sends a BDP PING per unary call, and answering
+  it with the next request halves those pings (transport-bench.md §1.4).
+* A connection that has sat unread for a while is drained before reuse, so a
+  GOAWAY or EOF that arrived meanwhile is seen before a request is sent.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import deque
+from typing import Callable, Deque, List, Optional, Tuple
+
+from .._core.grpc import events as ge
+from .._core.grpc.call import Call
+from .._core.grpc.connection import GrpcConnection
+from .._core.grpc.metadata import Metadata
+from .._core.grpc.status import Status, StatusCode
+from ..errors import (
+    ConnectionLostError,
+    DeadlineExceededError,
+    EtcdError,
+    InternalError,
+    LocalProtocolError,
+    error_from_status,
+)
+from . import transport
+
+# Read size: large enough for a 16 MiB window in few syscalls.
+READ_SIZE = 256 * 1024
+# A connection unread for this long is drained before it carries a request.
+IDLE_CHECK_SECONDS = 1.0
+
+
+class _Slot:
+    """What a waiting thread needs to know about its call."""
+
+    __slots__ = ("asleep", "error", "headers", "messages", "status", "wakeup")
+
+    def __init__(self) -> None:
+        self.messages: Deque[bytes] = deque()
+        self.headers: Optional[Tuple[Tuple[bytes, bytes], ...]] = None
+        self.status: Optional[Status] = None
+        self.error: Optional[EtcdError] = None
+        self.wakeup: Optional[threading.Lock] = None
+        self.asleep = False
+
+
+class Connection:
+    """A socket plus its `GrpcConnection`, shared by threads."""
+
+    def __init__(
+        self, sock: socket.socket, core: GrpcConnection, endpoint: str
+    ) -> None:
+        self.endpoint = endpoint
+        self._sock = sock
+        self._core = core
+        self._lock = threading.Lock()
+        self._reading = False
+        self._writing = False
+        self._unsent = b""
+        self._sleepers: List[_Slot] = []
+        self._dead: Optional[EtcdError] = None
+        self._last_read = time.monotonic()
+        core.initiate()  # the preface goes out with the first request
+
+    # --- public -----------------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        """True while new calls may start here."""
+        return self._dead is None and self._core.accepts_calls
+
+    @property
+    def idle(self) -> bool:
+        return self._core.active_calls == 0
+
+    def unary(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        deadline: Optional[float],
+        metadata: Metadata = (),
+    ) -> bytes:
+        """One request, one response message.
+
+        Raises:
+            EtcdError: see `Channel.unary`.
+        """
+        slot = _Slot()
+        call = self._start(
+            slot,
+            deadline,
+            lambda t: self._core.unary(path, request, metadata=metadata, timeout=t),
+        )
+        self._wait(call, slot, deadline, need_message=False)
+        return self._unary_result(call, slot)
+
+    def start_stream(
+        self,
+        path: str,
+        *,
+        deadline: Optional[float],
+        metadata: Metadata = (),
+        request: Optional[bytes] = None,
+    ) -> Tuple[Call, _Slot]:
+        """Start a server-streaming (`request` given) or bidi call."""
+        slot = _Slot()
+        if request is not None:
+            call = self._start(
+                slot,
+                deadline,
+                lambda t: self._core.unary(path, request, metadata=metadata, timeout=t),
+            )
+            call.unary = False  # stream: its messages are consumed one by one
+        else:
+            call = self._start(
+                slot,
+                deadline,
+                lambda t: self._core.start_call(path, metadata=metadata, timeout=t),
+            )
+        return call, slot
+
+    def send_message(
+        self, call: Call, message: bytes, *, end: bool, deadline: Optional[float]
+    ) -> None:
+        with self._lock:
+            self._raise_if_dead(call)
+            self._core.send_message(call, message, end=end)
+            data = self._write_locked_start()
+        if data:
+            self._write(data, deadline)
+
+    def end_stream(self, call: Call, deadline: Optional[float]) -> None:
+        with self._lock:
+            if call.state.value == "CLOSED":
+                return
+            self._core.end_call(call)
+            data = self._write_locked_start()
+        if data:
+            self._write(data, deadline)
+
+    def next_message(
+        self, call: Call, slot: _Slot, deadline: Optional[float]
+    ) -> Optional[bytes]:
+        """The stream's next message, or None when it ended OK.
+
+        Raises:
+            EtcdError: the stream ended with an error, or the deadline passed.
+        """
+        if not slot.messages and slot.status is None:
+            self._wait(call, slot, deadline, need_message=True)
+        with self._lock:
+            if slot.messages:
+                message = slot.messages.popleft()
+                self._core.message_consumed(call)
+                data = self._write_locked_start()
+            else:
+                message, data = None, b""
+        if data:
+            self._write(data, deadline)
+        if message is not None:
+            return message
+        self._raise_for(slot)
+        return None
+
+    def cancel(self, call: Call) -> None:
+        """Cancel a call (RST_STREAM CANCEL); idempotent."""
+        with self._lock:
+            if self._dead is None:
+                self._core.cancel_call(call)
+            data = self._write_locked_start()
+        if data:
+            try:
+                self._write(data, time.monotonic() + 1.0)
+            except EtcdError:
+                pass  # the cancel is best effort; the connection is failing
+
+    def close(self) -> None:
+        """Close the socket; calls still waiting fail with ConnectionLostError."""
+        with self._lock:
+            if self._dead is None:
+                events = self._core.close()
+                self._dead = ConnectionLostError(
+                    "connection closed by the client", endpoint=self.endpoint
+                )
+                self._dispatch(events)
+            sleepers, self._sleepers = self._sleepers, []
+        for slot in sleepers:
+            self._wake(slot)
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    # --- starting calls -----------------------------------------------------------
+
+    def _start(
+        self,
+        slot: _Slot,
+        deadline: Optional[float],
+        start: Callable[[Optional[float]], Call],
+    ) -> Call:
+        timeout = transport.remaining(deadline, "starting the call", self.endpoint)
+        if (
+            not self._reading
+            and time.monotonic() - self._last_read > IDLE_CHECK_SECONDS
+        ):
+            self._drain_idle()
+        with self._lock:
+            if self._dead is not None:
+                raise ConnectionLostError(
+                    f"connection to {self.endpoint} is closed: {self._dead}",
+                    endpoint=self.endpoint,
+                    not_processed=True,
+                )
+            call: Call = start(timeout)
+            call.context = slot
+            data = self._write_locked_start()
+        if data:
+            self._write(data, deadline, call)
+        return call
+
+    def _drain_idle(self) -> None:
+        """Process what arrived while nobody read (GOAWAY, PING, EOF)."""
+        with self._lock:
+            if self._reading or self._dead is not None:
+                return
+            self._reading = True
+        try:
+            while True:
+                try:
+                    data = self._sock.recv(READ_SIZE)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    self._lost(transport.describe(exc))
+                    break
+                if not data:
+                    self._lost("the server closed the connection")
+                    break
+                self._received(data)
+        finally:
+            self._release_reader()
+        self._last_read = time.monotonic()
+
+    # --- waiting and reading ------------------------------------------------------
+
+    def _wait(
+        self, call: Call, slot: _Slot, deadline: Optional[float], need_message: bool
+    ) -> None:
+        """Return once the call ended (or, if `need_message`, has a message)."""
+        while True:
+            with self._lock:
+                if slot.status is not None or (need_message and slot.messages):
+                    return
+                if self._dead is not None:
+                    raise self._dead
+                if not self._reading:
+                    self._reading = True
+                    reader = True
+                else:
+                    reader = False
+                    slot.asleep = True
+                    if slot.wakeup is None:
+                        slot.wakeup = threading.Lock()
+                        slot.wakeup.acquire()
+                    self._sleepers.append(slot)
+            if reader:
+                try:
+                    self._read_until(call, slot, deadline, need_message)
+                finally:
+                    self._release_reader()
+            else:
+                self._sleep(slot, deadline, call)
+
+    def _sleep(self, slot: _Slot, deadline: Optional[float], call: Call) -> None:
+        assert slot.wakeup is not None
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        woken = slot.wakeup.acquire(timeout=-1 if timeout is None else timeout)
+        with self._lock:
+            if slot.asleep:  # timed out, nobody woke us
+                slot.asleep = False
+                self._sleepers.remove(slot)
+            elif not woken:  # woken just after the timeout: consume it
+                slot.wakeup.acquire()
+        if not woken and slot.status is None and not slot.messages:
+            self._deadline_passed(call)
+
+    def _read_until(
+        self, call: Call, slot: _Slot, deadline: Optional[float], need_message: bool
+    ) -> None:
+        sock = self._sock
+        while slot.status is None and not (need_message and slot.messages):
+            try:
+                data = sock.recv(READ_SIZE)
+            except BlockingIOError:
+                timeout = None if deadline is None else deadline - time.monotonic()
+                if timeout is not None and timeout <= 0:
+                    self._deadline_passed(call)
+                if not transport.wait_for(sock, write=False, timeout=timeout):
+                    self._deadline_passed(call)
+                continue
+            except OSError as exc:
+                self._lost(transport.describe(exc))
+                return
+            if not data:
+                self._lost("the server closed the connection")
+                return
+            self._received(data, own=slot)
+
+    def _received(self, data: bytes, own: Optional[_Slot] = None) -> None:
+        with self._lock:
+            self._last_read = time.monotonic()
+            events = self._core.receive_data(data)
+            self._dispatch(events)
+            # Our own call just ended and no other call needs these control
+            # replies now: let them ride on the next request.
+            if (
+                own is not None
+                and own.status is not None
+                and not self._core.active_calls
+            ):
+                return
+            out = self._write_locked_start()
+        if out:
+            try:
+                self._write(out, time.monotonic() + 5.0)
+            except EtcdError:
+                pass  # the failure reaches the calls through _lost
+
+    def _dispatch(self, events: List[ge.GrpcEvent]) -> None:
+        """Route events to slots (lock held)."""
+        for event in events:
+            kind = type(event)
+            if kind is ge.MessageReceived:
+                slot: _Slot = event.call.context  # type: ignore[attr-defined]
+                slot.messages.append(event.message)  # type: ignore[attr-defined]
+            elif kind is ge.CallEnded:
+                slot = event.call.context  # type: ignore[attr-defined]
+                slot.status = event.status  # type: ignore[attr-defined]
+                slot.error = event.error  # type: ignore[attr-defined]
+            elif kind is ge.ResponseHeadersReceived:
+                slot = event.call.context  # type: ignore[attr-defined]
+                slot.headers = event.headers  # type: ignore[attr-defined]
+            elif kind is ge.ConnectionClosed:
+                self._dead = event.error or ConnectionLostError(  # type: ignore[attr-defined]
+                    "connection closed", endpoint=self.endpoint
+                )
+                continue
+            else:
+                continue  # GoAway: `usable` turns False; PingAnswered: unused yet
+            if slot.asleep:
+                self._wake(slot)
+
+    def _wake(self, slot: _Slot) -> None:
+        """Wake a sleeping thread (lock held, or slot already unlisted)."""
+        if not slot.asleep:
+            return
+        slot.asleep = False
+        if slot in self._sleepers:
+            self._sleepers.remove(slot)
+        assert slot.wakeup is not None
+        slot.wakeup.release()
+
+    def _release_reader(self) -> None:
+        """Give up the reader role, waking a sleeper to take it."""
+        with self._lock:
+            self._reading = False
+            if self._sleepers:
+                self._wake(self._sleepers[0])
+
+    def _lost(self, reason: str) -> None:
+        with self._lock:
+            if self._dead is None:
+                events = self._core.connection_lost(reason)
+                self._dead = ConnectionLostError(
+                    f"{self.endpoint}: {reason}", endpoint=self.endpoint
+                )
+                self._dispatch(events)
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def _deadline_passed(self, call: Call) -> None:
+        self.cancel(call)
+        raise DeadlineExceededError(
+            f"deadline exceeded waiting for {call.path} from {self.endpoint}",
+            endpoint=self.endpoint,
+        )
+
+    # --- writing ----------------------------------------------------------------
+
+    def _write_locked_start(self) -> bytes:
+        """Take the writer role and the bytes to write, if no one has it (lock held)."""
+        if self._writing:
+            return b""
+        data = (
+            self._unsent + self._core.data_to_send()
+            if self._unsent
+            else self._core.data_to_send()
+        )
+        self._unsent = b""
+        if data:
+            self._writing = True
+        return data
+
+    def _write(
+        self, data: bytes, deadline: Optional[float], call: Optional[Call] = None
+    ) -> None:
+        """Send `data` and whatever is queued behind it, then drop the writer role."""
+        sock = self._sock
+        try:
+            while data:
+                try:
+                    sent = sock.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent < len(data):
+                    data = data[sent:]
+                    timeout = None if deadline is None else deadline - time.monotonic()
+                    if (timeout is not None and timeout <= 0) or not transport.wait_for(
+                        sock, write=True, timeout=timeout
+                    ):
+                        raise DeadlineExceededError(
+                            f"deadline exceeded sending to {self.endpoint} (the server"
+                            " is not reading)",
+                            endpoint=self.endpoint,
+                        )
+                    continue
+                with self._lock:
+                    data = self._core.data_to_send()
+                    if not data:
+                        self._writing = False
+        except DeadlineExceededError:
+            with self._lock:
+                self._unsent = data + self._unsent
+                self._writing = False
+            raise
+        except OSError as exc:
+            with self._lock:
+                self._writing = False
+            self._lost(transport.describe(exc))
+            raise ConnectionLostError(
+                f"{self.endpoint}: {transport.describe(exc)}", endpoint=self.endpoint
+            ) from None
+
+    # --- results ----------------------------------------------------------------
+
+    def _raise_if_dead(self, call: Call) -> None:
+        if self._dead is not None:
+            raise self._dead
+
+    def _raise_for(self, slot: _Slot) -> None:
+        status = slot.status
+        assert status is not None
+        if slot.error is not None:
+            raise slot.error
+        if status.code is StatusCode.OK:
+            return
+        if (
+            status.code is StatusCode.UNAVAILABLE
+            and self._dead is not None
+            and not status.trailers
+        ):
+            raise ConnectionLostError(
+                status.message,
+                endpoint=self.endpoint,
+                not_processed=status.not_processed,
+            )
+        if (
+            status.not_processed
+            and status.code is StatusCode.UNAVAILABLE
+            and not status.trailers
+        ):
+            raise ConnectionLostError(
+                status.message, endpoint=self.endpoint, not_processed=True
+            )
+        raise error_from_status(status, endpoint=self.endpoint)
+
+    def _unary_result(self, call: Call, slot: _Slot) -> bytes:
+        self._raise_for(slot)
+        if len(slot.messages) != 1:
+            raise InternalError(
+                StatusCode.INTERNAL,
+                f"{call.path} returned {len(slot.messages)} messages; a unary call"
+                " must return exactly one",
+                endpoint=self.endpoint,
+            )
+        return slot.messages[0]
+
+
+__all__ = ["Connection", "LocalProtocolError"]
