@@ -15,7 +15,8 @@ Four machines:
   half of the diagram).  We never receive PUSH_PROMISE, so "reserved" states
   do not exist.
 * `CallState`: the request side of one gRPC call.  QUEUED means the call waits
-  for MAX_CONCURRENT_STREAMS room, with no stream id yet.
+  for MAX_CONCURRENT_STREAMS room, with no stream id yet; its messages wait
+  with it, and QUEUED_HALF_CLOSED says the last one is among them.
 * `ResponseState`: the response side of one gRPC call (PROTOCOL-HTTP2.md
   "Responses": Response-Headers *Length-Prefixed-Message Trailers, or
   Trailers-Only).
@@ -103,6 +104,7 @@ STREAM_TRANSITIONS: Dict[Tuple[StreamState, StreamInput], StreamState] = {
 
 class CallState(enum.Enum):
     QUEUED = "QUEUED"  # waiting for stream capacity; nothing sent
+    QUEUED_HALF_CLOSED = "QUEUED_HALF_CLOSED"  # queued, and every message given
     OPEN = "OPEN"  # HEADERS sent, messages may follow
     HALF_CLOSED = "HALF_CLOSED"  # END_STREAM sent
     CLOSED = "CLOSED"  # ended, by trailers, reset, cancel or connection loss
@@ -120,8 +122,10 @@ _KI = CallInput
 CALL_TRANSITIONS: Dict[Tuple[CallState, CallInput], CallState] = {
     (_K.QUEUED, _KI.SEND_HEADERS): _K.OPEN,
     (_K.QUEUED, _KI.SEND_MESSAGE): _K.QUEUED,  # buffered until the stream opens
-    (_K.QUEUED, _KI.END): _K.QUEUED,
+    (_K.QUEUED, _KI.END): _K.QUEUED_HALF_CLOSED,
     (_K.QUEUED, _KI.FINISH): _K.CLOSED,
+    (_K.QUEUED_HALF_CLOSED, _KI.SEND_HEADERS): _K.HALF_CLOSED,
+    (_K.QUEUED_HALF_CLOSED, _KI.FINISH): _K.CLOSED,
     (_K.OPEN, _KI.SEND_MESSAGE): _K.OPEN,
     (_K.OPEN, _KI.END): _K.HALF_CLOSED,
     (_K.OPEN, _KI.FINISH): _K.CLOSED,

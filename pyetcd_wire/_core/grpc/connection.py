@@ -413,8 +413,7 @@ class GrpcConnection:
             first, end = call.outbox.popleft() if call.outbox else (b"", False)
             sid = h2.open_stream(call.header_block, end_stream=end, data=first)
             call.stream_id = sid
-            if call.state is st.CallState.QUEUED:
-                call.move(st.CallInput.SEND_HEADERS)
+            call.move(st.CallInput.SEND_HEADERS)
             self._calls[sid] = call
             while call.outbox:
                 framed, end = call.outbox.popleft()

