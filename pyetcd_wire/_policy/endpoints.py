@@ -57,13 +57,13 @@ def parse_endpoint(text: str) -> Endpoint:
     """
     if not isinstance(text, str) or not text:
         raise ValueError(f"endpoint must be a non-empty string, not {text!r}")
-    for scheme, tls in (("unixs:", True), ("unix:", None)):
+    for scheme, secure in (("unixs:", True), ("unix:", None)):
         if text.startswith(scheme):
             path = text[len(scheme) :]
             path = path[2:] if path.startswith("//") else path
             if not path:
                 raise ValueError(f"endpoint {text!r}: unix socket path is empty")
-            return Endpoint(text, path=path, tls=tls or None)
+            return Endpoint(text, path=path, tls=secure)
     tls: Optional[bool] = None
     rest = text
     if "://" in text:

@@ -84,7 +84,7 @@ class Channel:
         *,
         timeout: Optional[float] = None,
         metadata: Metadata = (),
-    ) -> "Stream":
+    ) -> Stream:
         """Start a server-streaming call; iterate the result for messages."""
         deadline = None if timeout is None else time.monotonic() + timeout
         conn = self.connection(deadline)
@@ -95,7 +95,7 @@ class Channel:
 
     def bidi_stream(
         self, path: str, *, timeout: Optional[float] = None, metadata: Metadata = ()
-    ) -> "Stream":
+    ) -> Stream:
         """Start a bidirectional call; `send()` messages, iterate for replies."""
         deadline = None if timeout is None else time.monotonic() + timeout
         conn = self.connection(deadline)
@@ -137,7 +137,7 @@ class Channel:
     def _retire(self, conn: Connection) -> None:
         """Keep a draining connection until its calls finish (lock held)."""
         self._draining = [
-            c for c in self._draining if not (c.idle or not c.usable and c.idle)
+            c for c in self._draining if not (c.idle or (not c.usable and c.idle))
         ]
         if conn.idle:
             conn.close()
@@ -157,7 +157,7 @@ class Channel:
         for conn in conns:
             conn.close()
 
-    def __enter__(self) -> "Channel":
+    def __enter__(self) -> Channel:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -210,7 +210,7 @@ class Stream:
     def cancel(self) -> None:
         self._conn.cancel(self._call)
 
-    def __enter__(self) -> "Stream":
+    def __enter__(self) -> Stream:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -24,6 +24,8 @@ Theory of operation.
 
 from __future__ import annotations
 
+import contextlib
+import contextlib
 import socket
 import threading
 import time
@@ -32,7 +34,7 @@ from typing import Callable, Deque, List, Optional, Tuple
 
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
-from .._core.grpc.connection import GrpcConnection
+from .._core.grpc.connection import GrpcConnection, GrpcEvent
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.status import Status, StatusCode
 from ..errors import (
@@ -191,10 +193,9 @@ class Connection:
                 self._core.cancel_call(call)
             data = self._write_locked_start()
         if data:
-            try:
+            # Best effort: if this fails, the connection is failing anyway.
+            with contextlib.suppress(EtcdError):
                 self._write(data, time.monotonic() + 1.0)
-            except EtcdError:
-                pass  # the cancel is best effort; the connection is failing
 
     def close(self) -> None:
         """Close the socket; calls still waiting fail with ConnectionLostError."""
@@ -208,10 +209,8 @@ class Connection:
             sleepers, self._sleepers = self._sleepers, []
         for slot in sleepers:
             self._wake(slot)
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
 
     # --- starting calls -----------------------------------------------------------
 
@@ -344,27 +343,26 @@ class Connection:
                 return
             out = self._write_locked_start()
         if out:
-            try:
+            # A failure reaches the calls through _lost.
+            with contextlib.suppress(EtcdError):
                 self._write(out, time.monotonic() + 5.0)
-            except EtcdError:
-                pass  # the failure reaches the calls through _lost
 
-    def _dispatch(self, events: List[ge.GrpcEvent]) -> None:
+    def _dispatch(self, events: List[GrpcEvent]) -> None:
         """Route events to slots (lock held)."""
         for event in events:
-            kind = type(event)
-            if kind is ge.MessageReceived:
-                slot: _Slot = event.call.context  # type: ignore[attr-defined]
-                slot.messages.append(event.message)  # type: ignore[attr-defined]
-            elif kind is ge.CallEnded:
-                slot = event.call.context  # type: ignore[attr-defined]
-                slot.status = event.status  # type: ignore[attr-defined]
-                slot.error = event.error  # type: ignore[attr-defined]
-            elif kind is ge.ResponseHeadersReceived:
-                slot = event.call.context  # type: ignore[attr-defined]
-                slot.headers = event.headers  # type: ignore[attr-defined]
-            elif kind is ge.ConnectionClosed:
-                self._dead = event.error or ConnectionLostError(  # type: ignore[attr-defined]
+            slot: _Slot
+            if type(event) is ge.MessageReceived:
+                slot = event.call.context
+                slot.messages.append(event.message)
+            elif type(event) is ge.CallEnded:
+                slot = event.call.context
+                slot.status = event.status
+                slot.error = event.error
+            elif type(event) is ge.ResponseHeadersReceived:
+                slot = event.call.context
+                slot.headers = event.headers
+            elif type(event) is ge.ConnectionClosed:
+                self._dead = event.error or ConnectionLostError(
                     "connection closed", endpoint=self.endpoint
                 )
                 continue
@@ -398,10 +396,8 @@ class Connection:
                     f"{self.endpoint}: {reason}", endpoint=self.endpoint
                 )
                 self._dispatch(events)
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
 
     def _deadline_passed(self, call: Call) -> None:
         self.cancel(call)

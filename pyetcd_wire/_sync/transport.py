@@ -11,10 +11,10 @@ from __future__ import annotations
 import select
 import socket
 import time
-from typing import Optional
+from typing import List, Optional
 
-from ..errors import ConnectionFailedError, DeadlineExceededError
 from .._policy.endpoints import Endpoint
+from ..errors import ConnectionFailedError, DeadlineExceededError
 
 
 def connect(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
@@ -69,8 +69,13 @@ else:  # pragma: no cover - gevent removes poll; Windows never had it
 
     def wait_for(sock: socket.socket, *, write: bool, timeout: Optional[float]) -> bool:
         """Wait until `sock` is readable (or writable); False on timeout."""
-        fds = ([], [sock], []) if write else ([sock], [], [])
-        return bool(any(select.select(*fds, timeout)))
+        none: List[socket.socket] = []
+        ready = (
+            select.select(none, [sock], none, timeout)
+            if write
+            else select.select([sock], none, none, timeout)
+        )
+        return bool(ready[0] or ready[1])
 
 
 def remaining(

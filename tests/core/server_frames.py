@@ -6,8 +6,8 @@ import struct
 
 import hpack
 
-from pyetcd_wire._core.h2 import frames as fr
 from pyetcd_wire._core.grpc.framing import encode_message
+from pyetcd_wire._core.h2 import frames as fr
 
 
 class Server:

@@ -67,12 +67,12 @@ def test_unary_call_round_trip():
     ]
     assert frames[1][3] == encode_message(b"req")
     headers = dict(hpack.Decoder().decode(frames[0][3], raw=True))
-    assert (
-        headers[b":path"] == PATH.encode() and headers[b"grpc-timeout"] == b"2000000u"
-    )
+    assert headers[b":path"] == PATH.encode()
+    assert headers[b"grpc-timeout"] == b"2000000u"
     events = conn.receive_data(server.reply(1, b"resp"))
     assert [type(e) for e in events] == [ge.MessageReceived, ge.CallEnded]
-    assert events[0].message == b"resp" and events[0].call is call
+    assert events[0].message == b"resp"
+    assert events[0].call is call
     assert events[1].status.code is StatusCode.OK
     assert conn.active_calls == 0
     assert conn.data_to_send() == b""  # nothing owed: no RST, no tiny WINDOW_UPDATE
@@ -94,10 +94,8 @@ def test_trailers_only_and_error_status():
         )
     )
     [end] = ended(events)
-    assert (
-        end.status.code is StatusCode.UNIMPLEMENTED
-        and end.status.message == "unknown method"
-    )
+    assert end.status.code is StatusCode.UNIMPLEMENTED
+    assert end.status.message == "unknown method"
 
 
 @pytest.mark.parametrize(
@@ -121,12 +119,11 @@ def test_non_grpc_responses(fields, code, text):
     conn.unary(PATH, b"")
     conn.data_to_send()
     [end] = ended(conn.receive_data(server.headers(1, fields)))
-    assert end.status.code is code and text in end.status.message
+    assert end.status.code is code
+    assert text in end.status.message
     rst = parse_frames(conn.data_to_send())
-    assert (
-        rst[0][0] == FrameType.RST_STREAM
-        and fr.parse_rst_stream(1, rst[0][3]) == ErrorCode.CANCEL
-    )
+    assert rst[0][0] == FrameType.RST_STREAM
+    assert fr.parse_rst_stream(1, rst[0][3]) == ErrorCode.CANCEL
 
 
 def test_missing_grpc_status_is_unknown():
@@ -168,7 +165,8 @@ def test_per_call_grpc_violations_end_the_call_not_the_connection(frames_for, wh
     conn, server = connected()
     conn.unary(PATH, b"")
     [end] = ended(conn.receive_data(frames_for(server)))
-    assert end.status.code is StatusCode.INTERNAL and why in end.status.message
+    assert end.status.code is StatusCode.INTERNAL
+    assert why in end.status.message
     assert conn.accepts_calls
 
 
@@ -186,7 +184,8 @@ def test_oversized_and_compressed_messages():
             server.response_headers(3) + server.data(3, b"\x01\0\0\0\x01a")
         )
     )
-    assert end.status.code is StatusCode.INTERNAL and "compressed" in end.status.message
+    assert end.status.code is StatusCode.INTERNAL
+    assert "compressed" in end.status.message
 
 
 def test_send_size_limit():
@@ -326,9 +325,12 @@ def test_connection_errors_name_frame_and_rule(data_for, frame, rule, code):
     conn.data_to_send()
     events = conn.receive_data(data_for(server))
     error = terminated(events)
-    assert error.frame == frame and rule in str(error) and error.error_code == code
+    assert error.frame == frame
+    assert rule in str(error)
+    assert error.error_code == code
     goaway = parse_frames(conn.data_to_send())[-1]
-    assert goaway[0] == FrameType.GOAWAY and fr.parse_goaway(0, goaway[3])[1] == code
+    assert goaway[0] == FrameType.GOAWAY
+    assert fr.parse_goaway(0, goaway[3])[1] == code
     assert not conn.accepts_calls
     assert conn.receive_data(b"more") == []
 
@@ -362,15 +364,13 @@ def test_interleaved_frame_inside_header_block():
 
 
 def test_continuation_flood_is_cut_off():
-    conn, server = connected()
+    conn, _server = connected()
     conn.unary(PATH, b"")
     data = fr.frame(FrameType.HEADERS, 0, 1, b"\x88")
     data += fr.frame(FrameType.CONTINUATION, 0, 1, b"\0" * 16000) * 5
     error = terminated(conn.receive_data(data))
-    assert (
-        error.frame == "CONTINUATION"
-        and error.error_code == ErrorCode.ENHANCE_YOUR_CALM
-    )
+    assert error.frame == "CONTINUATION"
+    assert error.error_code == ErrorCode.ENHANCE_YOUR_CALM
 
 
 def test_unknown_frames_and_priority_are_ignored():
@@ -385,7 +385,7 @@ def test_unknown_frames_and_priority_are_ignored():
 
 
 def test_ping_is_acked_and_our_ping_reported():
-    conn, server = connected()
+    conn, _server = connected()
     assert conn.receive_data(fr.ping_frame(b"abcdefgh")) == []
     [(t, f, _, payload)] = parse_frames(conn.data_to_send())
     assert (t, f, payload) == (FrameType.PING, fr.ACK, b"abcdefgh")
@@ -455,18 +455,19 @@ def test_max_concurrent_streams_queues_calls():
     second = conn.unary(PATH, b"2")
     third = conn.start_call(PATH)
     conn.send_message(third, b"3", end=True)
-    assert (
-        second.state is state.CallState.QUEUED_HALF_CLOSED and second.stream_id is None
-    )
+    assert second.state is state.CallState.QUEUED_HALF_CLOSED
+    assert second.stream_id is None
     assert [f[2] for f in parse_frames(conn.data_to_send())] == [1, 1]
     events = conn.receive_data(server.reply(1, b"r1"))
     assert ended(events)[0].call is first
     frames = parse_frames(conn.data_to_send())
-    assert {f[2] for f in frames} == {3} and second.stream_id == 3
+    assert {f[2] for f in frames} == {3}
+    assert second.stream_id == 3
     assert second.state is state.CallState.HALF_CLOSED
     conn.receive_data(server.reply(3, b"r2"))
     frames = parse_frames(conn.data_to_send())
-    assert {f[2] for f in frames} == {5} and frames[-1][3] == encode_message(b"3")
+    assert {f[2] for f in frames} == {5}
+    assert frames[-1][3] == encode_message(b"3")
 
 
 def test_goaway_fails_calls_above_last_stream_id_as_not_processed():
@@ -476,17 +477,17 @@ def test_goaway_fails_calls_above_last_stream_id_as_not_processed():
     [goaway] = [e for e in events if isinstance(e, ge.GoAway)]
     assert goaway.last_stream_id == 3
     [refused] = ended(events)
-    assert refused.call is calls[2] and refused.status.not_processed
-    assert (
-        refused.status.code is StatusCode.UNAVAILABLE
-        and "shutting down" in refused.status.message
-    )
+    assert refused.call is calls[2]
+    assert refused.status.not_processed
+    assert refused.status.code is StatusCode.UNAVAILABLE
+    assert "shutting down" in refused.status.message
     assert not conn.accepts_calls
     with pytest.raises(LocalProtocolError, match="accepts no new calls"):
         conn.unary(PATH, b"")
     events = conn.receive_data(server.reply(1, b"a") + server.reply(3, b"b"))
     assert [e.status.code for e in ended(events)] == [StatusCode.OK, StatusCode.OK]
-    # grpc-go's graceful shutdown: a second GOAWAY may lower last_stream_id, never raise it.
+    # A second GOAWAY may lower last_stream_id (grpc-go's graceful shutdown),
+    # never raise it.
     assert "rose from 3 to 5" in str(
         terminated(conn.receive_data(fr.goaway_frame(5, 0)))
     )
@@ -497,7 +498,8 @@ def test_goaway_fails_queued_calls_as_not_processed():
     conn.receive_data(server.settings(max_concurrent_streams=0))
     queued = conn.unary(PATH, b"")
     [end] = ended(conn.receive_data(fr.goaway_frame(2**31 - 1, 0)))
-    assert end.call is queued and end.status.not_processed
+    assert end.call is queued
+    assert end.status.not_processed
 
 
 def test_rst_stream_maps_to_status():
@@ -510,10 +512,10 @@ def test_rst_stream_maps_to_status():
         + fr.rst_stream_frame(3, ErrorCode.CANCEL)
     )
     first, second = ended(events)
-    assert first.status.code is StatusCode.UNAVAILABLE and first.status.not_processed
-    assert (
-        second.status.code is StatusCode.CANCELLED and not second.status.not_processed
-    )
+    assert first.status.code is StatusCode.UNAVAILABLE
+    assert first.status.not_processed
+    assert second.status.code is StatusCode.CANCELLED
+    assert not second.status.not_processed
 
 
 def test_frames_for_cancelled_streams_are_absorbed():
@@ -522,10 +524,8 @@ def test_frames_for_cancelled_streams_are_absorbed():
     conn.data_to_send()
     conn.cancel_call(call)
     [rst] = parse_frames(conn.data_to_send())
-    assert (
-        rst[0] == FrameType.RST_STREAM
-        and fr.parse_rst_stream(1, rst[3]) == ErrorCode.CANCEL
-    )
+    assert rst[0] == FrameType.RST_STREAM
+    assert fr.parse_rst_stream(1, rst[3]) == ErrorCode.CANCEL
     big = b"z" * 16000
     # DATA for the dead stream still counts (and is credited) on the connection.
     assert conn.receive_data(server.reply(1, big)) == []

@@ -28,8 +28,8 @@ class Call:
         "response_headers",
         "state",
         "stream_id",
-        "undelivered",
         "unary",
+        "undelivered",
         "withheld",
     )
 

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
 
-GrpcEvent = H2Event  # same value-class base
-
 
 class ResponseHeadersReceived(H2Event):
     """The response's initial metadata arrived."""

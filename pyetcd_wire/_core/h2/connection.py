@@ -125,7 +125,7 @@ class H2ClientConnection:
 
     def initiate(self) -> None:
         """Queue the preface, our SETTINGS and the connection window grant."""
-        settings = {
+        settings: Dict[int, int] = {
             Setting.HEADER_TABLE_SIZE: 0,  # stateless responses: see hpack.py
             Setting.ENABLE_PUSH: 0,
             Setting.INITIAL_WINDOW_SIZE: self._stream_window,
@@ -478,7 +478,8 @@ class H2ClientConnection:
         if pending is None or pending[0] != stream_id:
             raise violation(
                 FrameType.CONTINUATION,
-                "not preceded by HEADERS without END_HEADERS on the same stream (§6.10)",
+                "not preceded by HEADERS without END_HEADERS on the same stream"
+                " (§6.10)",
             )
         sid, first_flags, fragments, size = pending
         fragments.append(payload)

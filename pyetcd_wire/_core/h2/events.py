@@ -21,16 +21,21 @@ class H2Event:
     __slots__ = ()
 
     def _fields(self) -> Tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+        names: Tuple[str, ...] = self.__slots__
+        return tuple(getattr(self, name) for name in names)
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._fields() == other._fields()  # type: ignore[attr-defined]
+        if type(self) is not type(other):
+            return False
+        assert isinstance(other, H2Event)
+        return self._fields() == other._fields()
 
     def __hash__(self) -> int:
         return hash((type(self), self._fields()))
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        names: Tuple[str, ...] = self.__slots__
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
         return f"{type(self).__name__}({args})"
 
 

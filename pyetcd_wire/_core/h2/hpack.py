@@ -20,7 +20,7 @@ strings vary, so it is cleared when full.
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple, cast
 
 import hpack
 
@@ -115,10 +115,11 @@ class HeaderDecoder:
             if cached is not None:
                 return cached
         try:
-            fields: List[Tuple[bytes, bytes]] = decoder.decode(block, raw=True)
+            fields = cast(List[Tuple[bytes, bytes]], decoder.decode(block, raw=True))
         except hpack.OversizedHeaderListError as exc:
             raise LocalProtocolError(
-                f"HEADERS frame: header list larger than the {self.max_header_list_size}"
+                "HEADERS frame: header list larger than the"
+                f" {self.max_header_list_size}"
                 f" octets we advertised in SETTINGS_MAX_HEADER_LIST_SIZE ({exc})",
                 error_code=ErrorCode.PROTOCOL_ERROR,
                 frame="HEADERS",

@@ -91,7 +91,7 @@ class RemoteSettings:
 class LocalSettings:
     """Our settings: the values sent, and those the server has ACKed."""
 
-    __slots__ = ("acked", "_pending")
+    __slots__ = ("_pending", "acked")
 
     def __init__(self) -> None:
         self.acked: Dict[int, int] = {}
