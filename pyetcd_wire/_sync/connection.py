@@ -25,7 +25,6 @@ Theory of operation.
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import socket
 import threading
 import time
