@@ -1,0 +1,63 @@
+"""The single source of truth for checks and tests (STYLE.md §7).
+
+`scripts/test` (the README's test command, and .ci/run) runs every session
+below.  Sessions:
+
+* lint       ruff check + ruff format --check
+* typecheck  mypy --strict on the package
+* proto      generated protobuf modules are current (scripts/gen_proto.py --check)
+* tests      unit, fake-peer and integration tests (real etcd) on CPython
+* tests_pypy the same on PyPy 3.9
+* protobuf_oldest  the test suite's core on the oldest protobuf we claim
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+DEV = nox.project.dependency_groups(PYPROJECT, "dev")
+TEST_DEPS = ["pytest>=7", "pytest-timeout>=2"]
+# The oldest protobuf runtime we claim (pyproject.toml: protobuf>=4.21).
+PROTOBUF_OLDEST = "protobuf==4.21.12"
+
+
+@nox.session(python="python3")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="python3")
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *DEV)
+    session.run("mypy")
+
+
+@nox.session(python="python3")
+def proto(session: nox.Session) -> None:
+    session.install("grpcio-tools>=1.60")
+    session.run("python", "scripts/gen_proto.py", "--check")
+
+
+@nox.session(python="python3")
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *DEV)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python="pypy3")
+def tests_pypy(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *TEST_DEPS)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python="python3")
+def protobuf_oldest(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *TEST_DEPS, PROTOBUF_OLDEST)
+    session.run("python", "-m", "pytest", "-m", "not integration", *session.posargs)
