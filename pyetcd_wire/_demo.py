@@ -54,10 +54,14 @@ def tour(channel: Channel, endpoint: str, calls: int) -> None:
         channel.unary(KV + "Range", request.SerializeToString(), timeout=1e-6)
     except DeadlineExceededError as exc:
         print(f"1 µs deadline                 -> {type(exc).__name__}")
-    one = rpc_pb2.RangeRequest(key=b"/demo/greeting", serializable=True).SerializeToString()
+    one = rpc_pb2.RangeRequest(key=b"/demo/greeting", serializable=True)
+    one_bytes = one.SerializeToString()
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
-        channel.unary(KV + "Range", one, timeout=5)
+        channel.unary(KV + "Range", one_bytes, timeout=5)
     wall = (time.perf_counter() - started) / calls * 1e6
     cpu_us = (time.process_time() - cpu) / calls * 1e6
-    print(f"{calls} serializable reads      -> {wall:.0f} µs/call, {cpu_us:.0f} µs client CPU/call")
+    print(
+        f"{calls} serializable reads      -> {wall:.0f} µs/call,"
+        f" {cpu_us:.0f} µs client CPU/call"
+    )

@@ -208,8 +208,7 @@ class Connection:
             sleepers, self._sleepers = self._sleepers, []
         for slot in sleepers:
             self._wake(slot)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._close_socket()
 
     # --- starting calls -----------------------------------------------------------
 
@@ -395,6 +394,13 @@ class Connection:
                     f"{self.endpoint}: {reason}", endpoint=self.endpoint
                 )
                 self._dispatch(events)
+        self._close_socket()
+
+    def _close_socket(self) -> None:
+        # shutdown() first: it wakes a thread blocked in poll() on this socket,
+        # which close() alone does not.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self._sock.close()
 

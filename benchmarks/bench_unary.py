@@ -1,0 +1,445 @@
+"""Unary calls against a real etcd: pyetcd-wire versus grpcio, in one run.
+
+Run from the repository root:
+
+    python benchmarks/bench_unary.py [--calls N] [--threads 16] [--quick]
+                                     [--out benchmarks/results] [--check-budgets]
+
+It starts a throwaway single etcd member (pyetcd_wire.testing.etcd), puts one
+100-byte value, and measures, interleaving the variants rep by rep:
+
+* sequential serializable Range of that key, and sequential Put of a 100-byte
+  value: calls/s (wall) and client CPU per call (`time.process_time`, which
+  includes every thread of this process: grpcio's C-core threads too);
+* the same with T threads sharing one client (`--threads`, default 16);
+* in-process, no sockets: our sans-IO `GrpcConnection` against canned
+  etcd-shaped response bytes (benchmarks/_canned.py): µs per unary call,
+  transport alone and with protobuf encode/decode.
+
+grpcio's stubs are generated from our proto/*.proto at run time into a temp
+dir (benchmarks/_grpcio_stubs.py).  Without grpcio (e.g. on PyPy) only our
+side is measured.  See benchmarks/README.md for what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import gc
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(1, str(ROOT))
+
+import _canned  # noqa: E402
+import _grpcio_stubs  # noqa: E402
+import _report  # noqa: E402
+
+import pyetcd_wire  # noqa: E402
+from pyetcd_wire._core.grpc import events as ge  # noqa: E402
+from pyetcd_wire._core.grpc.status import StatusCode  # noqa: E402
+from pyetcd_wire._proto import rpc_pb2  # noqa: E402
+from pyetcd_wire._sync.channel import Channel  # noqa: E402
+from pyetcd_wire.testing.etcd import EtcdMember  # noqa: E402
+
+KEY = b"/pyetcd-wire-bench/key"
+VALUE = bytes(range(100))  # the 100-byte value Range reads and Put writes
+RANGE_PATH = "/etcdserverpb.KV/Range"
+PUT_PATH = "/etcdserverpb.KV/Put"
+OURS, GRPCIO = _report.OURS, _report.GRPCIO
+# A run that hangs is dumped (all threads' tracebacks) and killed after this.
+WATCHDOG_SECONDS = 900
+
+Op = Callable[[], object]
+Runner = Callable[[int], "_report.Sample"]
+
+
+# --- the clients ------------------------------------------------------------------
+
+
+def our_ops(channel: Channel, timeout: Optional[float]) -> Dict[str, Op]:
+    """Range and Put through pyetcd-wire: protobuf in, Channel.unary, protobuf out."""
+    unary = channel.unary
+    range_request, range_response = rpc_pb2.RangeRequest, rpc_pb2.RangeResponse
+    put_request, put_response = rpc_pb2.PutRequest, rpc_pb2.PutResponse
+
+    def range_() -> bytes:
+        request = range_request(key=KEY, serializable=True).SerializeToString()
+        reply = unary(RANGE_PATH, request, timeout=timeout)
+        value: bytes = range_response.FromString(reply).kvs[0].value
+        return value
+
+    def put() -> int:
+        request = put_request(key=KEY, value=VALUE).SerializeToString()
+        reply = unary(PUT_PATH, request, timeout=timeout)
+        revision: int = put_response.FromString(reply).header.revision
+        return revision
+
+    return {"range": range_, "put": put}
+
+
+def grpcio_ops(stub: Any, pb2: ModuleType, timeout: Optional[float]) -> Dict[str, Op]:
+    """Range and Put through a plain grpcio sync stub (it does the protobuf)."""
+    kv_range, kv_put = stub.Range, stub.Put
+    range_request, put_request = pb2.RangeRequest, pb2.PutRequest
+
+    def range_() -> bytes:
+        reply = kv_range(range_request(key=KEY, serializable=True), timeout=timeout)
+        value: bytes = reply.kvs[0].value
+        return value
+
+    def put() -> int:
+        reply = kv_put(put_request(key=KEY, value=VALUE), timeout=timeout)
+        revision: int = reply.header.revision
+        return revision
+
+    return {"range": range_, "put": put}
+
+
+def load_grpcio(work_dir: Path) -> Tuple[Optional[ModuleType], Any, str]:
+    """(grpc, (rpc_pb2, rpc_pb2_grpc), note), or (None, None, why not)."""
+    try:
+        import grpc
+    except ImportError as exc:
+        return None, None, f"grpcio unavailable ({exc}): measuring our side only"
+    try:
+        stubs = _grpcio_stubs.generate(ROOT / "proto", work_dir)
+        note = _grpcio_stubs.verify(stubs[0], rpc_pb2)
+    except (ImportError, RuntimeError) as exc:
+        return None, None, f"grpcio stubs unavailable ({exc}): our side only"
+    return grpc, stubs, note
+
+
+# --- measuring --------------------------------------------------------------------
+
+
+class ServerCpu:
+    """CPU seconds etcd has used so far, from /proc (None where unreadable)."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = f"/proc/{pid}/stat"
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __call__(self) -> Optional[float]:
+        try:
+            with open(self.path) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+def _sample(
+    calls: int,
+    start: Tuple[float, float, Optional[float]],
+    server_cpu: Optional[ServerCpu],
+) -> _report.Sample:
+    wall = time.perf_counter() - start[0]
+    cpu = time.process_time() - start[1]
+    server = server_cpu() if server_cpu else None
+    spent = None if server is None or start[2] is None else server - start[2]
+    return _report.Sample(calls, wall, cpu, spent)
+
+
+def _start(server_cpu: Optional[ServerCpu]) -> Tuple[float, float, Optional[float]]:
+    gc.collect()
+    server = server_cpu() if server_cpu else None
+    return time.perf_counter(), time.process_time(), server
+
+
+def sequential(op: Op, server_cpu: ServerCpu) -> Runner:
+    def run(calls: int) -> _report.Sample:
+        start = _start(server_cpu)
+        for _ in range(calls):
+            op()
+        return _sample(calls, start, server_cpu)
+
+    return run
+
+
+def threaded(op: Op, threads: int, server_cpu: ServerCpu) -> Runner:
+    """`threads` threads share one client; `calls` is the total over all."""
+
+    def run(calls: int) -> _report.Sample:
+        each = max(1, calls // threads)
+        barrier = threading.Barrier(threads + 1)
+        errors: List[BaseException] = []
+
+        def worker() -> None:
+            barrier.wait()
+            try:
+                for _ in range(each):
+                    op()
+            except BaseException as exc:
+                errors.append(exc)
+
+        pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+        for thread in pool:
+            thread.start()
+        start = _start(server_cpu)
+        barrier.wait()
+        for thread in pool:
+            thread.join()
+        sample = _sample(each * threads, start, server_cpu)
+        if errors:
+            raise RuntimeError(f"{len(errors)} thread(s) failed") from errors[0]
+        return sample
+
+    return run
+
+
+def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
+    """Our GrpcConnection against canned bytes: call, write, feed reply, events."""
+    path, canned_request = canned.path, canned.request
+    range_request, range_response = rpc_pb2.RangeRequest, rpc_pb2.RangeResponse
+    message_received, call_ended = ge.MessageReceived, ge.CallEnded
+    prepared: Dict[int, List[bytes]] = {}
+
+    def run(calls: int) -> _report.Sample:
+        replies = prepared.get(calls)
+        if replies is None:
+            replies = prepared[calls] = canned.responses(calls)
+        conn = canned.fresh_connection()
+        unary, to_send, receive = conn.unary, conn.data_to_send, conn.receive_data
+        ok, message, status, request = 0, b"", None, canned_request
+        start = _start(None)
+        for reply in replies:
+            if with_protobuf:
+                request = range_request(key=KEY, serializable=True).SerializeToString()
+            unary(path, request)
+            to_send()
+            for event in receive(reply):
+                if type(event) is message_received:
+                    message = event.message  # type: ignore[union-attr]
+                elif type(event) is call_ended:
+                    status = event.status  # type: ignore[union-attr]
+                    ok += status.code is StatusCode.OK
+            if with_protobuf:
+                range_response.FromString(message).kvs[0].value  # noqa: B018
+        sample = _sample(calls, start, None)
+        if ok != calls or message != canned.message:
+            raise RuntimeError(f"in-process: {ok}/{calls} calls ended OK ({status})")
+        return sample
+
+    return run
+
+
+# --- the run ----------------------------------------------------------------------
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, help="calls per variant per rep")
+    parser.add_argument(
+        "--threads", default="16", help="thread counts, comma-separated (16)"
+    )
+    parser.add_argument("--reps", type=int, help="interleaved reps (5; quick 3)")
+    parser.add_argument("--inproc-calls", type=int, help="in-process calls per rep")
+    parser.add_argument("--quick", action="store_true", help="a short run (< 40 s)")
+    parser.add_argument("--out", default=str(HERE / "results"), help="output dir")
+    parser.add_argument(
+        "--check-budgets", action="store_true", help="exit 1 if a budget is missed"
+    )
+    parser.add_argument(
+        "--call-timeout", type=float, help="per-call deadline in s (none)"
+    )
+    parser.add_argument("--no-put", action="store_true", help="skip the Put scenarios")
+    parser.add_argument(
+        "--fsync", action="store_true", help="let etcd fsync (default: off)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="profile our side instead"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.calls = args.calls or (1500 if quick else 10000)
+    args.reps = args.reps or (3 if quick else 5)
+    args.inproc_calls = args.inproc_calls or (10000 if quick else 50000)
+    args.thread_counts = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    return args
+
+
+def build_runners(
+    args: argparse.Namespace,
+    ours: Dict[str, Op],
+    theirs: Optional[Dict[str, Op]],
+    canned: Optional[_canned.Canned],
+    server_cpu: ServerCpu,
+) -> List[Tuple[_report.Scenario, Dict[str, Runner]]]:
+    """Every scenario with its runner per client, in run order."""
+    ops = ["range"] if args.no_put else ["range", "put"]
+    plan: List[Tuple[_report.Scenario, Dict[str, Runner]]] = []
+    for op in ops:
+        runners = {OURS: sequential(ours[op], server_cpu)}
+        if theirs:
+            runners[GRPCIO] = sequential(theirs[op], server_cpu)
+        plan.append(
+            (_report.Scenario(f"seq_{op}", "sequential", op, args.calls), runners)
+        )
+    for threads in args.thread_counts:
+        for op in ops:
+            runners = {OURS: threaded(ours[op], threads, server_cpu)}
+            if theirs:
+                runners[GRPCIO] = threaded(theirs[op], threads, server_cpu)
+            name = f"threads{threads}_{op}"
+            plan.append(
+                (_report.Scenario(name, f"{threads} threads", op, args.calls), runners)
+            )
+    if canned is not None:
+        for name, pb in (("inproc_transport", False), ("inproc_full", True)):
+            kind = "in-process" + (" + protobuf" if pb else " transport")
+            scenario = _report.Scenario(name, kind, "range", args.inproc_calls)
+            plan.append((scenario, {OURS: in_process(canned, pb)}))
+    return plan
+
+
+def run_plan(
+    plan: List[Tuple[_report.Scenario, Dict[str, Runner]]], reps: int, warm: float
+) -> Dict[str, Dict[str, List[_report.Sample]]]:
+    """Warm every variant up, then run every variant once per rep."""
+    results: Dict[str, Dict[str, List[_report.Sample]]] = {}
+    for scenario, runners in plan:
+        results[scenario.name] = {client: [] for client in runners}
+        for runner in runners.values():
+            runner(max(50, int(scenario.calls * warm)))
+    for rep in range(reps):
+        began = time.perf_counter()
+        for scenario, runners in plan:
+            order = list(runners)
+            if rep % 2:
+                order.reverse()
+            for client in order:
+                results[scenario.name][client].append(runners[client](scenario.calls))
+        print(f"  rep {rep + 1}/{reps} done in {time.perf_counter() - began:.1f} s")
+    return results
+
+
+def environment(
+    grpc: Optional[ModuleType], etcd_version: str, note: str
+) -> Dict[str, Any]:
+    from google.protobuf import __version__ as pb_version
+    from google.protobuf.internal import api_implementation
+
+    impl = platform.python_implementation()
+    interp = f"{impl} {platform.python_version()}"
+    pypy = getattr(sys, "pypy_version_info", None)
+    if pypy is not None:
+        interp += f" (PyPy {pypy.major}.{pypy.minor}.{pypy.micro})"
+    versions = {
+        "pyetcd-wire": pyetcd_wire.__version__,
+        "protobuf": f"{pb_version} ({api_implementation.Type()})",
+        "grpcio": grpc.__version__ if grpc is not None else "unavailable",
+        "etcd": etcd_version,
+    }
+    for name in ("hpack", "h2"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            versions[name] = "unavailable"
+    return {
+        "interpreter": interp,
+        "implementation": impl,
+        "versions": versions,
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "grpcio_note": note,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except (AttributeError, OSError):
+        return "n/a"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-unary-") as tmp:
+        grpc, stubs, note = load_grpcio(Path(tmp))
+        print(note)
+        extra = () if args.fsync else ("--unsafe-no-fsync",)
+        with EtcdMember(extra_args=extra) as member:
+            return run_against(args, member, grpc, stubs, note, began)
+
+
+def run_against(
+    args: argparse.Namespace,
+    member: EtcdMember,
+    grpc: Optional[ModuleType],
+    stubs: Any,
+    note: str,
+    began: float,
+) -> int:
+    etcd_version = ".".join(map(str, member.version))
+    load_before = load_average()
+    channel = Channel(member.endpoint)
+    grpc_channel = grpc.insecure_channel(member.endpoint) if grpc else None
+    try:
+        ours = our_ops(channel, args.call_timeout)
+        ours["put"]()
+        if ours["range"]() != VALUE:
+            raise RuntimeError("Range did not return the value just put")
+        request = rpc_pb2.RangeRequest(key=KEY, serializable=True).SerializeToString()
+        reply = channel.unary(RANGE_PATH, request)
+        canned = make_canned(request, reply)
+        if args.profile:
+            return _report.profile(
+                args, ours["range"], canned and in_process(canned, True)
+            )
+        theirs = None
+        if grpc_channel is not None:
+            stub = stubs[1].KVStub(grpc_channel)
+            theirs = grpcio_ops(stub, stubs[0], args.call_timeout)
+            if theirs["range"]() != VALUE:
+                raise RuntimeError("grpcio's Range did not return the value")
+        plan = build_runners(args, ours, theirs, canned, ServerCpu(member.pid))
+        warm = 1.0 if platform.python_implementation() == "PyPy" else 0.25
+        print(
+            f"etcd {etcd_version} at {member.endpoint}; {args.reps} reps,"
+            f" {args.calls} calls per variant (in-process {args.inproc_calls})"
+        )
+        results = run_plan(plan, args.reps, warm)
+    finally:
+        channel.close()
+        if grpc_channel is not None:
+            grpc_channel.close()
+    env = environment(grpc, etcd_version, note)
+    env["load_average"] = f"{load_before} before, {load_average()} after"
+    env["etcd_flags"] = " ".join(member.extra_args) or "(defaults)"
+    env["canned_frames"] = canned.frame_names() if canned else None
+    env["seconds"] = round(time.perf_counter() - began, 1)
+    env["run"] = {
+        "reps": args.reps,
+        "calls": args.calls,
+        "inproc_calls": args.inproc_calls,
+        "threads": args.thread_counts,
+        "call_timeout": args.call_timeout,
+    }
+    report = _report.Report(env, [s for s, _ in plan], results)
+    failed = report.write(Path(args.out))
+    return 1 if failed and args.check_budgets else 0
+
+
+def make_canned(request: bytes, reply: bytes) -> Optional[_canned.Canned]:
+    try:
+        return _canned.Canned(RANGE_PATH, request, reply)
+    except ImportError as exc:
+        print(f"in-process scenarios skipped: h2 unavailable ({exc})")
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,539 @@
+"""The sync driver against FakeEtcdPeer (h2's server side) over real sockets:
+what a real etcd will not do on demand."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Callable, Dict
+
+import pytest
+from h2.settings import SettingCodes
+
+from pyetcd_wire._sync.channel import Channel
+from pyetcd_wire.errors import (
+    ConnectionFailedError,
+    ConnectionLostError,
+    DeadlineExceededError,
+    InternalError,
+    NotFoundError,
+    RemoteProtocolError,
+    ResourceExhaustedError,
+    RpcCancelledError,
+    UnavailableError,
+    UnimplementedError,
+    UnknownError,
+)
+from pyetcd_wire.testing.fake_peer import (
+    FakeEtcdPeer,
+    PeerEvent,
+    PeerServer,
+    RequestEnded,
+    StreamReset,
+    raw_frame,
+)
+
+Script = Callable[[FakeEtcdPeer, int, bytes], None]
+
+
+def route(**scripts: Script):
+    """A handler answering each finished request by its method name."""
+
+    def handler(peer: FakeEtcdPeer, event: PeerEvent) -> None:
+        if isinstance(event, RequestEnded):
+            record = peer.requests[event.stream_id]
+            method = record.path.rsplit("/", 1)[-1]
+            request = record.messages[0] if record.messages else b""
+            scripts.get(method, echo)(peer, event.stream_id, request)
+
+    return handler
+
+
+def echo(peer: FakeEtcdPeer, sid: int, request: bytes) -> None:
+    peer.reply(sid, request)
+
+
+def silent(peer: FakeEtcdPeer, sid: int, request: bytes) -> None:
+    pass
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(handler=None, **kwargs) -> tuple[PeerServer, Channel]:
+        seen: list[PeerEvent] = []
+        inner = handler or route()
+
+        def recording(peer: FakeEtcdPeer, event: PeerEvent) -> None:
+            seen.append(event)
+            inner(peer, event)
+
+        server = PeerServer(recording, listen=True, **kwargs)
+        server.seen = seen  # type: ignore[attr-defined]
+        servers.append(server)
+        host, port = server.address
+        channel = Channel(f"{host}:{port}", dial_timeout=2.0)
+        servers.append(channel)
+        return server, channel
+
+    yield start
+    for thing in reversed(servers):
+        thing.close()
+
+
+def test_unary_echo(serve):
+    server, ch = serve()
+    assert ch.unary("/svc/Echo", b"hello", timeout=5) == b"hello"
+    record = server.peer.requests[1]
+    assert record.path == "/svc/Echo"
+    assert record.headers[b"te"] == b"trailers"
+    assert record.headers[b"content-type"] == b"application/grpc"
+    assert record.headers[b"grpc-timeout"].endswith(b"u")
+
+
+def test_metadata_goes_out(serve):
+    server, ch = serve()
+    ch.unary("/svc/Echo", b"", metadata=(("token", "abc"), ("hasleader", "true")))
+    headers = server.peer.requests[1].headers
+    assert headers[b"token"] == b"abc"
+    assert headers[b"hasleader"] == b"true"
+    assert b"grpc-timeout" not in headers
+
+
+def test_trailers_only_error(serve):
+    def not_found(peer, sid, request):
+        peer.trailers_only(sid, grpc_status=5, grpc_message="etcdserver: not found")
+
+    _, ch = serve(route(Echo=not_found))
+    with pytest.raises(NotFoundError, match="etcdserver: not found") as info:
+        ch.unary("/svc/Echo", b"")
+    assert info.value.endpoint.startswith("127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("script", "error", "text"),
+    [
+        (
+            lambda p, s, r: (
+                p.send_response_headers(s),
+                p.send_message(s, b"x"),
+                p.send_trailers(s, grpc_status=None, extra=[("x-other", "1")]),
+            ),
+            UnknownError,
+            "no grpc-status",
+        ),
+        (
+            lambda p, s, r: (
+                p.send_response_headers(s, content_type="text/html"),
+                p.send_trailers(s),
+            ),
+            UnknownError,
+            "text/html",
+        ),
+        (
+            lambda p, s, r: p.trailers_only(
+                s, grpc_status=None, http_status=503, content_type="text/plain"
+            ),
+            UnavailableError,
+            "503",
+        ),
+        (lambda p, s, r: p.reply(s, b"a", b"b"), InternalError, "returned 2 messages"),
+        (lambda p, s, r: p.reply(s), InternalError, "returned 0 messages"),
+        (
+            lambda p, s, r: (
+                p.send_response_headers(s),
+                p.send_message(s, b"x", compressed_flag=1),
+                p.send_trailers(s),
+            ),
+            InternalError,
+            "compressed",
+        ),
+        (lambda p, s, r: p.reset(s, 0x7), ConnectionLostError, "REFUSED_STREAM"),
+        (lambda p, s, r: p.reset(s, 0x8), RpcCancelledError, "CANCEL"),
+        (lambda p, s, r: p.reset(s, 0xB), ResourceExhaustedError, "ENHANCE_YOUR_CALM"),
+    ],
+)
+def test_odd_responses_are_typed_and_connection_survives(serve, script, error, text):
+    server, ch = serve(route(Odd=script))
+    with pytest.raises(error, match=text):
+        ch.unary("/svc/Odd", b"req", timeout=5)
+    assert ch.unary("/svc/Echo", b"after", timeout=5) == b"after"
+    assert len(server.connections) == 1
+
+
+def test_refused_stream_is_marked_not_processed(serve):
+    _, ch = serve(route(Odd=lambda p, s, r: p.reset(s, 0x7)))
+    with pytest.raises(ConnectionLostError) as info:
+        ch.unary("/svc/Odd", b"")
+    assert info.value.not_processed
+
+
+def test_oversized_message_fails_before_buffering_and_connection_survives(serve):
+    server, _ = serve(route(Big=lambda p, s, r: p.reply(s, b"z" * 5000)))
+    host, port = server.address
+    with Channel(f"{host}:{port}", max_recv_message_size=1000) as ch:
+        with pytest.raises(
+            ResourceExhaustedError, match=r"larger than max \(5000 vs\. 1000\)"
+        ):
+            ch.unary("/svc/Big", b"")
+        assert ch.unary("/svc/Echo", b"ok") == b"ok"
+
+
+def test_twenty_mebibyte_response(serve):
+    big = bytes(range(256)) * (20 * 4096)
+    _, ch = serve(route(Big=lambda p, s, r: p.reply(s, big)))
+    assert ch.unary("/svc/Big", b"", timeout=30) == big
+
+
+def test_large_request_waits_for_window_updates(serve):
+    server, _ = serve()
+    host, port = server.address
+    payload = b"p" * (3 * 1024 * 1024)
+    with Channel(f"{host}:{port}", max_send_message_size=4 * 1024 * 1024) as ch:
+        assert ch.unary("/svc/Echo", payload, timeout=30) == payload
+
+
+def test_padded_frames_and_continuation(serve):
+    def fancy(peer, sid, request):
+        peer.send_response_headers(sid)
+        peer.send_message(sid, b"padded", pad_length=50)
+        peer.send_trailers(sid, extra=[("x-big", "v" * 40000)])
+
+    _, ch = serve(route(Fancy=fancy))
+    assert ch.unary("/svc/Fancy", b"") == b"padded"
+
+
+def test_hpack_table_size_updates(serve):
+    def resize(peer, sid, request):
+        peer.set_header_table_size(0)
+        peer.reply(sid, request)
+
+    _server, ch = serve(route(Resize=resize))
+    for i in range(5):
+        assert ch.unary("/svc/Echo" if i % 2 else "/svc/Resize", b"%d" % i) == b"%d" % i
+
+
+def one_stream_peer() -> FakeEtcdPeer:
+    return FakeEtcdPeer(local_settings={SettingCodes.MAX_CONCURRENT_STREAMS: 1})
+
+
+def hammer(ch: Channel, threads: int = 4, calls: int = 20) -> Dict[int, bytes]:
+    results: Dict[int, bytes] = {}
+
+    def work(n: int) -> None:
+        for i in range(calls):
+            key = n * 1000 + i
+            results[key] = ch.unary("/svc/Echo", b"%d" % key, timeout=10)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return results
+
+
+def test_max_concurrent_streams_queues_instead_of_failing(serve):
+    server, ch = serve(peer_factory=one_stream_peer)
+    ch.unary("/svc/Echo", b"warm-up")  # the server's SETTINGS are known from here on
+    results = hammer(ch)
+    assert len(results) == 80
+    assert all(v == b"%d" % k for k, v in results.items())
+    assert len(server.connections) == 1
+
+
+def test_settings_change_mid_connection(serve):
+    def handler(peer: FakeEtcdPeer, event: PeerEvent) -> None:
+        if isinstance(event, RequestEnded):
+            record = peer.requests[event.stream_id]
+            if record.messages == [b"raise"]:
+                peer.update_settings({SettingCodes.MAX_CONCURRENT_STREAMS: 100})
+            peer.reply(event.stream_id, record.messages[0])
+
+    server, ch = serve(handler, peer_factory=one_stream_peer)
+    ch.unary("/svc/Echo", b"warm-up")
+    assert len(hammer(ch, calls=5)) == 20
+    ch.unary("/svc/Echo", b"raise")
+    ch.unary("/svc/Echo", b"ack")  # the client has applied the new limit
+    assert len(hammer(ch, threads=8)) == 160
+    assert len(server.connections) == 1
+
+
+def test_ping_flood_is_answered_and_calls_complete(serve):
+    def flood(peer, sid, request):
+        for i in range(500):
+            peer.ping(b"%08d" % i)
+        peer.reply(sid, request)
+
+    server, ch = serve(route(Flood=flood))
+    assert ch.unary("/svc/Flood", b"x", timeout=5) == b"x"
+    assert ch.unary("/svc/Echo", b"y", timeout=5) == b"y"  # carries the queued ACKs
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        acked = [e for e in server.seen if type(e).__name__ == "PingAcked"]
+        if len(acked) == 500:
+            break
+        time.sleep(0.01)
+    assert len(acked) == 500
+
+
+def test_deadline_cancels_the_call_on_the_wire(serve):
+    server, ch = serve(route(Hang=silent))
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError, match="/svc/Hang"):
+        ch.unary("/svc/Hang", b"", timeout=0.3)
+    assert 0.3 <= time.monotonic() - started < 2
+    assert ch.unary("/svc/Echo", b"still usable", timeout=5) == b"still usable"
+    deadline = time.monotonic() + 5
+    while server.peer.requests[1].reset_code is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.peer.requests[1].reset_code == 0x8  # RST_STREAM(CANCEL)
+
+
+def test_goaway_with_calls_in_flight(serve):
+    held = []
+
+    def hold(peer, sid, request):
+        held.append(sid)
+        if len(held) == 3:
+            peer.goaway(last_stream_id=held[1], debug_data=b"restarting")
+            peer.reply(held[0], b"first")
+            peer.reply(held[1], b"second")
+
+    server, ch = serve(route(Hold=hold))
+    outcomes: Dict[int, object] = {}
+
+    def call(n: int) -> None:
+        try:
+            outcomes[n] = ch.unary("/svc/Hold", b"%d" % n, timeout=10)
+        except Exception as exc:
+            outcomes[n] = exc
+
+    threads = []
+    for n in range(3):  # streams 1, 3, 5 in order
+        threads.append(threading.Thread(target=call, args=(n,)))
+        threads[-1].start()
+        while len(server.peer.requests) <= n:
+            time.sleep(0.005)
+    for t in threads:
+        t.join()
+    assert outcomes[0] == b"first"
+    assert outcomes[1] == b"second"
+    refused = outcomes[2]
+    assert isinstance(refused, ConnectionLostError)
+    assert refused.not_processed
+    assert "restarting" in str(refused)
+    # New calls go to a new connection.
+    assert ch.unary("/svc/Echo", b"new", timeout=5) == b"new"
+    server.wait_for_connection(1, timeout=5)
+
+
+def test_rst_mid_server_stream(serve):
+    def stream(peer, sid, request):
+        peer.send_response_headers(sid)
+        peer.send_message(sid, b"one")
+        peer.send_message(sid, b"two")
+        peer.reset(sid, 0x2)
+
+    _, ch = serve(route(Stream=stream))
+    call = ch.server_stream("/svc/Stream", b"", timeout=5)
+    assert call.receive() == b"one"
+    assert call.receive() == b"two"
+    with pytest.raises(InternalError, match="INTERNAL_ERROR"):
+        call.receive()
+
+
+def test_server_stream_and_trailers(serve):
+    def stream(peer, sid, request):
+        peer.send_response_headers(sid, extra=[("x-meta", "m")])
+        for i in range(100):
+            peer.send_message(sid, b"msg %d" % i)
+        peer.send_trailers(sid, extra=[("x-trailer", "t")])
+
+    _, ch = serve(route(Stream=stream))
+    stream_call = ch.server_stream("/svc/Stream", b"", timeout=5)
+    assert list(stream_call) == [b"msg %d" % i for i in range(100)]
+    assert (b"x-meta", b"m") in stream_call.headers
+    assert (b"x-trailer", b"t") in stream_call.trailers
+
+
+def test_bidi_stream(serve):
+    def handler(peer: FakeEtcdPeer, event: PeerEvent) -> None:
+        name = type(event).__name__
+        if name == "RequestReceived":
+            peer.send_response_headers(event.stream_id)
+        elif name == "RequestMessage":
+            peer.send_message(event.stream_id, event.message.upper())
+        elif name == "RequestEnded":
+            peer.send_trailers(event.stream_id)
+
+    _, ch = serve(handler)
+    stream = ch.bidi_stream("/svc/Chat", timeout=5)
+    replies = []
+    for word in (b"a", b"bb", b"ccc"):
+        stream.send(word)
+        replies.append(stream.receive())
+    stream.done_writing()
+    assert replies == [b"A", b"BB", b"CCC"]
+    assert stream.receive() is None
+
+
+def test_cancelled_stream_sends_rst(serve):
+    def stream(peer, sid, request):
+        peer.send_response_headers(sid)
+        peer.send_message(sid, b"first")
+
+    server, ch = serve(route(Stream=stream))
+    with ch.server_stream("/svc/Stream", b"", timeout=5) as call:
+        assert call.receive() == b"first"
+    deadline = time.monotonic() + 5
+    while server.peer.requests[1].reset_code is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.peer.requests[1].reset_code == 0x8
+
+
+def test_peer_that_stops_reading(serve):
+    server, _ = serve()
+    host, port = server.address
+    ch = Channel(f"{host}:{port}", max_send_message_size=64 * 1024 * 1024)
+    assert ch.unary("/svc/Echo", b"warm-up") == b"warm-up"
+    server.stop_reading()
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError):
+        ch.unary("/svc/Echo", b"x" * (16 * 1024 * 1024), timeout=0.5)
+    assert time.monotonic() - started < 3
+    server.resume_reading()
+    ch.close()
+
+
+def test_server_closes_mid_call_then_reconnect(serve):
+    server, ch = serve(route(Hang=silent))
+    thread_error = []
+
+    def call():
+        try:
+            ch.unary("/svc/Hang", b"", timeout=10)
+        except Exception as exc:
+            thread_error.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    while not server.connections or not server.peer.requests:
+        time.sleep(0.005)
+    server.abort()
+    t.join(5)
+    assert isinstance(thread_error[0], ConnectionLostError)
+    assert ch.unary("/svc/Echo", b"again", timeout=5) == b"again"
+    server.wait_for_connection(1, timeout=5)
+
+
+def test_protocol_violation_drops_the_connection(serve):
+    def bad(peer, sid, request):
+        peer.send_raw_frame(raw_frame(0x0, 0, 0, b"data on stream zero"))
+
+    server, ch = serve(route(Bad=bad))
+    with pytest.raises(
+        RemoteProtocolError, match=r"DATA frame: sent on stream 0"
+    ) as info:
+        ch.unary("/svc/Bad", b"", timeout=5)
+    assert info.value.frame == "DATA"
+    assert ch.unary("/svc/Echo", b"fresh", timeout=5) == b"fresh"
+    server.wait_for_connection(1, timeout=5)
+
+
+def test_stream_id_exhaustion_moves_to_a_new_connection(serve):
+    server, _ = serve()
+    host, port = server.address
+    with Channel(f"{host}:{port}", first_stream_id=2**31 - 3) as ch:
+        for i in range(4):
+            assert ch.unary("/svc/Echo", b"%d" % i, timeout=5) == b"%d" % i
+    server.wait_for_connection(1, timeout=5)
+
+
+def test_many_threads_share_one_connection(serve):
+    server, ch = serve()
+    errors = []
+
+    def work(n):
+        try:
+            for i in range(300):
+                payload = b"%d-%d" % (n, i)
+                assert ch.unary("/svc/Echo", payload, timeout=10) == payload
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(server.connections) == 1
+    assert threading.active_count() < 20  # no thread per call
+
+
+def test_close_fails_waiting_calls_and_is_idempotent(serve):
+    server, ch = serve(route(Hang=silent))
+    errors = []
+
+    def call():
+        try:
+            ch.unary("/svc/Hang", b"", timeout=10)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+    while len(server.peer.requests) < 3:
+        time.sleep(0.005)
+    ch.close()
+    ch.close()
+    for t in threads:
+        t.join(5)
+    assert len(errors) == 3
+    assert all(isinstance(e, (ConnectionLostError, RpcCancelledError)) for e in errors)
+    with pytest.raises(ConnectionLostError, match="closed"):
+        ch.unary("/svc/Echo", b"")
+
+
+def test_connect_failures_name_the_endpoint():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    with (
+        Channel(f"127.0.0.1:{port}") as ch,
+        pytest.raises(ConnectionFailedError) as info,
+    ):
+        ch.unary("/svc/Echo", b"")
+    assert info.value.failures[0][0] == f"127.0.0.1:{port}"
+    assert "refused" in str(info.value).lower()
+
+
+def test_unimplemented_from_fake(serve):
+    _, ch = serve(
+        route(
+            Nope=lambda p, s, r: p.trailers_only(
+                s, grpc_status=12, grpc_message="unknown method"
+            )
+        )
+    )
+    with pytest.raises(UnimplementedError):
+        ch.unary("/svc/Nope", b"")
+
+
+def test_stream_reset_by_us_is_seen_by_peer(serve):
+    server, ch = serve(route(Hang=silent))
+    with pytest.raises(DeadlineExceededError):
+        ch.unary("/svc/Hang", b"", timeout=0.1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        resets = [e for e in server.seen if isinstance(e, StreamReset)]
+        if resets:
+            break
+        time.sleep(0.01)
+    assert resets
+    assert resets[0].error_code == 0x8
