@@ -25,13 +25,15 @@ from pyetcd_wire.errors import (
     UnimplementedError,
     UnknownError,
 )
-from pyetcd_wire.testing.fake_peer import (
-    FakeEtcdPeer,
+from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
+from pyetcd_wire.testing.peer_events import (
     PeerEvent,
-    PeerServer,
     RequestEnded,
     StreamReset,
     raw_frame,
+)
+from pyetcd_wire.testing.peer_server import (
+    PeerServer,
 )
 
 Script = Callable[[FakeEtcdPeer, int, bytes], None]
@@ -537,3 +539,37 @@ def test_stream_reset_by_us_is_seen_by_peer(serve):
         time.sleep(0.01)
     assert resets
     assert resets[0].error_code == 0x8
+
+
+def test_unix_socket_endpoint(tmp_path):
+    path = str(tmp_path / "etcd.sock")
+    with PeerServer(route(), unix_path=path) as server:
+        for endpoint in (f"unix://{path}", f"unix:{path}"):
+            with Channel(endpoint) as ch:
+                assert ch.unary("/svc/Echo", b"over unix", timeout=5) == b"over unix"
+        assert server.peer.requests[1].headers[b":authority"] == b"etcd.sock"
+
+
+def test_dial_timeout_when_the_server_never_accepts():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        # Fill the accept queue so the kernel stops answering SYNs.
+        for _ in range(8):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+            fillers.append(s)
+        with Channel(f"127.0.0.1:{port}", dial_timeout=0.3) as ch:
+            started = time.monotonic()
+            with pytest.raises(ConnectionFailedError, match="dial_timeout") as info:
+                ch.unary("/svc/Echo", b"")
+        assert time.monotonic() - started < 2
+        assert info.value.failures[0][0] == f"127.0.0.1:{port}"
+    finally:
+        for s in fillers:
+            s.close()
+        listener.close()

@@ -31,14 +31,13 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from pyetcd_wire.testing.fake_peer import (
+from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
+from pyetcd_wire.testing.peer_events import (
     CLIENT_PREFACE,
     ETCD_SERVER_SETTINGS,
     ConnectionClosed,
     ConnectionLost,
-    FakeEtcdPeer,
     PeerEvent,
-    PeerServer,
     PingAcked,
     PingReceived,
     ProtocolViolation,
@@ -49,12 +48,15 @@ from pyetcd_wire.testing.fake_peer import (
     SettingsReceived,
     StreamReset,
     WindowUpdated,
-    canned_reply_handler,
-    echo_unary_handler,
     encode_grpc_message,
     parse_frames,
     percent_encode,
     raw_frame,
+)
+from pyetcd_wire.testing.peer_server import (
+    PeerServer,
+    canned_reply_handler,
+    echo_unary_handler,
 )
 
 PATH = "/etcdserverpb.KV/Range"
