@@ -21,6 +21,8 @@ from ..errors import ConnectionLostError, EtcdError
 from . import transport
 from .connection import Connection, _Slot
 
+HeaderList = Tuple[Tuple[bytes, bytes], ...]
+
 
 class Channel:
     """Calls to one etcd endpoint over one HTTP/2 connection at a time.
@@ -73,9 +75,25 @@ class Channel:
             ProtocolError: the server broke HTTP/2; the connection is dropped.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        return self.connection(deadline).unary(
+        conn = self.connection(deadline)
+        return conn.unary(path, request, deadline=deadline, metadata=metadata)[0]
+
+    def unary_with_metadata(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+    ) -> Tuple[bytes, HeaderList, HeaderList]:
+        """`unary()`, also returning the response headers and trailers."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        conn = self.connection(deadline)
+        message, call, slot = conn.unary(
             path, request, deadline=deadline, metadata=metadata
         )
+        trailers = tuple(slot.status.trailers) if slot.status is not None else ()
+        return message, call.response_headers, trailers
 
     def server_stream(
         self,

@@ -102,8 +102,9 @@ class Connection:
         *,
         deadline: Optional[float],
         metadata: Metadata = (),
-    ) -> bytes:
-        """One request, one response message.
+    ) -> Tuple[bytes, Call, _Slot]:
+        """One request, one response message; also the call and its slot, for
+        callers that want the response metadata.
 
         Raises:
             EtcdError: see `Channel.unary`.
@@ -115,7 +116,7 @@ class Connection:
             lambda t: self._core.unary(path, request, metadata=metadata, timeout=t),
         )
         self._wait(call, slot, deadline, need_message=False)
-        return self._unary_result(call, slot)
+        return self._unary_result(call, slot), call, slot
 
     def start_stream(
         self,

@@ -104,6 +104,20 @@ def test_metadata_goes_out(serve):
     assert b"grpc-timeout" not in headers
 
 
+def test_response_metadata_comes_back(serve):
+    def with_metadata(peer, sid, request):
+        peer.send_response_headers(sid, extra=[("x-header", "h")])
+        peer.send_message(sid, request)
+        peer.send_trailers(sid, extra=[("x-trailer", "t")])
+
+    _, ch = serve(route(Meta=with_metadata))
+    message, headers, trailers = ch.unary_with_metadata("/svc/Meta", b"m", timeout=5)
+    assert message == b"m"
+    assert (b"x-header", b"h") in headers
+    assert (b"x-trailer", b"t") in trailers
+    assert (b"grpc-status", b"0") in trailers
+
+
 def test_trailers_only_error(serve):
     def not_found(peer, sid, request):
         peer.trailers_only(sid, grpc_status=5, grpc_message="etcdserver: not found")
