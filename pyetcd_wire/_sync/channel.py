@@ -148,6 +148,7 @@ class Channel:
                 max_send_message_size=self.max_send_message_size,
                 max_recv_message_size=self.max_recv_message_size,
                 first_stream_id=self._first_stream_id,
+                endpoint=self.endpoint.text,
             )
             self._current = Connection(sock, core, self.endpoint.text)
             return self._current

@@ -479,27 +479,8 @@ class Connection:
         assert status is not None
         if slot.error is not None:
             raise slot.error
-        if status.code is StatusCode.OK:
-            return
-        if (
-            status.code is StatusCode.UNAVAILABLE
-            and self._dead is not None
-            and not status.trailers
-        ):
-            raise ConnectionLostError(
-                status.message,
-                endpoint=self.endpoint,
-                not_processed=status.not_processed,
-            )
-        if (
-            status.not_processed
-            and status.code is StatusCode.UNAVAILABLE
-            and not status.trailers
-        ):
-            raise ConnectionLostError(
-                status.message, endpoint=self.endpoint, not_processed=True
-            )
-        raise error_from_status(status, endpoint=self.endpoint)
+        if status.code is not StatusCode.OK:
+            raise error_from_status(status, endpoint=self.endpoint)
 
     def _unary_result(self, call: Call, slot: _Slot) -> bytes:
         self._raise_for(slot)

@@ -166,7 +166,7 @@ def test_trailers_only_error(serve):
             InternalError,
             "compressed",
         ),
-        (lambda p, s, r: p.reset(s, 0x7), ConnectionLostError, "REFUSED_STREAM"),
+        (lambda p, s, r: p.reset(s, 0x7), UnavailableError, "REFUSED_STREAM"),
         (lambda p, s, r: p.reset(s, 0x8), RpcCancelledError, "CANCEL"),
         (lambda p, s, r: p.reset(s, 0xB), ResourceExhaustedError, "ENHANCE_YOUR_CALM"),
     ],
@@ -181,7 +181,7 @@ def test_odd_responses_are_typed_and_connection_survives(serve, script, error, t
 
 def test_refused_stream_is_marked_not_processed(serve):
     _, ch = serve(route(Odd=lambda p, s, r: p.reset(s, 0x7)))
-    with pytest.raises(ConnectionLostError) as info:
+    with pytest.raises(UnavailableError) as info:
         ch.unary("/svc/Odd", b"")
     assert info.value.not_processed
 

@@ -30,9 +30,14 @@ details the spec leaves open).
 from __future__ import annotations
 
 from collections import deque
-from typing import Deque, Dict, List, Optional, Union
+from typing import Deque, Dict, List, Optional, Tuple, Union
 
-from ...errors import EtcdError, LocalProtocolError, ResourceExhaustedError
+from ...errors import (
+    ConnectionLostError,
+    EtcdError,
+    LocalProtocolError,
+    ResourceExhaustedError,
+)
 from .. import state as st
 from ..h2 import events as h2e
 from ..h2.connection import (
@@ -109,6 +114,7 @@ class GrpcConnection:
         connection_window: int = DEFAULT_CONNECTION_WINDOW,
         max_header_list_size: int = DEFAULT_MAX_HEADER_LIST_SIZE,
         first_stream_id: int = 1,
+        endpoint: str = "",
     ) -> None:
         self.h2 = H2ClientConnection(
             stream_window=stream_window,
@@ -117,6 +123,7 @@ class GrpcConnection:
             first_stream_id=first_stream_id,
         )
         self.authority = authority
+        self.endpoint = endpoint or authority  # names the peer in errors
         self.max_send_message_size = max_send_message_size
         self.max_recv_message_size = max_recv_message_size
         self._headers = RequestHeaders(authority=authority, scheme=scheme)
@@ -230,9 +237,7 @@ class GrpcConnection:
         """Queue GOAWAY; every call still open ends as not processed."""
         ids = tuple(self._calls)
         self.h2.close()
-        return self._end_all(
-            ids, "the client closed the connection", None, cancelled=True
-        )
+        return self._end_all(ids, "the client closed the connection", None)
 
     def connection_lost(self, reason: str) -> List[GrpcEvent]:
         """The transport broke; every call ends with UNAVAILABLE."""
@@ -355,7 +360,7 @@ class GrpcConnection:
                     if event.debug_data
                     else ""
                 )
-                + ") and never processed this call"
+                + ")"
             )
             out.append(
                 GoAway(
@@ -446,35 +451,43 @@ class GrpcConnection:
 
     def _end_all(
         self,
-        stream_ids: tuple[int, ...],
+        stream_ids: Tuple[int, ...],
         why: str,
         error: Optional[EtcdError],
         *,
         not_processed: bool = False,
-        cancelled: bool = False,
     ) -> List[GrpcEvent]:
+        """End the calls on `stream_ids` (and queued calls, if no stream can
+        start any more) because of the connection, not the server's answer."""
         out: List[GrpcEvent] = []
-        code = StatusCode.CANCELLED if cancelled else StatusCode.UNAVAILABLE
         for sid in stream_ids:
             call = self._calls.get(sid)
             if call is not None:
-                self._finish(
-                    call,
-                    Status(code, why, not_processed=not_processed),
-                    out,
-                    None,
-                    error,
-                )
+                self._end_for_connection(call, why, error, not_processed, out)
         if not self.h2.accepts_streams:
             while self._queued:
                 call = self._queued.popleft()
-                status = Status(
-                    code,
-                    why.replace(" and never processed this call", ""),
-                    not_processed=True,
-                )
-                self._finish(call, status, out, None, error)
+                self._end_for_connection(call, why, error, True, out)
         return out
+
+    def _end_for_connection(
+        self,
+        call: Call,
+        why: str,
+        error: Optional[EtcdError],
+        not_processed: bool,
+        out: List[GrpcEvent],
+    ) -> None:
+        if not_processed:
+            why += "; the server never processed this call"
+        status = Status(StatusCode.UNAVAILABLE, why, not_processed=not_processed)
+        if error is None:
+            error = ConnectionLostError(
+                f"{self.endpoint}: {why}",
+                endpoint=self.endpoint,
+                not_processed=not_processed,
+            )
+        self._finish(call, status, out, None, error)
 
 
 __all__ = ["OK_STATUS", "GrpcConnection", "GrpcEvent"]
