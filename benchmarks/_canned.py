@@ -19,7 +19,7 @@ import struct
 from typing import Any, List, Tuple
 
 from pyetcd_wire._core.grpc import events as ge
-from pyetcd_wire._core.grpc.connection import GrpcConnection
+from pyetcd_wire._core.grpc.connection import GrpcConnection, GrpcEvent
 from pyetcd_wire._core.grpc.status import StatusCode
 
 # grpc-go's BDP ping payload (internal/transport/bdp_estimator.go: bdpPing).
@@ -148,7 +148,7 @@ class Canned:
         return [names.get(kind, str(kind)) for kind, _, _, _ in self.template]
 
 
-def check_events(events: List[ge.GrpcEvent], message: bytes) -> None:
+def check_events(events: List[GrpcEvent], message: bytes) -> None:
     """Raise unless `events` are exactly one call ending OK with `message`."""
     got = [e.message for e in events if type(e) is ge.MessageReceived]
     ended = [e.status for e in events if type(e) is ge.CallEnded]

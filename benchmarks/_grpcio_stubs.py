@@ -27,7 +27,7 @@ def generate(proto_dir: Path, work_dir: Path) -> Tuple[ModuleType, ModuleType]:
         ImportError: grpcio-tools is not installed.
         RuntimeError: protoc failed.
     """
-    import grpc_tools
+    import grpc_tools  # type: ignore[import-untyped]
     from grpc_tools import protoc
 
     src = work_dir / "src" / PACKAGE

@@ -191,7 +191,7 @@ class Report:
             f"- machine: {env['machine']}; load average {env['load_average']}",
             f"- {run['reps']} reps, variants interleaved; {run['calls']} calls per"
             f" variant per rep ({run['inproc_calls']} in-process); per-call"
-            f" timeout {run['call_timeout']}; {env['date']}; run took"
+            f" timeout {run['call_timeout'] or 'none'}; {env['date']}; run took"
             f" {env['seconds']} s",
             f"- {env['grpcio_note']}",
         ]
@@ -363,10 +363,10 @@ def profile(
         body()
         prof.disable()
         stats = pstats.Stats(prof, stream=report)
+        total = getattr(stats, "total_calls", "?")
         report.write(
-            f"\n=== {title}: {stats.total_calls} function calls"  # type: ignore[attr-defined]
-            " (timer: thread CPU time) ===\n"
-        )  # type: ignore[attr-defined]
+            f"\n=== {title}: {total} function calls (timer: thread CPU time) ===\n"
+        )
         stats.sort_stats("tottime").print_stats(25)
         stats.sort_stats("cumulative").print_stats(15)
     text = report.getvalue()

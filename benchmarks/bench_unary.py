@@ -109,7 +109,7 @@ def grpcio_ops(stub: Any, pb2: ModuleType, timeout: Optional[float]) -> Dict[str
 def load_grpcio(work_dir: Path) -> Tuple[Optional[ModuleType], Any, str]:
     """(grpc, (rpc_pb2, rpc_pb2_grpc), note), or (None, None, why not)."""
     try:
-        import grpc
+        import grpc  # type: ignore[import-untyped]
     except ImportError as exc:
         return None, None, f"grpcio unavailable ({exc}): measuring our side only"
     try:
@@ -220,9 +220,9 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
             to_send()
             for event in receive(reply):
                 if type(event) is message_received:
-                    message = event.message  # type: ignore[union-attr]
+                    message = event.message
                 elif type(event) is call_ended:
-                    status = event.status  # type: ignore[union-attr]
+                    status = event.status
                     ok += status.code is StatusCode.OK
             if with_protobuf:
                 range_response.FromString(message).kvs[0].value  # noqa: B018
@@ -238,7 +238,7 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--calls", type=int, help="calls per variant per rep")
     parser.add_argument(
         "--threads", default="16", help="thread counts, comma-separated (16)"
@@ -292,9 +292,8 @@ def build_runners(
             if theirs:
                 runners[GRPCIO] = threaded(theirs[op], threads, server_cpu)
             name = f"threads{threads}_{op}"
-            plan.append(
-                (_report.Scenario(name, f"{threads} threads", op, args.calls), runners)
-            )
+            kind = f"{threads} thread{'s' if threads > 1 else ''}"
+            plan.append((_report.Scenario(name, kind, op, args.calls), runners))
     if canned is not None:
         for name, pb in (("inproc_transport", False), ("inproc_full", True)):
             kind = "in-process" + (" + protobuf" if pb else " transport")
@@ -397,7 +396,7 @@ def run_against(
         canned = make_canned(request, reply)
         if args.profile:
             return _report.profile(
-                args, ours["range"], canned and in_process(canned, True)
+                args, ours["range"], in_process(canned, True) if canned else None
             )
         theirs = None
         if grpc_channel is not None:
