@@ -30,14 +30,21 @@ from typing import Dict, Mapping, Tuple, TypeVar
 from ..errors import LocalProtocolError
 
 
-class ConnectionState(enum.Enum):
+class _Enum(enum.Enum):
+    """Enum hashed by identity: members are singletons, and Enum's own
+    Python-level __hash__ costs ~0.2 µs per table lookup on CPython."""
+
+    __hash__ = object.__hash__
+
+
+class ConnectionState(_Enum):
     AWAITING_SETTINGS = "AWAITING_SETTINGS"
     OPEN = "OPEN"
     DRAINING = "DRAINING"
     CLOSED = "CLOSED"
 
 
-class ConnectionInput(enum.Enum):
+class ConnectionInput(_Enum):
     RECV_SETTINGS = "RECV_SETTINGS"
     RECV_FRAME = "RECV_FRAME"  # any frame other than SETTINGS and GOAWAY
     RECV_GOAWAY = "RECV_GOAWAY"
@@ -66,14 +73,14 @@ CONNECTION_TRANSITIONS: Dict[
 }
 
 
-class StreamState(enum.Enum):
+class StreamState(_Enum):
     OPEN = "OPEN"
     HALF_CLOSED_LOCAL = "HALF_CLOSED_LOCAL"  # we sent END_STREAM
     HALF_CLOSED_REMOTE = "HALF_CLOSED_REMOTE"  # the server sent END_STREAM
     CLOSED = "CLOSED"
 
 
-class StreamInput(enum.Enum):
+class StreamInput(_Enum):
     SEND_DATA = "SEND_DATA"
     SEND_END_STREAM = "SEND_END_STREAM"
     RECV_HEADERS = "RECV_HEADERS"
@@ -102,7 +109,7 @@ STREAM_TRANSITIONS: Dict[Tuple[StreamState, StreamInput], StreamState] = {
 }
 
 
-class CallState(enum.Enum):
+class CallState(_Enum):
     QUEUED = "QUEUED"  # waiting for stream capacity; nothing sent
     QUEUED_HALF_CLOSED = "QUEUED_HALF_CLOSED"  # queued, and every message given
     OPEN = "OPEN"  # HEADERS sent, messages may follow
@@ -110,7 +117,7 @@ class CallState(enum.Enum):
     CLOSED = "CLOSED"  # ended, by trailers, reset, cancel or connection loss
 
 
-class CallInput(enum.Enum):
+class CallInput(_Enum):
     SEND_HEADERS = "SEND_HEADERS"
     SEND_MESSAGE = "SEND_MESSAGE"
     END = "END"
@@ -134,13 +141,13 @@ CALL_TRANSITIONS: Dict[Tuple[CallState, CallInput], CallState] = {
 }
 
 
-class ResponseState(enum.Enum):
+class ResponseState(_Enum):
     AWAITING_HEADERS = "AWAITING_HEADERS"
     RECEIVING_MESSAGES = "RECEIVING_MESSAGES"
     DONE = "DONE"
 
 
-class ResponseInput(enum.Enum):
+class ResponseInput(_Enum):
     INFORMATIONAL_HEADERS = "INFORMATIONAL_HEADERS"  # 1xx, skipped
     HEADERS = "HEADERS"
     TRAILERS_ONLY = "TRAILERS_ONLY"

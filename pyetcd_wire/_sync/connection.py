@@ -82,6 +82,8 @@ class Connection:
         self._sleepers: List[_Slot] = []
         self._dead: Optional[EtcdError] = None
         self._last_read = time.monotonic()
+        self._readable = transport.Readiness(sock, write=False)
+        self._writable = transport.Readiness(sock, write=True)
         core.initiate()  # the preface goes out with the first request
 
     # --- public -----------------------------------------------------------------
@@ -219,11 +221,15 @@ class Connection:
         deadline: Optional[float],
         start: Callable[[Optional[float]], Call],
     ) -> Call:
-        timeout = transport.remaining(deadline, "starting the call", self.endpoint)
-        if (
-            not self._reading
-            and time.monotonic() - self._last_read > IDLE_CHECK_SECONDS
-        ):
+        now = time.monotonic()
+        timeout = None
+        if deadline is not None:
+            timeout = deadline - now
+            if timeout <= 0:
+                raise DeadlineExceededError(
+                    "deadline exceeded before the call started", endpoint=self.endpoint
+                )
+        if not self._reading and now - self._last_read > IDLE_CHECK_SECONDS:
             self._drain_idle()
         with self._lock:
             if self._dead is not None:
@@ -284,13 +290,15 @@ class Connection:
                         slot.wakeup = threading.Lock()
                         slot.wakeup.acquire()
                     self._sleepers.append(slot)
-            if reader:
-                try:
-                    self._read_until(call, slot, deadline, need_message)
-                finally:
-                    self._release_reader()
-            else:
+            if not reader:
                 self._sleep(slot, deadline, call)
+                continue
+            released = False
+            try:
+                released = self._read_until(call, slot, deadline, need_message)
+            finally:
+                if not released:
+                    self._release_reader()
 
     def _sleep(self, slot: _Slot, deadline: Optional[float], call: Call) -> None:
         assert slot.wakeup is not None
@@ -307,44 +315,54 @@ class Connection:
 
     def _read_until(
         self, call: Call, slot: _Slot, deadline: Optional[float], need_message: bool
-    ) -> None:
-        sock = self._sock
-        while slot.status is None and not (need_message and slot.messages):
+    ) -> bool:
+        """Read until `slot` is satisfied.  True if the reader role was given
+        up on the way (by `_received`), False if the caller must give it up."""
+        recv = self._sock.recv
+        while True:
             try:
-                data = sock.recv(READ_SIZE)
+                data = recv(READ_SIZE)
             except BlockingIOError:
                 timeout = None if deadline is None else deadline - time.monotonic()
-                if timeout is not None and timeout <= 0:
-                    self._deadline_passed(call)
-                if not transport.wait_for(sock, write=False, timeout=timeout):
+                if (timeout is not None and timeout <= 0) or not self._readable.wait(
+                    timeout
+                ):
                     self._deadline_passed(call)
                 continue
             except OSError as exc:
                 self._lost(transport.describe(exc))
-                return
+                return False
             if not data:
                 self._lost("the server closed the connection")
-                return
-            self._received(data, own=slot)
+                return False
+            if self._received(data, slot, need_message):
+                return True
 
-    def _received(self, data: bytes, own: Optional[_Slot] = None) -> None:
+    def _received(
+        self, data: bytes, own: Optional[_Slot] = None, need_message: bool = False
+    ) -> bool:
+        """Feed the core and route its events.  When `own` (the reader's slot)
+        is satisfied, gives up the reader role and returns True."""
+        self._last_read = time.monotonic()
         with self._lock:
-            self._last_read = time.monotonic()
-            events = self._core.receive_data(data)
-            self._dispatch(events)
-            # Our own call just ended and no other call needs these control
-            # replies now: let them ride on the next request.
-            if (
-                own is not None
-                and own.status is not None
-                and not self._core.active_calls
-            ):
-                return
+            self._dispatch(self._core.receive_data(data))
+            done = own is not None and (
+                own.status is not None or (need_message and bool(own.messages))
+            )
+            if done:
+                self._reading = False
+                if self._sleepers:
+                    self._wake(self._sleepers[0])
+                elif not self._core.active_calls:
+                    # No call needs this connection's control replies now:
+                    # they ride on the next request instead of costing a send.
+                    return True
             out = self._write_locked_start()
         if out:
             # A failure reaches the calls through _lost.
             with contextlib.suppress(EtcdError):
                 self._write(out, time.monotonic() + 5.0)
+        return done
 
     def _dispatch(self, events: List[GrpcEvent]) -> None:
         """Route events to slots (lock held)."""
@@ -442,9 +460,9 @@ class Connection:
                 if sent < len(data):
                     data = data[sent:]
                     timeout = None if deadline is None else deadline - time.monotonic()
-                    if (timeout is not None and timeout <= 0) or not transport.wait_for(
-                        sock, write=True, timeout=timeout
-                    ):
+                    if (
+                        timeout is not None and timeout <= 0
+                    ) or not self._writable.wait(timeout):
                         raise DeadlineExceededError(
                             f"deadline exceeded sending to {self.endpoint} (the server"
                             " is not reading)",

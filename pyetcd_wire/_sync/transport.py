@@ -56,26 +56,28 @@ def describe(exc: OSError) -> str:
     return _describe(exc)
 
 
-if hasattr(select, "poll"):
+class Readiness:
+    """Waits for one socket to become readable (or writable).  Built once per
+    connection: a poll object per wait would cost more than the syscall."""
 
-    def wait_for(sock: socket.socket, *, write: bool, timeout: Optional[float]) -> bool:
-        """Wait until `sock` is readable (or writable); False on timeout."""
-        poller = select.poll()
-        poller.register(sock, select.POLLOUT if write else select.POLLIN)
-        ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
-        return bool(poller.poll(ms))
+    def __init__(self, sock: socket.socket, *, write: bool) -> None:
+        self._sock = sock
+        self._write = write
+        self._poll: Optional[select.poll] = None
+        if hasattr(select, "poll"):  # gevent's monkey-patching removes it
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLOUT if write else select.POLLIN)
 
-else:  # pragma: no cover - gevent removes poll; Windows never had it
-
-    def wait_for(sock: socket.socket, *, write: bool, timeout: Optional[float]) -> bool:
-        """Wait until `sock` is readable (or writable); False on timeout."""
+    def wait(self, timeout: Optional[float]) -> bool:
+        """True once ready (or closed: the next I/O call says so); False on timeout."""
+        if self._poll is not None:
+            ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+            return bool(self._poll.poll(ms))
         none: List[socket.socket] = []
-        ready = (
-            select.select(none, [sock], none, timeout)
-            if write
-            else select.select([sock], none, none, timeout)
-        )
-        return bool(ready[0] or ready[1])
+        sock = [self._sock]
+        if self._write:
+            return bool(select.select(none, sock, none, timeout)[1])
+        return bool(select.select(sock, none, none, timeout)[0])
 
 
 def remaining(

@@ -80,6 +80,27 @@ def validate_metadata(
     return tuple(out)
 
 
+# Deadlines of a second or more are sent in whole milliseconds (rounded up):
+# finer precision means nothing to the server, and few distinct values let the
+# encoded field be cached.
+_TIMEOUT_FIELDS: Dict[int, bytes] = {}
+_TIMEOUT_FIELDS_MAX = 4096
+
+
+def timeout_field(seconds: float) -> bytes:
+    """The encoded grpc-timeout header field for a deadline `seconds` away."""
+    if seconds < 1.0:
+        return encode_field(b"grpc-timeout", encode_timeout(seconds))
+    millis = -int(-seconds * 1000 // 1)  # ceil
+    field = _TIMEOUT_FIELDS.get(millis)
+    if field is None:
+        if len(_TIMEOUT_FIELDS) >= _TIMEOUT_FIELDS_MAX:
+            _TIMEOUT_FIELDS.clear()
+        field = encode_field(b"grpc-timeout", encode_timeout(millis / 1000))
+        _TIMEOUT_FIELDS[millis] = field
+    return field
+
+
 class RequestHeaders:
     """Encoded request header blocks for one connection (one authority)."""
 
@@ -97,9 +118,7 @@ class RequestHeaders:
             parts = self._build(path, metadata)
         if timeout is None:
             return parts[0] + parts[1]
-        return (
-            parts[0] + encode_field(b"grpc-timeout", encode_timeout(timeout)) + parts[1]
-        )
+        return parts[0] + timeout_field(timeout) + parts[1]
 
     def _build(self, path: str, metadata: Metadata) -> Tuple[bytes, bytes]:
         if not path.startswith("/"):

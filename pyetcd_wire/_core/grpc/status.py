@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import enum
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 
 class StatusCode(enum.IntEnum):
@@ -152,7 +152,26 @@ def _b64decode_lenient(value: bytes) -> bytes:
         return b""
 
 
+# Trailers usually repeat (the HPACK decode cache even returns the same tuple),
+# so their status is cached too.  Bounded: grpc-message strings vary.
+_STATUS_CACHE: Dict[Tuple[int, Headers], Status] = {}
+_STATUS_CACHE_MAX = 256
+
+
 def status_from_trailers(trailers: Headers, http_status: int = 200) -> Status:
+    """`parse_trailers`, cached for hashable (tuple) trailers."""
+    if type(trailers) is not tuple:
+        return parse_trailers(trailers, http_status)
+    key = (http_status, trailers)
+    status = _STATUS_CACHE.get(key)
+    if status is None:
+        if len(_STATUS_CACHE) >= _STATUS_CACHE_MAX:
+            _STATUS_CACHE.clear()
+        status = _STATUS_CACHE[key] = parse_trailers(trailers, http_status)
+    return status
+
+
+def parse_trailers(trailers: Headers, http_status: int = 200) -> Status:
     """Derive the call's status from trailers (or a trailers-only response).
 
     A missing or malformed grpc-status falls back to the HTTP status mapping,

@@ -35,7 +35,7 @@ Theory of operation.
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
+from typing import Callable, Deque, Dict, List, Optional, Tuple, Union, cast
 
 from ...errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .. import state as st
@@ -310,6 +310,7 @@ class H2ClientConnection:
             buf = self._inbuf
         else:
             buf = data
+        copy = type(buf) is not bytes  # payloads must be bytes (hashable)
         events: List[H2Event] = []
         pos, end = 0, len(buf)
         unpack = fr.FRAME_HEADER.unpack_from
@@ -330,7 +331,11 @@ class H2ClientConnection:
                 frame_end = pos + 9 + length
                 if frame_end > end:
                     break
-                payload = bytes(buf[pos + 9 : frame_end])
+                # Slicing bytes gives bytes; a bytearray slice must be copied
+                # (payloads are used as dict keys).
+                payload = cast(bytes, buf[pos + 9 : frame_end])
+                if copy:
+                    payload = bytes(payload)
                 pos = frame_end
                 handler = handlers.get(frame_type)
                 if (
@@ -398,7 +403,9 @@ class H2ClientConnection:
     ) -> None:
         if self.state is st.ConnectionState.AWAITING_SETTINGS:
             self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.DATA)
-        stream = self._stream_for(FrameType.DATA, stream_id)
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            self._stream_for(FrameType.DATA, stream_id)  # closed, or an error
         n = len(payload)
         if not self._recv_window.received(n):
             raise violation(
@@ -426,13 +433,14 @@ class H2ClientConnection:
             else payload
         )
         end_stream = bool(flags & fr.END_STREAM)
-        self._stream_input(stream_id, stream, st.StreamInput.RECV_DATA, FrameType.DATA)
-        if n != len(data):
-            stream.recv.consumed(n - len(data))  # padding is never held back
-        if end_stream:
-            self._stream_input(
-                stream_id, stream, st.StreamInput.RECV_END_STREAM, FrameType.DATA
-            )
+        if n != len(data):  # padding is never held back
+            self.acknowledge_received(stream_id, n - len(data))
+        self._stream_input(
+            stream_id,
+            stream,
+            st.StreamInput.RECV_END_STREAM if end_stream else st.StreamInput.RECV_DATA,
+            FrameType.DATA,
+        )
         events.append(
             DataReceived(
                 stream_id=stream_id,
@@ -463,8 +471,12 @@ class H2ClientConnection:
     ) -> None:
         if self.state is st.ConnectionState.AWAITING_SETTINGS:
             self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.HEADERS)
-        self._stream_for(FrameType.HEADERS, stream_id)
-        fragment = fr.header_block_fragment(flags, payload)
+        if stream_id not in self._streams:
+            self._stream_for(FrameType.HEADERS, stream_id)  # closed, or an error
+        if flags & (fr.PADDED | fr.PRIORITY):
+            fragment = fr.header_block_fragment(flags, payload)
+        else:
+            fragment = payload
         if flags & fr.END_HEADERS:
             self._headers_complete(stream_id, flags, fragment, events)
         else:
@@ -507,14 +519,17 @@ class H2ClientConnection:
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        self._stream_input(
-            stream_id, stream, st.StreamInput.RECV_HEADERS, FrameType.HEADERS
-        )
         end_stream = bool(flags & fr.END_STREAM)
-        if end_stream:
-            self._stream_input(
-                stream_id, stream, st.StreamInput.RECV_END_STREAM, FrameType.HEADERS
-            )
+        # RECV_END_STREAM is legal exactly where RECV_HEADERS is, so one
+        # transition checks both.
+        self._stream_input(
+            stream_id,
+            stream,
+            st.StreamInput.RECV_END_STREAM
+            if end_stream
+            else st.StreamInput.RECV_HEADERS,
+            FrameType.HEADERS,
+        )
         events.append(
             HeadersReceived(stream_id=stream_id, headers=headers, end_stream=end_stream)
         )
