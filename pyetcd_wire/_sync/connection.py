@@ -82,8 +82,7 @@ class Connection:
         self._sleepers: List[_Slot] = []
         self._dead: Optional[EtcdError] = None
         self._last_read = time.monotonic()
-        self._readable = transport.Readiness(sock, write=False)
-        self._writable = transport.Readiness(sock, write=True)
+        self._timeouts = transport.KernelTimeouts(sock)
         core.initiate()  # the preface goes out with the first request
 
     # --- public -----------------------------------------------------------------
@@ -254,7 +253,7 @@ class Connection:
         try:
             while True:
                 try:
-                    data = self._sock.recv(READ_SIZE)
+                    data = self._sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     break
                 except OSError as exc:
@@ -319,16 +318,19 @@ class Connection:
         """Read until `slot` is satisfied.  True if the reader role was given
         up on the way (by `_received`), False if the caller must give it up."""
         recv = self._sock.recv
+        timeouts = self._timeouts
         while True:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._deadline_passed(call)
+                timeouts.for_receive(remaining)
+            else:
+                timeouts.for_receive(None)
             try:
                 data = recv(READ_SIZE)
             except BlockingIOError:
-                timeout = None if deadline is None else deadline - time.monotonic()
-                if (timeout is not None and timeout <= 0) or not self._readable.wait(
-                    timeout
-                ):
-                    self._deadline_passed(call)
-                continue
+                continue  # the kernel timeout fired: check the deadline again
             except OSError as exc:
                 self._lost(transport.describe(exc))
                 return False
@@ -450,24 +452,27 @@ class Connection:
         self, data: bytes, deadline: Optional[float], call: Optional[Call] = None
     ) -> None:
         """Send `data` and whatever is queued behind it, then drop the writer role."""
-        sock = self._sock
+        send = self._sock.send
+        timeouts = self._timeouts
         try:
             while data:
-                try:
-                    sent = sock.send(data)
-                except BlockingIOError:
-                    sent = 0
-                if sent < len(data):
-                    data = data[sent:]
-                    timeout = None if deadline is None else deadline - time.monotonic()
-                    if (
-                        timeout is not None and timeout <= 0
-                    ) or not self._writable.wait(timeout):
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
                         raise DeadlineExceededError(
-                            f"deadline exceeded sending to {self.endpoint} (the server"
-                            " is not reading)",
+                            f"deadline exceeded sending to {self.endpoint} (the"
+                            " server is not reading)",
                             endpoint=self.endpoint,
                         )
+                    timeouts.for_send(remaining)
+                else:
+                    timeouts.for_send(None)
+                try:
+                    sent = send(data)
+                except BlockingIOError:
+                    sent = 0  # the kernel timeout fired with nothing sent
+                if sent < len(data):
+                    data = data[sent:]
                     continue
                 with self._lock:
                     data = self._core.data_to_send()
