@@ -148,25 +148,19 @@ class ResponseState(_Enum):
 
 
 class ResponseInput(_Enum):
-    INFORMATIONAL_HEADERS = "INFORMATIONAL_HEADERS"  # 1xx, skipped
-    HEADERS = "HEADERS"
-    TRAILERS_ONLY = "TRAILERS_ONLY"
-    DATA = "DATA"
-    TRAILERS = "TRAILERS"
-    ABORT = "ABORT"  # reset, cancel, connection loss, bad headers
+    HEADERS = "HEADERS"  # Response-Headers (200, application/grpc)
+    END = "END"  # trailers, Trailers-Only, reset, cancel, loss, bad headers
 
 
 _R = ResponseState
 _RI = ResponseInput
+# DATA is legal only in RECEIVING_MESSAGES (checked where DATA arrives); 1xx
+# header blocks are skipped without a move.
 RESPONSE_TRANSITIONS: Dict[Tuple[ResponseState, ResponseInput], ResponseState] = {
-    (_R.AWAITING_HEADERS, _RI.INFORMATIONAL_HEADERS): _R.AWAITING_HEADERS,
     (_R.AWAITING_HEADERS, _RI.HEADERS): _R.RECEIVING_MESSAGES,
-    (_R.AWAITING_HEADERS, _RI.TRAILERS_ONLY): _R.DONE,
-    (_R.AWAITING_HEADERS, _RI.ABORT): _R.DONE,
-    (_R.RECEIVING_MESSAGES, _RI.DATA): _R.RECEIVING_MESSAGES,
-    (_R.RECEIVING_MESSAGES, _RI.TRAILERS): _R.DONE,
-    (_R.RECEIVING_MESSAGES, _RI.ABORT): _R.DONE,
-    (_R.DONE, _RI.ABORT): _R.DONE,
+    (_R.AWAITING_HEADERS, _RI.END): _R.DONE,
+    (_R.RECEIVING_MESSAGES, _RI.END): _R.DONE,
+    (_R.DONE, _RI.END): _R.DONE,
 }
 
 S = TypeVar("S", bound=enum.Enum)

@@ -661,3 +661,21 @@ def test_events_do_not_depend_on_how_bytes_are_split(data):
         return out
 
     assert run(split) == whole
+
+
+def test_padding_is_credited_even_when_data_is_held_back():
+    conn, server = connected(stream_window=64 * 1024)
+    call = conn.start_call(PATH)
+    conn.end_call(call)
+    conn.data_to_send()
+    conn.receive_data(server.response_headers(1))
+    credit = 0
+    for _ in range(200):  # 200 x 250 octets of padding, nobody consumes messages
+        conn.receive_data(server.data(1, encode_message(b"m"), pad=250))
+        credit += sum(
+            fr.parse_window_update(1, f[3])
+            for f in parse_frames(conn.data_to_send())
+            if f[0] == FrameType.WINDOW_UPDATE and f[2] == 1
+        )
+    assert credit >= 200 * 251 - 32 * 1024  # all padding, give or take one batch
+    assert credit <= 200 * 251

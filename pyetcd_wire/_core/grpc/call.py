@@ -56,3 +56,6 @@ class Call:
 
     def move(self, event: st.CallInput) -> None:
         self.state = st.transition(st.CALL_TRANSITIONS, self.state, event)
+
+    def move_response(self, event: st.ResponseInput) -> None:
+        self.response = st.transition(st.RESPONSE_TRANSITIONS, self.response, event)

@@ -81,6 +81,10 @@ GrpcEvent = Union[
 ]
 
 
+# Marks a 1xx header block, which is skipped.
+_INFORMATIONAL = Status(StatusCode.OK, "informational headers")
+
+
 def _http_status(headers: h2e.HeaderList) -> int:
     for name, value in headers:
         if name == b":status":
@@ -129,6 +133,7 @@ class GrpcConnection:
         self._headers = RequestHeaders(authority=authority, scheme=scheme)
         self._calls: Dict[int, Call] = {}
         self._queued: Deque[Call] = deque()
+        self._accepted_headers: Optional[h2e.HeaderList] = None
 
     # --- commands -------------------------------------------------------------
 
@@ -166,15 +171,15 @@ class GrpcConnection:
         self._check_send_size(len(request))
         call = self._new_call(path, metadata, timeout, unary=True)
         framed = encode_message(request)
+        call.move(st.CallInput.END)  # the only message is given
         if not self._queued and self.h2.has_stream_capacity:
             call.stream_id = self.h2.open_stream(
                 call.header_block, end_stream=True, data=framed
             )
-            call.state = st.CallState.HALF_CLOSED
+            call.move(st.CallInput.SEND_HEADERS)
             self._calls[call.stream_id] = call
         else:
             call.outbox.append((framed, True))
-            call.move(st.CallInput.END)
             self._queued.append(call)
         return call
 
@@ -220,7 +225,7 @@ class GrpcConnection:
             self._calls.pop(call.stream_id, None)
             self.h2.reset_stream(call.stream_id, error_code)
         call.move(st.CallInput.FINISH)
-        call.response = st.ResponseState.DONE
+        call.move_response(st.ResponseInput.END)
         self._start_queued()
 
     def message_consumed(self, call: Call) -> None:
@@ -265,52 +270,70 @@ class GrpcConnection:
         call = self._calls.get(event.stream_id)
         if call is None:
             return
-        headers = event.headers
         if call.response is st.ResponseState.RECEIVING_MESSAGES:
-            if not event.end_stream:
-                self._fail(
-                    call,
-                    "server sent a second HEADERS that does not end the stream",
-                    out,
-                )
-                return
-            status = status_from_trailers(headers)
-            if call.decoder.buffered and status.code is StatusCode.OK:
-                status = Status(
-                    StatusCode.INTERNAL,
-                    f"stream ended inside a message ({call.decoder.buffered} octets"
-                    " of it received)",
-                    trailers=headers,
-                )
-            self._finish(call, status, out)
-            return
-        http_status = _http_status(headers)
-        if 100 <= http_status < 200 and not event.end_stream:
-            return  # informational; the real headers follow
+            self._on_trailers(call, event, out)
+        else:
+            self._on_response_headers(call, event, out)
+
+    def _on_response_headers(
+        self, call: Call, event: h2e.HeadersReceived, out: List[GrpcEvent]
+    ) -> None:
+        headers = event.headers
         if event.end_stream:  # Trailers-Only
-            self._finish(call, status_from_trailers(headers, http_status), out)
-            return
-        if http_status != 200:
             self._finish(
-                call,
-                status_from_http(http_status, "not a gRPC response"),
-                out,
-                ErrorCode.CANCEL,
+                call, status_from_trailers(headers, _http_status(headers)), out
             )
             return
+        # The HPACK cache hands back the same tuple for the same block, so a
+        # block accepted once is accepted again by identity.
+        if headers is not self._accepted_headers:
+            status = self._check_response_headers(headers)
+            if status is _INFORMATIONAL:
+                return  # 1xx: the real headers follow
+            if status is not None:
+                self._finish(call, status, out, ErrorCode.CANCEL)
+                return
+            self._accepted_headers = headers
+        call.move_response(st.ResponseInput.HEADERS)
+        call.response_headers = headers
+        if not call.unary:
+            out.append(ResponseHeadersReceived(call=call, headers=headers))
+
+    @staticmethod
+    def _check_response_headers(headers: h2e.HeaderList) -> Optional[Status]:
+        """None if `headers` start a gRPC response; else the status that ends
+        the call (or `_INFORMATIONAL` for a 1xx block to skip)."""
+        http_status = _http_status(headers)
+        if 100 <= http_status < 200:
+            return _INFORMATIONAL
+        if http_status != 200:
+            return status_from_http(http_status, "not a gRPC response")
         if not _is_grpc_content_type(headers):
             content_type = dict(headers).get(b"content-type", b"(none)")
-            status = Status(
+            return Status(
                 StatusCode.UNKNOWN,
                 f"response content-type {content_type.decode('latin-1')!r} is not"
                 " application/grpc",
             )
-            self._finish(call, status, out, ErrorCode.CANCEL)
+        return None
+
+    def _on_trailers(
+        self, call: Call, event: h2e.HeadersReceived, out: List[GrpcEvent]
+    ) -> None:
+        if not event.end_stream:
+            self._fail(
+                call, "server sent a second HEADERS that does not end the stream", out
+            )
             return
-        call.response = st.ResponseState.RECEIVING_MESSAGES
-        call.response_headers = headers
-        if not call.unary:
-            out.append(ResponseHeadersReceived(call=call, headers=headers))
+        status = status_from_trailers(event.headers)
+        if call.decoder.buffered and status.code is StatusCode.OK:
+            status = Status(
+                StatusCode.INTERNAL,
+                f"stream ended inside a message ({call.decoder.buffered} octets"
+                " of it received)",
+                trailers=event.headers,
+            )
+        self._finish(call, status, out)
 
     def _on_data(self, event: h2e.DataReceived, out: List[GrpcEvent]) -> None:
         call = self._calls.get(event.stream_id)
@@ -445,8 +468,8 @@ class GrpcConnection:
                 # No-op when the stream already ended both ways; otherwise tells
                 # the server we will send nothing more (or why we stopped).
                 self.h2.reset_stream(sid, rst)
-        call.state = st.CallState.CLOSED
-        call.response = st.ResponseState.DONE
+        call.move(st.CallInput.FINISH)
+        call.move_response(st.ResponseInput.END)
         out.append(CallEnded(call=call, status=status, error=error))
 
     def _end_all(

@@ -34,6 +34,7 @@ Theory of operation.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from typing import Callable, Deque, Dict, List, Optional, Tuple, Union, cast
 
@@ -55,6 +56,7 @@ from .hpack import HeaderDecoder
 from .settings import LocalSettings, RemoteSettings
 
 Buffer = Union[bytes, bytearray]
+Handler = Callable[[int, int, bytes, List[H2Event]], None]
 
 # Defaults for what we advertise.  Windows: 4 MiB per stream bounds what one
 # slow consumer can make us buffer; 16 MiB for the connection lets several
@@ -108,7 +110,9 @@ class H2ClientConnection:
         self._header_block: Optional[Tuple[int, int, List[bytes], int]] = None
         self._goaway_last_id: Optional[int] = None
         self._pings: Dict[bytes, None] = {}
-        self._handlers: Dict[int, Callable[[int, int, bytes, List[H2Event]], None]] = {
+        # Frame dispatch depends on the connection state: until the server's
+        # SETTINGS arrive, every frame goes to `_on_first_frame` (§3.4).
+        self._open_handlers: Dict[int, Handler] = {
             FrameType.DATA: self._on_data,
             FrameType.HEADERS: self._on_headers,
             FrameType.PRIORITY: self._on_priority,
@@ -119,6 +123,10 @@ class H2ClientConnection:
             FrameType.GOAWAY: self._on_goaway,
             FrameType.WINDOW_UPDATE: self._on_window_update,
             FrameType.CONTINUATION: self._on_continuation,
+        }
+        self._handlers: Dict[int, Handler] = {
+            frame_type: functools.partial(self._on_first_frame, frame_type)
+            for frame_type in self._open_handlers
         }
 
     # --- commands -------------------------------------------------------------
@@ -315,7 +323,6 @@ class H2ClientConnection:
         pos, end = 0, len(buf)
         unpack = fr.FRAME_HEADER.unpack_from
         max_size = fr.MIN_MAX_FRAME_SIZE  # we never raise SETTINGS_MAX_FRAME_SIZE
-        handlers = self._handlers
         try:
             while end - pos >= 9:
                 length_type, flags, stream_id = unpack(buf, pos)
@@ -337,7 +344,7 @@ class H2ClientConnection:
                 if copy:
                     payload = bytes(payload)
                 pos = frame_end
-                handler = handlers.get(frame_type)
+                handler = self._handlers.get(frame_type)
                 if (
                     self._header_block is not None
                     and frame_type != FrameType.CONTINUATION
@@ -379,13 +386,20 @@ class H2ClientConnection:
         self.state = st.ConnectionState.CLOSED
         return ConnectionTerminated(error=error, stream_ids=ids)
 
-    def _connection_input(self, event: st.ConnectionInput, frame_type: int) -> None:
-        try:
-            self.state = st.transition(st.CONNECTION_TRANSITIONS, self.state, event)
-        except LocalProtocolError:
+    def _on_first_frame(
+        self,
+        frame_type: int,
+        flags: int,
+        stream_id: int,
+        payload: bytes,
+        events: List[H2Event],
+    ) -> None:
+        """Dispatch while AWAITING_SETTINGS: only a non-ACK SETTINGS may come."""
+        if frame_type != FrameType.SETTINGS or flags & fr.ACK:
             raise violation(
                 frame_type, "the server's first frame must be SETTINGS (§3.4)"
-            ) from None
+            )
+        self._on_settings(flags, stream_id, payload, events)
 
     def _stream_for(self, frame_type: int, stream_id: int) -> Optional[_Stream]:
         """The open stream, None for one we closed, or an error for idle ids."""
@@ -401,8 +415,6 @@ class H2ClientConnection:
     def _on_data(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
     ) -> None:
-        if self.state is st.ConnectionState.AWAITING_SETTINGS:
-            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.DATA)
         stream = self._streams.get(stream_id)
         if stream is None:
             self._stream_for(FrameType.DATA, stream_id)  # closed, or an error
@@ -469,8 +481,6 @@ class H2ClientConnection:
     def _on_headers(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
     ) -> None:
-        if self.state is st.ConnectionState.AWAITING_SETTINGS:
-            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.HEADERS)
         if stream_id not in self._streams:
             self._stream_for(FrameType.HEADERS, stream_id)  # closed, or an error
         if flags & (fr.PADDED | fr.PRIORITY):
@@ -564,15 +574,14 @@ class H2ClientConnection:
     ) -> None:
         pairs = fr.parse_settings(flags, stream_id, payload)
         if flags & fr.ACK:
-            if self.state is st.ConnectionState.AWAITING_SETTINGS:
-                self._connection_input(
-                    st.ConnectionInput.RECV_FRAME, FrameType.SETTINGS
-                )
             confirmed = self.local.acknowledged()
             if Setting.HEADER_TABLE_SIZE in confirmed:
                 self._decoder.limit_table_size(confirmed[Setting.HEADER_TABLE_SIZE])
             return
-        self._connection_input(st.ConnectionInput.RECV_SETTINGS, FrameType.SETTINGS)
+        self.state = st.transition(
+            st.CONNECTION_TRANSITIONS, self.state, st.ConnectionInput.RECV_SETTINGS
+        )
+        self._handlers = self._open_handlers
         delta = self.remote.apply(pairs)
         self._out.append(fr.settings_frame(ack=True))
         if delta:
@@ -599,8 +608,6 @@ class H2ClientConnection:
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
     ) -> None:
         data = fr.parse_ping(stream_id, payload)
-        if self.state is st.ConnectionState.AWAITING_SETTINGS:
-            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.PING)
         if flags & fr.ACK:
             if data in self._pings:
                 del self._pings[data]
@@ -624,8 +631,6 @@ class H2ClientConnection:
                 f"last_stream_id rose from {previous} to {last_id}; it may only"
                 " fall (§6.8)",
             )
-        if self.state is st.ConnectionState.AWAITING_SETTINGS:
-            self._connection_input(st.ConnectionInput.RECV_FRAME, FrameType.GOAWAY)
         self._goaway_last_id = last_id
         self.state = st.transition(
             st.CONNECTION_TRANSITIONS, self.state, st.ConnectionInput.RECV_GOAWAY
@@ -647,10 +652,6 @@ class H2ClientConnection:
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
     ) -> None:
         increment = fr.parse_window_update(stream_id, payload)
-        if self.state is st.ConnectionState.AWAITING_SETTINGS:
-            self._connection_input(
-                st.ConnectionInput.RECV_FRAME, FrameType.WINDOW_UPDATE
-            )
         if increment == 0:
             raise violation(FrameType.WINDOW_UPDATE, "increment of 0 (§6.9)")
         if stream_id == 0:

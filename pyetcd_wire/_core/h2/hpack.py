@@ -88,11 +88,13 @@ def encode_headers(headers: Sequence[Tuple[bytes, bytes]]) -> bytes:
 class HeaderDecoder:
     """`hpack.Decoder` behind a cache that is valid only while stateless."""
 
-    __slots__ = ("_cache", "_decoder", "max_header_list_size")
+    __slots__ = ("_cache", "_decoder", "_stateless", "max_header_list_size")
 
     def __init__(self, max_header_list_size: int) -> None:
         self._decoder = hpack.Decoder(max_header_list_size=max_header_list_size)
         self._cache: Dict[bytes, HeaderList] = {}
+        # Once true, stays true: we never raise our advertised table size again.
+        self._stateless = False
         self.max_header_list_size = max_header_list_size
 
     def limit_table_size(self, size: int) -> None:
@@ -107,9 +109,12 @@ class HeaderDecoder:
                 or decodes to more than max_header_list_size.
         """
         decoder = self._decoder
-        stateless = (
-            decoder.max_allowed_table_size == 0 and decoder.header_table.maxsize == 0
-        )
+        stateless = self._stateless
+        if not stateless:
+            stateless = self._stateless = (
+                decoder.max_allowed_table_size == 0
+                and decoder.header_table.maxsize == 0
+            )
         if stateless:
             cached = self._cache.get(block)
             if cached is not None:
