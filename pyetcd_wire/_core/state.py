@@ -169,9 +169,12 @@ I = TypeVar("I", bound=enum.Enum)  # noqa: E741
 
 def transition(table: Mapping[Tuple[S, I], S], state: S, event: I) -> S:
     """The state after `event`, or `LocalProtocolError` if the table has no row."""
-    try:
-        return table[state, event]
-    except KeyError:
-        raise LocalProtocolError(
-            f"{event.value} is not allowed in state {state.value}"
-        ) from None
+    new = table.get((state, event))
+    if new is None:
+        raise illegal(state, event)
+    return new
+
+
+def illegal(state: enum.Enum, event: enum.Enum) -> LocalProtocolError:
+    """The error for a (state, input) pair the table has no row for."""
+    return LocalProtocolError(f"{event.value} is not allowed in state {state.value}")

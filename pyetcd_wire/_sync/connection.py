@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import Deque, List, Optional, Tuple
 
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
@@ -111,12 +111,13 @@ class Connection:
             EtcdError: see `Channel.unary`.
         """
         slot = _Slot()
-        call = self._start(
-            slot,
-            deadline,
-            lambda t: self._core.unary(path, request, metadata=metadata, timeout=t),
-        )
+        call = self._start(slot, deadline, path, metadata, request)
         self._wait(call, slot, deadline, need_message=False)
+        messages = slot.messages
+        if slot.error is None and len(messages) == 1:
+            status = slot.status
+            if status is not None and status.code is StatusCode.OK:
+                return messages[0], call, slot
         return self._unary_result(call, slot), call, slot
 
     def start_stream(
@@ -129,20 +130,7 @@ class Connection:
     ) -> Tuple[Call, _Slot]:
         """Start a server-streaming (`request` given) or bidi call."""
         slot = _Slot()
-        if request is not None:
-            call = self._start(
-                slot,
-                deadline,
-                lambda t: self._core.unary(path, request, metadata=metadata, timeout=t),
-            )
-            call.unary = False  # stream: its messages are consumed one by one
-        else:
-            call = self._start(
-                slot,
-                deadline,
-                lambda t: self._core.start_call(path, metadata=metadata, timeout=t),
-            )
-        return call, slot
+        return self._start(slot, deadline, path, metadata, request, True), slot
 
     def send_message(
         self, call: Call, message: bytes, *, end: bool, deadline: Optional[float]
@@ -218,8 +206,12 @@ class Connection:
         self,
         slot: _Slot,
         deadline: Optional[float],
-        start: Callable[[Optional[float]], Call],
+        path: str,
+        metadata: Metadata,
+        request: Optional[bytes],
+        streaming: bool = False,
     ) -> Call:
+        """Start a call: one request (`request`), or a bidi stream (None)."""
         now = time.monotonic()
         timeout = None
         if deadline is not None:
@@ -237,7 +229,17 @@ class Connection:
                     endpoint=self.endpoint,
                     not_processed=True,
                 )
-            call: Call = start(timeout)
+            core = self._core
+            if request is None:
+                call = core.start_call(path, metadata=metadata, timeout=timeout)
+            else:
+                call = core.unary(
+                    path,
+                    request,
+                    metadata=metadata,
+                    timeout=timeout,
+                    server_streaming=streaming,
+                )
             call.context = slot
             data = self._write_locked_start()
         if data:

@@ -54,8 +54,16 @@ class Call:
     def __repr__(self) -> str:
         return f"<Call {self.path} stream={self.stream_id} {self.state.value}>"
 
+    # Inlined lookups rather than st.transition(): these run several times
+    # per call on the hot path.
     def move(self, event: st.CallInput) -> None:
-        self.state = st.transition(st.CALL_TRANSITIONS, self.state, event)
+        new = st.CALL_TRANSITIONS.get((self.state, event))
+        if new is None:
+            raise st.illegal(self.state, event)
+        self.state = new
 
     def move_response(self, event: st.ResponseInput) -> None:
-        self.response = st.transition(st.RESPONSE_TRANSITIONS, self.response, event)
+        new = st.RESPONSE_TRANSITIONS.get((self.response, event))
+        if new is None:
+            raise st.illegal(self.response, event)
+        self.response = new

@@ -160,8 +160,12 @@ class GrpcConnection:
         *,
         metadata: Metadata = (),
         timeout: Optional[float] = None,
+        server_streaming: bool = False,
     ) -> Call:
         """Start a unary (or server-streaming) call with its only request message.
+
+        A server-streaming call's messages are flow-controlled by
+        `message_consumed()`; a unary call's are credited at once.
 
         Raises:
             ResourceExhaustedError: the request exceeds max_send_message_size.
@@ -169,7 +173,7 @@ class GrpcConnection:
             ValueError: bad metadata or path.
         """
         self._check_send_size(len(request))
-        call = self._new_call(path, metadata, timeout, unary=True)
+        call = self._new_call(path, metadata, timeout, unary=not server_streaming)
         framed = encode_message(request)
         call.move(st.CallInput.END)  # the only message is given
         if not self._queued and self.h2.has_stream_capacity:

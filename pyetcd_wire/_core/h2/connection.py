@@ -465,16 +465,16 @@ class H2ClientConnection:
     def _stream_input(
         self, stream_id: int, stream: _Stream, event: st.StreamInput, frame_type: int
     ) -> None:
-        try:
-            stream.state = st.transition(st.STREAM_TRANSITIONS, stream.state, event)
-        except LocalProtocolError:
+        new = st.STREAM_TRANSITIONS.get((stream.state, event))
+        if new is None:
             raise violation(
                 frame_type,
                 f"stream {stream_id} is {stream.state.value}; the server already"
                 " ended it (§5.1)",
                 ErrorCode.STREAM_CLOSED,
-            ) from None
-        if stream.state is st.StreamState.CLOSED:
+            )
+        stream.state = new
+        if new is st.StreamState.CLOSED:
             del self._streams[stream_id]
             self._forget_blocked(stream_id)
 
