@@ -19,7 +19,7 @@ from .._core.grpc.metadata import Metadata
 from .._policy.endpoints import Endpoint, parse_endpoint
 from ..errors import ConnectionLostError, EtcdError
 from . import transport
-from .connection import Connection, _Slot
+from .connection import Connection, ConnectionRetiredError, _Slot
 
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
 
@@ -75,8 +75,12 @@ class Channel:
             ProtocolError: the server broke HTTP/2; the connection is dropped.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        conn = self.connection(deadline)
-        return conn.unary(path, request, deadline=deadline, metadata=metadata)[0]
+        conn = self._current or self.connection(deadline)
+        try:
+            return conn.unary(path, request, deadline=deadline, metadata=metadata)[0]
+        except ConnectionRetiredError:
+            conn = self.connection(deadline)
+            return conn.unary(path, request, deadline=deadline, metadata=metadata)[0]
 
     def unary_with_metadata(
         self,
@@ -88,10 +92,14 @@ class Channel:
     ) -> Tuple[bytes, HeaderList, HeaderList]:
         """`unary()`, also returning the response headers and trailers."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        conn = self.connection(deadline)
-        message, call, slot = conn.unary(
-            path, request, deadline=deadline, metadata=metadata
-        )
+        try:
+            message, call, slot = self.connection(deadline).unary(
+                path, request, deadline=deadline, metadata=metadata
+            )
+        except ConnectionRetiredError:
+            message, call, slot = self.connection(deadline).unary(
+                path, request, deadline=deadline, metadata=metadata
+            )
         trailers = tuple(slot.status.trailers) if slot.status is not None else ()
         return message, call.response_headers, trailers
 
@@ -104,20 +112,32 @@ class Channel:
         metadata: Metadata = (),
     ) -> Stream:
         """Start a server-streaming call; iterate the result for messages."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        conn = self.connection(deadline)
-        call, slot = conn.start_stream(
-            path, deadline=deadline, metadata=metadata, request=request
-        )
-        return Stream(conn, call, slot, deadline)
+        return self._stream(path, timeout, metadata, request)
 
     def bidi_stream(
         self, path: str, *, timeout: Optional[float] = None, metadata: Metadata = ()
     ) -> Stream:
         """Start a bidirectional call; `send()` messages, iterate for replies."""
+        return self._stream(path, timeout, metadata, None)
+
+    def _stream(
+        self,
+        path: str,
+        timeout: Optional[float],
+        metadata: Metadata,
+        request: Optional[bytes],
+    ) -> Stream:
         deadline = None if timeout is None else time.monotonic() + timeout
         conn = self.connection(deadline)
-        call, slot = conn.start_stream(path, deadline=deadline, metadata=metadata)
+        try:
+            call, slot = conn.start_stream(
+                path, deadline=deadline, metadata=metadata, request=request
+            )
+        except ConnectionRetiredError:  # once more, on a new connection
+            conn = self.connection(deadline)
+            call, slot = conn.start_stream(
+                path, deadline=deadline, metadata=metadata, request=request
+            )
         return Stream(conn, call, slot, deadline)
 
     def connection(self, deadline: Optional[float]) -> Connection:

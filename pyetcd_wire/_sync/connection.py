@@ -33,7 +33,7 @@ from typing import Deque, List, Optional, Tuple
 
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
-from .._core.grpc.connection import GrpcConnection, GrpcEvent
+from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcEvent
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.status import Status, StatusCode
 from ..errors import (
@@ -50,6 +50,11 @@ from . import transport
 READ_SIZE = 256 * 1024
 # A connection unread for this long is drained before it carries a request.
 IDLE_CHECK_SECONDS = 1.0
+
+
+class ConnectionRetiredError(ConnectionLostError):
+    """This connection takes no new calls; the call was not sent.  The
+    channel then starts it on a new connection."""
 
 
 class _Slot:
@@ -224,22 +229,27 @@ class Connection:
             self._drain_idle()
         with self._lock:
             if self._dead is not None:
-                raise ConnectionLostError(
+                raise ConnectionRetiredError(
                     f"connection to {self.endpoint} is closed: {self._dead}",
                     endpoint=self.endpoint,
                     not_processed=True,
                 )
             core = self._core
-            if request is None:
-                call = core.start_call(path, metadata=metadata, timeout=timeout)
-            else:
-                call = core.unary(
-                    path,
-                    request,
-                    metadata=metadata,
-                    timeout=timeout,
-                    server_streaming=streaming,
-                )
+            try:
+                if request is None:
+                    call = core.start_call(path, metadata=metadata, timeout=timeout)
+                else:
+                    call = core.unary(
+                        path,
+                        request,
+                        metadata=metadata,
+                        timeout=timeout,
+                        server_streaming=streaming,
+                    )
+            except CallsNotAcceptedError as exc:
+                raise ConnectionRetiredError(
+                    str(exc), endpoint=self.endpoint, not_processed=True
+                ) from None
             call.context = slot
             data = self._write_locked_start()
         if data:

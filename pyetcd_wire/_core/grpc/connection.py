@@ -71,6 +71,12 @@ from .status import (
 DEFAULT_MAX_SEND_MESSAGE_SIZE = 2 * 1024 * 1024
 DEFAULT_MAX_RECV_MESSAGE_SIZE = 2**31 - 1
 
+
+class CallsNotAcceptedError(LocalProtocolError):
+    """A call was started on a connection that takes no new calls (after
+    GOAWAY, close, or stream-id exhaustion): start it on a new connection."""
+
+
 GrpcEvent = Union[
     CallEnded,
     ConnectionClosed,
@@ -414,8 +420,8 @@ class GrpcConnection:
         self, path: str, metadata: Metadata, timeout: Optional[float], unary: bool
     ) -> Call:
         if not self.h2.accepts_streams:
-            raise LocalProtocolError(
-                f"connection to {self.authority} accepts no new calls"
+            raise CallsNotAcceptedError(
+                f"connection to {self.endpoint} accepts no new calls"
                 f" ({self.h2.state.value})"
             )
         block = self._headers.block(path, metadata, timeout)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from typing import Callable, Deque, Dict, List, Optional, Tuple, Union, cast
+from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from ...errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .. import state as st
@@ -184,7 +184,14 @@ class H2ClientConnection:
                 `has_stream_capacity`), or the block is larger than the
                 server's SETTINGS_MAX_HEADER_LIST_SIZE allows.
         """
-        if not self.accepts_streams:
+        state = self.state
+        if not (
+            (
+                state is st.ConnectionState.OPEN
+                or state is st.ConnectionState.AWAITING_SETTINGS
+            )
+            and self._next_stream_id <= fr.MAX_STREAM_ID
+        ):  # `accepts_streams`, inlined: this runs once per call
             raise LocalProtocolError(
                 f"cannot open a stream: connection is {self.state.value}"
                 + (
@@ -193,7 +200,7 @@ class H2ClientConnection:
                     else ""
                 )
             )
-        if not self.has_stream_capacity:
+        if len(self._streams) >= self.remote.max_concurrent_streams:
             raise LocalProtocolError(
                 "cannot open a stream: server allows only"
                 f" {self.remote.max_concurrent_streams} concurrent streams"
@@ -257,7 +264,8 @@ class H2ClientConnection:
                 )
             )
             self._out.append(data)
-            self._maybe_forget(stream_id, stream)
+            if stream.state is st.StreamState.CLOSED:
+                self._maybe_forget(stream_id, stream)
             return
         stream.pending.append((data, end_stream))
         self._flush_stream(stream_id, stream)
@@ -340,7 +348,7 @@ class H2ClientConnection:
                     break
                 # Slicing bytes gives bytes; a bytearray slice must be copied
                 # (payloads are used as dict keys).
-                payload = cast(bytes, buf[pos + 9 : frame_end])
+                payload: bytes = buf[pos + 9 : frame_end]  # type: ignore[assignment]
                 if copy:
                     payload = bytes(payload)
                 pos = frame_end
@@ -476,7 +484,8 @@ class H2ClientConnection:
         stream.state = new
         if new is st.StreamState.CLOSED:
             del self._streams[stream_id]
-            self._forget_blocked(stream_id)
+            if self._blocked:
+                self._forget_blocked(stream_id)
 
     def _on_headers(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
@@ -594,7 +603,8 @@ class H2ClientConnection:
                         ErrorCode.FLOW_CONTROL_ERROR,
                     )
                 stream.send.available += delta
-            self._flush_blocked()
+            if self._blocked:
+                self._flush_blocked()
 
     def _on_push_promise(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
@@ -661,7 +671,8 @@ class H2ClientConnection:
                     "connection window would exceed 2^31-1 (§6.9.1)",
                     ErrorCode.FLOW_CONTROL_ERROR,
                 )
-            self._flush_blocked()
+            if self._blocked:
+                self._flush_blocked()
             return
         stream = self._stream_for(FrameType.WINDOW_UPDATE, stream_id)
         if stream is None:
