@@ -116,8 +116,8 @@ class Connection:
             EtcdError: see `Channel.unary`.
         """
         slot = _Slot()
-        call = self._start(slot, deadline, path, metadata, request)
-        self._wait(call, slot, deadline, need_message=False)
+        call, reader = self._start(slot, deadline, path, metadata, request)
+        self._wait(call, slot, deadline, False, reader)
         messages = slot.messages
         if slot.error is None and len(messages) == 1:
             status = slot.status
@@ -135,7 +135,10 @@ class Connection:
     ) -> Tuple[Call, _Slot]:
         """Start a server-streaming (`request` given) or bidi call."""
         slot = _Slot()
-        return self._start(slot, deadline, path, metadata, request, True), slot
+        call, reader = self._start(slot, deadline, path, metadata, request, True)
+        if reader:
+            self._release_reader()  # streams read when iterated
+        return call, slot
 
     def send_message(
         self, call: Call, message: bytes, *, end: bool, deadline: Optional[float]
@@ -215,8 +218,11 @@ class Connection:
         metadata: Metadata,
         request: Optional[bytes],
         streaming: bool = False,
-    ) -> Call:
-        """Start a call: one request (`request`), or a bidi stream (None)."""
+    ) -> Tuple[Call, bool]:
+        """Start a call: one request (`request`), or a bidi stream (None).
+
+        Also takes the reader role if it is free (saving the waiter a lock
+        round trip); returns whether it did."""
         now = time.monotonic()
         timeout = None
         if deadline is not None:
@@ -252,9 +258,17 @@ class Connection:
                 ) from None
             call.context = slot
             data = self._write_locked_start()
+            reader = not self._reading
+            if reader:
+                self._reading = True
         if data:
-            self._write(data, deadline, call)
-        return call
+            try:
+                self._write(data, deadline, call)
+            except BaseException:
+                if reader:
+                    self._release_reader()
+                raise
+        return call, reader
 
     def _drain_idle(self) -> None:
         """Process what arrived while nobody read (GOAWAY, PING, EOF)."""
@@ -282,34 +296,44 @@ class Connection:
     # --- waiting and reading ------------------------------------------------------
 
     def _wait(
-        self, call: Call, slot: _Slot, deadline: Optional[float], need_message: bool
+        self,
+        call: Call,
+        slot: _Slot,
+        deadline: Optional[float],
+        need_message: bool,
+        reader: bool = False,
     ) -> None:
-        """Return once the call ended (or, if `need_message`, has a message)."""
+        """Return once the call ended (or, if `need_message`, has a message).
+
+        `reader`: the caller already holds the reader role (`_start` took it).
+        """
         while True:
-            with self._lock:
-                if slot.status is not None or (need_message and slot.messages):
-                    return
-                if self._dead is not None:
-                    raise self._dead
-                if not self._reading:
-                    self._reading = True
-                    reader = True
-                else:
-                    reader = False
-                    slot.asleep = True
-                    if slot.wakeup is None:
-                        slot.wakeup = threading.Lock()
-                        slot.wakeup.acquire()
-                    self._sleepers.append(slot)
             if not reader:
-                self._sleep(slot, deadline, call)
-                continue
-            released = False
+                with self._lock:
+                    if slot.status is not None or (need_message and slot.messages):
+                        return
+                    if self._dead is not None:
+                        raise self._dead
+                    if not self._reading:
+                        self._reading = reader = True
+                    else:
+                        slot.asleep = True
+                        if slot.wakeup is None:
+                            slot.wakeup = threading.Lock()
+                            slot.wakeup.acquire()
+                        self._sleepers.append(slot)
+                if not reader:
+                    self._sleep(slot, deadline, call)
+                    continue
+            satisfied = False
             try:
-                released = self._read_until(call, slot, deadline, need_message)
+                satisfied = self._read_until(call, slot, deadline, need_message)
             finally:
-                if not released:
+                if not satisfied:
                     self._release_reader()
+            if satisfied:
+                return
+            reader = False
 
     def _sleep(self, slot: _Slot, deadline: Optional[float], call: Call) -> None:
         assert slot.wakeup is not None
@@ -327,8 +351,8 @@ class Connection:
     def _read_until(
         self, call: Call, slot: _Slot, deadline: Optional[float], need_message: bool
     ) -> bool:
-        """Read until `slot` is satisfied.  True if the reader role was given
-        up on the way (by `_received`), False if the caller must give it up."""
+        """Read until `slot` is satisfied (True; `_received` has given up the
+        reader role) or the connection is lost (False; the caller gives it up)."""
         recv = self._sock.recv
         timeouts = self._timeouts
         while True:
