@@ -623,7 +623,7 @@ class H2ClientConnection:
                 del self._pings[data]
                 events.append(PingAcknowledged(data=data))
             return
-        self._out.append(fr.ping_frame(data, ack=True))
+        self._out.append(fr.PING_ACK_HEADER + data)
 
     def _on_goaway(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]

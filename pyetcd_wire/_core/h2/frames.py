@@ -137,6 +137,10 @@ def frame_header(frame_type: int, flags: int, stream_id: int, length: int) -> by
     return _HEADER_PACK(length >> 8, length & 0xFF, frame_type, flags, stream_id)
 
 
+# Every PING ACK has the same header; one per unary call against grpc-go.
+PING_ACK_HEADER = frame_header(FrameType.PING, ACK, 0, 8)
+
+
 def settings_frame(
     settings: dict[int, int] | None = None, *, ack: bool = False
 ) -> bytes:
