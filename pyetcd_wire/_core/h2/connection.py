@@ -35,8 +35,7 @@ Theory of operation.
 from __future__ import annotations
 
 import functools
-from collections import deque
-from typing import Callable, Deque, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from ...errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .. import state as st
@@ -50,10 +49,11 @@ from .events import (
     PingAcknowledged,
     StreamReset,
 )
-from .flow import ReceiveWindow, SendWindow
+from .flow import ReceiveWindow
 from .frames import ErrorCode, FrameType, Setting, violation
 from .hpack import HeaderDecoder
 from .settings import LocalSettings, RemoteSettings
+from .streams import SendScheduler, Stream
 
 Buffer = Union[bytes, bytearray]
 Handler = Callable[[int, int, bytes, List[H2Event]], None]
@@ -66,17 +66,6 @@ DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024
 # grpc's suggested limit is 8 KiB; etcd's trailers are far smaller, and a long
 # grpc-message still fits in 64 KiB (hpack's own default).
 DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024
-
-
-class _Stream:
-    __slots__ = ("pending", "recv", "send", "state")
-
-    def __init__(self, send_window: int, recv_window: int) -> None:
-        self.state = st.StreamState.OPEN
-        self.send = SendWindow(send_window)
-        self.recv = ReceiveWindow(recv_window)
-        # Outbound DATA not yet covered by window: (payload, end_stream).
-        self.pending: Deque[Tuple[bytes, bool]] = deque()
 
 
 class H2ClientConnection:
@@ -99,11 +88,10 @@ class H2ClientConnection:
         self._connection_window = connection_window
         self._max_header_list_size = max_header_list_size
         self._decoder = HeaderDecoder(max_header_list_size)
-        self._streams: Dict[int, _Stream] = {}
+        self._streams: Dict[int, Stream] = {}
         self._next_stream_id = first_stream_id
-        self._send_window = SendWindow(fr.DEFAULT_WINDOW)
+        self._sender = SendScheduler()
         self._recv_window = ReceiveWindow(fr.DEFAULT_WINDOW)
-        self._blocked: Deque[int] = deque()  # streams waiting for window
         self._out: List[bytes] = []
         self._inbuf = bytearray()
         # HEADERS waiting for CONTINUATION: (stream_id, flags, fragments, size)
@@ -213,7 +201,7 @@ class H2ClientConnection:
             )
         stream_id = self._next_stream_id
         self._next_stream_id += 2
-        stream = _Stream(self.remote.initial_window_size, self._stream_window)
+        stream = Stream(self.remote.initial_window_size, self._stream_window)
         self._streams[stream_id] = stream
         headers_end = end_stream and not data
         self._out.append(
@@ -246,29 +234,22 @@ class H2ClientConnection:
             stream.state,
             st.StreamInput.SEND_END_STREAM if end_stream else st.StreamInput.SEND_DATA,
         )
-        if stream.pending:
-            stream.pending.append((data, end_stream))
-            return
-        # Fast path: a small payload that fits both windows goes out at once.
-        n = len(data)
-        if (
-            n <= self.remote.max_frame_size
-            and n <= stream.send.available
-            and n <= self._send_window.available
-        ):
-            stream.send.available -= n
-            self._send_window.available -= n
-            self._out.append(
-                fr.frame_header(
-                    FrameType.DATA, fr.END_STREAM if end_stream else 0, stream_id, n
-                )
-            )
-            self._out.append(data)
-            if stream.state is st.StreamState.CLOSED:
-                self._maybe_forget(stream_id, stream)
-            return
-        stream.pending.append((data, end_stream))
-        self._flush_stream(stream_id, stream)
+        self._sender.send(
+            stream_id, stream, data, end_stream, self.remote.max_frame_size, self._out
+        )
+        if stream.state is st.StreamState.CLOSED and not stream.pending:
+            self._streams.pop(stream_id, None)  # ended both ways
+
+    def _flush(self, stream_id: int, stream: Stream) -> None:
+        self._sender.flush(stream_id, stream, self.remote.max_frame_size, self._out)
+        if stream.state is st.StreamState.CLOSED and not stream.pending:
+            self._streams.pop(stream_id, None)  # ended both ways
+
+    def _flush_blocked(self) -> None:
+        for stream_id in self._sender.take_blocked():
+            stream = self._streams.get(stream_id)
+            if stream is not None and stream.pending:
+                self._flush(stream_id, stream)
 
     def reset_stream(self, stream_id: int, error_code: int = ErrorCode.CANCEL) -> None:
         """Send RST_STREAM and forget the stream; unknown ids are ignored."""
@@ -409,7 +390,7 @@ class H2ClientConnection:
             )
         self._on_settings(flags, stream_id, payload, events)
 
-    def _stream_for(self, frame_type: int, stream_id: int) -> Optional[_Stream]:
+    def _stream_for(self, frame_type: int, stream_id: int) -> Optional[Stream]:
         """The open stream, None for one we closed, or an error for idle ids."""
         if not stream_id:
             raise violation(frame_type, "sent on stream 0 (§6)")
@@ -471,7 +452,7 @@ class H2ClientConnection:
         )
 
     def _stream_input(
-        self, stream_id: int, stream: _Stream, event: st.StreamInput, frame_type: int
+        self, stream_id: int, stream: Stream, event: st.StreamInput, frame_type: int
     ) -> None:
         new = st.STREAM_TRANSITIONS.get((stream.state, event))
         if new is None:
@@ -484,8 +465,7 @@ class H2ClientConnection:
         stream.state = new
         if new is st.StreamState.CLOSED:
             del self._streams[stream_id]
-            if self._blocked:
-                self._forget_blocked(stream_id)
+            self._sender.forget(stream_id)
 
     def _on_headers(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
@@ -575,7 +555,7 @@ class H2ClientConnection:
             return
         del self._streams[stream_id]
         stream.state = st.StreamState.CLOSED
-        self._forget_blocked(stream_id)
+        self._sender.forget(stream_id)
         events.append(StreamReset(stream_id=stream_id, error_code=code))
 
     def _on_settings(
@@ -603,8 +583,7 @@ class H2ClientConnection:
                         ErrorCode.FLOW_CONTROL_ERROR,
                     )
                 stream.send.available += delta
-            if self._blocked:
-                self._flush_blocked()
+            self._flush_blocked()
 
     def _on_push_promise(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
@@ -648,7 +627,7 @@ class H2ClientConnection:
         refused = tuple(sid for sid in self._streams if sid > last_id)
         for sid in refused:
             del self._streams[sid]
-            self._forget_blocked(sid)
+            self._sender.forget(sid)
         events.append(
             GoAwayReceived(
                 last_stream_id=last_id,
@@ -665,14 +644,13 @@ class H2ClientConnection:
         if increment == 0:
             raise violation(FrameType.WINDOW_UPDATE, "increment of 0 (§6.9)")
         if stream_id == 0:
-            if not self._send_window.increase(increment):
+            if not self._sender.window.increase(increment):
                 raise violation(
                     FrameType.WINDOW_UPDATE,
                     "connection window would exceed 2^31-1 (§6.9.1)",
                     ErrorCode.FLOW_CONTROL_ERROR,
                 )
-            if self._blocked:
-                self._flush_blocked()
+            self._flush_blocked()
             return
         stream = self._stream_for(FrameType.WINDOW_UPDATE, stream_id)
         if stream is None:
@@ -684,53 +662,7 @@ class H2ClientConnection:
                 ErrorCode.FLOW_CONTROL_ERROR,
             )
         if stream.pending:
-            self._flush_stream(stream_id, stream)
-
-    # --- outbound flow control ---------------------------------------------------
-
-    def _flush_stream(self, stream_id: int, stream: _Stream) -> None:
-        """Send as much queued DATA as both windows allow."""
-        pending = stream.pending
-        max_frame = self.remote.max_frame_size
-        while pending:
-            data, end_stream = pending[0]
-            room = min(stream.send.available, self._send_window.available, max_frame)
-            if data and room <= 0:
-                if stream_id not in self._blocked:
-                    self._blocked.append(stream_id)
-                return
-            chunk = data[:room] if len(data) > room else data
-            rest = data[len(chunk) :]
-            last = end_stream and not rest
-            n = len(chunk)
-            stream.send.available -= n
-            self._send_window.available -= n
-            self._out.append(
-                fr.frame_header(
-                    FrameType.DATA, fr.END_STREAM if last else 0, stream_id, n
-                )
-            )
-            self._out.append(chunk)
-            if rest:
-                pending[0] = (rest, end_stream)
-            else:
-                pending.popleft()
-        self._maybe_forget(stream_id, stream)
-
-    def _flush_blocked(self) -> None:
-        for _ in range(len(self._blocked)):
-            sid = self._blocked.popleft()
-            stream = self._streams.get(sid)
-            if stream is not None and stream.pending:
-                self._flush_stream(sid, stream)
-
-    def _forget_blocked(self, stream_id: int) -> None:
-        if self._blocked and stream_id in self._blocked:
-            self._blocked.remove(stream_id)
-
-    def _maybe_forget(self, stream_id: int, stream: _Stream) -> None:
-        if stream.state is st.StreamState.CLOSED and not stream.pending:
-            self._streams.pop(stream_id, None)
+            self._flush(stream_id, stream)
 
     @property
     def pending_send_bytes(self) -> int:
