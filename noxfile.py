@@ -8,7 +8,7 @@ below.  Sessions:
 * proto      generated protobuf modules are current (scripts/gen_proto.py --check)
 * tests      unit, fake-peer and integration tests (real etcd) on CPython
 * tests_pypy the same on PyPy 3.9
-* protobuf_oldest  the test suite's core on the oldest protobuf we claim
+* oldest_deps  unit and fake-peer tests on the oldest protobuf and hpack we claim
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ DEV = nox.project.dependency_groups(PYPROJECT, "dev")
 TEST_DEPS = ["pytest>=7", "pytest-timeout>=2"]
 # The oldest protobuf runtime we claim (pyproject.toml: protobuf>=4.21).
 PROTOBUF_OLDEST = "protobuf==4.21.12"
+HPACK_OLDEST = "hpack==4.0.0"
 
 
 @nox.session(python="python3")
@@ -58,6 +59,6 @@ def tests_pypy(session: nox.Session) -> None:
 
 
 @nox.session(python="python3")
-def protobuf_oldest(session: nox.Session) -> None:
-    session.install("-e", ".[testing]", *TEST_DEPS, PROTOBUF_OLDEST)
+def oldest_deps(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *TEST_DEPS, PROTOBUF_OLDEST, HPACK_OLDEST)
     session.run("python", "-m", "pytest", "-m", "not integration", *session.posargs)

