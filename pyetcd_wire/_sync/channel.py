@@ -174,13 +174,12 @@ class Channel:
             return self._current
 
     def _retire(self, conn: Connection) -> None:
-        """Keep a draining connection until its calls finish (lock held)."""
-        self._draining = [
-            c for c in self._draining if not (c.idle or (not c.usable and c.idle))
-        ]
+        """Stop giving `conn` new calls (lock held).  A connection with calls
+        in flight closes itself once they finish (GOAWAY lets them)."""
+        self._draining = [c for c in self._draining if not c.closed]
         if conn.idle:
             conn.close()
-        else:
+        elif not conn.closed:
             self._draining.append(conn)
 
     def close(self) -> None:

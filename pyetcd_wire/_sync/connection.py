@@ -36,12 +36,12 @@ from .._core.grpc.call import Call
 from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcEvent
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.status import Status, StatusCode
+from .._core.state import CallState
 from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
     EtcdError,
     InternalError,
-    LocalProtocolError,
     error_from_status,
 )
 from . import transport
@@ -102,6 +102,10 @@ class Connection:
     def idle(self) -> bool:
         return self._core.active_calls == 0
 
+    @property
+    def closed(self) -> bool:
+        return self._dead is not None
+
     def unary(
         self,
         path: str,
@@ -145,7 +149,8 @@ class Connection:
         self, call: Call, message: bytes, *, end: bool, deadline: Optional[float]
     ) -> None:
         with self._lock:
-            self._raise_if_dead(call)
+            if self._dead is not None:
+                raise self._dead
             self._core.send_message(call, message, end=end)
             data = self._write_locked_start()
         if data:
@@ -153,7 +158,7 @@ class Connection:
 
     def end_stream(self, call: Call, deadline: Optional[float]) -> None:
         with self._lock:
-            if call.state.value == "CLOSED":
+            if call.state is CallState.CLOSED:
                 return
             self._core.end_call(call)
             data = self._write_locked_start()
@@ -384,27 +389,34 @@ class Connection:
         is satisfied, gives up the reader role and returns True."""
         self._last_read = time.monotonic()
         with self._lock:
-            self._dispatch(self._core.receive_data(data))
+            core = self._core
+            self._dispatch(core.receive_data(data))
             done = own is not None and (
                 own.status is not None or (need_message and bool(own.messages))
             )
+            idle = not core.active_calls
+            # Draining (GOAWAY, ids exhausted) and now idle: nothing more will
+            # happen on this connection, so it closes (waking any sleeper).
+            retired = idle and self._dead is None and not core.accepts_calls
             if done:
                 self._reading = False
                 if self._sleepers:
                     self._wake(self._sleepers[0])
-                elif not self._core.active_calls and not self._writing:
+                elif idle and not self._writing and not retired:
                     # No call needs this connection's control replies now:
                     # they ride *behind* the next request instead of costing
                     # a send.  Behind, because grpc-go then still has its BDP
                     # PING outstanding when the request arrives and sends
                     # no new one: half the PINGs (transport-bench.md §1.4).
-                    self._deferred += self._core.data_to_send()
+                    self._deferred += core.data_to_send()
                     return True
             out = self._write_locked_start()
         if out:
             # A failure reaches the calls through _lost.
             with contextlib.suppress(EtcdError):
                 self._write(out, time.monotonic() + 5.0)
+        if retired:
+            self.close()
         return done
 
     def _dispatch(self, events: List[GrpcEvent]) -> None:
@@ -532,10 +544,6 @@ class Connection:
 
     # --- results ----------------------------------------------------------------
 
-    def _raise_if_dead(self, call: Call) -> None:
-        if self._dead is not None:
-            raise self._dead
-
     def _raise_for(self, slot: _Slot) -> None:
         status = slot.status
         assert status is not None
@@ -556,4 +564,4 @@ class Connection:
         return slot.messages[0]
 
 
-__all__ = ["Connection", "LocalProtocolError"]
+__all__ = ["Connection", "ConnectionRetiredError"]

@@ -42,18 +42,14 @@ def connect(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
             [(endpoint.text, f"no connection within dial_timeout ({timeout} s)")]
         ) from None
     except OSError as exc:
-        raise ConnectionFailedError([(endpoint.text, _describe(exc))]) from None
+        raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
     sock.settimeout(None)  # blocking: see KernelTimeouts
     return sock
 
 
-def _describe(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
-
-
 def describe(exc: OSError) -> str:
     """A short reason for an OSError, for error messages."""
-    return _describe(exc)
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 class KernelTimeouts:

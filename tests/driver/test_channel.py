@@ -341,9 +341,11 @@ def test_goaway_with_calls_in_flight(serve):
     assert isinstance(refused, ConnectionLostError)
     assert refused.not_processed
     assert "restarting" in str(refused)
-    # New calls go to a new connection.
+    # New calls go to a new connection; the old one closes, its calls done.
     assert ch.unary("/svc/Echo", b"new", timeout=5) == b"new"
     server.wait_for_connection(1, timeout=5)
+    assert server.connections[0].closed.wait(5)
+    assert not server.connections[1].closed.is_set()
 
 
 def test_rst_mid_server_stream(serve):
