@@ -502,9 +502,16 @@ class Connection:
     def _write(
         self, data: bytes, deadline: Optional[float], call: Optional[Call] = None
     ) -> None:
-        """Send `data` and whatever is queued behind it, then drop the writer role."""
+        """Send `data` (the caller's batch) and whatever is queued behind it,
+        then drop the writer role.
+
+        Only a failure to send the caller's own batch is raised; once it is
+        out, later failures reach the calls they belong to through `_lost`,
+        and bytes a deadline left unsent wait for the next writer.
+        """
         send = self._sock.send
         timeouts = self._timeouts
+        own = True  # still sending the caller's batch
         try:
             while data:
                 if deadline is not None:
@@ -525,22 +532,26 @@ class Connection:
                 if sent < len(data):
                     data = data[sent:]
                     continue
+                own = False
                 with self._lock:
-                    data = self._core.data_to_send()
+                    data = b"" if self._dead is not None else self._core.data_to_send()
                     if not data:
                         self._writing = False
         except DeadlineExceededError:
             with self._lock:
                 self._unsent = data + self._unsent
                 self._writing = False
-            raise
+            if own:
+                raise
         except OSError as exc:
             with self._lock:
                 self._writing = False
             self._lost(transport.describe(exc))
-            raise ConnectionLostError(
-                f"{self.endpoint}: {transport.describe(exc)}", endpoint=self.endpoint
-            ) from None
+            if own:
+                raise ConnectionLostError(
+                    f"{self.endpoint}: {transport.describe(exc)}",
+                    endpoint=self.endpoint,
+                ) from None
 
     # --- results ----------------------------------------------------------------
 

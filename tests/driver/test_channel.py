@@ -176,6 +176,7 @@ def test_odd_responses_are_typed_and_connection_survives(serve, script, error, t
     with pytest.raises(error, match=text):
         ch.unary("/svc/Odd", b"req", timeout=5)
     assert ch.unary("/svc/Echo", b"after", timeout=5) == b"after"
+    server.wait_for_connection(0)
     assert len(server.connections) == 1
 
 
@@ -257,6 +258,7 @@ def test_max_concurrent_streams_queues_instead_of_failing(serve):
     results = hammer(ch)
     assert len(results) == 80
     assert all(v == b"%d" % k for k, v in results.items())
+    server.wait_for_connection(0)
     assert len(server.connections) == 1
 
 
@@ -274,6 +276,7 @@ def test_settings_change_mid_connection(serve):
     ch.unary("/svc/Echo", b"raise")
     ch.unary("/svc/Echo", b"ack")  # the client has applied the new limit
     assert len(hammer(ch, threads=8)) == 160
+    server.wait_for_connection(0)
     assert len(server.connections) == 1
 
 
@@ -488,6 +491,7 @@ def test_many_threads_share_one_connection(serve):
     for t in threads:
         t.join()
     assert errors == []
+    server.wait_for_connection(0)
     assert len(server.connections) == 1
     assert threading.active_count() < 20  # no thread per call
 
