@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
+from . import errors
+from ._api.compare import Compare
+from ._api.op import Op
+from ._api.util import prefix_range_end
+from ._sync.client import Client
 from ._version import __version__
-from .errors import (
-    ConnectionFailedError,
-    ConnectionLostError,
-    DeadlineExceededError,
-    EtcdError,
-    LocalProtocolError,
-    ProtocolError,
-    RemoteProtocolError,
-    RpcCancelledError,
-    RpcError,
-    StatusCode,
-    TransportError,
-)
+from .errors import *  # noqa: F403 - every error is importable from the package (API.md)
 
 __all__ = [
-    "ConnectionFailedError",
-    "ConnectionLostError",
-    "DeadlineExceededError",
-    "EtcdError",
-    "LocalProtocolError",
-    "ProtocolError",
-    "RemoteProtocolError",
-    "RpcCancelledError",
-    "RpcError",
-    "StatusCode",
-    "TransportError",
+    "Client",
+    "Compare",
+    "Op",
     "__version__",
+    "errors",
+    "prefix_range_end",
+    *errors.__all__,
 ]

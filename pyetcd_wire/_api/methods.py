@@ -1,0 +1,410 @@
+"""The RPC catalogue: every etcdserverpb method as data.
+
+For each of etcd's 42 RPCs (v3.7; 41 before KV/RangeStream): the full gRPC
+path, the request and response message classes, the cardinality and the
+retry class.  Copied from shared/reference/clientv3.md §8.2 (paths and kinds,
+which are those of proto/rpc.proto) and §2.1 (Go client/v3/retry.go: which
+calls get ``withRepeatablePolicy()``).  Each row is a named constant, and
+``METHODS`` maps paths to rows.
+
+Retry classes, as Go assigns them (client/v3/retry.go, retry_interceptor.go):
+
+* REPEATABLE: safe to repeat; Go retries on UNAVAILABLE unless the error is a
+  typed etcd error with another code (``isSafeRetryImmutableRPC``).  Go counts
+  LeaseGrant here although a lost answer plus a retry can grant two leases,
+  and MoveLeader and Alarm (also its activate/deactivate actions).  Snapshot
+  is the one stream that opts in: it is re-opened until its first message.
+* AT_MOST_ONCE: Go's nonRepeatable; retried only when the request provably
+  never left the client (``isSafeRetryMutableRPC``).
+* NONE: streams the call layer never retries; Watch and LeaseKeepAlive have
+  their own resume loops, RangeStream has no policy at all.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Dict, NamedTuple, Type
+
+from google.protobuf.message import Message
+
+from .._proto import rpc_pb2 as pb
+
+
+class MethodKind(enum.Enum):
+    """Cardinality of an RPC (gRPC PROTOCOL-HTTP2.md)."""
+
+    UNARY = "unary"  # one request, one response
+    SERVER_STREAM = "server_stream"  # one request, a stream of responses
+    BIDI = "bidi"  # a stream each way
+
+
+class RetryClass(enum.Enum):
+    """When a failed call may be sent again (see the module docstring)."""
+
+    REPEATABLE = "repeatable"
+    AT_MOST_ONCE = "at_most_once"
+    NONE = "none"
+
+
+class Method(NamedTuple):
+    """One RPC: a row of the catalogue."""
+
+    #: "/etcdserverpb.<Service>/<Method>", the HTTP/2 :path.
+    path: str
+    request_type: Type[Message]
+    response_type: Type[Message]
+    kind: MethodKind
+    retry: RetryClass
+
+    @property
+    def service(self) -> str:
+        """The service name without its package: "KV", "Watch", ..."""
+        return self.path.split("/")[1].rpartition(".")[2]
+
+    @property
+    def name(self) -> str:
+        """The method name: "Range", "Put", ..."""
+        return self.path.rpartition("/")[2]
+
+
+UNARY = MethodKind.UNARY
+SERVER_STREAM = MethodKind.SERVER_STREAM
+BIDI = MethodKind.BIDI
+REPEATABLE = RetryClass.REPEATABLE
+AT_MOST_ONCE = RetryClass.AT_MOST_ONCE
+NONE = RetryClass.NONE
+
+# service KV
+KV_RANGE = Method(
+    "/etcdserverpb.KV/Range", pb.RangeRequest, pb.RangeResponse, UNARY, REPEATABLE
+)
+KV_RANGE_STREAM = Method(
+    "/etcdserverpb.KV/RangeStream",
+    pb.RangeRequest,
+    pb.RangeStreamResponse,
+    SERVER_STREAM,
+    NONE,
+)
+KV_PUT = Method(
+    "/etcdserverpb.KV/Put", pb.PutRequest, pb.PutResponse, UNARY, AT_MOST_ONCE
+)
+KV_DELETE_RANGE = Method(
+    "/etcdserverpb.KV/DeleteRange",
+    pb.DeleteRangeRequest,
+    pb.DeleteRangeResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+KV_TXN = Method(
+    "/etcdserverpb.KV/Txn", pb.TxnRequest, pb.TxnResponse, UNARY, AT_MOST_ONCE
+)
+KV_COMPACT = Method(
+    "/etcdserverpb.KV/Compact",
+    pb.CompactionRequest,
+    pb.CompactionResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+
+# service Watch
+WATCH_WATCH = Method(
+    "/etcdserverpb.Watch/Watch", pb.WatchRequest, pb.WatchResponse, BIDI, NONE
+)
+
+# service Lease
+LEASE_GRANT = Method(
+    "/etcdserverpb.Lease/LeaseGrant",
+    pb.LeaseGrantRequest,
+    pb.LeaseGrantResponse,
+    UNARY,
+    REPEATABLE,
+)
+LEASE_REVOKE = Method(
+    "/etcdserverpb.Lease/LeaseRevoke",
+    pb.LeaseRevokeRequest,
+    pb.LeaseRevokeResponse,
+    UNARY,
+    REPEATABLE,
+)
+LEASE_KEEP_ALIVE = Method(
+    "/etcdserverpb.Lease/LeaseKeepAlive",
+    pb.LeaseKeepAliveRequest,
+    pb.LeaseKeepAliveResponse,
+    BIDI,
+    NONE,
+)
+LEASE_TIME_TO_LIVE = Method(
+    "/etcdserverpb.Lease/LeaseTimeToLive",
+    pb.LeaseTimeToLiveRequest,
+    pb.LeaseTimeToLiveResponse,
+    UNARY,
+    REPEATABLE,
+)
+LEASE_LEASES = Method(
+    "/etcdserverpb.Lease/LeaseLeases",
+    pb.LeaseLeasesRequest,
+    pb.LeaseLeasesResponse,
+    UNARY,
+    REPEATABLE,
+)
+
+# service Cluster
+CLUSTER_MEMBER_ADD = Method(
+    "/etcdserverpb.Cluster/MemberAdd",
+    pb.MemberAddRequest,
+    pb.MemberAddResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+CLUSTER_MEMBER_REMOVE = Method(
+    "/etcdserverpb.Cluster/MemberRemove",
+    pb.MemberRemoveRequest,
+    pb.MemberRemoveResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+CLUSTER_MEMBER_UPDATE = Method(
+    "/etcdserverpb.Cluster/MemberUpdate",
+    pb.MemberUpdateRequest,
+    pb.MemberUpdateResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+CLUSTER_MEMBER_LIST = Method(
+    "/etcdserverpb.Cluster/MemberList",
+    pb.MemberListRequest,
+    pb.MemberListResponse,
+    UNARY,
+    REPEATABLE,
+)
+CLUSTER_MEMBER_PROMOTE = Method(
+    "/etcdserverpb.Cluster/MemberPromote",
+    pb.MemberPromoteRequest,
+    pb.MemberPromoteResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+
+# service Maintenance
+MAINTENANCE_ALARM = Method(
+    "/etcdserverpb.Maintenance/Alarm",
+    pb.AlarmRequest,
+    pb.AlarmResponse,
+    UNARY,
+    REPEATABLE,
+)
+MAINTENANCE_STATUS = Method(
+    "/etcdserverpb.Maintenance/Status",
+    pb.StatusRequest,
+    pb.StatusResponse,
+    UNARY,
+    REPEATABLE,
+)
+MAINTENANCE_DEFRAGMENT = Method(
+    "/etcdserverpb.Maintenance/Defragment",
+    pb.DefragmentRequest,
+    pb.DefragmentResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+MAINTENANCE_HASH = Method(
+    "/etcdserverpb.Maintenance/Hash", pb.HashRequest, pb.HashResponse, UNARY, REPEATABLE
+)
+MAINTENANCE_HASH_KV = Method(
+    "/etcdserverpb.Maintenance/HashKV",
+    pb.HashKVRequest,
+    pb.HashKVResponse,
+    UNARY,
+    REPEATABLE,
+)
+MAINTENANCE_SNAPSHOT = Method(
+    "/etcdserverpb.Maintenance/Snapshot",
+    pb.SnapshotRequest,
+    pb.SnapshotResponse,
+    SERVER_STREAM,
+    REPEATABLE,
+)
+MAINTENANCE_MOVE_LEADER = Method(
+    "/etcdserverpb.Maintenance/MoveLeader",
+    pb.MoveLeaderRequest,
+    pb.MoveLeaderResponse,
+    UNARY,
+    REPEATABLE,
+)
+MAINTENANCE_DOWNGRADE = Method(
+    "/etcdserverpb.Maintenance/Downgrade",
+    pb.DowngradeRequest,
+    pb.DowngradeResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+
+# service Auth
+AUTH_ENABLE = Method(
+    "/etcdserverpb.Auth/AuthEnable",
+    pb.AuthEnableRequest,
+    pb.AuthEnableResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_DISABLE = Method(
+    "/etcdserverpb.Auth/AuthDisable",
+    pb.AuthDisableRequest,
+    pb.AuthDisableResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_STATUS = Method(
+    "/etcdserverpb.Auth/AuthStatus",
+    pb.AuthStatusRequest,
+    pb.AuthStatusResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_AUTHENTICATE = Method(
+    "/etcdserverpb.Auth/Authenticate",
+    pb.AuthenticateRequest,
+    pb.AuthenticateResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_USER_ADD = Method(
+    "/etcdserverpb.Auth/UserAdd",
+    pb.AuthUserAddRequest,
+    pb.AuthUserAddResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_USER_GET = Method(
+    "/etcdserverpb.Auth/UserGet",
+    pb.AuthUserGetRequest,
+    pb.AuthUserGetResponse,
+    UNARY,
+    REPEATABLE,
+)
+AUTH_USER_LIST = Method(
+    "/etcdserverpb.Auth/UserList",
+    pb.AuthUserListRequest,
+    pb.AuthUserListResponse,
+    UNARY,
+    REPEATABLE,
+)
+AUTH_USER_DELETE = Method(
+    "/etcdserverpb.Auth/UserDelete",
+    pb.AuthUserDeleteRequest,
+    pb.AuthUserDeleteResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_USER_CHANGE_PASSWORD = Method(
+    "/etcdserverpb.Auth/UserChangePassword",
+    pb.AuthUserChangePasswordRequest,
+    pb.AuthUserChangePasswordResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_USER_GRANT_ROLE = Method(
+    "/etcdserverpb.Auth/UserGrantRole",
+    pb.AuthUserGrantRoleRequest,
+    pb.AuthUserGrantRoleResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_USER_REVOKE_ROLE = Method(
+    "/etcdserverpb.Auth/UserRevokeRole",
+    pb.AuthUserRevokeRoleRequest,
+    pb.AuthUserRevokeRoleResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_ROLE_ADD = Method(
+    "/etcdserverpb.Auth/RoleAdd",
+    pb.AuthRoleAddRequest,
+    pb.AuthRoleAddResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_ROLE_GET = Method(
+    "/etcdserverpb.Auth/RoleGet",
+    pb.AuthRoleGetRequest,
+    pb.AuthRoleGetResponse,
+    UNARY,
+    REPEATABLE,
+)
+AUTH_ROLE_LIST = Method(
+    "/etcdserverpb.Auth/RoleList",
+    pb.AuthRoleListRequest,
+    pb.AuthRoleListResponse,
+    UNARY,
+    REPEATABLE,
+)
+AUTH_ROLE_DELETE = Method(
+    "/etcdserverpb.Auth/RoleDelete",
+    pb.AuthRoleDeleteRequest,
+    pb.AuthRoleDeleteResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_ROLE_GRANT_PERMISSION = Method(
+    "/etcdserverpb.Auth/RoleGrantPermission",
+    pb.AuthRoleGrantPermissionRequest,
+    pb.AuthRoleGrantPermissionResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+AUTH_ROLE_REVOKE_PERMISSION = Method(
+    "/etcdserverpb.Auth/RoleRevokePermission",
+    pb.AuthRoleRevokePermissionRequest,
+    pb.AuthRoleRevokePermissionResponse,
+    UNARY,
+    AT_MOST_ONCE,
+)
+
+#: Every RPC by its full path.
+METHODS: Dict[str, Method] = {
+    method.path: method
+    for method in (
+        KV_RANGE,
+        KV_RANGE_STREAM,
+        KV_PUT,
+        KV_DELETE_RANGE,
+        KV_TXN,
+        KV_COMPACT,
+        WATCH_WATCH,
+        LEASE_GRANT,
+        LEASE_REVOKE,
+        LEASE_KEEP_ALIVE,
+        LEASE_TIME_TO_LIVE,
+        LEASE_LEASES,
+        CLUSTER_MEMBER_ADD,
+        CLUSTER_MEMBER_REMOVE,
+        CLUSTER_MEMBER_UPDATE,
+        CLUSTER_MEMBER_LIST,
+        CLUSTER_MEMBER_PROMOTE,
+        MAINTENANCE_ALARM,
+        MAINTENANCE_STATUS,
+        MAINTENANCE_DEFRAGMENT,
+        MAINTENANCE_HASH,
+        MAINTENANCE_HASH_KV,
+        MAINTENANCE_SNAPSHOT,
+        MAINTENANCE_MOVE_LEADER,
+        MAINTENANCE_DOWNGRADE,
+        AUTH_ENABLE,
+        AUTH_DISABLE,
+        AUTH_STATUS,
+        AUTH_AUTHENTICATE,
+        AUTH_USER_ADD,
+        AUTH_USER_GET,
+        AUTH_USER_LIST,
+        AUTH_USER_DELETE,
+        AUTH_USER_CHANGE_PASSWORD,
+        AUTH_USER_GRANT_ROLE,
+        AUTH_USER_REVOKE_ROLE,
+        AUTH_ROLE_ADD,
+        AUTH_ROLE_GET,
+        AUTH_ROLE_LIST,
+        AUTH_ROLE_DELETE,
+        AUTH_ROLE_GRANT_PERMISSION,
+        AUTH_ROLE_REVOKE_PERMISSION,
+    )
+}

@@ -1,0 +1,284 @@
+"""Operations as values: ``Op`` (client/v3/op.go).
+
+One type serves get, put, delete and nested txn.  An Op is checked when it is
+made (by the same builders as ``client.get`` and friends, so an Op and a
+direct call send the same bytes), is immutable, compares and hashes by value,
+and is usable alone or in a transaction branch.  ``to_request_op`` is the one
+place an Op becomes the wire's ``RequestOp``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NoReturn, Optional, Tuple, Union
+
+from .._proto import rpc_pb2
+from .compare import Compare
+from .kv import delete_request, put_request, range_request
+from .util import BytesLike
+
+_RequestOp = rpc_pb2.RequestOp
+
+#: The kinds of Op, after Go's opType (tRange, tPut, tDeleteRange, tTxn).
+KINDS = ("get", "put", "delete", "txn")
+
+# repr: sort enums are shown as the strings range_request takes.
+_ENUM_FIELDS = {
+    "sort_target": rpc_pb2.RangeRequest.SortTarget.Name,
+    "sort_order": rpc_pb2.RangeRequest.SortOrder.Name,
+}
+
+
+class Op:
+    """One etcd operation: get, put, delete or a nested txn.
+
+    Make one with `Op.get`, `Op.put`, `Op.delete` or `Op.txn`; calling
+    ``Op()`` raises TypeError.
+    """
+
+    __slots__ = ("_branches", "_key", "_kind", "_range_end", "_request_op")
+
+    _branches: Tuple[Tuple[Compare, ...], Tuple[Op, ...], Tuple[Op, ...]]
+    _key: bytes
+    _kind: str
+    _range_end: bytes
+    _request_op: rpc_pb2.RequestOp
+
+    def __init__(self) -> None:
+        raise TypeError("make an Op with Op.get(), Op.put(), Op.delete() or Op.txn()")
+
+    @classmethod
+    def get(
+        cls,
+        key: BytesLike,
+        *,
+        range_end: Optional[BytesLike] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        revision: int = 0,
+        limit: int = 0,
+        sort_target: Union[str, int] = "key",
+        sort_order: Union[str, int] = "none",
+        serializable: bool = False,
+        keys_only: bool = False,
+        count_only: bool = False,
+        min_mod_revision: int = 0,
+        max_mod_revision: int = 0,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
+    ) -> Op:
+        """A read of a key or range (Go ``OpGet``).
+
+        Args:
+            key, range_end, prefix, from_key, revision, limit, sort_target,
+            sort_order, serializable, keys_only, count_only,
+            min_mod_revision, max_mod_revision, min_create_revision,
+            max_create_revision: as `kv.range_request`.
+
+        Raises:
+            ValueError, TypeError: as `kv.range_request`.
+        """
+        request = range_request(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            revision=revision,
+            limit=limit,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            serializable=serializable,
+            keys_only=keys_only,
+            count_only=count_only,
+            min_mod_revision=min_mod_revision,
+            max_mod_revision=max_mod_revision,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
+        return _make(
+            "get", _RequestOp(request_range=request), request.key, request.range_end
+        )
+
+    @classmethod
+    def put(
+        cls,
+        key: BytesLike,
+        value: BytesLike,
+        *,
+        lease: int = 0,
+        prev_kv: bool = False,
+        ignore_value: bool = False,
+        ignore_lease: bool = False,
+    ) -> Op:
+        """A write of one key (Go ``OpPut``).
+
+        Args:
+            key, value, lease, prev_kv, ignore_value, ignore_lease: as
+                `kv.put_request`.
+
+        Raises:
+            ValueError, TypeError: as `kv.put_request`.
+        """
+        request = put_request(
+            key,
+            value,
+            lease=lease,
+            prev_kv=prev_kv,
+            ignore_value=ignore_value,
+            ignore_lease=ignore_lease,
+        )
+        return _make("put", _RequestOp(request_put=request), request.key, b"")
+
+    @classmethod
+    def delete(
+        cls,
+        key: BytesLike,
+        *,
+        range_end: Optional[BytesLike] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        prev_kv: bool = False,
+    ) -> Op:
+        """A delete of a key or range (Go ``OpDelete``).
+
+        Args:
+            key, range_end, prefix, from_key, prev_kv: as `kv.delete_request`.
+
+        Raises:
+            ValueError, TypeError: as `kv.delete_request`.
+        """
+        request = delete_request(
+            key, range_end=range_end, prefix=prefix, from_key=from_key, prev_kv=prev_kv
+        )
+        return _make(
+            "delete",
+            _RequestOp(request_delete_range=request),
+            request.key,
+            request.range_end,
+        )
+
+    @classmethod
+    def txn(
+        cls,
+        compare: Iterable[Compare] = (),
+        success: Iterable[Op] = (),
+        failure: Iterable[Op] = (),
+    ) -> Op:
+        """A nested transaction (Go ``OpTxn``, etcd 3.3+).
+
+        Args:
+            compare, success, failure: as `txn.txn_request`.
+
+        Raises:
+            TypeError: as `txn.txn_request`.
+        """
+        from .txn import txn_branches, txn_request  # txn imports this module
+
+        branches = txn_branches(compare, success, failure)
+        request = txn_request(*branches)
+        return _make("txn", _RequestOp(request_txn=request), b"", b"", branches)
+
+    # --- accessors (Go KeyBytes, RangeBytes, IsGet/IsPut/..., Txn) -------------
+
+    @property
+    def kind(self) -> str:
+        """ "get", "put", "delete" or "txn"."""
+        return self._kind
+
+    @property
+    def key(self) -> bytes:
+        """The key, or the first key of the range; b"" for a txn."""
+        return self._key
+
+    @property
+    def range_end(self) -> bytes:
+        """The exclusive end of the range; b"" for one key, a put or a txn."""
+        return self._range_end
+
+    @property
+    def compare(self) -> Tuple[Compare, ...]:
+        """A txn's compares; () for the other kinds."""
+        return self._branches[0]
+
+    @property
+    def success(self) -> Tuple[Op, ...]:
+        """A txn's ops run when every compare holds; () for the other kinds."""
+        return self._branches[1]
+
+    @property
+    def failure(self) -> Tuple[Op, ...]:
+        """A txn's ops run otherwise; () for the other kinds."""
+        return self._branches[2]
+
+    @property
+    def is_write(self) -> bool:
+        """True for put and delete, and for a txn with a write in a branch
+        (Go ``isWrite``): a txn that only reads may be retried."""
+        if self._kind == "txn":
+            return any(op.is_write for op in self.success + self.failure)
+        return self._kind != "get"
+
+    def to_request_op(self) -> rpc_pb2.RequestOp:
+        """The wire message for a transaction branch (a new copy each call)."""
+        request_op = _RequestOp()
+        request_op.CopyFrom(self._request_op)
+        return request_op
+
+    # --- value semantics ---------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Op):
+            return NotImplemented
+        return self._kind == other._kind and self._request_op == other._request_op
+
+    def __hash__(self) -> int:
+        return hash(
+            (self._kind, self._request_op.SerializeToString(deterministic=True))
+        )
+
+    def __repr__(self) -> str:
+        if self._kind == "txn":
+            compare, success, failure = self._branches
+            return f"Op.txn({list(compare)!r}, {list(success)!r}, {list(failure)!r})"
+        request = getattr(self._request_op, self._request_op.WhichOneof("request"))
+        args = [repr(request.key)]
+        if self._kind == "put":
+            args.append(repr(request.value))
+        for field, value in request.ListFields():
+            if field.name in ("key", "value"):
+                continue
+            if field.name in _ENUM_FIELDS:
+                value = _ENUM_FIELDS[field.name](value).lower()
+            args.append(f"{field.name}={value!r}")
+        return f"Op.{self._kind}({', '.join(args)})"
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"Op is immutable; cannot set {name}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"Op is immutable; cannot delete {name}")
+
+    def __copy__(self) -> Op:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Op:
+        return self
+
+
+_NO_BRANCHES: Tuple[Tuple[Compare, ...], Tuple[Op, ...], Tuple[Op, ...]] = ((), (), ())
+
+
+def _make(
+    kind: str,
+    request_op: rpc_pb2.RequestOp,
+    key: bytes,
+    range_end: bytes,
+    branches: Tuple[Tuple[Compare, ...], Tuple[Op, ...], Tuple[Op, ...]] = _NO_BRANCHES,
+) -> Op:
+    op = object.__new__(Op)
+    setter = object.__setattr__
+    setter(op, "_kind", kind)
+    setter(op, "_request_op", request_op)
+    setter(op, "_key", key)
+    setter(op, "_range_end", range_end)
+    setter(op, "_branches", branches)
+    return op

@@ -1,0 +1,293 @@
+"""`Client`: the etcd v3 API over one channel (sync).
+
+Each method is a one-line facade over a request builder in `_api` and
+`Channel.unary` (STYLE.md §5, Go's kv.go: `Put` = `Do(OpPut(…))`).  Results are
+the etcd protobuf response messages, as API.md promises.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Type, TypeVar, Union
+
+from google.protobuf.message import Message
+
+from .._api import kv as kv_api
+from .._api import txn as txn_api
+from .._api.compare import Compare
+from .._api.methods import KV_COMPACT, KV_DELETE_RANGE, KV_PUT, KV_RANGE, KV_TXN, Method
+from .._api.op import Op
+from .._core.grpc.metadata import Metadata
+from .._policy.endpoints import Endpoint, parse_endpoint
+from .._proto import rpc_pb2
+from .channel import Channel
+
+# clientv3 sends its API version as metadata on every call (rpctypes
+# metadatafields.go); etcd counts it in its metrics.
+CLIENT_API_VERSION = "3.7"
+
+Key = Union[str, bytes]
+R = TypeVar("R", bound=Message)
+
+_NOT_YET = {
+    "tls": "TLS (https:// endpoints, etcd.TLS, ssl.SSLContext)",
+    "username": "password authentication",
+    "password": "password authentication",
+    "keepalive_time": "HTTP/2 PING keepalive",
+    "auto_sync_interval": "endpoint auto-sync",
+    "reject_old_cluster": "reject_old_cluster",
+}
+
+
+class Client:
+    """A client of one etcd cluster.
+
+    Args:
+        endpoints: "host:port", "http://host:port" or "unix:///path", or a
+            sequence of them.
+        dial_timeout: bound, in seconds, on connecting to an endpoint.
+        timeout: default per-call deadline in seconds (None: no deadline).
+        max_send_message_size: the largest request message, in bytes.
+        max_recv_message_size: the largest response message, in bytes; a
+            larger one fails the call with ResourceExhaustedError.
+        require_leader: send `hasleader=true`, so that a member without a
+            leader refuses calls (NoLeaderError) instead of serving them.
+        tls, username, password, keepalive_time, keepalive_timeout,
+        auto_sync_interval, reject_old_cluster: see API.md; the ones not
+            supported yet raise NotImplementedError when set.
+
+    Raises:
+        ValueError: a malformed endpoint or option.
+        NotImplementedError: an option this version does not support yet.
+    """
+
+    def __init__(
+        self,
+        endpoints: Union[str, Sequence[str]] = "127.0.0.1:2379",
+        *,
+        dial_timeout: Optional[float] = 5.0,
+        timeout: Optional[float] = None,
+        tls: object = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        keepalive_time: Optional[float] = None,
+        keepalive_timeout: float = 20.0,
+        max_send_message_size: int = 2 * 1024 * 1024,
+        max_recv_message_size: int = 2**31 - 1,
+        require_leader: bool = False,
+        auto_sync_interval: Optional[float] = None,
+        reject_old_cluster: bool = False,
+    ) -> None:
+        given = {
+            "tls": tls,
+            "username": username,
+            "password": password,
+            "keepalive_time": keepalive_time,
+            "auto_sync_interval": auto_sync_interval,
+            "reject_old_cluster": reject_old_cluster or None,
+        }
+        for name, value in given.items():
+            if value is not None:
+                raise NotImplementedError(
+                    f"{name}=: {_NOT_YET[name]} is not supported by this version of"
+                    " pyetcd-wire yet"
+                )
+        self._endpoints = _parse_endpoints(endpoints)
+        if len(self._endpoints) > 1:
+            raise NotImplementedError(
+                "several endpoints: failover between endpoints is not supported by"
+                " this version of pyetcd-wire yet; pass one endpoint"
+            )
+        for name, value in (("dial_timeout", dial_timeout), ("timeout", timeout)):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds or None")
+        if max_send_message_size <= 0 or max_recv_message_size <= 0:
+            raise ValueError("message size limits must be positive")
+        self.timeout = timeout
+        self.keepalive_timeout = keepalive_timeout
+        self._metadata: Metadata = (("client-api-version", CLIENT_API_VERSION),)
+        if require_leader:
+            self._metadata += (("hasleader", "true"),)
+        self._channel = Channel(
+            self._endpoints[0],
+            dial_timeout=dial_timeout,
+            max_send_message_size=max_send_message_size,
+            max_recv_message_size=max_recv_message_size,
+        )
+
+    @property
+    def endpoints(self) -> Tuple[str, ...]:
+        """The endpoints this client uses."""
+        return tuple(e.text for e in self._endpoints)
+
+    def close(self) -> None:
+        """Close every connection; calls in flight fail.  Idempotent."""
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- KV ---------------------------------------------------------------------
+
+    def put(
+        self,
+        key: Key,
+        value: Key,
+        *,
+        lease: int = 0,
+        prev_kv: bool = False,
+        ignore_value: bool = False,
+        ignore_lease: bool = False,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.PutResponse:
+        """Set `key` to `value` (etcd Put).
+
+        Args:
+            lease: attach the key to this lease (0: none).
+            prev_kv: return the key-value pair as it was before.
+            ignore_value: keep the current value (the key must exist).
+            ignore_lease: keep the current lease (the key must exist).
+            timeout: deadline in seconds (None: the client default).
+
+        Raises:
+            EmptyKeyError, KeyNotFoundError (ignore_* on a missing key),
+            LeaseNotFoundError, RequestTooLargeError, NoSpaceError, ...: see
+            `pyetcd_wire.errors`.
+        """
+        request = kv_api.put_request(
+            key,
+            value,
+            lease=lease,
+            prev_kv=prev_kv,
+            ignore_value=ignore_value,
+            ignore_lease=ignore_lease,
+        )
+        return self._call(KV_PUT, request, rpc_pb2.PutResponse, timeout)
+
+    def get(
+        self,
+        key: Key,
+        *,
+        range_end: Optional[Key] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        revision: int = 0,
+        limit: int = 0,
+        sort_target: str = "key",
+        sort_order: str = "none",
+        serializable: bool = False,
+        keys_only: bool = False,
+        count_only: bool = False,
+        min_mod_revision: int = 0,
+        max_mod_revision: int = 0,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.RangeResponse:
+        """Read a key or a range (etcd Range).
+
+        Args:
+            range_end: read `[key, range_end)`.
+            prefix: read every key starting with `key`.
+            from_key: read every key `>= key`.
+            revision: read at this revision (0: the latest); a compacted one
+                raises CompactedError, a future one FutureRevisionError.
+            limit: at most this many keys (0: no limit); `.more` says if
+                there were more.
+            sort_target, sort_order: "key"/"version"/"create"/"mod"/"value",
+                "none"/"ascend"/"descend".
+            serializable: answer from the member's local data (fast, may be
+                stale) instead of a linearizable read.
+            keys_only, count_only: return keys without values, or only `.count`.
+            min/max_mod/create_revision: filter keys by revisions.
+            timeout: deadline in seconds (None: the client default).
+        """
+        request = kv_api.range_request(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            revision=revision,
+            limit=limit,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            serializable=serializable,
+            keys_only=keys_only,
+            count_only=count_only,
+            min_mod_revision=min_mod_revision,
+            max_mod_revision=max_mod_revision,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
+        return self._call(KV_RANGE, request, rpc_pb2.RangeResponse, timeout)
+
+    def delete(
+        self,
+        key: Key,
+        *,
+        range_end: Optional[Key] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        prev_kv: bool = False,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.DeleteRangeResponse:
+        """Delete a key or a range (etcd DeleteRange); `.deleted` counts them.
+
+        Args: as `get` for the range; `prev_kv` returns the deleted pairs.
+        """
+        request = kv_api.delete_request(
+            key, range_end=range_end, prefix=prefix, from_key=from_key, prev_kv=prev_kv
+        )
+        return self._call(
+            KV_DELETE_RANGE, request, rpc_pb2.DeleteRangeResponse, timeout
+        )
+
+    def compact(
+        self, revision: int, *, physical: bool = False, timeout: Optional[float] = None
+    ) -> rpc_pb2.CompactionResponse:
+        """Discard history before `revision` (etcd Compact).
+
+        Args:
+            physical: return only once the compaction is physically applied.
+        """
+        request = kv_api.compaction_request(revision, physical=physical)
+        return self._call(KV_COMPACT, request, rpc_pb2.CompactionResponse, timeout)
+
+    def txn(
+        self,
+        compare: Sequence[Compare] = (),
+        success: Sequence[Op] = (),
+        failure: Sequence[Op] = (),
+        *,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.TxnResponse:
+        """An atomic transaction: if every `compare` holds, run `success`,
+        else `failure` (etcd Txn).  `.succeeded` says which branch ran."""
+        request = txn_api.txn_request(compare, success, failure)
+        return self._call(KV_TXN, request, rpc_pb2.TxnResponse, timeout)
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _call(
+        self,
+        method: Method,
+        request: Message,
+        response_type: Type[R],
+        timeout: Optional[float],
+    ) -> R:
+        raw = self._channel.unary(
+            method.path,
+            request.SerializeToString(),
+            timeout=self.timeout if timeout is None else timeout,
+            metadata=self._metadata,
+        )
+        return response_type.FromString(raw)
+
+
+def _parse_endpoints(endpoints: Union[str, Sequence[str]]) -> Tuple[Endpoint, ...]:
+    items = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
+    if not items:
+        raise ValueError("endpoints: give at least one endpoint")
+    return tuple(parse_endpoint(e) for e in items)

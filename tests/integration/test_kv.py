@@ -1,0 +1,263 @@
+"""The KV API against a real etcd, with etcdctl as the independent oracle.
+
+Go test names are kept where they match (tests/integration/clientv3/kv_test.go).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+
+import pyetcd_wire as etcd
+from pyetcd_wire.errors import (
+    CompactedError,
+    DeadlineExceededError,
+    DuplicateKeyError,
+    EmptyKeyError,
+    FutureRevisionError,
+    KeyNotFoundError,
+    LeaseNotFoundError,
+    RequestTooLargeError,
+    TooManyOpsError,
+)
+from pyetcd_wire.testing import EtcdMember
+
+
+@pytest.fixture(scope="module")
+def client(etcd_single: EtcdMember):
+    with etcd.Client(etcd_single.endpoint, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+def prefix() -> bytes:
+    return f"/kv-test/{uuid.uuid4().hex}/".encode()
+
+
+def keys_of(response) -> list[bytes]:
+    return [kv.key for kv in response.kvs]
+
+
+def test_kv_put_get_round_trip_with_etcdctl(etcd_single, client, prefix):
+    put = client.put(prefix + b"a", "värde")
+    assert put.header.revision > 0
+    shown = etcd_single.etcdctl("get", (prefix + b"a").decode(), "-w", "json")
+    kv = json.loads(shown.stdout)["kvs"][0]
+    assert kv["mod_revision"] == put.header.revision
+    etcd_single.etcdctl("put", (prefix + b"b").decode(), "from etcdctl")
+    got = client.get(prefix + b"b")
+    assert got.kvs[0].value == b"from etcdctl"
+    assert client.get(prefix + b"a").kvs[0].value == "värde".encode()
+
+
+def test_kv_binary_keys_and_values(etcd_single, client, prefix):
+    key = prefix + b"\x00\xff\x00"
+    client.put(key, b"\xff\x00" * 8)
+    assert client.get(key).kvs[0].value == b"\xff\x00" * 8
+    hexed = etcd_single.etcdctl("get", "--prefix", prefix.decode(), "-w", "json")
+    import base64
+
+    assert base64.b64decode(json.loads(hexed.stdout)["kvs"][0]["key"]) == key
+
+
+def test_kv_range_options(client, prefix):
+    for i, name in enumerate([b"a", b"b", b"c", b"d"]):
+        client.put(prefix + name, b"v%d" % (3 - i))
+    assert keys_of(client.get(prefix, prefix=True)) == [
+        prefix + b"a",
+        prefix + b"b",
+        prefix + b"c",
+        prefix + b"d",
+    ]
+    assert keys_of(client.get(prefix + b"b", range_end=prefix + b"d")) == [
+        prefix + b"b",
+        prefix + b"c",
+    ]
+    assert len(client.get(prefix + b"c", from_key=True).kvs) >= 2
+    limited = client.get(prefix, prefix=True, limit=2)
+    assert len(limited.kvs) == 2
+    assert limited.more
+    assert limited.count == 4
+    by_value = client.get(prefix, prefix=True, sort_target="value", sort_order="ascend")
+    assert [kv.value for kv in by_value.kvs] == [b"v0", b"v1", b"v2", b"v3"]
+    desc = client.get(prefix, prefix=True, sort_order="descend")
+    assert keys_of(desc)[0] == prefix + b"d"
+    assert client.get(prefix, prefix=True, count_only=True).count == 4
+    assert len(client.get(prefix, prefix=True, count_only=True).kvs) == 0
+    assert all(
+        kv.value == b"" for kv in client.get(prefix, prefix=True, keys_only=True).kvs
+    )
+    assert len(client.get(prefix, prefix=True, serializable=True).kvs) == 4
+
+
+def test_kv_revision_filters_and_history(client, prefix):
+    first = client.put(prefix + b"k", b"1").header.revision
+    second = client.put(prefix + b"k", b"2").header.revision
+    assert client.get(prefix + b"k", revision=first).kvs[0].value == b"1"
+    assert client.get(prefix + b"k", revision=second).kvs[0].value == b"2"
+    client.put(prefix + b"other", b"x")
+    newer = client.get(prefix, prefix=True, min_mod_revision=second)
+    assert keys_of(newer) == [prefix + b"k", prefix + b"other"]
+    older = client.get(prefix, prefix=True, max_create_revision=first)
+    assert keys_of(older) == [prefix + b"k"]
+    with pytest.raises(FutureRevisionError):
+        client.get(prefix + b"k", revision=second + 10**6)
+
+
+def test_kv_put_with_prev_kv_lease_and_ignore(client, prefix):
+    key = prefix + b"p"
+    client.put(key, b"old")
+    response = client.put(key, b"new", prev_kv=True)
+    assert response.prev_kv.value == b"old"
+    client.put(key, b"", ignore_value=True)
+    assert client.get(key).kvs[0].value == b"new"
+    with pytest.raises(KeyNotFoundError):
+        client.put(prefix + b"missing", b"", ignore_value=True)
+    with pytest.raises(LeaseNotFoundError):
+        client.put(key, b"v", lease=0x7FFF_FFFF_0000_0001)
+
+
+def test_kv_delete(etcd_single, client, prefix):
+    for name in (b"a", b"b", b"c"):
+        client.put(prefix + name, name)
+    deleted = client.delete(prefix + b"a", prev_kv=True)
+    assert deleted.deleted == 1
+    assert deleted.prev_kvs[0].value == b"a"
+    assert client.delete(prefix, prefix=True).deleted == 2
+    assert etcd_single.etcdctl("get", "--prefix", prefix.decode()).stdout == ""
+
+
+def test_kv_txn(client, prefix):
+    key = prefix + b"t"
+    client.put(key, b"1")
+    ok = client.txn(
+        compare=[etcd.Compare.value(key) == b"1", etcd.Compare.version(key) > 0],
+        success=[etcd.Op.put(key, b"2"), etcd.Op.get(key)],
+        failure=[etcd.Op.delete(key)],
+    )
+    assert ok.succeeded
+    assert ok.responses[1].response_range.kvs[0].value == b"2"
+    no = client.txn(
+        compare=[etcd.Compare.value(key) == b"1"],
+        success=[etcd.Op.delete(key)],
+        failure=[etcd.Op.get(key)],
+    )
+    assert not no.succeeded
+    assert no.responses[0].response_range.kvs[0].value == b"2"
+    nested = client.txn(
+        success=[
+            etcd.Op.txn(
+                [etcd.Compare.create_revision(prefix + b"nope") == 0],
+                [etcd.Op.put(prefix + b"created", b"yes")],
+                [],
+            )
+        ]
+    )
+    assert nested.responses[0].response_txn.succeeded
+    in_range = client.txn(
+        compare=[etcd.Compare.mod_revision(prefix, prefix=True) > 0],
+        success=[etcd.Op.get(prefix, prefix=True, count_only=True)],
+    )
+    assert in_range.succeeded
+
+
+def test_kv_txn_server_errors(client, prefix):
+    with pytest.raises(DuplicateKeyError):
+        client.txn(
+            success=[etcd.Op.put(prefix + b"d", b"1"), etcd.Op.put(prefix + b"d", b"2")]
+        )
+    with pytest.raises(TooManyOpsError):
+        client.txn(success=[etcd.Op.get(prefix + b"%d" % i) for i in range(129)])
+
+
+def test_kv_compact(etcd_binary, prefix):
+    with (
+        EtcdMember("compact", binary=etcd_binary) as member,
+        etcd.Client(member.endpoint) as c,
+    ):
+        first = c.put(prefix + b"k", b"1").header.revision
+        latest = c.put(prefix + b"k", b"2").header.revision
+        c.compact(latest, physical=True)
+        with pytest.raises(CompactedError) as info:
+            c.get(prefix + b"k", revision=first)
+        assert isinstance(info.value, etcd.RpcError)
+
+
+def test_kv_empty_key_is_refused_without_a_round_trip(client):
+    with pytest.raises(EmptyKeyError):
+        client.put(b"", b"v")
+    with pytest.raises(ValueError, match="prefix"):
+        client.get(b"a", prefix=True, from_key=True)
+
+
+def test_kv_large_values_and_limits(etcd_single, client, prefix):
+    mib = b"m" * (1024 * 1024)
+    client.put(prefix + b"mib", mib)
+    assert client.get(prefix + b"mib").kvs[0].value == mib
+    with pytest.raises(RequestTooLargeError):
+        client.put(prefix + b"too-big", b"x" * (1536 * 1024 + 1))
+
+
+def test_kv_64_mib_range_response(etcd_binary, prefix):
+    args = ["--quota-backend-bytes", str(1 << 30)]
+    with (
+        EtcdMember("big", binary=etcd_binary, extra_args=args) as member,
+        etcd.Client(member.endpoint, timeout=120) as c,
+    ):
+        value = b"z" * (1024 * 1024)
+        for i in range(64):
+            c.put(prefix + b"%02d" % i, value)
+        response = c.get(prefix, prefix=True)
+        assert len(response.kvs) == 64
+        assert sum(len(kv.value) for kv in response.kvs) == 64 * 1024 * 1024
+
+
+def test_kv_eight_threads_share_one_client(client, prefix):
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(100):
+                key = prefix + b"%d/%d" % (n, i)
+                client.put(key, b"%d" % i)
+                assert client.get(key).kvs[0].value == b"%d" % i
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert client.get(prefix, prefix=True, count_only=True).count == 800
+
+
+def test_kv_frozen_server_honours_deadline(etcd_binary, prefix):
+    with (
+        EtcdMember("frozen-kv", binary=etcd_binary) as member,
+        etcd.Client(member.endpoint, timeout=0.5) as c,
+    ):
+        c.put(prefix + b"k", b"v")
+        member.pause()
+        try:
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceededError):
+                c.get(prefix + b"k")
+            assert time.monotonic() - started < 2
+        finally:
+            member.resume()
+        assert c.get(prefix + b"k", timeout=10).kvs[0].value == b"v"
+
+
+def test_client_options_not_yet_supported_say_so():
+    with pytest.raises(NotImplementedError, match="TLS"):
+        etcd.Client("127.0.0.1:2379", tls=object())
+    with pytest.raises(NotImplementedError, match="failover"):
+        etcd.Client(["127.0.0.1:2379", "127.0.0.1:2380"])
+    with pytest.raises(ValueError, match="endpoint"):
+        etcd.Client("ftp://x:1")
