@@ -46,6 +46,7 @@ import _grpcio_stubs  # noqa: E402
 import _report  # noqa: E402
 
 import pyetcd_wire  # noqa: E402
+from pyetcd_wire import Client  # noqa: E402
 from pyetcd_wire._core.grpc import events as ge  # noqa: E402
 from pyetcd_wire._core.grpc.status import StatusCode  # noqa: E402
 from pyetcd_wire._proto import rpc_pb2  # noqa: E402
@@ -83,6 +84,21 @@ def our_ops(channel: Channel, timeout: Optional[float]) -> Dict[str, Op]:
         request = put_request(key=KEY, value=VALUE).SerializeToString()
         reply = unary(PUT_PATH, request, timeout=timeout)
         revision: int = put_response.FromString(reply).header.revision
+        return revision
+
+    return {"range": range_, "put": put}
+
+
+def client_ops(client: Client, timeout: Optional[float]) -> Dict[str, Op]:
+    """Range and Put through the public API: `Client.get` / `Client.put`."""
+    get, put_ = client.get, client.put
+
+    def range_() -> bytes:
+        value: bytes = get(KEY, serializable=True, timeout=timeout).kvs[0].value
+        return value
+
+    def put() -> int:
+        revision: int = put_(KEY, VALUE, timeout=timeout).header.revision
         return revision
 
     return {"range": range_, "put": put}
@@ -260,6 +276,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="profile our side instead"
     )
+    parser.add_argument(
+        "--layer",
+        choices=["client", "channel"],
+        default="client",
+        help="our side through the public Client (default) or the raw channel",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.calls = args.calls or (1500 if quick else 10000)
@@ -385,9 +407,13 @@ def run_against(
     etcd_version = ".".join(map(str, member.version))
     load_before = load_average()
     channel = Channel(member.endpoint)
+    client = Client(member.endpoint)
     grpc_channel = grpc.insecure_channel(member.endpoint) if grpc else None
     try:
-        ours = our_ops(channel, args.call_timeout)
+        if args.layer == "client":
+            ours = client_ops(client, args.call_timeout)
+        else:
+            ours = our_ops(channel, args.call_timeout)
         ours["put"]()
         if ours["range"]() != VALUE:
             raise RuntimeError("Range did not return the value just put")
@@ -413,6 +439,7 @@ def run_against(
         results = run_plan(plan, args.reps, warm)
     finally:
         channel.close()
+        client.close()
         if grpc_channel is not None:
             grpc_channel.close()
     env = environment(grpc, etcd_version, note)
@@ -426,6 +453,7 @@ def run_against(
         "inproc_calls": args.inproc_calls,
         "threads": args.thread_counts,
         "call_timeout": args.call_timeout,
+        "layer": args.layer,
     }
     report = _report.Report(env, [s for s, _ in plan], results)
     failed = report.write(Path(args.out))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any, Deque, Optional, Tuple
 
 from .. import state as st
@@ -45,7 +44,8 @@ class Call:
         self.response = st.ResponseState.AWAITING_HEADERS
         self.response_headers: HeaderList = ()
         # Request messages waiting for the stream to open: (framed, end).
-        self.outbox: Deque[Tuple[bytes, bool]] = deque()
+        # Created when needed: a call that opens at once never queues.
+        self.outbox: Optional[Deque[Tuple[bytes, bool]]] = None
         # Back-pressure bookkeeping (see GrpcConnection._deliver).
         self.undelivered = 0
         self.withheld = 0

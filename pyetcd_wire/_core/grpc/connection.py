@@ -189,7 +189,7 @@ class GrpcConnection:
             call.move(st.CallInput.SEND_HEADERS)
             self._calls[call.stream_id] = call
         else:
-            call.outbox.append((framed, True))
+            call.outbox = deque([(framed, True)])
             self._queued.append(call)
         return call
 
@@ -440,6 +440,8 @@ class GrpcConnection:
     def _send(self, call: Call, framed: bytes, end: bool) -> None:
         call.move(st.CallInput.END if end else st.CallInput.SEND_MESSAGE)
         if call.stream_id is None:
+            if call.outbox is None:
+                call.outbox = deque()
             call.outbox.append((framed, end))
         else:
             self.h2.send_data(call.stream_id, framed, end_stream=end)
@@ -448,13 +450,14 @@ class GrpcConnection:
         h2 = self.h2
         while self._queued and h2.accepts_streams and h2.has_stream_capacity:
             call = self._queued.popleft()
-            first, end = call.outbox.popleft() if call.outbox else (b"", False)
+            outbox = call.outbox
+            first, end = outbox.popleft() if outbox else (b"", False)
             sid = h2.open_stream(call.header_block, end_stream=end, data=first)
             call.stream_id = sid
             call.move(st.CallInput.SEND_HEADERS)
             self._calls[sid] = call
-            while call.outbox:
-                framed, end = call.outbox.popleft()
+            while outbox:
+                framed, end = outbox.popleft()
                 h2.send_data(sid, framed, end_stream=end)
 
     def _fail(self, call: Call, why: str, out: List[GrpcEvent]) -> None:

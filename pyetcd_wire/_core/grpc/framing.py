@@ -9,7 +9,7 @@ a single octet of the body is buffered.
 from __future__ import annotations
 
 import struct
-from typing import List, Union
+from typing import List, Optional, Union
 
 from .status import StatusCode
 
@@ -38,12 +38,13 @@ class MessageDecoder:
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self._buf = bytearray()
+        # Allocated only once a partial message must be kept (most calls never).
+        self._buf: Optional[bytearray] = None
 
     @property
     def buffered(self) -> int:
         """Octets of an incomplete message held."""
-        return len(self._buf)
+        return len(self._buf) if self._buf else 0
 
     def feed(self, data: Union[bytes, bytearray]) -> List[bytes]:
         """Returns the messages `data` completes.
@@ -52,9 +53,10 @@ class MessageDecoder:
             MessageError: RESOURCE_EXHAUSTED for a message over `max_size`,
                 INTERNAL for a compressed or malformed prefix.
         """
-        if self._buf:
-            self._buf += data
-            data = self._buf
+        buf = self._buf
+        if buf:
+            buf += data
+            data = buf
         messages: List[bytes] = []
         pos, end = 0, len(data)
         unpack = PREFIX.unpack_from
@@ -72,8 +74,8 @@ class MessageDecoder:
                 break
             messages.append(bytes(data[pos + 5 : stop]))
             pos = stop
-        if data is self._buf:
-            del self._buf[:pos]
+        if buf and data is buf:
+            del buf[:pos]
         elif pos < end:
             self._buf = bytearray(data[pos:])
         return messages
