@@ -10,12 +10,9 @@ import argparse
 import time
 from typing import List, Optional
 
-from ._proto import rpc_pb2
-from ._sync.channel import Channel
-from .errors import DeadlineExceededError, UnimplementedError
+from . import Client, Compare, Op
+from .errors import CompactedError, DeadlineExceededError, EtcdError
 from .testing.etcd import EtcdMember, etcdctl
-
-KV = "/etcdserverpb.KV/"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -24,44 +21,76 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--calls", type=int, default=2000, help="reads to time")
     args = parser.parse_args(argv)
     with EtcdMember("demo") as member:
-        print(f"started etcd (pid {member.pid}) at {member.endpoint}")
-        with Channel(member.endpoint) as channel:
-            tour(channel, member.endpoint, args.calls)
-    print("stopped etcd; done")
+        print(f"started etcd {'.'.join(map(str, member.version))} (pid {member.pid})")
+        print(f"  at {member.endpoint}\n")
+        with Client(member.endpoint, timeout=5) as client:
+            tour(client, member.endpoint, args.calls)
+    print("\nstopped etcd; done")
     return 0
 
 
-def tour(channel: Channel, endpoint: str, calls: int) -> None:
-    put = rpc_pb2.PutRequest(key=b"/demo/greeting", value=b"hello from pyetcd-wire")
-    header = rpc_pb2.PutResponse.FromString(
-        channel.unary(KV + "Put", put.SerializeToString(), timeout=5)
-    ).header
-    print(f"Put /demo/greeting            -> revision {header.revision}")
+def show(what: str, result: object) -> None:
+    print(f"  {what:<44} -> {result}")
+
+
+def tour(client: Client, endpoint: str, calls: int) -> None:
+    print("KV")
+    rev = client.put("/demo/greeting", "hello from pyetcd-wire").header.revision
+    show('put("/demo/greeting", ...)', f"revision {rev}")
     shown = etcdctl([endpoint], "get", "/demo/greeting", "--print-value-only")
-    print(f"etcdctl get /demo/greeting    -> {shown.stdout.strip()!r}")
+    show("etcdctl get /demo/greeting", repr(shown.stdout.strip()))
     etcdctl([endpoint], "put", "/demo/from-etcdctl", "written by etcdctl")
-    request = rpc_pb2.RangeRequest(key=b"/demo/", range_end=b"/demo0")
-    reply = rpc_pb2.RangeResponse.FromString(
-        channel.unary(KV + "Range", request.SerializeToString(), timeout=5)
+    for kv in client.get("/demo/", prefix=True).kvs:
+        show('get("/demo/", prefix=True)', f"{kv.key!r} = {kv.value!r}")
+    show(
+        'get("/demo/", prefix=True, count_only=True)',
+        client.get("/demo/", prefix=True, count_only=True).count,
     )
-    for kv in reply.kvs:
-        print(f"Range /demo/ prefix           -> {kv.key!r} = {kv.value!r}")
+
+    print("\ntransactions")
+    response = client.txn(
+        compare=[Compare.value("/demo/greeting") == "hello from pyetcd-wire"],
+        success=[Op.put("/demo/greeting", "hello again"), Op.get("/demo/greeting")],
+        failure=[Op.get("/demo/greeting")],
+    )
+    value = response.responses[-1].response_range.kvs[0].value
+    show(
+        "txn(value == old: put new, get)", f"succeeded={response.succeeded}, {value!r}"
+    )
+
+    print("\nerrors are typed")
+    old = client.put("/demo/counter", "1").header.revision
+    latest = client.put("/demo/counter", "2").header.revision
+    client.compact(latest, physical=True)
     try:
-        channel.unary(KV + "NoSuchMethod", b"", timeout=5)
-    except UnimplementedError as exc:
-        print(f"unknown method                -> {type(exc).__name__}: {exc.details}")
+        client.get("/demo/counter", revision=old)
+    except CompactedError as exc:
+        show(
+            f"get(revision={old}) after compact({latest})",
+            f"{type(exc).__name__}: {exc.details}",
+        )
     try:
-        channel.unary(KV + "Range", request.SerializeToString(), timeout=1e-6)
+        client.get("/demo/counter", timeout=1e-6)
     except DeadlineExceededError as exc:
-        print(f"1 µs deadline                 -> {type(exc).__name__}")
-    one = rpc_pb2.RangeRequest(key=b"/demo/greeting", serializable=True)
-    one_bytes = one.SerializeToString()
+        show(
+            "get(timeout=1 µs)",
+            f"{type(exc).__name__}, a TimeoutError: {isinstance(exc, TimeoutError)}",
+        )
+    try:
+        client.put("", "no key")
+    except EtcdError as exc:
+        show('put("", ...)', f"{type(exc).__name__}, before anything was sent")
+    deleted = client.delete("/demo/", prefix=True).deleted
+    show('delete("/demo/", prefix=True)', f"{deleted} keys deleted")
+
+    print("\nspeed")
+    client.put("/demo/bench", "x" * 100)
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
-        channel.unary(KV + "Range", one_bytes, timeout=5)
+        client.get("/demo/bench", serializable=True)
     wall = (time.perf_counter() - started) / calls * 1e6
     cpu_us = (time.process_time() - cpu) / calls * 1e6
-    print(
-        f"{calls} serializable reads      -> {wall:.0f} µs/call,"
-        f" {cpu_us:.0f} µs client CPU/call"
+    show(
+        f"{calls} serializable gets",
+        f"{wall:.0f} µs/call, {cpu_us:.0f} µs client CPU/call",
     )

