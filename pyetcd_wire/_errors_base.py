@@ -1,0 +1,359 @@
+"""The base of the exception tree: everything but etcd's own server errors.
+
+Private: import these names from `pyetcd_wire.errors`, which re-exports them
+and sets their `__module__` to it.  Here: `EtcdError`, the protocol, transport
+and deadline errors, `RpcError` with one class per status code
+(`RPC_ERROR_BY_CODE`), and the client-side lease, watch and recipe errors.
+etcd's server errors subclass the status classes, in `_errors_etcd`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Dict, Optional, Sequence, Tuple, Type
+
+from ._core.grpc.status import StatusCode
+
+
+class EtcdError(Exception):
+    """Base of every error raised by pyetcd_wire."""
+
+
+class ProtocolError(EtcdError):
+    """HTTP/2 or gRPC was broken; the connection is unusable afterwards.
+
+    Attributes:
+        error_code: the HTTP/2 error code (RFC 9113 §7) sent in GOAWAY.
+        frame: name of the frame type that broke the rule, or "" if none.
+    """
+
+    def __init__(self, msg: str, *, error_code: int = 0x1, frame: str = "") -> None:
+        super().__init__(msg)
+        self.error_code = error_code
+        self.frame = frame
+
+
+class LocalProtocolError(ProtocolError):
+    """We, or the caller at wire level, broke the protocol.  A bug if raised
+    from a public method other than through misuse of the wire layer."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The server broke HTTP/2 or gRPC.  Expected from broken or hostile peers."""
+
+
+class TransportError(EtcdError):
+    """The network failed (wraps OSError and ssl errors).  Expected."""
+
+
+class ConnectionFailedError(TransportError):
+    """No connection could be made.
+
+    Attributes:
+        failures: (endpoint, reason) for every endpoint tried.
+    """
+
+    def __init__(self, failures: Sequence[Tuple[str, str]]) -> None:
+        self.failures = list(failures)
+        tried = "; ".join(f"{ep}: {why}" for ep, why in self.failures)
+        super().__init__(f"could not connect to etcd ({tried})")
+
+
+class ConnectionLostError(TransportError):
+    """The connection ended before the call completed.
+
+    Attributes:
+        endpoint: where the call was sent.
+        not_processed: True if the server provably never processed the call
+            (GOAWAY above its stream, REFUSED_STREAM, or never sent), so it is
+            safe to retry even a write.
+    """
+
+    def __init__(self, msg: str, *, endpoint: str = "", not_processed: bool = False):
+        super().__init__(msg)
+        self.endpoint = endpoint
+        self.not_processed = not_processed
+
+
+class NoEndpointAvailableError(TransportError):
+    """The client has no endpoint to try (Go ErrNoAvailableEndpoints); give it some
+    with set_endpoints().  A caller bug."""
+
+    def __init__(self, msg: str = "etcdclient: no available endpoints") -> None:
+        super().__init__(msg)
+
+
+class DeadlineExceededError(EtcdError, TimeoutError):
+    """The call's deadline passed (client side, or DEADLINE_EXCEEDED from the
+    server).  Expected.  Also a builtin `TimeoutError`."""
+
+    code = StatusCode.DEADLINE_EXCEEDED
+
+    def __init__(self, msg: str, *, endpoint: str = "") -> None:
+        super().__init__(msg)
+        self.endpoint = endpoint
+
+
+class OldClusterError(EtcdError):
+    """A member runs an etcd older than the client supports (Go ErrOldCluster,
+    checked with reject_old_cluster=True); upgrade the cluster.  Expected.
+
+    Attributes:
+        endpoint: the member that reported the old version.
+        version: the version it reported.
+    """
+
+    def __init__(
+        self,
+        msg: str = "etcdclient: old cluster version",
+        *,
+        endpoint: str = "",
+        version: str = "",
+    ) -> None:
+        if endpoint or version:
+            msg = f"{msg} ({endpoint} runs {version or 'an unknown version'})"
+        super().__init__(msg)
+        self.endpoint = endpoint
+        self.version = version
+
+
+class RpcError(EtcdError):
+    """The server answered with a non-OK gRPC status.  Expected.
+
+    `code` and `details` may be left out for any class below RpcError: they
+    default to its status code and, for etcd errors, to etcd's exact message, so
+    `raise EmptyKeyError()` is what etcd would have sent (client-side checks).
+
+    Attributes:
+        code: the `StatusCode` (as received: etcd 3.5 and 3.6 differ, see classes).
+        details: the status message (grpc-message), decoded.
+        endpoint: the endpoint that answered.
+        trailers: the raw trailers, as (name, value) byte pairs.
+        status_details: grpc-status-details-bin, decoded from base64, or None.
+        not_processed: True if the server provably never processed the call.
+
+    Raises:
+        TypeError: `code` left out on RpcError itself.
+    """
+
+    def __init__(
+        self,
+        code: Optional[StatusCode] = None,
+        details: Optional[str] = None,
+        *,
+        endpoint: str = "",
+        trailers: Sequence[Tuple[bytes, bytes]] = (),
+        status_details: Optional[bytes] = None,
+        not_processed: bool = False,
+    ) -> None:
+        if code is None or details is None:
+            default_code, default_details = _defaults_for(type(self))
+            code = default_code if code is None else code
+            details = default_details if details is None else details
+        where = f" from {endpoint}" if endpoint else ""
+        super().__init__(f"{code.name}{where}: {details}")
+        self.code = code
+        self.details = details
+        self.endpoint = endpoint
+        self.trailers = tuple(trailers)
+        self.status_details = status_details
+        self.not_processed = not_processed
+
+
+class RpcCancelledError(RpcError):
+    """CANCELLED: the call was cancelled (by the caller or the server).  Never
+    shadows asyncio.CancelledError."""
+
+
+class UnknownError(RpcError):
+    """UNKNOWN."""
+
+
+class InvalidArgumentError(RpcError):
+    """INVALID_ARGUMENT."""
+
+
+class NotFoundError(RpcError):
+    """NOT_FOUND."""
+
+
+class AlreadyExistsError(RpcError):
+    """ALREADY_EXISTS."""
+
+
+class PermissionDeniedError(RpcError):
+    """PERMISSION_DENIED, and etcd's "permission denied": the user lacks the
+    permission for this key or call; grant it or use another user.  Expected."""
+
+
+class ResourceExhaustedError(RpcError):
+    """RESOURCE_EXHAUSTED (also: a message over max_recv_message_size)."""
+
+
+class FailedPreconditionError(RpcError):
+    """FAILED_PRECONDITION."""
+
+
+class AbortedError(RpcError):
+    """ABORTED."""
+
+
+class OutOfRangeError(RpcError):
+    """OUT_OF_RANGE."""
+
+
+class UnimplementedError(RpcError):
+    """UNIMPLEMENTED: the server does not know the method."""
+
+
+class InternalError(RpcError):
+    """INTERNAL."""
+
+
+class UnavailableError(RpcError):
+    """UNAVAILABLE: transient; reads may be retried elsewhere."""
+
+
+class DataLossError(RpcError):
+    """DATA_LOSS."""
+
+
+class UnauthenticatedError(RpcError):
+    """UNAUTHENTICATED."""
+
+
+# One class per status code (doc/statuscodes.md).  DEADLINE_EXCEEDED is the
+# one code outside RpcError, so callers can catch TimeoutError.
+RPC_ERROR_BY_CODE: Dict[StatusCode, Type[RpcError]] = {
+    StatusCode.CANCELLED: RpcCancelledError,
+    StatusCode.UNKNOWN: UnknownError,
+    StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    StatusCode.NOT_FOUND: NotFoundError,
+    StatusCode.ALREADY_EXISTS: AlreadyExistsError,
+    StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    StatusCode.ABORTED: AbortedError,
+    StatusCode.OUT_OF_RANGE: OutOfRangeError,
+    StatusCode.UNIMPLEMENTED: UnimplementedError,
+    StatusCode.INTERNAL: InternalError,
+    StatusCode.UNAVAILABLE: UnavailableError,
+    StatusCode.DATA_LOSS: DataLossError,
+    StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+}
+
+# What RpcError() fills in when code/details are left out, by class (the first
+# class in the MRO found here wins): the status code with "" for the status
+# classes.  errors.py adds the 3.6+ code and exact message for etcd's errors once
+# it has resolved their catalogue; it runs on any import of pyetcd_wire.
+_DEFAULTS: Dict[type, Tuple[StatusCode, str]] = {
+    cls: (code, "") for code, cls in RPC_ERROR_BY_CODE.items()
+}
+
+
+def _defaults_for(cls: type) -> Tuple[StatusCode, str]:
+    for klass in cls.__mro__:
+        if klass in _DEFAULTS:
+            return _DEFAULTS[klass]
+    raise TypeError(f"{cls.__name__} needs a status code")
+
+
+# --- client-side errors (reference/clientv3.md §1.9); never from a status.
+
+
+class LeaseError(EtcdError):
+    """Base of client-side lease errors.
+
+    Attributes:
+        lease_id: the lease concerned, or 0 if unknown.
+    """
+
+    def __init__(self, msg: str, *, lease_id: int = 0) -> None:
+        super().__init__(msg)
+        self.lease_id = lease_id
+
+
+class LeaseExpiredError(LeaseError):
+    """The kept-alive lease expired or was revoked; grant a new one.  Expected."""
+
+    def __init__(self, msg: str = "", *, lease_id: int = 0) -> None:
+        super().__init__(
+            msg or f"lease {lease_id:x} expired or was revoked", lease_id=lease_id
+        )
+
+
+class KeepAliveHaltedError(LeaseError):
+    """Keep-alive stopped for good (Go ErrKeepAliveHalted); the lease will expire.
+    Expected.
+
+    Attributes:
+        reason: why it stopped.
+    """
+
+    def __init__(self, reason: str = "", *, lease_id: int = 0) -> None:
+        why = reason or "unknown reason"
+        super().__init__(
+            f"etcdclient: leases keep alive halted: {why}", lease_id=lease_id
+        )
+        self.reason = reason
+
+
+class WatchError(EtcdError):
+    """Base of client-side watch errors.  (A compacted start revision raises
+    `CompactedError`, with `compact_revision`.)"""
+
+
+class WatchCanceledError(WatchError):
+    """The server cancelled the watch (cancel_reason, e.g. permission lost).
+    Expected.  Not `ServerWatchCanceledError` (the whole stream).
+
+    Attributes:
+        reason: the server's cancel_reason, or "".
+        watch_id: the server's watch ID, or None if unknown.
+    """
+
+    def __init__(self, reason: str = "", *, watch_id: Optional[int] = None) -> None:
+        super().__init__(f"watch canceled by the server: {reason or 'no reason'}")
+        self.reason = reason
+        self.watch_id = watch_id
+
+
+class RecipeError(EtcdError):
+    """Base of the errors of the recipes (Go's concurrency package)."""
+
+    default_message: ClassVar[str] = "recipe failed"
+
+    def __init__(self, msg: str = "") -> None:
+        super().__init__(msg or self.default_message)
+
+
+class LockedError(RecipeError):
+    """try_acquire(): another session holds the lock (Go ErrLocked).  Expected."""
+
+    default_message = "mutex: Locked by another session"
+
+
+class SessionExpiredError(RecipeError):
+    """The session's lease is gone (Go ErrSessionExpired); start a new one.
+    Expected."""
+
+    default_message = "mutex: session is expired"
+
+
+class LockReleasedError(RecipeError):
+    """release() on a lock not held (Go ErrLockReleased).  A caller bug."""
+
+    default_message = "mutex: lock has already been released"
+
+
+class NotLeaderError(RecipeError):
+    """proclaim()/resign() without being the election leader (Go
+    ErrElectionNotLeader).  Expected.  Not etcd's `ServerNotLeaderError`."""
+
+    default_message = "election: not leader"
+
+
+class ElectionNoLeaderError(RecipeError):
+    """leader(): nobody has won the election yet (Go ErrElectionNoLeader).
+    Expected.  Not etcd's `NoLeaderError` (raft has no leader)."""
+
+    default_message = "election: no leader"
