@@ -267,3 +267,14 @@ def test_client_options_not_yet_supported_say_so():
         etcd.Client(["127.0.0.1:2379", "127.0.0.1:2380"])
     with pytest.raises(ValueError, match="endpoint"):
         etcd.Client("ftp://x:1")
+
+
+def test_client_close_is_idempotent_and_final(member):
+    c = etcd.Client(member.endpoint)
+    c.put(b"/kv-test/close", b"v")
+    c.close()
+    c.close()
+    with pytest.raises(etcd.ConnectionLostError, match="closed"):
+        c.get(b"/kv-test/close")
+    with etcd.Client(member.endpoint) as again:
+        assert again.endpoints == (member.endpoint,)
