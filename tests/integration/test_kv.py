@@ -21,10 +21,12 @@ from pyetcd_wire.errors import (
     FutureRevisionError,
     KeyNotFoundError,
     LeaseNotFoundError,
+    NoLeaderError,
+    NoSpaceError,
     RequestTooLargeError,
     TooManyOpsError,
 )
-from pyetcd_wire.testing import EtcdMember
+from pyetcd_wire.testing import EtcdCluster, EtcdMember
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +280,41 @@ def test_client_close_is_idempotent_and_final(member):
         c.get(b"/kv-test/close")
     with etcd.Client(member.endpoint) as again:
         assert again.endpoints == (member.endpoint,)
+
+
+def test_kv_no_space_when_the_quota_is_full(server_binary, prefix):
+    args = ["--quota-backend-bytes", str(2 * 1024 * 1024)]
+    with (
+        EtcdMember("tiny", binary=server_binary, extra_args=args) as tiny,
+        etcd.Client(tiny.endpoint, timeout=30) as c,
+    ):
+        with pytest.raises(NoSpaceError):  # noqa: PT012 - the loop fills the quota
+            for i in range(64):
+                c.put(prefix + b"%d" % i, b"q" * (512 * 1024))
+        alarms = tiny.etcdctl("alarm", "list").stdout
+        assert "NOSPACE" in alarms
+
+
+def test_kv_require_leader_refuses_without_quorum(etcd_binary, prefix):
+    with EtcdCluster(3, binary=etcd_binary) as cluster:
+        survivor = cluster.members[0]
+        with (
+            etcd.Client(survivor.endpoint, require_leader=True, timeout=10) as strict,
+            etcd.Client(survivor.endpoint, timeout=10) as lenient,
+        ):
+            strict.put(prefix + b"k", b"v")
+            for member in cluster.members[1:]:
+                member.kill()
+            deadline = time.monotonic() + 20
+            # The survivor notices it lost the leader after an election timeout.
+            # Serializable reads need no quorum: only the leader check fails them.
+            while True:
+                try:
+                    strict.get(prefix + b"k", serializable=True)
+                except NoLeaderError:
+                    break
+                assert time.monotonic() < deadline, "no NoLeaderError within 20 s"
+                time.sleep(0.2)
+            assert lenient.get(prefix + b"k", serializable=True).kvs[0].value == b"v"
+            for member in cluster.members[1:]:
+                member.restart()
