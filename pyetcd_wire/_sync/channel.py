@@ -74,13 +74,7 @@ class Channel:
                 says if the server provably never saw the call).
             ProtocolError: the server broke HTTP/2; the connection is dropped.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        conn = self._current or self.connection(deadline)
-        try:
-            return conn.unary(path, request, deadline=deadline, metadata=metadata)[0]
-        except ConnectionRetiredError:
-            conn = self.connection(deadline)
-            return conn.unary(path, request, deadline=deadline, metadata=metadata)[0]
+        return self._unary(path, request, timeout, metadata)[0]
 
     def unary_with_metadata(
         self,
@@ -91,17 +85,24 @@ class Channel:
         metadata: Metadata = (),
     ) -> Tuple[bytes, HeaderList, HeaderList]:
         """`unary()`, also returning the response headers and trailers."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            message, call, slot = self.connection(deadline).unary(
-                path, request, deadline=deadline, metadata=metadata
-            )
-        except ConnectionRetiredError:
-            message, call, slot = self.connection(deadline).unary(
-                path, request, deadline=deadline, metadata=metadata
-            )
+        message, call, slot = self._unary(path, request, timeout, metadata)
         trailers = tuple(slot.status.trailers) if slot.status is not None else ()
         return message, call.response_headers, trailers
+
+    def _unary(
+        self,
+        path: str,
+        request: bytes,
+        timeout: Optional[float],
+        metadata: Metadata,
+    ) -> Tuple[bytes, Call, _Slot]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        conn = self._current or self.connection(deadline)
+        try:
+            return conn.unary(path, request, deadline=deadline, metadata=metadata)
+        except ConnectionRetiredError:  # once more, on a new connection
+            conn = self.connection(deadline)
+            return conn.unary(path, request, deadline=deadline, metadata=metadata)
 
     def server_stream(
         self,
