@@ -12,13 +12,27 @@ from typing import Optional, Sequence, Tuple, Type, TypeVar, Union
 from google.protobuf.message import Message
 
 from .._api import kv as kv_api
+from .._api import lease as lease_api
 from .._api import txn as txn_api
 from .._api.compare import Compare
-from .._api.methods import KV_COMPACT, KV_DELETE_RANGE, KV_PUT, KV_RANGE, KV_TXN, Method
+from .._api.methods import (
+    KV_COMPACT,
+    KV_DELETE_RANGE,
+    KV_PUT,
+    KV_RANGE,
+    KV_TXN,
+    LEASE_GRANT,
+    LEASE_KEEP_ALIVE,
+    LEASE_LEASES,
+    LEASE_REVOKE,
+    LEASE_TIME_TO_LIVE,
+    Method,
+)
 from .._api.op import Op
 from .._core.grpc.metadata import Metadata
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
+from ..errors import InternalError, LeaseNotFoundError, StatusCode
 from .channel import Channel
 
 # clientv3 sends its API version as metadata on every call (rpctypes
@@ -267,6 +281,74 @@ class Client:
         else `failure` (etcd Txn).  `.succeeded` says which branch ran."""
         request = txn_api.txn_request(compare, success, failure)
         return self._call(KV_TXN, request, rpc_pb2.TxnResponse, timeout)
+
+    # --- Lease ------------------------------------------------------------------
+
+    def grant(
+        self, ttl: int, *, id: int = 0, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseGrantResponse:
+        """Create a lease of `ttl` seconds (etcd LeaseGrant); `.ID`, `.TTL`.
+
+        Args:
+            ttl: seconds; the server may raise it to its minimum.
+            id: the lease ID to use (0: the server picks).  Choosing it makes a
+                retried grant safe: a lost response then gives LeaseExistError
+                instead of a second lease.
+        """
+        request = lease_api.lease_grant_request(ttl, id=id)
+        return self._call(LEASE_GRANT, request, rpc_pb2.LeaseGrantResponse, timeout)
+
+    def revoke(
+        self, lease_id: int, *, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseRevokeResponse:
+        """End a lease now and delete its keys (etcd LeaseRevoke).
+
+        Raises:
+            LeaseNotFoundError: no such lease (expired or revoked already).
+        """
+        request = lease_api.lease_revoke_request(lease_id)
+        return self._call(LEASE_REVOKE, request, rpc_pb2.LeaseRevokeResponse, timeout)
+
+    def time_to_live(
+        self, lease_id: int, *, keys: bool = False, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseTimeToLiveResponse:
+        """A lease's remaining `.TTL` (-1 once expired), `.grantedTTL`, and with
+        `keys=True` the keys attached to it (etcd LeaseTimeToLive)."""
+        request = lease_api.lease_time_to_live_request(lease_id, keys=keys)
+        response_type = rpc_pb2.LeaseTimeToLiveResponse
+        return self._call(LEASE_TIME_TO_LIVE, request, response_type, timeout)
+
+    def leases(self, *, timeout: Optional[float] = None) -> rpc_pb2.LeaseLeasesResponse:
+        """The IDs of every live lease (etcd LeaseLeases): `.leases[i].ID`."""
+        request = lease_api.lease_leases_request()
+        return self._call(LEASE_LEASES, request, rpc_pb2.LeaseLeasesResponse, timeout)
+
+    def keep_alive_once(
+        self, lease_id: int, *, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseKeepAliveResponse:
+        """Renew a lease once (one request on its own LeaseKeepAlive stream).
+
+        Raises:
+            LeaseNotFoundError: the lease expired or was revoked (etcd answers
+                TTL 0 rather than an error).
+        """
+        request = lease_api.lease_keep_alive_request(lease_id).SerializeToString()
+        stream = self._channel.bidi_stream(
+            LEASE_KEEP_ALIVE.path,
+            timeout=self.timeout if timeout is None else timeout,
+            metadata=self._metadata,
+        )
+        with stream:  # cancels the stream if it is still open
+            stream.send(request, end=True)
+            raw = stream.receive()
+        if raw is None:
+            raise InternalError(
+                StatusCode.INTERNAL, "LeaseKeepAlive ended without a response"
+            )
+        response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
+        if response.TTL <= 0:
+            raise LeaseNotFoundError(endpoint=self.endpoints[0])
+        return response
 
     # --- plumbing ---------------------------------------------------------------
 
