@@ -144,10 +144,6 @@ class H2ClientConnection:
         return data
 
     @property
-    def open_stream_count(self) -> int:
-        return len(self._streams)
-
-    @property
     def accepts_streams(self) -> bool:
         """False once GOAWAY arrived, the connection closed, or ids ran out."""
         return (

@@ -22,7 +22,6 @@ from ...errors import LocalProtocolError
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 FRAME_HEADER = struct.Struct(">IBI")  # (length << 8 | type), flags, stream id
-FRAME_HEADER_SIZE = 9
 _HEADER_PACK = struct.Struct(">HBBBI").pack  # length hi16, length lo8, type, flags, id
 
 # RFC 9113 §6.5.2 / §4.2: bounds for SETTINGS_MAX_FRAME_SIZE.
@@ -50,17 +49,8 @@ class FrameType(enum.IntEnum):
     CONTINUATION = 0x9
 
 
-class Flag(enum.IntFlag):
-    """Frame flags; the same bit means different things on different frames."""
-
-    END_STREAM = 0x1  # DATA, HEADERS
-    ACK = 0x1  # SETTINGS, PING
-    END_HEADERS = 0x4  # HEADERS, CONTINUATION
-    PADDED = 0x8  # DATA, HEADERS
-    PRIORITY = 0x20  # HEADERS
-
-
-# Flags as plain ints for the hot path (IntFlag arithmetic is slow).
+# Frame flags (RFC 9113 §6), plain ints: the same bit means different things
+# on different frames, and IntFlag arithmetic is slow on the hot path.
 END_STREAM = 0x1
 ACK = 0x1
 END_HEADERS = 0x4
