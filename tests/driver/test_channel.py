@@ -35,6 +35,7 @@ from pyetcd_wire.testing.peer_events import (
 from pyetcd_wire.testing.peer_server import (
     PeerServer,
 )
+from tests.helpers import in_threads
 
 Script = Callable[[FakeEtcdPeer, int, bytes], None]
 
@@ -244,11 +245,7 @@ def hammer(ch: Channel, threads: int = 4, calls: int = 20) -> Dict[int, bytes]:
             key = n * 1000 + i
             results[key] = ch.unary("/svc/Echo", b"%d" % key, timeout=10)
 
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
+    assert in_threads(work, threads) == []
     return results
 
 
@@ -475,22 +472,13 @@ def test_stream_id_exhaustion_moves_to_a_new_connection(serve):
 
 def test_many_threads_share_one_connection(serve):
     server, ch = serve()
-    errors = []
 
     def work(n):
-        try:
-            for i in range(300):
-                payload = b"%d-%d" % (n, i)
-                assert ch.unary("/svc/Echo", payload, timeout=10) == payload
-        except Exception as exc:
-            errors.append(exc)
+        for i in range(300):
+            payload = b"%d-%d" % (n, i)
+            assert ch.unary("/svc/Echo", payload, timeout=10) == payload
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(work, 8) == []
     server.wait_for_connection(0)
     assert len(server.connections) == 1
     assert threading.active_count() < 20  # no thread per call

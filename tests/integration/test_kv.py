@@ -6,7 +6,6 @@ Go test names are kept where they match (tests/integration/clientv3/kv_test.go).
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 
@@ -27,6 +26,7 @@ from pyetcd_wire.errors import (
     TooManyOpsError,
 )
 from pyetcd_wire.testing import EtcdCluster, EtcdMember
+from tests.helpers import in_threads
 
 
 @pytest.fixture(scope="module")
@@ -225,23 +225,13 @@ def test_kv_64_mib_range_response(server_binary, prefix):
 
 
 def test_kv_eight_threads_share_one_client(client, prefix):
-    errors: list[BaseException] = []
-
     def worker(n: int) -> None:
-        try:
-            for i in range(100):
-                key = prefix + b"%d/%d" % (n, i)
-                client.put(key, b"%d" % i)
-                assert client.get(key).kvs[0].value == b"%d" % i
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(100):
+            key = prefix + b"%d/%d" % (n, i)
+            client.put(key, b"%d" % i)
+            assert client.get(key).kvs[0].value == b"%d" % i
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(worker, 8) == []
     assert client.get(prefix, prefix=True, count_only=True).count == 800
 
 

@@ -3,7 +3,6 @@ etcdctl as the independent oracle."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -18,6 +17,7 @@ from pyetcd_wire.errors import (
     UnimplementedError,
 )
 from pyetcd_wire.testing import EtcdMember
+from tests.helpers import in_threads
 
 RANGE = "/etcdserverpb.KV/Range"
 PUT = "/etcdserverpb.KV/Put"
@@ -102,23 +102,13 @@ def test_server_errors_are_typed(channel):
 
 
 def test_many_threads_share_one_connection(channel, prefix):
-    errors: list[BaseException] = []
-
     def worker(n: int) -> None:
-        try:
-            for i in range(200):
-                key = prefix + b"t%d-%d" % (n, i)
-                put(channel, key, b"%d" % i)
-                assert get(channel, key).kvs[0].value == b"%d" % i
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(200):
+            key = prefix + b"t%d-%d" % (n, i)
+            put(channel, key, b"%d" % i)
+            assert get(channel, key).kvs[0].value == b"%d" % i
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(worker, 8) == []
     assert (
         get(channel, prefix, range_end=prefix[:-1] + b"0", count_only=True).count
         == 1600
