@@ -16,8 +16,9 @@ from .._core.grpc.connection import (
     GrpcConnection,
 )
 from .._core.grpc.metadata import Metadata
+from .._core.grpc.status import StatusCode
 from .._policy.endpoints import Endpoint, parse_endpoint
-from ..errors import ConnectionLostError, EtcdError
+from ..errors import ConnectionLostError, EtcdError, error_from_status
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
 
@@ -227,6 +228,14 @@ class Stream:
     def send(self, message: bytes, *, end: bool = False) -> None:
         self._conn.send_message(self._call, message, end=end, deadline=self._deadline)
 
+    def send_many(self, messages: List[bytes], timeout: Optional[float] = None) -> None:
+        """Send several messages in one write; `timeout` bounds this write."""
+        deadline = self._deadline
+        if timeout is not None:
+            mine = time.monotonic() + timeout
+            deadline = mine if deadline is None else min(deadline, mine)
+        self._conn.send_messages(self._call, messages, deadline)
+
     def done_writing(self) -> None:
         self._conn.end_stream(self._call, self._deadline)
 
@@ -245,6 +254,38 @@ class Stream:
             if message is None:
                 return
             yield message
+
+    # --- for a thread that reads with `Connection.pump()` (the stream worker)
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    def take_messages(self) -> List[bytes]:
+        """Every message received so far, without giving stream credit back:
+        call `message_consumed()` for each once it is done with."""
+        messages = self._slot.messages
+        taken = list(messages)
+        messages.clear()
+        return taken
+
+    def message_consumed(self, count: int = 1) -> None:
+        self._conn.message_consumed(self._call, count)
+
+    @property
+    def ended(self) -> bool:
+        """True once the call is over (status received, or connection lost)."""
+        return self._slot.status is not None
+
+    def end_error(self) -> Optional[EtcdError]:
+        """Why the call ended: None for status OK, else the typed error."""
+        slot = self._slot
+        if slot.error is not None:
+            return slot.error
+        status = slot.status
+        if status is None or status.code is StatusCode.OK:
+            return None
+        return error_from_status(status, endpoint=self._conn.endpoint)
 
     def cancel(self) -> None:
         self._conn.cancel(self._call)

@@ -7,6 +7,8 @@ the etcd protobuf response messages, as API.md promises.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from google.protobuf.message import Message
@@ -14,6 +16,7 @@ from google.protobuf.message import Message
 from .._api import kv as kv_api
 from .._api import lease as lease_api
 from .._api import txn as txn_api
+from .._api import watch as watch_api
 from .._api.compare import Compare
 from .._api.methods import (
     KV_COMPACT,
@@ -30,10 +33,19 @@ from .._api.methods import (
 )
 from .._api.op import Op
 from .._core.grpc.metadata import Metadata
+from .._core.lease import FIRST_RESPONSE_TIMEOUT
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
-from ..errors import InternalError, LeaseNotFoundError, StatusCode
+from ..errors import (
+    ConnectionLostError,
+    InternalError,
+    LeaseNotFoundError,
+    StatusCode,
+)
 from .channel import Channel
+from .keepalive import KeepAlive
+from .streams import StreamWorker
+from .watch import Watch
 
 # clientv3 sends its API version as metadata on every call (rpctypes
 # metadatafields.go); etcd counts it in its metrics.
@@ -119,14 +131,21 @@ class Client:
         self.timeout = timeout
         self.keepalive_timeout = keepalive_timeout
         self._metadata: Metadata = (("client-api-version", CLIENT_API_VERSION),)
+        # Go opens the keep-alive stream require-leader whatever the client's
+        # setting: a member cut off from its leader refuses it.
+        self._lease_metadata: Metadata = (*self._metadata, ("hasleader", "true"))
         if require_leader:
-            self._metadata += (("hasleader", "true"),)
-        self._channel = Channel(
-            self._endpoints[0],
-            dial_timeout=dial_timeout,
-            max_send_message_size=max_send_message_size,
-            max_recv_message_size=max_recv_message_size,
+            self._metadata = self._lease_metadata
+        self._dial_timeout = dial_timeout
+        self._max_send_message_size = max_send_message_size
+        self._max_recv_message_size = max_recv_message_size
+        self._channel = self._new_channel()
+        self._first_keep_alive_timeout = (
+            FIRST_RESPONSE_TIMEOUT if dial_timeout is None else dial_timeout + 1.0
         )
+        self._streams_lock = threading.Lock()
+        self._streams: Optional[StreamWorker] = None
+        self._closed = False
 
     @property
     def endpoints(self) -> Tuple[str, ...]:
@@ -134,7 +153,13 @@ class Client:
         return tuple(e.text for e in self._endpoints)
 
     def close(self) -> None:
-        """Close every connection; calls in flight fail.  Idempotent."""
+        """Close every connection; calls in flight fail, watches and
+        keep-alives end, the background thread is joined.  Idempotent."""
+        with self._streams_lock:
+            self._closed = True
+            streams, self._streams = self._streams, None
+        if streams is not None:
+            streams.close()
         self._channel.close()
 
     def __enter__(self) -> Client:
@@ -350,7 +375,114 @@ class Client:
             raise LeaseNotFoundError(endpoint=self.endpoints[0])
         return response
 
+    def keep_alive(self, lease_id: int) -> KeepAlive:
+        """Keep a lease alive in the background until `close()` of the result.
+
+        Renewals go out at TTL/3 on the client's one LeaseKeepAlive stream
+        (the first at once), from the background thread, and survive
+        reconnects.  Iterate the result for each renewal's response; once the
+        lease is lost (expired, revoked, or not renewed before its TTL ran
+        out) `.lost` is True and iteration raises LeaseExpiredError.
+
+        Raises:
+            ValueError, TypeError: `lease_id` is not a positive int64.
+        """
+        lease_api.lease_keep_alive_request(lease_id)  # checks the ID
+        return self._stream_worker().add_keep_alive(lease_id)
+
+    # --- Watch ------------------------------------------------------------------
+
+    def watch(
+        self,
+        key: Key,
+        *,
+        range_end: Optional[Key] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        progress_notify: bool = False,
+        filter_put: bool = False,
+        filter_delete: bool = False,
+        fragment: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Watch:
+        """Watch a key or a range; returns once the server confirmed it, so
+        every change made after this returns is delivered.
+
+        Iterate the result for WatchResponse messages (``.events``, each with
+        ``.type`` PUT=0/DELETE=1, ``.kv`` and, with `prev_kv`, ``.prev_kv``);
+        use it as a context manager, or `cancel()` it, to end it.  After a
+        lost connection or a server restart the watch resumes by itself from
+        the revision after the last one delivered: no event is lost,
+        duplicated or reordered.  Every watch of the client shares one Watch
+        stream, read by the client's background thread.
+
+        Args:
+            range_end, prefix, from_key: the range, as for `get`.
+            start_revision: the first revision to deliver (0: changes after
+                now); a compacted one ends iteration with CompactedError.
+            prev_kv: include each event's previous key-value.
+            progress_notify: let the server send periodic progress
+                notifications (responses without events) while idle.
+            filter_put, filter_delete: leave out PUT or DELETE events.
+            fragment: let the server split huge responses (joined here).
+            timeout: bound on waiting for the server to create the watch
+                (None: the client default).
+
+        Raises:
+            DeadlineExceededError: not created within `timeout`.
+            ConnectionFailedError: the endpoint cannot be reached.
+            EtcdError: the server refused the watch (PermissionDeniedError,
+                CompactedError for a negative revision, ...).
+        """
+        request = watch_api.watch_create_request(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+            progress_notify=progress_notify,
+            filter_put=filter_put,
+            filter_delete=filter_delete,
+            fragment=fragment,
+        )
+        timeout = self.timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        watch = self._stream_worker().add_watch(request.create_request)
+        watch._wait_created(deadline)
+        return watch
+
+    def request_progress(self) -> None:
+        """Ask the server for a progress notification on every watch: each
+        gets a response without events once it has caught up with the store
+        (etcd >= 3.5.8/3.4.25; earlier servers answer at once)."""
+        if self._streams is not None:
+            self._streams.request_progress()
+
     # --- plumbing ---------------------------------------------------------------
+
+    def _new_channel(self) -> Channel:
+        return Channel(
+            self._endpoints[0],
+            dial_timeout=self._dial_timeout,
+            max_send_message_size=self._max_send_message_size,
+            max_recv_message_size=self._max_recv_message_size,
+        )
+
+    def _stream_worker(self) -> StreamWorker:
+        with self._streams_lock:
+            if self._closed:
+                raise ConnectionLostError("the client is closed", not_processed=True)
+            if self._streams is None:
+                self._streams = StreamWorker(
+                    self._new_channel(),
+                    metadata=self._metadata,
+                    lease_metadata=self._lease_metadata,
+                    first_response_timeout=self._first_keep_alive_timeout,
+                )
+            return self._streams
 
     def _call(
         self,

@@ -189,6 +189,64 @@ class Connection:
         self._raise_for(slot)
         return None
 
+    def send_messages(
+        self, call: Call, messages: List[bytes], deadline: Optional[float]
+    ) -> None:
+        """Queue several messages on a stream and write them in one batch."""
+        with self._lock:
+            if self._dead is not None:
+                raise self._dead
+            for message in messages:
+                self._core.send_message(call, message)
+            data = self._write_locked_start()
+        if data:
+            self._write(data, deadline)
+
+    def message_consumed(self, call: Call, count: int = 1) -> None:
+        """`count` messages a caller took straight from the slot (with
+        `take_messages`) are done with: stream credit may go back."""
+        with self._lock:
+            if self._dead is not None or call.state is CallState.CLOSED:
+                return
+            for _ in range(count):
+                self._core.message_consumed(call)
+            data = self._write_locked_start()
+        if data:
+            with contextlib.suppress(EtcdError):  # reaches the calls via _lost
+                self._write(data, time.monotonic() + 5.0)
+
+    def fileno(self) -> int:
+        """The socket's descriptor, for a thread that waits with a selector
+        and then calls `pump()`."""
+        return self._sock.fileno()
+
+    def pump(self) -> bool:
+        """Read what the socket has now, without blocking, and route it to
+        the slots.  For a connection with one reading thread (the stream
+        worker).  Returns False once the connection is lost."""
+        with self._lock:
+            if self._dead is not None:
+                return False
+            if self._reading:  # someone else reads; they will route it
+                return True
+            self._reading = True
+        try:
+            try:
+                data = self._sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                data = None
+            except OSError as exc:
+                self._lost(transport.describe(exc))
+                return False
+            if data == b"":
+                self._lost("the server closed the connection")
+                return False
+            if data:
+                self._received(data)
+        finally:
+            self._release_reader()
+        return self._dead is None
+
     def cancel(self, call: Call) -> None:
         """Cancel a call (RST_STREAM CANCEL); idempotent."""
         with self._lock:
@@ -202,12 +260,18 @@ class Connection:
 
     def close(self) -> None:
         """Close the socket; calls still waiting fail with ConnectionLostError."""
+        why = "connection closed by the client"
+        self.close_with(ConnectionLostError(why, endpoint=self.endpoint))
+
+    def close_with(self, error: EtcdError) -> None:
+        """Close the socket; every call still open ends with `error`."""
         with self._lock:
             if self._dead is None:
                 events = self._core.close()
-                self._dead = ConnectionLostError(
-                    "connection closed by the client", endpoint=self.endpoint
-                )
+                self._dead = error
+                for event in events:
+                    if type(event) is ge.CallEnded:
+                        event.call.context.error = error
                 self._dispatch(events)
             sleepers, self._sleepers = self._sleepers, []
         for slot in sleepers:
