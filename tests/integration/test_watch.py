@@ -1,0 +1,366 @@
+"""Watches against a real etcd (3.5 and 3.4): ordering under a concurrent
+writer, resume across SIGKILL and restart, compaction, filters, many watches
+on one stream, back-pressure; etcdctl as the independent writer."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+import pyetcd_wire as etcd
+from pyetcd_wire._core.h2.connection import DEFAULT_STREAM_WINDOW
+from pyetcd_wire._core.watch import WatchStream
+from pyetcd_wire._sync.watch import Watch
+from pyetcd_wire.errors import (
+    CompactedError,
+    ConnectionFailedError,
+    ConnectionLostError,
+    EtcdError,
+)
+from pyetcd_wire.testing import EtcdMember
+
+PUT, DELETE = 0, 1
+WAIT = 30.0  # seconds any single expected response may take, at most
+
+Event = Tuple[int, bytes, bytes, int]  # type, key, value, mod_revision
+
+
+@pytest.fixture(scope="module")
+def client(etcd_versioned: EtcdMember) -> Iterator[etcd.Client]:
+    with etcd.Client(etcd_versioned.endpoint, timeout=30) as c:
+        yield c
+
+
+def prefix() -> str:
+    return f"/watch-test/{uuid.uuid4().hex}/"
+
+
+def collect(w: Watch, count: int, timeout: float = WAIT) -> List[Event]:
+    """Read `count` events from `w`, failing if they do not come in time."""
+    events: List[Event] = []
+    deadline = time.monotonic() + timeout
+    while len(events) < count:
+        response = w.get(timeout=max(0.0, deadline - time.monotonic()))
+        assert response is not None, f"only {len(events)} of {count} events came"
+        events.extend(
+            (e.type, e.kv.key, e.kv.value, e.kv.mod_revision) for e in response.events
+        )
+    return events
+
+
+def worker_threads() -> List[threading.Thread]:
+    return [
+        t for t in threading.enumerate() if t.name.startswith("pyetcd-wire-streams")
+    ]
+
+
+def test_watch_sees_every_write_of_a_concurrent_writer_in_order(
+    etcd_versioned: EtcdMember, client: etcd.Client
+) -> None:
+    base = prefix()
+    total = 3000
+    with (
+        client.watch(base, prefix=True) as w,
+        etcd.Client(etcd_versioned.endpoint, timeout=30) as writer_client,
+    ):
+        errors: List[BaseException] = []
+
+        def writer() -> None:
+            try:
+                for i in range(total):
+                    writer_client.put(f"{base}{i:05d}", f"v{i}")
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        events = collect(w, total, timeout=120)
+        thread.join()
+    assert not errors
+    assert [key for _, key, _, _ in events] == [
+        f"{base}{i:05d}".encode() for i in range(total)
+    ]
+    revisions = [rev for _, _, _, rev in events]
+    assert revisions == list(range(revisions[0], revisions[0] + total))
+    assert w.created_revision == revisions[0] - 1
+
+
+def test_watch_delivers_what_etcdctl_writes(
+    etcd_versioned: EtcdMember, client: etcd.Client
+) -> None:
+    base = prefix()
+    with client.watch(base, prefix=True, prev_kv=True) as w:
+        etcd_versioned.etcdctl("put", f"{base}a", "one")
+        etcd_versioned.etcdctl("put", f"{base}a", "two")
+        etcd_versioned.etcdctl("del", f"{base}a")
+        responses = []
+        while sum(len(r.events) for r in responses) < 3:
+            response = w.get(timeout=WAIT)
+            assert response is not None
+            responses.append(response)
+    events = [e for r in responses for e in r.events]
+    assert [(e.type, e.kv.value, e.prev_kv.value) for e in events] == [
+        (PUT, b"one", b""),
+        (PUT, b"two", b"one"),
+        (DELETE, b"", b"two"),
+    ]
+
+
+def test_watch_filters_and_ranges(client: etcd.Client) -> None:
+    base = prefix()
+    no_puts = client.watch(base, prefix=True, filter_put=True)
+    no_deletes = client.watch(base, prefix=True, filter_delete=True)
+    ranged = client.watch(f"{base}b", range_end=f"{base}d")
+    from_c = client.watch(f"{base}c", from_key=True)
+    single = client.watch(f"{base}a")
+    for key in "abcde":
+        client.put(f"{base}{key}", key)
+    for key in "abcde":
+        client.delete(f"{base}{key}")
+    keys = [f"{base}{k}".encode() for k in "abcde"]
+    assert [(t, k) for t, k, _, _ in collect(no_puts, 5)] == [(DELETE, k) for k in keys]
+    assert [(t, k) for t, k, _, _ in collect(no_deletes, 5)] == [(PUT, k) for k in keys]
+    assert [k for _, k, _, _ in collect(ranged, 4)] == keys[1:3] * 2
+    assert [k for _, k, _, _ in collect(from_c, 6)] == keys[2:] * 2
+    assert [t for t, _, _, _ in collect(single, 2)] == [PUT, DELETE]
+    for w in (no_puts, no_deletes, ranged, from_c, single):
+        w.cancel()
+        assert w.get(timeout=0) is None
+        assert w.ended
+
+
+def test_watch_from_a_past_revision_replays_history(client: etcd.Client) -> None:
+    base = prefix()
+    first = client.put(f"{base}x", "1").header.revision
+    client.put(f"{base}x", "2")
+    client.delete(f"{base}x")
+    with client.watch(base, prefix=True, start_revision=first) as w:
+        events = collect(w, 3)
+    assert [(t, v, r - first) for t, _, v, r in events] == [
+        (PUT, b"1", 0),
+        (PUT, b"2", 1),
+        (DELETE, b"", 2),
+    ]
+
+
+def test_watch_on_a_compacted_revision_raises_compacted_error(
+    client: etcd.Client,
+) -> None:
+    base = prefix()
+    old = client.put(f"{base}k", "1").header.revision
+    latest = client.put(f"{base}k", "2").header.revision
+    client.compact(latest)
+    w = client.watch(base, prefix=True, start_revision=old)
+    with pytest.raises(CompactedError) as info:
+        w.get(timeout=WAIT)
+    assert info.value.compact_revision == latest
+    assert w.ended
+
+
+def test_progress_request_reaches_every_watch(client: etcd.Client) -> None:
+    base = prefix()
+    watches = [client.watch(f"{base}{i}") for i in range(3)]
+    revision = client.put(f"{base}other", "x").header.revision
+    client.request_progress()
+    for w in watches:
+        response = w.get(timeout=WAIT)
+        assert response is not None
+        assert list(response.events) == []
+        assert response.header.revision >= revision
+        w.cancel()
+
+
+def test_fifty_watches_share_one_stream_and_cancel_independently(
+    client: etcd.Client,
+) -> None:
+    base = prefix()
+    watches = [client.watch(f"{base}{i:02d}") for i in range(50)]
+    worker = client._streams
+    assert worker is not None
+    stream = worker._watch_stream
+    cancelled = watches[::2]
+    for w in cancelled:
+        w.cancel()
+    for i in range(50):
+        client.put(f"{base}{i:02d}", f"v{i}")
+    for i, w in enumerate(watches):
+        if w in cancelled:
+            assert w.get(timeout=0) is None
+        else:
+            [(kind, key, value, _)] = collect(w, 1)
+            assert (kind, key, value) == (
+                PUT,
+                f"{base}{i:02d}".encode(),
+                f"v{i}".encode(),
+            )
+    assert worker._watch_stream is stream  # one stream the whole time
+    for w in watches:
+        w.cancel()
+
+
+def test_creates_are_pipelined(
+    client: etcd.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many watches created at once go out in batches, not one round trip
+    each (Go sends one create per round trip)."""
+    batches: List[int] = []
+    original = WatchStream.requests_to_send
+
+    def spy(self: WatchStream) -> list:  # type: ignore[type-arg]
+        requests = original(self)
+        creates = sum(1 for r in requests if r.HasField("create_request"))
+        if creates:
+            batches.append(creates)
+        return requests
+
+    monkeypatch.setattr(WatchStream, "requests_to_send", spy)
+    base = prefix()
+    made: Dict[int, Watch] = {}
+    lock = threading.Lock()
+
+    def make(start: int) -> None:
+        for i in range(start, 1000, 20):
+            w = client.watch(f"{base}{i:04d}")
+            with lock:
+                made[i] = w
+
+    threads = [threading.Thread(target=make, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1000
+    assert sum(batches) == 1000
+    assert len(batches) < 500
+    assert max(batches) > 1
+    client.put(f"{base}0999", "last")
+    assert collect(made[999], 1)[0][1] == f"{base}0999".encode()
+    for w in made.values():
+        w.cancel()
+
+
+def test_slow_consumer_holds_at_most_one_stream_window(client: etcd.Client) -> None:
+    base = prefix()
+    value = b"x" * 100_000
+    count = 200  # 20 MB of events, five times the stream window
+    other = client.watch(f"{base}other")
+    slow = client.watch(f"{base}big/", prefix=True)
+    client.put(f"{base}other", "before")
+    for i in range(count):
+        client.put(f"{base}big/{i:03d}", value)
+    assert collect(other, 1)[0][2] == b"before"
+    time.sleep(1.0)  # let the server push all it may
+    queued = sum(response.ByteSize() for response, _ in slow._items)
+    assert 0 < queued <= DEFAULT_STREAM_WINDOW + len(value) + 4096
+    events = collect(slow, count, timeout=60)
+    assert [k for _, k, _, _ in events] == [
+        f"{base}big/{i:03d}".encode() for i in range(count)
+    ]
+    slow.cancel()
+    other.cancel()
+
+
+def test_watch_of_an_unreachable_endpoint_fails_fast(etcd_binary: str) -> None:
+    member = EtcdMember("gone", binary=etcd_binary)  # never started: no server
+    with (
+        etcd.Client(member.endpoint, dial_timeout=2) as c,
+        pytest.raises(ConnectionFailedError),
+    ):
+        c.watch("/x")
+
+
+def test_worker_thread_lives_only_while_streams_are_open(
+    etcd_versioned: EtcdMember,
+) -> None:
+    before = set(worker_threads())
+    c = etcd.Client(etcd_versioned.endpoint, timeout=30)
+    w = c.watch("/thread-test")
+    new = [t for t in worker_threads() if t not in before]
+    assert len(new) == 1
+    assert new[0].daemon
+    w2 = c.watch("/thread-test-2")
+    assert [t for t in worker_threads() if t not in before] == new
+    w.cancel()
+    w2.cancel()
+    new[0].join(timeout=10)  # exits after LINGER with nothing to do
+    assert not new[0].is_alive()
+    w3 = c.watch("/thread-test-3")
+    again = [t for t in worker_threads() if t not in before]
+    assert len(again) == 1
+    c.close()
+    assert not again[0].is_alive()
+    assert w3.get(timeout=0) is None
+    assert w3.ended
+    with pytest.raises(ConnectionLostError):
+        c.watch("/thread-test-4")
+
+
+def test_close_wakes_a_blocked_iterator(etcd_versioned: EtcdMember) -> None:
+    c = etcd.Client(etcd_versioned.endpoint, timeout=30)
+    w = c.watch("/close-test")
+    result: List[Optional[object]] = []
+    t = threading.Thread(target=lambda: result.append(list(w)))
+    t.start()
+    time.sleep(0.2)
+    c.close()
+    t.join(timeout=10)
+    assert not t.is_alive()
+    assert result == [[]]
+
+
+# --- resume across server death ---------------------------------------------------
+
+
+@pytest.fixture
+def own_member(server_binary: str) -> Iterator[EtcdMember]:
+    with EtcdMember("restart", binary=server_binary) as member:
+        yield member
+
+
+def test_sigkill_and_restart_mid_stream_loses_and_duplicates_nothing(
+    own_member: EtcdMember,
+) -> None:
+    base = prefix()
+    total = 1000
+    with etcd.Client(own_member.endpoint, timeout=10, dial_timeout=2) as watcher_client:
+        w = watcher_client.watch(base, prefix=True)
+        start = w.created_revision + 1
+        written: List[str] = []
+
+        def writer() -> None:
+            with etcd.Client(own_member.endpoint, timeout=5, dial_timeout=1) as c:
+                i = 0
+                while i < total:
+                    try:
+                        c.put(f"{base}{i:04d}", f"v{i}")
+                    except EtcdError:
+                        time.sleep(0.05)  # the server is down: retry this key
+                        continue
+                    written.append(f"{base}{i:04d}")
+                    i += 1
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        seen = collect(w, 300, timeout=60)
+        own_member.kill()  # SIGKILL, mid-stream
+        time.sleep(0.5)
+        own_member.restart()
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert len(written) == total
+        last = watcher_client.get(base, prefix=True, count_only=True).header.revision
+        while not seen or seen[-1][3] < last:
+            seen.extend(collect(w, 1, timeout=60))
+        w.cancel()
+        # The truth: the server's own history, read by a fresh watch.
+        with watcher_client.watch(base, prefix=True, start_revision=start) as fresh:
+            truth = collect(fresh, last - start + 1)
+    assert seen == truth
+    keys = {key for _, key, _, _ in seen}
+    assert keys == {k.encode() for k in written}
+    revisions = [rev for _, _, _, rev in seen]
+    assert revisions == sorted(set(revisions))
