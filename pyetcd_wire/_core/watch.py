@@ -280,6 +280,11 @@ class WatchStream:
         return len(self._by_id)
 
     @property
+    def has_requests(self) -> bool:
+        """True if `requests_to_send` has something to send."""
+        return bool(self._outgoing)
+
+    @property
     def watchers(self) -> Tuple[Watcher, ...]:
         """The live watchers, in ID order."""
         return tuple(self._by_id.values())

@@ -260,19 +260,26 @@ class Connection:
 
     def close(self) -> None:
         """Close the socket; calls still waiting fail with ConnectionLostError."""
-        why = "connection closed by the client"
-        self.close_with(ConnectionLostError(why, endpoint=self.endpoint))
+        self.close_with(None)
 
-    def close_with(self, error: EtcdError) -> None:
-        """Close the socket; every call still open ends with `error`."""
+    def close_with(self, error: Optional[EtcdError]) -> None:
+        """Close the socket; every call still open ends with `error` (None:
+        the ConnectionLostError of a connection the client closed)."""
         with self._lock:
             if self._dead is None:
                 events = self._core.close()
-                self._dead = error
-                for event in events:
-                    if type(event) is ge.CallEnded:
-                        event.call.context.error = error
+                self._dead = error or ConnectionLostError(
+                    "connection closed by the client", endpoint=self.endpoint
+                )
                 self._dispatch(events)
+                if error is not None:
+                    # After `_dispatch`, which sets each slot's error from its
+                    # event (a generic ConnectionLostError): the calls must
+                    # end with `error`, e.g. the RemoteProtocolError of a
+                    # malformed message, which is not retried.
+                    for event in events:
+                        if type(event) is ge.CallEnded:
+                            event.call.context.error = error
             sleepers, self._sleepers = self._sleepers, []
         for slot in sleepers:
             self._wake(slot)

@@ -26,14 +26,18 @@ Theory of operation
   delivered (`WatchStream.reset`), every in-flight keep-alive is sent again
   (`KeepAliveState.stream_reset`).  Any other error ends every watch with it
   (Go's ``isHaltErr``), or halts keep-alive (`KeepAliveHaltedError`).
-* Back-pressure.  A WatchResponse holds its message's HTTP/2 stream credit
-  until the user takes it from its `Watch`; the core withholds the stream's
-  WINDOW_UPDATEs while any message is untaken.  So however slowly watches are
-  read, the worker holds at most one stream window (`DEFAULT_STREAM_WINDOW`,
-  4 MiB of wire data) plus one message per Watch stream; other watches on the
-  stream keep flowing until that much is waiting, then the server pauses the
-  whole stream.  Keep-alive responses are tiny and credited at once; each
-  subscription keeps at most `keepalive.MAX_QUEUED`.
+* Back-pressure.  The worker counts the wire bytes of the watch responses
+  queued in `Watch` objects and not yet taken (the backlog).  While it is
+  below `BACKLOG_LIMIT` each message's HTTP/2 stream credit goes back as soon
+  as the worker has read it; at the limit the worker keeps the credit, so the
+  server stops once the stream window (`DEFAULT_STREAM_WINDOW`, 4 MiB) is
+  spent, and gives it back when readers have brought the backlog down to
+  half the limit (the reader that does so wakes the worker).  So however
+  slowly watches are read, one Watch stream holds at most about
+  `BACKLOG_LIMIT` + 4 MiB of responses; other watches on the stream keep
+  flowing until then, and then the whole stream pauses.  Keep-alive
+  responses are tiny and credited at once; each subscription keeps at most
+  `keepalive.MAX_QUEUED`.
 * Iteration never busy-waits: users sleep on their watch's condition, the
   worker in `select()` until the next keep-alive is due, a lease deadline,
   a backoff, or a wake-up.
@@ -42,12 +46,13 @@ Theory of operation
 from __future__ import annotations
 
 import contextlib
+import math
 import random
-import selectors
+import select
 import socket
 import threading
 import time
-from typing import Dict, List, Optional, Set
+from typing import Callable, Dict, List, Optional, Set
 
 from google.protobuf.message import DecodeError
 
@@ -70,6 +75,7 @@ from ..errors import (
 from .channel import Channel, Stream
 from .connection import Connection
 from .keepalive import KeepAlive
+from .reader_role import WORKER, ReaderRole, Sleeper
 from .watch import Watch
 
 #: Seconds the worker stays up with nothing to do before it exits.
@@ -79,10 +85,16 @@ BACKOFF_FIRST = 0.025
 BACKOFF_FACTOR = 2.0
 BACKOFF_MAX = 1.0
 BACKOFF_JITTER = 0.2
+#: Backlog bytes (see above) at which the worker stops crediting the stream.
+BACKLOG_LIMIT = 1 << 20
 #: Bound on one write of the worker (the server is not reading if it passes).
 SEND_TIMEOUT = 5.0
 
-_Selector = getattr(selectors, "PollSelector", selectors.SelectSelector)
+#: With a user thread reading, the worker still wakes this often (seconds) to
+#: read what nobody waits for, if the role is free.
+STEAL_AFTER = 1.0
+
+_NEVER = float("inf")
 
 
 def _retryable(error: EtcdError, *, watch: bool) -> bool:
@@ -143,11 +155,24 @@ class StreamWorker:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._woken = False
+        # The loop's state, shared by whoever holds the reader role.
+        self._role = ReaderRole()
+        self._poll = select.poll()
+        self._wake_fd = self._wake_r.fileno()
+        self._poll.register(self._wake_fd, select.POLLIN)
+        self._polled: Dict[int, Connection] = {}
+        self._dirty = True  # something changed: look after streams now
+        self._tend_at = 0.0  # when streams and timers next need it anyway
+        self._idle_since: Optional[float] = None
         # Watches
         self._watch_core = WatchStream()
         self._watches: Dict[Watcher, Watch] = {}
         self._watch_stream: Optional[Stream] = None
         self._watch_backoff = _Backoff()
+        self._backlog_lock = threading.Lock()
+        self._backlog = 0  # bytes queued in watches, not taken yet
+        self._stalled = False  # credit held back: the backlog is at the limit
+        self._held = 0  # messages of the Watch stream not credited yet
         # Leases
         self._lease_core = KeepAliveState(first_response_timeout)
         self._keep_alives: Dict[int, List[KeepAlive]] = {}
@@ -186,6 +211,14 @@ class StreamWorker:
             self._watch_core.request_progress()
         self._wake()
 
+    def _taken(self, size: int) -> None:
+        """Readers took `size` bytes of responses (from any thread)."""
+        with self._backlog_lock:
+            self._backlog -= size
+            wake = self._stalled and self._backlog <= BACKLOG_LIMIT // 2
+        if wake:
+            self._wake()
+
     def add_keep_alive(self, lease_id: int) -> KeepAlive:
         with self._lock:
             self._check_open()
@@ -208,16 +241,35 @@ class StreamWorker:
         self._wake()
 
     def close(self) -> None:
-        """Stop the thread and end every watch and keep-alive; idempotent."""
+        """End every watch and keep-alive, stop the thread, close the
+        connection; idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             thread = self._thread
+            watches = list(self._watches.values())
+            self._watches.clear()
+            self._lease_core.halt()
+            keep_alives = [k for ks in self._keep_alives.values() for k in ks]
+            self._keep_alives.clear()
+        for watch in watches:  # readers see it after their current turn
+            watch._on_end(None)
+        for keep_alive in keep_alives:
+            keep_alive._on_stopped()
         self._wake()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        self._shutdown()
+        # A user thread may still be in a turn: let it finish (it ends at the
+        # wake-up above), so nothing reads the sockets we close.
+        own = Sleeper()
+        deadline = time.monotonic() + SEND_TIMEOUT
+        while not self._role.claim(own, follow=False) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self._close_streams()
+        self._channel.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -233,59 +285,139 @@ class StreamWorker:
             self._thread.start()
 
     def _wake(self) -> None:
-        if self._woken:
-            return
-        self._woken = True
-        with contextlib.suppress(OSError):  # full (already woken) or closed
-            self._wake_w.send(b"\0")
+        """Make the loop look after its streams soon: wake the reader's poll,
+        or the worker if nobody reads."""
+        if not self._woken:
+            self._woken = True
+            with contextlib.suppress(OSError):  # full (already woken) or closed
+                self._wake_w.send(b"\0")
+        if self._role.holder is None:
+            self._role.wake_parked()
 
-    # --- the worker thread --------------------------------------------------------
+    # --- reading: the background thread, or a user thread waiting ----------------
+
+    def await_watch(
+        self, watch: Watch, ready: Callable[[], bool], deadline: Optional[float]
+    ) -> None:
+        """Return once `ready()` (called with the watch's mutex held) or at
+        `deadline`.  Reads the stream itself while nobody else does (see
+        reader_role.py)."""
+        role = self._role
+        while True:
+            with watch._mutex:
+                if ready():
+                    return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            me = Sleeper()
+            if not role.claim(me, follow=True):
+                if role.holder is WORKER:
+                    self._wake()  # the worker hands over after its turn
+                with watch._mutex:
+                    waiting = not ready()
+                    if waiting:
+                        watch._sleepers.append(me)
+                if waiting:
+                    me.wait(deadline)
+                    with watch._mutex:
+                        if me in watch._sleepers:
+                            watch._sleepers.remove(me)
+                if not role.unfollow(me):
+                    continue
+            try:
+                self._read_until(watch, ready, deadline)
+            finally:
+                if role.release(me) and self._woken:
+                    role.wake_parked()  # left a wake-up unhandled
+
+    def _read_until(
+        self, watch: Watch, ready: Callable[[], bool], deadline: Optional[float]
+    ) -> None:
+        while not self._closed:
+            max_wait = None
+            if deadline is not None:
+                max_wait = deadline - time.monotonic()
+                if max_wait <= 0:
+                    return
+            self._turn(max_wait, worker=False)
+            with watch._mutex:
+                if ready():
+                    return
 
     def _run(self) -> None:
-        # poll(2) keeps no kernel state, so a closed socket whose number a
-        # new one reuses cannot leave a stale registration behind (epoll can).
-        selector = _Selector()
-        selector.register(self._wake_r, selectors.EVENT_READ)
-        watched: Dict[Connection, int] = {}
-        idle_since: Optional[float] = None
-        try:
-            while True:
-                now = time.monotonic()
-                with self._lock:
-                    if self._closed:
-                        return
-                    if self._idle():
-                        idle_since = idle_since or now
-                        if now - idle_since >= LINGER:
-                            self._thread = None
-                            self._close_streams()
-                            return
-                    else:
-                        idle_since = None
-                self._tend_watch_stream(now)
-                self._tend_lease_stream(now)
-                timeout = self._next_timeout(now, idle_since)
-                watched = self._watch_sockets(selector, watched)
-                ready = selector.select(timeout)
-                pump = False
-                for key, _ in ready:
-                    if key.fileobj is self._wake_r:
-                        self._drain_wakeups()
-                    else:
-                        pump = True
-                if pump:
-                    self._pump()
-                now = time.monotonic()
-                self._read_watch_stream()
-                self._read_lease_stream(now)
-                self._expire_leases(now)
-        finally:
-            selector.close()
+        role = self._role
+        while not self._closed:
+            park = Sleeper()
+            if not role.park(park):
+                # A user thread reads.  Wake for timers (which the loop must
+                # serve even if that thread is busy elsewhere) or after
+                # STEAL_AFTER to read what nobody waits for (server PINGs).
+                wait = min(self._tend_at, time.monotonic() + STEAL_AFTER)
+                park.wait(wait)
+                continue
+            try:
+                done = self._turn(None, worker=True)
+            finally:
+                role.release(WORKER)
+            if done:
+                return
+
+    def _turn(self, max_wait: Optional[float], *, worker: bool) -> bool:
+        """One turn of the loop (reader role held): look after the streams if
+        needed, wait for the socket, a wake-up or a timer (at most `max_wait`
+        seconds), route what came.  True when the worker should exit (idle
+        for LINGER, or closed)."""
+        now = time.monotonic()
+        if self._dirty or now >= self._tend_at:
+            # The slow part of a turn; an event arriving on a quiet loop skips
+            # it (one poll, one recv, the routing).
+            with self._lock:
+                if self._closed:
+                    return True
+                if not self._idle():
+                    self._idle_since = None
+                elif self._idle_since is None:
+                    self._idle_since = now
+                elif worker and now - self._idle_since >= LINGER:
+                    self._thread = None
+                    self._idle_since = None
+                    return True
+            self._expire_leases(now)
+            self._tend_watch_stream(now)
+            self._tend_lease_stream(now)
+            self._tend_at = self._next_wakeup(now, self._idle_since)
+            self._poll_sockets()
+            self._dirty = False
+        timeout = self._tend_at - now
+        if max_wait is not None and max_wait < timeout:
+            timeout = max_wait
+        if timeout == _NEVER:
+            ready = self._poll.poll()
+        else:  # in whole ms, rounded up: never wake early and spin
+            ready = self._poll.poll(max(0, math.ceil(timeout * 1000.0)))
+        pump = False
+        for fd, _ in ready:
+            if fd == self._wake_fd:
+                self._drain_wakeups()
+                self._release_backlog()
+                self._dirty = True
+            else:
+                pump = True
+        if pump:
+            self._pump()
+        if self._read_watch_stream():
+            self._dirty = True
+        if self._read_lease_stream(time.monotonic()):
+            self._dirty = True
+        if worker and self._role.followed:
+            self._role.release(WORKER)  # hand over; the caller's release is a no-op
+        return False
 
     def _idle(self) -> bool:
         return not len(self._watch_core) and not len(self._lease_core)
 
-    def _next_timeout(self, now: float, idle_since: Optional[float]) -> Optional[float]:
+    def _next_wakeup(self, now: float, idle_since: Optional[float]) -> float:
+        """When the worker must next look after streams and timers."""
         wakeups: List[float] = []
         with self._lock:
             lease_wakeup = self._lease_core.next_wakeup(now)
@@ -297,9 +429,7 @@ class StreamWorker:
                 wakeups.append(self._lease_backoff.until)
         if idle_since is not None:
             wakeups.append(idle_since + LINGER)
-        if not wakeups:
-            return None
-        return max(0.0, min(wakeups) - now)
+        return min(wakeups) if wakeups else _NEVER
 
     def _drain_wakeups(self) -> None:
         # Drain, then clear: a waker that still sees True changed its state
@@ -314,18 +444,19 @@ class StreamWorker:
             s for s in (self._watch_stream, self._lease_stream) if s and not s.ended
         ]
 
-    def _watch_sockets(
-        self, selector: selectors.BaseSelector, watched: Dict[Connection, int]
-    ) -> Dict[Connection, int]:
-        """Make `selector` wait on the sockets of the live streams' connections."""
-        now = {s.connection: s.connection.fileno() for s in self._live_streams()}
-        for conn, fd in watched.items():
-            if now.get(conn) != fd:
-                selector.unregister(fd)
-        for conn, fd in now.items():
-            if watched.get(conn) != fd:
-                selector.register(fd, selectors.EVENT_READ)
-        return now
+    def _poll_sockets(self) -> None:
+        """Make the poll wait on the sockets of the live streams' connections
+        (by number: a closed socket's number may come back on a new one)."""
+        live = {s.connection.fileno(): s.connection for s in self._live_streams()}
+        for fd, conn in list(self._polled.items()):
+            if live.get(fd) is not conn:
+                with contextlib.suppress(KeyError):
+                    self._poll.unregister(fd)
+                del self._polled[fd]
+        for fd, conn in live.items():
+            if fd not in self._polled:
+                self._poll.register(fd, select.POLLIN)
+                self._polled[fd] = conn
 
     def _pump(self) -> None:
         pumped: Set[int] = set()
@@ -394,18 +525,26 @@ class StreamWorker:
                 self._watches.pop(delivery.watcher, None)
             watch._on_end(error)
 
-    def _read_watch_stream(self) -> None:
+    def _read_watch_stream(self) -> bool:
+        """Route what the Watch stream received; True if the worker must look
+        after its streams (requests to send, or the stream ended)."""
         stream = self._watch_stream
         if stream is None:
-            return
+            return False
         messages = stream.take_messages()
+        if not messages and not stream.ended:
+            return False
         if messages:
             self._watch_messages(stream, messages)
         if stream.ended:
             self._watch_stream_ended(stream)
+            return True
+        core = self._watch_core
+        return core.has_requests or not len(core)  # to send, or to close
 
     def _watch_messages(self, stream: Stream, messages: List[bytes]) -> None:
-        credited = 0
+        queued = 0  # messages now held by a Watch
+        queued_bytes = 0
         with self._lock:
             core = self._watch_core
             for raw in messages:
@@ -415,9 +554,7 @@ class StreamWorker:
                 except (DecodeError, RemoteProtocolError) as exc:
                     error = RemoteProtocolError(f"Watch stream: {exc}")
                     stream.connection.close_with(error)
-                    credited += 1
                     continue
-                held = False
                 for delivery in deliveries:
                     watch = self._watches.get(delivery.watcher)
                     if watch is None:
@@ -429,26 +566,47 @@ class StreamWorker:
                                 watch_id=watch.watch_id,
                                 events=delivery.events,
                             )
-                        watch._on_response(response, stream)
-                        held = True
+                        if watch._on_response(response, len(raw)):
+                            queued += 1
+                            queued_bytes += len(raw)
                     elif type(delivery) is Progress:
-                        watch._on_response(_progress(response, watch.watch_id), None)
+                        watch._on_response(_progress(response, watch.watch_id), 0)
                     elif type(delivery) is Created:
                         watch._on_created(delivery.revision)
                     elif type(delivery) is Ended:
                         del self._watches[delivery.watcher]
                         watch._on_end(delivery.error)
-                if not held:
-                    credited += 1
             self._watch_backoff.succeeded()
-        if credited:
-            stream.message_consumed(credited)
+        with self._backlog_lock:
+            self._backlog += queued_bytes
+            stall = self._backlog >= BACKLOG_LIMIT
+            self._stalled = stall
+        if stall:  # keep the credit of what is queued
+            self._held += queued
+            credit = len(messages) - queued
+        else:
+            credit = len(messages) + self._held
+            self._held = 0
+        if credit:
+            stream.message_consumed(credit)
+
+    def _release_backlog(self) -> None:
+        """Give held credit back once readers have caught up (woken by them)."""
+        stream = self._watch_stream
+        with self._backlog_lock:
+            if not self._stalled or self._backlog > BACKLOG_LIMIT // 2:
+                return
+            self._stalled = False
+        held, self._held = self._held, 0
+        if held and stream is not None:
+            stream.message_consumed(held)
 
     def _watch_stream_ended(self, stream: Stream) -> None:
         error = stream.end_error() or InternalError(
             None, "the server ended the Watch stream"
         )
         now = time.monotonic()
+        self._held = 0  # that stream's credit is gone with it
         with self._lock:
             self._watch_stream = None
             for delivery in self._watch_core.reset():
@@ -502,10 +660,12 @@ class StreamWorker:
                         KeepAliveHaltedError(str(error), lease_id=lease_id)
                     )
 
-    def _read_lease_stream(self, now: float) -> None:
+    def _read_lease_stream(self, now: float) -> bool:
+        """Route keep-alive responses and report lost leases; True if the
+        timers changed (the worker must look after them)."""
         stream = self._lease_stream
         if stream is None:
-            return
+            return False
         messages = stream.take_messages()
         if messages:
             with self._lock:
@@ -531,6 +691,7 @@ class StreamWorker:
                 None, "the server ended the LeaseKeepAlive stream"
             )
             self._lease_stream_failed(error, now)
+        return bool(messages) or stream.ended
 
     def _expire_leases(self, now: float) -> None:
         with self._lock:
@@ -549,28 +710,11 @@ class StreamWorker:
     # Shutdown -----------------------------------------------------------------
 
     def _close_streams(self) -> None:
-        """Cancel both streams (lock held; the worker is exiting)."""
+        """Cancel both streams (the client is closing)."""
         for stream in (self._watch_stream, self._lease_stream):
             if stream is not None:
                 stream.cancel()
         self._watch_stream = self._lease_stream = None
-
-    def _shutdown(self) -> None:
-        """After the thread is gone: end every handle, close the connection."""
-        with self._lock:
-            self._close_streams()
-            watches = list(self._watches.values())
-            self._watches.clear()
-            self._lease_core.halt()
-            keep_alives = [k for ks in self._keep_alives.values() for k in ks]
-            self._keep_alives.clear()
-        for watch in watches:
-            watch._on_end(None)
-        for keep_alive in keep_alives:
-            keep_alive._on_stopped()
-        self._channel.close()
-        self._wake_r.close()
-        self._wake_w.close()
 
 
 def _progress(response: rpc_pb2.WatchResponse, watch_id: int) -> rpc_pb2.WatchResponse:

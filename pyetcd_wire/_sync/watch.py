@@ -1,10 +1,14 @@
 """`Watch`: what `Client.watch()` returns; the user's end of one watch.
 
 The stream worker (streams.py) fills it from its background thread; any
-thread may iterate it.  Each queued response may hold one message's worth of
-HTTP/2 stream credit (`Stream`), given back when the response is taken: that
-is how a consumer that stops reading stops the server (back-pressure, see
-streams.py).
+thread may iterate it.  Each queued response counts its wire size against the
+worker's backlog (`StreamWorker._taken`), which is how a consumer that stops
+reading stops the server (back-pressure, see streams.py).
+
+A thread waiting for a response reads the stream itself when nobody else
+does (`StreamWorker.await_watch`, reader_role.py); otherwise it sleeps on a
+one-shot `Sleeper` (not a `threading.Condition`, which is written in Python
+and costs several microseconds per event on CPython).
 """
 
 from __future__ import annotations
@@ -12,17 +16,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Deque, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Deque, Iterator, List, Optional, Tuple
 
 from .._core.watch import Watcher
 from .._proto import rpc_pb2
 from ..errors import DeadlineExceededError, EtcdError
+from .reader_role import Sleeper
 
 if TYPE_CHECKING:
-    from .channel import Stream
     from .streams import StreamWorker
 
-_Item = Tuple[rpc_pb2.WatchResponse, Optional["Stream"]]
+_Item = Tuple[rpc_pb2.WatchResponse, int]  # the response, its backlog bytes
 
 
 class Watch:
@@ -44,8 +48,9 @@ class Watch:
         self._watcher = watcher
         self.watch_id = watcher.watch_id
         self.created_revision = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
         self._items: Deque[_Item] = deque()
+        self._sleepers: List[Sleeper] = []
         self._created = False
         self._ended = False
         self._error: Optional[EtcdError] = None
@@ -57,29 +62,34 @@ class Watch:
 
     # --- the worker's side (called from the stream worker) ----------------------
 
+    def _wake_all(self) -> None:
+        """Wake every sleeping reader (mutex held)."""
+        for sleeper in self._sleepers:
+            sleeper.wake()
+        self._sleepers.clear()
+
     def _on_created(self, revision: int) -> None:
-        with self._cond:
+        with self._mutex:
             self.created_revision = revision
             self._created = True
-            self._cond.notify_all()
+            self._wake_all()
 
-    def _on_response(
-        self, response: rpc_pb2.WatchResponse, credit: Optional[Stream]
-    ) -> None:
-        with self._cond:
-            if not self._cancelled:
-                self._items.append((response, credit))
-                self._cond.notify()
-                return
-        if credit is not None:
-            credit.message_consumed()
+    def _on_response(self, response: rpc_pb2.WatchResponse, size: int) -> bool:
+        """Queue a response; False (not queued) once the watch is cancelled."""
+        with self._mutex:
+            if self._cancelled:
+                return False
+            self._items.append((response, size))
+            if self._sleepers:
+                self._wake_all()
+            return True
 
     def _on_end(self, error: Optional[EtcdError]) -> None:
-        with self._cond:
+        with self._mutex:
             if not self._ended:
                 self._ended = True
                 self._error = error
-            self._cond.notify_all()
+            self._wake_all()
 
     # --- the user's side --------------------------------------------------------
 
@@ -94,14 +104,16 @@ class Watch:
         """Why the server ended the watch, once it has; else None."""
         return self._error
 
+    def _created_or_ended(self) -> bool:
+        return self._created or self._ended or self._cancelled
+
+    def _has_news(self) -> bool:
+        return bool(self._items) or self._ended or self._cancelled
+
     def _wait_created(self, deadline: Optional[float]) -> None:
         """Block until the server confirmed the watch; raise if it refused."""
-        with self._cond:
-            while not self._created and not self._ended:
-                timeout = None if deadline is None else deadline - time.monotonic()
-                if timeout is not None and timeout <= 0:
-                    break
-                self._cond.wait(timeout)
+        self._worker.await_watch(self, self._created_or_ended, deadline)
+        with self._mutex:
             created, error = self._created, self._error
         if created:
             return
@@ -121,21 +133,22 @@ class Watch:
                 queued before it has been read.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._items and not self._ended and not self._cancelled:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
+        while True:
+            with self._mutex:
+                if self._cancelled:
                     return None
-                self._cond.wait(remaining)
-            if self._cancelled:
+                if self._items:
+                    response, size = self._items.popleft()
+                    break
+                if self._ended:
+                    if self._error is not None:
+                        raise self._error
+                    return None
+            if deadline is not None and time.monotonic() >= deadline:
                 return None
-            if not self._items:
-                if self._error is not None:
-                    raise self._error
-                return None
-            response, credit = self._items.popleft()
-        if credit is not None:
-            credit.message_consumed()
+            self._worker.await_watch(self, self._has_news, deadline)
+        if size:
+            self._worker._taken(size)
         return response
 
     def __iter__(self) -> Iterator[rpc_pb2.WatchResponse]:
@@ -148,15 +161,15 @@ class Watch:
     def cancel(self) -> None:
         """End the watch (idempotent).  Iteration stops at once, in every
         thread; responses still queued are discarded."""
-        with self._cond:
+        with self._mutex:
             if self._cancelled:
                 return
             self._cancelled = True
             items, self._items = self._items, deque()
-            self._cond.notify_all()
-        for _, credit in items:
-            if credit is not None:
-                credit.message_consumed()
+            self._wake_all()
+        dropped = sum(size for _, size in items)
+        if dropped:
+            self._worker._taken(dropped)
         self._worker.cancel_watch(self._watcher)
 
     def __enter__(self) -> Watch:
