@@ -258,6 +258,9 @@ class StreamWorker:
         for keep_alive in keep_alives:
             keep_alive._on_stopped()
         self._wake()
+        # `_wake` rouses a parked worker only if nobody holds the role; it
+        # must see `_closed` now, not after STEAL_AFTER (join() waits for it).
+        self._role.wake_parked()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         # A user thread may still be in a turn: let it finish (it ends at the
@@ -334,15 +337,18 @@ class StreamWorker:
         self, watch: Watch, ready: Callable[[], bool], deadline: Optional[float]
     ) -> None:
         while not self._closed:
+            # First: the role may come with the news already routed (by the
+            # turn of whoever handed it over); a turn would then wait in
+            # poll() for something else, up to `deadline`.
+            with watch._mutex:
+                if ready():
+                    return
             max_wait = None
             if deadline is not None:
                 max_wait = deadline - time.monotonic()
                 if max_wait <= 0:
                     return
             self._turn(max_wait, worker=False)
-            with watch._mutex:
-                if ready():
-                    return
 
     def _run(self) -> None:
         role = self._role

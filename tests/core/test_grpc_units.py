@@ -126,15 +126,34 @@ def test_message_framing():
     ]
 
 
-@given(st.lists(st.binary(max_size=200), max_size=8), st.data())
-def test_decoder_is_split_invariant(messages, data):
+@given(
+    st.lists(st.binary(max_size=200), max_size=8),
+    st.data(),
+    st.sampled_from([bytes, bytearray, memoryview]),
+)
+def test_decoder_is_split_invariant(messages, data, piece_type):
     stream = b"".join(encode_message(m) for m in messages)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
     decoder, out, prev = MessageDecoder(1000), [], 0
     for cut in [*cuts, len(stream)]:
-        out += decoder.feed(stream[prev:cut])
+        piece = bytearray(stream[prev:cut])  # reused below: nothing may alias it
+        out += decoder.feed(piece_type(piece))
+        piece[:] = b"\xee" * len(piece)
         prev = cut
     assert out == messages
+    assert decoder.buffered == 0
+
+
+def test_decoder_fills_a_split_message_in_a_buffer_of_its_size():
+    message = bytes(range(256)) * 400
+    framed = encode_message(message)
+    decoder = MessageDecoder(len(message))
+    assert decoder.feed(memoryview(framed)[:16384]) == []
+    assert decoder.buffered == 16384
+    assert decoder.feed(memoryview(framed)[16384:50000]) == []
+    [whole] = decoder.feed(memoryview(framed)[50000:])
+    assert whole == message
+    assert len(whole) == len(message)
     assert decoder.buffered == 0
 
 

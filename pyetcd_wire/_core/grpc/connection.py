@@ -261,7 +261,9 @@ class GrpcConnection:
 
     # --- receiving --------------------------------------------------------------
 
-    def receive_data(self, data: Union[bytes, bytearray]) -> List[GrpcEvent]:
+    def receive_data(
+        self, data: Union[bytes, bytearray, memoryview]
+    ) -> List[GrpcEvent]:
         """Bytes from the server in, call events out."""
         out: List[GrpcEvent] = []
         for event in self.h2.receive_data(data):

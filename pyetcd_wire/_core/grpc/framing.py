@@ -32,33 +32,55 @@ def encode_message(message: bytes) -> bytes:
 
 
 class MessageDecoder:
-    """Bytes of one call's response stream in, whole messages out."""
+    """Bytes of one call's response stream in, whole messages out.
 
-    __slots__ = ("_buf", "max_size")
+    A message that arrives in one piece is copied out of it once.  A message
+    spread over several pieces (a large one: grpc-go's DATA frames hold 16 KiB)
+    is copied into a buffer of its exact size, allocated once its prefix is
+    known, and that buffer itself is the message (a `bytearray`, handed over:
+    the decoder keeps no reference).  So each octet is copied once, and a
+    1 MiB message costs no buffer regrowth.  `feed` accepts memoryviews, so
+    the HTTP/2 layer need not copy DATA payloads first.
+    """
+
+    __slots__ = ("_body", "_filled", "_head", "max_size")
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        # Allocated only once a partial message must be kept (most calls never).
-        self._buf: Optional[bytearray] = None
+        self._head = b""  # a prefix not yet complete (< 5 octets)
+        self._body: Optional[bytearray] = None  # the message being filled
+        self._filled = 0
 
     @property
     def buffered(self) -> int:
         """Octets of an incomplete message held."""
-        return len(self._buf) if self._buf else 0
+        return len(self._head) + (5 + self._filled if self._body is not None else 0)
 
-    def feed(self, data: Union[bytes, bytearray]) -> List[bytes]:
+    def feed(self, data: Union[bytes, bytearray, memoryview]) -> List[bytes]:
         """Returns the messages `data` completes.
 
         Raises:
             MessageError: RESOURCE_EXHAUSTED for a message over `max_size`,
                 INTERNAL for a compressed or malformed prefix.
         """
-        buf = self._buf
-        if buf:
-            buf += data
-            data = buf
         messages: List[bytes] = []
         pos, end = 0, len(data)
+        body = self._body
+        if body is not None:  # continue the message being filled
+            filled = self._filled
+            take = min(len(body) - filled, end)
+            body[filled : filled + take] = memoryview(data)[:take]
+            filled += take
+            if filled < len(body):
+                self._filled = filled
+                return messages
+            messages.append(body)  # type: ignore[arg-type]  # bytes-like
+            self._body = None
+            pos = take
+        if self._head:  # complete a split prefix
+            data = self._head + bytes(data[pos:])
+            self._head = b""
+            pos, end = 0, len(data)
         unpack = PREFIX.unpack_from
         while end - pos >= 5:
             flag, length = unpack(data, pos)
@@ -69,15 +91,17 @@ class MessageDecoder:
                     StatusCode.RESOURCE_EXHAUSTED,
                     f"received message larger than max ({length} vs. {self.max_size})",
                 )
-            stop = pos + 5 + length
-            if stop > end:
-                break
-            messages.append(bytes(data[pos + 5 : stop]))
+            start = pos + 5
+            stop = start + length
+            if stop > end:  # the rest comes later: into a buffer of its size
+                body = bytearray(length)
+                body[: end - start] = memoryview(data)[start:end]
+                self._body, self._filled = body, end - start
+                return messages
+            messages.append(bytes(data[start:stop]))
             pos = stop
-        if buf and data is buf:
-            del buf[:pos]
-        elif pos < end:
-            self._buf = bytearray(data[pos:])
+        if pos < end:
+            self._head = bytes(data[pos:end])
         return messages
 
     @staticmethod

@@ -55,7 +55,7 @@ from .hpack import HeaderDecoder
 from .settings import LocalSettings, RemoteSettings
 from .streams import SendScheduler, Stream
 
-Buffer = Union[bytes, bytearray]
+Buffer = Union[bytes, bytearray, memoryview]
 Handler = Callable[[int, int, bytes, List[H2Event]], None]
 
 # Defaults for what we advertise.  Windows: 4 MiB per stream bounds what one
@@ -291,69 +291,100 @@ class H2ClientConnection:
     def receive_data(self, data: Buffer) -> List[H2Event]:
         """Process bytes from the server; returns the events they complete.
 
+        `data` may be any buffer, and may be reused once this returns: the
+        `DataReceived` events hold views of it, to be consumed before then
+        (`GrpcConnection` does), and nothing else refers to it.
+
         A protocol violation by the server ends the list with a
         `ConnectionTerminated` whose `error` is a `RemoteProtocolError` naming
         the frame and the rule; GOAWAY is queued for the server.
         """
         if self.state is st.ConnectionState.CLOSED:
             return []
-        buf: Buffer
-        if self._inbuf:
-            self._inbuf += data
-            buf = self._inbuf
-        else:
-            buf = data
-        copy = type(buf) is not bytes  # payloads must be bytes (hashable)
         events: List[H2Event] = []
-        pos, end = 0, len(buf)
-        unpack = fr.FRAME_HEADER.unpack_from
-        max_size = fr.MIN_MAX_FRAME_SIZE  # we never raise SETTINGS_MAX_FRAME_SIZE
+        pos = 0
         try:
-            while end - pos >= 9:
-                length_type, flags, stream_id = unpack(buf, pos)
-                length = length_type >> 8
-                frame_type = length_type & 0xFF
-                if length > max_size:
-                    raise violation(
-                        frame_type,
-                        f"length {length} exceeds our SETTINGS_MAX_FRAME_SIZE"
-                        f" {max_size} (§4.2)",
-                        ErrorCode.FRAME_SIZE_ERROR,
-                    )
-                frame_end = pos + 9 + length
-                if frame_end > end:
-                    break
-                # Slicing bytes gives bytes; a bytearray slice must be copied
-                # (payloads are used as dict keys).
-                payload: bytes = buf[pos + 9 : frame_end]  # type: ignore[assignment]
-                if copy:
-                    payload = bytes(payload)
-                pos = frame_end
-                handler = self._handlers.get(frame_type)
-                if (
-                    self._header_block is not None
-                    and frame_type != FrameType.CONTINUATION
-                ):
-                    raise violation(
-                        frame_type,
-                        "arrived in the middle of a header block; only CONTINUATION"
-                        " may follow HEADERS without END_HEADERS (§6.10)",
-                    )
-                if handler is not None:
-                    handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
-                # Unknown frame types are ignored (§5.5).
+            if self._inbuf:  # first complete the frame the last piece began
+                pos = self._complete_pending(data, events)
+                if self._inbuf:
+                    return events
+            pos = self._parse(data, pos, events)
         except LocalProtocolError as exc:
             events.append(self._terminate(exc))
             self._inbuf = bytearray()
             return events
-        if pos == end:
-            if self._inbuf:
-                self._inbuf = bytearray()
-        elif buf is self._inbuf:
-            del self._inbuf[:pos]
-        else:
-            self._inbuf = bytearray(buf[pos:])
+        if pos < len(data):
+            self._inbuf = bytearray(memoryview(data)[pos:])
         return events
+
+    def _complete_pending(self, data: Buffer, events: List[H2Event]) -> int:
+        """Add to `_inbuf` (a frame's beginning) what it lacks from `data`;
+        process the frame once whole.  Returns the octets of `data` used.
+
+        Only the split frame is copied: the rest of `data` is parsed where it
+        is (a piece ending mid-frame is the rule for large responses).
+        """
+        inbuf = self._inbuf
+        used = 0
+        if len(inbuf) < 9:
+            used = min(9 - len(inbuf), len(data))
+            inbuf += data[:used]
+            if len(inbuf) < 9:
+                return used
+        size = 9 + (int.from_bytes(inbuf[:3], "big"))
+        if size - 9 > fr.MIN_MAX_FRAME_SIZE:
+            self._parse(bytes(inbuf), 0, events)  # raises FRAME_SIZE_ERROR
+        take = min(size - len(inbuf), len(data) - used)
+        inbuf += memoryview(data)[used : used + take]
+        used += take
+        if len(inbuf) == size:
+            self._inbuf = bytearray()
+            self._parse(bytes(inbuf), 0, events)
+        return used
+
+    def _parse(self, buf: Buffer, pos: int, events: List[H2Event]) -> int:
+        """Process the whole frames in `buf` from `pos`; returns where the
+        first incomplete one starts.
+
+        DATA payloads are views of `buf` (see `DataReceived`); every other
+        payload is copied to bytes, as it may be kept."""
+        view = memoryview(buf)
+        end = len(buf)
+        unpack = fr.FRAME_HEADER.unpack_from
+        max_size = fr.MIN_MAX_FRAME_SIZE  # we never raise SETTINGS_MAX_FRAME_SIZE
+        while end - pos >= 9:
+            length_type, flags, stream_id = unpack(buf, pos)
+            length = length_type >> 8
+            frame_type = length_type & 0xFF
+            if length > max_size:
+                raise violation(
+                    frame_type,
+                    f"length {length} exceeds our SETTINGS_MAX_FRAME_SIZE"
+                    f" {max_size} (§4.2)",
+                    ErrorCode.FRAME_SIZE_ERROR,
+                )
+            frame_end = pos + 9 + length
+            if frame_end > end:
+                break
+            payload: bytes
+            if frame_type == FrameType.DATA:
+                # DATA is copied once, by the gRPC message decoder: a view of
+                # the input saves a copy of every response octet.
+                payload = view[pos + 9 : frame_end]  # type: ignore[assignment]
+            else:  # bytes: other payloads may be kept (PING data, GOAWAY text)
+                payload = bytes(view[pos + 9 : frame_end])
+            pos = frame_end
+            handler = self._handlers.get(frame_type)
+            if self._header_block is not None and frame_type != FrameType.CONTINUATION:
+                raise violation(
+                    frame_type,
+                    "arrived in the middle of a header block; only CONTINUATION"
+                    " may follow HEADERS without END_HEADERS (§6.10)",
+                )
+            if handler is not None:
+                handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
+            # Unknown frame types are ignored (§5.5).
+        return pos
 
     def _terminate(self, exc: LocalProtocolError) -> ConnectionTerminated:
         error: ProtocolError = RemoteProtocolError(

@@ -52,7 +52,10 @@ class HeadersReceived(H2Event):
 
 class DataReceived(H2Event):
     """DATA payload (padding removed).  `flow_length` octets of stream window
-    are held until the receiver calls `acknowledge_received`."""
+    are held until the receiver calls `acknowledge_received`.
+
+    `data` may be a memoryview of the buffer given to `receive_data`: copy
+    what you keep before that buffer is reused."""
 
     __slots__ = ("data", "end_stream", "flow_length", "stream_id")
 
