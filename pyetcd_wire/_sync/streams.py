@@ -90,9 +90,11 @@ BACKLOG_LIMIT = 1 << 20
 #: Bound on one write of the worker (the server is not reading if it passes).
 SEND_TIMEOUT = 5.0
 
-#: With a user thread reading, the worker still wakes this often (seconds) to
-#: read what nobody waits for, if the role is free.
-STEAL_AFTER = 1.0
+#: While a user thread has had the reader role, the worker still wakes this
+#: often (seconds) to take it if it is free: between a consumer's reads, what
+#: arrives (a reset to resume from, a PING) waits at most this long.  Waking
+#: on every release instead would cost each event two thread switches.
+STEAL_AFTER = 0.1
 
 _NEVER = float("inf")
 
@@ -355,9 +357,13 @@ class StreamWorker:
         while not self._closed:
             park = Sleeper()
             if not role.park(park):
-                # A user thread reads.  Wake for timers (which the loop must
-                # serve even if that thread is busy elsewhere) or after
-                # STEAL_AFTER to read what nobody waits for (server PINGs).
+                if self._closed:  # close() may have looked before we parked
+                    return
+                # A user thread has the role, and keeps it only while it
+                # waits.  Wake for timers (which the loop must serve even if
+                # that thread is busy elsewhere) and every STEAL_AFTER, to
+                # take the role if it is free and read what nobody waits for
+                # (a reset to resume from, server PINGs).
                 wait = min(self._tend_at, time.monotonic() + STEAL_AFTER)
                 park.wait(wait)
                 continue
@@ -388,6 +394,12 @@ class StreamWorker:
                     self._thread = None
                     self._idle_since = None
                     return True
+            if len(self._lease_core):
+                # A renewal may wait unread in the socket (nobody had the
+                # role): read it before a deadline declares the lease lost.
+                self._pump()
+                self._read_watch_stream()
+                self._read_lease_stream(now)
             self._expire_leases(now)
             self._tend_watch_stream(now)
             self._tend_lease_stream(now)

@@ -1,0 +1,256 @@
+"""Client.keep_alive() on the stream worker against FakeEtcd
+(tests/driver/fake_etcd.py): fan-out, TTL 0, a silent server, stream resets
+and connection loss, halting errors, and waking readers on close."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import List, Optional
+
+import pytest
+
+from pyetcd_wire import Client
+from pyetcd_wire._proto import rpc_pb2
+from pyetcd_wire._sync.keepalive import KeepAlive
+from pyetcd_wire.errors import KeepAliveHaltedError, LeaseExpiredError
+from pyetcd_wire.testing.peer_server import PeerServer
+from tests.driver.fake_etcd import (
+    INTERNAL_ERROR,
+    REFUSED_STREAM,
+    FakeEtcd,
+    KeepAliveStreamState,
+    header,
+    wait_for,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def etcd():
+    """``etcd(**client_kwargs) -> (fake, server, client)``; all closed after."""
+    made: list = []
+
+    def start(**client_kwargs):
+        fake = FakeEtcd()
+        server = PeerServer(fake, listen=True)
+        fake.server = server
+        made.append(server)
+        assert server.address is not None
+        host, port = server.address
+        client_kwargs.setdefault("dial_timeout", 2.0)
+        client = Client(f"{host}:{port}", **client_kwargs)
+        made.append(client)
+        return fake, server, client
+
+    yield start
+    for thing in reversed(made):
+        thing.close()
+
+
+def read_until_error(
+    ka: KeepAlive, seen: List[rpc_pb2.LeaseKeepAliveResponse], timeout: float = 5.0
+) -> None:
+    """Append responses to `seen` until `get()` raises (fail at `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = ka.get(timeout=max(0.0, deadline - time.monotonic()))
+        assert response is not None, f"no error after {len(seen)} responses"
+        seen.append(response)
+
+
+def requests_per_stream(fake: FakeEtcd) -> List[List[int]]:
+    return [list(s.requests) for s in fake.keep_alive_streams]
+
+
+def test_responses_fan_out_to_every_subscription_of_a_lease(etcd):
+    fake, _, client = etcd()  # silent until the test answers
+    a = client.keep_alive(7)
+    b = client.keep_alive(7)
+    wait_for(lambda: requests_per_stream(fake) == [[7]])
+    stream = fake.keep_alive_streams[0]
+    assert stream.peer.requests[stream.sid].headers[b"hasleader"] == b"true"
+    response = rpc_pb2.LeaseKeepAliveResponse(header=header(1), ID=7, TTL=30)
+    fake.on_stream(
+        stream, lambda peer, sid: peer.send_message(sid, response.SerializeToString())
+    )
+    for subscription in (a, b):
+        got = subscription.get(timeout=5)
+        assert got == response
+        assert subscription.response == response
+        assert not subscription.lost
+    time.sleep(0.2)
+    assert requests_per_stream(fake) == [[7]]  # one request for both; next in 10 s
+    a.close()
+    assert b.get(timeout=0.05) is None  # b is still subscribed, nothing new
+    assert not b.lost
+    assert not b.closed
+
+
+def test_renewals_repeat_at_a_third_of_the_ttl(etcd):
+    fake, _, client = etcd()
+    fake.lease_ttl[4] = 1  # renew every 1/3 s
+    ka = client.keep_alive(4)
+    started = time.monotonic()
+    for _ in range(4):
+        got = ka.get(timeout=3)
+        assert got is not None
+        assert (got.ID, got.TTL) == (4, 1)
+    assert 0.9 < time.monotonic() - started < 3  # 3 renewals after the first
+    assert not ka.lost
+
+
+def test_ttl_zero_means_lost_and_iteration_raises(etcd):
+    fake, _, client = etcd()
+    fake.lease_ttl[9] = 1
+    ka = client.keep_alive(9)
+    assert ka.get(timeout=3).TTL == 1
+    fake.lease_ttl[9] = 0  # revoked: the next renewal answers TTL 0
+    seen: List[rpc_pb2.LeaseKeepAliveResponse] = []
+    with pytest.raises(LeaseExpiredError, match="TTL <= 0") as info:
+        read_until_error(ka, seen)
+    assert all(r.TTL == 1 for r in seen)  # renewals queued before the loss
+    assert info.value.lease_id == 9
+    assert ka.lost
+    assert "TTL <= 0" in ka.lost_reason
+    with pytest.raises(LeaseExpiredError):
+        ka.get(timeout=1)  # every time
+    count = fake.keep_alive_requests
+    time.sleep(0.5)
+    assert fake.keep_alive_requests == count  # a lost lease is not renewed
+
+
+def test_silent_server_loses_the_lease_after_the_first_response_timeout(etcd):
+    fake, _, client = etcd(dial_timeout=0.2)  # first response due in 1.2 s
+    started = time.monotonic()
+    ka = client.keep_alive(5)
+    with pytest.raises(LeaseExpiredError, match="deadline"):
+        ka.get(timeout=5)
+    elapsed = time.monotonic() - started
+    assert 1.1 < elapsed < 2.5, elapsed
+    assert ka.lost
+    assert "deadline" in ka.lost_reason
+    assert requests_per_stream(fake) == [[5]]  # sent once, never resent
+
+
+def test_lease_lost_when_renewals_stop_before_the_ttl_runs_out(etcd):
+    fake, _, client = etcd()
+    fake.lease_ttl[6] = 1
+    ka = client.keep_alive(6)
+    assert ka.get(timeout=3).TTL == 1
+    answered = time.monotonic()
+    del fake.lease_ttl[6]  # the server goes silent
+    with pytest.raises(LeaseExpiredError, match="deadline"):
+        read_until_error(ka, [])
+    assert 0.8 < time.monotonic() - answered < 2.0
+
+
+def _reset_first_request(code: int):
+    def hook(state: KeepAliveStreamState, lease_id: int, n: int) -> bool:
+        if n == 0:
+            state.live = False
+            state.peer.reset(state.sid, code)
+            return True
+        return False
+
+    return hook
+
+
+def _trailers_on_first_request(grpc_status: int, message: str):
+    def hook(state: KeepAliveStreamState, lease_id: int, n: int) -> bool:
+        if n == 0:
+            state.live = False
+            state.peer.send_trailers(
+                state.sid, grpc_status=grpc_status, grpc_message=message
+            )
+            return True
+        return False
+
+    return hook
+
+
+def _abort_on_first_request(state: KeepAliveStreamState, lease_id: int, n: int):
+    if n == 0:
+        state.live = False
+        state.conn.abort()
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("hook", "connections"),
+    [
+        (_reset_first_request(INTERNAL_ERROR), 1),
+        (_reset_first_request(REFUSED_STREAM), 1),
+        (_trailers_on_first_request(14, "etcdserver: no leader"), 1),
+        (_abort_on_first_request, 2),
+    ],
+    ids=["rst-internal-error", "rst-refused-stream", "no-leader", "abort"],
+)
+def test_stream_failure_resends_on_a_new_stream_and_the_lease_stays_alive(
+    etcd, hook, connections
+):
+    fake, server, client = etcd()
+    fake.lease_ttl[3] = 30
+    fake.on_keep_alive = hook
+    ka = client.keep_alive(3)
+    got = ka.get(timeout=5)
+    assert got is not None
+    assert (got.ID, got.TTL) == (3, 30)
+    assert not ka.lost
+    assert requests_per_stream(fake) == [[3], [3]]
+    assert len(server.connections) == connections
+
+
+def test_non_retryable_stream_status_halts_keep_alive(etcd):
+    fake, _, client = etcd()
+    fake.lease_ttl[8] = 30
+    fake.on_keep_alive = _trailers_on_first_request(7, "etcdserver: permission denied")
+    a = client.keep_alive(8)
+    b = client.keep_alive(8)
+    for ka in (a, b):
+        with pytest.raises(KeepAliveHaltedError, match="permission denied"):
+            ka.get(timeout=5)
+        assert ka.lost
+    time.sleep(0.2)
+    assert requests_per_stream(fake) == [[8]]  # not resumed
+
+
+@pytest.mark.parametrize("stop", ["close-subscription", "close-client"])
+def test_iteration_in_another_thread_is_woken(etcd, stop):
+    fake, _, client = etcd()
+    fake.lease_ttl[2] = 30
+    ka = client.keep_alive(2)
+    got: List[rpc_pb2.LeaseKeepAliveResponse] = []
+    errors: List[BaseException] = []
+
+    def consume() -> None:
+        try:
+            for response in ka:
+                got.append(response)
+        except BaseException as exc:
+            errors.append(exc)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    wait_for(lambda: len(got) == 1)
+    time.sleep(0.05)  # the consumer waits in get() again
+    before: Optional[threading.Thread] = None
+    started = time.monotonic()
+    if stop == "close-subscription":
+        ka.close()
+    else:
+        before = next(
+            t for t in threading.enumerate() if t.name.startswith("pyetcd-wire-streams")
+        )
+        client.close()  # also joins the worker thread
+    consumer.join(2)
+    assert time.monotonic() - started < 0.5
+    assert not consumer.is_alive()
+    assert errors == []
+    assert [r.TTL for r in got] == [30]
+    assert ka.closed
+    assert not ka.lost  # closing is not losing the lease
+    if before is not None:
+        assert not before.is_alive()
