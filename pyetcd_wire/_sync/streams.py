@@ -10,15 +10,20 @@ Theory of operation
   ended reuses it), or at `Client.close()`, which joins it.
 * It owns a connection of its own (a second `Channel` to the endpoint) with
   at most two streams on it: one Watch stream for every watch and one
-  LeaseKeepAlive stream for every kept-alive lease.  A connection of its own
-  because it is the only reader there: it waits with a selector on the socket
-  and a wake-up socket, so timers and new work wake it at once, and the KV
-  calls on the client's main connection keep their no-hand-off fast path and
-  are never held up by an unread watch.
+  LeaseKeepAlive stream for every kept-alive lease, so the KV calls on the
+  client's main connection keep their no-hand-off fast path and are never
+  held up by an unread watch.
+* One thread reads that connection at a time: whoever holds the reader role
+  (reader_role.py).  A user thread waiting in `Watch.get()` takes it when it
+  is free and runs the loop's turns itself (`await_watch`), so an event it
+  waits for costs one wake-up; the worker runs turns only while nobody else
+  does, and hands the role to a waiting user after its turn.  A turn waits
+  in poll(2) on the socket and a wake-up socket, looks after the streams
+  when something changed or a timer is due, and routes what arrived.
 * The protocol state is sans-IO: `WatchStream` (_core/watch.py) and
   `KeepAliveState` (_core/lease.py).  User threads change it under `_lock`
-  and wake the worker; only the worker sends and reads, so requests keep
-  their order.
+  and wake the reader; only the role holder sends and reads, so requests
+  keep their order.
 * Resume.  When a stream ends with a retryable error (Unavailable, except
   "no leader" for watches; Internal; connection lost or GOAWAY'd and closed)
   the worker opens a new one after a backoff (`BACKOFF_*`) and replays: every
@@ -38,16 +43,16 @@ Theory of operation
   flowing until then, and then the whole stream pauses.  Keep-alive
   responses are tiny and credited at once; each subscription keeps at most
   `keepalive.MAX_QUEUED`.
-* Iteration never busy-waits: users sleep on their watch's condition, the
-  worker in `select()` until the next keep-alive is due, a lease deadline,
-  a backoff, or a wake-up.
+* Iteration never busy-waits: users sleep on a one-shot `Sleeper` or in
+  poll(2), the worker in poll(2) until data, the next keep-alive due, a lease
+  deadline, a backoff or a wake-up; while a user thread has the role, the
+  worker sleeps and looks again every `STEAL_AFTER`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import random
 import select
 import socket
 import threading
@@ -66,25 +71,18 @@ from ..errors import (
     InternalError,
     KeepAliveHaltedError,
     LeaseExpiredError,
-    NoLeaderError,
     RemoteProtocolError,
-    TransportError,
-    UnavailableError,
     WatchCanceledError,
 )
 from .channel import Channel, Stream
 from .connection import Connection
 from .keepalive import KeepAlive
 from .reader_role import WORKER, ReaderRole, Sleeper
+from .retry import Backoff, retryable
 from .watch import Watch
 
 #: Seconds the worker stays up with nothing to do before it exits.
 LINGER = 1.0
-#: Reconnect backoff: first delay, growth factor, cap (seconds), +/- jitter.
-BACKOFF_FIRST = 0.025
-BACKOFF_FACTOR = 2.0
-BACKOFF_MAX = 1.0
-BACKOFF_JITTER = 0.2
 #: Backlog bytes (see above) at which the worker stops crediting the stream.
 BACKLOG_LIMIT = 1 << 20
 #: Bound on one write of the worker (the server is not reading if it passes).
@@ -97,33 +95,6 @@ SEND_TIMEOUT = 5.0
 STEAL_AFTER = 0.1
 
 _NEVER = float("inf")
-
-
-def _retryable(error: EtcdError, *, watch: bool) -> bool:
-    """Go's "resume" errors: the stream may be opened again."""
-    if isinstance(error, NoLeaderError):
-        return not watch  # a require-leader watch ends; keep-alive retries
-    if isinstance(error, RemoteProtocolError):
-        return False
-    return isinstance(error, (TransportError, UnavailableError, InternalError))
-
-
-class _Backoff:
-    __slots__ = ("failures", "until")
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.until = 0.0
-
-    def failed(self, now: float) -> None:
-        delay = min(BACKOFF_MAX, BACKOFF_FIRST * BACKOFF_FACTOR**self.failures)
-        delay *= 1.0 + random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER)
-        self.failures += 1
-        self.until = now + delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
-        self.until = 0.0
 
 
 class StreamWorker:
@@ -170,7 +141,7 @@ class StreamWorker:
         self._watch_core = WatchStream()
         self._watches: Dict[Watcher, Watch] = {}
         self._watch_stream: Optional[Stream] = None
-        self._watch_backoff = _Backoff()
+        self._watch_backoff = Backoff()
         self._backlog_lock = threading.Lock()
         self._backlog = 0  # bytes queued in watches, not taken yet
         self._stalled = False  # credit held back: the backlog is at the limit
@@ -179,7 +150,7 @@ class StreamWorker:
         self._lease_core = KeepAliveState(first_response_timeout)
         self._keep_alives: Dict[int, List[KeepAlive]] = {}
         self._lease_stream: Optional[Stream] = None
-        self._lease_backoff = _Backoff()
+        self._lease_backoff = Backoff()
 
     @property
     def thread(self) -> Optional[threading.Thread]:
@@ -527,7 +498,7 @@ class StreamWorker:
         call would); created ones wait for the next attempt."""
         with self._lock:
             self._watch_backoff.failed(now)
-            if not _retryable(error, watch=True):
+            if not retryable(error, watch=True):
                 self._end_watches(error, only_uncreated=False)
             else:
                 self._end_watches(error, only_uncreated=True)
@@ -631,7 +602,7 @@ class StreamWorker:
                 watch = self._watches.pop(delivery.watcher, None)
                 if watch is not None:
                     watch._on_end(None)
-            if _retryable(error, watch=True):
+            if retryable(error, watch=True):
                 self._watch_backoff.failed(now)
             else:
                 self._end_watches(error, only_uncreated=False)
@@ -669,7 +640,7 @@ class StreamWorker:
     def _lease_stream_failed(self, error: EtcdError, now: float) -> None:
         with self._lock:
             self._lease_stream = None
-            if _retryable(error, watch=False):
+            if retryable(error, watch=False):
                 self._lease_backoff.failed(now)
                 return
             for lease_id in self._lease_core.halt():

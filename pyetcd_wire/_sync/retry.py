@@ -1,0 +1,50 @@
+"""When a broken stream is opened again, and how soon (Go's watch.go and
+lease.go resume rules; clientv3.md §1.4, §1.5)."""
+
+from __future__ import annotations
+
+import random
+
+from ..errors import (
+    EtcdError,
+    InternalError,
+    NoLeaderError,
+    RemoteProtocolError,
+    TransportError,
+    UnavailableError,
+)
+
+#: Reconnect backoff: first delay, growth factor, cap (seconds), +/- jitter.
+BACKOFF_FIRST = 0.025
+BACKOFF_FACTOR = 2.0
+BACKOFF_MAX = 1.0
+BACKOFF_JITTER = 0.2
+
+
+def retryable(error: EtcdError, *, watch: bool) -> bool:
+    """Go's "resume" errors: the stream may be opened again."""
+    if isinstance(error, NoLeaderError):
+        return not watch  # a require-leader watch ends; keep-alive retries
+    if isinstance(error, RemoteProtocolError):
+        return False
+    return isinstance(error, (TransportError, UnavailableError, InternalError))
+
+
+class Backoff:
+    """Exponential backoff with jitter between attempts to open a stream."""
+
+    __slots__ = ("failures", "until")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.until = 0.0
+
+    def failed(self, now: float) -> None:
+        delay = min(BACKOFF_MAX, BACKOFF_FIRST * BACKOFF_FACTOR**self.failures)
+        delay *= 1.0 + random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER)
+        self.failures += 1
+        self.until = now + delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.until = 0.0
