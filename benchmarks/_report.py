@@ -1,4 +1,8 @@
-"""Statistics, budgets and output (markdown, JSON, PNG) for bench_unary.py.
+"""Statistics, budgets and output (markdown, JSON, PNG) of the benchmarks.
+
+`Report` is what every benchmark's report shares (the statistics, the table,
+the JSON, the chart, writing the files); `UnaryReport` is bench_unary.py's
+(bench_watch.py's is in `_watch_report`).
 
 Every variant runs once per rep, interleaved, so each rep gives one *pair*
 (ours, grpcio) measured moments apart.  A ratio is the median over reps of
@@ -14,7 +18,16 @@ import json
 import platform
 import statistics
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 OURS = "pyetcd-wire"
 X = "\u00d7"  # the multiplication sign of ratios
@@ -57,16 +70,24 @@ class Metric(NamedTuple):
     higher_is_better: bool
 
 
-SOCKET_METRICS = (
-    Metric("calls_per_s", "calls/s", lambda s: s.calls / s.wall, True),
-    Metric("cpu_us", "client CPU µs/call", lambda s: s.cpu / s.calls * 1e6, False),
-    Metric(
-        "server_cpu_us",
-        "etcd CPU µs/call",
-        lambda s: None if s.server_cpu is None else s.server_cpu / s.calls * 1e6,
-        False,
-    ),
-)
+def etcd_metrics(unit: str) -> Tuple[Metric, ...]:
+    """Rate, client CPU and etcd CPU per `unit` ("call", "event") of a scenario
+    against etcd; a Sample's `calls` counts units."""
+    return (
+        Metric(f"{unit}s_per_s", f"{unit}s/s", lambda s: s.calls / s.wall, True),
+        Metric(
+            "cpu_us", f"client CPU µs/{unit}", lambda s: s.cpu / s.calls * 1e6, False
+        ),
+        Metric(
+            "server_cpu_us",
+            f"etcd CPU µs/{unit}",
+            lambda s: None if s.server_cpu is None else s.server_cpu / s.calls * 1e6,
+            False,
+        ),
+    )
+
+
+SOCKET_METRICS = etcd_metrics("call")
 INPROC_METRICS = (
     Metric("cpu_us", "CPU µs/call", lambda s: s.cpu / s.calls * 1e6, False),
     Metric("wall_us", "wall µs/call", lambda s: s.wall / s.calls * 1e6, False),
@@ -120,52 +141,87 @@ def _fmt(value: Optional[float]) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def output_base() -> str:
+def output_base(name: str) -> str:
+    """The file name, without suffix, of a report: `name` on CPython,
+    `name-pypy` (...) elsewhere."""
     impl = platform.python_implementation()
-    return "unary" if impl == "CPython" else f"unary-{impl.lower()}"
+    return name if impl == "CPython" else f"{name}-{impl.lower()}"
 
 
 class Report:
-    """The numbers of one run, and everything written from them."""
+    """The numbers of one run, and everything written from them.
+
+    A subclass says what differs between benchmarks: the output name, the
+    budgets, the metrics of a scenario, the run description under the title,
+    the columns that name a row, and the chart's labels.  The statistics, the
+    table, the budgets list, the JSON and the chart are the same for all.
+    """
+
+    name = ""  # the output's base name, see output_base()
+    title = ""  # the markdown title, before the interpreter
+    rate = ""  # the label of the rate metric, for the line explaining ratios
+    budgets: Tuple[Budget, ...] = ()
+    lead_columns: Tuple[str, ...] = ("scenario",)  # the table's first columns
+    chart_bar_inches = 1.3  # the chart's width per bar
+    chart_value_fontsize: Optional[float] = 8  # None: matplotlib's default
+    chart_label_fontsize: float = 7
 
     def __init__(
         self, env: Dict[str, Any], scenarios: List[Scenario], results: Results
-    ):
+    ) -> None:
         self.env = env
         self.scenarios = scenarios
         self.results = results
         self.rows: List[Dict[str, Any]] = []
         self.verdicts: List[Tuple[Budget, Optional[float], str]] = []
-        self._summarize()
+        for scenario in scenarios:
+            for metric in self.metrics(scenario):
+                self.rows.append(self._row(scenario, metric))
 
-    def _summarize(self) -> None:
-        for scenario in self.scenarios:
-            by_client = self.results[scenario.name]
-            inproc = scenario.name.startswith("inproc")
-            for metric in INPROC_METRICS if inproc else SOCKET_METRICS:
-                row: Dict[str, Any] = {"scenario": scenario, "metric": metric}
-                for client in (OURS, GRPCIO):
-                    values = _values(by_client.get(client, []), metric)
-                    row[client] = (
-                        _best(values, metric),
-                        statistics.median(values) if values else None,
-                    )
-                row["ratio"] = (
-                    paired_ratio(by_client[OURS], by_client[GRPCIO], metric)
-                    if GRPCIO in by_client
-                    else None
-                )
-                row["budget"] = next(
-                    (
-                        b
-                        for b in BUDGETS
-                        if b.scenario == scenario.name and b.metric == metric.key
-                    ),
-                    None,
-                )
-                if row["budget"] is not None:
-                    row["verdict"] = self._judge(row["budget"], row["ratio"])
-                self.rows.append(row)
+    # --- what a benchmark says about itself -------------------------------------
+
+    def metrics(self, scenario: Scenario) -> Sequence[Metric]:
+        raise NotImplementedError
+
+    def run_lines(self) -> List[str]:
+        """The markdown bullets after the machine's: reps, sizes, notes."""
+        raise NotImplementedError
+
+    def lead_cells(self, scenario: Scenario) -> List[str]:
+        """The cells of `lead_columns` for a row of `scenario`."""
+        return [scenario.kind]
+
+    def chart_label(self, scenario: Scenario, metric: Metric) -> str:
+        return f"{scenario.kind}\n{metric.label}"
+
+    def chart_title(self) -> str:
+        raise NotImplementedError
+
+    # --- statistics -------------------------------------------------------------
+
+    def _row(self, scenario: Scenario, metric: Metric) -> Dict[str, Any]:
+        by_client = self.results[scenario.name]
+        row: Dict[str, Any] = {"scenario": scenario, "metric": metric}
+        for client in (OURS, GRPCIO):
+            values = _values(by_client.get(client, []), metric)
+            median = statistics.median(values) if values else None
+            row[client] = (_best(values, metric), median)
+        row["ratio"] = (
+            paired_ratio(by_client[OURS], by_client[GRPCIO], metric)
+            if GRPCIO in by_client
+            else None
+        )
+        row["budget"] = next(
+            (
+                b
+                for b in self.budgets
+                if b.scenario == scenario.name and b.metric == metric.key
+            ),
+            None,
+        )
+        if row["budget"] is not None:
+            row["verdict"] = self._judge(row["budget"], row["ratio"])
+        return row
 
     def _judge(self, budget: Budget, ratio: Optional[float]) -> str:
         if ratio is None:
@@ -177,43 +233,34 @@ class Report:
         self.verdicts.append((budget, ratio, verdict))
         return verdict
 
-    # --- output ---------------------------------------------------------------
+    # --- output -----------------------------------------------------------------
 
     def markdown(self) -> str:
         env = self.env
-        run = env["run"]
+        lead = self.lead_columns
         lines = [
-            f"# Unary calls against etcd: {OURS} vs grpcio ({env['interpreter']})",
+            f"# {self.title} ({env['interpreter']})",
             "",
             f"- interpreter: **{env['interpreter']}**; "
             + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
             f"- etcd: one member on 127.0.0.1, flags {env['etcd_flags']}",
             f"- machine: {env['machine']}; load average {env['load_average']}",
-            f"- {run['reps']} reps, variants interleaved; {run['calls']} calls per"
-            f" variant per rep ({run['inproc_calls']} in-process); per-call"
-            f" timeout {run['call_timeout'] or 'none'}; {env['date']}; run took"
-            f" {env['seconds']} s",
-            f"- {env['grpcio_note']}",
-        ]
-        if env.get("canned_frames"):
-            lines.append(
-                "- in-process replies per call: " + ", ".join(env["canned_frames"])
-            )
-        lines += [
+            *self.run_lines(),
             "",
             "best = best rep; med = median rep; ratio = median over reps of"
-            " ours/grpcio (calls/s: higher is better for us; CPU: lower is better).",
+            f" ours/grpcio ({self.rate}: higher is better for us; CPU: lower is"
+            " better).",
             "",
-            f"| scenario | op | metric | {OURS} best | {OURS} med | grpcio best"
+            f"| {' | '.join(lead)} | metric | {OURS} best | {OURS} med | grpcio best"
             " | grpcio med | ours/grpcio | budget | verdict |",
-            "|---|---|---|--:|--:|--:|--:|--:|---|---|",
+            "|" + "---|" * (len(lead) + 1) + "--:|" * 5 + "---|---|",
         ]
         for row in self.rows:
-            scenario: Scenario = row["scenario"]
             budget: Optional[Budget] = row["budget"]
             ratio = row["ratio"]
             lines.append(
-                f"| {scenario.kind} | {scenario.op} | {row['metric'].label}"
+                f"| {' | '.join(self.lead_cells(row['scenario']))}"
+                f" | {row['metric'].label}"
                 f" | {_fmt(row[OURS][0])} | {_fmt(row[OURS][1])}"
                 f" | {_fmt(row[GRPCIO][0])} | {_fmt(row[GRPCIO][1])}"
                 f" | {'—' if ratio is None else f'{ratio:.2f}{X}'}"
@@ -232,18 +279,17 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> Dict[str, Any]:
-        summary = []
-        for row in self.rows:
-            summary.append(
-                {
-                    "scenario": row["scenario"].name,
-                    "metric": row["metric"].key,
-                    OURS: {"best": row[OURS][0], "median": row[OURS][1]},
-                    GRPCIO: {"best": row[GRPCIO][0], "median": row[GRPCIO][1]},
-                    "ratio": row["ratio"],
-                    "verdict": row.get("verdict"),
-                }
-            )
+        summary = [
+            {
+                "scenario": row["scenario"].name,
+                "metric": row["metric"].key,
+                OURS: {"best": row[OURS][0], "median": row[OURS][1]},
+                GRPCIO: {"best": row[GRPCIO][0], "median": row[GRPCIO][1]},
+                "ratio": row["ratio"],
+                "verdict": row.get("verdict"),
+            }
+            for row in self.rows
+        ]
         return {
             "environment": self.env,
             "scenarios": [s._asdict() for s in self.scenarios],
@@ -259,12 +305,12 @@ class Report:
 
     def chart(self, path: Path) -> str:
         """A PNG of the ratios; returns what happened, for the log."""
-        pairs = [
-            (row["scenario"], row["metric"], row["ratio"], row["budget"])
+        rows = [
+            row
             for row in self.rows
             if row["ratio"] is not None and row["metric"].key != "server_cpu_us"
         ]
-        if not pairs:
+        if not rows:
             return "no chart: there are no ratios without grpcio"
         try:
             import matplotlib
@@ -273,35 +319,36 @@ class Report:
             import matplotlib.pyplot as plt
         except ImportError:
             return "no chart: matplotlib unavailable"
-        labels = [f"{s.kind} {s.op}\n{m.label}" for s, m, _, _ in pairs]
-        ratios = [r for _, _, r, _ in pairs]
-        colors = [
-            "tab:blue" if m.higher_is_better else "tab:orange" for _, m, _, _ in pairs
-        ]
-        fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(pairs)), 4.8))
-        bars = ax.bar(range(len(pairs)), ratios, color=colors)
+        fig, ax = plt.subplots(
+            figsize=(max(6.0, self.chart_bar_inches * len(rows)), 4.8)
+        )
+        ax.bar(
+            range(len(rows)),
+            [row["ratio"] for row in rows],
+            color=[
+                "tab:blue" if row["metric"].higher_is_better else "tab:orange"
+                for row in rows
+            ],
+        )
         ax.axhline(1.0, color="black", linewidth=0.8)
-        for i, (_, _, ratio, budget) in enumerate(pairs):
+        for i, row in enumerate(rows):
+            ratio, budget = row["ratio"], row["budget"]
             ax.annotate(
                 f"{ratio:.2f}{X}",
                 (i, ratio),
                 ha="center",
                 va="bottom",
-                fontsize=8,
+                fontsize=self.chart_value_fontsize,
             )
             if budget is not None:
-                ax.hlines(
-                    budget.limit, i - 0.45, i + 0.45, colors="red", linestyles="--"
-                )
-        ax.set_xticks(range(len(pairs)))
-        ax.set_xticklabels(labels, fontsize=7)
-        ax.set_ylabel(f"{OURS} / grpcio")
-        ax.set_title(
-            f"{OURS} / grpcio on {self.env['interpreter']} (blue: calls/s, higher"
-            " is better; orange: CPU, lower is better; red: budget)",
-            fontsize=8,
+                ax.hlines(budget.limit, i - 0.45, i + 0.45, colors="red", ls="--")
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels(
+            [self.chart_label(row["scenario"], row["metric"]) for row in rows],
+            fontsize=self.chart_label_fontsize,
         )
-        del bars
+        ax.set_ylabel(f"{OURS} / grpcio")
+        ax.set_title(self.chart_title(), fontsize=8)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
@@ -310,7 +357,7 @@ class Report:
     def write(self, out: Path) -> bool:
         """Print the table, write md/json/png; True if a budget FAILed."""
         out.mkdir(parents=True, exist_ok=True)
-        base = output_base()
+        base = output_base(self.name)
         text = self.markdown()
         print()
         print(text)
@@ -322,6 +369,47 @@ class Report:
         print(f"wrote {out / (base + '.md')} and {out / (base + '.json')}")
         print(self.chart(out / f"{base}.png"))
         return any(v == "FAIL" for _, _, v in self.verdicts)
+
+
+class UnaryReport(Report):
+    """The report of bench_unary.py: a row per scenario, op and metric."""
+
+    name = "unary"
+    title = f"Unary calls against etcd: {OURS} vs grpcio"
+    rate = "calls/s"
+    budgets = BUDGETS
+    lead_columns = ("scenario", "op")
+
+    def metrics(self, scenario: Scenario) -> Sequence[Metric]:
+        inproc = scenario.name.startswith("inproc")
+        return INPROC_METRICS if inproc else SOCKET_METRICS
+
+    def run_lines(self) -> List[str]:
+        env, run = self.env, self.env["run"]
+        lines = [
+            f"- {run['reps']} reps, variants interleaved; {run['calls']} calls per"
+            f" variant per rep ({run['inproc_calls']} in-process); per-call"
+            f" timeout {run['call_timeout'] or 'none'}; {env['date']}; run took"
+            f" {env['seconds']} s",
+            f"- {env['grpcio_note']}",
+        ]
+        if env.get("canned_frames"):
+            lines.append(
+                "- in-process replies per call: " + ", ".join(env["canned_frames"])
+            )
+        return lines
+
+    def lead_cells(self, scenario: Scenario) -> List[str]:
+        return [scenario.kind, scenario.op]
+
+    def chart_label(self, scenario: Scenario, metric: Metric) -> str:
+        return f"{scenario.kind} {scenario.op}\n{metric.label}"
+
+    def chart_title(self) -> str:
+        return (
+            f"{OURS} / grpcio on {self.env['interpreter']} (blue: calls/s, higher"
+            " is better; orange: CPU, lower is better; red: budget)"
+        )
 
 
 # --- profiling ------------------------------------------------------------------
@@ -373,7 +461,7 @@ def profile(
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{output_base()}-profile.txt"
+    path = out / f"{output_base(UnaryReport.name)}-profile.txt"
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
     return 0

@@ -24,12 +24,7 @@ side is measured.  See benchmarks/README.md for what each number means.
 from __future__ import annotations
 
 import argparse
-import faulthandler
-import gc
-import os
-import platform
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,16 +37,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
 import _canned  # noqa: E402
-import _grpcio_stubs  # noqa: E402
+import _harness  # noqa: E402
 import _report  # noqa: E402
+from _harness import Clock, ServerCpu  # noqa: E402
 
-import pyetcd_wire  # noqa: E402
 from pyetcd_wire import Client  # noqa: E402
 from pyetcd_wire._core.grpc import events as ge  # noqa: E402
 from pyetcd_wire._core.grpc.status import StatusCode  # noqa: E402
 from pyetcd_wire._proto import rpc_pb2  # noqa: E402
 from pyetcd_wire._sync.channel import Channel  # noqa: E402
-from pyetcd_wire.testing.etcd import EtcdMember  # noqa: E402
 
 KEY = b"/pyetcd-wire-bench/key"
 VALUE = bytes(range(100))  # the 100-byte value Range reads and Put writes
@@ -122,63 +116,15 @@ def grpcio_ops(stub: Any, pb2: ModuleType, timeout: Optional[float]) -> Dict[str
     return {"range": range_, "put": put}
 
 
-def load_grpcio(work_dir: Path) -> Tuple[Optional[ModuleType], Any, str]:
-    """(grpc, (rpc_pb2, rpc_pb2_grpc), note), or (None, None, why not)."""
-    try:
-        import grpc  # type: ignore[import-untyped]
-    except ImportError as exc:
-        return None, None, f"grpcio unavailable ({exc}): measuring our side only"
-    try:
-        stubs = _grpcio_stubs.generate(ROOT / "proto", work_dir)
-        note = _grpcio_stubs.verify(stubs[0], rpc_pb2)
-    except (ImportError, RuntimeError) as exc:
-        return None, None, f"grpcio stubs unavailable ({exc}): our side only"
-    return grpc, stubs, note
-
-
 # --- measuring --------------------------------------------------------------------
-
-
-class ServerCpu:
-    """CPU seconds etcd has used so far, from /proc (None where unreadable)."""
-
-    def __init__(self, pid: int) -> None:
-        self.path = f"/proc/{pid}/stat"
-        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-    def __call__(self) -> Optional[float]:
-        try:
-            with open(self.path) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
-        except (OSError, ValueError, IndexError):
-            return None
-
-
-def _sample(
-    calls: int,
-    start: Tuple[float, float, Optional[float]],
-    server_cpu: Optional[ServerCpu],
-) -> _report.Sample:
-    wall = time.perf_counter() - start[0]
-    cpu = time.process_time() - start[1]
-    server = server_cpu() if server_cpu else None
-    spent = None if server is None or start[2] is None else server - start[2]
-    return _report.Sample(calls, wall, cpu, spent)
-
-
-def _start(server_cpu: Optional[ServerCpu]) -> Tuple[float, float, Optional[float]]:
-    gc.collect()
-    server = server_cpu() if server_cpu else None
-    return time.perf_counter(), time.process_time(), server
 
 
 def sequential(op: Op, server_cpu: ServerCpu) -> Runner:
     def run(calls: int) -> _report.Sample:
-        start = _start(server_cpu)
+        clock = Clock(server_cpu)
         for _ in range(calls):
             op()
-        return _sample(calls, start, server_cpu)
+        return clock.sample(calls)
 
     return run
 
@@ -202,11 +148,11 @@ def threaded(op: Op, threads: int, server_cpu: ServerCpu) -> Runner:
         pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
         for thread in pool:
             thread.start()
-        start = _start(server_cpu)
+        clock = Clock(server_cpu)
         barrier.wait()
         for thread in pool:
             thread.join()
-        sample = _sample(each * threads, start, server_cpu)
+        sample = clock.sample(each * threads)
         if errors:
             raise RuntimeError(f"{len(errors)} thread(s) failed") from errors[0]
         return sample
@@ -228,7 +174,7 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
         conn = canned.fresh_connection()
         unary, to_send, receive = conn.unary, conn.data_to_send, conn.receive_data
         ok, message, status, request = 0, b"", None, canned_request
-        start = _start(None)
+        clock = Clock(None)
         for reply in replies:
             if with_protobuf:
                 request = range_request(key=KEY, serializable=True).SerializeToString()
@@ -242,7 +188,7 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
                     ok += status.code is StatusCode.OK
             if with_protobuf:
                 range_response.FromString(message).kvs[0].value  # noqa: B018
-        sample = _sample(calls, start, None)
+        sample = clock.sample(calls)
         if ok != calls or message != canned.message:
             raise RuntimeError(f"in-process: {ok}/{calls} calls ended OK ({status})")
         return sample
@@ -261,11 +207,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--reps", type=int, help="interleaved reps (5; quick 3)")
     parser.add_argument("--inproc-calls", type=int, help="in-process calls per rep")
-    parser.add_argument("--quick", action="store_true", help="a short run (< 40 s)")
-    parser.add_argument("--out", default=str(HERE / "results"), help="output dir")
-    parser.add_argument(
-        "--check-budgets", action="store_true", help="exit 1 if a budget is missed"
-    )
+    _harness.add_run_arguments(parser, quick="< 40 s")
     parser.add_argument(
         "--call-timeout", type=float, help="per-call deadline in s (none)"
     )
@@ -345,73 +287,18 @@ def run_plan(
     return results
 
 
-def environment(
-    grpc: Optional[ModuleType], etcd_version: str, note: str
-) -> Dict[str, Any]:
-    from google.protobuf import __version__ as pb_version
-    from google.protobuf.internal import api_implementation
-
-    impl = platform.python_implementation()
-    interp = f"{impl} {platform.python_version()}"
-    pypy = getattr(sys, "pypy_version_info", None)
-    if pypy is not None:
-        interp += f" (PyPy {pypy.major}.{pypy.minor}.{pypy.micro})"
-    versions = {
-        "pyetcd-wire": pyetcd_wire.__version__,
-        "protobuf": f"{pb_version} ({api_implementation.Type()})",
-        "grpcio": grpc.__version__ if grpc is not None else "unavailable",
-        "etcd": etcd_version,
-    }
-    for name in ("hpack", "h2"):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
-            versions[name] = "unavailable"
-    return {
-        "interpreter": interp,
-        "implementation": impl,
-        "versions": versions,
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "grpcio_note": note,
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        return "n/a"
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
-    began = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-unary-") as tmp:
-        grpc, stubs, note = load_grpcio(Path(tmp))
-        print(note)
-        extra = () if args.fsync else ("--unsafe-no-fsync",)
-        with EtcdMember(extra_args=extra) as member:
-            return run_against(args, member, grpc, stubs, note, began)
+    etcd_args = () if args.fsync else ("--unsafe-no-fsync",)
+    with _harness.etcd_run("unary", WATCHDOG_SECONDS, etcd_args) as harness:
+        return run_against(args, harness)
 
 
-def run_against(
-    args: argparse.Namespace,
-    member: EtcdMember,
-    grpc: Optional[ModuleType],
-    stubs: Any,
-    note: str,
-    began: float,
-) -> int:
-    etcd_version = ".".join(map(str, member.version))
-    load_before = load_average()
-    channel = Channel(member.endpoint)
-    client = Client(member.endpoint)
-    grpc_channel = grpc.insecure_channel(member.endpoint) if grpc else None
+def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
+    channel = Channel(harness.member.endpoint)
     try:
         if args.layer == "client":
-            ours = client_ops(client, args.call_timeout)
+            ours = client_ops(harness.client, args.call_timeout)
         else:
             ours = our_ops(channel, args.call_timeout)
         ours["put"]()
@@ -425,37 +312,32 @@ def run_against(
                 args, ours["range"], in_process(canned, True) if canned else None
             )
         theirs = None
-        if grpc_channel is not None:
-            stub = stubs[1].KVStub(grpc_channel)
-            theirs = grpcio_ops(stub, stubs[0], args.call_timeout)
+        stub = harness.grpcio_stub("KV")
+        if stub is not None:
+            theirs = grpcio_ops(stub, harness.grpcio_pb2, args.call_timeout)
             if theirs["range"]() != VALUE:
                 raise RuntimeError("grpcio's Range did not return the value")
-        plan = build_runners(args, ours, theirs, canned, ServerCpu(member.pid))
-        warm = 1.0 if platform.python_implementation() == "PyPy" else 0.25
+        plan = build_runners(args, ours, theirs, canned, harness.server_cpu)
         print(
-            f"etcd {etcd_version} at {member.endpoint}; {args.reps} reps,"
-            f" {args.calls} calls per variant (in-process {args.inproc_calls})"
+            f"etcd {harness.etcd_version} at {harness.member.endpoint}; {args.reps}"
+            f" reps, {args.calls} calls per variant (in-process {args.inproc_calls})"
         )
-        results = run_plan(plan, args.reps, warm)
+        results = run_plan(plan, args.reps, _harness.warm_fraction())
     finally:
         channel.close()
-        client.close()
-        if grpc_channel is not None:
-            grpc_channel.close()
-    env = environment(grpc, etcd_version, note)
-    env["load_average"] = f"{load_before} before, {load_average()} after"
-    env["etcd_flags"] = " ".join(member.extra_args) or "(defaults)"
-    env["canned_frames"] = canned.frame_names() if canned else None
-    env["seconds"] = round(time.perf_counter() - began, 1)
-    env["run"] = {
-        "reps": args.reps,
-        "calls": args.calls,
-        "inproc_calls": args.inproc_calls,
-        "threads": args.thread_counts,
-        "call_timeout": args.call_timeout,
-        "layer": args.layer,
-    }
-    report = _report.Report(env, [s for s, _ in plan], results)
+        harness.close()
+    env = harness.environment(
+        {"canned_frames": canned.frame_names() if canned else None},
+        {
+            "reps": args.reps,
+            "calls": args.calls,
+            "inproc_calls": args.inproc_calls,
+            "threads": args.thread_counts,
+            "call_timeout": args.call_timeout,
+            "layer": args.layer,
+        },
+    )
+    report = _report.UnaryReport(env, [s for s, _ in plan], results)
     failed = report.write(Path(args.out))
     return 1 if failed and args.check_budgets else 0
 

@@ -27,14 +27,10 @@ our proto/*.proto at run time (benchmarks/_grpcio_stubs.py).  Without grpcio
 from __future__ import annotations
 
 import argparse
-import faulthandler
-import gc
-import platform
 import queue
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -46,14 +42,14 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
+import _harness  # noqa: E402
 import _report  # noqa: E402
 import _watch_report  # noqa: E402
-from bench_unary import ServerCpu, environment, load_average, load_grpcio  # noqa: E402
+from _harness import Clock, ServerCpu  # noqa: E402
 
 from pyetcd_wire import Client, prefix_range_end  # noqa: E402
 from pyetcd_wire._api.watch import watch_create_request  # noqa: E402
 from pyetcd_wire._proto import rpc_pb2  # noqa: E402
-from pyetcd_wire.testing.etcd import EtcdMember  # noqa: E402
 
 REPLAY_PREFIX = b"/pyetcd-wire-bench/watch/replay/"
 LIVE_PREFIX = b"/pyetcd-wire-bench/watch/live/"
@@ -225,26 +221,6 @@ def consume(responses: Iterator[Any], count: int) -> int:
     raise RuntimeError(f"the watch ended after {seen} of {count} events")
 
 
-class Clock:
-    """Wall, process CPU and etcd CPU since construction."""
-
-    def __init__(self, server_cpu: ServerCpu) -> None:
-        gc.collect()
-        self._server_cpu = server_cpu
-        self._server = server_cpu()
-        self._wall = time.perf_counter()
-        self._cpu = time.process_time()
-
-    def sample(self, events: int) -> _report.Sample:
-        wall = time.perf_counter() - self._wall
-        cpu = time.process_time() - self._cpu
-        server = self._server_cpu()
-        spent = (
-            None if server is None or self._server is None else server - self._server
-        )
-        return _report.Sample(events, wall, cpu, spent)
-
-
 def replay(open_watch: OpenWatch, first: int, server_cpu: ServerCpu) -> Runner:
     """Open a watch from revision `first` and consume `events` events (the
     open is timed: its created reply and the first batch may overlap)."""
@@ -295,11 +271,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--writer-threads", type=int, default=4, help="threads putting keys (4)"
     )
-    parser.add_argument("--quick", action="store_true", help="a short run (< 30 s)")
-    parser.add_argument("--out", default=str(HERE / "results"), help="output dir")
-    parser.add_argument(
-        "--check-budgets", action="store_true", help="exit 1 if a budget is missed"
-    )
+    _harness.add_run_arguments(parser, quick="< 30 s")
     parser.add_argument(
         "--layer",
         choices=["client", "channel"],
@@ -319,39 +291,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.writer:
         return writer_main(args.writer, args.writer_threads)
-    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
-    began = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp:
-        grpc, stubs, note = load_grpcio(Path(tmp))
-        print(note)
-        with EtcdMember() as member:
-            return run_against(args, member, grpc, stubs, note, began)
+    with _harness.etcd_run("watch", WATCHDOG_SECONDS) as harness:
+        return run_against(args, harness)
 
 
-def run_against(
-    args: argparse.Namespace,
-    member: EtcdMember,
-    grpc: Optional[ModuleType],
-    stubs: Any,
-    note: str,
-    began: float,
-) -> int:
-    etcd_version = ".".join(map(str, member.version))
-    load_before = load_average()
-    client = Client(member.endpoint)
-    grpc_channel = grpc.insecure_channel(member.endpoint) if grpc else None
-    writer = Writer(member.endpoint, args.writer_threads)
+def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
+    endpoint = harness.member.endpoint
+    writer = Writer(endpoint, args.writer_threads)
     try:
         writer.start(REPLAY_PREFIX, args.replay_events)
         first, last = writer.result()
         if last - first + 1 != args.replay_events:
             raise RuntimeError(f"replay keys span revisions {first}..{last}")
+        client = harness.client
         ours = channel_watch(client) if args.layer == "channel" else our_watch(client)
         variants = {OURS: ours}
-        if grpc_channel is not None:
-            variants[GRPCIO] = grpcio_watch(stubs[1].WatchStub(grpc_channel), stubs[0])
+        stub = harness.grpcio_stub("Watch")
+        if stub is not None:
+            variants[GRPCIO] = grpcio_watch(stub, harness.grpcio_pb2)
         replay_messages = count_messages(variants[OURS], first, args.replay_events)
-        server_cpu = ServerCpu(member.pid)
+        server_cpu = harness.server_cpu
         plan = [
             (
                 _report.Scenario("replay", "replay", "watch", args.replay_events),
@@ -362,35 +321,29 @@ def run_against(
                 {c: live(w, writer, server_cpu) for c, w in variants.items()},
             ),
         ]
-        pypy = platform.python_implementation() == "PyPy"
         print(
-            f"etcd {etcd_version} at {member.endpoint}; {args.reps} reps; replay"
+            f"etcd {harness.etcd_version} at {endpoint}; {args.reps} reps; replay"
             f" {args.replay_events} events, live {args.live_events} events per"
             f" variant; writer: {_threads(args.writer_threads)}"
         )
-        results = run_plan(plan, args.reps, 1.0 if pypy else 0.25)
+        results = run_plan(plan, args.reps, _harness.warm_fraction())
         live_runs = writer.seconds[-args.reps * len(variants) :]
     finally:
-        client.close()
+        harness.close()
         writer.close()
-        if grpc_channel is not None:
-            grpc_channel.close()
-    env = environment(grpc, etcd_version, note)
-    env["versions"]["pyetcd-wire"] += f" ({git_state()})"
-    env["load_average"] = f"{load_before} before, {load_average()} after"
-    env["etcd_flags"] = " ".join(
-        f for f in member.command() if f.startswith("--unsafe")
+    measured = _harness.git_state()
+    env = harness.environment(
+        {"writer": writer_summary(live_runs, args)},
+        {
+            "reps": args.reps,
+            "replay": args.replay_events,
+            "live": args.live_events,
+            "writer_threads": args.writer_threads,
+            "layer": "Client.watch" if args.layer == "client" else "a Channel stream",
+            "replay_messages": replay_messages,
+        },
     )
-    env["writer"] = writer_summary(live_runs, args)
-    env["seconds"] = round(time.perf_counter() - began, 1)
-    env["run"] = {
-        "reps": args.reps,
-        "replay": args.replay_events,
-        "live": args.live_events,
-        "writer_threads": args.writer_threads,
-        "layer": "Client.watch" if args.layer == "client" else "a Channel stream",
-        "replay_messages": replay_messages,
-    }
+    env["versions"]["pyetcd-wire"] += f" ({measured})"
     report = _watch_report.WatchReport(env, [s for s, _ in plan], results)
     failed = report.write(Path(args.out))
     return 1 if failed and args.check_budgets else 0
@@ -444,26 +397,6 @@ def writer_summary(seconds: List[float], args: argparse.Namespace) -> str:
         f"another process, {_threads(args.writer_threads)} sharing one {OURS} Client;"
         f" median {rate:,.0f} puts/s"
     )
-
-
-def git_state() -> str:
-    """The commit of the pyetcd_wire measured, and whether it has local changes."""
-    git = ["git", "-C", str(ROOT)]
-    try:
-        head = subprocess.run(
-            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            [*git, "status", "--porcelain", "--", "pyetcd_wire"],
-            capture_output=True,
-            text=True,
-        )
-    except OSError:
-        return "git unavailable"
-    if head.returncode != 0:
-        return "not a git checkout"
-    changes = " + uncommitted changes" if dirty.stdout.strip() else ""
-    return f"git {head.stdout.strip()}{changes}"
 
 
 def _threads(count: int) -> str:

@@ -321,7 +321,37 @@ class StreamWorker:
                 max_wait = deadline - time.monotonic()
                 if max_wait <= 0:
                     return
-            self._turn(max_wait, worker=False)
+            self._guarded_turn(max_wait, worker=False)
+
+    def _guarded_turn(self, max_wait: Optional[float], *, worker: bool) -> bool:
+        """`_turn`, but a bug in it ends every watch and keep-alive with an
+        error that says so, instead of leaving them waiting on a reader that
+        died (the silent keep-alive death users of other clients report)."""
+        try:
+            return self._turn(max_wait, worker=worker)
+        except Exception as exc:
+            self._fail_everything(exc)
+            raise
+
+    def _fail_everything(self, exc: Exception) -> None:
+        error = EtcdError(f"pyetcd-wire's stream worker failed: {exc!r}")
+        error.__cause__ = exc
+        with self._lock:
+            watches = list(self._watches.values())
+            self._watches.clear()
+            self._watch_core.reset()
+            for watcher in self._watch_core.watchers:
+                self._watch_core.cancel(watcher)
+            halted = [
+                (lease_id, self._keep_alives.pop(lease_id, []))
+                for lease_id in self._lease_core.halt()
+            ]
+        for watch in watches:
+            watch._on_end(error)
+        for lease_id, keep_alives in halted:
+            for keep_alive in keep_alives:
+                keep_alive._on_lost(KeepAliveHaltedError(str(error), lease_id=lease_id))
+        self._dirty = True  # the streams close on the next turn: nothing is live
 
     def _run(self) -> None:
         role = self._role
@@ -339,7 +369,11 @@ class StreamWorker:
                 park.wait(wait)
                 continue
             try:
-                done = self._turn(None, worker=True)
+                done = self._guarded_turn(None, worker=True)
+            except Exception:
+                done = True  # everything was told why; a new watch starts anew
+                with self._lock:
+                    self._thread = None
             finally:
                 role.release(WORKER)
             if done:

@@ -152,6 +152,7 @@ def test_decoder_fills_a_split_message_in_a_buffer_of_its_size():
     assert decoder.buffered == 16384
     assert decoder.feed(memoryview(framed)[16384:50000]) == []
     [whole] = decoder.feed(memoryview(framed)[50000:])
+    assert type(whole) is bytes  # protobuf 4.21 parses nothing else
     assert whole == message
     assert len(whole) == len(message)
     assert decoder.buffered == 0

@@ -558,3 +558,47 @@ def test_reader_role_handed_over_with_news_already_routed_returns_at_once(etcd, 
     assert time.monotonic() - started < 1.0
     reader.join(5)
     assert [r.events[0].kv.mod_revision for r in got if r is not None] == [2]
+
+
+# --- a bug in the loop ends everything loudly -------------------------------------
+
+
+def _next_news(w: Watch) -> None:
+    """Read until the watch ends; the thread whose turn hits the bug sees the
+    bug itself (RuntimeError), every later read the error it ended with."""
+    while True:
+        try:
+            w.get(timeout=5)
+        except RuntimeError:
+            continue
+
+
+def _drain(ka) -> None:
+    while ka.get(timeout=5) is not None:
+        pass
+
+
+def test_a_failing_turn_ends_every_watch_and_keep_alive_with_the_cause(
+    etcd, monkeypatch
+):
+    from pyetcd_wire._core.watch import WatchStream
+    from pyetcd_wire.errors import EtcdError, KeepAliveHaltedError
+
+    fake, _, client = etcd()
+    w1 = client.watch("a", timeout=5)
+    w2 = client.watch("b", timeout=5)
+    ka = client.keep_alive(7)
+    fake.put(1)
+    assert revisions(w1, 1) == [2]
+
+    def broken(self, response):
+        raise RuntimeError("injected bug")
+
+    monkeypatch.setattr(WatchStream, "receive", broken)
+    fake.put(1)
+    for w in (w1, w2):
+        with pytest.raises(EtcdError, match=r"stream worker failed.*injected bug"):
+            _next_news(w)
+        assert w.ended
+    with pytest.raises(KeepAliveHaltedError, match="injected bug"):
+        _drain(ka)

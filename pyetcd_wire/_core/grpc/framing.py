@@ -37,10 +37,9 @@ class MessageDecoder:
     A message that arrives in one piece is copied out of it once.  A message
     spread over several pieces (a large one: grpc-go's DATA frames hold 16 KiB)
     is copied into a buffer of its exact size, allocated once its prefix is
-    known, and that buffer itself is the message (a `bytearray`, handed over:
-    the decoder keeps no reference).  So each octet is copied once, and a
-    1 MiB message costs no buffer regrowth.  `feed` accepts memoryviews, so
-    the HTTP/2 layer need not copy DATA payloads first.
+    known, then to the `bytes` returned.  So each octet is copied twice at
+    most, and a 1 MiB message costs no buffer regrowth.  `feed` accepts
+    memoryviews, so the HTTP/2 layer need not copy DATA payloads first.
     """
 
     __slots__ = ("_body", "_filled", "_head", "max_size")
@@ -74,7 +73,8 @@ class MessageDecoder:
             if filled < len(body):
                 self._filled = filled
                 return messages
-            messages.append(body)  # type: ignore[arg-type]  # bytes-like
+            # bytes, not the bytearray: protobuf 4.21's upb refuses a bytearray.
+            messages.append(bytes(body))
             self._body = None
             pos = take
         if self._head:  # complete a split prefix
