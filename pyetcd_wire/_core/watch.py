@@ -211,18 +211,28 @@ class Events(WatchDelivery):
     """Events of one (reassembled) response, in revision order, none of them
     delivered before."""
 
-    __slots__ = ("events", "header")
+    __slots__ = ("events", "response")
 
     def __init__(
         self,
         *,
         watcher: Watcher,
-        header: rpc_pb2.ResponseHeader,
+        response: rpc_pb2.WatchResponse,
         events: Sequence[kv_pb2.Event],
     ) -> None:
         super().__init__(watcher=watcher)
-        self.header = header
+        self.response = response  # the last one, if fragments were joined
         self.events = events
+
+    @property
+    def header(self) -> rpc_pb2.ResponseHeader:
+        return self.response.header
+
+    @property
+    def rebuilt(self) -> bool:
+        """True if `events` is not `response.events` (joined fragments, or
+        events delivered before left out): send a new WatchResponse."""
+        return type(self.events) is list
 
 
 class Progress(WatchDelivery):
@@ -472,15 +482,20 @@ class WatchStream:
             watcher.next_revision = max(watcher.next_revision, revision + 1)
             return [Progress(watcher=watcher, revision=revision)]
         floor = watcher.last_revision
-        if events[0].kv.mod_revision <= floor:
+        count = len(events)
+        last = events[0].kv.mod_revision  # one event per response is common
+        if last <= floor:
             events = [event for event in events if event.kv.mod_revision > floor]
             if not events:
                 return []
-        last = events[-1].kv.mod_revision
+            count = len(events)
+            last = events[-1].kv.mod_revision
+        elif count > 1:
+            last = events[-1].kv.mod_revision
         watcher.last_revision = last
         watcher.next_revision = last + 1
-        watcher.events_delivered += len(events)
-        return [Events(watcher=watcher, header=response.header, events=events)]
+        watcher.events_delivered += count
+        return [Events(watcher=watcher, response=response, events=events)]
 
     def _error(self, watcher: Watcher, response: rpc_pb2.WatchResponse) -> EtcdError:
         return cancel_error(

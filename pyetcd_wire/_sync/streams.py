@@ -418,16 +418,15 @@ class StreamWorker:
             ready = self._poll.poll()
         else:  # in whole ms, rounded up: never wake early and spin
             ready = self._poll.poll(max(0, math.ceil(timeout * 1000.0)))
-        pump = False
         for fd, _ in ready:
             if fd == self._wake_fd:
                 self._drain_wakeups()
                 self._release_backlog()
                 self._dirty = True
             else:
-                pump = True
-        if pump:
-            self._pump()
+                conn = self._polled.get(fd)
+                if conn is not None:
+                    conn.pump()
         if self._read_watch_stream():
             self._dirty = True
         if self._read_lease_stream(time.monotonic()):
@@ -583,7 +582,7 @@ class StreamWorker:
                     if watch is None:
                         continue
                     if type(delivery) is Events:
-                        if isinstance(delivery.events, list):  # filtered or joined
+                        if delivery.rebuilt:
                             response = rpc_pb2.WatchResponse(
                                 header=delivery.header,
                                 watch_id=watch.watch_id,
