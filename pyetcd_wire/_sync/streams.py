@@ -61,22 +61,20 @@ from typing import Callable, Dict, List, Optional, Set
 
 from google.protobuf.message import DecodeError
 
-from .._api.methods import LEASE_KEEP_ALIVE, WATCH_WATCH
+from .._api.methods import WATCH_WATCH
 from .._core.grpc.metadata import Metadata
-from .._core.lease import KeepAliveState, LostReason
 from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
 from .._proto import rpc_pb2
 from ..errors import (
     EtcdError,
     InternalError,
-    KeepAliveHaltedError,
-    LeaseExpiredError,
     RemoteProtocolError,
     WatchCanceledError,
 )
 from .channel import Channel, Stream
 from .connection import Connection
 from .keepalive import KeepAlive
+from .lease_stream import LeaseStream
 from .reader_role import WORKER, ReaderRole, Sleeper
 from .retry import Backoff, retryable
 from .watch import Watch
@@ -120,7 +118,6 @@ class StreamWorker:
     ) -> None:
         self._channel = channel
         self._metadata = metadata
-        self._lease_metadata = lease_metadata
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._closed = False
@@ -147,10 +144,11 @@ class StreamWorker:
         self._stalled = False  # credit held back: the backlog is at the limit
         self._held = 0  # messages of the Watch stream not credited yet
         # Leases
-        self._lease_core = KeepAliveState(first_response_timeout)
-        self._keep_alives: Dict[int, List[KeepAlive]] = {}
-        self._lease_stream: Optional[Stream] = None
-        self._lease_backoff = Backoff()
+        self._leases = LeaseStream(
+            self._lock,
+            metadata=lease_metadata,
+            first_response_timeout=first_response_timeout,
+        )
 
     @property
     def thread(self) -> Optional[threading.Thread]:
@@ -196,21 +194,15 @@ class StreamWorker:
         with self._lock:
             self._check_open()
             keep_alive = KeepAlive(self, lease_id)
-            self._lease_core.add(lease_id, time.monotonic())
-            self._keep_alives.setdefault(lease_id, []).append(keep_alive)
+            self._leases.add(keep_alive, time.monotonic())
             self._start_locked()
         self._wake()
         return keep_alive
 
     def remove_keep_alive(self, keep_alive: KeepAlive) -> None:
         with self._lock:
-            subscribers = self._keep_alives.get(keep_alive.lease_id)
-            if self._closed or not subscribers or keep_alive not in subscribers:
+            if self._closed or not self._leases.remove(keep_alive):
                 return  # lost already: the lease was forgotten
-            subscribers.remove(keep_alive)
-            if not subscribers:
-                del self._keep_alives[keep_alive.lease_id]
-            self._lease_core.remove(keep_alive.lease_id)
         self._wake()
 
     def close(self) -> None:
@@ -223,9 +215,7 @@ class StreamWorker:
             thread = self._thread
             watches = list(self._watches.values())
             self._watches.clear()
-            self._lease_core.halt()
-            keep_alives = [k for ks in self._keep_alives.values() for k in ks]
-            self._keep_alives.clear()
+            keep_alives = self._leases.stop()
         for watch in watches:  # readers see it after their current turn
             watch._on_end(None)
         for keep_alive in keep_alives:
@@ -342,15 +332,9 @@ class StreamWorker:
             self._watch_core.reset()
             for watcher in self._watch_core.watchers:
                 self._watch_core.cancel(watcher)
-            halted = [
-                (lease_id, self._keep_alives.pop(lease_id, []))
-                for lease_id in self._lease_core.halt()
-            ]
+            self._leases.halt(str(error))
         for watch in watches:
             watch._on_end(error)
-        for lease_id, keep_alives in halted:
-            for keep_alive in keep_alives:
-                keep_alive._on_lost(KeepAliveHaltedError(str(error), lease_id=lease_id))
         self._dirty = True  # the streams close on the next turn: nothing is live
 
     def _run(self) -> None:
@@ -399,15 +383,14 @@ class StreamWorker:
                     self._thread = None
                     self._idle_since = None
                     return True
-            if len(self._lease_core):
+            if len(self._leases):
                 # A renewal may wait unread in the socket (nobody had the
                 # role): read it before a deadline declares the lease lost.
                 self._pump()
                 self._read_watch_stream()
-                self._read_lease_stream(now)
-            self._expire_leases(now)
+                self._leases.read(now)
             self._tend_watch_stream(now)
-            self._tend_lease_stream(now)
+            self._leases.tend(now, self._open, self._send)
             self._tend_at = self._next_wakeup(now, self._idle_since)
             self._poll_sockets()
             self._dirty = False
@@ -429,26 +412,24 @@ class StreamWorker:
                     conn.pump()
         if self._read_watch_stream():
             self._dirty = True
-        if self._read_lease_stream(time.monotonic()):
+        if self._leases.read(time.monotonic()):
             self._dirty = True
         if worker and self._role.followed:
             self._role.release(WORKER)  # hand over; the caller's release is a no-op
         return False
 
     def _idle(self) -> bool:
-        return not len(self._watch_core) and not len(self._lease_core)
+        return not len(self._watch_core) and not len(self._leases)
 
     def _next_wakeup(self, now: float, idle_since: Optional[float]) -> float:
         """When the worker must next look after streams and timers."""
         wakeups: List[float] = []
+        lease_wakeup = self._leases.next_wakeup(now)
+        if lease_wakeup is not None:
+            wakeups.append(lease_wakeup)
         with self._lock:
-            lease_wakeup = self._lease_core.next_wakeup(now)
-            if lease_wakeup is not None:
-                wakeups.append(lease_wakeup)
             if len(self._watch_core) and self._watch_stream is None:
                 wakeups.append(self._watch_backoff.until)
-            if len(self._lease_core) and self._lease_stream is None:
-                wakeups.append(self._lease_backoff.until)
         if idle_since is not None:
             wakeups.append(idle_since + LINGER)
         return min(wakeups) if wakeups else _NEVER
@@ -463,7 +444,7 @@ class StreamWorker:
 
     def _live_streams(self) -> List[Stream]:
         return [
-            s for s in (self._watch_stream, self._lease_stream) if s and not s.ended
+            s for s in (self._watch_stream, self._leases.stream) if s and not s.ended
         ]
 
     def _poll_sockets(self) -> None:
@@ -640,103 +621,14 @@ class StreamWorker:
             else:
                 self._end_watches(error, only_uncreated=False)
 
-    # LeaseKeepAlive stream ----------------------------------------------------
-
-    def _tend_lease_stream(self, now: float) -> None:
-        with self._lock:
-            live = len(self._lease_core)
-            stream = self._lease_stream
-            if stream is not None and not live:
-                self._lease_stream = None
-            elif stream is None and (not live or now < self._lease_backoff.until):
-                return
-        if stream is not None and not live:
-            stream.cancel()
-            return
-        if stream is None:
-            try:
-                stream = self._open(LEASE_KEEP_ALIVE.path, self._lease_metadata)
-            except EtcdError as exc:
-                self._lease_stream_failed(exc, now)
-                return
-            with self._lock:
-                self._lease_stream = stream
-                self._lease_core.stream_reset(now)
-        with self._lock:
-            due = self._lease_core.due(now)
-        if due:
-            self._send(
-                stream,
-                [rpc_pb2.LeaseKeepAliveRequest(ID=i).SerializeToString() for i in due],
-            )
-
-    def _lease_stream_failed(self, error: EtcdError, now: float) -> None:
-        with self._lock:
-            self._lease_stream = None
-            if retryable(error, watch=False):
-                self._lease_backoff.failed(now)
-                return
-            for lease_id in self._lease_core.halt():
-                for keep_alive in self._keep_alives.pop(lease_id, ()):
-                    keep_alive._on_lost(
-                        KeepAliveHaltedError(str(error), lease_id=lease_id)
-                    )
-
-    def _read_lease_stream(self, now: float) -> bool:
-        """Route keep-alive responses and report lost leases; True if the
-        timers changed (the worker must look after them)."""
-        stream = self._lease_stream
-        if stream is None:
-            return False
-        messages = stream.take_messages()
-        if messages:
-            with self._lock:
-                for raw in messages:
-                    try:
-                        response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
-                    except DecodeError as exc:
-                        bad = RemoteProtocolError(f"LeaseKeepAlive stream: {exc}")
-                        stream.connection.close_with(bad)
-                        continue
-                    delivery = self._lease_core.received(response.ID, response.TTL, now)
-                    if delivery is None:
-                        continue
-                    if delivery.lost:
-                        self._lease_lost(response.ID, LostReason.NOT_FOUND)
-                    else:
-                        for keep_alive in self._keep_alives.get(response.ID, ()):
-                            keep_alive._on_response(response)
-                self._lease_backoff.succeeded()
-            stream.message_consumed(len(messages))
-        if stream.ended:
-            error = stream.end_error() or InternalError(
-                None, "the server ended the LeaseKeepAlive stream"
-            )
-            self._lease_stream_failed(error, now)
-        return bool(messages) or stream.ended
-
-    def _expire_leases(self, now: float) -> None:
-        with self._lock:
-            for lease_id in self._lease_core.expired(now):
-                self._lease_lost(lease_id, LostReason.DEADLINE)
-
-    def _lease_lost(self, lease_id: int, reason: LostReason) -> None:
-        """Tell every subscription (lock held)."""
-        for keep_alive in self._keep_alives.pop(lease_id, ()):
-            keep_alive._on_lost(
-                LeaseExpiredError(
-                    f"lease {lease_id:x} lost: {reason.value}", lease_id=lease_id
-                )
-            )
-
     # Shutdown -----------------------------------------------------------------
 
     def _close_streams(self) -> None:
         """Cancel both streams (the client is closing)."""
-        for stream in (self._watch_stream, self._lease_stream):
+        for stream in (self._watch_stream, self._leases.stream):
             if stream is not None:
                 stream.cancel()
-        self._watch_stream = self._lease_stream = None
+        self._watch_stream = self._leases.stream = None
 
 
 def _progress(response: rpc_pb2.WatchResponse, watch_id: int) -> rpc_pb2.WatchResponse:
