@@ -58,6 +58,33 @@ def tour(client: Client, endpoint: str, calls: int) -> None:
         "txn(value == old: put new, get)", f"succeeded={response.succeeded}, {value!r}"
     )
 
+    print("\nwatches and leases")
+    with client.watch("/demo/", prefix=True, prev_kv=True) as watch:
+        etcdctl([endpoint], "put", "/demo/greeting", "changed by etcdctl")
+        client.delete("/demo/from-etcdctl")
+        seen = 0
+        while seen < 2:
+            news = watch.get(timeout=5)
+            if news is None:
+                break
+            for event in news.events:
+                seen += 1
+                kind = "PUT" if event.type == event.PUT else "DELETE"
+                show(
+                    f"watch event at revision {event.kv.mod_revision}",
+                    f"{kind} {event.kv.key!r} (was {event.prev_kv.value!r})",
+                )
+    lease = client.grant(2)
+    client.put("/demo/alive", "while the lease lives", lease=lease.ID)
+    with client.keep_alive(lease.ID) as keep_alive:
+        time.sleep(3)  # longer than the TTL: renewed in the background
+        show(
+            "keep_alive(2 s lease), 3 s later",
+            f"lost={keep_alive.lost}, key there: {client.get('/demo/alive').count}",
+        )
+    etcdctl([endpoint], "lease", "revoke", f"{lease.ID:x}")
+    show("etcdctl lease revoke", f"key there: {client.get('/demo/alive').count}")
+
     print("\nerrors are typed")
     old = client.put("/demo/counter", "1").header.revision
     latest = client.put("/demo/counter", "2").header.revision
