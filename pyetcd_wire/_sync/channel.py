@@ -226,15 +226,11 @@ class Stream:
         return tuple(status.trailers) if status is not None else ()
 
     def send(self, message: bytes, *, end: bool = False) -> None:
-        self._conn.send_message(self._call, message, end=end, deadline=self._deadline)
+        self._conn.send_messages(self._call, [message], self._deadline, end=end)
 
     def send_many(self, messages: List[bytes], timeout: Optional[float] = None) -> None:
         """Send several messages in one write; `timeout` bounds this write."""
-        deadline = self._deadline
-        if timeout is not None:
-            mine = time.monotonic() + timeout
-            deadline = mine if deadline is None else min(deadline, mine)
-        self._conn.send_messages(self._call, messages, deadline)
+        self._conn.send_messages(self._call, messages, self._within(timeout))
 
     def done_writing(self) -> None:
         self._conn.end_stream(self._call, self._deadline)
@@ -242,11 +238,14 @@ class Stream:
     def receive(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """The next message; None when the stream ended OK.  `timeout` bounds
         this wait only (the call's own deadline still applies)."""
-        deadline = self._deadline
-        if timeout is not None:
-            mine = time.monotonic() + timeout
-            deadline = mine if deadline is None else min(deadline, mine)
-        return self._conn.next_message(self._call, self._slot, deadline)
+        return self._conn.next_message(self._call, self._slot, self._within(timeout))
+
+    def _within(self, timeout: Optional[float]) -> Optional[float]:
+        """The call's deadline, or `timeout` from now if that comes first."""
+        if timeout is None:
+            return self._deadline
+        mine = time.monotonic() + timeout
+        return mine if self._deadline is None else min(self._deadline, mine)
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
@@ -297,4 +296,4 @@ class Stream:
         self.cancel()
 
 
-__all__ = ["Channel", "EtcdError", "Stream"]
+__all__ = ["Channel", "Stream"]

@@ -145,17 +145,6 @@ class Connection:
             self._release_reader()  # streams read when iterated
         return call, slot
 
-    def send_message(
-        self, call: Call, message: bytes, *, end: bool, deadline: Optional[float]
-    ) -> None:
-        with self._lock:
-            if self._dead is not None:
-                raise self._dead
-            self._core.send_message(call, message, end=end)
-            data = self._write_locked_start()
-        if data:
-            self._write(data, deadline)
-
     def end_stream(self, call: Call, deadline: Optional[float]) -> None:
         with self._lock:
             if call.state is CallState.CLOSED:
@@ -190,14 +179,21 @@ class Connection:
         return None
 
     def send_messages(
-        self, call: Call, messages: List[bytes], deadline: Optional[float]
+        self,
+        call: Call,
+        messages: List[bytes],
+        deadline: Optional[float],
+        *,
+        end: bool = False,
     ) -> None:
-        """Queue several messages on a stream and write them in one batch."""
+        """Queue messages on a stream (`end`: the last ends the request
+        side) and write them in one batch."""
         with self._lock:
             if self._dead is not None:
                 raise self._dead
-            for message in messages:
-                self._core.send_message(call, message)
+            last = len(messages) - 1
+            for i, message in enumerate(messages):
+                self._core.send_message(call, message, end=end and i == last)
             data = self._write_locked_start()
         if data:
             self._write(data, deadline)
@@ -216,7 +212,7 @@ class Connection:
                 self._write(data, time.monotonic() + 5.0)
 
     def fileno(self) -> int:
-        """The socket's descriptor, for a thread that waits with a selector
+        """The socket's descriptor, for a thread that waits with poll(2)
         and then calls `pump()`."""
         return self._sock.fileno()
 
@@ -231,18 +227,7 @@ class Connection:
                 return True
             self._reading = True
         try:
-            try:
-                data = self._sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                data = None
-            except OSError as exc:
-                self._lost(transport.describe(exc))
-                return False
-            if data == b"":
-                self._lost("the server closed the connection")
-                return False
-            if data:
-                self._received(data)
+            self._read_nowait(drain=False)
         finally:
             self._release_reader()
         return self._dead is None
@@ -354,21 +339,28 @@ class Connection:
                 return
             self._reading = True
         try:
-            while True:
-                try:
-                    data = self._sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    break
-                except OSError as exc:
-                    self._lost(transport.describe(exc))
-                    break
-                if not data:
-                    self._lost("the server closed the connection")
-                    break
-                self._received(data)
+            self._read_nowait(drain=True)
         finally:
             self._release_reader()
         self._last_read = time.monotonic()
+
+    def _read_nowait(self, *, drain: bool) -> None:
+        """Route what the socket holds now, without blocking: one read, or
+        with `drain` every read until it is empty (reader role held)."""
+        while True:
+            try:
+                data = self._sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._lost(transport.describe(exc))
+                return
+            if not data:
+                self._lost("the server closed the connection")
+                return
+            self._received(data)
+            if not drain:
+                return
 
     # --- waiting and reading ------------------------------------------------------
 

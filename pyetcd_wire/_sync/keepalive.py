@@ -18,7 +18,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Deque, Iterator, Optional
 
 from .._proto import rpc_pb2
-from ..errors import KeepAliveHaltedError, LeaseError, LeaseExpiredError
+from ..errors import LeaseError
 
 if TYPE_CHECKING:
     from .streams import StreamWorker
@@ -142,4 +142,4 @@ class KeepAlive:
         self.close()
 
 
-__all__ = ["MAX_QUEUED", "KeepAlive", "KeepAliveHaltedError", "LeaseExpiredError"]
+__all__ = ["MAX_QUEUED", "KeepAlive"]

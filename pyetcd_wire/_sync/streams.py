@@ -69,7 +69,6 @@ from ..errors import (
     EtcdError,
     InternalError,
     RemoteProtocolError,
-    WatchCanceledError,
 )
 from .channel import Channel, Stream
 from .connection import Connection
@@ -99,8 +98,8 @@ class StreamWorker:
     """Watches and keep-alives of one client; see the module docstring.
 
     Args:
-        make_channel: returns a new `Channel` to the endpoint (the worker's
-            own connection).
+        channel: the worker's own `Channel` to the endpoint (a second
+            connection, see above).
         metadata: sent on the Watch stream (the client's metadata).
         lease_metadata: sent on the LeaseKeepAlive stream (Go sends it with
             require-leader, so a member without a leader refuses it).
@@ -638,4 +637,4 @@ def _progress(response: rpc_pb2.WatchResponse, watch_id: int) -> rpc_pb2.WatchRe
     return rpc_pb2.WatchResponse(header=response.header, watch_id=watch_id)
 
 
-__all__ = ["StreamWorker", "WatchCanceledError"]
+__all__ = ["StreamWorker"]
