@@ -26,7 +26,7 @@ from typing import Any, Dict, NoReturn, Optional, Tuple, Union
 
 from .._proto import rpc_pb2
 from .kv import resolve_range
-from .util import BytesLike, bytesify, int64
+from .util import BytesLike, Immutable, bytesify, int64
 
 _CompareResult = rpc_pb2.Compare.CompareResult
 _CompareTarget = rpc_pb2.Compare.CompareTarget
@@ -58,7 +58,38 @@ _OPERATOR_NAMES = {
 Operand = Union[BytesLike, int]
 
 
-class KeyField:
+class _Field:
+    """The left side that `KeyField` and `Compare` share: a target and a key
+    or range, read-only properties and the ``Compare.value(b"k")`` repr."""
+
+    __slots__ = ("_key", "_range_end", "_target")
+
+    _key: bytes
+    _range_end: bytes
+    _target: str
+
+    @property
+    def target(self) -> str:
+        """The field compared: "value", "version", "create_revision",
+        "mod_revision" or "lease"."""
+        return self._target
+
+    @property
+    def key(self) -> bytes:
+        """The key, or the first key of the range."""
+        return self._key
+
+    @property
+    def range_end(self) -> bytes:
+        """The exclusive end of the range; b"" for a single key."""
+        return self._range_end
+
+    def _field_repr(self) -> str:
+        end = f", range_end={self._range_end!r}" if self._range_end else ""
+        return f"Compare.{self._target}({self._key!r}{end})"
+
+
+class KeyField(_Field):
     """One field of a key, or of every key in a range: the left side of a
     `Compare`.  Made by ``Compare.value(key)`` and its siblings; compare it
     with ``==``, ``!=``, ``<`` or ``>`` to get a `Compare`.
@@ -78,7 +109,7 @@ class KeyField:
         TypeError: key or range_end is not str or bytes.
     """
 
-    __slots__ = ("_key", "_range_end", "_target")
+    __slots__ = ()
 
     # A KeyField defines == to build a Compare, so it cannot be hashed.
     __hash__ = None  # type: ignore[assignment]
@@ -96,21 +127,6 @@ class KeyField:
             raise ValueError(f"compare target must be one of {allowed}: {target!r}")
         self._target = target
         self._key, self._range_end = resolve_range(key, range_end, prefix, False)
-
-    @property
-    def target(self) -> str:
-        """The field compared: "value", "version", "create_revision", ..."""
-        return self._target
-
-    @property
-    def key(self) -> bytes:
-        """The key, or the first key of the range."""
-        return self._key
-
-    @property
-    def range_end(self) -> bytes:
-        """The exclusive end of the range; b"" for a single key."""
-        return self._range_end
 
     def __eq__(self, operand: object) -> Compare:  # type: ignore[override]
         return Compare(self, "=", operand)
@@ -132,13 +148,11 @@ class KeyField:
 
     def __bool__(self) -> NoReturn:
         raise TypeError(
-            f"{self!r} is not a condition: compare it, e.g. "
-            f"{self!r} == {self._example()}"
+            f"{self!r} is not a condition: compare it, e.g. {self._usage()}"
         )
 
     def __repr__(self) -> str:
-        end = f", range_end={self._range_end!r}" if self._range_end else ""
-        return f"Compare.{self._target}({self._key!r}{end})"
+        return self._field_repr()
 
     def _no_operator(self, operator: str) -> NoReturn:
         hint = "" if self._target == "value" else " (x <= n is x < n + 1)"
@@ -147,11 +161,13 @@ class KeyField:
             f"{self!r} {operator} ...{hint}"
         )
 
-    def _example(self) -> str:
-        return "b'...'" if self._target == "value" else "0"
+    def _usage(self) -> str:
+        """A finished compare to suggest, for error messages."""
+        example = "b'...'" if self._target == "value" else "0"
+        return f"{self!r} == {example}"
 
 
-class Compare:
+class Compare(_Field, Immutable):
     """A transaction guard: a field of a key compared with an operand.
 
     Usually made with an operator, ``Compare.version(b"k") > 0``; the
@@ -169,13 +185,10 @@ class Compare:
         ValueError: unknown operator, or an int operand outside int64.
     """
 
-    __slots__ = ("_key", "_operand", "_range_end", "_result", "_target")
+    __slots__ = ("_operand", "_result")
 
-    _key: bytes
     _operand: Union[bytes, int]
-    _range_end: bytes
     _result: _CompareResult
-    _target: str
 
     def __init__(self, field: KeyField, operator: str, operand: object) -> None:
         if not isinstance(field, KeyField):
@@ -267,23 +280,7 @@ class Compare:
         """
         return KeyField("lease", key, range_end=range_end, prefix=prefix)
 
-    # --- the finished compare ----------------------------------------------------
-
-    @property
-    def target(self) -> str:
-        """The field compared: "value", "version", "create_revision",
-        "mod_revision" or "lease"."""
-        return self._target
-
-    @property
-    def key(self) -> bytes:
-        """The key, or the first key of the range."""
-        return self._key
-
-    @property
-    def range_end(self) -> bytes:
-        """The exclusive end of the range; b"" for a single key."""
-        return self._range_end
+    # --- the finished compare (target, key, range_end: see _Field) ---------------
 
     @property
     def operator(self) -> str:
@@ -322,20 +319,4 @@ class Compare:
         )
 
     def __repr__(self) -> str:
-        end = f", range_end={self._range_end!r}" if self._range_end else ""
-        return (
-            f"Compare.{self._target}({self._key!r}{end}) "
-            f"{self.operator} {self._operand!r}"
-        )
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"Compare is immutable; cannot set {name}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"Compare is immutable; cannot delete {name}")
-
-    def __copy__(self) -> Compare:
-        return self
-
-    def __deepcopy__(self, memo: object) -> Compare:
-        return self
+        return f"{self._field_repr()} {self.operator} {self._operand!r}"

@@ -9,12 +9,12 @@ place an Op becomes the wire's ``RequestOp``.
 
 from __future__ import annotations
 
-from typing import Iterable, NoReturn, Optional, Tuple, Union
+from typing import Iterable, Optional, Tuple, Union
 
 from .._proto import rpc_pb2
 from .compare import Compare
 from .kv import delete_request, put_request, range_request
-from .util import BytesLike
+from .util import BytesLike, Immutable
 
 _RequestOp = rpc_pb2.RequestOp
 
@@ -28,7 +28,7 @@ _ENUM_FIELDS = {
 }
 
 
-class Op:
+class Op(Immutable):
     """One etcd operation: get, put, delete or a nested txn.
 
     Make one with `Op.get`, `Op.put`, `Op.delete` or `Op.txn`; calling
@@ -250,18 +250,6 @@ class Op:
                 value = _ENUM_FIELDS[field.name](value).lower()
             args.append(f"{field.name}={value!r}")
         return f"Op.{self._kind}({', '.join(args)})"
-
-    def __setattr__(self, name: str, value: object) -> NoReturn:
-        raise AttributeError(f"Op is immutable; cannot set {name}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"Op is immutable; cannot delete {name}")
-
-    def __copy__(self) -> Op:
-        return self
-
-    def __deepcopy__(self, memo: object) -> Op:
-        return self
 
 
 _NO_BRANCHES: Tuple[Tuple[Compare, ...], Tuple[Op, ...], Tuple[Op, ...]] = ((), (), ())

@@ -103,10 +103,9 @@ def _elements(items: Iterable[_T], part: str, kind: type) -> Tuple[_T, ...]:
 
 def _bad_compare(index: int, item: object) -> str:
     if isinstance(item, KeyField):
-        example = "b'...'" if item.target == "value" else "0"
         return (
             f"txn compare[{index}] is {item!r} without an operator: "
-            f"write e.g. {item!r} == {example}"
+            f"write e.g. {item._usage()}"
         )
     return (
         f"txn compare[{index}] must be a Compare (e.g. Compare.value(key) == b'v'), "

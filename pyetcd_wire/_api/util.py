@@ -7,14 +7,17 @@ protobuf ``int64``: a ``bool`` is refused although it is an ``int``, because
 ``revision=True`` is a bug, never a revision.
 
 ``prefix_range_end`` is Go's ``GetPrefixRangeEnd`` (client/v3/op.go
-``getPrefix``), the one place a prefix becomes a range end.
+``getPrefix``), the one place a prefix becomes a range end.  ``Immutable`` is
+the frozen-value behaviour that ``Op`` and ``Compare`` share.
 """
 
 from __future__ import annotations
 
-from typing import Union
+from typing import NoReturn, TypeVar, Union
 
 from ..errors import EmptyKeyError
+
+_Self = TypeVar("_Self", bound="Immutable")
 
 #: What keys, values and range ends may be given as.
 BytesLike = Union[str, bytes, bytearray, memoryview]
@@ -114,3 +117,25 @@ def prefix_range_end(prefix: BytesLike) -> bytes:
     if not head:
         return FROM_KEY_END
     return head[:-1] + bytes((head[-1] + 1,))
+
+
+class Immutable:
+    """Mixin for the frozen value types (``Op``, ``Compare``): attributes are
+    set once with ``object.__setattr__`` when made, and never again; a copy is
+    the object itself."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is immutable; cannot set {name}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(
+            f"{type(self).__name__} is immutable; cannot delete {name}"
+        )
+
+    def __copy__(self: _Self) -> _Self:
+        return self
+
+    def __deepcopy__(self: _Self, memo: object) -> _Self:
+        return self
