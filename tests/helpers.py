@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, List
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll `condition` until it is true; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        time.sleep(0.005)
 
 
 def in_threads(work: Callable[[int], None], count: int) -> List[BaseException]:

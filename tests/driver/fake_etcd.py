@@ -38,6 +38,7 @@ from pyetcd_wire.testing.peer_events import (
     encode_grpc_message,
 )
 from pyetcd_wire.testing.peer_server import PeerConnection, PeerServer
+from tests.helpers import wait_for
 
 WATCH = "/etcdserverpb.Watch/Watch"
 KEEP_ALIVE = "/etcdserverpb.Lease/LeaseKeepAlive"
@@ -46,15 +47,6 @@ RANGE = "/etcdserverpb.KV/Range"
 #: RST_STREAM codes (RFC 9113 §7).
 INTERNAL_ERROR = 0x2
 REFUSED_STREAM = 0x7
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Poll `condition` until it is true; fail the test after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {condition}")
-        time.sleep(0.005)
 
 
 def header(revision: int) -> rpc_pb2.ResponseHeader:

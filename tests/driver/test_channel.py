@@ -35,7 +35,7 @@ from pyetcd_wire.testing.peer_events import (
 from pyetcd_wire.testing.peer_server import (
     PeerServer,
 )
-from tests.helpers import in_threads
+from tests.helpers import in_threads, wait_for
 
 Script = Callable[[FakeEtcdPeer, int, bytes], None]
 
@@ -286,13 +286,12 @@ def test_ping_flood_is_answered_and_calls_complete(serve):
     server, ch = serve(route(Flood=flood))
     assert ch.unary("/svc/Flood", b"x", timeout=5) == b"x"
     assert ch.unary("/svc/Echo", b"y", timeout=5) == b"y"  # carries the queued ACKs
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        acked = [e for e in server.seen if type(e).__name__ == "PingAcked"]
-        if len(acked) == 500:
-            break
-        time.sleep(0.01)
-    assert len(acked) == 500
+
+    def acked() -> int:
+        return sum(type(e).__name__ == "PingAcked" for e in server.seen)
+
+    wait_for(lambda: acked() >= 500)
+    assert acked() == 500
 
 
 def test_deadline_cancels_the_call_on_the_wire(serve):
@@ -302,9 +301,7 @@ def test_deadline_cancels_the_call_on_the_wire(serve):
         ch.unary("/svc/Hang", b"", timeout=0.3)
     assert 0.3 <= time.monotonic() - started < 2
     assert ch.unary("/svc/Echo", b"still usable", timeout=5) == b"still usable"
-    deadline = time.monotonic() + 5
-    while server.peer.requests[1].reset_code is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: server.peer.requests[1].reset_code is not None)
     assert server.peer.requests[1].reset_code == 0x8  # RST_STREAM(CANCEL)
 
 
@@ -406,9 +403,7 @@ def test_cancelled_stream_sends_rst(serve):
     server, ch = serve(route(Stream=stream))
     with ch.server_stream("/svc/Stream", b"", timeout=5) as call:
         assert call.receive() == b"first"
-    deadline = time.monotonic() + 5
-    while server.peer.requests[1].reset_code is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: server.peer.requests[1].reset_code is not None)
     assert server.peer.requests[1].reset_code == 0x8
 
 
@@ -539,12 +534,8 @@ def test_stream_reset_by_us_is_seen_by_peer(serve):
     server, ch = serve(route(Hang=silent))
     with pytest.raises(DeadlineExceededError):
         ch.unary("/svc/Hang", b"", timeout=0.1)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        resets = [e for e in server.seen if isinstance(e, StreamReset)]
-        if resets:
-            break
-        time.sleep(0.01)
+    wait_for(lambda: any(isinstance(e, StreamReset) for e in server.seen))
+    resets = [e for e in server.seen if isinstance(e, StreamReset)]
     assert resets
     assert resets[0].error_code == 0x8
 

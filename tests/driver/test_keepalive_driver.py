@@ -21,8 +21,8 @@ from tests.driver.fake_etcd import (
     FakeEtcd,
     KeepAliveStreamState,
     header,
-    wait_for,
 )
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -33,8 +33,8 @@ from tests.driver.fake_etcd import (
     INTERNAL_ERROR,
     REFUSED_STREAM,
     FakeEtcd,
-    wait_for,
 )
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -72,14 +72,20 @@ def etcd_cluster3(etcd_binary: str) -> Iterator[EtcdCluster]:
 DEBIAN_ETCD = "/usr/bin/etcd"
 
 
+@pytest.fixture(scope="session")
+def debian_etcd() -> str:
+    """Debian's etcd-server (3.4), the oldest etcd this project supports."""
+    if not os.access(DEBIAN_ETCD, os.X_OK):
+        missing(f"Debian's etcd-server (3.4) is not installed at {DEBIAN_ETCD}")
+    return DEBIAN_ETCD
+
+
 @pytest.fixture(scope="module", params=["3.5", "3.4"])
 def server_binary(request: pytest.FixtureRequest, etcd_binary: str) -> str:
     """etcd binaries of both supported minors, one module run each."""
     if request.param == "3.5":
         return etcd_binary
-    if not os.access(DEBIAN_ETCD, os.X_OK):
-        missing(f"Debian's etcd-server (3.4) is not installed at {DEBIAN_ETCD}")
-    return DEBIAN_ETCD
+    return str(request.getfixturevalue("debian_etcd"))
 
 
 @pytest.fixture(scope="module")

@@ -111,6 +111,16 @@ class Pair:
             self.client.end_stream(stream_id)
         return stream_id
 
+    def request_into_window(self, size: int) -> int:
+        """Set the client's INITIAL_WINDOW_SIZE to `size` (both sides see it),
+        then send one request to the peer; returns its stream id."""
+        self.client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: size})
+        self.to_peer()
+        self.to_client()
+        stream_id = self.request()
+        self.to_peer()
+        return stream_id
+
 
 @pytest.fixture
 def pair() -> Pair:
@@ -398,11 +408,7 @@ def test_data_split_at_client_max_frame_size(pair: Pair) -> None:
 
 
 def test_data_waits_for_window_and_trailers_wait_behind_it(pair: Pair) -> None:
-    pair.client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 10})
-    pair.to_peer()
-    pair.to_client()
-    stream_id = pair.request()
-    pair.to_peer()
+    stream_id = pair.request_into_window(10)
     pair.peer.reply(stream_id, b"z" * 20)
     events = pair.to_client()
     assert only(events, h2.events.ResponseReceived)
@@ -419,11 +425,7 @@ def test_data_waits_for_window_and_trailers_wait_behind_it(pair: Pair) -> None:
 
 
 def test_padding_counts_against_the_window(pair: Pair) -> None:
-    pair.client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 10})
-    pair.to_peer()
-    pair.to_client()
-    stream_id = pair.request()
-    pair.to_peer()
+    stream_id = pair.request_into_window(10)
     pair.peer.send_response_headers(stream_id)
     pair.peer.send_message(stream_id, b"abc", pad_length=4)  # 8 bytes + 5 padding
     pair.to_client()
@@ -434,11 +436,7 @@ def test_padding_counts_against_the_window(pair: Pair) -> None:
 
 
 def test_settings_increase_releases_queued_data(pair: Pair) -> None:
-    pair.client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 0})
-    pair.to_peer()
-    pair.to_client()
-    stream_id = pair.request()
-    pair.to_peer()
+    stream_id = pair.request_into_window(0)
     pair.peer.reply(stream_id, b"abc")
     assert only(pair.to_client(), h2.events.DataReceived) == []
     pair.client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 1000})
@@ -474,11 +472,7 @@ def test_manual_acknowledgement_stalls_the_client() -> None:
 
 
 def test_reset_drops_queued_data(pair: Pair) -> None:
-    pair.client.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 5})
-    pair.to_peer()
-    pair.to_client()
-    stream_id = pair.request()
-    pair.to_peer()
+    stream_id = pair.request_into_window(5)
     pair.peer.reply(stream_id, b"z" * 20)
     pair.peer.reset(stream_id, ErrorCodes.REFUSED_STREAM)
     assert pair.peer.pending(stream_id) == 0
