@@ -38,6 +38,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from types import TracebackType
 from typing import Mapping, Sequence
 
@@ -331,8 +332,30 @@ class EtcdMember:
             _terminate([self._proc], self.stop_timeout, signal.SIGKILL)
 
     def pause(self) -> None:
-        """Freeze the process (SIGSTOP): its sockets stay open but nothing answers."""
+        """Freeze the process (SIGSTOP): its sockets stay open but nothing answers.
+
+        Returns once every thread has stopped (Linux: /proc states ``T``): a
+        thread running on another CPU when the signal comes could otherwise
+        still answer a request sent right after this returns.
+        """
         self._signal_running(signal.SIGSTOP)
+        deadline = time.monotonic() + 5.0
+        while not self._all_threads_stopped() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def _all_threads_stopped(self) -> bool:
+        """True once no thread of the process is runnable (True where /proc
+        is missing: there, the signal is all we can do)."""
+        tasks = Path(f"/proc/{self.pid}/task")
+        try:
+            for task in tasks.iterdir():
+                stat = (task / "stat").read_text()
+                state = stat.rsplit(")", 1)[1].split()[0]
+                if state not in ("T", "t"):
+                    return False
+        except OSError:
+            return True
+        return True
 
     def resume(self) -> None:
         """Continue a paused process (SIGCONT)."""

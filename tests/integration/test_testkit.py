@@ -194,6 +194,13 @@ def test_paused_member_fails_fast_then_serves_after_resume(
     member.pause()
     try:
         assert member.is_running
+        # pause() returns only once every thread is stopped (Linux /proc).
+        states = [
+            (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            for task in Path(f"/proc/{member.pid}/task").iterdir()
+        ]
+        assert states
+        assert set(states) <= {"T", "t"}
         started = time.monotonic()
         with pytest.raises(EtcdctlError, match="deadline exceeded"):
             member.etcdctl("--dial-timeout=1s", "--command-timeout=1s", "get", key)
