@@ -45,20 +45,14 @@ Scans are linear in the number of leases; a process keeps few leases alive
 
 from __future__ import annotations
 
-import enum
 from typing import Dict, List, Optional, Tuple
 
 from ..errors import LocalProtocolError
+from .state import _Enum
 
 #: Go lease.go ``defaultTTL``: the first-response deadline when the client has
 #: no dial timeout (otherwise ``DialTimeout + 1 s``), in seconds.
 FIRST_RESPONSE_TIMEOUT = 5.0
-
-
-class _Enum(enum.Enum):
-    """Enum hashed by identity (see _core/state.py): cheap table lookups."""
-
-    __hash__ = object.__hash__
 
 
 class LeaseStatus(_Enum):

@@ -80,7 +80,6 @@ Watcher states (table `_TRANSITIONS`; a missing pair is a protocol error)::
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from typing import Deque, Dict, List, Optional, Sequence, Set, Tuple, Union
 
@@ -94,6 +93,7 @@ from ..errors import (
     RpcError,
     WatchCanceledError,
 )
+from .state import _Enum, illegal
 
 #: Go clientv3 ``InvalidWatchID``: the ID of progress broadcasts and failed creates.
 BROADCAST_WATCH_ID = -1
@@ -103,7 +103,7 @@ _GRPC_ERROR_PREFIX = "rpc error: code = "
 _GRPC_DESC = " desc = "
 
 
-class WatcherState(enum.Enum):
+class WatcherState(_Enum):
     PENDING = "pending"  # create queued, not sent on this stream
     CREATING = "creating"  # create sent, no ``created`` yet
     ACTIVE = "active"  # created; events flow
@@ -111,7 +111,7 @@ class WatcherState(enum.Enum):
     ENDED = "ended"  # over; no delivery follows its `Ended`
 
 
-class _Input(enum.Enum):
+class _Input(_Enum):
     SENT = "sent"
     CREATED = "created"
     CANCEL = "cancel"
@@ -181,8 +181,7 @@ class Watcher:
         new = _TRANSITIONS.get((self.state, event))
         if new is None:
             raise LocalProtocolError(
-                f"watch {self.watch_id}: {event.value} is not allowed "
-                f"in state {self.state.value}"
+                f"watch {self.watch_id}: {illegal(self.state, event)}"
             )
         self.state = new
 

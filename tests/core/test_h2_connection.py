@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pyetcd_wire._core import state
 from pyetcd_wire._core.grpc import events as ge
+from pyetcd_wire._core.grpc.call import Call
 from pyetcd_wire._core.grpc.connection import GrpcConnection
 from pyetcd_wire._core.grpc.framing import encode_message
 from pyetcd_wire._core.grpc.status import StatusCode
@@ -584,30 +585,37 @@ def test_flow_control_credit_for_large_unary_response():
     assert events[-2].message == b"m" * 10_000_000
 
 
-def test_streaming_consumer_back_pressure():
-    conn, server = connected(stream_window=64 * 1024)
+def responding_call(conn: GrpcConnection, server: Server) -> Call:
+    """A call on stream 1 whose request is sent and whose response has begun."""
     call = conn.start_call(PATH)
     conn.end_call(call)
     conn.data_to_send()
     conn.receive_data(server.response_headers(1))
-    msg = encode_message(b"e" * 1000)
-    credit = 0
-    for _ in range(60):  # 60 kB, nobody consumes
-        conn.receive_data(server.data(1, msg))
-        credit += sum(
-            fr.parse_window_update(1, f[3])
-            for f in parse_frames(conn.data_to_send())
-            if f[0] == FrameType.WINDOW_UPDATE and f[2] == 1
-        )
-    assert credit == 0  # withheld: the server stops after one stream window
-    assert call.undelivered == 60
-    for _ in range(60):
-        conn.message_consumed(call)
-    credit = sum(
+    return call
+
+
+def stream_credit(conn: GrpcConnection) -> int:
+    """The WINDOW_UPDATE credit for stream 1 in what `conn` sends now."""
+    return sum(
         fr.parse_window_update(1, f[3])
         for f in parse_frames(conn.data_to_send())
         if f[0] == FrameType.WINDOW_UPDATE and f[2] == 1
     )
+
+
+def test_streaming_consumer_back_pressure():
+    conn, server = connected(stream_window=64 * 1024)
+    call = responding_call(conn, server)
+    msg = encode_message(b"e" * 1000)
+    credit = 0
+    for _ in range(60):  # 60 kB, nobody consumes
+        conn.receive_data(server.data(1, msg))
+        credit += stream_credit(conn)
+    assert credit == 0  # withheld: the server stops after one stream window
+    assert call.undelivered == 60
+    for _ in range(60):
+        conn.message_consumed(call)
+    credit = stream_credit(conn)
     assert credit >= 32 * 1024
 
 
@@ -665,17 +673,10 @@ def test_events_do_not_depend_on_how_bytes_are_split(data):
 
 def test_padding_is_credited_even_when_data_is_held_back():
     conn, server = connected(stream_window=64 * 1024)
-    call = conn.start_call(PATH)
-    conn.end_call(call)
-    conn.data_to_send()
-    conn.receive_data(server.response_headers(1))
+    responding_call(conn, server)
     credit = 0
     for _ in range(200):  # 200 x 250 octets of padding, nobody consumes messages
         conn.receive_data(server.data(1, encode_message(b"m"), pad=250))
-        credit += sum(
-            fr.parse_window_update(1, f[3])
-            for f in parse_frames(conn.data_to_send())
-            if f[0] == FrameType.WINDOW_UPDATE and f[2] == 1
-        )
+        credit += stream_credit(conn)
     assert credit >= 200 * 251 - 32 * 1024  # all padding, give or take one batch
     assert credit <= 200 * 251

@@ -359,7 +359,7 @@ class GrpcConnection:
         except MessageError as exc:
             self._finish(call, Status(exc.code, exc.message), out, ErrorCode.CANCEL)
             return
-        self._deliver(call, event.flow_length, messages, out)
+        self._deliver(call, len(event.data), messages, out)
         if event.end_stream:
             self._fail(call, "server ended the stream without trailers", out)
 

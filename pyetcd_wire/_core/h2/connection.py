@@ -473,7 +473,6 @@ class H2ClientConnection:
             DataReceived(
                 stream_id=stream_id,
                 data=data,
-                flow_length=len(data),
                 end_stream=end_stream,
             )
         )

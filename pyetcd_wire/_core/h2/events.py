@@ -51,20 +51,18 @@ class HeadersReceived(H2Event):
 
 
 class DataReceived(H2Event):
-    """DATA payload (padding removed).  `flow_length` octets of stream window
-    are held until the receiver calls `acknowledge_received`.
+    """DATA payload (padding removed).  ``len(data)`` octets of stream window
+    are held until the receiver calls `acknowledge_received` (padding is
+    credited at once).
 
     `data` may be a memoryview of the buffer given to `receive_data`: copy
     what you keep before that buffer is reused."""
 
-    __slots__ = ("data", "end_stream", "flow_length", "stream_id")
+    __slots__ = ("data", "end_stream", "stream_id")
 
-    def __init__(
-        self, *, stream_id: int, data: bytes, flow_length: int, end_stream: bool
-    ) -> None:
+    def __init__(self, *, stream_id: int, data: bytes, end_stream: bool) -> None:
         self.stream_id = stream_id
         self.data = data
-        self.flow_length = flow_length
         self.end_stream = end_stream
 
 
