@@ -3,7 +3,9 @@
 `etcd_run()` arms the watchdog, loads grpcio (its stubs generated into a temp
 dir), starts a throwaway etcd member and yields a `Harness`: our Client and a
 grpcio channel on that member, etcd's CPU clock, and the environment the report
-describes.  `Clock` times one sample: wall, CPU of this process, CPU of etcd.
+describes.  `Meter(server_cpu, client).clock()` times one sample of `client`:
+wall, the client's CPU (`OtherThreads`: this process less the other client's
+own threads), CPU of etcd.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -151,20 +154,75 @@ class ServerCpu:
             return None
 
 
-class Clock:
-    """Wall, process CPU and etcd CPU (if `server_cpu`) since construction,
-    which collects garbage first."""
+class OtherThreads:
+    """CPU seconds used so far by the threads of the client *not* measured:
+    both clients live in this process, and each has threads of its own that
+    wake while the other is measured (grpcio's C-core pollers and timers, our
+    stream worker).  Those are not the measured client's cost.
 
-    def __init__(self, server_cpu: Optional[ServerCpu]) -> None:
+    Ours are the Python threads named ``pyetcd-wire...``; grpcio's are the
+    threads Python did not start.  Read from /proc/self/task/*/schedstat (ns
+    on CPU); where that is missing (not Linux) it counts 0, and the whole
+    process is charged.  A thread of the other client that ends while a
+    sample runs takes its time out of the count: the measured client is then
+    charged it (never the reverse)."""
+
+    def __init__(self, measured: str) -> None:
+        self._theirs_native = measured == _report.OURS  # grpcio's C threads
+
+    def __call__(self) -> float:
+        python = {t.native_id: t.name for t in threading.enumerate()}
+        total = 0
+        try:
+            tasks = os.listdir("/proc/self/task")
+        except OSError:
+            return 0.0
+        for task in tasks:
+            name = python.get(int(task))
+            if self._theirs_native:
+                if name is not None:
+                    continue
+            elif name is None or not name.startswith("pyetcd-wire"):
+                continue
+            try:
+                with open(f"/proc/self/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # the thread ended
+        return total / 1e9
+
+
+class Meter:
+    """How samples of one client are timed: `clock()` starts one."""
+
+    def __init__(self, server_cpu: Optional[ServerCpu], client: str) -> None:
+        self.server_cpu = server_cpu
+        self.client = client
+        self.other_threads = OtherThreads(client)
+
+    def clock(self) -> Clock:
+        return Clock(self.server_cpu, self.other_threads)
+
+
+class Clock:
+    """Wall, the client's CPU (this process's less `other_threads`) and etcd's
+    CPU (if `server_cpu`) since construction, which collects garbage first."""
+
+    def __init__(
+        self, server_cpu: Optional[ServerCpu], other_threads: OtherThreads
+    ) -> None:
         gc.collect()
         self._server_cpu = server_cpu
+        self._other_threads = other_threads
         self._server = server_cpu() if server_cpu else None
         self._wall = time.perf_counter()
+        self._theirs = other_threads()
         self._cpu = time.process_time()
 
     def sample(self, calls: int) -> _report.Sample:
         wall = time.perf_counter() - self._wall
         cpu = time.process_time() - self._cpu
+        cpu -= max(0.0, self._other_threads() - self._theirs)
         server = self._server_cpu() if self._server_cpu else None
         spent = (
             None if server is None or self._server is None else server - self._server

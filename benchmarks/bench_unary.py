@@ -9,8 +9,9 @@ It starts a throwaway single etcd member (pyetcd_wire.testing.etcd), puts one
 100-byte value, and measures, interleaving the variants rep by rep:
 
 * sequential serializable Range of that key, and sequential Put of a 100-byte
-  value: calls/s (wall) and client CPU per call (`time.process_time`, which
-  includes every thread of this process: grpcio's C-core threads too);
+  value: calls/s (wall) and client CPU per call (`time.process_time` less
+  the other client's own threads, `_harness.OtherThreads`: grpcio's C-core
+  threads count for grpcio);
 * the same with T threads sharing one client (`--threads`, default 16);
 * in-process, no sockets: our sans-IO `GrpcConnection` against canned
   etcd-shaped response bytes (benchmarks/_canned.py): µs per unary call,
@@ -39,7 +40,7 @@ if str(ROOT) not in sys.path:
 import _canned  # noqa: E402
 import _harness  # noqa: E402
 import _report  # noqa: E402
-from _harness import Clock, ServerCpu  # noqa: E402
+from _harness import Meter, ServerCpu  # noqa: E402
 
 from pyetcd_wire import Client  # noqa: E402
 from pyetcd_wire._core.grpc import events as ge  # noqa: E402
@@ -119,9 +120,9 @@ def grpcio_ops(stub: Any, pb2: ModuleType, timeout: Optional[float]) -> Dict[str
 # --- measuring --------------------------------------------------------------------
 
 
-def sequential(op: Op, server_cpu: ServerCpu) -> Runner:
+def sequential(op: Op, meter: Meter) -> Runner:
     def run(calls: int) -> _report.Sample:
-        clock = Clock(server_cpu)
+        clock = meter.clock()
         for _ in range(calls):
             op()
         return clock.sample(calls)
@@ -129,7 +130,7 @@ def sequential(op: Op, server_cpu: ServerCpu) -> Runner:
     return run
 
 
-def threaded(op: Op, threads: int, server_cpu: ServerCpu) -> Runner:
+def threaded(op: Op, threads: int, meter: Meter) -> Runner:
     """`threads` threads share one client; `calls` is the total over all."""
 
     def run(calls: int) -> _report.Sample:
@@ -148,7 +149,7 @@ def threaded(op: Op, threads: int, server_cpu: ServerCpu) -> Runner:
         pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
         for thread in pool:
             thread.start()
-        clock = Clock(server_cpu)
+        clock = meter.clock()
         barrier.wait()
         for thread in pool:
             thread.join()
@@ -174,7 +175,7 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
         conn = canned.fresh_connection()
         unary, to_send, receive = conn.unary, conn.data_to_send, conn.receive_data
         ok, message, status, request = 0, b"", None, canned_request
-        clock = Clock(None)
+        clock = Meter(None, OURS).clock()
         for reply in replies:
             if with_protobuf:
                 request = range_request(key=KEY, serializable=True).SerializeToString()
@@ -244,17 +245,18 @@ def build_runners(
     ops = ["range"] if args.no_put else ["range", "put"]
     plan: List[Tuple[_report.Scenario, Dict[str, Runner]]] = []
     for op in ops:
-        runners = {OURS: sequential(ours[op], server_cpu)}
+        runners = {OURS: sequential(ours[op], Meter(server_cpu, OURS))}
         if theirs:
-            runners[GRPCIO] = sequential(theirs[op], server_cpu)
+            runners[GRPCIO] = sequential(theirs[op], Meter(server_cpu, GRPCIO))
         plan.append(
             (_report.Scenario(f"seq_{op}", "sequential", op, args.calls), runners)
         )
     for threads in args.thread_counts:
         for op in ops:
-            runners = {OURS: threaded(ours[op], threads, server_cpu)}
+            runners = {OURS: threaded(ours[op], threads, Meter(server_cpu, OURS))}
             if theirs:
-                runners[GRPCIO] = threaded(theirs[op], threads, server_cpu)
+                meter = Meter(server_cpu, GRPCIO)
+                runners[GRPCIO] = threaded(theirs[op], threads, meter)
             name = f"threads{threads}_{op}"
             kind = f"{threads} thread{'s' if threads > 1 else ''}"
             plan.append((_report.Scenario(name, kind, op, args.calls), runners))

@@ -16,8 +16,9 @@ writer process, and measures, interleaving the variants rep by rep:
   keys under it; the variant consumes all M events (one to a message).
 
 For both: events/s (wall) and client CPU per event (`time.process_time` of
-this process: every thread, so grpcio's C-core threads and our background
-thread too; the writer is another process and is not counted).
+this process less the other client's own threads, `_harness.OtherThreads`:
+grpcio's C-core threads count for grpcio, our background thread for us; the
+writer is another process and is not counted).
 
 grpcio's side is a plain bidirectional `Watch` call on a stub generated from
 our proto/*.proto at run time (benchmarks/_grpcio_stubs.py).  Without grpcio
@@ -45,7 +46,7 @@ if str(ROOT) not in sys.path:
 import _harness  # noqa: E402
 import _report  # noqa: E402
 import _watch_report  # noqa: E402
-from _harness import Clock, ServerCpu  # noqa: E402
+from _harness import Meter  # noqa: E402
 
 from pyetcd_wire import Client, prefix_range_end  # noqa: E402
 from pyetcd_wire._api.watch import watch_create_request  # noqa: E402
@@ -221,12 +222,12 @@ def consume(responses: Iterator[Any], count: int) -> int:
     raise RuntimeError(f"the watch ended after {seen} of {count} events")
 
 
-def replay(open_watch: OpenWatch, first: int, server_cpu: ServerCpu) -> Runner:
+def replay(open_watch: OpenWatch, first: int, meter: Meter) -> Runner:
     """Open a watch from revision `first` and consume `events` events (the
     open is timed: its created reply and the first batch may overlap)."""
 
     def run(events: int) -> _report.Sample:
-        clock = Clock(server_cpu)
+        clock = meter.clock()
         responses, close = open_watch(REPLAY_PREFIX, first)
         try:
             last = consume(responses, events)
@@ -240,13 +241,13 @@ def replay(open_watch: OpenWatch, first: int, server_cpu: ServerCpu) -> Runner:
     return run
 
 
-def live(open_watch: OpenWatch, writer: Writer, server_cpu: ServerCpu) -> Runner:
+def live(open_watch: OpenWatch, writer: Writer, meter: Meter) -> Runner:
     """Open a watch, then time from telling the writer to go to the last event."""
 
     def run(events: int) -> _report.Sample:
         responses, close = open_watch(LIVE_PREFIX, 0)
         try:
-            clock = Clock(server_cpu)
+            clock = meter.clock()
             writer.start(LIVE_PREFIX, events)
             last = consume(responses, events)
             sample = clock.sample(events)
@@ -314,11 +315,14 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
         plan = [
             (
                 _report.Scenario("replay", "replay", "watch", args.replay_events),
-                {c: replay(w, first, server_cpu) for c, w in variants.items()},
+                {
+                    c: replay(w, first, Meter(server_cpu, c))
+                    for c, w in variants.items()
+                },
             ),
             (
                 _report.Scenario("live", "live", "watch", args.live_events),
-                {c: live(w, writer, server_cpu) for c, w in variants.items()},
+                {c: live(w, writer, Meter(server_cpu, c)) for c, w in variants.items()},
             ),
         ]
         print(

@@ -51,13 +51,15 @@ WORKER = Sleeper()
 class ReaderRole:
     """The role and its followers; every method is quick and never blocks."""
 
-    __slots__ = ("_followers", "_lock", "_parked", "holder")
+    __slots__ = ("_claims", "_claims_seen", "_followers", "_lock", "_parked", "holder")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.holder: Optional[Sleeper] = None
         self._followers: Deque[Sleeper] = deque()
         self._parked: Optional[Sleeper] = None  # the worker, waiting for the role
+        self._claims = 0  # by user threads, ever
+        self._claims_seen = 0  # ... when the worker last parked
 
     def claim(self, who: Sleeper, *, follow: bool) -> bool:
         """Take the role if it is free (or was handed to `who`): True.  Else,
@@ -65,6 +67,7 @@ class ReaderRole:
         with self._lock:
             if self.holder is None or self.holder is who:
                 self.holder = who
+                self._claims += 1
                 return True
             if follow:
                 self._followers.append(who)
@@ -98,11 +101,16 @@ class ReaderRole:
         """True if some thread waits to be handed the role."""
         return bool(self._followers)
 
-    def park(self, sleeper: Sleeper) -> bool:
-        """The worker: take the role if free (True), else wait for `wake_parked`
-        on `sleeper` (False)."""
+    def park(self, sleeper: Sleeper, *, eager: bool) -> bool:
+        """The worker: take the role if it is free (True), else wait for
+        `wake_parked` on `sleeper` (False).  Unless `eager`, a free role is
+        left alone if a user thread claimed it since the last `park`: one
+        that reads between events will be back for it, and taking it would
+        make that thread wait for a hand-over."""
         with self._lock:
-            if self.holder is None:
+            claimed = self._claims != self._claims_seen
+            self._claims_seen = self._claims
+            if self.holder is None and (eager or not claimed):
                 self.holder = WORKER
                 return True
             self._parked = sleeper

@@ -264,7 +264,11 @@ class GrpcConnection:
     def receive_data(
         self, data: Union[bytes, bytearray, memoryview]
     ) -> List[GrpcEvent]:
-        """Bytes from the server in, call events out."""
+        """Bytes from the server in, call events out.
+
+        Views of `data` are kept until the messages it begins are whole (see
+        `MessageDecoder`): give `bytes`, or views of them, never a buffer
+        that will be reused."""
         out: List[GrpcEvent] = []
         for event in self.h2.receive_data(data):
             kind = type(event)

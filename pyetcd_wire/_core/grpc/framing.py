@@ -9,7 +9,7 @@ a single octet of the body is buffered.
 from __future__ import annotations
 
 import struct
-from typing import List, Optional, Union
+from typing import List, Union
 
 from .status import StatusCode
 
@@ -34,26 +34,27 @@ def encode_message(message: bytes) -> bytes:
 class MessageDecoder:
     """Bytes of one call's response stream in, whole messages out.
 
-    A message that arrives in one piece is copied out of it once.  A message
-    spread over several pieces (a large one: grpc-go's DATA frames hold 16 KiB)
-    is copied into a buffer of its exact size, allocated once its prefix is
-    known, then to the `bytes` returned.  So each octet is copied twice at
-    most, and a 1 MiB message costs no buffer regrowth.  `feed` accepts
-    memoryviews, so the HTTP/2 layer need not copy DATA payloads first.
+    Every octet of a message is copied once, into the `bytes` returned.  A
+    message spread over several pieces (a large one: grpc-go's DATA frames
+    hold 16 KiB) is kept as views of those pieces until its last one comes,
+    then joined.  So `feed` must be given pieces that nobody changes
+    afterwards (`bytes`, or views of them), as the HTTP/2 layer does: it
+    passes views of the octets read, without a copy of its own.
     """
 
-    __slots__ = ("_body", "_filled", "_head", "max_size")
+    __slots__ = ("_filled", "_head", "_missing", "_pieces", "max_size")
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
         self._head = b""  # a prefix not yet complete (< 5 octets)
-        self._body: Optional[bytearray] = None  # the message being filled
-        self._filled = 0
+        self._pieces: List[memoryview] = []  # the message begun, not yet whole
+        self._filled = 0  # octets in _pieces
+        self._missing = 0  # octets the message begun still lacks
 
     @property
     def buffered(self) -> int:
         """Octets of an incomplete message held."""
-        return len(self._head) + (5 + self._filled if self._body is not None else 0)
+        return len(self._head) + (5 + self._filled if self._pieces else 0)
 
     def feed(self, data: Union[bytes, bytearray, memoryview]) -> List[bytes]:
         """Returns the messages `data` completes.
@@ -64,18 +65,15 @@ class MessageDecoder:
         """
         messages: List[bytes] = []
         pos, end = 0, len(data)
-        body = self._body
-        if body is not None:  # continue the message being filled
-            filled = self._filled
-            take = min(len(body) - filled, end)
-            body[filled : filled + take] = memoryview(data)[:take]
-            filled += take
-            if filled < len(body):
-                self._filled = filled
+        if self._pieces:  # continue the message begun
+            take = min(self._missing, end)
+            self._pieces.append(memoryview(data)[:take])
+            self._filled += take
+            self._missing -= take
+            if self._missing:
                 return messages
-            # bytes, not the bytearray: protobuf 4.21's upb refuses a bytearray.
-            messages.append(bytes(body))
-            self._body = None
+            messages.append(b"".join(self._pieces))
+            self._pieces = []
             pos = take
         if self._head:  # complete a split prefix
             data = self._head + bytes(data[pos:])
@@ -93,10 +91,9 @@ class MessageDecoder:
                 )
             start = pos + 5
             stop = start + length
-            if stop > end:  # the rest comes later: into a buffer of its size
-                body = bytearray(length)
-                body[: end - start] = memoryview(data)[start:end]
-                self._body, self._filled = body, end - start
+            if stop > end:  # the rest comes later: keep a view of this part
+                self._pieces = [memoryview(data)[start:end]]
+                self._filled, self._missing = end - start, stop - end
                 return messages
             messages.append(bytes(data[start:stop]))
             pos = stop
