@@ -14,6 +14,11 @@ from pyetcd_wire._core.grpc.connection import GrpcConnection
 from pyetcd_wire._core.grpc.framing import encode_message
 from pyetcd_wire._core.grpc.status import StatusCode
 from pyetcd_wire._core.h2 import frames as fr
+from pyetcd_wire._core.h2.connection import (
+    DEFAULT_CONNECTION_WINDOW,
+    DEFAULT_STREAM_WINDOW,
+)
+from pyetcd_wire._core.h2.events import DataReceived
 from pyetcd_wire._core.h2.frames import ErrorCode, FrameType
 from pyetcd_wire.errors import LocalProtocolError, RemoteProtocolError
 
@@ -625,11 +630,15 @@ def test_events_do_not_depend_on_how_bytes_are_split(data):
     def run(chunks):
         conn, server = connected()
         calls = [conn.unary(PATH, b"") for _ in range(3)]
+        big = encode_message(b"c" * 5000)
         stream = (
             server.reply(1, b"a", b"b")
             + fr.ping_frame(b"pingpong")
             + server.response_headers(3)
-            + server.data(3, encode_message(b"c" * 5000), pad=7)
+            + server.data(3, big[:3000])  # a run of DATA frames
+            + server.data(3, big[3000:4000])
+            + server.data(3, big[4000:])
+            + server.data(3, encode_message(b"d"), pad=7)
             + server.headers(
                 5,
                 [
@@ -680,3 +689,77 @@ def test_padding_is_credited_even_when_data_is_held_back():
         credit += stream_credit(conn)
     assert credit >= 200 * 251 - 32 * 1024  # all padding, give or take one batch
     assert credit <= 200 * 251
+
+
+# --- DATA runs: consecutive DATA frames of a stream make one event ------------------
+
+
+def test_consecutive_data_frames_of_a_stream_make_one_event():
+    conn, server = connected()
+    for _ in range(2):
+        conn.end_call(conn.start_call(PATH))
+    conn.data_to_send()
+    conn.receive_data(server.response_headers(1) + server.response_headers(3))
+    wire = (
+        server.data(1, b"a" * 10)
+        + server.data(1, b"b" * 20)
+        + server.data(1, b"c" * 30)
+        + server.data(3, b"d")  # another stream: a new run
+        + server.data(3, b"e", pad=4)  # flags: an event of its own
+        + server.data(3, b"f")
+        + fr.ping_frame(b"12345678")  # any other frame ends a run
+        + server.data(3, b"g")
+        + server.data(3, b"h", end=True)
+    )
+    events = conn.h2.receive_data(wire)
+    assert [
+        (e.stream_id, [bytes(c) for c in e.chunks], e.length, e.end_stream)
+        for e in events
+        if isinstance(e, DataReceived)
+    ] == [
+        (1, [b"a" * 10, b"b" * 20, b"c" * 30], 60, False),
+        (3, [b"d"], 1, False),
+        (3, [b"e"], 1, False),
+        (3, [b"f"], 1, False),
+        (3, [b"g"], 1, False),
+        (3, [b"h"], 1, True),
+    ]
+    assert conn.h2._streams[1].recv.available == DEFAULT_STREAM_WINDOW - 60
+    assert conn.h2._recv_window.available == DEFAULT_CONNECTION_WINDOW - 65 - 5
+
+
+@pytest.mark.parametrize("one_read", [True, False], ids=["one read", "frame by frame"])
+def test_data_beyond_the_stream_window_is_a_flow_control_error(one_read):
+    conn, server = connected(stream_window=40_000)
+    responding_call(conn, server)
+    # "x" is delivered and not consumed: the stream's credit is held back.
+    body = encode_message(b"x") + encode_message(b"m" * 60_000)
+    frames = [server.data(1, body[i : i + 16384]) for i in range(0, len(body), 16384)]
+    events = []
+    for piece in [b"".join(frames)] if one_read else frames:
+        events += conn.receive_data(piece)
+    error = terminated(events)
+    assert error.error_code == ErrorCode.FLOW_CONTROL_ERROR
+    assert "16384 octets exceed stream 1's window of 7232 (§6.9)" in str(error)
+    assert [e.message for e in events if isinstance(e, ge.MessageReceived)] == [b"x"]
+
+
+def test_connection_window_is_credited_inside_a_run():
+    conn, server = connected(connection_window=1 << 20)
+    conn.unary(PATH, b"")
+    conn.data_to_send()
+    body = encode_message(b"m" * 3_000_000)
+    wire = server.response_headers(1) + b"".join(
+        server.data(1, body[i : i + 16384]) for i in range(0, len(body), 16384)
+    )
+    events = conn.receive_data(wire + server.trailers(1))
+    credit = sum(
+        fr.parse_window_update(0, f[3])
+        for f in parse_frames(conn.data_to_send())
+        if f[0] == FrameType.WINDOW_UPDATE and f[2] == 0
+    )
+    # Credit goes back at each half window, as frame by frame: all but < half.
+    assert len(body) - (1 << 19) < credit <= len(body)
+    assert [e.message for e in events if isinstance(e, ge.MessageReceived)] == [
+        b"m" * 3_000_000
+    ]

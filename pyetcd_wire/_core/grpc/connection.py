@@ -359,11 +359,11 @@ class GrpcConnection:
             self._fail(call, "server sent DATA before the response headers", out)
             return
         try:
-            messages = call.decoder.feed(event.data)
+            messages = call.decoder.feed_chunks(event.chunks)
         except MessageError as exc:
             self._finish(call, Status(exc.code, exc.message), out, ErrorCode.CANCEL)
             return
-        self._deliver(call, len(event.data), messages, out)
+        self._deliver(call, event.length, messages, out)
         if event.end_stream:
             self._fail(call, "server ended the stream without trailers", out)
 

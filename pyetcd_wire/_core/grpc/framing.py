@@ -9,7 +9,7 @@ a single octet of the body is buffered.
 from __future__ import annotations
 
 import struct
-from typing import List, Union
+from typing import List, Sequence, Union
 
 from .status import StatusCode
 
@@ -99,6 +99,24 @@ class MessageDecoder:
             pos = stop
         if pos < end:
             self._head = bytes(data[pos:end])
+        return messages
+
+    def feed_chunks(
+        self, chunks: Sequence[Union[bytes, bytearray, memoryview]]
+    ) -> List[bytes]:
+        """`feed` each chunk in turn (the DATA payloads of one run): the
+        messages they complete."""
+        if len(chunks) == 1:
+            return self.feed(chunks[0])
+        messages: List[bytes] = []
+        for chunk in chunks:
+            size = len(chunk)
+            if self._missing > size:  # inside a large message: keep it whole
+                self._pieces.append(memoryview(chunk))
+                self._filled += size
+                self._missing -= size
+            else:
+                messages += self.feed(chunk)
         return messages
 
     @staticmethod

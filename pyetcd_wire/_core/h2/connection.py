@@ -35,12 +35,13 @@ Theory of operation.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ...errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .. import state as st
 from . import frames as fr
 from .events import (
+    Buffer,
     ConnectionTerminated,
     DataReceived,
     GoAwayReceived,
@@ -55,7 +56,6 @@ from .hpack import HeaderDecoder
 from .settings import LocalSettings, RemoteSettings
 from .streams import SendScheduler, Stream
 
-Buffer = Union[bytes, bytearray, memoryview]
 Handler = Callable[[int, int, bytes, List[H2Event]], None]
 
 # Defaults for what we advertise.  Windows: 4 MiB per stream bounds what one
@@ -347,11 +347,18 @@ class H2ClientConnection:
         first incomplete one starts.
 
         DATA payloads are views of `buf` (see `DataReceived`); every other
-        payload is copied to bytes, as it may be kept."""
+        payload is copied to bytes, as it may be kept.  A DATA frame that
+        continues a run (the frame before was DATA on the same stream, and
+        neither has flags) joins that run's event: a few checks and sums
+        here instead of a handler, an event and the gRPC layer's work per
+        16 KiB frame."""
         view = memoryview(buf)
         end = len(buf)
         unpack = fr.FRAME_HEADER.unpack_from
         max_size = fr.MIN_MAX_FRAME_SIZE  # we never raise SETTINGS_MAX_FRAME_SIZE
+        run: Optional[DataReceived] = None  # the DATA run being extended
+        run_stream: Optional[Stream] = None
+        window = self._recv_window
         while end - pos >= 9:
             length_type, flags, stream_id = unpack(buf, pos)
             length = length_type >> 8
@@ -366,6 +373,24 @@ class H2ClientConnection:
             frame_end = pos + 9 + length
             if frame_end > end:
                 break
+            if (
+                run is not None
+                and frame_type == FrameType.DATA
+                and not flags
+                and stream_id == run.stream_id
+                and length <= window.available
+                and length <= run_stream.recv.available  # type: ignore[union-attr]
+            ):  # the run goes on (the checks `_on_data` makes, inline)
+                window.available -= length
+                window.unacked += length
+                if window.unacked >= window.size >> 1:
+                    self._out.append(fr.window_update_frame(0, window.consumed(0)))
+                run_stream.recv.available -= length  # type: ignore[union-attr]
+                run.chunks.append(view[pos + 9 : frame_end])
+                run.length += length
+                pos = frame_end
+                continue
+            run = None
             payload: bytes
             if frame_type == FrameType.DATA:
                 # DATA is copied once, by the gRPC message decoder: a view of
@@ -381,9 +406,13 @@ class H2ClientConnection:
                     "arrived in the middle of a header block; only CONTINUATION"
                     " may follow HEADERS without END_HEADERS (§6.10)",
                 )
-            if handler is not None:
-                handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
-            # Unknown frame types are ignored (§5.5).
+            if handler is None:
+                continue  # Unknown frame types are ignored (§5.5).
+            count = len(events)
+            handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
+            if frame_type == FrameType.DATA and not flags and len(events) > count:
+                run = events[-1]  # type: ignore[assignment]  # a run may start
+                run_stream = self._streams[stream_id & fr.MAX_STREAM_ID]
         return pos
 
     def _terminate(self, exc: LocalProtocolError) -> ConnectionTerminated:
@@ -472,7 +501,7 @@ class H2ClientConnection:
         events.append(
             DataReceived(
                 stream_id=stream_id,
-                data=data,
+                chunks=[data],
                 end_stream=end_stream,
             )
         )

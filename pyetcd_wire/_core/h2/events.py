@@ -10,11 +10,12 @@ connection and produce no event unless the caller must act.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple, Union
 
 from ...errors import ProtocolError
 
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
+Buffer = Union[bytes, bytearray, memoryview]
 
 
 class H2Event:
@@ -51,19 +52,31 @@ class HeadersReceived(H2Event):
 
 
 class DataReceived(H2Event):
-    """DATA payload (padding removed).  ``len(data)`` octets of stream window
+    """DATA payloads (padding removed) of one or more consecutive DATA frames
+    on one stream: a large response arrives as a run of 16 KiB frames, and
+    one event per run instead of per frame is most of the receive path's
+    cost saved (the connection extends the event while it parses the run,
+    before returning it).  ``length`` (the octets of `chunks`) octets of stream window
     are held until the receiver calls `acknowledge_received` (padding is
     credited at once).
 
-    `data` may be a memoryview of the buffer given to `receive_data`: copy
+    `chunks` may be memoryviews of the buffer given to `receive_data`: copy
     what you keep before that buffer is reused."""
 
-    __slots__ = ("data", "end_stream", "stream_id")
+    __slots__ = ("chunks", "end_stream", "length", "stream_id")
 
-    def __init__(self, *, stream_id: int, data: bytes, end_stream: bool) -> None:
+    def __init__(
+        self, *, stream_id: int, chunks: List[Buffer], end_stream: bool
+    ) -> None:
         self.stream_id = stream_id
-        self.data = data
+        self.chunks = chunks
+        self.length = sum(len(chunk) for chunk in chunks)
         self.end_stream = end_stream
+
+    @property
+    def data(self) -> bytes:
+        """All of the payload, joined (a copy)."""
+        return b"".join(self.chunks)
 
 
 class StreamReset(H2Event):
