@@ -359,7 +359,12 @@ class GrpcConnection:
             self._fail(call, "server sent DATA before the response headers", out)
             return
         try:
-            messages = call.decoder.feed_chunks(event.chunks)
+            chunks = event.chunks
+            messages = (
+                call.decoder.feed(chunks[0])
+                if len(chunks) == 1
+                else call.decoder.feed_chunks(chunks)
+            )
         except MessageError as exc:
             self._finish(call, Status(exc.code, exc.message), out, ErrorCode.CANCEL)
             return

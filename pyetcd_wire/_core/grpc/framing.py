@@ -106,8 +106,6 @@ class MessageDecoder:
     ) -> List[bytes]:
         """`feed` each chunk in turn (the DATA payloads of one run): the
         messages they complete."""
-        if len(chunks) == 1:
-            return self.feed(chunks[0])
         messages: List[bytes] = []
         for chunk in chunks:
             size = len(chunk)

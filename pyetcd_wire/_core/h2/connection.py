@@ -56,6 +56,7 @@ from .hpack import HeaderDecoder
 from .settings import LocalSettings, RemoteSettings
 from .streams import SendScheduler, Stream
 
+_DATA = int(FrameType.DATA)
 Handler = Callable[[int, int, bytes, List[H2Event]], None]
 
 # Defaults for what we advertise.  Windows: 4 MiB per stream bounds what one
@@ -359,6 +360,7 @@ class H2ClientConnection:
         run: Optional[DataReceived] = None  # the DATA run being extended
         run_stream: Optional[Stream] = None
         window = self._recv_window
+        data_type = _DATA  # a local: FrameType.DATA is a slow lookup
         while end - pos >= 9:
             length_type, flags, stream_id = unpack(buf, pos)
             length = length_type >> 8
@@ -375,7 +377,7 @@ class H2ClientConnection:
                 break
             if (
                 run is not None
-                and frame_type == FrameType.DATA
+                and frame_type == data_type
                 and not flags
                 and stream_id == run.stream_id
                 and length <= window.available
@@ -392,7 +394,8 @@ class H2ClientConnection:
                 continue
             run = None
             payload: bytes
-            if frame_type == FrameType.DATA:
+            is_data = frame_type == data_type
+            if is_data:
                 # DATA is copied once, by the gRPC message decoder: a view of
                 # the input saves a copy of every response octet.
                 payload = view[pos + 9 : frame_end]  # type: ignore[assignment]
@@ -408,11 +411,14 @@ class H2ClientConnection:
                 )
             if handler is None:
                 continue  # Unknown frame types are ignored (§5.5).
-            count = len(events)
-            handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
-            if frame_type == FrameType.DATA and not flags and len(events) > count:
-                run = events[-1]  # type: ignore[assignment]  # a run may start
-                run_stream = self._streams[stream_id & fr.MAX_STREAM_ID]
+            if is_data and not flags:  # a run may start
+                count = len(events)
+                handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
+                if len(events) > count:
+                    run = events[-1]  # type: ignore[assignment]
+                    run_stream = self._streams[stream_id & fr.MAX_STREAM_ID]
+            else:
+                handler(flags, stream_id & fr.MAX_STREAM_ID, payload, events)
         return pos
 
     def _terminate(self, exc: LocalProtocolError) -> ConnectionTerminated:
@@ -502,6 +508,7 @@ class H2ClientConnection:
             DataReceived(
                 stream_id=stream_id,
                 chunks=[data],
+                length=len(data),
                 end_stream=end_stream,
             )
         )

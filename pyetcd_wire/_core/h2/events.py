@@ -66,11 +66,11 @@ class DataReceived(H2Event):
     __slots__ = ("chunks", "end_stream", "length", "stream_id")
 
     def __init__(
-        self, *, stream_id: int, chunks: List[Buffer], end_stream: bool
+        self, *, stream_id: int, chunks: List[Buffer], length: int, end_stream: bool
     ) -> None:
         self.stream_id = stream_id
         self.chunks = chunks
-        self.length = sum(len(chunk) for chunk in chunks)
+        self.length = length
         self.end_stream = end_stream
 
     @property
