@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Iterator, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from google.protobuf.message import Message
 
@@ -463,9 +463,9 @@ class Client:
 
     # --- plumbing ---------------------------------------------------------------
 
-    def _new_channel(self) -> Channel:
+    def _new_channel(self, endpoint: Optional[Endpoint] = None) -> Channel:
         return Channel(
-            self._endpoints[0],
+            endpoint or self._endpoints[0],
             dial_timeout=self._dial_timeout,
             max_send_message_size=self._max_send_message_size,
             max_recv_message_size=self._max_recv_message_size,
@@ -483,6 +483,47 @@ class Client:
                     first_response_timeout=self._first_keep_alive_timeout,
                 )
             return self._streams
+
+    def _call_endpoint(
+        self,
+        endpoint: str,
+        method: Method,
+        request: Message,
+        response_type: Type[R],
+        timeout: Optional[float],
+    ) -> R:
+        """One call to exactly `endpoint` (Go's per-endpoint Maintenance calls:
+        Status, HashKV, Defragment), not retried elsewhere."""
+        target = parse_endpoint(endpoint)
+        if target == self._endpoints[0]:
+            channel, temporary = self._channel, False
+        else:
+            channel, temporary = self._new_channel(target), True
+        try:
+            raw = channel.unary(
+                method.path,
+                request.SerializeToString(),
+                timeout=self.timeout if timeout is None else timeout,
+                metadata=self._metadata,
+            )
+        finally:
+            if temporary:
+                channel.close()
+        return response_type.FromString(raw)
+
+    def _server_stream(
+        self, method: Method, request: Message, timeout: Optional[float]
+    ) -> Iterator[bytes]:
+        """A server-streaming call (Snapshot): its raw response messages.
+        Closing the iterator early cancels the call."""
+        stream = self._channel.server_stream(
+            method.path,
+            request.SerializeToString(),
+            timeout=self.timeout if timeout is None else timeout,
+            metadata=self._metadata,
+        )
+        with stream:
+            yield from stream
 
     def _call(
         self,
