@@ -64,8 +64,10 @@ class Channel:
         *,
         timeout: Optional[float] = None,
         metadata: Metadata = (),
+        probe: bool = False,
     ) -> bytes:
-        """Make one unary call; returns the serialized response.
+        """Make one unary call; returns the serialized response.  `probe`:
+        read what the connection has first (`Connection._start`).
 
         Raises:
             DeadlineExceededError: `timeout` passed (the call is cancelled).
@@ -75,7 +77,7 @@ class Channel:
                 says if the server provably never saw the call).
             ProtocolError: the server broke HTTP/2; the connection is dropped.
         """
-        return self._unary(path, request, timeout, metadata)[0]
+        return self._unary(path, request, timeout, metadata, probe)[0]
 
     def unary_with_metadata(
         self,
@@ -96,11 +98,14 @@ class Channel:
         request: bytes,
         timeout: Optional[float],
         metadata: Metadata,
+        probe: bool = False,
     ) -> Tuple[bytes, Call, _Slot]:
         deadline = None if timeout is None else time.monotonic() + timeout
         conn = self._current or self.connection(deadline)
         try:
-            return conn.unary(path, request, deadline=deadline, metadata=metadata)
+            return conn.unary(
+                path, request, deadline=deadline, metadata=metadata, probe=probe
+            )
         except ConnectionRetiredError:  # once more, on a new connection
             conn = self.connection(deadline)
             return conn.unary(path, request, deadline=deadline, metadata=metadata)
@@ -174,6 +179,13 @@ class Channel:
             )
             self._current = Connection(sock, core, self.endpoint.text)
             return self._current
+
+    def silent_since(self, when: float) -> bool:
+        """True if the current connection has received nothing from the
+        server since `when` (monotonic): a call that timed out on it was
+        met with silence, not with slowness."""
+        current = self._current
+        return current is not None and current.last_read < when
 
     def _retire(self, conn: Connection) -> None:
         """Stop giving `conn` new calls (lock held).  A connection with calls

@@ -7,6 +7,7 @@ the etcd protobuf response messages, as API.md promises.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from typing import Iterator, Optional, Sequence, Tuple, Type, TypeVar, Union
@@ -30,20 +31,29 @@ from .._api.methods import (
     LEASE_REVOKE,
     LEASE_TIME_TO_LIVE,
     Method,
+    RetryClass,
 )
 from .._api.op import Op
 from .._core.grpc.metadata import Metadata
 from .._core.lease import FIRST_RESPONSE_TIMEOUT
+from .._policy import retry as retry_policy
+from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from ..errors import (
     ConnectionLostError,
+    DeadlineExceededError,
+    EtcdError,
     InternalError,
     LeaseNotFoundError,
     StatusCode,
+    TransportError,
+    UnavailableError,
 )
+from .admin import AdminCalls
 from .channel import Channel
 from .keepalive import KeepAlive
+from .pool import ChannelPool
 from .streams import StreamWorker
 from .watch import Watch
 
@@ -51,6 +61,7 @@ from .watch import Watch
 # metadatafields.go); etcd counts it in its metrics.
 CLIENT_API_VERSION = "3.7"
 
+REPEATABLE = RetryClass.REPEATABLE
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
 
@@ -64,7 +75,7 @@ _NOT_YET = {
 }
 
 
-class Client:
+class Client(AdminCalls):
     """A client of one etcd cluster.
 
     Args:
@@ -117,12 +128,7 @@ class Client:
                     f"{name}=: {_NOT_YET[name]} is not supported by this version of"
                     " pyetcd-wire yet"
                 )
-        self._endpoints = _parse_endpoints(endpoints)
-        if len(self._endpoints) > 1:
-            raise NotImplementedError(
-                "several endpoints: failover between endpoints is not supported by"
-                " this version of pyetcd-wire yet; pass one endpoint"
-            )
+        self._balancer = Balancer(_parse_endpoints(endpoints), rand=random.random)
         for name, value in (("dial_timeout", dial_timeout), ("timeout", timeout)):
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds or None")
@@ -139,7 +145,7 @@ class Client:
         self._dial_timeout = dial_timeout
         self._max_send_message_size = max_send_message_size
         self._max_recv_message_size = max_recv_message_size
-        self._channel = self._new_channel()
+        self._pool = ChannelPool(self._balancer, self._new_channel)
         self._first_keep_alive_timeout = (
             FIRST_RESPONSE_TIMEOUT if dial_timeout is None else dial_timeout + 1.0
         )
@@ -150,7 +156,28 @@ class Client:
     @property
     def endpoints(self) -> Tuple[str, ...]:
         """The endpoints this client uses."""
-        return tuple(e.text for e in self._endpoints)
+        return tuple(e.text for e in self._balancer.endpoints)
+
+    @property
+    def _channel(self) -> Channel:
+        """A channel to the next endpoint (round robin, healthy first)."""
+        return self._pool.pick()
+
+    def set_endpoints(self, *endpoints: str) -> None:
+        """Use these endpoints from now on (Go's SetEndpoints).  Connections
+        to endpoints no longer listed are closed: their calls in flight fail
+        and are retried on the others where their retry class allows; watches
+        and keep-alives resume on the others.
+
+        Raises:
+            ValueError: no endpoint, or a malformed one.
+        """
+        parsed = _parse_endpoints(endpoints)
+        self._pool.set_endpoints(parsed)
+        with self._streams_lock:
+            streams = self._streams
+        if streams is not None:
+            streams.set_endpoints(parsed)
 
     def close(self) -> None:
         """Close every connection; calls in flight fail, watches and
@@ -160,7 +187,7 @@ class Client:
             streams, self._streams = self._streams, None
         if streams is not None:
             streams.close()
-        self._channel.close()
+        self._pool.close()
 
     def __enter__(self) -> Client:
         return self
@@ -358,7 +385,7 @@ class Client:
                 TTL 0 rather than an error).
         """
         request = lease_api.lease_keep_alive_request(lease_id).SerializeToString()
-        stream = self._channel.bidi_stream(
+        stream = self._pool.pick().bidi_stream(
             LEASE_KEEP_ALIVE.path,
             timeout=self.timeout if timeout is None else timeout,
             metadata=self._metadata,
@@ -372,7 +399,7 @@ class Client:
             )
         response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
         if response.TTL <= 0:
-            raise LeaseNotFoundError(endpoint=self.endpoints[0])
+            raise LeaseNotFoundError(endpoint=stream.connection.endpoint)
         return response
 
     def keep_alive(self, lease_id: int) -> KeepAlive:
@@ -463,9 +490,9 @@ class Client:
 
     # --- plumbing ---------------------------------------------------------------
 
-    def _new_channel(self, endpoint: Optional[Endpoint] = None) -> Channel:
+    def _new_channel(self, endpoint: Endpoint) -> Channel:
         return Channel(
-            endpoint or self._endpoints[0],
+            endpoint,
             dial_timeout=self._dial_timeout,
             max_send_message_size=self._max_send_message_size,
             max_recv_message_size=self._max_recv_message_size,
@@ -477,12 +504,87 @@ class Client:
                 raise ConnectionLostError("the client is closed", not_processed=True)
             if self._streams is None:
                 self._streams = StreamWorker(
-                    self._new_channel(),
+                    ChannelPool(self._balancer, self._new_channel),
                     metadata=self._metadata,
                     lease_metadata=self._lease_metadata,
                     first_response_timeout=self._first_keep_alive_timeout,
                 )
             return self._streams
+
+    def _call(
+        self,
+        method: Method,
+        request: Message,
+        response_type: Type[R],
+        timeout: Optional[float],
+    ) -> R:
+        """One unary call, retried on other endpoints as `method.retry`
+        allows (`_policy/retry.py`), within the call's deadline."""
+        data = request.SerializeToString()
+        if timeout is None:
+            timeout = self.timeout
+        started = time.monotonic() if timeout is not None else 0.0
+        channel = self._pool.pick()
+        try:
+            raw = channel.unary(
+                method.path,
+                data,
+                timeout=timeout,
+                metadata=self._metadata,
+                probe=method.retry is not REPEATABLE,
+            )
+        except EtcdError as exc:
+            raw = self._retry(method, data, timeout, started, channel, exc)
+        else:
+            if self._balancer.any_quarantined:
+                self._pool.succeeded(channel)
+        return response_type.FromString(raw)
+
+    def _retry(
+        self,
+        method: Method,
+        data: bytes,
+        timeout: Optional[float],
+        started: float,
+        channel: Channel,
+        error: EtcdError,
+    ) -> bytes:
+        """Attempts after the first failed with `error` on `channel`."""
+        deadline = None if timeout is None else started + timeout
+        pool = self._pool
+        attempt = 1
+        while True:
+            if _endpoint_at_fault(error, channel, started):
+                pool.failed(channel.endpoint, str(error))
+            endpoint_count = len(self._balancer.endpoints)
+            if attempt >= retry_policy.MAX_ATTEMPTS or not retry_policy.may_retry(
+                method.retry, error, endpoint_count
+            ):
+                raise error
+            wait = retry_policy.backoff(attempt, endpoint_count, random.random)
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic() - wait
+                if remaining <= 0:
+                    raise error
+            if wait:
+                time.sleep(wait)
+            channel = pool.pick()
+            attempt_started = time.monotonic()
+            try:
+                raw = channel.unary(
+                    method.path,
+                    data,
+                    timeout=remaining,
+                    metadata=self._metadata,
+                    probe=method.retry is not REPEATABLE,
+                )
+            except EtcdError as exc:
+                error, started = exc, attempt_started
+                attempt += 1
+                continue
+            pool.succeeded(channel)
+            return raw
 
     def _call_endpoint(
         self,
@@ -495,10 +597,7 @@ class Client:
         """One call to exactly `endpoint` (Go's per-endpoint Maintenance calls:
         Status, HashKV, Defragment), not retried elsewhere."""
         target = parse_endpoint(endpoint)
-        if target == self._endpoints[0]:
-            channel, temporary = self._channel, False
-        else:
-            channel, temporary = self._new_channel(target), True
+        channel = self._pool.channel(target)
         try:
             raw = channel.unary(
                 method.path,
@@ -507,7 +606,7 @@ class Client:
                 metadata=self._metadata,
             )
         finally:
-            if temporary:
+            if not self._pool.owns(channel):
                 channel.close()
         return response_type.FromString(raw)
 
@@ -516,7 +615,7 @@ class Client:
     ) -> Iterator[bytes]:
         """A server-streaming call (Snapshot): its raw response messages.
         Closing the iterator early cancels the call."""
-        stream = self._channel.server_stream(
+        stream = self._pool.pick().server_stream(
             method.path,
             request.SerializeToString(),
             timeout=self.timeout if timeout is None else timeout,
@@ -525,20 +624,17 @@ class Client:
         with stream:
             yield from stream
 
-    def _call(
-        self,
-        method: Method,
-        request: Message,
-        response_type: Type[R],
-        timeout: Optional[float],
-    ) -> R:
-        raw = self._channel.unary(
-            method.path,
-            request.SerializeToString(),
-            timeout=self.timeout if timeout is None else timeout,
-            metadata=self._metadata,
-        )
-        return response_type.FromString(raw)
+
+def _endpoint_at_fault(error: EtcdError, channel: Channel, started: float) -> bool:
+    """Does `error` say the endpoint is unwell (so calls should avoid it for
+    a while)?  No connection, a lost one, a member without leader, or a
+    deadline that passed while the connection stayed silent (a frozen member:
+    alive on TCP, answering nothing)."""
+    if isinstance(error, (TransportError, UnavailableError)):
+        return True
+    if isinstance(error, DeadlineExceededError):
+        return channel.silent_since(started)
+    return False
 
 
 def _parse_endpoints(endpoints: Union[str, Sequence[str]]) -> Tuple[Endpoint, ...]:

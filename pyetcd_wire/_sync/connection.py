@@ -87,7 +87,8 @@ class Connection:
         self._deferred = b""  # control replies held for the next request
         self._sleepers: List[_Slot] = []
         self._dead: Optional[EtcdError] = None
-        self._last_read = time.monotonic()
+        # When bytes last came from the server, and when a reader last looked.
+        self.last_read = self._last_look = time.monotonic()
         self._timeouts = transport.KernelTimeouts(sock)
         core.initiate()  # the preface goes out with the first request
 
@@ -113,15 +114,17 @@ class Connection:
         *,
         deadline: Optional[float],
         metadata: Metadata = (),
+        probe: bool = False,
     ) -> Tuple[bytes, Call, _Slot]:
         """One request, one response message; also the call and its slot, for
-        callers that want the response metadata.
+        callers that want the response metadata.  `probe`: look for news from
+        the server first (see `_start`).
 
         Raises:
             EtcdError: see `Channel.unary`.
         """
         slot = _Slot()
-        call, reader = self._start(slot, deadline, path, metadata, request)
+        call, reader = self._start(slot, deadline, path, metadata, request, probe=probe)
         self._wait(call, slot, deadline, False, reader)
         messages = slot.messages
         if slot.error is None and len(messages) == 1:
@@ -280,11 +283,16 @@ class Connection:
         metadata: Metadata,
         request: Optional[bytes],
         streaming: bool = False,
+        probe: bool = False,
     ) -> Tuple[Call, bool]:
         """Start a call: one request (`request`), or a bidi stream (None).
 
         Also takes the reader role if it is free (saving the waiter a lock
-        round trip); returns whether it did."""
+        round trip); returns whether it did.  A connection unread for a while,
+        or any with `probe` (a write, which is retried only if it provably
+        never reached the server), first has what arrived read: a server that
+        died or said GOAWAY since then retires the connection here, so the
+        call goes to a new one instead of being lost on this one."""
         now = time.monotonic()
         timeout = None
         if deadline is not None:
@@ -293,7 +301,7 @@ class Connection:
                 raise DeadlineExceededError(
                     "deadline exceeded before the call started", endpoint=self.endpoint
                 )
-        if not self._reading and now - self._last_read > IDLE_CHECK_SECONDS:
+        if not self._reading and (probe or now - self._last_look > IDLE_CHECK_SECONDS):
             self._drain_idle()
         with self._lock:
             if self._dead is not None:
@@ -342,7 +350,7 @@ class Connection:
             self._read_nowait(drain=True)
         finally:
             self._release_reader()
-        self._last_read = time.monotonic()
+        self._last_look = time.monotonic()
 
     def _read_nowait(self, *, drain: bool) -> None:
         """Route what the socket holds now, without blocking: one read, or
@@ -450,7 +458,7 @@ class Connection:
     ) -> bool:
         """Feed the core and route its events.  When `own` (the reader's slot)
         is satisfied, gives up the reader role and returns True."""
-        self._last_read = time.monotonic()
+        self.last_read = self._last_look = time.monotonic()
         with self._lock:
             core = self._core
             self._dispatch(core.receive_data(data))

@@ -51,8 +51,10 @@ class LeaseStream:
         *,
         metadata: Metadata,
         first_response_timeout: float,
+        on_stream_failed: Callable[[Stream, EtcdError], None],
     ) -> None:
         self._lock = lock
+        self._on_stream_failed = on_stream_failed
         self._metadata = metadata
         self._core = KeepAliveState(first_response_timeout)
         self._subscriptions: Dict[int, List[KeepAlive]] = {}
@@ -151,6 +153,7 @@ class LeaseStream:
             error = stream.end_error() or InternalError(
                 None, "the server ended the LeaseKeepAlive stream"
             )
+            self._on_stream_failed(stream, error)
             self._failed(error, now)
         return bool(messages) or stream.ended
 

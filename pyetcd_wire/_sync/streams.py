@@ -8,11 +8,13 @@ Theory of operation
   It starts with the first `watch()` or `keep_alive()` and ends once none is
   left (after `LINGER` seconds, so that a watch made right after the last one
   ended reuses it), or at `Client.close()`, which joins it.
-* It owns a connection of its own (a second `Channel` to the endpoint) with
-  at most two streams on it: one Watch stream for every watch and one
-  LeaseKeepAlive stream for every kept-alive lease, so the KV calls on the
-  client's main connection keep their no-hand-off fast path and are never
-  held up by an unread watch.
+* It owns connections of its own (a second `ChannelPool` over the client's
+  endpoints and balancer) with at most two streams: one Watch stream for
+  every watch and one LeaseKeepAlive stream for every kept-alive lease, so
+  the KV calls on the client's connections keep their no-hand-off fast path
+  and are never held up by an unread watch.  Each stream is opened on the
+  balancer's pick; a stream that fails puts its endpoint in quarantine, so
+  it resumes on another endpoint (failover).
 * One thread reads that connection at a time: whoever holds the reader role
   (reader_role.py).  A user thread waiting in `Watch.get()` takes it when it
   is free and runs the loop's turns itself (`await_watch`), so an event it
@@ -58,23 +60,25 @@ import select
 import socket
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable, Dict, List, Optional, Sequence, Set
 
 from google.protobuf.message import DecodeError
 
 from .._api.methods import WATCH_WATCH
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
+from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from ..errors import (
     EtcdError,
     InternalError,
     RemoteProtocolError,
 )
-from .channel import Channel, Stream
+from .channel import Stream
 from .connection import Connection
 from .keepalive import KeepAlive
 from .lease_stream import LeaseStream
+from .pool import ChannelPool
 from .reader_role import WORKER, ReaderRole, Sleeper
 from .retry import Backoff, retryable
 from .watch import Watch
@@ -104,8 +108,8 @@ class StreamWorker:
     """Watches and keep-alives of one client; see the module docstring.
 
     Args:
-        channel: the worker's own `Channel` to the endpoint (a second
-            connection, see above).
+        pool: the worker's own channels to the client's endpoints (second
+            connections, see above).
         metadata: sent on the Watch stream (the client's metadata).
         lease_metadata: sent on the LeaseKeepAlive stream (Go sends it with
             require-leader, so a member without a leader refuses it).
@@ -115,13 +119,13 @@ class StreamWorker:
 
     def __init__(
         self,
-        channel: Channel,
+        pool: ChannelPool,
         *,
         metadata: Metadata,
         lease_metadata: Metadata,
         first_response_timeout: float,
     ) -> None:
-        self._channel = channel
+        self._pool = pool
         self._metadata = metadata
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -153,6 +157,7 @@ class StreamWorker:
             self._lock,
             metadata=lease_metadata,
             first_response_timeout=first_response_timeout,
+            on_stream_failed=self._stream_failed,
         )
 
     @property
@@ -238,7 +243,7 @@ class StreamWorker:
         while not self._role.claim(own, follow=False) and time.monotonic() < deadline:
             time.sleep(0.001)
         self._close_streams()
-        self._channel.close()
+        self._pool.close()
         self._wake_r.close()
         self._wake_w.close()
 
@@ -250,7 +255,7 @@ class StreamWorker:
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run,
-                name=f"pyetcd-wire-streams {self._channel.endpoint.text}",
+                name=f"pyetcd-wire-streams {self._pool.balancer.endpoints[0].text}",
                 daemon=True,
             )
             self._thread.start()
@@ -477,7 +482,25 @@ class StreamWorker:
                 conn.pump()
 
     def _open(self, path: str, metadata: Metadata) -> Stream:
-        return self._channel.bidi_stream(path, metadata=metadata)
+        channel = self._pool.pick()
+        try:
+            return channel.bidi_stream(path, metadata=metadata)
+        except EtcdError as exc:
+            if retryable(exc, watch=False):
+                self._pool.failed(channel.endpoint, str(exc))
+            raise
+
+    def _stream_failed(self, stream: Stream, error: EtcdError) -> None:
+        """A stream ended with `error`: if it may resume, its endpoint is
+        avoided for a while, so it resumes on another one."""
+        if retryable(error, watch=False):
+            self._pool.failed(parse_endpoint(stream.connection.endpoint), str(error))
+
+    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
+        """Streams on endpoints no longer listed end and resume elsewhere."""
+        self._pool.set_endpoints(endpoints)
+        self._dirty = True
+        self._wake()  # the reader may be in poll() on a socket just closed
 
     def _send(self, stream: Stream, messages: List[bytes]) -> None:
         try:
@@ -521,7 +544,8 @@ class StreamWorker:
             self._watch_backoff.failed(now)
             if not retryable(error, watch=True):
                 self._end_watches(error, only_uncreated=False)
-            else:
+            elif self._pool.balancer.all_quarantined(now):
+                # No endpoint is left to try: fail fast, as a unary call would.
                 self._end_watches(error, only_uncreated=True)
 
     def _end_watches(self, error: EtcdError, *, only_uncreated: bool) -> None:
@@ -616,6 +640,7 @@ class StreamWorker:
             None, "the server ended the Watch stream"
         )
         now = time.monotonic()
+        self._stream_failed(stream, error)
         self._held = 0  # that stream's credit is gone with it
         with self._lock:
             self._watch_stream = None

@@ -254,8 +254,6 @@ def test_kv_frozen_server_honours_deadline(server_binary, prefix):
 def test_client_options_not_yet_supported_say_so():
     with pytest.raises(NotImplementedError, match="TLS"):
         etcd.Client("127.0.0.1:2379", tls=object())
-    with pytest.raises(NotImplementedError, match="failover"):
-        etcd.Client(["127.0.0.1:2379", "127.0.0.1:2380"])
     with pytest.raises(ValueError, match="endpoint"):
         etcd.Client("ftp://x:1")
 

@@ -1,0 +1,133 @@
+"""Which endpoint the next call goes to: round robin over the healthy ones.
+
+Go's clientv3 hands this to grpc-go's `round_robin` (clientv3.md §2.3): each
+call to the next READY connection, with no notion of a member that answers
+TCP but not requests (etcd issue 16216).  Here each endpoint also has a
+health record: a failure on it (no connection, connection lost, a frozen
+member's silence, a member without leader) puts it in quarantine for a
+while, doubling with each failure in a row, and a success clears it.  Calls
+skip quarantined endpoints while any other is healthy; when none is, they go
+to the one whose quarantine ends first (a cluster that is all down is still
+tried, never refused by the client alone).
+
+Sans-IO: the caller passes `now` (monotonic seconds) and `rand` (a uniform
+[0, 1) source, for the jitter).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Sequence, Tuple
+
+from .endpoints import Endpoint
+
+#: Quarantine after the first failure in a row, its growth and its cap (s).
+#: grpc-go's reconnect backoff is 1 s x 1.6 up to 120 s; a member that comes
+#: back should not wait two minutes for traffic, so the cap is lower.
+QUARANTINE_FIRST = 1.0
+QUARANTINE_FACTOR = 1.6
+QUARANTINE_MAX = 30.0
+QUARANTINE_JITTER = 0.2
+
+
+class Health:
+    """One endpoint's record."""
+
+    __slots__ = ("failures", "last_error", "until")
+
+    def __init__(self) -> None:
+        self.failures = 0  # in a row
+        self.until = 0.0  # quarantined before this time
+        self.last_error = ""
+
+
+class Balancer:
+    """Round robin over `endpoints`, skipping quarantined ones."""
+
+    def __init__(
+        self, endpoints: Sequence[Endpoint], *, rand: Callable[[], float]
+    ) -> None:
+        self._rand = rand
+        self._endpoints: Tuple[Endpoint, ...] = ()
+        self._health: Dict[Endpoint, Health] = {}
+        self._next = 0
+        self._quarantined = 0  # how many records have `until` set
+        self.set_endpoints(endpoints)
+
+    @property
+    def endpoints(self) -> Tuple[Endpoint, ...]:
+        return self._endpoints
+
+    @property
+    def any_quarantined(self) -> bool:
+        """Cheap: False means `succeeded()` has nothing to clear."""
+        return bool(self._quarantined)
+
+    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
+        """Replace the list; records of endpoints kept are kept."""
+        unique = tuple(dict.fromkeys(endpoints))
+        if not unique:
+            raise ValueError("endpoints: give at least one endpoint")
+        self._health = {e: self._health.get(e) or Health() for e in unique}
+        self._endpoints = unique
+        self._quarantined = sum(1 for h in self._health.values() if h.until)
+        self._next %= len(unique)
+
+    def pick(self, now: float) -> Endpoint:
+        """The endpoint for the next call."""
+        endpoints = self._endpoints
+        count = len(endpoints)
+        start = self._next
+        self._next = (start + 1) % count
+        if not self._quarantined:
+            return endpoints[start]
+        soonest: Tuple[float, Endpoint] | None = None
+        for i in range(count):
+            endpoint = endpoints[(start + i) % count]
+            health = self._health[endpoint]
+            if health.until <= now:
+                self._next = (start + i + 1) % count
+                return endpoint
+            if soonest is None or health.until < soonest[0]:
+                soonest = (health.until, endpoint)
+        assert soonest is not None
+        return soonest[1]
+
+    def failed(self, endpoint: Endpoint, now: float, why: str) -> None:
+        """A failure on `endpoint`: quarantine it (longer if it keeps failing)."""
+        health = self._health.get(endpoint)
+        if health is None:  # removed meanwhile
+            return
+        delay = min(
+            QUARANTINE_MAX, QUARANTINE_FIRST * QUARANTINE_FACTOR**health.failures
+        )
+        delay *= 1.0 + QUARANTINE_JITTER * (2.0 * self._rand() - 1.0)
+        if not health.until:
+            self._quarantined += 1
+        health.failures += 1
+        health.until = now + delay
+        health.last_error = why
+
+    def succeeded(self, endpoint: Endpoint) -> None:
+        """A call on `endpoint` went through: it is healthy again."""
+        health = self._health.get(endpoint)
+        if health is None or not (health.failures or health.until):
+            return
+        if health.until:
+            self._quarantined -= 1
+        health.failures = 0
+        health.until = 0.0
+
+    def all_quarantined(self, now: float) -> bool:
+        """True if no endpoint may be tried before some quarantine ends."""
+        return all(h.until > now for h in self._health.values())
+
+    def quarantined(self, now: float) -> List[Tuple[Endpoint, float, str]]:
+        """(endpoint, seconds left, last error) of each endpoint in quarantine."""
+        return [
+            (e, h.until - now, h.last_error)
+            for e, h in self._health.items()
+            if h.until > now
+        ]
+
+
+__all__ = ["Balancer", "Health"]

@@ -1,0 +1,88 @@
+"""One `Channel` per endpoint, opened when first needed, and the `Balancer`
+that says which one the next call uses.
+
+The client has two pools over one balancer: one for unary calls and one for
+the stream worker (whose connections are its own, see streams.py), so a
+failure seen by either moves both away from the endpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Dict, List, Sequence
+
+from .._policy.balancer import Balancer
+from .._policy.endpoints import Endpoint
+from ..errors import ConnectionLostError
+from .channel import Channel
+
+
+class ChannelPool:
+    """Channels to the balancer's endpoints; thread-safe."""
+
+    def __init__(
+        self, balancer: Balancer, new_channel: Callable[[Endpoint], Channel]
+    ) -> None:
+        self.balancer = balancer
+        self._new_channel = new_channel
+        self._lock = threading.Lock()
+        self._channels: Dict[Endpoint, Channel] = {}
+        self._closed = False
+
+    def pick(self) -> Channel:
+        """The channel for the next call (round robin, healthy first)."""
+        balancer = self.balancer
+        endpoint = balancer.pick(time.monotonic())
+        channel = self._channels.get(endpoint)
+        return channel if channel is not None else self.channel(endpoint)
+
+    def channel(self, endpoint: Endpoint) -> Channel:
+        """The channel to exactly `endpoint` (created if needed, even for an
+        endpoint not in the list: it is then the caller's to close)."""
+        with self._lock:
+            if self._closed:
+                raise ConnectionLostError("the client is closed", not_processed=True)
+            channel = self._channels.get(endpoint)
+            if channel is None:
+                channel = self._new_channel(endpoint)
+                if endpoint in self.balancer.endpoints:
+                    self._channels[endpoint] = channel
+            return channel
+
+    def owns(self, channel: Channel) -> bool:
+        return self._channels.get(channel.endpoint) is channel
+
+    def failed(self, endpoint: Endpoint, why: str) -> None:
+        with self._lock:
+            self.balancer.failed(endpoint, time.monotonic(), why)
+
+    def succeeded(self, channel: Channel) -> None:
+        with self._lock:
+            self.balancer.succeeded(channel.endpoint)
+
+    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
+        """Use `endpoints` from now on; channels to the others are closed
+        (their calls in flight fail with ConnectionLostError and are retried
+        where their retry class allows)."""
+        with self._lock:
+            self.balancer.set_endpoints(endpoints)
+            keep = set(self.balancer.endpoints)
+            gone = [c for e, c in self._channels.items() if e not in keep]
+            self._channels = {e: c for e, c in self._channels.items() if e in keep}
+        for channel in gone:
+            channel.close()
+
+    def channels(self) -> List[Channel]:
+        with self._lock:
+            return list(self._channels.values())
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            channels, self._channels = list(self._channels.values()), {}
+        for channel in channels:
+            channel.close()
+
+
+__all__ = ["ChannelPool"]

@@ -1,0 +1,202 @@
+"""A client of a 3-member cluster while members die, freeze and come back.
+
+What the issue asks, measured here: a killed member costs no failed call; a
+frozen one (SIGSTOP: alive on TCP, answering nothing) makes no call overrun
+its deadline and only a few slow; watches and keep-alives move on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import pyetcd_wire as etcd
+from pyetcd_wire.errors import ConnectionFailedError
+from pyetcd_wire.testing import EtcdCluster
+
+from ..helpers import wait_for
+
+
+@pytest.fixture
+def cluster(etcd_binary):
+    """A fresh 3-member cluster for each test (they kill and freeze members)."""
+    with EtcdCluster(3, binary=etcd_binary) as cluster:
+        yield cluster
+
+
+def test_calls_go_round_robin_over_every_endpoint(cluster):
+    with etcd.Client(cluster.endpoints, timeout=5) as client:
+        members = {
+            client.get(b"k", serializable=True).header.member_id for _ in range(6)
+        }
+    assert len(members) == 3
+
+
+def test_killed_member_fails_no_call(cluster):
+    victim = cluster.followers()[0]
+    with etcd.Client(cluster.endpoints, timeout=5) as client:
+        client.put(b"counter", b"0")
+        for i in range(30):
+            if i == 10:
+                victim.kill()
+            client.put(b"counter", str(i).encode())
+            assert client.get(b"counter").kvs[0].value == str(i).encode()
+        # The dead member is out of rotation, not tried on every call.
+        quarantined = client._balancer.quarantined(time.monotonic())
+        assert [e.text for e, _, _ in quarantined] == [victim.endpoint]
+        victim.start()
+        victim.wait_ready()
+        assert (
+            cluster.etcdctl("get", "counter", "--print-value-only").stdout.strip()
+            == "29"
+        )
+
+
+def test_killed_leader_fails_no_read_and_writes_only_during_the_election(cluster):
+    """Reads are retried on the others; a write the election catches fails
+    with a typed Unavailable error (its outcome is unknown, as in Go)."""
+    leader = cluster.leader()
+    with etcd.Client(cluster.endpoints, timeout=10) as client:
+        client.put(b"k", b"0")
+        leader.kill()
+        failed_writes = []
+        started = time.monotonic()
+        for i in range(40):
+            assert client.get(b"k").kvs  # never fails
+            try:
+                client.put(b"k", str(i).encode())
+            except etcd.UnavailableError as exc:
+                failed_writes.append(exc)
+        elapsed = time.monotonic() - started
+    assert len(failed_writes) <= 3, failed_writes
+    assert elapsed < 20
+
+
+def test_frozen_member_no_call_past_its_deadline_and_few_slow(cluster):
+    victim = cluster.followers()[0]
+    deadline = 1.0
+    with etcd.Client(cluster.endpoints, timeout=deadline) as client:
+        client.put(b"k", b"v")
+        victim.pause()
+        try:
+            durations, failures = [], 0
+            for _ in range(60):
+                started = time.monotonic()
+                try:
+                    client.get(b"k")
+                except etcd.DeadlineExceededError:
+                    failures += 1
+                durations.append(time.monotonic() - started)
+        finally:
+            victim.resume()
+    assert max(durations) < deadline + 0.5
+    slow = sum(d > 0.5 for d in durations)
+    assert slow <= 2, durations  # the calls the freeze caught, then routed around
+    assert failures <= slow
+
+
+def test_watch_resumes_on_another_member_when_its_member_dies(cluster):
+    # A follower first in the list: the watch (the first call) goes there, and
+    # killing it costs no election (writes during one may fail, as in Go).
+    follower = cluster.followers()[0]
+    endpoints = [follower.endpoint] + [
+        m.endpoint for m in cluster.members if m is not follower
+    ]
+    with etcd.Client(endpoints, timeout=5) as client:
+        watch = client.watch(b"w/", prefix=True)
+        assert _member_of_watch(cluster, client) is follower
+        client.put(b"w/1", b"a")
+        first = watch.get(timeout=5)
+        assert [e.kv.key for e in first.events] == [b"w/1"]
+        follower.kill()
+        for i in range(2, 12):
+            client.put(f"w/{i}".encode(), b"b")
+        keys = []
+        while len(keys) < 10:
+            response = watch.get(timeout=10)
+            assert response is not None, keys
+            keys += [e.kv.key for e in response.events]
+        assert keys == [f"w/{i}".encode() for i in range(2, 12)]
+        assert _member_of_watch(cluster, client) is not follower
+        watch.cancel()
+
+
+def _member_of_watch(cluster, client):
+    stream = client._streams._watch_stream
+    endpoint = stream.connection.endpoint
+    return next(m for m in cluster.members if m.endpoint == endpoint)
+
+
+def test_keep_alive_survives_the_death_of_its_member(cluster):
+    with etcd.Client(cluster.endpoints, timeout=5) as client:
+        lease = client.grant(2).ID
+        keep = client.keep_alive(lease)
+        stream = client._streams._leases.stream
+        wait_for(lambda: client._streams._leases.stream is not None)
+        endpoint = client._streams._leases.stream.connection.endpoint
+        victim = next(m for m in cluster.members if m.endpoint == endpoint)
+        victim.kill()
+        time.sleep(4)  # two TTLs: renewals must have moved to another member
+        assert not keep.lost
+        assert client.time_to_live(lease).TTL > 0
+        keep.close()
+        del stream
+
+
+def test_unreachable_endpoints_are_skipped_and_named_when_all_fail(cluster):
+    dead = "127.0.0.1:9"  # discard port: nothing listens
+    with etcd.Client([dead, *cluster.endpoints], timeout=5) as client:
+        for _ in range(8):
+            client.put(b"k", b"v")  # a write: retried, as it never left
+    with (
+        etcd.Client([dead, "127.0.0.1:7"], timeout=2) as client,
+        pytest.raises(ConnectionFailedError, match=r"127\.0\.0\.1:(9|7)"),
+    ):
+        client.get(b"k")
+
+
+def test_set_endpoints_moves_calls_and_streams(cluster):
+    first = cluster.followers()[0]  # killing the leader would cost an election
+    others = [m for m in cluster.members if m is not first]
+    with etcd.Client([first.endpoint], timeout=5) as client:
+        watch = client.watch(b"s/", prefix=True)
+        client.set_endpoints(*[m.endpoint for m in others])
+        assert client.endpoints == tuple(m.endpoint for m in others)
+        first.kill()
+        client.put(b"s/1", b"x")
+        response = watch.get(timeout=10)
+        assert [e.kv.key for e in response.events] == [b"s/1"]
+        watch.cancel()
+        with pytest.raises(ValueError, match="endpoint"):
+            client.set_endpoints()
+
+
+def test_threads_share_a_client_across_a_member_kill(cluster):
+    victim = cluster.members[2]
+    errors = []
+    stop = threading.Event()
+    done = [0]
+
+    def reader(client):
+        while not stop.is_set():
+            try:
+                client.get(b"t")
+                done[0] += 1
+            except Exception as exc:  # every failure counts
+                errors.append(exc)
+
+    with etcd.Client(cluster.endpoints, timeout=5) as client:
+        client.put(b"t", b"1")
+        threads = [threading.Thread(target=reader, args=(client,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        victim.kill()
+        time.sleep(1.0)
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert done[0] > 100
