@@ -14,12 +14,14 @@ from typing import Iterator, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from google.protobuf.message import Message
 
+from .._api import auth as auth_api
 from .._api import kv as kv_api
 from .._api import lease as lease_api
 from .._api import txn as txn_api
 from .._api import watch as watch_api
 from .._api.compare import Compare
 from .._api.methods import (
+    AUTH_AUTHENTICATE,
     KV_COMPACT,
     KV_DELETE_RANGE,
     KV_PUT,
@@ -51,6 +53,8 @@ from ..errors import (
     UnavailableError,
 )
 from .admin import AdminCalls
+from .auth import CallMetadata, TokenSource, needs_new_token
+from .autosync import AutoSync
 from .channel import Channel
 from .keepalive import KeepAlive
 from .pool import ChannelPool
@@ -67,10 +71,7 @@ R = TypeVar("R", bound=Message)
 
 _NOT_YET = {
     "tls": "TLS (https:// endpoints, etcd.TLS, ssl.SSLContext)",
-    "username": "password authentication",
-    "password": "password authentication",
     "keepalive_time": "HTTP/2 PING keepalive",
-    "auto_sync_interval": "endpoint auto-sync",
     "reject_old_cluster": "reject_old_cluster",
 }
 
@@ -116,10 +117,7 @@ class Client(AdminCalls):
     ) -> None:
         given = {
             "tls": tls,
-            "username": username,
-            "password": password,
             "keepalive_time": keepalive_time,
-            "auto_sync_interval": auto_sync_interval,
             "reject_old_cluster": reject_old_cluster or None,
         }
         for name, value in given.items():
@@ -136,12 +134,18 @@ class Client(AdminCalls):
             raise ValueError("message size limits must be positive")
         self.timeout = timeout
         self.keepalive_timeout = keepalive_timeout
-        self._metadata: Metadata = (("client-api-version", CLIENT_API_VERSION),)
+        base: Metadata = (("client-api-version", CLIENT_API_VERSION),)
         # Go opens the keep-alive stream require-leader whatever the client's
         # setting: a member cut off from its leader refuses it.
-        self._lease_metadata: Metadata = (*self._metadata, ("hasleader", "true"))
-        if require_leader:
-            self._metadata = self._lease_metadata
+        lease_base: Metadata = (*base, ("hasleader", "true"))
+        self._md = CallMetadata(lease_base if require_leader else base, lease_base)
+        self._auth: Optional[TokenSource] = None
+        if username is not None or password is not None:
+            if not username or not password:
+                raise ValueError(
+                    "password auth needs both username= and password= (non-empty)"
+                )
+            self._auth = TokenSource(username, password, self._authenticate, self._md)
         self._dial_timeout = dial_timeout
         self._max_send_message_size = max_send_message_size
         self._max_recv_message_size = max_recv_message_size
@@ -152,6 +156,18 @@ class Client(AdminCalls):
         self._streams_lock = threading.Lock()
         self._streams: Optional[StreamWorker] = None
         self._closed = False
+        self._auto_sync = (
+            None
+            if auto_sync_interval is None
+            else AutoSync(
+                lambda timeout: self.sync(timeout=timeout), auto_sync_interval
+            )
+        )
+
+    @property
+    def _metadata(self) -> Metadata:
+        metadata: Metadata = self._md.calls
+        return metadata
 
     @property
     def endpoints(self) -> Tuple[str, ...]:
@@ -179,9 +195,32 @@ class Client(AdminCalls):
         if streams is not None:
             streams.set_endpoints(parsed)
 
+    def sync(self, *, timeout: Optional[float] = None) -> Tuple[str, ...]:
+        """Set the endpoints to the client URLs of the cluster's started
+        voting members (Go's Sync: a linearizable member list; members not
+        started yet have no name, learners serve no client traffic).
+        Returns the new endpoints.
+
+        Raises:
+            EtcdError: the member list could not be read; the endpoints are
+                left as they were.
+        """
+        members = self.member_list(timeout=timeout).members
+        urls = [
+            url
+            for member in members
+            if member.name and not member.isLearner
+            for url in member.clientURLs
+        ]
+        if urls:
+            self.set_endpoints(*urls)
+        return self.endpoints
+
     def close(self) -> None:
         """Close every connection; calls in flight fail, watches and
-        keep-alives end, the background thread is joined.  Idempotent."""
+        keep-alives end, the background threads are joined.  Idempotent."""
+        if self._auto_sync is not None:
+            self._auto_sync.stop()
         with self._streams_lock:
             self._closed = True
             streams, self._streams = self._streams, None
@@ -503,11 +542,13 @@ class Client(AdminCalls):
             if self._closed:
                 raise ConnectionLostError("the client is closed", not_processed=True)
             if self._streams is None:
+                if self._auth is not None:
+                    self._auth.ensure()
                 self._streams = StreamWorker(
                     ChannelPool(self._balancer, self._new_channel),
-                    metadata=self._metadata,
-                    lease_metadata=self._lease_metadata,
+                    metadata=self._md,
                     first_response_timeout=self._first_keep_alive_timeout,
+                    refresh_auth=self._refresh_auth_for_stream,
                 )
             return self._streams
 
@@ -524,13 +565,16 @@ class Client(AdminCalls):
         if timeout is None:
             timeout = self.timeout
         started = time.monotonic() if timeout is not None else 0.0
+        auth = self._auth
+        if auth is not None:
+            auth.ensure()
         channel = self._pool.pick()
         try:
             raw = channel.unary(
                 method.path,
                 data,
                 timeout=timeout,
-                metadata=self._metadata,
+                metadata=self._md.calls,
                 probe=method.retry is not REPEATABLE,
             )
         except EtcdError as exc:
@@ -549,19 +593,31 @@ class Client(AdminCalls):
         channel: Channel,
         error: EtcdError,
     ) -> bytes:
-        """Attempts after the first failed with `error` on `channel`."""
+        """Attempts after the first failed with `error` on `channel`.  A
+        call refused for its token is sent again with a new one whatever its
+        retry class (it never ran), at most `TOKEN_REFRESHES` times."""
         deadline = None if timeout is None else started + timeout
         pool = self._pool
-        attempt = 1
+        auth = self._auth
+        # The generation the failed attempt was sent with (a refresh since
+        # then, by another thread, makes ours a no-op).
+        generation = auth.generation if auth is not None else 0
+        attempt = refreshes = 1
         while True:
-            if _endpoint_at_fault(error, channel, started):
-                pool.failed(channel.endpoint, str(error))
-            endpoint_count = len(self._balancer.endpoints)
-            if attempt >= retry_policy.MAX_ATTEMPTS or not retry_policy.may_retry(
-                method.retry, error, endpoint_count
-            ):
-                raise error
-            wait = retry_policy.backoff(attempt, endpoint_count, random.random)
+            if auth is not None and needs_new_token(error) and refreshes <= 3:
+                auth.refresh(generation)
+                refreshes += 1
+            else:
+                if _endpoint_at_fault(error, channel, started):
+                    pool.failed(channel.endpoint, str(error))
+                endpoint_count = len(self._balancer.endpoints)
+                if attempt >= retry_policy.MAX_ATTEMPTS or not retry_policy.may_retry(
+                    method.retry, error, endpoint_count
+                ):
+                    raise error
+            wait = retry_policy.backoff(
+                attempt, len(self._balancer.endpoints), random.random
+            )
             remaining = None
             if deadline is not None:
                 remaining = deadline - time.monotonic() - wait
@@ -571,12 +627,14 @@ class Client(AdminCalls):
                 time.sleep(wait)
             channel = pool.pick()
             attempt_started = time.monotonic()
+            if auth is not None:
+                generation = auth.generation
             try:
                 raw = channel.unary(
                     method.path,
                     data,
                     timeout=remaining,
-                    metadata=self._metadata,
+                    metadata=self._md.calls,
                     probe=method.retry is not REPEATABLE,
                 )
             except EtcdError as exc:
@@ -585,6 +643,42 @@ class Client(AdminCalls):
                 continue
             pool.succeeded(channel)
             return raw
+
+    def _authenticate(self, username: str, password: str) -> str:
+        """The Authenticate RPC, sent without a token, on the endpoints in
+        turn until one answers (bounded by dial_timeout per attempt)."""
+        request = auth_api.authenticate_request(username, password)
+        data = request.SerializeToString()
+        error: Optional[EtcdError] = None
+        for _ in self._balancer.endpoints:
+            channel = self._pool.pick()
+            try:
+                raw = channel.unary(
+                    AUTH_AUTHENTICATE.path,
+                    data,
+                    timeout=self._dial_timeout,
+                    metadata=self._md.without_token,
+                )
+            except (TransportError, UnavailableError) as exc:
+                pool_error = exc
+                self._pool.failed(channel.endpoint, str(exc))
+                error = pool_error
+                continue
+            return rpc_pb2.AuthenticateResponse.FromString(raw).token
+        assert error is not None
+        raise error
+
+    def _refresh_auth_for_stream(self, error: EtcdError) -> bool:
+        """For the stream worker: True if `error` was a stale token and a new
+        one is in place (the stream may be opened again)."""
+        auth = self._auth
+        if auth is None or not needs_new_token(error):
+            return False
+        try:
+            auth.refresh(auth.generation)
+        except EtcdError:
+            return False
+        return True
 
     def _call_endpoint(
         self,

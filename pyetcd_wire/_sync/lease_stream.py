@@ -27,6 +27,7 @@ from ..errors import (
     LeaseExpiredError,
     RemoteProtocolError,
 )
+from .auth import CallMetadata
 from .channel import Stream
 from .keepalive import KeepAlive
 from .retry import Backoff, retryable
@@ -49,12 +50,14 @@ class LeaseStream:
         self,
         lock: threading.Lock,
         *,
-        metadata: Metadata,
+        metadata: CallMetadata,
         first_response_timeout: float,
         on_stream_failed: Callable[[Stream, EtcdError], None],
+        refresh_auth: Callable[[EtcdError], bool],
     ) -> None:
         self._lock = lock
         self._on_stream_failed = on_stream_failed
+        self._refresh_auth = refresh_auth
         self._metadata = metadata
         self._core = KeepAliveState(first_response_timeout)
         self._subscriptions: Dict[int, List[KeepAlive]] = {}
@@ -123,7 +126,7 @@ class LeaseStream:
             return
         if stream is None:
             try:
-                stream = open_stream(LEASE_KEEP_ALIVE.path, self._metadata)
+                stream = open_stream(LEASE_KEEP_ALIVE.path, self._metadata.lease)
             except EtcdError as exc:
                 self._failed(exc, now)
                 return
@@ -176,9 +179,10 @@ class LeaseStream:
                 keep_alive._on_response(response)
 
     def _failed(self, error: EtcdError, now: float) -> None:
+        refreshed = self._refresh_auth(error)
         with self._lock:
             self.stream = None
-            if retryable(error, watch=False):
+            if refreshed or retryable(error, watch=False):
                 self._backoff.failed(now)
             else:
                 self.halt(str(error))

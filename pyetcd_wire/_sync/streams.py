@@ -72,8 +72,11 @@ from .._proto import rpc_pb2
 from ..errors import (
     EtcdError,
     InternalError,
+    InvalidAuthTokenError,
+    PermissionDeniedError,
     RemoteProtocolError,
 )
+from .auth import CallMetadata
 from .channel import Stream
 from .connection import Connection
 from .keepalive import KeepAlive
@@ -110,23 +113,28 @@ class StreamWorker:
     Args:
         pool: the worker's own channels to the client's endpoints (second
             connections, see above).
-        metadata: sent on the Watch stream (the client's metadata).
-        lease_metadata: sent on the LeaseKeepAlive stream (Go sends it with
-            require-leader, so a member without a leader refuses it).
+        metadata: the client's metadata: `.calls` is sent on the Watch
+            stream, `.lease` on the LeaseKeepAlive stream (Go sends that one
+            with require-leader, so a member without a leader refuses it);
+            read at each open, so a new token is used.
         first_response_timeout: seconds a new keep-alive may wait for its
             first response before the lease counts as lost.
+        refresh_auth: called with the error a stream failed with; True if
+            it was a stale token and a new one is in place, so the stream
+            may be opened again.
     """
 
     def __init__(
         self,
         pool: ChannelPool,
         *,
-        metadata: Metadata,
-        lease_metadata: Metadata,
+        metadata: CallMetadata,
         first_response_timeout: float,
+        refresh_auth: Callable[[EtcdError], bool] = lambda error: False,
     ) -> None:
         self._pool = pool
         self._metadata = metadata
+        self._refresh_auth = refresh_auth
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._closed = False
@@ -147,6 +155,7 @@ class StreamWorker:
         self._watch_core = WatchStream()
         self._watches: Dict[Watcher, Watch] = {}
         self._watch_stream: Optional[Stream] = None
+        self._restart_watch_stream = False  # cancel it, resume on a new one
         self._watch_backoff = Backoff()
         self._backlog_lock = threading.Lock()
         self._backlog = 0  # bytes queued in watches, not taken yet
@@ -155,9 +164,10 @@ class StreamWorker:
         # Leases
         self._leases = LeaseStream(
             self._lock,
-            metadata=lease_metadata,
+            metadata=metadata,
             first_response_timeout=first_response_timeout,
             on_stream_failed=self._stream_failed,
+            refresh_auth=refresh_auth,
         )
 
     @property
@@ -524,9 +534,18 @@ class StreamWorker:
         if stream is not None and not live:
             stream.cancel()  # Go closes the stream with its last watch
             return
+        if stream is not None and self._restart_watch_stream:
+            # Resume every watch on a new stream (opened with the new token).
+            self._restart_watch_stream = False
+            stream.cancel()
+            self._held = 0
+            with self._lock:
+                self._watch_stream = None
+                self._reset_watches()
+            stream = None
         if stream is None:
             try:
-                stream = self._open(WATCH_WATCH.path, self._metadata)
+                stream = self._open(WATCH_WATCH.path, self._metadata.calls)
             except EtcdError as exc:
                 self._watch_open_failed(exc, now)
                 return
@@ -540,9 +559,12 @@ class StreamWorker:
     def _watch_open_failed(self, error: EtcdError, now: float) -> None:
         """Watches that were never created fail with the error (as a unary
         call would); created ones wait for the next attempt."""
+        refreshed = self._refresh_auth(error)
         with self._lock:
             self._watch_backoff.failed(now)
-            if not retryable(error, watch=True):
+            if refreshed:
+                pass  # a new token: try again
+            elif not retryable(error, watch=True):
                 self._end_watches(error, only_uncreated=False)
             elif self._pool.balancer.all_quarantined(now):
                 # No endpoint is left to try: fail fast, as a unary call would.
@@ -609,7 +631,8 @@ class StreamWorker:
                         watch._on_created(delivery.revision)
                     elif type(delivery) is Ended:
                         del self._watches[delivery.watcher]
-                        watch._on_end(delivery.error)
+                        if not self._recreate_denied(watch, delivery):
+                            watch._on_end(delivery.error)
             self._watch_backoff.succeeded()
         with self._backlog_lock:
             self._backlog += queued_bytes
@@ -635,20 +658,51 @@ class StreamWorker:
         if held and stream is not None:
             stream.message_consumed(held)
 
+    def _reset_watches(self) -> None:
+        """The stream is gone: every watch is to be created again from where
+        it was (lock held); the ones already cancelled end."""
+        for delivery in self._watch_core.reset():
+            watch = self._watches.pop(delivery.watcher, None)
+            if watch is not None:
+                watch._on_end(None)
+
+    def _recreate_denied(self, watch: Watch, ended: Ended) -> bool:
+        """A create the server refused as not permitted may only have met a
+        stream opened with a token that expired since (etcd checks the
+        stream's token at each create, and says PermissionDenied): with
+        password auth, get a new token, create the watch again, once, and
+        open the stream anew for it (the others resume on the new stream,
+        as after any reset).  Lock held; True if so."""
+        watcher = ended.watcher
+        if (
+            not isinstance(ended.error, PermissionDeniedError)
+            or watcher._was_created
+            or watch._recreated
+            or not self._refresh_auth(InvalidAuthTokenError())
+        ):
+            return False
+        watch._recreated = True
+        create = rpc_pb2.WatchCreateRequest()
+        create.CopyFrom(watcher._create)
+        create.watch_id = 0  # the core assigns a new one
+        watch._watcher = self._watch_core.add(create)
+        watch.watch_id = watch._watcher.watch_id
+        self._watches[watch._watcher] = watch
+        self._restart_watch_stream = True
+        return True
+
     def _watch_stream_ended(self, stream: Stream) -> None:
         error = stream.end_error() or InternalError(
             None, "the server ended the Watch stream"
         )
         now = time.monotonic()
         self._stream_failed(stream, error)
+        refreshed = self._refresh_auth(error)
         self._held = 0  # that stream's credit is gone with it
         with self._lock:
             self._watch_stream = None
-            for delivery in self._watch_core.reset():
-                watch = self._watches.pop(delivery.watcher, None)
-                if watch is not None:
-                    watch._on_end(None)
-            if retryable(error, watch=True):
+            self._reset_watches()
+            if retryable(error, watch=True) or refreshed:
                 self._watch_backoff.failed(now)
             else:
                 self._end_watches(error, only_uncreated=False)

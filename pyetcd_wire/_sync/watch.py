@@ -46,6 +46,7 @@ class Watch:
     def __init__(self, worker: StreamWorker, watcher: Watcher) -> None:
         self._worker = worker
         self._watcher = watcher
+        self._recreated = False  # once, after a stale token (see streams.py)
         self.watch_id = watcher.watch_id
         self.created_revision = 0
         self._mutex = threading.Lock()

@@ -200,3 +200,24 @@ def test_threads_share_a_client_across_a_member_kill(cluster):
             t.join()
     assert errors == []
     assert done[0] > 100
+
+
+def test_sync_sets_the_endpoints_of_started_voting_members(cluster):
+    with etcd.Client([cluster.members[0].endpoint], timeout=5) as client:
+        assert set(client.sync()) == set(cluster.client_urls)
+        assert set(client.endpoints) == set(cluster.client_urls)
+        members = {
+            client.get(b"k", serializable=True).header.member_id for _ in range(6)
+        }
+        assert len(members) == 3
+
+
+def test_auto_sync_interval_refreshes_the_endpoints(cluster):
+    with etcd.Client(
+        [cluster.members[0].endpoint], timeout=5, auto_sync_interval=0.3
+    ) as client:
+        wait_for(lambda: set(client.endpoints) == set(cluster.client_urls), timeout=5)
+        assert client._auto_sync.syncs >= 1
+        threads = [t.name for t in threading.enumerate()]
+        assert "pyetcd-wire-autosync" in threads
+    assert "pyetcd-wire-autosync" not in [t.name for t in threading.enumerate()]
