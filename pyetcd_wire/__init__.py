@@ -7,6 +7,7 @@ from ._api.compare import Compare
 from ._api.op import Op
 from ._api.util import prefix_range_end
 from ._sync.client import Client
+from ._sync.tls_config import TLS
 from ._version import __version__
 from .errors import *  # noqa: F403 - every error is importable from the package (API.md)
 
@@ -14,6 +15,7 @@ __all__ = [
     "Client",
     "Compare",
     "Op",
+    "TLS",
     "__version__",
     "errors",
     "prefix_range_end",

@@ -59,8 +59,16 @@ class Balancer:
 
     @property
     def any_quarantined(self) -> bool:
-        """Cheap: False means `succeeded()` has nothing to clear."""
+        """False means `succeeded()` has nothing to clear, and `pick` needs
+        no `now` (see `next`)."""
         return bool(self._quarantined)
+
+    def next(self) -> Endpoint:
+        """`pick` when nothing is quarantined (the per-call fast path: no
+        clock read)."""
+        start = self._next
+        self._next = (start + 1) % len(self._endpoints)
+        return self._endpoints[start]
 
     def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
         """Replace the list; records of endpoints kept are kept."""

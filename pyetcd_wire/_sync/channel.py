@@ -5,6 +5,7 @@ calls on raw request/response bytes.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from typing import Iterator, List, Optional, Tuple, Union
@@ -18,9 +19,11 @@ from .._core.grpc.connection import (
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.status import StatusCode
 from .._policy.endpoints import Endpoint, parse_endpoint
+from .._policy.keepalive import Keepalive
 from ..errors import ConnectionLostError, EtcdError, error_from_status
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
+from .tls_config import default_context
 
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
 
@@ -29,9 +32,18 @@ class Channel:
     """Calls to one etcd endpoint over one HTTP/2 connection at a time.
 
     Args:
-        endpoint: "host:port", "http://host:port" or "unix:///path".
-        dial_timeout: bound on connecting, in seconds (None: no bound).
+        endpoint: "host:port", "http://host:port", "https://host:port",
+            "unix:///path" or "unixs:///path".
+        dial_timeout: bound on connecting (TLS handshake included), in
+            seconds (None: no bound).
         max_send_message_size, max_recv_message_size: per-message limits.
+        ssl_context: the client's TLS settings.  TLS is used for https and
+            unixs endpoints (with this context, or else the system's roots),
+            and for bare host:port and unix endpoints when a context is
+            given; never for http (clientv3 endpoint forms).  The context
+            must offer ALPN "h2".
+        server_name: the name the server's certificate must hold (and SNI);
+            default the endpoint's host, or a unix socket's base name.
     """
 
     def __init__(
@@ -42,12 +54,21 @@ class Channel:
         max_send_message_size: int = DEFAULT_MAX_SEND_MESSAGE_SIZE,
         max_recv_message_size: int = DEFAULT_MAX_RECV_MESSAGE_SIZE,
         first_stream_id: int = 1,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        server_name: Optional[str] = None,
+        keepalive_time: Optional[float] = None,
+        keepalive_timeout: float = 20.0,
     ) -> None:
         self.endpoint = (
             endpoint if isinstance(endpoint, Endpoint) else parse_endpoint(endpoint)
         )
-        if self.endpoint.tls:
-            raise NotImplementedError("TLS endpoints are not supported yet (issue 5)")
+        tls = self.endpoint.tls
+        if tls is True and ssl_context is None:
+            ssl_context = default_context()
+        #: The TLS context connections use (None: plaintext).
+        self.ssl_context = None if tls is False else ssl_context
+        self._server_name = server_name
+        self._keepalive = (keepalive_time, keepalive_timeout)
         self.dial_timeout = dial_timeout
         self.max_send_message_size = max_send_message_size
         self.max_recv_message_size = max_recv_message_size
@@ -169,7 +190,9 @@ class Channel:
                     if timeout is None
                     else min(timeout, self.dial_timeout)
                 )
-            sock = transport.connect(self.endpoint, timeout)
+            sock = transport.connect(
+                self.endpoint, timeout, self.ssl_context, self._server_name
+            )
             core = GrpcConnection(
                 authority=self.endpoint.authority,
                 max_send_message_size=self.max_send_message_size,
@@ -177,7 +200,15 @@ class Channel:
                 first_stream_id=self._first_stream_id,
                 endpoint=self.endpoint.text,
             )
-            self._current = Connection(sock, core, self.endpoint.text)
+            keepalive_time, keepalive_timeout = self._keepalive
+            self._current = Connection(
+                sock,
+                core,
+                self.endpoint.text,
+                keepalive=None
+                if keepalive_time is None
+                else Keepalive(keepalive_time, keepalive_timeout),
+            )
             return self._current
 
     def silent_since(self, when: float) -> bool:

@@ -8,6 +8,7 @@ the etcd protobuf response messages, as API.md promises.
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from typing import Iterator, Optional, Sequence, Tuple, Type, TypeVar, Union
@@ -41,6 +42,7 @@ from .._core.lease import FIRST_RESPONSE_TIMEOUT
 from .._policy import retry as retry_policy
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint, parse_endpoint
+from .._policy.keepalive import Keepalive
 from .._proto import rpc_pb2
 from ..errors import (
     ConnectionLostError,
@@ -48,10 +50,12 @@ from ..errors import (
     EtcdError,
     InternalError,
     LeaseNotFoundError,
+    OldClusterError,
     StatusCode,
     TransportError,
     UnavailableError,
 )
+from ..metrics import RpcMetrics, code_name
 from .admin import AdminCalls
 from .auth import CallMetadata, TokenSource, needs_new_token
 from .autosync import AutoSync
@@ -59,6 +63,7 @@ from .channel import Channel
 from .keepalive import KeepAlive
 from .pool import ChannelPool
 from .streams import StreamWorker
+from .tls_config import TLS, channel_settings
 from .watch import Watch
 
 # clientv3 sends its API version as metadata on every call (rpctypes
@@ -69,11 +74,8 @@ REPEATABLE = RetryClass.REPEATABLE
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
 
-_NOT_YET = {
-    "tls": "TLS (https:// endpoints, etcd.TLS, ssl.SSLContext)",
-    "keepalive_time": "HTTP/2 PING keepalive",
-    "reject_old_cluster": "reject_old_cluster",
-}
+#: The oldest etcd this client supports (reject_old_cluster=True refuses older).
+MIN_CLUSTER_VERSION = (3, 4)
 
 
 class Client(AdminCalls):
@@ -89,13 +91,26 @@ class Client(AdminCalls):
             larger one fails the call with ResourceExhaustedError.
         require_leader: send `hasleader=true`, so that a member without a
             leader refuses calls (NoLeaderError) instead of serving them.
-        tls, username, password, keepalive_time, keepalive_timeout,
-        auto_sync_interval, reject_old_cluster: see API.md; the ones not
-            supported yet raise NotImplementedError when set.
+        username, password: password auth: a token is obtained at the
+            first call and refreshed when the server says it expired.
+        keepalive_time, keepalive_timeout: HTTP/2 PING after this many
+            seconds of silence on a connection with calls open (raised to
+            the server's 5 s minimum); the connection is given up if nothing
+            answers within keepalive_timeout.  None: no PINGs.
+        auto_sync_interval: every this many seconds, set the endpoints from
+            the member list (`sync()`), in a background thread.
+        reject_old_cluster: at construction, ask every endpoint's version
+            and refuse a member older than etcd 3.4 (OldClusterError).
+        metrics: an `RpcMetrics` (e.g. `pyetcd_wire.metrics.PrometheusMetrics`)
+            told of each call's start and outcome.
+        tls: None, `pyetcd_wire.TLS(ca_file=, cert_file=, key_file=,
+            server_name=)` or a ready `ssl.SSLContext` (offering ALPN "h2").
+            `https://` endpoints always use TLS (the system's CAs without
+            a config), `http://` never, bare `host:port` when `tls` is set.
 
     Raises:
         ValueError: a malformed endpoint or option.
-        NotImplementedError: an option this version does not support yet.
+        TypeError: `tls` of another type.
     """
 
     def __init__(
@@ -104,7 +119,7 @@ class Client(AdminCalls):
         *,
         dial_timeout: Optional[float] = 5.0,
         timeout: Optional[float] = None,
-        tls: object = None,
+        tls: Union[TLS, ssl.SSLContext, None] = None,
         username: Optional[str] = None,
         password: Optional[str] = None,
         keepalive_time: Optional[float] = None,
@@ -114,18 +129,9 @@ class Client(AdminCalls):
         require_leader: bool = False,
         auto_sync_interval: Optional[float] = None,
         reject_old_cluster: bool = False,
+        metrics: Optional[RpcMetrics] = None,
     ) -> None:
-        given = {
-            "tls": tls,
-            "keepalive_time": keepalive_time,
-            "reject_old_cluster": reject_old_cluster or None,
-        }
-        for name, value in given.items():
-            if value is not None:
-                raise NotImplementedError(
-                    f"{name}=: {_NOT_YET[name]} is not supported by this version of"
-                    " pyetcd-wire yet"
-                )
+        self._ssl_context, self._server_name = channel_settings(tls)
         self._balancer = Balancer(_parse_endpoints(endpoints), rand=random.random)
         for name, value in (("dial_timeout", dial_timeout), ("timeout", timeout)):
             if value is not None and not value > 0:
@@ -133,6 +139,9 @@ class Client(AdminCalls):
         if max_send_message_size <= 0 or max_recv_message_size <= 0:
             raise ValueError("message size limits must be positive")
         self.timeout = timeout
+        if keepalive_time is not None:
+            Keepalive(keepalive_time, keepalive_timeout)  # checks the values
+        self.keepalive_time = keepalive_time
         self.keepalive_timeout = keepalive_timeout
         base: Metadata = (("client-api-version", CLIENT_API_VERSION),)
         # Go opens the keep-alive stream require-leader whatever the client's
@@ -146,6 +155,10 @@ class Client(AdminCalls):
                     "password auth needs both username= and password= (non-empty)"
                 )
             self._auth = TokenSource(username, password, self._authenticate, self._md)
+        self._metrics = metrics
+        if metrics is not None:
+            # Measured calls only when asked: the unmeasured path stays as it is.
+            self._call = self._measured_call  # type: ignore[method-assign]
         self._dial_timeout = dial_timeout
         self._max_send_message_size = max_send_message_size
         self._max_recv_message_size = max_recv_message_size
@@ -156,6 +169,13 @@ class Client(AdminCalls):
         self._streams_lock = threading.Lock()
         self._streams: Optional[StreamWorker] = None
         self._closed = False
+        self._auto_sync: Optional[AutoSync] = None
+        if reject_old_cluster:
+            try:
+                self._reject_old_cluster()
+            except BaseException:
+                self.close()
+                raise
         self._auto_sync = (
             None
             if auto_sync_interval is None
@@ -194,6 +214,19 @@ class Client(AdminCalls):
             streams = self._streams
         if streams is not None:
             streams.set_endpoints(parsed)
+
+    def _reject_old_cluster(self) -> None:
+        """Go's RejectOldCluster: every endpoint's Status, bounded by
+        dial_timeout; any error, or a member older than MIN_CLUSTER_VERSION,
+        fails the constructor."""
+        for endpoint in self.endpoints:
+            version = self.status(endpoint, timeout=self._dial_timeout).version
+            try:
+                numbers = tuple(int(x) for x in version.split(".")[:2])
+            except ValueError:
+                numbers = ()
+            if numbers < MIN_CLUSTER_VERSION:
+                raise OldClusterError(endpoint=endpoint, version=version)
 
     def sync(self, *, timeout: Optional[float] = None) -> Tuple[str, ...]:
         """Set the endpoints to the client URLs of the cluster's started
@@ -532,6 +565,10 @@ class Client(AdminCalls):
     def _new_channel(self, endpoint: Endpoint) -> Channel:
         return Channel(
             endpoint,
+            ssl_context=self._ssl_context,
+            server_name=self._server_name,
+            keepalive_time=self.keepalive_time,
+            keepalive_timeout=self.keepalive_timeout,
             dial_timeout=self._dial_timeout,
             max_send_message_size=self._max_send_message_size,
             max_recv_message_size=self._max_recv_message_size,
@@ -549,6 +586,7 @@ class Client(AdminCalls):
                     metadata=self._md,
                     first_response_timeout=self._first_keep_alive_timeout,
                     refresh_auth=self._refresh_auth_for_stream,
+                    keepalive=self.keepalive_time is not None,
                 )
             return self._streams
 
@@ -580,9 +618,31 @@ class Client(AdminCalls):
         except EtcdError as exc:
             raw = self._retry(method, data, timeout, started, channel, exc)
         else:
-            if self._balancer.any_quarantined:
+            if self._balancer._quarantined:
                 self._pool.succeeded(channel)
         return response_type.FromString(raw)
+
+    def _measured_call(
+        self,
+        method: Method,
+        request: Message,
+        response_type: Type[R],
+        timeout: Optional[float],
+    ) -> R:
+        """`_call`, reported to the metrics hook (one start, one outcome per
+        logical call, retries included)."""
+        metrics = self._metrics
+        assert metrics is not None
+        metrics.started(method)
+        started = time.monotonic()
+        error: Optional[EtcdError] = None
+        try:
+            return Client._call(self, method, request, response_type, timeout)
+        except EtcdError as exc:
+            error = exc
+            raise
+        finally:
+            metrics.handled(method, code_name(error), time.monotonic() - started)
 
     def _retry(
         self,

@@ -25,6 +25,8 @@ Theory of operation.
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import socket
 import threading
 import time
@@ -37,6 +39,7 @@ from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcE
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.status import Status, StatusCode
 from .._core.state import CallState
+from .._policy.keepalive import Due, Keepalive
 from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
@@ -75,9 +78,14 @@ class Connection:
     """A socket plus its `GrpcConnection`, shared by threads."""
 
     def __init__(
-        self, sock: socket.socket, core: GrpcConnection, endpoint: str
+        self,
+        sock: transport.SocketLike,
+        core: GrpcConnection,
+        endpoint: str,
+        keepalive: Optional[Keepalive] = None,
     ) -> None:
         self.endpoint = endpoint
+        self._keepalive = keepalive
         self._sock = sock
         self._core = core
         self._lock = threading.Lock()
@@ -90,6 +98,10 @@ class Connection:
         # When bytes last came from the server, and when a reader last looked.
         self.last_read = self._last_look = time.monotonic()
         self._timeouts = transport.KernelTimeouts(sock)
+        # For `probe`: is anything waiting?  poll(2), not a recv: no
+        # exception to raise and catch when nothing is (the usual case).
+        self._readable = select.poll()
+        self._readable.register(sock.fileno(), select.POLLIN)
         core.initiate()  # the preface goes out with the first request
 
     # --- public -----------------------------------------------------------------
@@ -301,7 +313,9 @@ class Connection:
                 raise DeadlineExceededError(
                     "deadline exceeded before the call started", endpoint=self.endpoint
                 )
-        if not self._reading and (probe or now - self._last_look > IDLE_CHECK_SECONDS):
+        if not self._reading and (
+            now - self._last_look > IDLE_CHECK_SECONDS or (probe and self._has_news())
+        ):
             self._drain_idle()
         with self._lock:
             if self._dead is not None:
@@ -339,6 +353,12 @@ class Connection:
                     self._release_reader()
                 raise
         return call, reader
+
+    def _has_news(self) -> bool:
+        """Is anything waiting in the socket?  (Under the lock: a poll
+        object refuses concurrent use.)"""
+        with self._lock:
+            return bool(self._readable.poll(0))
 
     def _drain_idle(self) -> None:
         """Process what arrived while nobody read (GOAWAY, PING, EOF)."""
@@ -432,18 +452,25 @@ class Connection:
         reader role) or the connection is lost (False; the caller gives it up)."""
         recv = self._sock.recv
         timeouts = self._timeouts
+        keepalive = self._keepalive
         while True:
+            remaining = None
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self._deadline_passed(call)
-                timeouts.for_receive(remaining)
-            else:
-                timeouts.for_receive(None)
+            if keepalive is not None:
+                check = keepalive.next_check(self.last_read) - time.monotonic()
+                remaining = check if remaining is None else min(remaining, check)
+                remaining = max(remaining, 0.001)
+            timeouts.for_receive(remaining)
             try:
                 data = recv(READ_SIZE)
             except BlockingIOError:
-                continue  # the kernel timeout fired: check the deadline again
+                # The kernel timeout fired: the deadline, or keepalive's turn.
+                if keepalive is not None and not self.keepalive_check():
+                    return False
+                continue
             except OSError as exc:
                 self._lost(transport.describe(exc))
                 return False
@@ -459,6 +486,8 @@ class Connection:
         """Feed the core and route its events.  When `own` (the reader's slot)
         is satisfied, gives up the reader role and returns True."""
         self.last_read = self._last_look = time.monotonic()
+        if self._keepalive is not None:
+            self._keepalive.heard()
         with self._lock:
             core = self._core
             self._dispatch(core.receive_data(data))
@@ -530,6 +559,44 @@ class Connection:
             self._reading = False
             if self._sleepers:
                 self._wake(self._sleepers[0])
+
+    def keepalive_next(self) -> Optional[float]:
+        """When `keepalive_check` has something to do (None: never, for now:
+        no keepalive, or no call open)."""
+        keepalive = self._keepalive
+        if keepalive is None or self._dead is not None or not self._core.active_calls:
+            return None
+        return keepalive.next_check(self.last_read)
+
+    def keepalive_check(self) -> bool:
+        """PING a silent server, or give the connection up if a PING went
+        unanswered (`_policy/keepalive.py`).  False once it is lost."""
+        keepalive = self._keepalive
+        if keepalive is None:
+            return self._dead is None
+        now = time.monotonic()
+        with self._lock:
+            if self._dead is not None:
+                return False
+            if not self._core.active_calls:
+                return True  # idle connections are never pinged
+            due = keepalive.due(now, self.last_read)
+            if due is Due.PING:
+                keepalive.pinged(now)
+                self._core.ping(os.urandom(8))
+                data = self._write_locked_start()
+            else:
+                data = b""
+        if due is Due.DEAD:
+            self._lost(
+                f"keepalive: no answer to a PING within {keepalive.timeout:g} s"
+                f" (silent for {now - self.last_read:.1f} s)"
+            )
+            return False
+        if data:
+            with contextlib.suppress(EtcdError):  # reaches the calls via _lost
+                self._write(data, now + keepalive.timeout)
+        return self._dead is None
 
     def _lost(self, reason: str) -> None:
         with self._lock:

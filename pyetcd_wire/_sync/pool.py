@@ -33,7 +33,10 @@ class ChannelPool:
     def pick(self) -> Channel:
         """The channel for the next call (round robin, healthy first)."""
         balancer = self.balancer
-        endpoint = balancer.pick(time.monotonic())
+        if balancer._quarantined:
+            endpoint = balancer.pick(time.monotonic())
+        else:
+            endpoint = balancer.next()
         channel = self._channels.get(endpoint)
         return channel if channel is not None else self.channel(endpoint)
 

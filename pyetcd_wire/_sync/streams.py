@@ -122,6 +122,8 @@ class StreamWorker:
         refresh_auth: called with the error a stream failed with; True if
             it was a stale token and a new one is in place, so the stream
             may be opened again.
+        keepalive: the connections have PING keepalive (the loop then wakes
+            for their checks).
     """
 
     def __init__(
@@ -131,8 +133,10 @@ class StreamWorker:
         metadata: CallMetadata,
         first_response_timeout: float,
         refresh_auth: Callable[[EtcdError], bool] = lambda error: False,
+        keepalive: bool = False,
     ) -> None:
         self._pool = pool
+        self._keepalive_on = keepalive
         self._metadata = metadata
         self._refresh_auth = refresh_auth
         self._lock = threading.Lock()
@@ -419,6 +423,9 @@ class StreamWorker:
         timeout = self._tend_at - now
         if max_wait is not None and max_wait < timeout:
             timeout = max_wait
+        keepalive_at = self._keepalive_next()
+        if keepalive_at is not None and keepalive_at - now < timeout:
+            timeout = max(0.0, keepalive_at - now)
         if timeout == _NEVER:
             ready = self._poll.poll()
         else:  # in whole ms, rounded up: never wake early and spin
@@ -432,6 +439,9 @@ class StreamWorker:
                 conn = self._polled.get(fd)
                 if conn is not None:
                     conn.pump()
+        if keepalive_at is not None and time.monotonic() >= keepalive_at:
+            for conn in list(self._polled.values()):
+                conn.keepalive_check()  # a lost one ends its streams
         if self._read_watch_stream():
             self._dirty = True
         if self._leases.read(time.monotonic()):
@@ -439,6 +449,13 @@ class StreamWorker:
         if worker and self._role.followed:
             self._role.release(WORKER)  # hand over; the caller's release is a no-op
         return False
+
+    def _keepalive_next(self) -> Optional[float]:
+        """When a polled connection next needs a keepalive check."""
+        if not self._keepalive_on:
+            return None
+        times = [t for t in (c.keepalive_next() for c in self._polled.values()) if t]
+        return min(times) if times else None
 
     def _idle(self) -> bool:
         return not len(self._watch_core) and not len(self._leases)

@@ -4,25 +4,116 @@ Sockets are blocking, with kernel timeouts (`KernelTimeouts`) standing in
 for each call's deadline, so that several threads can share one socket, one
 reading and one writing, each with its own deadline.  Connection failures
 become `ConnectionFailedError` naming the endpoint.
+
+TLS runs over the same blocking socket through memory BIOs (tls_socket.py),
+so a TLS connection is read, written and polled exactly like a plain one
+(`SocketLike`).  The handshake happens here, within the dial timeout.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import time
-from typing import Optional
+from typing import Optional, Protocol, Union
 
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionFailedError, DeadlineExceededError
+from .tls_socket import (
+    HandshakeEOFError,
+    TLSSocket,
+    client_handshake,
+    describe_ssl_error,
+)
 
 
-def connect(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
-    """Open a non-blocking socket to `endpoint` within `timeout` seconds.
+class SocketLike(Protocol):
+    """What the driver uses of a socket: `socket.socket` or `TLSSocket`."""
+
+    def recv(self, bufsize: int, flags: int = ..., /) -> bytes: ...
+
+    def send(self, data: bytes, /) -> int: ...
+
+    def fileno(self) -> int: ...
+
+    def setsockopt(self, level: int, optname: int, value: bytes, /) -> None: ...
+
+    def shutdown(self, how: int, /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def connect(
+    endpoint: Endpoint,
+    timeout: Optional[float],
+    ssl_context: Optional[ssl.SSLContext] = None,
+    server_name: Optional[str] = None,
+) -> Union[socket.socket, TLSSocket]:
+    """Open a blocking socket to `endpoint` within `timeout` seconds; with
+    `ssl_context`, also run the TLS handshake (ALPN "h2") in that time.
+
+    Args:
+        server_name: the name the server's certificate must hold (and SNI);
+            default the endpoint's host, or a unix socket's base name.
 
     Raises:
         ConnectionFailedError: naming the endpoint and the reason.
     """
+    started = time.monotonic()
+    sock = _dial(endpoint, timeout)
+    if ssl_context is None:
+        sock.settimeout(None)  # blocking: see KernelTimeouts
+        return sock
+    try:
+        if timeout is not None:
+            sock.settimeout(max(timeout - (time.monotonic() - started), 1e-3))
+        tls = _handshake(sock, endpoint, timeout, ssl_context, server_name)
+    except BaseException:
+        sock.close()
+        raise
+    sock.settimeout(None)
+    return tls
+
+
+def _handshake(
+    sock: socket.socket,
+    endpoint: Endpoint,
+    timeout: Optional[float],
+    context: ssl.SSLContext,
+    server_name: Optional[str],
+) -> TLSSocket:
+    try:
+        tls = client_handshake(sock, context, server_name or _host_name(endpoint))
+    except socket.timeout:
+        why = f"no TLS handshake within dial_timeout ({timeout} s)"
+    except ssl.SSLError as exc:
+        why = f"TLS handshake failed: {describe_ssl_error(exc)}"
+    except HandshakeEOFError as exc:
+        why = f"{exc} (does it serve TLS, and accept this client?)"
+    except OSError as exc:
+        why = f"TLS handshake failed: {describe(exc)}"
+    else:
+        protocol = tls.ssl_object.selected_alpn_protocol()
+        if protocol == "h2":
+            return tls
+        why = (
+            f"the server did not select ALPN protocol 'h2' (it chose {protocol!r});"
+            " gRPC needs HTTP/2: an ssl.SSLContext given to the client must"
+            " offer it (context.set_alpn_protocols(['h2']))"
+        )
+    raise ConnectionFailedError([(endpoint.text, why)])
+
+
+def _host_name(endpoint: Endpoint) -> str:
+    """The name the server's certificate is checked against (clientv3: the
+    host, or a unix socket's base name)."""
+    if endpoint.path:
+        return endpoint.path.rsplit("/", 1)[-1] or "localhost"
+    return endpoint.host
+
+
+def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
     try:
         if endpoint.path:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -43,12 +134,13 @@ def connect(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
         ) from None
     except OSError as exc:
         raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
-    sock.settimeout(None)  # blocking: see KernelTimeouts
     return sock
 
 
 def describe(exc: OSError) -> str:
-    """A short reason for an OSError, for error messages."""
+    """A short reason for an OSError (ssl errors included), for error messages."""
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {describe_ssl_error(exc)}"
     return exc.strerror or str(exc) or type(exc).__name__
 
 
@@ -69,7 +161,7 @@ class KernelTimeouts:
 
     __slots__ = ("_recv_ms", "_send_ms", "_sock")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: SocketLike) -> None:
         self._sock = sock
         self._recv_ms = 0  # 0: no timeout
         self._send_ms = 0

@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -139,9 +140,18 @@ def _child_env(extra: Mapping[str, str] | None, keep: str) -> dict[str, str]:
 # --- HTTP probes -------------------------------------------------------------
 
 
-def _probe(port: int, path: str, timeout: float) -> tuple[int, bytes] | str:
-    """GET ``path`` on 127.0.0.1:port: (status, body), or why it failed."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def _probe(
+    port: int, path: str, timeout: float, tls: ssl.SSLContext | None = None
+) -> tuple[int, bytes] | str:
+    """GET ``path`` on 127.0.0.1:port (HTTPS with ``tls``): (status, body),
+    or why it failed."""
+    conn = (
+        http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        if tls is None
+        else http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=timeout, context=tls
+        )
+    )
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -152,10 +162,12 @@ def _probe(port: int, path: str, timeout: float) -> tuple[int, bytes] | str:
         conn.close()
 
 
-def _health(port: int, timeout: float) -> tuple[bool, str]:
+def _health(
+    port: int, timeout: float, tls: ssl.SSLContext | None = None
+) -> tuple[bool, str]:
     """(healthy?, what /health said)."""
     # A NOSPACE alarm still lets the member serve reads and deletes.
-    answer = _probe(port, "/health?exclude=NOSPACE", timeout)
+    answer = _probe(port, "/health?exclude=NOSPACE", timeout, tls)
     if isinstance(answer, str):
         return False, answer
     status, body = answer

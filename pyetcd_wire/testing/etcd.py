@@ -34,10 +34,12 @@ import functools
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Mapping, Sequence
@@ -62,6 +64,7 @@ __all__ = [
     "EtcdMember",
     "EtcdPortInUseError",
     "EtcdStartError",
+    "EtcdTLS",
     "EtcdctlError",
     "etcd_version",
     "etcdctl",
@@ -109,6 +112,52 @@ class EtcdctlError(subprocess.CalledProcessError):
 # --- members -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EtcdTLS:
+    """Serve clients over TLS (``https://``); peers stay plaintext.
+
+    The test kit presents ``cert_file``/``key_file`` as its own client
+    certificate too (health probes, ``EtcdMember.etcdctl``), so with
+    ``client_cert_auth`` that certificate needs the clientAuth extended key
+    usage as well as serverAuth.
+
+    Attributes:
+        cert_file, key_file: the server's certificate and key
+            (``--cert-file``, ``--key-file``).
+        ca_file: the CA the test kit trusts for the server's certificate;
+            with ``client_cert_auth``, also the CA of client certificates
+            (``--trusted-ca-file``).
+        client_cert_auth: require client certificates (``--client-cert-auth``).
+    """
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+    client_cert_auth: bool = False
+
+    def args(self) -> list[str]:
+        """The etcd flags.  (``--trusted-ca-file`` only with client
+        certificates: etcd then asks every client for one.)"""
+        args = ["--cert-file", self.cert_file, "--key-file", self.key_file]
+        if self.client_cert_auth:
+            args += ["--trusted-ca-file", self.ca_file, "--client-cert-auth"]
+        return args
+
+    def etcdctl_args(self) -> list[str]:
+        """The etcdctl flags to reach such a member."""
+        return [
+            f"--cacert={self.ca_file}",
+            f"--cert={self.cert_file}",
+            f"--key={self.key_file}",
+        ]
+
+    def probe_context(self) -> ssl.SSLContext:
+        """The test kit's own client context for health probes."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
 class EtcdMember:
     """One etcd process on 127.0.0.1 with its own ports and temporary directory.
 
@@ -123,6 +172,7 @@ class EtcdMember:
         cluster_token: ``--initial-cluster-token``; default a fresh UUID.
         extra_args: more etcd flags, e.g. ``("--auth-token-ttl", "5")``.
         env: environment variables set for etcd.
+        tls: serve clients over TLS (``https://`` URLs); default plaintext.
         heartbeat_interval_ms, election_timeout_ms: raft timing.
         start_timeout: seconds ``start()`` waits for health.
         stop_timeout: seconds ``stop()`` waits after SIGTERM before SIGKILL.
@@ -146,8 +196,11 @@ class EtcdMember:
         election_timeout_ms: int = DEFAULT_ELECTION_TIMEOUT_MS,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        tls: EtcdTLS | None = None,
     ) -> None:
         self.name = name
+        self.tls = tls
+        self._probe_tls = None if tls is None else tls.probe_context()
         self.binary = binary or find_etcd_binary("etcd")
         self.version = etcd_version(self.binary)
         free = _free_ports(2) if not (client_port and peer_port) else [0, 0]
@@ -174,8 +227,9 @@ class EtcdMember:
 
     @property
     def client_url(self) -> str:
-        """``http://127.0.0.1:<client port>``."""
-        return f"http://127.0.0.1:{self.client_port}"
+        """``http://127.0.0.1:<client port>`` (``https://`` with ``tls``)."""
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
@@ -184,8 +238,9 @@ class EtcdMember:
 
     @property
     def endpoint(self) -> str:
-        """``127.0.0.1:<client port>``, as clients and etcdctl take it."""
-        return f"127.0.0.1:{self.client_port}"
+        """``127.0.0.1:<client port>``, as clients and etcdctl take it (with
+        ``tls``: ``https://127.0.0.1:<client port>``)."""
+        return self.client_url if self.tls else f"127.0.0.1:{self.client_port}"
 
     @property
     def pid(self) -> int:
@@ -222,6 +277,8 @@ class EtcdMember:
             args += ["--logger", "zap", "--log-level", "warn", "--pre-vote=true"]
         if self.version >= (3, 5):
             args.append("--unsafe-no-fsync")  # tests never survive a power cut
+        if self.tls is not None:
+            args += self.tls.args()
         return [*args, *self.extra_args]
 
     def start(self, *, wait: bool = True) -> None:
@@ -292,7 +349,7 @@ class EtcdMember:
             if self._proc is None or self._proc.poll() is not None:
                 code = None if self._proc is None else self._proc.returncode
                 raise self._start_error(f"exited with code {code}")
-            healthy, answer = _health(self.client_port, probe_timeout)
+            healthy, answer = _health(self.client_port, probe_timeout, self._probe_tls)
             if healthy:
                 return
             if time.monotonic() >= deadline:
@@ -374,7 +431,10 @@ class EtcdMember:
     def etcdctl(
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``etcdctl`` against this member only; see ``etcdctl()``."""
+        """Run ``etcdctl`` against this member only (with ``tls``, given its
+        certificates); see ``etcdctl()``."""
+        if self.tls is not None:
+            args = (*self.tls.etcdctl_args(), *args)
         return etcdctl([self.endpoint], *args, input=input, check=check)
 
     def close(self) -> None:

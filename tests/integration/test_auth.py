@@ -102,9 +102,11 @@ def test_keep_alive_outlives_the_token(secured):
 
 
 def test_wrong_password_is_auth_failed(secured):
-    with etcd.Client(secured.endpoint, username="root", password="nope") as c:
-        with pytest.raises(AuthFailedError):
-            c.get(b"/a/k")
+    with (
+        etcd.Client(secured.endpoint, username="root", password="nope") as c,
+        pytest.raises(AuthFailedError),
+    ):
+        c.get(b"/a/k")
 
 
 def test_rbac_denial_is_permission_denied(secured):

@@ -14,7 +14,7 @@ import pytest
 
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import ConnectionFailedError
-from pyetcd_wire.testing import EtcdCluster
+from pyetcd_wire.testing import EtcdCluster, EtcdMember
 
 from ..helpers import wait_for
 
@@ -221,3 +221,128 @@ def test_auto_sync_interval_refreshes_the_endpoints(cluster):
         threads = [t.name for t in threading.enumerate()]
         assert "pyetcd-wire-autosync" in threads
     assert "pyetcd-wire-autosync" not in [t.name for t in threading.enumerate()]
+
+
+def test_keepalive_fails_a_call_without_deadline_on_a_frozen_member(cluster):
+    """No deadline: only keepalive can tell. The PING goes unanswered, the
+    connection is given up, and the read is retried on another member."""
+    frozen = cluster.followers()[0]
+    other = next(m for m in cluster.members if m is not frozen)
+    with etcd.Client(
+        [frozen.endpoint, other.endpoint], keepalive_time=5, keepalive_timeout=1
+    ) as client:
+        client.put(b"ka", b"v")  # to the frozen one: it is picked first
+        frozen.pause()
+        try:
+            started = time.monotonic()
+            while True:  # until round robin lands on the frozen member
+                client.get(b"ka")
+                if time.monotonic() - started > 1:
+                    break
+            elapsed = time.monotonic() - started
+        finally:
+            frozen.resume()
+    # The call that met the frozen member took keepalive_time + timeout.
+    assert 5.5 < elapsed < 9, elapsed
+
+
+def test_watch_leaves_a_frozen_member_by_keepalive(cluster):
+    frozen = cluster.followers()[0]
+    others = [m for m in cluster.members if m is not frozen]
+    with etcd.Client(
+        [frozen.endpoint] + [m.endpoint for m in others],
+        timeout=5,
+        keepalive_time=5,
+        keepalive_timeout=1,
+    ) as client:
+        watch = client.watch(b"kw/", prefix=True)
+        assert _member_of_watch(cluster, client) is frozen
+        frozen.pause()
+        try:
+            started = time.monotonic()
+            others[0].etcdctl("put", "kw/1", "x")
+            response = watch.get(timeout=15)
+            elapsed = time.monotonic() - started
+        finally:
+            frozen.resume()
+        assert [e.kv.key for e in response.events] == [b"kw/1"]
+        assert 5 < elapsed < 10, elapsed
+        watch.cancel()
+
+
+def test_keepalive_pings_an_idle_watch_without_too_many_pings(cluster):
+    with etcd.Client(cluster.endpoints, timeout=5, keepalive_time=5) as client:
+        watch = client.watch(b"idle/", prefix=True)
+        conn = client._streams._watch_stream.connection
+        time.sleep(12)  # silent: two PINGs at least, never closer than 5 s
+        assert conn._keepalive.pings >= 2
+        assert client._streams._watch_stream.connection is conn  # no GOAWAY
+        client.put(b"idle/1", b"x")
+        assert [e.kv.key for e in watch.get(timeout=5).events] == [b"idle/1"]
+        watch.cancel()
+
+
+def test_member_removed_and_added_back_while_reads_go_on(etcd_binary):
+    lax = ["--strict-reconfig-check=false"]  # re-add without the 5 s wait
+    with EtcdCluster(3, binary=etcd_binary, extra_args=lax) as cluster:
+        errors, done = [], [0]
+        stop = threading.Event()
+        with etcd.Client(cluster.endpoints, timeout=5) as client:
+            client.put(b"rr", b"v")
+
+            def reader():
+                while not stop.is_set():
+                    try:
+                        client.get(b"rr")
+                        done[0] += 1
+                    except Exception as exc:  # every failure counts
+                        errors.append(exc)
+
+            thread = threading.Thread(target=reader)
+            thread.start()
+            try:
+                leaving = cluster.followers()[0]
+                leaving_id = client.status(leaving.endpoint).header.member_id
+                client.member_remove(leaving_id)
+                wait_for(lambda: not leaving.is_running, timeout=10)
+                client.sync()
+                assert len(client.endpoints) == 2
+                assert leaving.client_url not in client.endpoints
+
+                port, peer_port = _free_port(), _free_port()
+                peer = f"http://127.0.0.1:{peer_port}"
+                client.member_add([peer])
+                stayed = {
+                    m.name: m.peer_url for m in cluster.members if m is not leaving
+                }
+                with EtcdMember(
+                    "back",
+                    binary=etcd_binary,
+                    client_port=port,
+                    peer_port=peer_port,
+                    initial_cluster={**stayed, "back": peer},
+                    cluster_token=leaving.cluster_token,
+                    extra_args=["--initial-cluster-state", "existing", *lax],
+                ) as back:
+                    wait_for(
+                        lambda: back.client_url in client.sync(timeout=2), timeout=20
+                    )
+                    back_id = client.status(back.endpoint).header.member_id
+                    served = {
+                        client.get(b"rr", serializable=True).header.member_id
+                        for _ in range(9)
+                    }
+                    assert back_id in served
+            finally:
+                stop.set()
+                thread.join()
+        assert errors == []
+        assert done[0] > 50
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

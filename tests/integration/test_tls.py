@@ -1,0 +1,219 @@
+"""TLS against a real etcd: https endpoints, mutual TLS, the clientv3 endpoint
+forms, and the errors a misconfiguration gives; etcdctl (with --cacert,
+--cert, --key) is the independent oracle."""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import uuid
+from pathlib import Path
+from typing import Iterator, Type
+
+import pytest
+
+import pyetcd_wire as etcd
+from pyetcd_wire.errors import ConnectionFailedError, EtcdError
+from pyetcd_wire.testing import EtcdMember, EtcdTLS
+from tests.tls_certs import Certs, make_certs
+
+# Failures must come fast: no endpoint will ever succeed.
+FAIL_FAST = {"dial_timeout": 1.0, "timeout": 1.5}
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+def _member(name: str, binary: str, certs: Certs, client_auth: bool) -> EtcdMember:
+    tls = EtcdTLS(
+        cert_file=certs.server_cert,
+        key_file=certs.server_key,
+        ca_file=certs.ca,
+        client_cert_auth=client_auth,
+    )
+    return EtcdMember(name, binary=binary, tls=tls)
+
+
+@pytest.fixture(scope="module")
+def tls_member(etcd_binary: str, certs: Certs) -> Iterator[EtcdMember]:
+    """Serves clients over TLS; any client may connect."""
+    with _member("tls", etcd_binary, certs, client_auth=False) as member:
+        yield member
+
+
+@pytest.fixture(scope="module")
+def mtls_member(etcd_binary: str, certs: Certs) -> Iterator[EtcdMember]:
+    """Serves clients over TLS and wants their certificates (--client-cert-auth)."""
+    with _member("mtls", etcd_binary, certs, client_auth=True) as member:
+        yield member
+
+
+def _key() -> str:
+    return f"/pyetcd-wire-tls/{uuid.uuid4()}"
+
+
+def _client_tls(certs: Certs) -> etcd.TLS:
+    return etcd.TLS(
+        ca_file=certs.ca, cert_file=certs.client_cert, key_file=certs.client_key
+    )
+
+
+def _call_error(
+    endpoint: str, tls: object = None, error: Type[EtcdError] = ConnectionFailedError
+) -> str:
+    """The message of the error a first call gets from a client that cannot
+    connect (fast: `FAIL_FAST`)."""
+    client = etcd.Client(endpoint, tls=tls, **FAIL_FAST)
+    with contextlib.closing(client), pytest.raises(error) as info:
+        client.get(_key())
+    return str(info.value)
+
+
+def _etcdctl_value(member: EtcdMember, key: str) -> str:
+    done = member.etcdctl("get", key, "--print-value-only")
+    return done.stdout.strip()
+
+
+# --- the test kit ---------------------------------------------------------------
+
+
+def test_tls_member_speaks_https(tls_member: EtcdMember, certs: Certs) -> None:
+    assert tls_member.client_url == f"https://127.0.0.1:{tls_member.client_port}"
+    assert tls_member.endpoint == tls_member.client_url
+    assert "--cert-file" in tls_member.command()
+    assert "--client-cert-auth" not in tls_member.command()
+    key = _key()
+    assert tls_member.etcdctl("put", key, "v").stdout.strip() == "OK"
+    assert _etcdctl_value(tls_member, key) == "v"
+
+
+# --- working setups ----------------------------------------------------------------
+
+
+def test_https_endpoint_with_a_ca_file(tls_member: EtcdMember, certs: Certs) -> None:
+    key = _key()
+    with etcd.Client(tls_member.endpoint, tls=etcd.TLS(ca_file=certs.ca)) as client:
+        client.put(key, "over tls")
+        assert client.get(key).kvs[0].value == b"over tls"
+    assert _etcdctl_value(tls_member, key) == "over tls"
+
+
+def test_bare_endpoint_uses_tls_when_configured(
+    tls_member: EtcdMember, certs: Certs
+) -> None:
+    bare = f"127.0.0.1:{tls_member.client_port}"
+    with etcd.Client(bare, tls=etcd.TLS(ca_file=certs.ca)) as client:
+        assert client.get(_key()).count == 0
+
+
+def test_host_name_is_checked(tls_member: EtcdMember, certs: Certs) -> None:
+    by_name = f"https://localhost:{tls_member.client_port}"
+    with etcd.Client(by_name, tls=etcd.TLS(ca_file=certs.ca)) as client:
+        assert client.get(_key()).count == 0
+    wrong = etcd.TLS(ca_file=certs.ca, server_name="etcd.example.com")
+    text = _call_error(tls_member.endpoint, wrong)
+    assert tls_member.endpoint in text
+    assert "certificate verify failed" in text
+    assert "etcd.example.com" in text
+
+
+def test_mutual_tls_put_get_watch(mtls_member: EtcdMember, certs: Certs) -> None:
+    key = _key()
+    with etcd.Client(mtls_member.endpoint, tls=_client_tls(certs)) as client:
+        client.put(key, "mutual")
+        assert _etcdctl_value(mtls_member, key) == "mutual"
+        # Watches are read by the stream worker, which polls the socket.
+        with client.watch(key) as watch:
+            mtls_member.etcdctl("put", key, "from etcdctl")
+            event = next(iter(watch)).events[0]
+        assert event.kv.value == b"from etcdctl"
+        lease = client.grant(30)
+        client.put(key, "leased", lease=lease.ID)
+        assert client.time_to_live(lease.ID).TTL > 0
+
+
+def test_ssl_context_given_directly(mtls_member: EtcdMember, certs: Certs) -> None:
+    context = ssl.create_default_context(cafile=certs.ca)
+    context.load_cert_chain(certs.client_cert, certs.client_key)
+    context.set_alpn_protocols(["h2"])
+    key = _key()
+    with etcd.Client(mtls_member.endpoint, tls=context) as client:
+        client.put(key, "context")
+    assert _etcdctl_value(mtls_member, key) == "context"
+
+
+def test_http_endpoint_never_uses_tls(etcd_single: EtcdMember, certs: Certs) -> None:
+    plain = f"http://{etcd_single.endpoint}"
+    with etcd.Client(plain, tls=etcd.TLS(ca_file=certs.ca)) as client:
+        key = _key()
+        client.put(key, "plain")
+    assert _etcdctl_value(etcd_single, key) == "plain"
+
+
+# --- misconfigurations -------------------------------------------------------------
+
+
+def test_wrong_ca_names_endpoint_and_reason(
+    tls_member: EtcdMember, certs: Certs
+) -> None:
+    text = _call_error(tls_member.endpoint, etcd.TLS(ca_file=certs.other_ca))
+    assert tls_member.endpoint in text
+    assert "certificate verify failed: unable to get local issuer certificate" in text
+
+
+def test_https_without_tls_settings_trusts_only_the_system(
+    tls_member: EtcdMember,
+) -> None:
+    assert "certificate verify failed" in _call_error(tls_member.endpoint)
+
+
+def test_missing_client_certificate(mtls_member: EtcdMember, certs: Certs) -> None:
+    # etcd 3.5 negotiates TLS 1.2, so the handshake fails (ConnectionFailedError);
+    # over TLS 1.3 the refusal would come on the first read.
+    text = _call_error(mtls_member.endpoint, etcd.TLS(ca_file=certs.ca), EtcdError)
+    assert mtls_member.endpoint in text
+    assert "client certificate" in text  # ... required / rejected
+
+
+def test_context_without_h2_is_refused_clearly(
+    tls_member: EtcdMember, certs: Certs
+) -> None:
+    context = ssl.create_default_context(cafile=certs.ca)  # no ALPN
+    text = _call_error(tls_member.endpoint, context)
+    assert "did not select ALPN protocol 'h2'" in text
+
+
+def test_tls_to_a_plaintext_member(etcd_single: EtcdMember, certs: Certs) -> None:
+    https = f"https://{etcd_single.endpoint}"
+    text = _call_error(https, etcd.TLS(ca_file=certs.ca))
+    assert "closed the connection during the TLS handshake" in text
+
+
+@pytest.mark.parametrize("field", ["ca_file", "cert_file", "key_file"])
+def test_missing_file_is_named_at_creation(
+    tls_member: EtcdMember, certs: Certs, tmp_path: Path, field: str
+) -> None:
+    files = {
+        "ca_file": certs.ca,
+        "cert_file": certs.client_cert,
+        "key_file": certs.client_key,
+    }
+    files[field] = str(tmp_path / "nowhere.pem")
+    with pytest.raises(ValueError, match=f"{field} '{files[field]}'.*No such file"):
+        etcd.Client(tls_member.endpoint, tls=etcd.TLS(**files))
+
+
+def test_bad_file_is_named_at_creation(tls_member: EtcdMember, tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text(
+        "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    )
+    with pytest.raises(ValueError, match=f"ca_file '{bad}' holds no usable CA"):
+        etcd.Client(tls_member.endpoint, tls=etcd.TLS(ca_file=bad))
+
+
+def test_wrong_tls_type_is_refused(tls_member: EtcdMember, certs: Certs) -> None:
+    with pytest.raises(TypeError, match="tls= must be"):
+        etcd.Client(tls_member.endpoint, tls=certs.ca)
