@@ -22,16 +22,21 @@ The caller's deadline bounds it all.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from .._api.methods import RetryClass
 from ..errors import (
+    AuthOldRevisionError,
     ConnectionFailedError,
     ConnectionLostError,
+    DeadlineExceededError,
     EtcdError,
+    InvalidAuthTokenError,
     NotSupportedForLearnerError,
     RpcError,
+    TransportError,
     UnavailableError,
+    UserEmptyError,
 )
 
 #: Attempts in all, the first included (Go's MaxUnaryRetries default).
@@ -74,4 +79,116 @@ def backoff(attempt: int, endpoint_count: int, rand: Callable[[], float]) -> flo
     return BACKOFF_WAIT * (1.0 + BACKOFF_JITTER * (2.0 * rand() - 1.0))
 
 
-__all__ = ["MAX_ATTEMPTS", "backoff", "may_retry", "never_processed"]
+#: The errors that mean "get a new token and send the call again" (Go's
+#: token refresh conditions, clientv3.md §1.8): the call was refused before
+#: it ran, so it is sent again whatever its retry class.
+TOKEN_ERRORS = (InvalidAuthTokenError, AuthOldRevisionError, UserEmptyError)
+#: Token refreshes per call at most.
+MAX_TOKEN_REFRESHES = 3
+
+
+def needs_new_token(error: EtcdError) -> bool:
+    return isinstance(error, TOKEN_ERRORS)
+
+
+def endpoint_at_fault(error: EtcdError, *, silent: bool) -> bool:
+    """Does `error` say the endpoint is unwell (calls should avoid it for a
+    while)?  No connection, a lost one, a member without leader, or a
+    deadline that passed while the connection stayed `silent` (a frozen
+    member: alive on TCP, answering nothing)."""
+    if isinstance(error, (TransportError, UnavailableError)):
+        return True
+    return silent and isinstance(error, DeadlineExceededError)
+
+
+class Step:
+    """What a driver does after a failed attempt (see `UnaryRetry`)."""
+
+    __slots__ = ("give_up", "quarantine", "refresh_token", "timeout", "wait")
+
+    def __init__(
+        self,
+        *,
+        give_up: bool = False,
+        quarantine: bool = False,
+        refresh_token: bool = False,
+        wait: float = 0.0,
+        timeout: Optional[float] = None,
+    ) -> None:
+        self.give_up = give_up  # raise the error
+        self.quarantine = quarantine  # mark the endpoint failed first
+        self.refresh_token = refresh_token  # get a new token first
+        self.wait = wait  # seconds to sleep before the next attempt
+        self.timeout = timeout  # the next attempt's timeout (None: none)
+
+
+class UnaryRetry:
+    """The decisions after each failed attempt of one unary call, for the
+    sync and asyncio drivers alike (they do the I/O: mark the endpoint,
+    refresh the token, sleep, pick the next endpoint, send).
+
+    Args:
+        retry: the method's retry class.
+        deadline: the call's (monotonic seconds), or None.
+        auth: the client has username/password (tokens can be refreshed).
+        rand: a uniform [0, 1) source, for the backoff jitter.
+    """
+
+    __slots__ = ("_auth", "_deadline", "_rand", "_retry", "attempt", "refreshes")
+
+    def __init__(
+        self,
+        retry: RetryClass,
+        deadline: Optional[float],
+        *,
+        auth: bool,
+        rand: Callable[[], float],
+    ) -> None:
+        self._retry = retry
+        self._deadline = deadline
+        self._auth = auth
+        self._rand = rand
+        self.attempt = 1  # attempts failed so far
+        self.refreshes = 0
+
+    def after(
+        self, error: EtcdError, now: float, endpoint_count: int, *, silent: bool
+    ) -> Step:
+        """The attempt failed with `error` (`silent`: its connection heard
+        nothing since it was sent)."""
+        refresh = (
+            self._auth
+            and needs_new_token(error)
+            and self.refreshes < MAX_TOKEN_REFRESHES
+        )
+        quarantine = False
+        if refresh:
+            self.refreshes += 1
+        else:
+            quarantine = endpoint_at_fault(error, silent=silent)
+            if self.attempt >= MAX_ATTEMPTS or not may_retry(
+                self._retry, error, endpoint_count
+            ):
+                return Step(give_up=True, quarantine=quarantine)
+        wait = backoff(self.attempt, endpoint_count, self._rand)
+        timeout = None
+        if self._deadline is not None:
+            timeout = self._deadline - now - wait
+            if timeout <= 0:
+                return Step(give_up=True, quarantine=quarantine)
+        self.attempt += 1
+        return Step(
+            quarantine=quarantine, refresh_token=refresh, wait=wait, timeout=timeout
+        )
+
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Step",
+    "UnaryRetry",
+    "backoff",
+    "endpoint_at_fault",
+    "may_retry",
+    "needs_new_token",
+    "never_processed",
+]

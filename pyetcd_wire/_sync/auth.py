@@ -18,20 +18,8 @@ import threading
 from typing import Callable, Optional
 
 from .._core.grpc.metadata import Metadata
-from ..errors import (
-    AuthNotEnabledError,
-    AuthOldRevisionError,
-    EtcdError,
-    InvalidAuthTokenError,
-    UserEmptyError,
-)
-
-#: The errors that mean "get a new token and send the call again".
-REFRESH_ERRORS = (InvalidAuthTokenError, AuthOldRevisionError, UserEmptyError)
-
-
-def needs_new_token(error: EtcdError) -> bool:
-    return isinstance(error, REFRESH_ERRORS)
+from .._policy.retry import needs_new_token
+from ..errors import AuthNotEnabledError
 
 
 class CallMetadata:

@@ -653,53 +653,46 @@ class Client(AdminCalls):
         channel: Channel,
         error: EtcdError,
     ) -> bytes:
-        """Attempts after the first failed with `error` on `channel`.  A
-        call refused for its token is sent again with a new one whatever its
-        retry class (it never ran), at most `TOKEN_REFRESHES` times."""
+        """Attempts after the first failed with `error` on `channel`, as
+        `retry_policy.UnaryRetry` decides."""
         deadline = None if timeout is None else started + timeout
         pool = self._pool
         auth = self._auth
+        plan = retry_policy.UnaryRetry(
+            method.retry, deadline, auth=auth is not None, rand=random.random
+        )
         # The generation the failed attempt was sent with (a refresh since
         # then, by another thread, makes ours a no-op).
         generation = auth.generation if auth is not None else 0
-        attempt = refreshes = 1
         while True:
-            if auth is not None and needs_new_token(error) and refreshes <= 3:
-                auth.refresh(generation)
-                refreshes += 1
-            else:
-                if _endpoint_at_fault(error, channel, started):
-                    pool.failed(channel.endpoint, str(error))
-                endpoint_count = len(self._balancer.endpoints)
-                if attempt >= retry_policy.MAX_ATTEMPTS or not retry_policy.may_retry(
-                    method.retry, error, endpoint_count
-                ):
-                    raise error
-            wait = retry_policy.backoff(
-                attempt, len(self._balancer.endpoints), random.random
+            silent = isinstance(error, DeadlineExceededError) and channel.silent_since(
+                started
             )
-            remaining = None
-            if deadline is not None:
-                remaining = deadline - time.monotonic() - wait
-                if remaining <= 0:
-                    raise error
-            if wait:
-                time.sleep(wait)
+            step = plan.after(
+                error, time.monotonic(), len(self._balancer.endpoints), silent=silent
+            )
+            if step.quarantine:
+                pool.failed(channel.endpoint, str(error))
+            if step.give_up:
+                raise error
+            if step.refresh_token and auth is not None:
+                auth.refresh(generation)
+            if step.wait:
+                time.sleep(step.wait)
             channel = pool.pick()
-            attempt_started = time.monotonic()
+            started = time.monotonic()
             if auth is not None:
                 generation = auth.generation
             try:
                 raw = channel.unary(
                     method.path,
                     data,
-                    timeout=remaining,
+                    timeout=step.timeout,
                     metadata=self._md.calls,
                     probe=method.retry is not REPEATABLE,
                 )
             except EtcdError as exc:
-                error, started = exc, attempt_started
-                attempt += 1
+                error = exc
                 continue
             pool.succeeded(channel)
             return raw
@@ -777,18 +770,6 @@ class Client(AdminCalls):
         )
         with stream:
             yield from stream
-
-
-def _endpoint_at_fault(error: EtcdError, channel: Channel, started: float) -> bool:
-    """Does `error` say the endpoint is unwell (so calls should avoid it for
-    a while)?  No connection, a lost one, a member without leader, or a
-    deadline that passed while the connection stayed silent (a frozen member:
-    alive on TCP, answering nothing)."""
-    if isinstance(error, (TransportError, UnavailableError)):
-        return True
-    if isinstance(error, DeadlineExceededError):
-        return channel.silent_since(started)
-    return False
 
 
 def _parse_endpoints(endpoints: Union[str, Sequence[str]]) -> Tuple[Endpoint, ...]:

@@ -11,6 +11,7 @@ from pyetcd_wire.errors import (
     ConnectionFailedError,
     ConnectionLostError,
     DeadlineExceededError,
+    InvalidAuthTokenError,
     LeaderChangedError,
     NoLeaderError,
     NotSupportedForLearnerError,
@@ -83,3 +84,54 @@ def test_backoff_pauses_after_each_round_through_a_quorum(endpoints, waits):
     assert retry.backoff(1, 1, lambda: 0.0) == pytest.approx(
         retry.BACKOFF_WAIT * (1 - retry.BACKOFF_JITTER)
     )
+
+
+# --- UnaryRetry: the steps a driver takes after each failed attempt -------------
+
+
+def plan(retry_class=REPEATABLE, deadline=None, auth=False):
+    return retry.UnaryRetry(retry_class, deadline, auth=auth, rand=lambda: 0.5)
+
+
+def test_a_read_moves_on_and_quarantines_the_endpoint_on_unavailable():
+    step = plan().after(NoLeaderError(), 0.0, 3, silent=False)
+    assert (step.give_up, step.quarantine, step.refresh_token) == (False, True, False)
+    assert step.wait == 0.0  # first retry within the quorum round
+    assert step.timeout is None
+
+
+def test_a_write_gives_up_on_unavailable_but_still_reports_the_endpoint():
+    step = plan(AT_MOST_ONCE).after(LeaderChangedError(), 0.0, 3, silent=False)
+    assert (step.give_up, step.quarantine) == (True, True)
+
+
+def test_a_deadline_met_with_silence_quarantines_but_is_final():
+    error = DeadlineExceededError("x")
+    silent = plan().after(error, 0.0, 3, silent=True)
+    assert (silent.give_up, silent.quarantine) == (True, True)
+    slow = plan().after(error, 0.0, 3, silent=False)
+    assert (slow.give_up, slow.quarantine) == (True, False)
+
+
+def test_the_next_attempt_gets_what_is_left_of_the_deadline_after_the_wait():
+    p = plan(deadline=10.0)
+    first = p.after(NoLeaderError(), 4.0, 1, silent=False)  # one endpoint: waits
+    assert first.wait == retry.BACKOFF_WAIT
+    assert first.timeout == pytest.approx(6.0 - retry.BACKOFF_WAIT)
+    assert p.after(NoLeaderError(), 9.99, 1, silent=False).give_up
+
+
+def test_a_stale_token_is_refreshed_for_any_class_a_few_times_only_with_auth():
+    error = InvalidAuthTokenError()
+    p = plan(AT_MOST_ONCE, auth=True)
+    steps = [p.after(error, 0.0, 3, silent=False) for _ in range(4)]
+    assert [s.refresh_token for s in steps] == [True, True, True, False]
+    assert steps[-1].give_up
+    assert not any(s.quarantine for s in steps)
+    assert plan(AT_MOST_ONCE, auth=False).after(error, 0.0, 3, silent=False).give_up
+
+
+def test_attempts_are_bounded():
+    p = plan()
+    steps = [p.after(NoLeaderError(), 0.0, 3, silent=False) for _ in range(200)]
+    assert sum(not s.give_up for s in steps) == retry.MAX_ATTEMPTS - 1
