@@ -37,6 +37,7 @@ from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcEvent
 from .._core.grpc.metadata import Metadata
+from .._core.grpc.outcome import raise_for, unary_outcome
 from .._core.grpc.status import Status, StatusCode
 from .._core.state import CallState
 from .._policy.keepalive import Due, Keepalive
@@ -44,8 +45,6 @@ from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
     EtcdError,
-    InternalError,
-    error_from_status,
 )
 from . import transport
 
@@ -694,23 +693,14 @@ class Connection:
     # --- results ----------------------------------------------------------------
 
     def _raise_for(self, slot: _Slot) -> None:
-        status = slot.status
-        assert status is not None
-        if slot.error is not None:
-            raise slot.error
-        if status.code is not StatusCode.OK:
-            raise error_from_status(status, endpoint=self.endpoint)
+        assert slot.status is not None
+        raise_for(slot.status, slot.error, self.endpoint)
 
     def _unary_result(self, call: Call, slot: _Slot) -> bytes:
-        self._raise_for(slot)
-        if len(slot.messages) != 1:
-            raise InternalError(
-                StatusCode.INTERNAL,
-                f"{call.path} returned {len(slot.messages)} messages; a unary call"
-                " must return exactly one",
-                endpoint=self.endpoint,
-            )
-        return slot.messages[0]
+        assert slot.status is not None
+        return unary_outcome(
+            call.path, slot.messages, slot.status, slot.error, self.endpoint
+        )
 
 
 __all__ = ["Connection", "ConnectionRetiredError"]

@@ -84,7 +84,7 @@ def _handshake(
     server_name: Optional[str],
 ) -> TLSSocket:
     try:
-        tls = client_handshake(sock, context, server_name or _host_name(endpoint))
+        tls = client_handshake(sock, context, server_name or host_name(endpoint))
     except socket.timeout:
         why = f"no TLS handshake within dial_timeout ({timeout} s)"
     except ssl.SSLError as exc:
@@ -105,7 +105,7 @@ def _handshake(
     raise ConnectionFailedError([(endpoint.text, why)])
 
 
-def _host_name(endpoint: Endpoint) -> str:
+def host_name(endpoint: Endpoint) -> str:
     """The name the server's certificate is checked against (clientv3: the
     host, or a unix socket's base name)."""
     if endpoint.path:

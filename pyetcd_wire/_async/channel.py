@@ -1,0 +1,148 @@
+"""A channel to one endpoint for asyncio: dials with the loop, replaces a
+connection that stops taking calls, and makes unary calls on raw bytes (the
+asyncio twin of `_sync/channel.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Optional, Union
+
+from .._core.grpc.connection import (
+    DEFAULT_MAX_RECV_MESSAGE_SIZE,
+    DEFAULT_MAX_SEND_MESSAGE_SIZE,
+    GrpcConnection,
+)
+from .._core.grpc.metadata import Metadata
+from .._policy.endpoints import Endpoint, parse_endpoint
+from .._sync.tls_config import default_context
+from .._sync.transport import describe, host_name
+from ..errors import ConnectionFailedError, ConnectionLostError
+from .connection import AsyncConnection
+
+
+class AsyncChannel:
+    """Calls to one etcd endpoint over one HTTP/2 connection at a time.
+
+    Args: as `Channel` (endpoint, dial_timeout, message size limits,
+        ssl_context, server_name).
+    """
+
+    def __init__(
+        self,
+        endpoint: Union[str, Endpoint],
+        *,
+        dial_timeout: Optional[float] = 5.0,
+        max_send_message_size: int = DEFAULT_MAX_SEND_MESSAGE_SIZE,
+        max_recv_message_size: int = DEFAULT_MAX_RECV_MESSAGE_SIZE,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        server_name: Optional[str] = None,
+    ) -> None:
+        self.endpoint = (
+            endpoint if isinstance(endpoint, Endpoint) else parse_endpoint(endpoint)
+        )
+        tls = self.endpoint.tls
+        if tls is True and ssl_context is None:
+            ssl_context = default_context()
+        self.ssl_context = None if tls is False else ssl_context
+        self._server_name = server_name
+        self.dial_timeout = dial_timeout
+        self.max_send_message_size = max_send_message_size
+        self.max_recv_message_size = max_recv_message_size
+        self._current: Optional[AsyncConnection] = None
+        self._dialing: Optional[asyncio.Future[AsyncConnection]] = None
+        self._closed = False
+
+    async def unary(
+        self,
+        path: str,
+        request: bytes,
+        *,
+        timeout: Optional[float] = None,
+        metadata: Metadata = (),
+    ) -> bytes:
+        """One unary call; the serialized response (errors as `Channel.unary`)."""
+        conn = self._current
+        if conn is None or not conn.usable:
+            conn = await self.connection()
+        return await conn.unary(path, request, timeout=timeout, metadata=metadata)
+
+    async def connection(self) -> AsyncConnection:
+        """The connection new calls go to, dialing one if needed (one dial at
+        a time: concurrent callers wait for the same one)."""
+        if self._closed:
+            raise ConnectionLostError("channel is closed", not_processed=True)
+        current = self._current
+        if current is not None and current.usable:
+            return current
+        if self._dialing is None:
+            self._dialing = asyncio.ensure_future(self._dial())
+        dialing = self._dialing
+        try:
+            return await asyncio.shield(dialing)
+        finally:
+            if dialing.done() and self._dialing is dialing:
+                self._dialing = None
+
+    async def _dial(self) -> AsyncConnection:
+        endpoint = self.endpoint
+        loop = asyncio.get_running_loop()
+        core = GrpcConnection(
+            authority=endpoint.authority,
+            max_send_message_size=self.max_send_message_size,
+            max_recv_message_size=self.max_recv_message_size,
+            endpoint=endpoint.text,
+        )
+
+        def protocol() -> AsyncConnection:
+            return AsyncConnection(core, endpoint.text)
+
+        tls = self.ssl_context
+        server_hostname = (self._server_name or host_name(endpoint)) if tls else None
+        try:
+            if endpoint.path:
+                opening = loop.create_unix_connection(
+                    protocol, endpoint.path, ssl=tls, server_hostname=server_hostname
+                )
+            else:
+                opening = loop.create_connection(
+                    protocol,
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=tls,
+                    server_hostname=server_hostname,
+                )
+            transport, conn = await asyncio.wait_for(opening, self.dial_timeout)
+        except asyncio.TimeoutError:
+            raise ConnectionFailedError(
+                [
+                    (
+                        endpoint.text,
+                        f"no connection within dial_timeout ({self.dial_timeout} s)",
+                    )
+                ]
+            ) from None
+        except OSError as exc:
+            raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
+        if tls is not None:
+            ssl_object = transport.get_extra_info("ssl_object")
+            chosen = ssl_object.selected_alpn_protocol() if ssl_object else None
+            if chosen != "h2":
+                transport.close()
+                raise ConnectionFailedError(
+                    [(endpoint.text, f"the server chose ALPN {chosen!r}, not 'h2'")]
+                )
+        old, self._current = self._current, conn
+        if old is not None and old is not conn and not old.active:
+            old.close()  # one with calls in flight drains (GOAWAY lets them)
+        return conn
+
+    def close(self) -> None:
+        """Close the connection; calls in flight fail.  Idempotent."""
+        self._closed = True
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+
+
+__all__ = ["AsyncChannel"]
