@@ -15,7 +15,7 @@ from .._core.grpc.connection import (
 )
 from .._core.grpc.metadata import Metadata
 from .._policy.endpoints import Endpoint, parse_endpoint
-from .._sync.tls_config import default_context
+from .._sync.tls_config import context_for
 from .._sync.transport import describe, host_name
 from ..errors import ConnectionFailedError, ConnectionLostError
 from .connection import AsyncConnection
@@ -41,10 +41,8 @@ class AsyncChannel:
         self.endpoint = (
             endpoint if isinstance(endpoint, Endpoint) else parse_endpoint(endpoint)
         )
-        tls = self.endpoint.tls
-        if tls is True and ssl_context is None:
-            ssl_context = default_context()
-        self.ssl_context = None if tls is False else ssl_context
+        #: The TLS context connections use (None: plaintext).
+        self.ssl_context = context_for(self.endpoint, ssl_context)
         self._server_name = server_name
         self.dial_timeout = dial_timeout
         self.max_send_message_size = max_send_message_size

@@ -23,7 +23,7 @@ from .._policy.keepalive import Keepalive
 from ..errors import ConnectionLostError, EtcdError, error_from_status
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
-from .tls_config import default_context
+from .tls_config import context_for
 
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
 
@@ -62,11 +62,8 @@ class Channel:
         self.endpoint = (
             endpoint if isinstance(endpoint, Endpoint) else parse_endpoint(endpoint)
         )
-        tls = self.endpoint.tls
-        if tls is True and ssl_context is None:
-            ssl_context = default_context()
         #: The TLS context connections use (None: plaintext).
-        self.ssl_context = None if tls is False else ssl_context
+        self.ssl_context = context_for(self.endpoint, ssl_context)
         self._server_name = server_name
         self._keepalive = (keepalive_time, keepalive_timeout)
         self.dial_timeout = dial_timeout

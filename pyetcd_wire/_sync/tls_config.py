@@ -14,6 +14,7 @@ import os
 import ssl
 from typing import Optional, Tuple, Union
 
+from .._policy.endpoints import Endpoint
 from .tls_socket import describe_ssl_error
 
 # gRPC runs over HTTP/2, which TLS negotiates by ALPN (RFC 7540 §3.3).
@@ -132,6 +133,20 @@ def channel_settings(
 
 
 @functools.cache
+def context_for(
+    endpoint: Endpoint, ssl_context: Optional[ssl.SSLContext]
+) -> Optional[ssl.SSLContext]:
+    """The TLS context connections to `endpoint` use (None: plaintext), by
+    the endpoint's form (clientv3): ``https``/``unixs`` always (the system's
+    CAs without a context), ``http`` never, a bare ``host:port`` when the
+    client has a context."""
+    if endpoint.tls is False:
+        return None
+    if endpoint.tls is True and ssl_context is None:
+        return default_context()
+    return ssl_context
+
+
 def default_context() -> ssl.SSLContext:
     """The context for an ``https://`` endpoint of a client given no TLS
     settings (Go: the system roots): built once, shared."""
