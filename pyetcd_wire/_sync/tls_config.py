@@ -132,7 +132,6 @@ def channel_settings(
     )
 
 
-@functools.cache
 def context_for(
     endpoint: Endpoint, ssl_context: Optional[ssl.SSLContext]
 ) -> Optional[ssl.SSLContext]:
@@ -147,6 +146,7 @@ def context_for(
     return ssl_context
 
 
+@functools.cache
 def default_context() -> ssl.SSLContext:
     """The context for an ``https://`` endpoint of a client given no TLS
     settings (Go: the system roots): built once, shared."""

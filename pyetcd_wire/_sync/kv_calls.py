@@ -1,0 +1,232 @@
+"""The KV and Lease calls (etcd's KV and Lease services, unary), as a mixin
+over `_call` (STYLE.md §5, Go's kv.go: `Put` = `Do(OpPut(…))`).
+
+Each method is a one-line facade over a request builder in `_api`.  This
+module is the source of `_async/kv_calls.py` (scripts/gen_async.py makes it,
+with `async def` and `await`): change this one, then run that script.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Sequence, Type, TypeVar, Union
+
+from google.protobuf.message import Message
+
+from .._api import kv as kv_api
+from .._api import lease as lease_api
+from .._api import txn as txn_api
+from .._api.compare import Compare
+from .._api.methods import (
+    KV_COMPACT,
+    KV_DELETE_RANGE,
+    KV_PUT,
+    KV_RANGE,
+    KV_TXN,
+    LEASE_GRANT,
+    LEASE_LEASES,
+    LEASE_REVOKE,
+    LEASE_TIME_TO_LIVE,
+    Method,
+)
+from .._api.op import Op
+from .._proto import rpc_pb2
+
+Key = Union[str, bytes]
+R = TypeVar("R", bound=Message)
+
+
+class KVCalls:
+    """KV and Lease calls; the class using it provides `_call`."""
+
+    if TYPE_CHECKING:
+
+        def _call(
+            self,
+            method: Method,
+            request: Message,
+            response_type: Type[R],
+            timeout: Optional[float],
+        ) -> R: ...
+
+    # --- KV ---------------------------------------------------------------------
+
+    def put(
+        self,
+        key: Key,
+        value: Key,
+        *,
+        lease: int = 0,
+        prev_kv: bool = False,
+        ignore_value: bool = False,
+        ignore_lease: bool = False,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.PutResponse:
+        """Set `key` to `value` (etcd Put).
+
+        Args:
+            lease: attach the key to this lease (0: none).
+            prev_kv: return the key-value pair as it was before.
+            ignore_value: keep the current value (the key must exist).
+            ignore_lease: keep the current lease (the key must exist).
+            timeout: deadline in seconds (None: the client default).
+
+        Raises:
+            EmptyKeyError, KeyNotFoundError (ignore_* on a missing key),
+            LeaseNotFoundError, RequestTooLargeError, NoSpaceError, ...: see
+            `pyetcd_wire.errors`.
+        """
+        request = kv_api.put_request(
+            key,
+            value,
+            lease=lease,
+            prev_kv=prev_kv,
+            ignore_value=ignore_value,
+            ignore_lease=ignore_lease,
+        )
+        return self._call(KV_PUT, request, rpc_pb2.PutResponse, timeout)
+
+    def get(
+        self,
+        key: Key,
+        *,
+        range_end: Optional[Key] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        revision: int = 0,
+        limit: int = 0,
+        sort_target: str = "key",
+        sort_order: str = "none",
+        serializable: bool = False,
+        keys_only: bool = False,
+        count_only: bool = False,
+        min_mod_revision: int = 0,
+        max_mod_revision: int = 0,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.RangeResponse:
+        """Read a key or a range (etcd Range).
+
+        Args:
+            range_end: read `[key, range_end)`.
+            prefix: read every key starting with `key`.
+            from_key: read every key `>= key`.
+            revision: read at this revision (0: the latest); a compacted one
+                raises CompactedError, a future one FutureRevisionError.
+            limit: at most this many keys (0: no limit); `.more` says if
+                there were more.
+            sort_target, sort_order: "key"/"version"/"create"/"mod"/"value",
+                "none"/"ascend"/"descend".
+            serializable: answer from the member's local data (fast, may be
+                stale) instead of a linearizable read.
+            keys_only, count_only: return keys without values, or only `.count`.
+            min/max_mod/create_revision: filter keys by revisions.
+            timeout: deadline in seconds (None: the client default).
+        """
+        request = kv_api.range_request(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            revision=revision,
+            limit=limit,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            serializable=serializable,
+            keys_only=keys_only,
+            count_only=count_only,
+            min_mod_revision=min_mod_revision,
+            max_mod_revision=max_mod_revision,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
+        return self._call(KV_RANGE, request, rpc_pb2.RangeResponse, timeout)
+
+    def delete(
+        self,
+        key: Key,
+        *,
+        range_end: Optional[Key] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        prev_kv: bool = False,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.DeleteRangeResponse:
+        """Delete a key or a range (etcd DeleteRange); `.deleted` counts them.
+
+        Args: as `get` for the range; `prev_kv` returns the deleted pairs.
+        """
+        request = kv_api.delete_request(
+            key, range_end=range_end, prefix=prefix, from_key=from_key, prev_kv=prev_kv
+        )
+        return self._call(
+            KV_DELETE_RANGE, request, rpc_pb2.DeleteRangeResponse, timeout
+        )
+
+    def compact(
+        self, revision: int, *, physical: bool = False, timeout: Optional[float] = None
+    ) -> rpc_pb2.CompactionResponse:
+        """Discard history before `revision` (etcd Compact).
+
+        Args:
+            physical: return only once the compaction is physically applied.
+        """
+        request = kv_api.compaction_request(revision, physical=physical)
+        return self._call(KV_COMPACT, request, rpc_pb2.CompactionResponse, timeout)
+
+    def txn(
+        self,
+        compare: Sequence[Compare] = (),
+        success: Sequence[Op] = (),
+        failure: Sequence[Op] = (),
+        *,
+        timeout: Optional[float] = None,
+    ) -> rpc_pb2.TxnResponse:
+        """An atomic transaction: if every `compare` holds, run `success`,
+        else `failure` (etcd Txn).  `.succeeded` says which branch ran."""
+        request = txn_api.txn_request(compare, success, failure)
+        return self._call(KV_TXN, request, rpc_pb2.TxnResponse, timeout)
+
+    # --- Lease ------------------------------------------------------------------
+
+    def grant(
+        self, ttl: int, *, id: int = 0, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseGrantResponse:
+        """Create a lease of `ttl` seconds (etcd LeaseGrant); `.ID`, `.TTL`.
+
+        Args:
+            ttl: seconds; the server may raise it to its minimum.
+            id: the lease ID to use (0: the server picks).  Choosing it makes a
+                retried grant safe: a lost response then gives LeaseExistError
+                instead of a second lease.
+        """
+        request = lease_api.lease_grant_request(ttl, id=id)
+        return self._call(LEASE_GRANT, request, rpc_pb2.LeaseGrantResponse, timeout)
+
+    def revoke(
+        self, lease_id: int, *, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseRevokeResponse:
+        """End a lease now and delete its keys (etcd LeaseRevoke).
+
+        Raises:
+            LeaseNotFoundError: no such lease (expired or revoked already).
+        """
+        request = lease_api.lease_revoke_request(lease_id)
+        return self._call(LEASE_REVOKE, request, rpc_pb2.LeaseRevokeResponse, timeout)
+
+    def time_to_live(
+        self, lease_id: int, *, keys: bool = False, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseTimeToLiveResponse:
+        """A lease's remaining `.TTL` (-1 once expired), `.grantedTTL`, and with
+        `keys=True` the keys attached to it (etcd LeaseTimeToLive)."""
+        request = lease_api.lease_time_to_live_request(lease_id, keys=keys)
+        response_type = rpc_pb2.LeaseTimeToLiveResponse
+        return self._call(LEASE_TIME_TO_LIVE, request, response_type, timeout)
+
+    def leases(self, *, timeout: Optional[float] = None) -> rpc_pb2.LeaseLeasesResponse:
+        """The IDs of every live lease (etcd LeaseLeases): `.leases[i].ID`."""
+        request = lease_api.lease_leases_request()
+        return self._call(LEASE_LEASES, request, rpc_pb2.LeaseLeasesResponse, timeout)
+
+
+__all__ = ["KVCalls"]
