@@ -5,7 +5,9 @@ below.  Sessions:
 
 * lint       ruff check + ruff format --check
 * typecheck  mypy --strict on the package
-* proto      generated protobuf modules are current (scripts/gen_proto.py --check)
+* proto      generated code is current: the protobuf modules
+             (scripts/gen_proto.py --check) and the asyncio facades
+             (scripts/gen_async.py --check)
 * tests      unit, fake-peer and integration tests (real etcd) on CPython
 * tests_pypy the same on PyPy 3.9
 * oldest_deps  unit and fake-peer tests on the oldest protobuf and hpack we claim
@@ -42,8 +44,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="python3")
 def proto(session: nox.Session) -> None:
-    session.install("grpcio-tools>=1.60")
+    session.install("grpcio-tools>=1.60", "ruff>=0.6")
     session.run("python", "scripts/gen_proto.py", "--check")
+    session.run("python", "scripts/gen_async.py", "--check")
 
 
 @nox.session(python="python3")

@@ -112,9 +112,12 @@ class AdminCalls:
             timeout: Optional[float],
         ) -> R: ...
 
+        # unasync: sync only (begin)
         def _server_stream(
             self, method: Method, request: Message, timeout: Optional[float]
         ) -> Iterator[bytes]: ...
+
+        # unasync: sync only (end)
 
     # --- Cluster ----------------------------------------------------------------
 
@@ -305,6 +308,7 @@ class AdminCalls:
         response_type = pb.MoveLeaderResponse
         return self._call(MAINTENANCE_MOVE_LEADER, request, response_type, timeout)
 
+    # unasync: sync only (begin)
     def snapshot(
         self, *, timeout: Optional[float] = None
     ) -> Generator[bytes, None, None]:
@@ -360,6 +364,7 @@ class AdminCalls:
             raise
         return path
 
+    # unasync: sync only (end)
     # --- Auth -------------------------------------------------------------------
 
     def auth_enable(self, *, timeout: Optional[float] = None) -> pb.AuthEnableResponse:
