@@ -25,11 +25,9 @@ from .._api.methods import (
     RetryClass,
 )
 from .._core.grpc.metadata import Metadata
-from .._core.lease import FIRST_RESPONSE_TIMEOUT
 from .._policy import retry as retry_policy
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint, parse_endpoint
-from .._policy.keepalive import Keepalive
 from .._proto import rpc_pb2
 from ..errors import (
     ConnectionLostError,
@@ -44,19 +42,16 @@ from ..errors import (
 )
 from ..metrics import RpcMetrics, code_name
 from .admin import AdminCalls
-from .auth import CallMetadata, TokenSource, needs_new_token
+from .auth import TokenSource, needs_new_token
 from .autosync import AutoSync
 from .channel import Channel
 from .keepalive import KeepAlive
 from .kv_calls import KVCalls
+from .options import Options, parse_endpoints
 from .pool import ChannelPool
 from .streams import StreamWorker
-from .tls_config import TLS, channel_settings
+from .tls_config import TLS
 from .watch import Watch
-
-# clientv3 sends its API version as metadata on every call (rpctypes
-# metadatafields.go); etcd counts it in its metrics.
-CLIENT_API_VERSION = "3.7"
 
 REPEATABLE = RetryClass.REPEATABLE
 Key = Union[str, bytes]
@@ -119,41 +114,38 @@ class Client(KVCalls, AdminCalls):
         reject_old_cluster: bool = False,
         metrics: Optional[RpcMetrics] = None,
     ) -> None:
-        self._ssl_context, self._server_name = channel_settings(tls)
-        self._balancer = Balancer(_parse_endpoints(endpoints), rand=random.random)
-        for name, value in (("dial_timeout", dial_timeout), ("timeout", timeout)):
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds or None")
-        if max_send_message_size <= 0 or max_recv_message_size <= 0:
-            raise ValueError("message size limits must be positive")
+        options = Options(
+            endpoints,
+            dial_timeout=dial_timeout,
+            timeout=timeout,
+            tls=tls,
+            username=username,
+            password=password,
+            keepalive_time=keepalive_time,
+            keepalive_timeout=keepalive_timeout,
+            max_send_message_size=max_send_message_size,
+            max_recv_message_size=max_recv_message_size,
+            require_leader=require_leader,
+            auto_sync_interval=auto_sync_interval,
+            reject_old_cluster=reject_old_cluster,
+            metrics=metrics,
+        )
+        self._options = options
         self.timeout = timeout
-        if keepalive_time is not None:
-            Keepalive(keepalive_time, keepalive_timeout)  # checks the values
         self.keepalive_time = keepalive_time
         self.keepalive_timeout = keepalive_timeout
-        base: Metadata = (("client-api-version", CLIENT_API_VERSION),)
-        # Go opens the keep-alive stream require-leader whatever the client's
-        # setting: a member cut off from its leader refuses it.
-        lease_base: Metadata = (*base, ("hasleader", "true"))
-        self._md = CallMetadata(lease_base if require_leader else base, lease_base)
+        self._md = options.metadata
+        self._balancer = Balancer(options.endpoints, rand=random.random)
         self._auth: Optional[TokenSource] = None
-        if username is not None or password is not None:
-            if not username or not password:
-                raise ValueError(
-                    "password auth needs both username= and password= (non-empty)"
-                )
-            self._auth = TokenSource(username, password, self._authenticate, self._md)
+        if options.credentials is not None:
+            self._auth = TokenSource(*options.credentials, self._authenticate, self._md)
         self._metrics = metrics
         if metrics is not None:
             # Measured calls only when asked: the unmeasured path stays as it is.
             self._call = self._measured_call  # type: ignore[method-assign]
         self._dial_timeout = dial_timeout
-        self._max_send_message_size = max_send_message_size
-        self._max_recv_message_size = max_recv_message_size
         self._pool = ChannelPool(self._balancer, self._new_channel)
-        self._first_keep_alive_timeout = (
-            FIRST_RESPONSE_TIMEOUT if dial_timeout is None else dial_timeout + 1.0
-        )
+        self._first_keep_alive_timeout = options.first_keep_alive_timeout
         self._streams_lock = threading.Lock()
         self._streams: Optional[StreamWorker] = None
         self._closed = False
@@ -196,7 +188,7 @@ class Client(KVCalls, AdminCalls):
         Raises:
             ValueError: no endpoint, or a malformed one.
         """
-        parsed = _parse_endpoints(endpoints)
+        parsed = parse_endpoints(endpoints)
         self._pool.set_endpoints(parsed)
         with self._streams_lock:
             streams = self._streams
@@ -371,15 +363,16 @@ class Client(KVCalls, AdminCalls):
     # --- plumbing ---------------------------------------------------------------
 
     def _new_channel(self, endpoint: Endpoint) -> Channel:
+        options = self._options
         return Channel(
             endpoint,
-            ssl_context=self._ssl_context,
-            server_name=self._server_name,
-            keepalive_time=self.keepalive_time,
-            keepalive_timeout=self.keepalive_timeout,
-            dial_timeout=self._dial_timeout,
-            max_send_message_size=self._max_send_message_size,
-            max_recv_message_size=self._max_recv_message_size,
+            ssl_context=options.ssl_context,
+            server_name=options.server_name,
+            keepalive_time=options.keepalive_time,
+            keepalive_timeout=options.keepalive_timeout,
+            dial_timeout=options.dial_timeout,
+            max_send_message_size=options.max_send_message_size,
+            max_recv_message_size=options.max_recv_message_size,
         )
 
     def _stream_worker(self) -> StreamWorker:
@@ -578,10 +571,3 @@ class Client(KVCalls, AdminCalls):
         )
         with stream:
             yield from stream
-
-
-def _parse_endpoints(endpoints: Union[str, Sequence[str]]) -> Tuple[Endpoint, ...]:
-    items = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
-    if not items:
-        raise ValueError("endpoints: give at least one endpoint")
-    return tuple(parse_endpoint(e) for e in items)

@@ -1,0 +1,95 @@
+"""A client's constructor arguments, checked once for `Client` and
+`AsyncClient` alike (API.md, "Client"): what is wrong raises here, before
+anything is dialed."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Optional, Sequence, Tuple, Union
+
+from .._core.grpc.metadata import Metadata
+from .._core.lease import FIRST_RESPONSE_TIMEOUT
+from .._policy.endpoints import Endpoint, parse_endpoint
+from .._policy.keepalive import Keepalive
+from ..metrics import RpcMetrics
+from .auth import CallMetadata
+from .tls_config import TLS, channel_settings
+
+# clientv3 sends its API version as metadata on every call (rpctypes
+# metadatafields.go); etcd counts it in its metrics.
+CLIENT_API_VERSION = "3.7"
+
+
+class Options:
+    """The validated settings (see `Client` for each argument).
+
+    Raises:
+        ValueError: a malformed endpoint or option.
+        TypeError: `tls` of another type.
+    """
+
+    def __init__(
+        self,
+        endpoints: Union[str, Sequence[str]],
+        *,
+        dial_timeout: Optional[float],
+        timeout: Optional[float],
+        tls: Union[TLS, ssl.SSLContext, None],
+        username: Optional[str],
+        password: Optional[str],
+        keepalive_time: Optional[float],
+        keepalive_timeout: float,
+        max_send_message_size: int,
+        max_recv_message_size: int,
+        require_leader: bool,
+        auto_sync_interval: Optional[float],
+        reject_old_cluster: bool,
+        metrics: Optional[RpcMetrics],
+    ) -> None:
+        self.ssl_context, self.server_name = channel_settings(tls)
+        self.endpoints = parse_endpoints(endpoints)
+        for name, value in (("dial_timeout", dial_timeout), ("timeout", timeout)):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds or None")
+        if max_send_message_size <= 0 or max_recv_message_size <= 0:
+            raise ValueError("message size limits must be positive")
+        if keepalive_time is not None:
+            Keepalive(keepalive_time, keepalive_timeout)  # checks the values
+        if auto_sync_interval is not None and not auto_sync_interval > 0:
+            raise ValueError("auto_sync_interval must be a positive number of seconds")
+        self.credentials: Optional[Tuple[str, str]] = None
+        if username is not None or password is not None:
+            if not username or not password:
+                raise ValueError(
+                    "password auth needs both username= and password= (non-empty)"
+                )
+            self.credentials = (username, password)
+        self.dial_timeout = dial_timeout
+        self.timeout = timeout
+        self.keepalive_time = keepalive_time
+        self.keepalive_timeout = keepalive_timeout
+        self.max_send_message_size = max_send_message_size
+        self.max_recv_message_size = max_recv_message_size
+        self.auto_sync_interval = auto_sync_interval
+        self.reject_old_cluster = reject_old_cluster
+        self.metrics = metrics
+        base: Metadata = (("client-api-version", CLIENT_API_VERSION),)
+        # Go opens the keep-alive stream require-leader whatever the client's
+        # setting: a member cut off from its leader refuses it.
+        lease_base: Metadata = (*base, ("hasleader", "true"))
+        self.metadata = CallMetadata(lease_base if require_leader else base, lease_base)
+        # Go: the first keep-alive response may take dial_timeout + 1 s.
+        self.first_keep_alive_timeout = (
+            FIRST_RESPONSE_TIMEOUT if dial_timeout is None else dial_timeout + 1.0
+        )
+
+
+def parse_endpoints(endpoints: Union[str, Sequence[str]]) -> Tuple[Endpoint, ...]:
+    """One endpoint string or several, parsed (ValueError names a bad one)."""
+    items = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
+    if not items:
+        raise ValueError("endpoints: give at least one endpoint")
+    return tuple(parse_endpoint(e) for e in items)
+
+
+__all__ = ["CLIENT_API_VERSION", "Options", "parse_endpoints"]
