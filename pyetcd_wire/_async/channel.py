@@ -135,6 +135,12 @@ class AsyncChannel:
             old.close()  # one with calls in flight drains (GOAWAY lets them)
         return conn
 
+    def silent_since(self, when: float) -> bool:
+        """True if the current connection has received nothing since `when`
+        (monotonic): see `Channel.silent_since`."""
+        current = self._current
+        return current is not None and current.last_read < when
+
     def close(self) -> None:
         """Close the connection; calls in flight fail.  Idempotent."""
         self._closed = True

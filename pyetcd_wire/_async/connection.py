@@ -14,6 +14,7 @@ Cancelling the task that awaits a call cancels the call on the wire
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, List, Optional
 
 from .._core.grpc import events as ge
@@ -50,6 +51,7 @@ class AsyncConnection(asyncio.Protocol):
         self._transport: Optional[asyncio.Transport] = None
         self._dead: Optional[EtcdError] = None
         self._loop = asyncio.get_running_loop()
+        self.last_read = time.monotonic()  # when the server last sent bytes
 
     # --- asyncio.Protocol ----------------------------------------------------
 
@@ -60,6 +62,7 @@ class AsyncConnection(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
+        self.last_read = time.monotonic()
         self._dispatch(self._core.receive_data(data))
         self._flush()
 

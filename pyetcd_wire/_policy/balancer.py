@@ -16,7 +16,7 @@ Sans-IO: the caller passes `now` (monotonic seconds) and `rand` (a uniform
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from .endpoints import Endpoint
 
@@ -138,4 +138,15 @@ class Balancer:
         ]
 
 
-__all__ = ["Balancer", "Health"]
+def member_endpoints(members: Sequence[Any]) -> List[str]:
+    """Go's Sync: the client URLs of the started (named) voting members of a
+    MemberListResponse's `.members` (learners serve no client traffic)."""
+    return [
+        url
+        for member in members
+        if member.name and not member.isLearner
+        for url in member.clientURLs
+    ]
+
+
+__all__ = ["Balancer", "Health", "member_endpoints"]

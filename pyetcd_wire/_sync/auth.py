@@ -45,7 +45,39 @@ class CallMetadata:
         self.lease = (*self._lease_base, *extra)
 
 
-class TokenSource:
+class TokenState:
+    """The token's bookkeeping, shared by the sync and asyncio sources (which
+    add the lock and the Authenticate call)."""
+
+    def __init__(self, username: str, password: str, metadata: CallMetadata) -> None:
+        self.credentials = (username, password)
+        self._metadata = metadata
+        #: Bumped by every refresh: a caller passes the value it sent with.
+        self.generation = 0
+        self.ready = False  # a token (or "auth is off") has been obtained
+
+    def refreshed_since(self, seen: int) -> bool:
+        """True if a refresh happened after a call of generation `seen` was
+        sent: its new token is the one to try (no second Authenticate)."""
+        return self.ready and self.generation != seen
+
+    def install(self, token: Optional[str]) -> None:
+        self._metadata.set_token(token)
+        self.generation += 1
+        self.ready = True
+
+
+def authenticated(authenticate: Callable[[str, str], str], state: TokenState) -> None:
+    """Run a (sync) Authenticate for `state`: AuthNotEnabledError means no
+    token to send (Go clears it)."""
+    try:
+        token: Optional[str] = authenticate(*state.credentials)
+    except AuthNotEnabledError:
+        token = None
+    state.install(token)
+
+
+class TokenSource(TokenState):
     """The current token of one client.
 
     Args:
@@ -60,14 +92,9 @@ class TokenSource:
         authenticate: Callable[[str, str], str],
         metadata: CallMetadata,
     ) -> None:
-        self._username = username
-        self._password = password
+        super().__init__(username, password, metadata)
         self._authenticate = authenticate
-        self._metadata = metadata
         self._lock = threading.Lock()
-        #: Bumped by every refresh: a caller passes the value it sent with.
-        self.generation = 0
-        self.ready = False  # a token (or "auth is off") has been obtained
 
     def ensure(self) -> None:
         """Obtain the first token if no thread has yet."""
@@ -83,17 +110,8 @@ class TokenSource:
             EtcdError: Authenticate failed otherwise.
         """
         with self._lock:
-            if self.ready and self.generation != seen:
-                return  # refreshed while we waited for the lock
-            try:
-                token: Optional[str] = self._authenticate(
-                    self._username, self._password
-                )
-            except AuthNotEnabledError:
-                token = None  # nothing to send (Go clears the token)
-            self._metadata.set_token(token)
-            self.generation += 1
-            self.ready = True
+            if not self.refreshed_since(seen):
+                authenticated(self._authenticate, self)
 
 
-__all__ = ["CallMetadata", "TokenSource", "needs_new_token"]
+__all__ = ["CallMetadata", "TokenSource", "TokenState", "needs_new_token"]

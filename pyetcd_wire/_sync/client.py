@@ -26,7 +26,7 @@ from .._api.methods import (
 )
 from .._core.grpc.metadata import Metadata
 from .._policy import retry as retry_policy
-from .._policy.balancer import Balancer
+from .._policy.balancer import Balancer, member_endpoints
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from ..errors import (
@@ -144,7 +144,9 @@ class Client(KVCalls, AdminCalls):
             # Measured calls only when asked: the unmeasured path stays as it is.
             self._call = self._measured_call  # type: ignore[method-assign]
         self._dial_timeout = dial_timeout
-        self._pool = ChannelPool(self._balancer, self._new_channel)
+        self._pool: ChannelPool[Channel] = ChannelPool(
+            self._balancer, self._new_channel
+        )
         self._first_keep_alive_timeout = options.first_keep_alive_timeout
         self._streams_lock = threading.Lock()
         self._streams: Optional[StreamWorker] = None
@@ -219,12 +221,7 @@ class Client(KVCalls, AdminCalls):
                 left as they were.
         """
         members = self.member_list(timeout=timeout).members
-        urls = [
-            url
-            for member in members
-            if member.name and not member.isLearner
-            for url in member.clientURLs
-        ]
+        urls = member_endpoints(members)
         if urls:
             self.set_endpoints(*urls)
         return self.endpoints

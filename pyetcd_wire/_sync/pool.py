@@ -10,27 +10,37 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Generic, List, Protocol, Sequence, TypeVar
 
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionLostError
-from .channel import Channel
 
 
-class ChannelPool:
+class PoolChannel(Protocol):
+    """What the pool needs of a channel (`Channel`, `AsyncChannel`)."""
+
+    endpoint: Endpoint
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=PoolChannel)
+
+
+class ChannelPool(Generic[C]):
     """Channels to the balancer's endpoints; thread-safe."""
 
     def __init__(
-        self, balancer: Balancer, new_channel: Callable[[Endpoint], Channel]
+        self, balancer: Balancer, new_channel: Callable[[Endpoint], C]
     ) -> None:
         self.balancer = balancer
         self._new_channel = new_channel
         self._lock = threading.Lock()
-        self._channels: Dict[Endpoint, Channel] = {}
+        self._channels: Dict[Endpoint, C] = {}
         self._closed = False
 
-    def pick(self) -> Channel:
+    def pick(self) -> C:
         """The channel for the next call (round robin, healthy first)."""
         balancer = self.balancer
         if balancer._quarantined:
@@ -40,7 +50,7 @@ class ChannelPool:
         channel = self._channels.get(endpoint)
         return channel if channel is not None else self.channel(endpoint)
 
-    def channel(self, endpoint: Endpoint) -> Channel:
+    def channel(self, endpoint: Endpoint) -> C:
         """The channel to exactly `endpoint` (created if needed, even for an
         endpoint not in the list: it is then the caller's to close)."""
         with self._lock:
@@ -53,14 +63,14 @@ class ChannelPool:
                     self._channels[endpoint] = channel
             return channel
 
-    def owns(self, channel: Channel) -> bool:
+    def owns(self, channel: C) -> bool:
         return self._channels.get(channel.endpoint) is channel
 
     def failed(self, endpoint: Endpoint, why: str) -> None:
         with self._lock:
             self.balancer.failed(endpoint, time.monotonic(), why)
 
-    def succeeded(self, channel: Channel) -> None:
+    def succeeded(self, channel: C) -> None:
         with self._lock:
             self.balancer.succeeded(channel.endpoint)
 
@@ -76,7 +86,7 @@ class ChannelPool:
         for channel in gone:
             channel.close()
 
-    def channels(self) -> List[Channel]:
+    def channels(self) -> List[C]:
         with self._lock:
             return list(self._channels.values())
 

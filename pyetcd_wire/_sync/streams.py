@@ -77,7 +77,7 @@ from ..errors import (
     RemoteProtocolError,
 )
 from .auth import CallMetadata
-from .channel import Stream
+from .channel import Channel, Stream
 from .connection import Connection
 from .keepalive import KeepAlive
 from .lease_stream import LeaseStream
@@ -128,7 +128,7 @@ class StreamWorker:
 
     def __init__(
         self,
-        pool: ChannelPool,
+        pool: ChannelPool[Channel],
         *,
         metadata: CallMetadata,
         first_response_timeout: float,

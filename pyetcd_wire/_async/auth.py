@@ -1,0 +1,47 @@
+"""Password auth for asyncio: the token, obtained at the first call and
+refreshed once for every task that saw it fail (`_sync/auth.py` has the
+rules; this is its single-flight with an `asyncio.Lock`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable, Optional
+
+from .._sync.auth import CallMetadata, TokenState
+from ..errors import AuthNotEnabledError
+
+
+class AsyncTokenSource(TokenState):
+    """The current token of one `AsyncClient`."""
+
+    def __init__(
+        self,
+        username: str,
+        password: str,
+        authenticate: Callable[[str, str], Awaitable[str]],
+        metadata: CallMetadata,
+    ) -> None:
+        super().__init__(username, password, metadata)
+        self._authenticate = authenticate
+        self._lock: Optional[asyncio.Lock] = None  # made in the client's loop
+
+    async def ensure(self) -> None:
+        if not self.ready:
+            await self.refresh(self.generation)
+
+    async def refresh(self, seen: int) -> None:
+        """Replace the token a call of generation `seen` was refused with;
+        a no-op if another task did already."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.refreshed_since(seen):
+                return
+            try:
+                token: Optional[str] = await self._authenticate(*self.credentials)
+            except AuthNotEnabledError:
+                token = None
+            self.install(token)
+
+
+__all__ = ["AsyncTokenSource"]
