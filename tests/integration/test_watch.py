@@ -318,7 +318,8 @@ def test_close_wakes_a_blocked_iterator(etcd_versioned: EtcdMember) -> None:
 
 @pytest.fixture
 def own_member(server_binary: str) -> Iterator[EtcdMember]:
-    with EtcdMember("restart", binary=server_binary) as member:
+    # durable: the test SIGKILLs it and compares the history it kept.
+    with EtcdMember("restart", binary=server_binary, durable=True) as member:
         yield member
 
 
