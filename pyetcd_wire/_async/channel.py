@@ -61,7 +61,7 @@ class AsyncChannel:
     ) -> bytes:
         """One unary call; the serialized response (errors as `Channel.unary`)."""
         conn = self._current
-        if conn is None or not conn.usable:
+        if conn is None or conn.dead is not None:
             conn = await self.connection()
         return await conn.unary(path, request, timeout=timeout, metadata=metadata)
 

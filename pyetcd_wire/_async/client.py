@@ -166,7 +166,7 @@ class AsyncClient(AsyncKVCalls, AsyncAdminCalls):
         data = request.SerializeToString()
         if timeout is None:
             timeout = self.timeout
-        started = time.monotonic()
+        started = time.monotonic() if timeout is not None else 0.0
         if self._auth is not None:
             await self._auth.ensure()
         channel = self._pool.pick()
@@ -177,7 +177,7 @@ class AsyncClient(AsyncKVCalls, AsyncAdminCalls):
         except EtcdError as exc:
             raw = await self._retry(method, data, timeout, started, channel, exc)
         else:
-            if self._balancer.any_quarantined:
+            if self._balancer._quarantined:
                 self._pool.succeeded(channel)
         return response_type.FromString(raw)
 

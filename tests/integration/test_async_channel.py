@@ -160,3 +160,37 @@ def test_unreachable_endpoint_is_named():
 
     with pytest.raises(ConnectionFailedError, match=r"127\.0\.0\.1:9"):
         run(main())
+
+
+def test_each_call_expires_at_its_own_deadline(etcd_single):
+    """Deadlines share one timer per connection (a heap): each call still
+    ends at its own, in order, and a finished call's entry does no harm."""
+    member = etcd_single
+
+    async def main():
+        channel = AsyncChannel(member.endpoint)
+        try:
+            await get(channel, b"/async/d", timeout=5)  # connected; done early
+            loop = asyncio.get_running_loop()
+            member.pause()
+            try:
+                started = loop.time()
+
+                async def timed(timeout):
+                    with pytest.raises(DeadlineExceededError):
+                        await get(channel, b"/async/d", timeout=timeout)
+                    return loop.time() - started
+
+                ends = await asyncio.gather(*(timed(t) for t in (0.6, 0.2, 0.4)))
+            finally:
+                member.resume()
+            await get(channel, b"/async/d", timeout=5)
+            return ends, len(channel._current._deadlines)
+        finally:
+            channel.close()
+
+    (late, early, middle), left = run(main())
+    assert 0.2 <= early < middle < late < 1.2
+    assert middle >= 0.4
+    assert late >= 0.6
+    assert left <= 1  # the last call's entry at most
