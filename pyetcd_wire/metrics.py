@@ -24,7 +24,6 @@ from ._core.grpc.status import StatusCode
 from .errors import (
     DeadlineExceededError,
     EtcdError,
-    RpcCancelledError,
     RpcError,
     TransportError,
 )
@@ -43,10 +42,8 @@ def code_name(error: Optional[EtcdError]) -> str:
     Unavailable, as grpc-go reports it."""
     if error is None:
         return "OK"
-    if isinstance(error, RpcError):
+    if isinstance(error, RpcError):  # RpcCancelledError too: code CANCELLED
         code = error.code
-    elif isinstance(error, RpcCancelledError):
-        code = StatusCode.CANCELLED
     elif isinstance(error, DeadlineExceededError):
         code = StatusCode.DEADLINE_EXCEEDED
     elif isinstance(error, TransportError):

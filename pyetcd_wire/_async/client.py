@@ -15,28 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import random
-import ssl
 import time
-from typing import Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Optional, Tuple, Type, TypeVar
 
 from google.protobuf.message import Message
 
 from .._api import auth as auth_api
 from .._api.methods import AUTH_AUTHENTICATE, Method
 from .._policy import retry as retry_policy
-from .._policy.balancer import Balancer, member_endpoints
+from .._policy.balancer import member_endpoints
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
-from .._sync.options import Options, parse_endpoints
+from .._sync.client_base import ClientBase
+from .._sync.options import parse_endpoints
 from .._sync.pool import ChannelPool
-from .._sync.tls_config import TLS
 from ..errors import (
-    DeadlineExceededError,
     EtcdError,
     TransportError,
     UnavailableError,
 )
-from ..metrics import RpcMetrics
 from .admin import AsyncAdminCalls
 from .auth import AsyncTokenSource
 from .channel import AsyncChannel
@@ -44,67 +41,24 @@ from .kv_calls import AsyncKVCalls
 
 R = TypeVar("R", bound=Message)
 
-_NOT_YET = (
-    "keepalive_time",
-    "auto_sync_interval",
-    "reject_old_cluster",
-    "metrics",
-)
 
-
-class AsyncClient(AsyncKVCalls, AsyncAdminCalls):
+class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
     """A client of one etcd cluster for asyncio; the arguments are
-    `Client`'s.  Use ``async with``, or ``await aclose()``."""
+    `ClientBase`'s, as `Client`'s.  Use ``async with``, or ``await aclose()``."""
 
-    def __init__(
-        self,
-        endpoints: Union[str, Sequence[str]] = "127.0.0.1:2379",
-        *,
-        dial_timeout: Optional[float] = 5.0,
-        timeout: Optional[float] = None,
-        tls: Union[TLS, ssl.SSLContext, None] = None,
-        username: Optional[str] = None,
-        password: Optional[str] = None,
-        keepalive_time: Optional[float] = None,
-        keepalive_timeout: float = 20.0,
-        max_send_message_size: int = 2 * 1024 * 1024,
-        max_recv_message_size: int = 2**31 - 1,
-        require_leader: bool = False,
-        auto_sync_interval: Optional[float] = None,
-        reject_old_cluster: bool = False,
-        metrics: Optional[RpcMetrics] = None,
-    ) -> None:
-        options = Options(
-            endpoints,
-            dial_timeout=dial_timeout,
-            timeout=timeout,
-            tls=tls,
-            username=username,
-            password=password,
-            keepalive_time=keepalive_time,
-            keepalive_timeout=keepalive_timeout,
-            max_send_message_size=max_send_message_size,
-            max_recv_message_size=max_recv_message_size,
-            require_leader=require_leader,
-            auto_sync_interval=auto_sync_interval,
-            reject_old_cluster=reject_old_cluster,
-            metrics=metrics,
-        )
+    def _start(self) -> None:
+        options = self._options
         given = {
-            "keepalive_time": keepalive_time,
-            "auto_sync_interval": auto_sync_interval,
-            "reject_old_cluster": reject_old_cluster or None,
-            "metrics": metrics,
+            "keepalive_time": options.keepalive_time,
+            "auto_sync_interval": options.auto_sync_interval,
+            "reject_old_cluster": options.reject_old_cluster or None,
+            "metrics": options.metrics,
         }
-        for name in _NOT_YET:
-            if given[name] is not None:
+        for name, value in given.items():
+            if value is not None:
                 raise NotImplementedError(
                     f"{name}= is not supported by AsyncClient yet (Client has it)"
                 )
-        self._options = options
-        self.timeout = timeout
-        self._md = options.metadata
-        self._balancer = Balancer(options.endpoints, rand=random.random)
         self._pool: ChannelPool[AsyncChannel] = ChannelPool(
             self._balancer, self._new_channel
         )
@@ -113,11 +67,6 @@ class AsyncClient(AsyncKVCalls, AsyncAdminCalls):
             self._auth = AsyncTokenSource(
                 *options.credentials, self._authenticate, self._md
             )
-
-    @property
-    def endpoints(self) -> Tuple[str, ...]:
-        """The endpoints this client uses."""
-        return tuple(e.text for e in self._balancer.endpoints)
 
     def set_endpoints(self, *endpoints: str) -> None:
         """As `Client.set_endpoints`."""
@@ -177,7 +126,7 @@ class AsyncClient(AsyncKVCalls, AsyncAdminCalls):
         except EtcdError as exc:
             raw = await self._retry(method, data, timeout, started, channel, exc)
         else:
-            if self._balancer._quarantined:
+            if self._balancer.quarantined_count:
                 self._pool.succeeded(channel)
         return response_type.FromString(raw)
 
@@ -197,11 +146,11 @@ class AsyncClient(AsyncKVCalls, AsyncAdminCalls):
         )
         generation = auth.generation if auth is not None else 0
         while True:
-            silent = isinstance(error, DeadlineExceededError) and channel.silent_since(
-                started
-            )
             step = plan.after(
-                error, time.monotonic(), len(self._balancer.endpoints), silent=silent
+                error,
+                time.monotonic(),
+                len(self._balancer.endpoints),
+                silent=channel.silent_since(started),
             )
             if step.quarantine:
                 self._pool.failed(channel.endpoint, str(error))

@@ -50,22 +50,18 @@ class Balancer:
         self._endpoints: Tuple[Endpoint, ...] = ()
         self._health: Dict[Endpoint, Health] = {}
         self._next = 0
-        self._quarantined = 0  # how many records have `until` set
+        #: How many records have `until` set.  0 (the usual case): `succeeded`
+        #: has nothing to clear, and `next` needs no clock.
+        self.quarantined_count = 0
         self.set_endpoints(endpoints)
 
     @property
     def endpoints(self) -> Tuple[Endpoint, ...]:
         return self._endpoints
 
-    @property
-    def any_quarantined(self) -> bool:
-        """False means `succeeded()` has nothing to clear, and `pick` needs
-        no `now` (see `next`)."""
-        return bool(self._quarantined)
-
     def next(self) -> Endpoint:
-        """`pick` when nothing is quarantined (the per-call fast path: no
-        clock read)."""
+        """The next endpoint in turn: `pick` when nothing is quarantined
+        (the per-call fast path: no clock read)."""
         start = self._next
         self._next = (start + 1) % len(self._endpoints)
         return self._endpoints[start]
@@ -77,17 +73,17 @@ class Balancer:
             raise ValueError("endpoints: give at least one endpoint")
         self._health = {e: self._health.get(e) or Health() for e in unique}
         self._endpoints = unique
-        self._quarantined = sum(1 for h in self._health.values() if h.until)
+        self.quarantined_count = sum(1 for h in self._health.values() if h.until)
         self._next %= len(unique)
 
     def pick(self, now: float) -> Endpoint:
         """The endpoint for the next call."""
+        if not self.quarantined_count:
+            return self.next()
         endpoints = self._endpoints
         count = len(endpoints)
         start = self._next
         self._next = (start + 1) % count
-        if not self._quarantined:
-            return endpoints[start]
         soonest: Tuple[float, Endpoint] | None = None
         for i in range(count):
             endpoint = endpoints[(start + i) % count]
@@ -110,7 +106,7 @@ class Balancer:
         )
         delay *= 1.0 + QUARANTINE_JITTER * (2.0 * self._rand() - 1.0)
         if not health.until:
-            self._quarantined += 1
+            self.quarantined_count += 1
         health.failures += 1
         health.until = now + delay
         health.last_error = why
@@ -121,7 +117,7 @@ class Balancer:
         if health is None or not (health.failures or health.until):
             return
         if health.until:
-            self._quarantined -= 1
+            self.quarantined_count -= 1
         health.failures = 0
         health.until = 0.0
 

@@ -1,7 +1,7 @@
 """When a failed unary call is sent again, and how long to wait first.
 
-Go's rules (client/v3/retry_interceptor.go, clientv3.md §2.2), as data and
-two functions:
+Go's rules (client/v3/retry_interceptor.go, clientv3.md §2.2), as data,
+functions, and `UnaryRetry`, the plan both drivers follow:
 
 * REPEATABLE calls (Range, the Lease calls, MemberList, Status ...) are
   retried on Unavailable: a transport failure, or the server's Unavailable

@@ -18,7 +18,6 @@ import threading
 from typing import Callable, Optional
 
 from .._core.grpc.metadata import Metadata
-from .._policy.retry import needs_new_token
 from ..errors import AuthNotEnabledError
 
 
@@ -114,4 +113,4 @@ class TokenSource(TokenState):
                 authenticated(self._authenticate, self)
 
 
-__all__ = ["CallMetadata", "TokenSource", "TokenState", "needs_new_token"]
+__all__ = ["CallMetadata", "TokenSource", "TokenState", "authenticated"]

@@ -22,8 +22,6 @@ class AutoSync:
     """Calls `sync(timeout)` every `interval` seconds until `stop()`."""
 
     def __init__(self, sync: Callable[[float], object], interval: float) -> None:
-        if not interval > 0:
-            raise ValueError("auto_sync_interval must be a positive number of seconds")
         self._sync = sync
         self._interval = interval
         self._stopped = threading.Event()

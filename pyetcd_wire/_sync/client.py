@@ -8,10 +8,9 @@ the etcd protobuf response messages, as API.md promises.
 from __future__ import annotations
 
 import random
-import ssl
 import threading
 import time
-from typing import Iterator, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Iterator, Optional, Tuple, Type, TypeVar, Union
 
 from google.protobuf.message import Message
 
@@ -26,12 +25,11 @@ from .._api.methods import (
 )
 from .._core.grpc.metadata import Metadata
 from .._policy import retry as retry_policy
-from .._policy.balancer import Balancer, member_endpoints
+from .._policy.balancer import member_endpoints
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from ..errors import (
     ConnectionLostError,
-    DeadlineExceededError,
     EtcdError,
     InternalError,
     LeaseNotFoundError,
@@ -40,17 +38,17 @@ from ..errors import (
     TransportError,
     UnavailableError,
 )
-from ..metrics import RpcMetrics, code_name
+from ..metrics import code_name
 from .admin import AdminCalls
-from .auth import TokenSource, needs_new_token
+from .auth import TokenSource
 from .autosync import AutoSync
 from .channel import Channel
+from .client_base import ClientBase
 from .keepalive import KeepAlive
 from .kv_calls import KVCalls
-from .options import Options, parse_endpoints
+from .options import parse_endpoints
 from .pool import ChannelPool
 from .streams import StreamWorker
-from .tls_config import TLS
 from .watch import Watch
 
 REPEATABLE = RetryClass.REPEATABLE
@@ -61,120 +59,40 @@ R = TypeVar("R", bound=Message)
 MIN_CLUSTER_VERSION = (3, 4)
 
 
-class Client(KVCalls, AdminCalls):
-    """A client of one etcd cluster.
+class Client(ClientBase, KVCalls, AdminCalls):
+    """A client of one etcd cluster (sync; threads may share it).  The
+    arguments are `ClientBase`'s (API.md, "Client")."""
 
-    Args:
-        endpoints: "host:port", "http://host:port" or "unix:///path", or a
-            sequence of them.
-        dial_timeout: bound, in seconds, on connecting to an endpoint.
-        timeout: default per-call deadline in seconds (None: no deadline).
-        max_send_message_size: the largest request message, in bytes.
-        max_recv_message_size: the largest response message, in bytes; a
-            larger one fails the call with ResourceExhaustedError.
-        require_leader: send `hasleader=true`, so that a member without a
-            leader refuses calls (NoLeaderError) instead of serving them.
-        username, password: password auth: a token is obtained at the
-            first call and refreshed when the server says it expired.
-        keepalive_time, keepalive_timeout: HTTP/2 PING after this many
-            seconds of silence on a connection with calls open (raised to
-            the server's 5 s minimum); the connection is given up if nothing
-            answers within keepalive_timeout.  None: no PINGs.
-        auto_sync_interval: every this many seconds, set the endpoints from
-            the member list (`sync()`), in a background thread.
-        reject_old_cluster: at construction, ask every endpoint's version
-            and refuse a member older than etcd 3.4 (OldClusterError).
-        metrics: an `RpcMetrics` (e.g. `pyetcd_wire.metrics.PrometheusMetrics`)
-            told of each call's start and outcome.
-        tls: None, `pyetcd_wire.TLS(ca_file=, cert_file=, key_file=,
-            server_name=)` or a ready `ssl.SSLContext` (offering ALPN "h2").
-            `https://` endpoints always use TLS (the system's CAs without
-            a config), `http://` never, bare `host:port` when `tls` is set.
-
-    Raises:
-        ValueError: a malformed endpoint or option.
-        TypeError: `tls` of another type.
-    """
-
-    def __init__(
-        self,
-        endpoints: Union[str, Sequence[str]] = "127.0.0.1:2379",
-        *,
-        dial_timeout: Optional[float] = 5.0,
-        timeout: Optional[float] = None,
-        tls: Union[TLS, ssl.SSLContext, None] = None,
-        username: Optional[str] = None,
-        password: Optional[str] = None,
-        keepalive_time: Optional[float] = None,
-        keepalive_timeout: float = 20.0,
-        max_send_message_size: int = 2 * 1024 * 1024,
-        max_recv_message_size: int = 2**31 - 1,
-        require_leader: bool = False,
-        auto_sync_interval: Optional[float] = None,
-        reject_old_cluster: bool = False,
-        metrics: Optional[RpcMetrics] = None,
-    ) -> None:
-        options = Options(
-            endpoints,
-            dial_timeout=dial_timeout,
-            timeout=timeout,
-            tls=tls,
-            username=username,
-            password=password,
-            keepalive_time=keepalive_time,
-            keepalive_timeout=keepalive_timeout,
-            max_send_message_size=max_send_message_size,
-            max_recv_message_size=max_recv_message_size,
-            require_leader=require_leader,
-            auto_sync_interval=auto_sync_interval,
-            reject_old_cluster=reject_old_cluster,
-            metrics=metrics,
-        )
-        self._options = options
-        self.timeout = timeout
-        self.keepalive_time = keepalive_time
-        self.keepalive_timeout = keepalive_timeout
-        self._md = options.metadata
-        self._balancer = Balancer(options.endpoints, rand=random.random)
+    def _start(self) -> None:
+        options = self._options
         self._auth: Optional[TokenSource] = None
         if options.credentials is not None:
             self._auth = TokenSource(*options.credentials, self._authenticate, self._md)
-        self._metrics = metrics
-        if metrics is not None:
+        if options.metrics is not None:
             # Measured calls only when asked: the unmeasured path stays as it is.
             self._call = self._measured_call  # type: ignore[method-assign]
-        self._dial_timeout = dial_timeout
         self._pool: ChannelPool[Channel] = ChannelPool(
             self._balancer, self._new_channel
         )
-        self._first_keep_alive_timeout = options.first_keep_alive_timeout
         self._streams_lock = threading.Lock()
         self._streams: Optional[StreamWorker] = None
         self._closed = False
         self._auto_sync: Optional[AutoSync] = None
-        if reject_old_cluster:
+        if options.reject_old_cluster:
             try:
                 self._reject_old_cluster()
             except BaseException:
                 self.close()
                 raise
-        self._auto_sync = (
-            None
-            if auto_sync_interval is None
-            else AutoSync(
-                lambda timeout: self.sync(timeout=timeout), auto_sync_interval
+        if options.auto_sync_interval is not None:
+            self._auto_sync = AutoSync(
+                lambda timeout: self.sync(timeout=timeout), options.auto_sync_interval
             )
-        )
 
     @property
     def _metadata(self) -> Metadata:
         metadata: Metadata = self._md.calls
         return metadata
-
-    @property
-    def endpoints(self) -> Tuple[str, ...]:
-        """The endpoints this client uses."""
-        return tuple(e.text for e in self._balancer.endpoints)
 
     @property
     def _channel(self) -> Channel:
@@ -202,7 +120,7 @@ class Client(KVCalls, AdminCalls):
         dial_timeout; any error, or a member older than MIN_CLUSTER_VERSION,
         fails the constructor."""
         for endpoint in self.endpoints:
-            version = self.status(endpoint, timeout=self._dial_timeout).version
+            version = self.status(endpoint, timeout=self._options.dial_timeout).version
             try:
                 numbers = tuple(int(x) for x in version.split(".")[:2])
             except ValueError:
@@ -382,8 +300,8 @@ class Client(KVCalls, AdminCalls):
                 self._streams = StreamWorker(
                     ChannelPool(self._balancer, self._new_channel),
                     metadata=self._md,
-                    first_response_timeout=self._first_keep_alive_timeout,
-                    refresh_auth=self._refresh_auth_for_stream,
+                    first_response_timeout=self._options.first_keep_alive_timeout,
+                    refresh_token=self._refresh_token,
                     keepalive=self.keepalive_time is not None,
                 )
             return self._streams
@@ -416,7 +334,7 @@ class Client(KVCalls, AdminCalls):
         except EtcdError as exc:
             raw = self._retry(method, data, timeout, started, channel, exc)
         else:
-            if self._balancer._quarantined:
+            if self._balancer.quarantined_count:
                 self._pool.succeeded(channel)
         return response_type.FromString(raw)
 
@@ -429,7 +347,7 @@ class Client(KVCalls, AdminCalls):
     ) -> R:
         """`_call`, reported to the metrics hook (one start, one outcome per
         logical call, retries included)."""
-        metrics = self._metrics
+        metrics = self._options.metrics
         assert metrics is not None
         metrics.started(method)
         started = time.monotonic()
@@ -463,11 +381,11 @@ class Client(KVCalls, AdminCalls):
         # then, by another thread, makes ours a no-op).
         generation = auth.generation if auth is not None else 0
         while True:
-            silent = isinstance(error, DeadlineExceededError) and channel.silent_since(
-                started
-            )
             step = plan.after(
-                error, time.monotonic(), len(self._balancer.endpoints), silent=silent
+                error,
+                time.monotonic(),
+                len(self._balancer.endpoints),
+                silent=channel.silent_since(started),
             )
             if step.quarantine:
                 pool.failed(channel.endpoint, str(error))
@@ -507,7 +425,7 @@ class Client(KVCalls, AdminCalls):
                 raw = channel.unary(
                     AUTH_AUTHENTICATE.path,
                     data,
-                    timeout=self._dial_timeout,
+                    timeout=self._options.dial_timeout,
                     metadata=self._md.without_token,
                 )
             except (TransportError, UnavailableError) as exc:
@@ -519,11 +437,11 @@ class Client(KVCalls, AdminCalls):
         assert error is not None
         raise error
 
-    def _refresh_auth_for_stream(self, error: EtcdError) -> bool:
-        """For the stream worker: True if `error` was a stale token and a new
-        one is in place (the stream may be opened again)."""
+    def _refresh_token(self) -> bool:
+        """For the stream worker: True if a new token is in place (False
+        without password auth, or if Authenticate failed)."""
         auth = self._auth
-        if auth is None or not needs_new_token(error):
+        if auth is None:
             return False
         try:
             auth.refresh(auth.generation)

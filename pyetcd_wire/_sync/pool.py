@@ -43,7 +43,7 @@ class ChannelPool(Generic[C]):
     def pick(self) -> C:
         """The channel for the next call (round robin, healthy first)."""
         balancer = self.balancer
-        if balancer._quarantined:
+        if balancer.quarantined_count:
             endpoint = balancer.pick(time.monotonic())
         else:
             endpoint = balancer.next()

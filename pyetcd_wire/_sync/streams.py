@@ -68,11 +68,11 @@ from .._api.methods import WATCH_WATCH
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
 from .._policy.endpoints import Endpoint, parse_endpoint
+from .._policy.retry import needs_new_token
 from .._proto import rpc_pb2
 from ..errors import (
     EtcdError,
     InternalError,
-    InvalidAuthTokenError,
     PermissionDeniedError,
     RemoteProtocolError,
 )
@@ -119,9 +119,8 @@ class StreamWorker:
             read at each open, so a new token is used.
         first_response_timeout: seconds a new keep-alive may wait for its
             first response before the lease counts as lost.
-        refresh_auth: called with the error a stream failed with; True if
-            it was a stale token and a new one is in place, so the stream
-            may be opened again.
+        refresh_token: gets a new token; True if one is in place (then a
+            stream refused for its stale token may be opened again).
         keepalive: the connections have PING keepalive (the loop then wakes
             for their checks).
     """
@@ -132,13 +131,13 @@ class StreamWorker:
         *,
         metadata: CallMetadata,
         first_response_timeout: float,
-        refresh_auth: Callable[[EtcdError], bool] = lambda error: False,
+        refresh_token: Callable[[], bool] = lambda: False,
         keepalive: bool = False,
     ) -> None:
         self._pool = pool
         self._keepalive_on = keepalive
         self._metadata = metadata
-        self._refresh_auth = refresh_auth
+        self._refresh_token = refresh_token
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._closed = False
@@ -171,7 +170,7 @@ class StreamWorker:
             metadata=metadata,
             first_response_timeout=first_response_timeout,
             on_stream_failed=self._stream_failed,
-            refresh_auth=refresh_auth,
+            refresh_auth=self._refresh_auth,
         )
 
     @property
@@ -423,7 +422,7 @@ class StreamWorker:
         timeout = self._tend_at - now
         if max_wait is not None and max_wait < timeout:
             timeout = max_wait
-        keepalive_at = self._keepalive_next()
+        keepalive_at = self._keepalive_next() if self._keepalive_on else None
         if keepalive_at is not None and keepalive_at - now < timeout:
             timeout = max(0.0, keepalive_at - now)
         if timeout == _NEVER:
@@ -452,8 +451,6 @@ class StreamWorker:
 
     def _keepalive_next(self) -> Optional[float]:
         """When a polled connection next needs a keepalive check."""
-        if not self._keepalive_on:
-            return None
         times = [t for t in (c.keepalive_next() for c in self._polled.values()) if t]
         return min(times) if times else None
 
@@ -675,6 +672,11 @@ class StreamWorker:
         if held and stream is not None:
             stream.message_consumed(held)
 
+    def _refresh_auth(self, error: EtcdError) -> bool:
+        """True if a stream failed for its stale token and a new one is in
+        place (the stream may be opened again)."""
+        return needs_new_token(error) and self._refresh_token()
+
     def _reset_watches(self) -> None:
         """The stream is gone: every watch is to be created again from where
         it was (lock held); the ones already cancelled end."""
@@ -695,7 +697,7 @@ class StreamWorker:
             not isinstance(ended.error, PermissionDeniedError)
             or watcher._was_created
             or watch._recreated
-            or not self._refresh_auth(InvalidAuthTokenError())
+            or not self._refresh_token()
         ):
             return False
         watch._recreated = True

@@ -22,13 +22,13 @@ def picks(balancer: Balancer, now: float, count: int) -> list:
 def test_round_robin_over_all_when_healthy():
     balancer = Balancer([A, B, C], rand=no_jitter)
     assert picks(balancer, 0.0, 6) == [2379, 2380, 2381] * 2
-    assert not balancer.any_quarantined
+    assert not balancer.quarantined_count
 
 
 def test_a_failed_endpoint_is_skipped_until_its_quarantine_ends():
     balancer = Balancer([A, B, C], rand=no_jitter)
     balancer.failed(B, now=10.0, why="connection refused")
-    assert balancer.any_quarantined
+    assert balancer.quarantined_count == 1
     assert set(picks(balancer, 10.5, 6)) == {2379, 2381}
     assert balancer.quarantined(10.5) == [(B, pytest.approx(0.5), "connection refused")]
     # After QUARANTINE_FIRST seconds it is tried again.
@@ -45,7 +45,7 @@ def test_quarantine_grows_while_failures_repeat_and_success_clears_it():
     assert untils[1] == pytest.approx(bal.QUARANTINE_FIRST * bal.QUARANTINE_FACTOR)
     assert untils[-1] == pytest.approx(bal.QUARANTINE_MAX)
     balancer.succeeded(A)
-    assert not balancer.any_quarantined
+    assert not balancer.quarantined_count
     assert set(picks(balancer, 0.0, 2)) == {2379, 2380}
     balancer.failed(A, now=0.0, why="x")  # the count started again
     assert balancer.quarantined(0.0)[0][1] == pytest.approx(bal.QUARANTINE_FIRST)

@@ -1,0 +1,103 @@
+"""What `Client` and `AsyncClient` share: one constructor (API.md,
+"Client"), the options it checks, the call metadata and the balancer.  The
+driver part of each client is its `_start()`."""
+
+from __future__ import annotations
+
+import random
+import ssl
+from typing import Optional, Sequence, Tuple, Union
+
+from .._policy.balancer import Balancer
+from ..metrics import RpcMetrics
+from .options import Options
+from .tls_config import TLS
+
+
+class ClientBase:
+    """A client of one etcd cluster (the sync `Client` or `AsyncClient`).
+
+    Args:
+        endpoints: "host:port", "http://host:port" or "unix:///path", or a
+            sequence of them.
+        dial_timeout: bound, in seconds, on connecting to an endpoint.
+        timeout: default per-call deadline in seconds (None: no deadline).
+        max_send_message_size: the largest request message, in bytes.
+        max_recv_message_size: the largest response message, in bytes; a
+            larger one fails the call with ResourceExhaustedError.
+        require_leader: send `hasleader=true`, so that a member without a
+            leader refuses calls (NoLeaderError) instead of serving them.
+        username, password: password auth: a token is obtained at the
+            first call and refreshed when the server says it expired.
+        keepalive_time, keepalive_timeout: HTTP/2 PING after this many
+            seconds of silence on a connection with calls open (raised to
+            the server's 5 s minimum); the connection is given up if nothing
+            answers within keepalive_timeout.  None: no PINGs.
+        auto_sync_interval: every this many seconds, set the endpoints from
+            the member list (`sync()`), in a background thread.
+        reject_old_cluster: at construction, ask every endpoint's version
+            and refuse a member older than etcd 3.4 (OldClusterError).
+        metrics: an `RpcMetrics` (e.g. `pyetcd_wire.metrics.PrometheusMetrics`)
+            told of each call's start and outcome.
+        tls: None, `pyetcd_wire.TLS(ca_file=, cert_file=, key_file=,
+            server_name=)` or a ready `ssl.SSLContext` (offering ALPN "h2").
+            `https://` endpoints always use TLS (the system's CAs without
+            a config), `http://` never, bare `host:port` when `tls` is set.
+
+    Raises:
+        ValueError: a malformed endpoint or option.
+        TypeError: `tls` of another type.
+    """
+
+    def __init__(
+        self,
+        endpoints: Union[str, Sequence[str]] = "127.0.0.1:2379",
+        *,
+        dial_timeout: Optional[float] = 5.0,
+        timeout: Optional[float] = None,
+        tls: Union[TLS, ssl.SSLContext, None] = None,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        keepalive_time: Optional[float] = None,
+        keepalive_timeout: float = 20.0,
+        max_send_message_size: int = 2 * 1024 * 1024,
+        max_recv_message_size: int = 2**31 - 1,
+        require_leader: bool = False,
+        auto_sync_interval: Optional[float] = None,
+        reject_old_cluster: bool = False,
+        metrics: Optional[RpcMetrics] = None,
+    ) -> None:
+        self._options = options = Options(
+            endpoints,
+            dial_timeout=dial_timeout,
+            timeout=timeout,
+            tls=tls,
+            username=username,
+            password=password,
+            keepalive_time=keepalive_time,
+            keepalive_timeout=keepalive_timeout,
+            max_send_message_size=max_send_message_size,
+            max_recv_message_size=max_recv_message_size,
+            require_leader=require_leader,
+            auto_sync_interval=auto_sync_interval,
+            reject_old_cluster=reject_old_cluster,
+            metrics=metrics,
+        )
+        self.timeout = timeout
+        self.keepalive_time = keepalive_time
+        self.keepalive_timeout = keepalive_timeout
+        self._md = options.metadata
+        self._balancer = Balancer(options.endpoints, rand=random.random)
+        self._start()
+
+    def _start(self) -> None:
+        """The driver's part of the constructor."""
+        raise NotImplementedError
+
+    @property
+    def endpoints(self) -> Tuple[str, ...]:
+        """The endpoints this client uses."""
+        return tuple(e.text for e in self._balancer.endpoints)
+
+
+__all__ = ["ClientBase"]
