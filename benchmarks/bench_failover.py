@@ -31,7 +31,8 @@ if str(ROOT) not in sys.path:
 import pyetcd_wire as etcd  # noqa: E402
 from pyetcd_wire.testing import EtcdCluster, EtcdMember  # noqa: E402
 
-Event = Callable[[EtcdCluster], Tuple[str, Callable[[], None]]]
+# An event on a cluster: its name, the member it hits, and how.
+Event = Callable[[EtcdCluster], Tuple[str, EtcdMember, Callable[[], None]]]
 
 
 class Calls:
@@ -67,18 +68,21 @@ class Calls:
         self._thread.join()
 
 
-def kill_follower(cluster: EtcdCluster) -> Tuple[str, Callable[[], None]]:
+def kill_follower(cluster: EtcdCluster) -> Tuple[str, EtcdMember, Callable[[], None]]:
     victim = cluster.followers()[0]
-    return "kill a follower", victim.kill
+    return "kill a follower", victim, victim.kill
 
 
-def kill_leader(cluster: EtcdCluster) -> Tuple[str, Callable[[], None]]:
-    return "kill the leader", cluster.leader().kill
+def kill_leader(cluster: EtcdCluster) -> Tuple[str, EtcdMember, Callable[[], None]]:
+    victim = cluster.leader()
+    return "kill the leader", victim, victim.kill
 
 
-def freeze_follower(cluster: EtcdCluster) -> Tuple[str, Callable[[], None]]:
+def freeze_follower(
+    cluster: EtcdCluster,
+) -> Tuple[str, EtcdMember, Callable[[], None]]:
     victim = cluster.followers()[0]
-    return "freeze a follower", victim.pause
+    return "freeze a follower", victim, victim.pause
 
 
 def summarize(
@@ -106,7 +110,7 @@ def summarize(
 
 def run_event(event: Event, args: argparse.Namespace) -> None:
     with EtcdCluster(3) as cluster:
-        name, act = event(cluster)
+        name, victim, act = event(cluster)
         with etcd.Client(
             cluster.endpoints,
             timeout=args.deadline,
@@ -121,8 +125,7 @@ def run_event(event: Event, args: argparse.Namespace) -> None:
             act()
             time.sleep(2 * args.phase_seconds)
             back = ""
-            if name == "freeze a follower":
-                victim = next(m for m in cluster.members if _paused(m))
+            if act == victim.pause:
                 victim.resume()
                 resumed = time.monotonic()
                 victim_id = client.status(victim.endpoint).header.member_id
@@ -140,10 +143,6 @@ def run_event(event: Event, args: argparse.Namespace) -> None:
         print("|---|--:|---|--:|--:|")
         for row in summarize(calls.records, t0, args.phase_seconds, args.deadline):
             print(row)
-
-
-def _paused(member: EtcdMember) -> bool:
-    return member._all_threads_stopped() if member.is_running else False
 
 
 def main() -> int:

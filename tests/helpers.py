@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Callable, List
 
+from pyetcd_wire.testing._etcd_process import _free_ports
+
 
 def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
     """Poll `condition` until it is true; fail the test after `timeout`."""
@@ -33,3 +35,8 @@ def in_threads(work: Callable[[int], None], count: int) -> List[BaseException]:
     for thread in threads:
         thread.join()
     return errors
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (the test kit's pick)."""
+    return _free_ports(1)[0]

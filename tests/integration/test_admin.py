@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import uuid
@@ -41,6 +40,8 @@ from pyetcd_wire.errors import (
 )
 from pyetcd_wire.testing import EtcdMember, find_etcd_binary
 
+from ..helpers import free_port
+
 T = TypeVar("T")
 
 
@@ -59,12 +60,6 @@ def etcdutl(*args: str) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, done.stderr
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def until(fn: Callable[[], T], *, timeout: float = 10.0) -> T:

@@ -6,14 +6,13 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import prometheus_client  # a testing extra: missing, it fails
 import pytest
 
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import OldClusterError
 from pyetcd_wire.metrics import PrometheusMetrics, RpcMetrics, code_name
 from pyetcd_wire.testing import EtcdMember
-
-prometheus_client = pytest.importorskip("prometheus_client")
 
 
 def sample(registry, name, **labels):

@@ -16,7 +16,7 @@ import pyetcd_wire as etcd
 from pyetcd_wire.errors import ConnectionFailedError
 from pyetcd_wire.testing import EtcdCluster, EtcdMember
 
-from ..helpers import wait_for
+from ..helpers import free_port, wait_for
 
 
 @pytest.fixture
@@ -133,7 +133,6 @@ def test_keep_alive_survives_the_death_of_its_member(cluster):
     with etcd.Client(cluster.endpoints, timeout=5) as client:
         lease = client.grant(2).ID
         keep = client.keep_alive(lease)
-        stream = client._streams._leases.stream
         wait_for(lambda: client._streams._leases.stream is not None)
         endpoint = client._streams._leases.stream.connection.endpoint
         victim = next(m for m in cluster.members if m.endpoint == endpoint)
@@ -142,7 +141,6 @@ def test_keep_alive_survives_the_death_of_its_member(cluster):
         assert not keep.lost
         assert client.time_to_live(lease).TTL > 0
         keep.close()
-        del stream
 
 
 def test_unreachable_endpoints_are_skipped_and_named_when_all_fail(cluster):
@@ -309,7 +307,7 @@ def test_member_removed_and_added_back_while_reads_go_on(etcd_binary):
                 assert len(client.endpoints) == 2
                 assert leaving.client_url not in client.endpoints
 
-                port, peer_port = _free_port(), _free_port()
+                port, peer_port = free_port(), free_port()
                 peer = f"http://127.0.0.1:{peer_port}"
                 client.member_add([peer])
                 stayed = {
@@ -338,11 +336,3 @@ def test_member_removed_and_added_back_while_reads_go_on(etcd_binary):
                 thread.join()
         assert errors == []
         assert done[0] > 50
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
