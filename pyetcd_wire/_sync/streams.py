@@ -22,10 +22,12 @@ Theory of operation
   does, and hands the role to a waiting user after its turn.  A turn waits
   in poll(2) on the socket and a wake-up socket, looks after the streams
   when something changed or a timer is due, and routes what arrived.
-* The protocol state is sans-IO: `WatchStream` (_core/watch.py) and
-  `KeepAliveState` (_core/lease.py).  User threads change it under `_lock`
-  and wake the reader; only the role holder sends and reads, so requests
-  keep their order.
+* What to do with the streams is the driver-neutral halves' (`_streams/`:
+  `WatchHalf`, `LeaseHalf`, shared with the asyncio client) over the
+  sans-IO `WatchStream` (_core/watch.py) and `KeepAliveState`
+  (_core/lease.py).  User threads change them under `_lock` and wake the
+  reader; only the role holder sends and reads, so requests keep their
+  order.
 * Resume.  When a stream ends with a retryable error (Unavailable, except
   "no leader" for watches; Internal; connection lost or GOAWAY'd and closed)
   the worker opens a new one after a backoff (`BACKOFF_*`) and replays: every
@@ -33,18 +35,11 @@ Theory of operation
   delivered (`WatchStream.reset`), every in-flight keep-alive is sent again
   (`KeepAliveState.stream_reset`).  Any other error ends every watch with it
   (Go's ``isHaltErr``), or halts keep-alive (`KeepAliveHaltedError`).
-* Back-pressure.  The worker counts the wire bytes of the watch responses
-  queued in `Watch` objects and not yet taken (the backlog).  While it is
-  below `BACKLOG_LIMIT` each message's HTTP/2 stream credit goes back as soon
-  as the worker has read it; at the limit the worker keeps the credit, so the
-  server stops once the stream window (`DEFAULT_STREAM_WINDOW`, 4 MiB) is
-  spent, and gives it back when readers have brought the backlog down to
-  half the limit (the reader that does so wakes the worker).  So however
-  slowly watches are read, one Watch stream holds at most about
-  `BACKLOG_LIMIT` + 4 MiB of responses; other watches on the stream keep
-  flowing until then, and then the whole stream pauses.  Keep-alive
-  responses are tiny and credited at once; each subscription keeps at most
-  `keepalive.MAX_QUEUED`.
+* Back-pressure (watch_half.py): at `BACKLOG_LIMIT` bytes queued and not
+  taken, the Watch stream's credit is held back, so the server pauses it;
+  the reader that brings the backlog down wakes the worker, which gives the
+  credit back.  Keep-alive responses are tiny and credited at once; each
+  subscription keeps at most `keepalive.MAX_QUEUED`.
 * Iteration never busy-waits: users sleep on a one-shot `Sleeper` or in
   poll(2), the worker in poll(2) until data, the next keep-alive due, a lease
   deadline, a backoff or a wake-up; while a user thread has the role, the
@@ -56,40 +51,32 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import select
 import socket
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Set
 
-from google.protobuf.message import DecodeError
-
-from .._api.methods import WATCH_WATCH
 from .._core.grpc.metadata import Metadata
-from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
+from .._core.watch import Watcher
 from .._policy.endpoints import Endpoint, parse_endpoint
-from .._policy.retry import needs_new_token
 from .._proto import rpc_pb2
-from ..errors import (
-    EtcdError,
-    InternalError,
-    PermissionDeniedError,
-    RemoteProtocolError,
-)
+from .._streams.lease_half import LeaseHalf
+from .._streams.ports import StreamPort
+from .._streams.resume import retryable
+from .._streams.watch_half import WatchHalf
+from ..errors import EtcdError
 from .auth import CallMetadata
 from .channel import Channel, Stream
 from .connection import Connection
 from .keepalive import KeepAlive
-from .lease_stream import LeaseStream
 from .pool import ChannelPool
 from .reader_role import WORKER, ReaderRole, Sleeper
-from .retry import Backoff, retryable
 from .watch import Watch
 
 #: Seconds the worker stays up with nothing to do before it exits.
 LINGER = 1.0
-#: Backlog bytes (see above) at which the worker stops crediting the stream.
-BACKLOG_LIMIT = 1 << 20
 #: Bound on one write of the worker (the server is not reading if it passes).
 SEND_TIMEOUT = 5.0
 
@@ -154,23 +141,23 @@ class StreamWorker:
         self._dirty = True  # something changed: look after streams now
         self._tend_at = 0.0  # when streams and timers next need it anyway
         self._idle_since: Optional[float] = None
-        # Watches
-        self._watch_core = WatchStream()
-        self._watches: Dict[Watcher, Watch] = {}
-        self._watch_stream: Optional[Stream] = None
-        self._restart_watch_stream = False  # cancel it, resume on a new one
-        self._watch_backoff = Backoff()
-        self._backlog_lock = threading.Lock()
-        self._backlog = 0  # bytes queued in watches, not taken yet
-        self._stalled = False  # credit held back: the backlog is at the limit
-        self._held = 0  # messages of the Watch stream not credited yet
-        # Leases
-        self._leases = LeaseStream(
+        self._watches = WatchHalf(
             self._lock,
+            threading.Lock(),
+            random.random,
+            metadata=metadata,
+            wake=self._wake,
+            on_stream_failed=self._stream_failed,
+            refresh_token=refresh_token,
+            all_quarantined=pool.balancer.all_quarantined,
+        )
+        self._leases = LeaseHalf(
+            self._lock,
+            random.random,
             metadata=metadata,
             first_response_timeout=first_response_timeout,
             on_stream_failed=self._stream_failed,
-            refresh_auth=self._refresh_auth,
+            refresh_token=refresh_token,
         )
 
     @property
@@ -183,35 +170,27 @@ class StreamWorker:
     def add_watch(self, create: rpc_pb2.WatchCreateRequest) -> Watch:
         with self._lock:
             self._check_open()
-            watcher = self._watch_core.add(create)
-            watch = Watch(self, watcher)
-            self._watches[watcher] = watch
+            watch = self._watches.add(create, lambda w: Watch(self, w))
             self._start_locked()
         self._wake()
+        assert isinstance(watch, Watch)
         return watch
 
     def cancel_watch(self, watcher: Watcher) -> None:
         with self._lock:
-            if self._closed or watcher not in self._watches:
+            if self._closed or not self._watches.cancel(watcher):
                 return
-            for delivery in self._watch_core.cancel(watcher):
-                self._watches.pop(delivery.watcher, None)
         self._wake()
 
     def request_progress(self) -> None:
         with self._lock:
-            if self._closed or not len(self._watch_core):
+            if self._closed or not self._watches.request_progress():
                 return
-            self._watch_core.request_progress()
         self._wake()
 
     def _taken(self, size: int) -> None:
         """Readers took `size` bytes of responses (from any thread)."""
-        with self._backlog_lock:
-            self._backlog -= size
-            wake = self._stalled and self._backlog <= BACKLOG_LIMIT // 2
-        if wake:
-            self._wake()
+        self._watches.taken(size)
 
     def add_keep_alive(self, lease_id: int) -> KeepAlive:
         with self._lock:
@@ -236,8 +215,7 @@ class StreamWorker:
                 return
             self._closed = True
             thread = self._thread
-            watches = list(self._watches.values())
-            self._watches.clear()
+            watches = self._watches.stop()
             keep_alives = self._leases.stop()
         for watch in watches:  # readers see it after their current turn
             watch._on_end(None)
@@ -350,14 +328,8 @@ class StreamWorker:
         error = EtcdError(f"pyetcd-wire's stream worker failed: {exc!r}")
         error.__cause__ = exc
         with self._lock:
-            watches = list(self._watches.values())
-            self._watches.clear()
-            self._watch_core.reset()
-            for watcher in self._watch_core.watchers:
-                self._watch_core.cancel(watcher)
+            self._watches.fail_all(error)
             self._leases.halt(str(error))
-        for watch in watches:
-            watch._on_end(error)
         self._dirty = True  # the streams close on the next turn: nothing is live
 
     def _run(self) -> None:
@@ -412,9 +384,9 @@ class StreamWorker:
                 # A renewal may wait unread in the socket (nobody had the
                 # role): read it before a deadline declares the lease lost.
                 self._pump()
-                self._read_watch_stream()
+                self._watches.read(now)
                 self._leases.read(now)
-            self._tend_watch_stream(now)
+            self._watches.tend(now, self._open, self._send)
             self._leases.tend(now, self._open, self._send)
             self._tend_at = self._next_wakeup(now, self._idle_since)
             self._poll_sockets()
@@ -432,7 +404,7 @@ class StreamWorker:
         for fd, _ in ready:
             if fd == self._wake_fd:
                 self._drain_wakeups()
-                self._release_backlog()
+                self._watches.release_backlog()
                 self._dirty = True
             else:
                 conn = self._polled.get(fd)
@@ -441,7 +413,7 @@ class StreamWorker:
         if keepalive_at is not None and time.monotonic() >= keepalive_at:
             for conn in list(self._polled.values()):
                 conn.keepalive_check()  # a lost one ends its streams
-        if self._read_watch_stream():
+        if self._watches.read(time.monotonic()):
             self._dirty = True
         if self._leases.read(time.monotonic()):
             self._dirty = True
@@ -455,17 +427,15 @@ class StreamWorker:
         return min(times) if times else None
 
     def _idle(self) -> bool:
-        return not len(self._watch_core) and not len(self._leases)
+        return not len(self._watches) and not len(self._leases)
 
     def _next_wakeup(self, now: float, idle_since: Optional[float]) -> float:
         """When the worker must next look after streams and timers."""
-        wakeups: List[float] = []
-        lease_wakeup = self._leases.next_wakeup(now)
-        if lease_wakeup is not None:
-            wakeups.append(lease_wakeup)
-        with self._lock:
-            if len(self._watch_core) and self._watch_stream is None:
-                wakeups.append(self._watch_backoff.until)
+        wakeups = [
+            t
+            for t in (self._leases.next_wakeup(now), self._watches.next_wakeup(now))
+            if t is not None
+        ]
         if idle_since is not None:
             wakeups.append(idle_since + LINGER)
         return min(wakeups) if wakeups else _NEVER
@@ -479,9 +449,8 @@ class StreamWorker:
         self._woken = False
 
     def _live_streams(self) -> List[Stream]:
-        return [
-            s for s in (self._watch_stream, self._leases.stream) if s and not s.ended
-        ]
+        streams = (self._watches.stream, self._leases.stream)
+        return [s for s in streams if isinstance(s, Stream) and not s.ended]
 
     def _poll_sockets(self) -> None:
         """Make the poll wait on the sockets of the live streams' connections
@@ -514,7 +483,7 @@ class StreamWorker:
                 self._pool.failed(channel.endpoint, str(exc))
             raise
 
-    def _stream_failed(self, stream: Stream, error: EtcdError) -> None:
+    def _stream_failed(self, stream: StreamPort, error: EtcdError) -> None:
         """A stream ended with `error`: if it may resume, its endpoint is
         avoided for a while, so it resumes on another one."""
         if retryable(error, watch=False):
@@ -526,221 +495,20 @@ class StreamWorker:
         self._dirty = True
         self._wake()  # the reader may be in poll() on a socket just closed
 
-    def _send(self, stream: Stream, messages: List[bytes]) -> None:
+    def _send(self, stream: StreamPort, messages: List[bytes]) -> None:
+        assert isinstance(stream, Stream)
         try:
             stream.send_many(messages, SEND_TIMEOUT)
         except EtcdError as exc:
             # The stream is failing; it ends (and resumes) through its slot.
             stream.connection.close_with(exc)
 
-    # Watch stream -------------------------------------------------------------
-
-    def _tend_watch_stream(self, now: float) -> None:
-        """Open the Watch stream when watches need it, close it when none do,
-        and send what the core has queued."""
-        with self._lock:
-            live = len(self._watch_core)
-            stream = self._watch_stream
-            if stream is not None and not live:
-                self._watch_stream = None
-            elif stream is None and (not live or now < self._watch_backoff.until):
-                return
-        if stream is not None and not live:
-            stream.cancel()  # Go closes the stream with its last watch
-            return
-        if stream is not None and self._restart_watch_stream:
-            # Resume every watch on a new stream (opened with the new token).
-            self._restart_watch_stream = False
-            stream.cancel()
-            self._held = 0
-            with self._lock:
-                self._watch_stream = None
-                self._reset_watches()
-            stream = None
-        if stream is None:
-            try:
-                stream = self._open(WATCH_WATCH.path, self._metadata.calls)
-            except EtcdError as exc:
-                self._watch_open_failed(exc, now)
-                return
-            with self._lock:
-                self._watch_stream = stream
-        with self._lock:
-            requests = self._watch_core.requests_to_send()
-        if requests:
-            self._send(stream, [r.SerializeToString() for r in requests])
-
-    def _watch_open_failed(self, error: EtcdError, now: float) -> None:
-        """Watches that were never created fail with the error (as a unary
-        call would); created ones wait for the next attempt."""
-        refreshed = self._refresh_auth(error)
-        with self._lock:
-            self._watch_backoff.failed(now)
-            if refreshed:
-                pass  # a new token: try again
-            elif not retryable(error, watch=True):
-                self._end_watches(error, only_uncreated=False)
-            elif self._pool.balancer.all_quarantined(now):
-                # No endpoint is left to try: fail fast, as a unary call would.
-                self._end_watches(error, only_uncreated=True)
-
-    def _end_watches(self, error: EtcdError, *, only_uncreated: bool) -> None:
-        """End watches with `error` (lock held; no stream: all are PENDING)."""
-        core = self._watch_core
-        for watcher in core.watchers:
-            watch = self._watches.get(watcher)
-            if watch is None or (only_uncreated and watch.created_revision):
-                continue
-            for delivery in core.cancel(watcher):
-                self._watches.pop(delivery.watcher, None)
-            watch._on_end(error)
-
-    def _read_watch_stream(self) -> bool:
-        """Route what the Watch stream received; True if the worker must look
-        after its streams (requests to send, or the stream ended)."""
-        stream = self._watch_stream
-        if stream is None:
-            return False
-        messages = stream.take_messages()
-        if not messages and not stream.ended:
-            return False
-        if messages:
-            self._watch_messages(stream, messages)
-        if stream.ended:
-            self._watch_stream_ended(stream)
-            return True
-        core = self._watch_core
-        return core.has_requests or not len(core)  # to send, or to close
-
-    def _watch_messages(self, stream: Stream, messages: List[bytes]) -> None:
-        queued = 0  # messages now held by a Watch
-        queued_bytes = 0
-        with self._lock:
-            core = self._watch_core
-            for raw in messages:
-                try:
-                    response = rpc_pb2.WatchResponse.FromString(raw)
-                    deliveries = core.receive(response)
-                except (DecodeError, RemoteProtocolError) as exc:
-                    error = RemoteProtocolError(f"Watch stream: {exc}")
-                    stream.connection.close_with(error)
-                    continue
-                for delivery in deliveries:
-                    watch = self._watches.get(delivery.watcher)
-                    if watch is None:
-                        continue
-                    if type(delivery) is Events:
-                        if delivery.rebuilt:
-                            response = rpc_pb2.WatchResponse(
-                                header=delivery.header,
-                                watch_id=watch.watch_id,
-                                events=delivery.events,
-                            )
-                        if watch._on_response(response, len(raw)):
-                            queued += 1
-                            queued_bytes += len(raw)
-                    elif type(delivery) is Progress:
-                        watch._on_response(_progress(response, watch.watch_id), 0)
-                    elif type(delivery) is Created:
-                        watch._on_created(delivery.revision)
-                    elif type(delivery) is Ended:
-                        del self._watches[delivery.watcher]
-                        if not self._recreate_denied(watch, delivery):
-                            watch._on_end(delivery.error)
-            self._watch_backoff.succeeded()
-        with self._backlog_lock:
-            self._backlog += queued_bytes
-            stall = self._backlog >= BACKLOG_LIMIT
-            self._stalled = stall
-        if stall:  # keep the credit of what is queued
-            self._held += queued
-            credit = len(messages) - queued
-        else:
-            credit = len(messages) + self._held
-            self._held = 0
-        if credit:
-            stream.message_consumed(credit)
-
-    def _release_backlog(self) -> None:
-        """Give held credit back once readers have caught up (woken by them)."""
-        stream = self._watch_stream
-        with self._backlog_lock:
-            if not self._stalled or self._backlog > BACKLOG_LIMIT // 2:
-                return
-            self._stalled = False
-        held, self._held = self._held, 0
-        if held and stream is not None:
-            stream.message_consumed(held)
-
-    def _refresh_auth(self, error: EtcdError) -> bool:
-        """True if a stream failed for its stale token and a new one is in
-        place (the stream may be opened again)."""
-        return needs_new_token(error) and self._refresh_token()
-
-    def _reset_watches(self) -> None:
-        """The stream is gone: every watch is to be created again from where
-        it was (lock held); the ones already cancelled end."""
-        for delivery in self._watch_core.reset():
-            watch = self._watches.pop(delivery.watcher, None)
-            if watch is not None:
-                watch._on_end(None)
-
-    def _recreate_denied(self, watch: Watch, ended: Ended) -> bool:
-        """A create the server refused as not permitted may only have met a
-        stream opened with a token that expired since (etcd checks the
-        stream's token at each create, and says PermissionDenied): with
-        password auth, get a new token, create the watch again, once, and
-        open the stream anew for it (the others resume on the new stream,
-        as after any reset).  Lock held; True if so."""
-        watcher = ended.watcher
-        if (
-            not isinstance(ended.error, PermissionDeniedError)
-            or watcher._was_created
-            or watch._recreated
-            or not self._refresh_token()
-        ):
-            return False
-        watch._recreated = True
-        create = rpc_pb2.WatchCreateRequest()
-        create.CopyFrom(watcher._create)
-        create.watch_id = 0  # the core assigns a new one
-        watch._watcher = self._watch_core.add(create)
-        watch.watch_id = watch._watcher.watch_id
-        self._watches[watch._watcher] = watch
-        self._restart_watch_stream = True
-        return True
-
-    def _watch_stream_ended(self, stream: Stream) -> None:
-        error = stream.end_error() or InternalError(
-            None, "the server ended the Watch stream"
-        )
-        now = time.monotonic()
-        self._stream_failed(stream, error)
-        refreshed = self._refresh_auth(error)
-        self._held = 0  # that stream's credit is gone with it
-        with self._lock:
-            self._watch_stream = None
-            self._reset_watches()
-            if retryable(error, watch=True) or refreshed:
-                self._watch_backoff.failed(now)
-            else:
-                self._end_watches(error, only_uncreated=False)
-
     # Shutdown -----------------------------------------------------------------
 
     def _close_streams(self) -> None:
         """Cancel both streams (the client is closing)."""
-        for stream in (self._watch_stream, self._leases.stream):
-            if stream is not None:
-                stream.cancel()
-        self._watch_stream = self._leases.stream = None
-
-
-def _progress(response: rpc_pb2.WatchResponse, watch_id: int) -> rpc_pb2.WatchResponse:
-    """The progress notification one watch sees (a broadcast names -1)."""
-    if response.watch_id == watch_id:
-        return response
-    return rpc_pb2.WatchResponse(header=response.header, watch_id=watch_id)
+        self._watches.close_stream()
+        self._leases.close_stream()
 
 
 __all__ = ["StreamWorker"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyetcd_wire._sync.retry import (
+from pyetcd_wire._streams.resume import (
     BACKOFF_FIRST,
     BACKOFF_JITTER,
     BACKOFF_MAX,
@@ -39,13 +39,15 @@ def test_retryable_follows_go(error, watch, keep_alive):
     assert retryable(error, watch=False) is keep_alive
 
 
-def test_backoff_grows_to_its_cap_and_resets():
-    backoff = Backoff()
+@pytest.mark.parametrize("rand", [0.0, 0.5, 0.999999])
+def test_backoff_grows_to_its_cap_and_resets(rand):
+    backoff = Backoff(lambda: rand)
     delays = []
     for _ in range(12):
         backoff.failed(100.0)
         delays.append(backoff.until - 100.0)
-    low, high = 1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER
+    # (until - now loses a few ulps)
+    low, high = 1 - BACKOFF_JITTER - 1e-9, 1 + BACKOFF_JITTER + 1e-9
     assert BACKOFF_FIRST * low <= delays[0] <= BACKOFF_FIRST * high
     assert BACKOFF_MAX * low <= delays[-1] <= BACKOFF_MAX * high
     assert all(d <= BACKOFF_MAX * high for d in delays)

@@ -124,7 +124,7 @@ def test_watch_resumes_on_another_member_when_its_member_dies(cluster):
 
 
 def _member_of_watch(cluster, client):
-    stream = client._streams._watch_stream
+    stream = client._streams._watches.stream
     endpoint = stream.connection.endpoint
     return next(m for m in cluster.members if m.endpoint == endpoint)
 
@@ -271,10 +271,10 @@ def test_watch_leaves_a_frozen_member_by_keepalive(cluster):
 def test_keepalive_pings_an_idle_watch_without_too_many_pings(cluster):
     with etcd.Client(cluster.endpoints, timeout=5, keepalive_time=5) as client:
         watch = client.watch(b"idle/", prefix=True)
-        conn = client._streams._watch_stream.connection
+        conn = client._streams._watches.stream.connection
         time.sleep(12)  # silent: two PINGs at least, never closer than 5 s
         assert conn._keepalive.pings >= 2
-        assert client._streams._watch_stream.connection is conn  # no GOAWAY
+        assert client._streams._watches.stream.connection is conn  # no GOAWAY
         client.put(b"idle/1", b"x")
         assert [e.kv.key for e in watch.get(timeout=5).events] == [b"idle/1"]
         watch.cancel()

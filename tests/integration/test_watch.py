@@ -14,7 +14,7 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire._core.h2.connection import DEFAULT_STREAM_WINDOW
 from pyetcd_wire._core.watch import WatchStream
-from pyetcd_wire._sync.streams import BACKLOG_LIMIT
+from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.errors import (
     CompactedError,
@@ -182,7 +182,7 @@ def test_fifty_watches_share_one_stream_and_cancel_independently(
     watches = [client.watch(f"{base}{i:02d}") for i in range(50)]
     worker = client._streams
     assert worker is not None
-    stream = worker._watch_stream
+    stream = worker._watches.stream
     cancelled = watches[::2]
     for w in cancelled:
         w.cancel()
@@ -198,7 +198,7 @@ def test_fifty_watches_share_one_stream_and_cancel_independently(
                 f"{base}{i:02d}".encode(),
                 f"v{i}".encode(),
             )
-    assert worker._watch_stream is stream  # one stream the whole time
+    assert worker._watches.stream is stream  # one stream the whole time
     for w in watches:
         w.cancel()
 

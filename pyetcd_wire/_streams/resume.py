@@ -3,7 +3,7 @@ lease.go resume rules; clientv3.md §1.4, §1.5)."""
 
 from __future__ import annotations
 
-import random
+from typing import Callable
 
 from ..errors import (
     EtcdError,
@@ -33,15 +33,16 @@ def retryable(error: EtcdError, *, watch: bool) -> bool:
 class Backoff:
     """Exponential backoff with jitter between attempts to open a stream."""
 
-    __slots__ = ("failures", "until")
+    __slots__ = ("_rand", "failures", "until")
 
-    def __init__(self) -> None:
+    def __init__(self, rand: Callable[[], float]) -> None:
+        self._rand = rand  # uniform in [0, 1)
         self.failures = 0
         self.until = 0.0
 
     def failed(self, now: float) -> None:
         delay = min(BACKOFF_MAX, BACKOFF_FIRST * BACKOFF_FACTOR**self.failures)
-        delay *= 1.0 + random.uniform(-BACKOFF_JITTER, BACKOFF_JITTER)
+        delay *= 1.0 + BACKOFF_JITTER * (2.0 * self._rand() - 1.0)
         self.failures += 1
         self.until = now + delay
 

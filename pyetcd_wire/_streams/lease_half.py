@@ -1,24 +1,25 @@
-"""The stream worker's LeaseKeepAlive half: every kept-alive lease of a
-client, renewed on one stream (see streams.py for the loop that drives it).
+"""A stream worker's LeaseKeepAlive half: every kept-alive lease of a
+client, renewed on one stream (see `_sync/streams.py` and
+`_async/streams.py` for the loops that drive it).
 
 `KeepAliveState` (_core/lease.py) schedules the renewals and finds lost
 leases; this module owns the stream, reopens it after retryable failures
-(`retry.py`) and hands each response, or the loss, to the subscriptions.
-The worker's lock guards everything here; the worker's reader-role holder
-is the only caller of `tend` and `read`.
+(`resume.py`) and hands each response, or the loss, to the subscriptions.
+The driver's lock guards everything here; one reader at a time calls
+`tend` and `read`.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Callable, Dict, List, Optional
+from typing import Callable, ContextManager, Dict, List, Optional
 
 from google.protobuf.message import DecodeError
 
 from .._api.methods import LEASE_KEEP_ALIVE
-from .._core.grpc.metadata import Metadata
 from .._core.lease import KeepAliveState, LostReason
+from .._policy.retry import needs_new_token
 from .._proto import rpc_pb2
+from .._sync.auth import CallMetadata
 from ..errors import (
     EtcdError,
     InternalError,
@@ -27,42 +28,42 @@ from ..errors import (
     LeaseExpiredError,
     RemoteProtocolError,
 )
-from .auth import CallMetadata
-from .channel import Stream
-from .keepalive import KeepAlive
-from .retry import Backoff, retryable
-
-OpenStream = Callable[[str, Metadata], Stream]
-Send = Callable[[Stream, List[bytes]], None]
+from .half import StreamHalf
+from .ports import KeepAliveSink, OpenStream, Send, StreamPort
+from .resume import retryable
 
 
-class LeaseStream:
+class LeaseHalf(StreamHalf):
     """Kept-alive leases, their subscriptions and their stream.
 
     Args:
-        lock: the worker's lock (held for every change of state here).
+        lock: the driver's lock (held for every change of state here; a
+            no-op one in asyncio).
+        rand: uniform in [0, 1), for the backoff's jitter.
         metadata: sent when the stream opens (Go opens it require-leader).
         first_response_timeout: seconds a new lease may wait for its first
             response before it counts as lost.
+        on_stream_failed: told of a failed stream (its endpoint may go to
+            quarantine).
+        refresh_token: gets a new token; True if one is in place.
     """
 
     def __init__(
         self,
-        lock: threading.Lock,
+        lock: ContextManager[object],
+        rand: Callable[[], float],
         *,
         metadata: CallMetadata,
         first_response_timeout: float,
-        on_stream_failed: Callable[[Stream, EtcdError], None],
-        refresh_auth: Callable[[EtcdError], bool],
+        on_stream_failed: Callable[[StreamPort, EtcdError], None],
+        refresh_token: Callable[[], bool],
     ) -> None:
-        self._lock = lock
+        super().__init__(lock, rand)
         self._on_stream_failed = on_stream_failed
-        self._refresh_auth = refresh_auth
+        self._refresh_token = refresh_token
         self._metadata = metadata
         self._core = KeepAliveState(first_response_timeout)
-        self._subscriptions: Dict[int, List[KeepAlive]] = {}
-        self.stream: Optional[Stream] = None
-        self._backoff = Backoff()
+        self._subscriptions: Dict[int, List[KeepAliveSink]] = {}
 
     def __len__(self) -> int:
         """Leases kept alive."""
@@ -70,11 +71,11 @@ class LeaseStream:
 
     # --- user threads (lock held) ----------------------------------------------
 
-    def add(self, keep_alive: KeepAlive, now: float) -> None:
+    def add(self, keep_alive: KeepAliveSink, now: float) -> None:
         self._core.add(keep_alive.lease_id, now)
         self._subscriptions.setdefault(keep_alive.lease_id, []).append(keep_alive)
 
-    def remove(self, keep_alive: KeepAlive) -> bool:
+    def remove(self, keep_alive: KeepAliveSink) -> bool:
         """False if the subscription had ended already (its lease lost)."""
         subscribers = self._subscriptions.get(keep_alive.lease_id)
         if not subscribers or keep_alive not in subscribers:
@@ -85,7 +86,7 @@ class LeaseStream:
         self._core.remove(keep_alive.lease_id)
         return True
 
-    def stop(self) -> List[KeepAlive]:
+    def stop(self) -> List[KeepAliveSink]:
         """Forget everything (the client closes); the subscriptions to tell."""
         self._core.halt()
         stopped = [k for ks in self._subscriptions.values() for k in ks]
@@ -102,12 +103,12 @@ class LeaseStream:
 
     def next_wakeup(self, now: float) -> Optional[float]:
         """When `tend` must run next: a renewal due, a deadline, a backoff."""
+        backoff = super().next_wakeup(now)
         with self._lock:
             wakeup = self._core.next_wakeup(now)
-            if len(self._core) and self.stream is None:
-                until = self._backoff.until
-                wakeup = until if wakeup is None else min(wakeup, until)
-            return wakeup
+        if backoff is None or wakeup is None:
+            return backoff if wakeup is None else wakeup
+        return min(wakeup, backoff)
 
     def tend(self, now: float, open_stream: OpenStream, send: Send) -> None:
         """Report leases past their deadline, open the stream when leases need
@@ -115,24 +116,11 @@ class LeaseStream:
         with self._lock:
             for lease_id in self._core.expired(now):
                 self._lost(lease_id, LostReason.DEADLINE)
-            live = len(self._core)
-            stream = self.stream
-            if stream is not None and not live:
-                self.stream = None
-            elif stream is None and (not live or now < self._backoff.until):
-                return
-        if stream is not None and not live:
-            stream.cancel()
-            return
+        stream = self._stream_to_send_on(
+            now, open_stream, LEASE_KEEP_ALIVE.path, self._metadata.lease
+        )
         if stream is None:
-            try:
-                stream = open_stream(LEASE_KEEP_ALIVE.path, self._metadata.lease)
-            except EtcdError as exc:
-                self._failed(exc, now)
-                return
-            with self._lock:
-                self.stream = stream
-                self._core.stream_reset(now)
+            return
         with self._lock:
             due = self._core.due(now)
         if due:
@@ -160,7 +148,7 @@ class LeaseStream:
             self._failed(error, now)
         return bool(messages) or stream.ended
 
-    def _route(self, stream: Stream, raw: bytes, now: float) -> None:
+    def _route(self, stream: StreamPort, raw: bytes, now: float) -> None:
         """One response (lock held)."""
         try:
             response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
@@ -178,8 +166,17 @@ class LeaseStream:
             for keep_alive in self._subscriptions.get(response.ID, ()):
                 keep_alive._on_response(response)
 
+    def _live(self) -> int:
+        return len(self._core)
+
+    def _opened(self, now: float) -> None:
+        self._core.stream_reset(now)
+
+    def _open_failed(self, error: EtcdError, now: float) -> None:
+        self._failed(error, now)
+
     def _failed(self, error: EtcdError, now: float) -> None:
-        refreshed = self._refresh_auth(error)
+        refreshed = needs_new_token(error) and self._refresh_token()
         with self._lock:
             self.stream = None
             if refreshed or retryable(error, watch=False):
@@ -196,4 +193,4 @@ class LeaseStream:
             keep_alive._on_lost(error)
 
 
-__all__ = ["LeaseStream"]
+__all__ = ["LeaseHalf"]

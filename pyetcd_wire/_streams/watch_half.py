@@ -1,0 +1,340 @@
+"""A stream worker's Watch half: every watch of a client, on one Watch stream
+(see `_sync/streams.py` and `_async/streams.py` for the loops that drive it).
+
+`WatchStream` (_core/watch.py) keeps the protocol state of the stream; this
+module owns the stream itself: it opens it when watches need it and closes
+it with the last one, resumes every watch on a new stream after a retryable
+failure (`resume.py`), hands each delivery to the user's `WatchSink`, and
+applies back-pressure.
+
+Back-pressure.  The half counts the wire bytes of the responses queued in
+sinks and not yet taken (the backlog; readers report with `taken`).  While
+it is below `BACKLOG_LIMIT` each message's HTTP/2 stream credit goes back as
+soon as it is routed; at the limit the credit is kept, so the server stops
+once the stream window (4 MiB) is spent, and it goes back once readers have
+brought the backlog down to half the limit (`wake` is called then, and the
+driver calls `release_backlog`).  So however slowly watches are read, one
+Watch stream holds at most about `BACKLOG_LIMIT` + 4 MiB of responses.
+
+Locking: `lock` (the driver's) guards the core and the sinks' registry;
+`tend`, `read` and `release_backlog` are called by one reader at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, ContextManager, Dict, List, Optional
+
+from google.protobuf.message import DecodeError
+
+from .._api.methods import WATCH_WATCH
+from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
+from .._policy.retry import needs_new_token
+from .._proto import rpc_pb2
+from .._sync.auth import CallMetadata
+from ..errors import (
+    EtcdError,
+    InternalError,
+    PermissionDeniedError,
+    RemoteProtocolError,
+)
+from .half import StreamHalf
+from .ports import OpenStream, Send, StreamPort, WatchSink
+from .resume import retryable
+
+#: Backlog bytes (see above) at which the stream's credit is held back.
+BACKLOG_LIMIT = 1 << 20
+
+
+class WatchHalf(StreamHalf):
+    """Watches, their sinks and their stream.
+
+    Args:
+        lock: the driver's lock (a no-op one in asyncio).
+        backlog_lock: guards the backlog count, which readers change from
+            any thread without `lock`.
+        rand: uniform in [0, 1), for the backoff's jitter.
+        metadata: the client's metadata; `.calls` opens the stream (read at
+            each open, so a new token is used).
+        wake: makes the driver call `release_backlog` and `tend` soon.
+        on_stream_failed: told of a failed stream (its endpoint may go to
+            quarantine).
+        refresh_token: gets a new token; True if one is in place.
+        all_quarantined: True if no endpoint is left to try now.
+    """
+
+    def __init__(
+        self,
+        lock: ContextManager[object],
+        backlog_lock: ContextManager[object],
+        rand: Callable[[], float],
+        *,
+        metadata: CallMetadata,
+        wake: Callable[[], None],
+        on_stream_failed: Callable[[StreamPort, EtcdError], None],
+        refresh_token: Callable[[], bool],
+        all_quarantined: Callable[[float], bool],
+    ) -> None:
+        super().__init__(lock, rand)
+        self._metadata = metadata
+        self._wake = wake
+        self._on_stream_failed = on_stream_failed
+        self._refresh_token = refresh_token
+        self._all_quarantined = all_quarantined
+        self._core = WatchStream()
+        self._sinks: Dict[Watcher, WatchSink] = {}
+        self._restart = False  # cancel the stream, resume on a new one
+        self._backlog_lock = backlog_lock
+        self._backlog = 0  # bytes queued in sinks, not taken yet
+        self._stalled = False  # credit held back: the backlog is at the limit
+        self._held = 0  # messages of the stream not credited yet
+
+    def __len__(self) -> int:
+        """Live watches."""
+        return len(self._core)
+
+    # --- user side (lock held) ------------------------------------------------
+
+    def add(
+        self,
+        create: rpc_pb2.WatchCreateRequest,
+        new_sink: Callable[[Watcher], WatchSink],
+    ) -> WatchSink:
+        watcher = self._core.add(create)
+        sink = new_sink(watcher)
+        self._sinks[watcher] = sink
+        return sink
+
+    def cancel(self, watcher: Watcher) -> bool:
+        """False if the watch had ended already."""
+        if watcher not in self._sinks:
+            return False
+        for delivery in self._core.cancel(watcher):
+            self._sinks.pop(delivery.watcher, None)
+        return True
+
+    def request_progress(self) -> bool:
+        """False if there is no watch to ask for."""
+        if not len(self._core):
+            return False
+        self._core.request_progress()
+        return True
+
+    def stop(self) -> List[WatchSink]:
+        """Forget every watch (the client closes); the sinks to tell."""
+        sinks = list(self._sinks.values())
+        self._sinks.clear()
+        return sinks
+
+    def fail_all(self, error: EtcdError) -> None:
+        """End every watch with `error` (a bug in the driver's loop)."""
+        sinks = self.stop()
+        self._core.reset()
+        for watcher in self._core.watchers:
+            self._core.cancel(watcher)
+        for sink in sinks:
+            sink._on_end(error)
+
+    def taken(self, size: int) -> None:
+        """Readers took `size` bytes of responses (any thread, no lock)."""
+        with self._backlog_lock:
+            self._backlog -= size
+            wake = self._stalled and self._backlog <= BACKLOG_LIMIT // 2
+        if wake:
+            self._wake()
+
+    # --- the reader -------------------------------------------------------------
+
+    def tend(self, now: float, open_stream: OpenStream, send: Send) -> None:
+        """Open the stream when watches need it, close it when none do, and
+        send what the core has queued."""
+        stream = self._stream_to_send_on(
+            now, open_stream, WATCH_WATCH.path, self._metadata.calls
+        )
+        if stream is None:
+            return
+        with self._lock:
+            requests = self._core.requests_to_send()
+        if requests:
+            send(stream, [r.SerializeToString() for r in requests])
+
+    def read(self, now: float) -> bool:
+        """Route what the stream received; True if `tend` must run (requests
+        to send, or the stream ended)."""
+        stream = self.stream
+        if stream is None:
+            return False
+        messages = stream.take_messages()
+        if not messages and not stream.ended:
+            return False
+        if messages:
+            self._route(stream, messages)
+        if stream.ended:
+            self._stream_ended(stream, now)
+            return True
+        core = self._core
+        return core.has_requests or not len(core)  # to send, or to close
+
+    def release_backlog(self) -> None:
+        """Give held credit back once readers have caught up."""
+        stream = self.stream
+        with self._backlog_lock:
+            if not self._stalled or self._backlog > BACKLOG_LIMIT // 2:
+                return
+            self._stalled = False
+        held, self._held = self._held, 0
+        if held and stream is not None:
+            stream.message_consumed(held)
+
+    # --- plumbing -----------------------------------------------------------------
+
+    def _live(self) -> int:
+        return len(self._core)
+
+    def _replace(self, stream: StreamPort) -> Optional[StreamPort]:
+        if not self._restart:
+            return stream
+        # Resume every watch on a new stream (opened with the new token).
+        self._restart = False
+        stream.cancel()
+        self._held = 0
+        with self._lock:
+            self.stream = None
+            self._reset()
+        return None
+
+    def _refresh_auth(self, error: EtcdError) -> bool:
+        """True if the stream failed for its stale token and a new one is in
+        place (the stream may be opened again)."""
+        return needs_new_token(error) and self._refresh_token()
+
+    def _open_failed(self, error: EtcdError, now: float) -> None:
+        """Watches that were never created fail with the error (as a unary
+        call would); created ones wait for the next attempt."""
+        refreshed = self._refresh_auth(error)
+        with self._lock:
+            self._backoff.failed(now)
+            if refreshed:
+                pass  # a new token: try again
+            elif not retryable(error, watch=True):
+                self._end_watches(error, only_uncreated=False)
+            elif self._all_quarantined(now):
+                # No endpoint is left to try: fail fast, as a unary call would.
+                self._end_watches(error, only_uncreated=True)
+
+    def _end_watches(self, error: EtcdError, *, only_uncreated: bool) -> None:
+        """End watches with `error` (lock held; no stream: all are PENDING)."""
+        core = self._core
+        for watcher in core.watchers:
+            sink = self._sinks.get(watcher)
+            if sink is None or (only_uncreated and sink.created_revision):
+                continue
+            for delivery in core.cancel(watcher):
+                self._sinks.pop(delivery.watcher, None)
+            sink._on_end(error)
+
+    def _route(self, stream: StreamPort, messages: List[bytes]) -> None:
+        queued = 0  # messages now held by a sink
+        queued_bytes = 0
+        with self._lock:
+            core = self._core
+            for raw in messages:
+                try:
+                    response = rpc_pb2.WatchResponse.FromString(raw)
+                    deliveries = core.receive(response)
+                except (DecodeError, RemoteProtocolError) as exc:
+                    error = RemoteProtocolError(f"Watch stream: {exc}")
+                    stream.connection.close_with(error)
+                    continue
+                for delivery in deliveries:
+                    sink = self._sinks.get(delivery.watcher)
+                    if sink is None:
+                        continue
+                    if type(delivery) is Events:
+                        if delivery.rebuilt:
+                            response = rpc_pb2.WatchResponse(
+                                header=delivery.header,
+                                watch_id=sink.watch_id,
+                                events=delivery.events,
+                            )
+                        if sink._on_response(response, len(raw)):
+                            queued += 1
+                            queued_bytes += len(raw)
+                    elif type(delivery) is Progress:
+                        sink._on_response(_progress(response, sink.watch_id), 0)
+                    elif type(delivery) is Created:
+                        sink._on_created(delivery.revision)
+                    elif type(delivery) is Ended:
+                        del self._sinks[delivery.watcher]
+                        if not self._recreate_denied(sink, delivery):
+                            sink._on_end(delivery.error)
+            self._backoff.succeeded()
+        with self._backlog_lock:
+            self._backlog += queued_bytes
+            stall = self._backlog >= BACKLOG_LIMIT
+            self._stalled = stall
+        if stall:  # keep the credit of what is queued
+            self._held += queued
+            credit = len(messages) - queued
+        else:
+            credit = len(messages) + self._held
+            self._held = 0
+        if credit:
+            stream.message_consumed(credit)
+
+    def _reset(self) -> None:
+        """The stream is gone: every watch is to be created again from where
+        it was (lock held); the ones already cancelled end."""
+        for delivery in self._core.reset():
+            sink = self._sinks.pop(delivery.watcher, None)
+            if sink is not None:
+                sink._on_end(None)
+
+    def _recreate_denied(self, sink: WatchSink, ended: Ended) -> bool:
+        """A create the server refused as not permitted may only have met a
+        stream opened with a token that expired since (etcd checks the
+        stream's token at each create, and says PermissionDenied): with
+        password auth, get a new token, create the watch again, once, and
+        open the stream anew for it (the others resume on the new stream,
+        as after any reset).  Lock held; True if so."""
+        watcher = ended.watcher
+        if (
+            not isinstance(ended.error, PermissionDeniedError)
+            or watcher._was_created
+            or sink._recreated
+            or not self._refresh_token()
+        ):
+            return False
+        sink._recreated = True
+        create = rpc_pb2.WatchCreateRequest()
+        create.CopyFrom(watcher._create)
+        create.watch_id = 0  # the core assigns a new one
+        sink._watcher = self._core.add(create)
+        sink.watch_id = sink._watcher.watch_id
+        self._sinks[sink._watcher] = sink
+        self._restart = True
+        return True
+
+    def _stream_ended(self, stream: StreamPort, now: float) -> None:
+        error = stream.end_error() or InternalError(
+            None, "the server ended the Watch stream"
+        )
+        self._on_stream_failed(stream, error)
+        refreshed = self._refresh_auth(error)
+        self._held = 0  # that stream's credit is gone with it
+        with self._lock:
+            self.stream = None
+            self._reset()
+            if retryable(error, watch=True) or refreshed:
+                self._backoff.failed(now)
+            else:
+                self._end_watches(error, only_uncreated=False)
+
+
+def _progress(response: rpc_pb2.WatchResponse, watch_id: int) -> rpc_pb2.WatchResponse:
+    """The progress notification one watch sees (a broadcast names -1)."""
+    if response.watch_id == watch_id:
+        return response
+    return rpc_pb2.WatchResponse(header=response.header, watch_id=watch_id)
+
+
+__all__ = ["BACKLOG_LIMIT", "WatchHalf"]
