@@ -15,12 +15,14 @@ from typing import Iterator
 
 import pytest
 
+import pyetcd_wire as etcd
 from pyetcd_wire.testing import (
     EtcdBinaryNotFoundError,
     EtcdCluster,
     EtcdMember,
     find_etcd_binary,
 )
+from tests.async_bridge import BlockingAsyncClient, ClientClass
 
 _HERE = Path(__file__).resolve().parent
 
@@ -93,3 +95,13 @@ def etcd_versioned(server_binary: str) -> Iterator[EtcdMember]:
     """One member of each supported minor (see `server_binary`)."""
     with EtcdMember("versioned", binary=server_binary) as member:
         yield member
+
+
+@pytest.fixture(scope="module", params=["sync", "async"])
+def client_class(request: pytest.FixtureRequest) -> ClientClass:
+    """The client under test: `Client`, then `AsyncClient` behind the blocking
+    bridge (tests/async_bridge.py), so one test body checks both (issue 6).
+    Module-scoped, so that module-scoped client fixtures can use it."""
+    if request.param == "sync":
+        return etcd.Client
+    return BlockingAsyncClient

@@ -40,6 +40,7 @@ from pyetcd_wire.errors import (
 )
 from pyetcd_wire.testing import EtcdMember, find_etcd_binary
 
+from ..async_bridge import AnyClient
 from ..helpers import free_port
 
 T = TypeVar("T")
@@ -101,14 +102,14 @@ def fresh(etcd_binary: str) -> Iterator[EtcdMember]:
 
 
 @pytest.fixture
-def fresh_client(fresh: EtcdMember) -> Iterator[etcd.Client]:
-    with etcd.Client(fresh.endpoint, timeout=10) as client:
+def fresh_client(fresh: EtcdMember, client_class) -> Iterator[AnyClient]:
+    with client_class(fresh.endpoint, timeout=10) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def versioned_client(etcd_versioned: EtcdMember) -> Iterator[etcd.Client]:
-    with etcd.Client(etcd_versioned.endpoint, timeout=10) as client:
+def versioned_client(etcd_versioned: EtcdMember, client_class) -> Iterator[AnyClient]:
+    with client_class(etcd_versioned.endpoint, timeout=10) as client:
         yield client
 
 
@@ -166,7 +167,7 @@ def test_status_of_an_unreachable_endpoint(versioned_client):
 # --- snapshot and defragment ------------------------------------------------------
 
 
-def _fill(client: etcd.Client, prefix: str, count: int, size: int) -> int:
+def _fill(client: AnyClient, prefix: str, count: int, size: int) -> int:
     revision = 0
     for i in range(count):
         revision = client.put(f"{prefix}{i:04}", os.urandom(size)).header.revision
@@ -226,10 +227,10 @@ def test_defragment_shrinks_the_database(fresh, fresh_client):
 # --- alarms -----------------------------------------------------------------------
 
 
-def test_alarm_list_and_disarm(etcd_binary):
+def test_alarm_list_and_disarm(etcd_binary, client_class):
     quota = ("--quota-backend-bytes", "40000")  # an empty backend is ~28 KiB
     member = EtcdMember("alarmed", binary=etcd_binary, extra_args=quota)
-    with member, etcd.Client(member.endpoint, timeout=10) as client:
+    with member, client_class(member.endpoint, timeout=10) as client:
         me = client.status().header.member_id
 
         def fill_up() -> None:
@@ -268,12 +269,12 @@ def test_alarm_list_and_disarm(etcd_binary):
 # --- membership -------------------------------------------------------------------
 
 
-def test_member_add_promote_update_move_leader_remove(etcd_binary):
+def test_member_add_promote_update_move_leader_remove(etcd_binary, client_class):
     # Without the strict check, a voter may be added while the leader's link
     # to b is younger than etcd's 5 s HealthInterval (else: UnhealthyError).
     lax = ("--strict-reconfig-check=false",)
     a = EtcdMember("a", binary=etcd_binary, extra_args=lax)
-    with a, etcd.Client(a.endpoint, timeout=10) as client:
+    with a, client_class(a.endpoint, timeout=10) as client:
         a_id = client.status().header.member_id
         b_ports = free_port(), free_port()
         b_peer = f"http://127.0.0.1:{b_ports[1]}"
@@ -325,7 +326,7 @@ def test_member_add_promote_update_move_leader_remove(etcd_binary):
             assert client.status().leader == b_id
             with pytest.raises(ServerNotLeaderError):
                 client.move_leader(a_id)  # a is a follower now
-            with etcd.Client(b.endpoint, timeout=10) as on_b:
+            with client_class(b.endpoint, timeout=10) as on_b:
                 on_b.move_leader(a_id)
             assert client.status().leader == a_id
 

@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-import pyetcd_wire as etcd
 from pyetcd_wire.errors import AuthFailedError, PermissionDeniedError
 from pyetcd_wire.testing import EtcdMember
 
@@ -42,8 +41,8 @@ def root_etcdctl(member, *args):
     return member.etcdctl("--user", "root:rootpw", *args).stdout
 
 
-def test_calls_carry_a_token_and_survive_its_expiry(secured):
-    with etcd.Client(secured.endpoint, username="root", password="rootpw") as c:
+def test_calls_carry_a_token_and_survive_its_expiry(secured, client_class):
+    with client_class(secured.endpoint, username="root", password="rootpw") as c:
         c.put(b"/a/k", b"v1")
         first = c._auth.generation
         time.sleep(TOKEN_TTL + 1.5)  # the token expires unused
@@ -53,8 +52,8 @@ def test_calls_carry_a_token_and_survive_its_expiry(secured):
     assert root_etcdctl(secured, "get", "/a/k", "--print-value-only").strip() == "v2"
 
 
-def test_one_refresh_for_all_threads(secured):
-    with etcd.Client(secured.endpoint, username="root", password="rootpw") as c:
+def test_one_refresh_for_all_threads(secured, client_class):
+    with client_class(secured.endpoint, username="root", password="rootpw") as c:
         c.get(b"/a/")
         time.sleep(TOKEN_TTL + 1.5)
         before = c._auth.generation
@@ -77,8 +76,8 @@ def test_one_refresh_for_all_threads(secured):
         assert c._auth.generation == before + 1
 
 
-def test_an_open_watch_and_a_new_one_work_after_expiry(secured):
-    with etcd.Client(secured.endpoint, username="root", password="rootpw") as c:
+def test_an_open_watch_and_a_new_one_work_after_expiry(secured, client_class):
+    with client_class(secured.endpoint, username="root", password="rootpw") as c:
         watch = c.watch(b"/a/w", timeout=5)
         time.sleep(TOKEN_TTL + 1.5)
         root_etcdctl(secured, "put", "/a/w", "x")
@@ -91,8 +90,8 @@ def test_an_open_watch_and_a_new_one_work_after_expiry(secured):
         late.cancel()
 
 
-def test_keep_alive_outlives_the_token(secured):
-    with etcd.Client(secured.endpoint, username="root", password="rootpw") as c:
+def test_keep_alive_outlives_the_token(secured, client_class):
+    with client_class(secured.endpoint, username="root", password="rootpw") as c:
         lease = c.grant(2).ID
         keep = c.keep_alive(lease)
         time.sleep(TOKEN_TTL * 2 + 1)
@@ -101,16 +100,16 @@ def test_keep_alive_outlives_the_token(secured):
         keep.close()
 
 
-def test_wrong_password_is_auth_failed(secured):
+def test_wrong_password_is_auth_failed(secured, client_class):
     with (
-        etcd.Client(secured.endpoint, username="root", password="nope") as c,
+        client_class(secured.endpoint, username="root", password="nope") as c,
         pytest.raises(AuthFailedError),
     ):
         c.get(b"/a/k")
 
 
-def test_rbac_denial_is_permission_denied(secured):
-    with etcd.Client(secured.endpoint, username="alice", password="alicepw") as c:
+def test_rbac_denial_is_permission_denied(secured, client_class):
+    with client_class(secured.endpoint, username="alice", password="alicepw") as c:
         c.get(b"/a/k")  # allowed
         with pytest.raises(PermissionDeniedError):
             c.get(b"/b/k")
@@ -118,12 +117,12 @@ def test_rbac_denial_is_permission_denied(secured):
             c.put(b"/a/k", b"no")
 
 
-def test_username_on_a_cluster_without_auth_is_tolerated(etcd_single):
-    with etcd.Client(etcd_single.endpoint, username="root", password="x") as c:
+def test_username_on_a_cluster_without_auth_is_tolerated(etcd_single, client_class):
+    with client_class(etcd_single.endpoint, username="root", password="x") as c:
         c.put(b"/noauth/k", b"v")
         assert c.get(b"/noauth/k").kvs[0].value == b"v"
 
 
-def test_username_without_password_is_refused():
+def test_username_without_password_is_refused(client_class):
     with pytest.raises(ValueError, match="username= and password="):
-        etcd.Client("127.0.0.1:2379", username="root")
+        client_class("127.0.0.1:2379", username="root")

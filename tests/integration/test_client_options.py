@@ -10,6 +10,7 @@ import prometheus_client  # a testing extra: missing, it fails
 import pytest
 
 import pyetcd_wire as etcd
+from pyetcd_wire._async.client import AsyncClient
 from pyetcd_wire.errors import OldClusterError
 from pyetcd_wire.metrics import PrometheusMetrics, RpcMetrics, code_name
 from pyetcd_wire.testing import EtcdMember
@@ -20,11 +21,11 @@ def sample(registry, name, **labels):
     return 0.0 if value is None else value
 
 
-def test_prometheus_metrics_use_go_grpc_prometheus_names(etcd_single):
+def test_prometheus_metrics_use_go_grpc_prometheus_names(etcd_single, client_class):
     registry = prometheus_client.CollectorRegistry()
     metrics = PrometheusMetrics(registry)
     rng = {"grpc_type": "unary", "grpc_service": "etcdserverpb.KV"}
-    with etcd.Client(etcd_single.endpoint, timeout=5, metrics=metrics) as client:
+    with client_class(etcd_single.endpoint, timeout=5, metrics=metrics) as client:
         client.put(b"/metrics/k", b"v")
         client.get(b"/metrics/k")
         client.get(b"/metrics/k")
@@ -51,14 +52,14 @@ def test_prometheus_metrics_use_go_grpc_prometheus_names(etcd_single):
     )
 
 
-def test_a_hook_of_ones_own_sees_each_logical_call_once(etcd_single):
+def test_a_hook_of_ones_own_sees_each_logical_call_once(etcd_single, client_class):
     seen = []
 
     class Recorder(RpcMetrics):
         def handled(self, method, code, seconds):
             seen.append((method.name, code))
 
-    with etcd.Client(etcd_single.endpoint, timeout=5, metrics=Recorder()) as client:
+    with client_class(etcd_single.endpoint, timeout=5, metrics=Recorder()) as client:
         client.get(b"/metrics/none")
     assert seen == [("Range", "OK")]
 
@@ -80,19 +81,27 @@ def test_nothing_of_prometheus_is_imported_without_metrics():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_reject_old_cluster_accepts_supported_servers(server_binary):
+def test_reject_old_cluster_accepts_supported_servers(server_binary, client_class):
     with (
         EtcdMember("versions", binary=server_binary) as member,
-        etcd.Client(member.endpoint, reject_old_cluster=True, timeout=5) as client,
+        client_class(member.endpoint, reject_old_cluster=True, timeout=5) as client,
     ):
         assert client.get(b"k").header.revision >= 1
 
 
-def test_reject_old_cluster_refuses_an_older_member(etcd_single, monkeypatch):
+def test_reject_old_cluster_refuses_an_older_member(
+    etcd_single, monkeypatch, client_class
+):
+    old = SimpleNamespace(version="3.3.27")
+
     def old_status(self, endpoint=None, *, timeout=None):
-        return SimpleNamespace(version="3.3.27")
+        return old
+
+    async def old_status_async(self, endpoint=None, *, timeout=None):
+        return old
 
     monkeypatch.setattr(etcd.Client, "status", old_status)
+    monkeypatch.setattr(AsyncClient, "status", old_status_async)
     with pytest.raises(OldClusterError, match=r"3\.3\.27") as info:
-        etcd.Client(etcd_single.endpoint, reject_old_cluster=True)
+        client_class(etcd_single.endpoint, reject_old_cluster=True)
     assert info.value.endpoint == etcd_single.endpoint

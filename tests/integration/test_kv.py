@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Iterator
 
 import pytest
 
@@ -26,6 +27,7 @@ from pyetcd_wire.errors import (
     TooManyOpsError,
 )
 from pyetcd_wire.testing import EtcdCluster, EtcdMember
+from tests.async_bridge import AnyClient
 from tests.helpers import in_threads
 
 
@@ -36,8 +38,9 @@ def member(etcd_versioned: EtcdMember) -> EtcdMember:
 
 
 @pytest.fixture(scope="module")
-def client(member: EtcdMember):
-    with etcd.Client(member.endpoint, timeout=30) as c:
+def client(member: EtcdMember, client_class) -> Iterator[AnyClient]:
+    """Each client in turn (conftest's `client_class`), shared by the module."""
+    with client_class(member.endpoint, timeout=30) as c:
         yield c
 
 
@@ -181,10 +184,10 @@ def test_kv_txn_server_errors(client, prefix):
         client.txn(success=[etcd.Op.get(prefix + b"%d" % i) for i in range(129)])
 
 
-def test_kv_compact(server_binary, prefix):
+def test_kv_compact(server_binary, prefix, client_class):
     with (
         EtcdMember("compact", binary=server_binary) as member,
-        etcd.Client(member.endpoint) as c,
+        client_class(member.endpoint) as c,
     ):
         first = c.put(prefix + b"k", b"1").header.revision
         latest = c.put(prefix + b"k", b"2").header.revision
@@ -209,11 +212,11 @@ def test_kv_large_values_and_limits(member, client, prefix):
         client.put(prefix + b"too-big", b"x" * (1536 * 1024 + 1))
 
 
-def test_kv_64_mib_range_response(server_binary, prefix):
+def test_kv_64_mib_range_response(server_binary, prefix, client_class):
     args = ["--quota-backend-bytes", str(1 << 30)]
     with (
         EtcdMember("big", binary=server_binary, extra_args=args) as member,
-        etcd.Client(member.endpoint, timeout=120) as c,
+        client_class(member.endpoint, timeout=120) as c,
     ):
         value = b"z" * (1024 * 1024)
         for i in range(64):
@@ -234,10 +237,10 @@ def test_kv_eight_threads_share_one_client(client, prefix):
     assert client.get(prefix, prefix=True, count_only=True).count == 800
 
 
-def test_kv_frozen_server_honours_deadline(server_binary, prefix):
+def test_kv_frozen_server_honours_deadline(server_binary, prefix, client_class):
     with (
         EtcdMember("frozen-kv", binary=server_binary) as member,
-        etcd.Client(member.endpoint, timeout=0.5) as c,
+        client_class(member.endpoint, timeout=0.5) as c,
     ):
         c.put(prefix + b"k", b"v")
         member.pause()
@@ -251,25 +254,25 @@ def test_kv_frozen_server_honours_deadline(server_binary, prefix):
         assert c.get(prefix + b"k", timeout=10).kvs[0].value == b"v"
 
 
-def test_client_options_of_the_wrong_type_say_so():
+def test_client_options_of_the_wrong_type_say_so(client_class):
     with pytest.raises(TypeError, match="tls="):
-        etcd.Client("127.0.0.1:2379", tls=object())
+        client_class("127.0.0.1:2379", tls=object())
     with pytest.raises(ValueError, match="endpoint"):
-        etcd.Client("ftp://x:1")
+        client_class("ftp://x:1")
 
 
-def test_client_close_is_idempotent_and_final(member):
-    c = etcd.Client(member.endpoint)
+def test_client_close_is_idempotent_and_final(member, client_class):
+    c = client_class(member.endpoint)
     c.put(b"/kv-test/close", b"v")
     c.close()
     c.close()
     with pytest.raises(etcd.ConnectionLostError, match="closed"):
         c.get(b"/kv-test/close")
-    with etcd.Client(member.endpoint) as again:
+    with client_class(member.endpoint) as again:
         assert again.endpoints == (member.endpoint,)
 
 
-def fill_until_no_space(c: etcd.Client, prefix: bytes) -> None:
+def fill_until_no_space(c: AnyClient, prefix: bytes) -> None:
     """Put 512 KiB values until etcd raises its NOSPACE alarm (or 15 s pass).
     The backend grows when its batch commits (every 100 ms), hence the pauses."""
     deadline = time.monotonic() + 15
@@ -280,11 +283,11 @@ def fill_until_no_space(c: etcd.Client, prefix: bytes) -> None:
         time.sleep(0.02)
 
 
-def test_kv_no_space_when_the_quota_is_full(server_binary, prefix):
+def test_kv_no_space_when_the_quota_is_full(server_binary, prefix, client_class):
     args = ["--quota-backend-bytes", str(2 * 1024 * 1024)]
     with (
         EtcdMember("tiny", binary=server_binary, extra_args=args) as tiny,
-        etcd.Client(tiny.endpoint, timeout=30) as c,
+        client_class(tiny.endpoint, timeout=30) as c,
     ):
         with pytest.raises(NoSpaceError):
             fill_until_no_space(c, prefix)
@@ -292,12 +295,12 @@ def test_kv_no_space_when_the_quota_is_full(server_binary, prefix):
         assert "NOSPACE" in alarms
 
 
-def test_kv_require_leader_refuses_without_quorum(etcd_binary, prefix):
+def test_kv_require_leader_refuses_without_quorum(etcd_binary, prefix, client_class):
     with EtcdCluster(3, binary=etcd_binary) as cluster:
         survivor = cluster.members[0]
         with (
-            etcd.Client(survivor.endpoint, require_leader=True, timeout=10) as strict,
-            etcd.Client(survivor.endpoint, timeout=10) as lenient,
+            client_class(survivor.endpoint, require_leader=True, timeout=10) as strict,
+            client_class(survivor.endpoint, timeout=10) as lenient,
         ):
             strict.put(prefix + b"k", b"v")
             for member in cluster.members[1:]:

@@ -15,6 +15,7 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import ConnectionFailedError, EtcdError
 from pyetcd_wire.testing import EtcdMember, EtcdTLS
+from tests.async_bridge import ClientClass
 from tests.tls_certs import Certs, make_certs
 
 # Failures must come fast: no endpoint will ever succeed.
@@ -61,11 +62,14 @@ def _client_tls(certs: Certs) -> etcd.TLS:
 
 
 def _call_error(
-    endpoint: str, tls: object = None, error: Type[EtcdError] = ConnectionFailedError
+    client_class: ClientClass,
+    endpoint: str,
+    tls: object = None,
+    error: Type[EtcdError] = ConnectionFailedError,
 ) -> str:
     """The message of the error a first call gets from a client that cannot
     connect (fast: `FAIL_FAST`)."""
-    client = etcd.Client(endpoint, tls=tls, **FAIL_FAST)
+    client = client_class(endpoint, tls=tls, **FAIL_FAST)
     with contextlib.closing(client), pytest.raises(error) as info:
         client.get(_key())
     return str(info.value)
@@ -92,36 +96,42 @@ def test_tls_member_speaks_https(tls_member: EtcdMember, certs: Certs) -> None:
 # --- working setups ----------------------------------------------------------------
 
 
-def test_https_endpoint_with_a_ca_file(tls_member: EtcdMember, certs: Certs) -> None:
+def test_https_endpoint_with_a_ca_file(
+    tls_member: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     key = _key()
-    with etcd.Client(tls_member.endpoint, tls=etcd.TLS(ca_file=certs.ca)) as client:
+    with client_class(tls_member.endpoint, tls=etcd.TLS(ca_file=certs.ca)) as client:
         client.put(key, "over tls")
         assert client.get(key).kvs[0].value == b"over tls"
     assert _etcdctl_value(tls_member, key) == "over tls"
 
 
 def test_bare_endpoint_uses_tls_when_configured(
-    tls_member: EtcdMember, certs: Certs
+    tls_member: EtcdMember, certs: Certs, client_class: ClientClass
 ) -> None:
     bare = f"127.0.0.1:{tls_member.client_port}"
-    with etcd.Client(bare, tls=etcd.TLS(ca_file=certs.ca)) as client:
+    with client_class(bare, tls=etcd.TLS(ca_file=certs.ca)) as client:
         assert client.get(_key()).count == 0
 
 
-def test_host_name_is_checked(tls_member: EtcdMember, certs: Certs) -> None:
+def test_host_name_is_checked(
+    tls_member: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     by_name = f"https://localhost:{tls_member.client_port}"
-    with etcd.Client(by_name, tls=etcd.TLS(ca_file=certs.ca)) as client:
+    with client_class(by_name, tls=etcd.TLS(ca_file=certs.ca)) as client:
         assert client.get(_key()).count == 0
     wrong = etcd.TLS(ca_file=certs.ca, server_name="etcd.example.com")
-    text = _call_error(tls_member.endpoint, wrong)
+    text = _call_error(client_class, tls_member.endpoint, wrong)
     assert tls_member.endpoint in text
     assert "certificate verify failed" in text
     assert "etcd.example.com" in text
 
 
-def test_mutual_tls_put_get_watch(mtls_member: EtcdMember, certs: Certs) -> None:
+def test_mutual_tls_put_get_watch(
+    mtls_member: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     key = _key()
-    with etcd.Client(mtls_member.endpoint, tls=_client_tls(certs)) as client:
+    with client_class(mtls_member.endpoint, tls=_client_tls(certs)) as client:
         client.put(key, "mutual")
         assert _etcdctl_value(mtls_member, key) == "mutual"
         # Watches are read by the stream worker, which polls the socket.
@@ -134,19 +144,23 @@ def test_mutual_tls_put_get_watch(mtls_member: EtcdMember, certs: Certs) -> None
         assert client.time_to_live(lease.ID).TTL > 0
 
 
-def test_ssl_context_given_directly(mtls_member: EtcdMember, certs: Certs) -> None:
+def test_ssl_context_given_directly(
+    mtls_member: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     context = ssl.create_default_context(cafile=certs.ca)
     context.load_cert_chain(certs.client_cert, certs.client_key)
     context.set_alpn_protocols(["h2"])
     key = _key()
-    with etcd.Client(mtls_member.endpoint, tls=context) as client:
+    with client_class(mtls_member.endpoint, tls=context) as client:
         client.put(key, "context")
     assert _etcdctl_value(mtls_member, key) == "context"
 
 
-def test_http_endpoint_never_uses_tls(etcd_single: EtcdMember, certs: Certs) -> None:
+def test_http_endpoint_never_uses_tls(
+    etcd_single: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     plain = f"http://{etcd_single.endpoint}"
-    with etcd.Client(plain, tls=etcd.TLS(ca_file=certs.ca)) as client:
+    with client_class(plain, tls=etcd.TLS(ca_file=certs.ca)) as client:
         key = _key()
         client.put(key, "plain")
     assert _etcdctl_value(etcd_single, key) == "plain"
@@ -156,44 +170,56 @@ def test_http_endpoint_never_uses_tls(etcd_single: EtcdMember, certs: Certs) -> 
 
 
 def test_wrong_ca_names_endpoint_and_reason(
-    tls_member: EtcdMember, certs: Certs
+    tls_member: EtcdMember, certs: Certs, client_class: ClientClass
 ) -> None:
-    text = _call_error(tls_member.endpoint, etcd.TLS(ca_file=certs.other_ca))
+    text = _call_error(
+        client_class, tls_member.endpoint, etcd.TLS(ca_file=certs.other_ca)
+    )
     assert tls_member.endpoint in text
     assert "certificate verify failed: unable to get local issuer certificate" in text
 
 
 def test_https_without_tls_settings_trusts_only_the_system(
-    tls_member: EtcdMember,
+    tls_member: EtcdMember, client_class: ClientClass
 ) -> None:
-    assert "certificate verify failed" in _call_error(tls_member.endpoint)
+    assert "certificate verify failed" in _call_error(client_class, tls_member.endpoint)
 
 
-def test_missing_client_certificate(mtls_member: EtcdMember, certs: Certs) -> None:
+def test_missing_client_certificate(
+    mtls_member: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     # etcd 3.5 negotiates TLS 1.2, so the handshake fails (ConnectionFailedError);
     # over TLS 1.3 the refusal would come on the first read.
-    text = _call_error(mtls_member.endpoint, etcd.TLS(ca_file=certs.ca), EtcdError)
+    text = _call_error(
+        client_class, mtls_member.endpoint, etcd.TLS(ca_file=certs.ca), EtcdError
+    )
     assert mtls_member.endpoint in text
     assert "client certificate" in text  # ... required / rejected
 
 
 def test_context_without_h2_is_refused_clearly(
-    tls_member: EtcdMember, certs: Certs
+    tls_member: EtcdMember, certs: Certs, client_class: ClientClass
 ) -> None:
     context = ssl.create_default_context(cafile=certs.ca)  # no ALPN
-    text = _call_error(tls_member.endpoint, context)
+    text = _call_error(client_class, tls_member.endpoint, context)
     assert "did not select ALPN protocol 'h2'" in text
 
 
-def test_tls_to_a_plaintext_member(etcd_single: EtcdMember, certs: Certs) -> None:
+def test_tls_to_a_plaintext_member(
+    etcd_single: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     https = f"https://{etcd_single.endpoint}"
-    text = _call_error(https, etcd.TLS(ca_file=certs.ca))
+    text = _call_error(client_class, https, etcd.TLS(ca_file=certs.ca))
     assert "closed the connection during the TLS handshake" in text
 
 
 @pytest.mark.parametrize("field", ["ca_file", "cert_file", "key_file"])
 def test_missing_file_is_named_at_creation(
-    tls_member: EtcdMember, certs: Certs, tmp_path: Path, field: str
+    tls_member: EtcdMember,
+    certs: Certs,
+    tmp_path: Path,
+    field: str,
+    client_class: ClientClass,
 ) -> None:
     files = {
         "ca_file": certs.ca,
@@ -202,18 +228,22 @@ def test_missing_file_is_named_at_creation(
     }
     files[field] = str(tmp_path / "nowhere.pem")
     with pytest.raises(ValueError, match=f"{field} '{files[field]}'.*No such file"):
-        etcd.Client(tls_member.endpoint, tls=etcd.TLS(**files))
+        client_class(tls_member.endpoint, tls=etcd.TLS(**files))
 
 
-def test_bad_file_is_named_at_creation(tls_member: EtcdMember, tmp_path: Path) -> None:
+def test_bad_file_is_named_at_creation(
+    tls_member: EtcdMember, tmp_path: Path, client_class: ClientClass
+) -> None:
     bad = tmp_path / "ca.pem"
     bad.write_text(
         "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
     )
     with pytest.raises(ValueError, match=f"ca_file '{bad}' holds no usable CA"):
-        etcd.Client(tls_member.endpoint, tls=etcd.TLS(ca_file=bad))
+        client_class(tls_member.endpoint, tls=etcd.TLS(ca_file=bad))
 
 
-def test_wrong_tls_type_is_refused(tls_member: EtcdMember, certs: Certs) -> None:
+def test_wrong_tls_type_is_refused(
+    tls_member: EtcdMember, certs: Certs, client_class: ClientClass
+) -> None:
     with pytest.raises(TypeError, match="tls= must be"):
-        etcd.Client(tls_member.endpoint, tls=certs.ca)
+        client_class(tls_member.endpoint, tls=certs.ca)
