@@ -2,97 +2,41 @@
 background renewal of a lease.
 
 The stream worker (streams.py) renews the lease at TTL/3 on the client's one
-LeaseKeepAlive stream and hands every response to each subscription.  Unlike
-Go, nothing is dropped without a trace: a subscription keeps the newest
-`MAX_QUEUED` responses for iteration and counts the older ones it had no room
-for in `skipped` (most callers never iterate; the queue must not grow for
-them), and the end of the lease is a state (`lost`, `lost_reason`) that
-iteration turns into `LeaseExpiredError`.
+LeaseKeepAlive stream and hands every response to each subscription.  The
+queue and its rules are the `KeepAliveBox`'s (_streams/boxes.py, shared with
+`AsyncKeepAlive`): unlike Go, nothing is dropped without a trace (`skipped`),
+and the end of the lease is a state (`lost`, `lost_reason`) that iteration
+turns into `LeaseExpiredError`.  This adds the waiting, on a condition.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from typing import TYPE_CHECKING, Deque, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from .._proto import rpc_pb2
-from ..errors import LeaseError
+from .._streams.boxes import MAX_QUEUED, KeepAliveBox
 
 if TYPE_CHECKING:
     from .streams import StreamWorker
 
-#: Responses a subscription keeps for iteration (Go: LeaseResponseChSize).
-MAX_QUEUED = 16
 
-
-class KeepAlive:
+class KeepAlive(KeepAliveBox):
     """Background renewal of one lease, until `close()`.
 
     Iterate it for the `LeaseKeepAliveResponse` of each renewal; once the
     lease is lost, iteration raises `LeaseExpiredError` (after `close()` or
     `Client.close()` it just ends).
-
-    Attributes:
-        lease_id: the lease kept alive.
-        response: the newest response (None before the first).
-        skipped: responses dropped from the queue because nobody iterated.
     """
 
     def __init__(self, worker: StreamWorker, lease_id: int) -> None:
-        self._worker = worker
-        self.lease_id = lease_id
-        self.response: Optional[rpc_pb2.LeaseKeepAliveResponse] = None
-        self.skipped = 0
+        super().__init__(worker, lease_id)
         self._cond = threading.Condition(threading.Lock())
-        self._items: Deque[rpc_pb2.LeaseKeepAliveResponse] = deque()
-        self._error: Optional[LeaseError] = None
-        self._closed = False
+        self._mutex = self._cond
 
-    def __repr__(self) -> str:
-        state = "lost" if self.lost else "closed" if self._closed else "alive"
-        return f"<KeepAlive lease={self.lease_id} {state}>"
-
-    # --- the worker's side --------------------------------------------------------
-
-    def _on_response(self, response: rpc_pb2.LeaseKeepAliveResponse) -> None:
-        with self._cond:
-            self.response = response
-            if len(self._items) >= MAX_QUEUED:
-                self._items.popleft()
-                self.skipped += 1
-            self._items.append(response)
-            self._cond.notify_all()
-
-    def _on_lost(self, error: LeaseError) -> None:
-        with self._cond:
-            if self._error is None:
-                self._error = error
-            self._cond.notify_all()
-
-    def _on_stopped(self) -> None:
-        """The client closed: renewal stopped without the lease being lost."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    # --- the user's side ----------------------------------------------------------
-
-    @property
-    def lost(self) -> bool:
-        """True once the lease expired, was revoked, or could not be renewed in
-        time (or renewal halted on an error); it will not come back."""
-        return self._error is not None
-
-    @property
-    def lost_reason(self) -> str:
-        """Why the lease was lost ("" while it is not)."""
-        return str(self._error) if self._error is not None else ""
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
+    def _notify(self) -> None:
+        self._cond.notify_all()
 
     def get(
         self, timeout: Optional[float] = None
@@ -106,17 +50,14 @@ class KeepAlive:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while not self._items and self._error is None and not self._closed:
+            while True:
+                done, response = self._take_locked()
+                if done:
+                    return response
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
                 self._cond.wait(remaining)
-            if self._closed:
-                return None
-            if self._items:
-                return self._items.popleft()
-            assert self._error is not None
-            raise self._error
 
     def __iter__(self) -> Iterator[rpc_pb2.LeaseKeepAliveResponse]:
         while True:
@@ -124,16 +65,6 @@ class KeepAlive:
             if response is None:
                 return
             yield response
-
-    def close(self) -> None:
-        """Stop renewing for this subscription (idempotent); the lease is
-        renewed while other subscriptions to it remain."""
-        with self._cond:
-            if self._closed:
-                return
-            self._closed = True
-            self._cond.notify_all()
-        self._worker.remove_keep_alive(self)
 
     def __enter__(self) -> KeepAlive:
         return self

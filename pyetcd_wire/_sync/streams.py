@@ -39,7 +39,7 @@ Theory of operation
   taken, the Watch stream's credit is held back, so the server pauses it;
   the reader that brings the backlog down wakes the worker, which gives the
   credit back.  Keep-alive responses are tiny and credited at once; each
-  subscription keeps at most `keepalive.MAX_QUEUED`.
+  subscription keeps at most `boxes.MAX_QUEUED`.
 * Iteration never busy-waits: users sleep on a one-shot `Sleeper` or in
   poll(2), the worker in poll(2) until data, the next keep-alive due, a lease
   deadline, a backoff or a wake-up; while a user thread has the role, the
@@ -62,6 +62,7 @@ from .._core.grpc.metadata import Metadata
 from .._core.watch import Watcher
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
+from .._streams.boxes import KeepAliveBox
 from .._streams.lease_half import LeaseHalf
 from .._streams.ports import StreamPort
 from .._streams.resume import retryable
@@ -201,7 +202,7 @@ class StreamWorker:
         self._wake()
         return keep_alive
 
-    def remove_keep_alive(self, keep_alive: KeepAlive) -> None:
+    def remove_keep_alive(self, keep_alive: KeepAliveBox) -> None:
         with self._lock:
             if self._closed or not self._leases.remove(keep_alive):
                 return  # lost already: the lease was forgotten
