@@ -218,8 +218,10 @@ class BlockingStream(_Proxy):
 class BlockingAsyncClient(_Proxy):
     """`AsyncClient` behind `Client`'s blocking interface, for the tests.
 
-    The constructor takes `Client`'s arguments; a constructor error (as
-    ValueError, TypeError, NotImplementedError) propagates after the loop
+    The constructor takes `Client`'s arguments and enters the client
+    (``async with``: where AsyncClient checks `reject_old_cluster`, which
+    the sync constructor does); an error there or in the constructor (as
+    ValueError, TypeError, OldClusterError) propagates after the loop
     thread is gone.  `close()` awaits `aclose()`, then stops the loop and
     joins its thread; it is idempotent, and ``with`` calls it on exit.
     """
@@ -233,6 +235,9 @@ class BlockingAsyncClient(_Proxy):
         loop = LoopThread()
         try:
             target = loop.run(self.target_class, *args, **kwargs)
+            enter = getattr(target, "__aenter__", None)
+            if enter is not None:
+                loop.run(enter)
         except BaseException:
             loop.stop()
             raise

@@ -174,13 +174,58 @@ def snapshot_request() -> rpc_pb2.SnapshotRequest:
     return rpc_pb2.SnapshotRequest()
 
 
-def snapshot_blobs(messages: Iterable[bytes]) -> Generator[bytes, None, None]:
-    """The blobs of a Snapshot stream, the checksum last, checked on the way.
+class SnapshotCheck:
+    """The checksum rule of a Snapshot stream, for both drivers: each blob
+    is handed on once the next one has arrived, so the last one, the
+    SHA-256 of everything before it, is held back until the stream has
+    ended and it has matched.  Empty blobs are skipped."""
 
-    Each blob is yielded once the next message has arrived, so the last one,
-    the SHA-256 of everything before it, is held back until the stream has
-    ended and it has matched.  Empty blobs are skipped.  Closing this iterator
-    closes `messages` (cancelling the call).
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._held: Optional[bytes] = None
+        self._size = 0
+
+    def feed(self, raw: bytes) -> Optional[bytes]:
+        """One raw SnapshotResponse; the blob to hand on now, if any.
+
+        Raises:
+            RemoteProtocolError: the message cannot be decoded.
+        """
+        blob = _blob(raw)
+        if not blob:
+            return None
+        ready, self._held = self._held, blob
+        if ready is not None:
+            self._digest.update(ready)
+            self._size += len(ready)
+        return ready
+
+    def end(self) -> bytes:
+        """The stream ended OK: the checksum blob, once it matched.
+
+        Raises:
+            RemoteProtocolError: no 32-byte checksum, or it does not match.
+        """
+        held, size, digest = self._held, self._size, self._digest
+        if held is None or len(held) != SNAPSHOT_CHECKSUM_SIZE:
+            last = "no data" if held is None else f"a last blob of {len(held)} bytes"
+            raise RemoteProtocolError(
+                f"snapshot: the stream ended without its SHA-256 checksum ({last}"
+                f" after {size} bytes): the snapshot is incomplete"
+            )
+        if held != digest.digest():
+            raise RemoteProtocolError(
+                f"snapshot: SHA-256 checksum mismatch over {size} bytes (got"
+                f" {held.hex()}, computed {digest.hexdigest()}): the snapshot"
+                " is corrupt"
+            )
+        return held
+
+
+def snapshot_blobs(messages: Iterable[bytes]) -> Generator[bytes, None, None]:
+    """The blobs of a Snapshot stream, the checksum last, checked on the way
+    (`SnapshotCheck`).  Closing this iterator closes `messages` (cancelling
+    the call).
 
     Args:
         messages: the raw SnapshotResponse messages of the stream.
@@ -192,35 +237,17 @@ def snapshot_blobs(messages: Iterable[bytes]) -> Generator[bytes, None, None]:
         RemoteProtocolError: a message cannot be decoded, the stream ended
             without a 32-byte checksum, or the checksum does not match.
     """
-    digest = hashlib.sha256()
-    held: Optional[bytes] = None
-    size = 0
+    check = SnapshotCheck()
     try:
         for raw in messages:
-            blob = _blob(raw)
-            if not blob:
-                continue
-            if held is not None:
-                digest.update(held)
-                size += len(held)
-                yield held
-            held = blob
+            blob = check.feed(raw)
+            if blob is not None:
+                yield blob
     finally:
         close = getattr(messages, "close", None)
         if close is not None:
             close()
-    if held is None or len(held) != SNAPSHOT_CHECKSUM_SIZE:
-        last = "no data" if held is None else f"a last blob of {len(held)} bytes"
-        raise RemoteProtocolError(
-            f"snapshot: the stream ended without its SHA-256 checksum ({last}"
-            f" after {size} bytes): the snapshot is incomplete"
-        )
-    if held != digest.digest():
-        raise RemoteProtocolError(
-            f"snapshot: SHA-256 checksum mismatch over {size} bytes (got"
-            f" {held.hex()}, computed {digest.hexdigest()}): the snapshot is corrupt"
-        )
-    yield held
+    yield check.end()
 
 
 def _blob(raw: bytes) -> bytes:

@@ -15,17 +15,19 @@ from .._core.grpc.connection import (
 )
 from .._core.grpc.metadata import Metadata
 from .._policy.endpoints import Endpoint, parse_endpoint
+from .._policy.keepalive import Keepalive
 from .._sync.tls_config import context_for
-from .._sync.transport import describe, host_name
+from .._sync.transport import alpn_refusal, describe, host_name, tls_failure
 from ..errors import ConnectionFailedError, ConnectionLostError
 from .connection import AsyncConnection
+from .stream import AsyncStream
 
 
 class AsyncChannel:
     """Calls to one etcd endpoint over one HTTP/2 connection at a time.
 
     Args: as `Channel` (endpoint, dial_timeout, message size limits,
-        ssl_context, server_name).
+        ssl_context, server_name, keepalive_time and keepalive_timeout).
     """
 
     def __init__(
@@ -37,6 +39,8 @@ class AsyncChannel:
         max_recv_message_size: int = DEFAULT_MAX_RECV_MESSAGE_SIZE,
         ssl_context: Optional[ssl.SSLContext] = None,
         server_name: Optional[str] = None,
+        keepalive_time: Optional[float] = None,
+        keepalive_timeout: float = 20.0,
     ) -> None:
         self.endpoint = (
             endpoint if isinstance(endpoint, Endpoint) else parse_endpoint(endpoint)
@@ -47,6 +51,8 @@ class AsyncChannel:
         self.dial_timeout = dial_timeout
         self.max_send_message_size = max_send_message_size
         self.max_recv_message_size = max_recv_message_size
+        self._keepalive_time = keepalive_time
+        self._keepalive_timeout = keepalive_timeout
         self._current: Optional[AsyncConnection] = None
         self._dialing: Optional[asyncio.Future[AsyncConnection]] = None
         self._closed = False
@@ -64,6 +70,26 @@ class AsyncChannel:
         if conn is None or conn.dead is not None:
             conn = await self.connection()
         return await conn.unary(path, request, timeout=timeout, metadata=metadata)
+
+    def ready(self) -> Optional[AsyncConnection]:
+        """The connection new calls go to, if one is up (no dial)."""
+        current = self._current
+        return current if current is not None and current.usable else None
+
+    async def open_stream(
+        self,
+        path: str,
+        *,
+        metadata: Metadata = (),
+        request: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+    ) -> AsyncStream:
+        """A streaming call (see `AsyncConnection.open_stream`), dialing if
+        needed."""
+        conn = await self.connection()
+        return conn.open_stream(
+            path, metadata=metadata, request=request, timeout=timeout
+        )
 
     async def connection(self) -> AsyncConnection:
         """The connection new calls go to, dialing one if needed (one dial at
@@ -92,8 +118,12 @@ class AsyncChannel:
             endpoint=endpoint.text,
         )
 
+        keepalive = None
+        if self._keepalive_time is not None:
+            keepalive = Keepalive(self._keepalive_time, self._keepalive_timeout)
+
         def protocol() -> AsyncConnection:
-            return AsyncConnection(core, endpoint.text)
+            return AsyncConnection(core, endpoint.text, keepalive)
 
         tls = self.ssl_context
         server_hostname = (self._server_name or host_name(endpoint)) if tls else None
@@ -121,15 +151,16 @@ class AsyncChannel:
                 ]
             ) from None
         except OSError as exc:
-            raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
+            refused = isinstance(exc, ConnectionRefusedError)
+            why = tls_failure(exc) if tls and not refused else describe(exc)
+            raise ConnectionFailedError([(endpoint.text, why)]) from None
         if tls is not None:
             ssl_object = transport.get_extra_info("ssl_object")
             chosen = ssl_object.selected_alpn_protocol() if ssl_object else None
-            if chosen != "h2":
+            refusal = alpn_refusal(chosen)
+            if refusal is not None:
                 transport.close()
-                raise ConnectionFailedError(
-                    [(endpoint.text, f"the server chose ALPN {chosen!r}, not 'h2'")]
-                )
+                raise ConnectionFailedError([(endpoint.text, refusal)])
         old, self._current = self._current, conn
         if old is not None and old is not conn and not old.active:
             old.close()  # one with calls in flight drains (GOAWAY lets them)

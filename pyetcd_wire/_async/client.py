@@ -1,45 +1,74 @@
-"""`AsyncClient`: the etcd v3 API for asyncio (work in progress, issue 6).
+"""`AsyncClient`: the etcd v3 API for asyncio.
 
 The KV, Lease and admin methods are generated from the sync facades
 (`kv_calls.py`, `admin.py`: scripts/gen_async.py); the options are checked
-by the same `Options`; the balancer, the retry decisions (`UnaryRetry`) and
-the token bookkeeping are the sync client's.  What is here is only the
-asyncio I/O: channels on the event loop, awaiting, sleeping.
-
-Not yet here (they raise NotImplementedError): watch, keep_alive,
-keep_alive_once, snapshot, keepalive_time, auto_sync_interval,
-reject_old_cluster, metrics.
+by the same `Options`; the balancer, the retry decisions (`UnaryRetry`), the
+token bookkeeping, the watch and keep-alive halves (`_streams/`) and the
+metrics are the sync client's.  What is here is only the asyncio I/O:
+channels on the event loop, awaiting, sleeping, and the two things the sync
+constructor does that need the loop (`reject_old_cluster`, the auto-sync
+task), done at ``async with`` or at the first call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
 import time
-from typing import Optional, Tuple, Type, TypeVar
+from typing import (
+    AsyncGenerator,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from google.protobuf.message import Message
 
 from .._api import auth as auth_api
-from .._api.methods import AUTH_AUTHENTICATE, Method
+from .._api import lease as lease_api
+from .._api import maintenance as maintenance_api
+from .._api import watch as watch_api
+from .._api.methods import (
+    AUTH_AUTHENTICATE,
+    LEASE_KEEP_ALIVE,
+    MAINTENANCE_SNAPSHOT,
+    Method,
+)
 from .._policy import retry as retry_policy
 from .._policy.balancer import member_endpoints
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
-from .._sync.client_base import ClientBase
+from .._sync.admin import SNAPSHOT_FILE_MODE
+from .._sync.autosync import SYNC_TIMEOUT
+from .._sync.client_base import ClientBase, too_old
+from .._sync.measured import MeasuredCall
 from .._sync.options import parse_endpoints
 from .._sync.pool import ChannelPool
 from ..errors import (
+    ConnectionLostError,
     EtcdError,
+    InternalError,
+    LeaseNotFoundError,
+    OldClusterError,
+    StatusCode,
     TransportError,
     UnavailableError,
 )
 from .admin import AsyncAdminCalls
 from .auth import AsyncTokenSource
 from .channel import AsyncChannel
+from .keepalive import AsyncKeepAlive
 from .kv_calls import AsyncKVCalls
+from .streams import AsyncStreamWorker
+from .watch import AsyncWatch
 
 R = TypeVar("R", bound=Message)
+Key = Union[str, bytes]
+PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 
 class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
@@ -48,17 +77,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
 
     def _start(self) -> None:
         options = self._options
-        given = {
-            "keepalive_time": options.keepalive_time,
-            "auto_sync_interval": options.auto_sync_interval,
-            "reject_old_cluster": options.reject_old_cluster or None,
-            "metrics": options.metrics,
-        }
-        for name, value in given.items():
-            if value is not None:
-                raise NotImplementedError(
-                    f"{name}= is not supported by AsyncClient yet (Client has it)"
-                )
+        if options.metrics is not None:
+            # Measured calls only when asked: the unmeasured path stays as it is.
+            self._call = self._measured_call  # type: ignore[method-assign]
         self._pool: ChannelPool[AsyncChannel] = ChannelPool(
             self._balancer, self._new_channel
         )
@@ -67,10 +88,23 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
             self._auth = AsyncTokenSource(
                 *options.credentials, self._authenticate, self._md
             )
+        self._streams: Optional[AsyncStreamWorker] = None
+        self._closed = False
+        # What needs the loop: run at `async with` or before the first call.
+        self._first_use: Optional[asyncio.Future[None]] = None
+        self._pending_start = bool(
+            options.reject_old_cluster or options.auto_sync_interval is not None
+        )
+        self._auto_sync: Optional[asyncio.Task[None]] = None
+        #: The last error of an automatic sync (None after one that worked).
+        self.auto_sync_error: Optional[EtcdError] = None
 
     def set_endpoints(self, *endpoints: str) -> None:
         """As `Client.set_endpoints`."""
-        self._pool.set_endpoints(parse_endpoints(endpoints))
+        parsed = parse_endpoints(endpoints)
+        self._pool.set_endpoints(parsed)
+        if self._streams is not None:
+            self._streams.set_endpoints(parsed)
 
     async def sync(self, *, timeout: Optional[float] = None) -> Tuple[str, ...]:
         """As `Client.sync`."""
@@ -81,11 +115,26 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
         return self.endpoints
 
     async def aclose(self) -> None:
-        """Close every connection; calls in flight fail.  Idempotent."""
+        """Close every connection; calls in flight fail, watches and
+        keep-alives end, the auto-sync task stops.  Idempotent."""
+        self._closed = True
+        if self._auto_sync is not None:
+            self._auto_sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._auto_sync
+            self._auto_sync = None
+        if self._streams is not None:
+            self._streams.close()
         self._pool.close()
         await asyncio.sleep(0)  # let the transports run their close callbacks
 
     async def __aenter__(self) -> AsyncClient:
+        if self._pending_start:
+            try:
+                await self._start_on_loop()
+            except BaseException:
+                await self.aclose()
+                raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -102,6 +151,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
             dial_timeout=options.dial_timeout,
             max_send_message_size=options.max_send_message_size,
             max_recv_message_size=options.max_recv_message_size,
+            keepalive_time=options.keepalive_time,
+            keepalive_timeout=options.keepalive_timeout,
         )
 
     async def _call(
@@ -116,6 +167,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
         if timeout is None:
             timeout = self.timeout
         started = time.monotonic() if timeout is not None else 0.0
+        if self._pending_start:
+            await self._start_on_loop()
         if self._auth is not None:
             await self._auth.ensure()
         channel = self._pool.pick()
@@ -129,6 +182,21 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
             if self._balancer.quarantined_count:
                 self._pool.succeeded(channel)
         return response_type.FromString(raw)
+
+    async def _measured_call(
+        self,
+        method: Method,
+        request: Message,
+        response_type: Type[R],
+        timeout: Optional[float],
+    ) -> R:
+        """`_call`, reported to the metrics hook (as `Client._measured_call`)."""
+        metrics = self._options.metrics
+        assert metrics is not None
+        with MeasuredCall(metrics, method):
+            return await AsyncClient._call(
+                self, method, request, response_type, timeout
+            )
 
     async def _retry(
         self,
@@ -216,6 +284,213 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
             if not self._pool.owns(channel):
                 channel.close()
         return response_type.FromString(raw)
+
+    # --- what needs the loop --------------------------------------------------------
+
+    async def _start_on_loop(self) -> None:
+        """`reject_old_cluster` and the auto-sync task, once (concurrent
+        first calls wait for the same check)."""
+        if self._first_use is None:
+            self._first_use = asyncio.ensure_future(self._check_and_start())
+        await asyncio.shield(self._first_use)
+        self._pending_start = False
+
+    async def _check_and_start(self) -> None:
+        options = self._options
+        if options.reject_old_cluster:
+            await self._reject_old_cluster()
+        if options.auto_sync_interval is not None and not self._closed:
+            self._auto_sync = asyncio.ensure_future(
+                self._sync_every(options.auto_sync_interval)
+            )
+
+    async def _reject_old_cluster(self) -> None:
+        """As `Client._reject_old_cluster` (Go's RejectOldCluster)."""
+        for endpoint in self.endpoints:
+            status = await self.status(endpoint, timeout=self._options.dial_timeout)
+            if too_old(status.version):
+                raise OldClusterError(endpoint=endpoint, version=status.version)
+
+    async def _sync_every(self, interval: float) -> None:
+        """As the sync client's `AutoSync`: a failed sync leaves the endpoints
+        as they were (`auto_sync_error` keeps why)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sync(timeout=SYNC_TIMEOUT)
+            except EtcdError as exc:
+                self.auto_sync_error = exc
+            else:
+                self.auto_sync_error = None
+
+    # --- Watch and Lease streams ------------------------------------------------------
+
+    def watch(
+        self,
+        key: Key,
+        *,
+        range_end: Optional[Key] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        progress_notify: bool = False,
+        filter_put: bool = False,
+        filter_delete: bool = False,
+        fragment: bool = False,
+        timeout: Optional[float] = None,
+    ) -> AsyncWatch:
+        """Watch a key or a range (arguments and behaviour as `Client.watch`).
+
+        Returns at once: ``await`` the result, or enter ``async with``, to
+        wait until the server created the watch (within `timeout`); ``async
+        for`` does so at its first step.
+
+        Raises:
+            ValueError: invalid options (at once).
+            DeadlineExceededError, ConnectionFailedError, EtcdError: from the
+                awaited creation, as `Client.watch`.
+        """
+        request = watch_api.watch_create_request(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+            progress_notify=progress_notify,
+            filter_put=filter_put,
+            filter_delete=filter_delete,
+            fragment=fragment,
+        )
+        watch = self._stream_worker().add_watch(request.create_request)
+        watch.create_timeout = self.timeout if timeout is None else timeout
+        return watch
+
+    async def request_progress(self) -> None:
+        """As `Client.request_progress`."""
+        if self._streams is not None:
+            self._streams.request_progress()
+
+    def keep_alive(self, lease_id: int) -> AsyncKeepAlive:
+        """Keep a lease alive in the background until `close()` of the
+        result (as `Client.keep_alive`; ``async for`` it for each renewal).
+
+        Raises:
+            ValueError, TypeError: `lease_id` is not a positive int64.
+        """
+        lease_api.lease_keep_alive_request(lease_id)  # checks the ID
+        return self._stream_worker().add_keep_alive(lease_id)
+
+    async def keep_alive_once(
+        self, lease_id: int, *, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseKeepAliveResponse:
+        """As `Client.keep_alive_once`.
+
+        Raises:
+            LeaseNotFoundError: the lease expired or was revoked.
+        """
+        request = lease_api.lease_keep_alive_request(lease_id).SerializeToString()
+        raw = await self._one_message(LEASE_KEEP_ALIVE, request, timeout)
+        response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
+        if response.TTL <= 0:
+            raise LeaseNotFoundError()
+        return response
+
+    async def snapshot(
+        self, *, timeout: Optional[float] = None
+    ) -> AsyncGenerator[bytes, None]:
+        """As `Client.snapshot`: ``async for`` the chunks, the SHA-256 last
+        (checked); ``aclose()`` the iterator to stop early (cancels the call).
+
+        Raises:
+            RemoteProtocolError: the stream ended without a matching checksum.
+        """
+        request = maintenance_api.snapshot_request().SerializeToString()
+        deadline = self._deadline(timeout)
+        stream = await self._pool.pick().open_stream(
+            MAINTENANCE_SNAPSHOT.path,
+            request=request,
+            metadata=self._md.calls,
+            timeout=None if deadline is None else deadline - time.monotonic(),
+        )
+        check = maintenance_api.SnapshotCheck()
+        try:
+            while True:
+                raw = await stream.receive(deadline)
+                if raw is None:
+                    break
+                blob = check.feed(raw)
+                if blob is not None:
+                    yield blob
+        finally:
+            stream.cancel()
+        yield check.end()
+
+    async def snapshot_save(
+        self, path: PathT, *, timeout: Optional[float] = None
+    ) -> PathT:
+        """As `Client.snapshot_save` (`<path>.part`, fsync, rename; the fsync
+        runs in the loop's default executor, not blocking the loop)."""
+        part = os.fspath(path) + ".part"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+        loop = asyncio.get_running_loop()
+        try:
+            with open(os.open(part, flags, SNAPSHOT_FILE_MODE), "wb") as file:
+                blobs = self.snapshot(timeout=timeout)
+                try:
+                    async for blob in blobs:
+                        file.write(blob)
+                finally:
+                    await blobs.aclose()
+                file.flush()
+                await loop.run_in_executor(None, os.fsync, file.fileno())
+            os.replace(part, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(part)
+            raise
+        return path
+
+    def _stream_worker(self) -> AsyncStreamWorker:
+        if self._closed:
+            raise ConnectionLostError("the client is closed", not_processed=True)
+        if self._streams is None:
+            self._streams = AsyncStreamWorker(
+                ChannelPool(self._balancer, self._new_channel),
+                metadata=self._md,
+                first_response_timeout=self._options.first_keep_alive_timeout,
+                auth=self._auth,
+            )
+        return self._streams
+
+    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
+        timeout = self.timeout if timeout is None else timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    async def _one_message(
+        self, method: Method, request: bytes, timeout: Optional[float]
+    ) -> bytes:
+        """The first response of a bidi stream opened for one request."""
+        deadline = self._deadline(timeout)
+        if self._auth is not None:
+            await self._auth.ensure()
+        channel = self._pool.pick()
+        stream = await channel.open_stream(
+            method.path,
+            metadata=self._md.calls,
+            timeout=None if deadline is None else deadline - time.monotonic(),
+        )
+        try:
+            stream.send_many([request], end=True)
+            raw = await stream.receive(deadline)
+        finally:
+            stream.cancel()
+        if raw is None:
+            raise InternalError(
+                StatusCode.INTERNAL, f"{method.name} ended without a response"
+            )
+        return raw
 
 
 __all__ = ["AsyncClient"]

@@ -14,31 +14,44 @@ because per call they cost more than the rest of the call together
 
 Cancelling the task that awaits a call cancels the call on the wire
 (RST_STREAM CANCEL) and leaves the connection usable.
+
+Streaming calls (`open_stream`, `AsyncStream` in stream.py) get their
+messages pushed as they arrive: each stream touched by one read is told
+once, after the read is routed.  With `keepalive` (a `Keepalive` policy), a
+timer PINGs a connection that has calls open and has heard nothing for
+`keepalive.time`, and gives it up if nothing answers within
+`keepalive.timeout` (_policy/keepalive.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import os
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from .._core.grpc import events as ge
+from .._core.grpc.call import Call
 from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcEvent
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import unary_outcome
 from .._core.grpc.status import Status
+from .._core.state import CallState
+from .._policy.keepalive import Due, Keepalive
 from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
     EtcdError,
 )
+from .stream import AsyncStream
 
 
 class _Waiter:
     """What one call's caller waits on."""
 
     __slots__ = ("error", "future", "messages", "status")
+    streaming = False  # an `AsyncStream` is told of each read instead
 
     def __init__(self, future: asyncio.Future[None]) -> None:
         self.future = future
@@ -51,9 +64,16 @@ class AsyncConnection(asyncio.Protocol):
     """A connection's protocol; made by `AsyncChannel` with the loop's
     `create_connection`."""
 
-    def __init__(self, core: GrpcConnection, endpoint: str) -> None:
+    def __init__(
+        self,
+        core: GrpcConnection,
+        endpoint: str,
+        keepalive: Optional[Keepalive] = None,
+    ) -> None:
         self.endpoint = endpoint
         self._core = core
+        self._keepalive = keepalive
+        self._keepalive_timer: Optional[asyncio.TimerHandle] = None
         self._transport: Optional[asyncio.Transport] = None
         self.dead: Optional[EtcdError] = None
         self._loop = asyncio.get_running_loop()
@@ -75,6 +95,8 @@ class AsyncConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_read = time.monotonic()
+        if self._keepalive is not None:
+            self._keepalive.heard()
         self._dispatch(self._core.receive_data(data))
         self._flush_soon()
 
@@ -84,6 +106,7 @@ class AsyncConnection(asyncio.Protocol):
             self.dead = ConnectionLostError(
                 f"{self.endpoint}: connection lost: {reason}", endpoint=self.endpoint
             )
+        self._stop_timers()
         self._dispatch(self._core.connection_lost(reason))
 
     # --- calls ---------------------------------------------------------------
@@ -113,11 +136,7 @@ class AsyncConnection(asyncio.Protocol):
             RpcError: the server answered with a non-OK status.
         """
         if self.dead is not None:
-            raise ConnectionLostError(
-                f"connection to {self.endpoint} is closed: {self.dead}",
-                endpoint=self.endpoint,
-                not_processed=True,
-            )
+            self._check_usable()
         try:
             call = self._core.unary(path, request, metadata=metadata, timeout=timeout)
         except CallsNotAcceptedError as exc:  # GOAWAY, or stream ids used up
@@ -128,6 +147,8 @@ class AsyncConnection(asyncio.Protocol):
         waiter = _Waiter(self._loop.create_future())
         call.context = waiter
         self._flush_soon()
+        if self._keepalive is not None and self._keepalive_timer is None:
+            self._arm_keepalive()
         if timeout is not None:
             self._add_deadline(waiter, timeout)
         try:
@@ -146,21 +167,154 @@ class AsyncConnection(asyncio.Protocol):
             path, waiter.messages, waiter.status, waiter.error, self.endpoint
         )
 
+    def open_stream(
+        self,
+        path: str,
+        *,
+        metadata: Metadata = (),
+        request: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        on_news: Optional[Callable[[], None]] = None,
+    ) -> AsyncStream:
+        """Start a streaming call: bidirectional, or server-streaming with
+        its one `request`.  `on_news` is called after each read that brought
+        the stream messages or its end (it reads them with
+        `AsyncStream.take_messages`).
+
+        Raises:
+            ConnectionLostError: the connection takes no new calls.
+            ResourceExhaustedError: `request` is too large.
+        """
+        self._check_usable()
+        try:
+            if request is None:
+                call = self._core.start_call(path, metadata=metadata, timeout=timeout)
+            else:
+                call = self._core.unary(
+                    path,
+                    request,
+                    metadata=metadata,
+                    timeout=timeout,
+                    server_streaming=True,
+                )
+        except CallsNotAcceptedError as exc:
+            self.dead = ConnectionLostError(str(exc), endpoint=self.endpoint)
+            raise ConnectionLostError(
+                str(exc), endpoint=self.endpoint, not_processed=True
+            ) from None
+        stream = AsyncStream(self, call, on_news)
+        call.context = stream
+        self._flush_soon()
+        if self._keepalive is not None and self._keepalive_timer is None:
+            self._arm_keepalive()
+        return stream
+
+    def send_messages(self, call: Call, messages: List[bytes], *, end: bool) -> None:
+        """Queue request messages on a stream (`end`: the last half-closes)."""
+        if self.dead is not None:
+            raise self.dead
+        last = len(messages) - 1
+        for i, message in enumerate(messages):
+            self._core.send_message(call, message, end=end and i == last)
+        self._flush_soon()
+
+    def message_consumed(self, call: Call, count: int) -> None:
+        """`count` messages of a stream are done with: credit may go back."""
+        if self.dead is not None or call.state is CallState.CLOSED:
+            return
+        for _ in range(count):
+            self._core.message_consumed(call)
+        self._flush_soon()
+
+    def cancel_call(self, call: Call) -> None:
+        if self.dead is None and call.state is not CallState.CLOSED:
+            self._core.cancel_call(call)
+            self._flush_soon()
+
     def close(self) -> None:
         """Close the connection; calls in flight fail with ConnectionLostError."""
+        self.close_with(None)
+
+    def close_with(self, error: Optional[EtcdError]) -> None:
+        """Close the connection; every call still open ends with `error`
+        (None: the ConnectionLostError of a connection the client closed)."""
         if self.dead is None:
-            self.dead = ConnectionLostError(
+            self.dead = error or ConnectionLostError(
                 "the client closed the connection", endpoint=self.endpoint
             )
-        self._dispatch(self._core.close())
+            events = self._core.close()
+            if error is not None:
+                # The calls must end with `error` (e.g. the RemoteProtocolError
+                # of a malformed message, which is not retried), not the
+                # core's generic ConnectionLostError.
+                events = [
+                    ge.CallEnded(call=e.call, status=e.status, error=error)
+                    if type(e) is ge.CallEnded
+                    else e
+                    for e in events
+                ]
+            self._dispatch(events)
         self._flush()
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-            self._deadline_timer = None
+        self._stop_timers()
         if self._transport is not None:
             self._transport.close()
 
     # --- plumbing --------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self.dead is not None:
+            raise ConnectionLostError(
+                f"connection to {self.endpoint} is closed: {self.dead}",
+                endpoint=self.endpoint,
+                not_processed=True,
+            )
+
+    def _stop_timers(self) -> None:
+        for timer in (self._deadline_timer, self._keepalive_timer):
+            if timer is not None:
+                timer.cancel()
+        self._deadline_timer = self._keepalive_timer = None
+
+    def _arm_keepalive(self) -> None:
+        keepalive = self._keepalive
+        assert keepalive is not None
+        delay = keepalive.next_check(self.last_read) - time.monotonic()
+        self._keepalive_timer = self._loop.call_later(
+            max(0.0, delay), self._keepalive_check
+        )
+
+    def _keepalive_check(self) -> None:
+        """PING a silent server, or give the connection up if a PING went
+        unanswered; idle connections are never pinged (the timer is armed
+        again by the next call)."""
+        self._keepalive_timer = None
+        keepalive = self._keepalive
+        if keepalive is None or self.dead is not None or not self._core.active_calls:
+            return
+        now = time.monotonic()
+        due = keepalive.due(now, self.last_read)
+        if due is Due.DEAD:
+            self._lost(
+                f"keepalive: no answer to a PING within {keepalive.timeout:g} s"
+                f" (silent for {now - self.last_read:.1f} s)"
+            )
+            return
+        if due is Due.PING:
+            keepalive.pinged(now)
+            self._core.ping(os.urandom(8))
+            self._flush()
+        self._arm_keepalive()
+
+    def _lost(self, reason: str) -> None:
+        """The connection is given up: its calls fail as on a lost one."""
+        if self.dead is None:
+            self.dead = ConnectionLostError(
+                f"{self.endpoint}: {reason}", endpoint=self.endpoint
+            )
+            self._dispatch(self._core.connection_lost(reason))
+        self._stop_timers()
+        if self._transport is not None:
+            self._transport.abort()
 
     def _flush_soon(self) -> None:
         if not self._flush_pending:
@@ -199,17 +353,27 @@ class AsyncConnection(asyncio.Protocol):
             self._transport.write(data)
 
     def _dispatch(self, events: List[GrpcEvent]) -> None:
+        touched: Optional[List[AsyncStream]] = None  # streams to tell, once each
         for event in events:
             kind = type(event)
             if kind is ge.MessageReceived:
                 waiter: Any = event.call.context  # type: ignore[union-attr]
                 waiter.messages.append(event.message)  # type: ignore[union-attr]
+                if waiter.streaming and not waiter.touched:
+                    waiter.touched = True
+                    touched = touched or []
+                    touched.append(waiter)
             elif kind is ge.CallEnded:
                 ended: ge.CallEnded = event  # type: ignore[assignment]
                 waiter = ended.call.context
                 waiter.status = ended.status
                 waiter.error = ended.error
-                if not waiter.future.done():
+                if waiter.streaming:
+                    if not waiter.touched:
+                        waiter.touched = True
+                        touched = touched or []
+                        touched.append(waiter)
+                elif not waiter.future.done():
                     waiter.future.set_result(None)
             elif kind is ge.ConnectionClosed:
                 closed: ge.ConnectionClosed = event  # type: ignore[assignment]
@@ -219,6 +383,10 @@ class AsyncConnection(asyncio.Protocol):
                     )
                 if self._transport is not None:
                     self._transport.close()
+        if touched:
+            for stream in touched:
+                stream.touched = False
+                stream._news()
 
 
 class _DeadlineError(Exception):

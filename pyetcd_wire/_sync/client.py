@@ -38,14 +38,14 @@ from ..errors import (
     TransportError,
     UnavailableError,
 )
-from ..metrics import code_name
 from .admin import AdminCalls
 from .auth import TokenSource
 from .autosync import AutoSync
 from .channel import Channel
-from .client_base import ClientBase
+from .client_base import ClientBase, too_old
 from .keepalive import KeepAlive
 from .kv_calls import KVCalls
+from .measured import MeasuredCall
 from .options import parse_endpoints
 from .pool import ChannelPool
 from .streams import StreamWorker
@@ -54,9 +54,6 @@ from .watch import Watch
 REPEATABLE = RetryClass.REPEATABLE
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
-
-#: The oldest etcd this client supports (reject_old_cluster=True refuses older).
-MIN_CLUSTER_VERSION = (3, 4)
 
 
 class Client(ClientBase, KVCalls, AdminCalls):
@@ -121,11 +118,7 @@ class Client(ClientBase, KVCalls, AdminCalls):
         fails the constructor."""
         for endpoint in self.endpoints:
             version = self.status(endpoint, timeout=self._options.dial_timeout).version
-            try:
-                numbers = tuple(int(x) for x in version.split(".")[:2])
-            except ValueError:
-                numbers = ()
-            if numbers < MIN_CLUSTER_VERSION:
+            if too_old(version):
                 raise OldClusterError(endpoint=endpoint, version=version)
 
     def sync(self, *, timeout: Optional[float] = None) -> Tuple[str, ...]:
@@ -349,16 +342,8 @@ class Client(ClientBase, KVCalls, AdminCalls):
         logical call, retries included)."""
         metrics = self._options.metrics
         assert metrics is not None
-        metrics.started(method)
-        started = time.monotonic()
-        error: Optional[EtcdError] = None
-        try:
+        with MeasuredCall(metrics, method):
             return Client._call(self, method, request, response_type, timeout)
-        except EtcdError as exc:
-            error = exc
-            raise
-        finally:
-            metrics.handled(method, code_name(error), time.monotonic() - started)
 
     def _retry(
         self,

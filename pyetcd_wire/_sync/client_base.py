@@ -13,6 +13,19 @@ from ..metrics import RpcMetrics
 from .options import Options
 from .tls_config import TLS
 
+#: The oldest etcd the clients support (reject_old_cluster=True refuses older).
+MIN_CLUSTER_VERSION = (3, 4)
+
+
+def too_old(version: str) -> bool:
+    """True for a server version older than MIN_CLUSTER_VERSION (or one that
+    does not parse)."""
+    try:
+        numbers = tuple(int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return True
+    return numbers < MIN_CLUSTER_VERSION
+
 
 class ClientBase:
     """A client of one etcd cluster (the sync `Client` or `AsyncClient`).
@@ -100,4 +113,4 @@ class ClientBase:
         return tuple(e.text for e in self._balancer.endpoints)
 
 
-__all__ = ["ClientBase"]
+__all__ = ["MIN_CLUSTER_VERSION", "ClientBase", "too_old"]

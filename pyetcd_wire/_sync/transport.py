@@ -87,22 +87,38 @@ def _handshake(
         tls = client_handshake(sock, context, server_name or host_name(endpoint))
     except socket.timeout:
         why = f"no TLS handshake within dial_timeout ({timeout} s)"
-    except ssl.SSLError as exc:
-        why = f"TLS handshake failed: {describe_ssl_error(exc)}"
-    except HandshakeEOFError as exc:
-        why = f"{exc} (does it serve TLS, and accept this client?)"
-    except OSError as exc:
-        why = f"TLS handshake failed: {describe(exc)}"
+    except (ssl.SSLError, OSError) as exc:
+        why = tls_failure(exc)
     else:
-        protocol = tls.ssl_object.selected_alpn_protocol()
-        if protocol == "h2":
+        refused = alpn_refusal(tls.ssl_object.selected_alpn_protocol())
+        if refused is None:
             return tls
-        why = (
-            f"the server did not select ALPN protocol 'h2' (it chose {protocol!r});"
-            " gRPC needs HTTP/2: an ssl.SSLContext given to the client must"
-            " offer it (context.set_alpn_protocols(['h2']))"
-        )
+        why = refused
     raise ConnectionFailedError([(endpoint.text, why)])
+
+
+def tls_failure(exc: OSError) -> str:
+    """Why a TLS handshake failed (both drivers' wording)."""
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed: {describe_ssl_error(exc)}"
+    if isinstance(exc, (HandshakeEOFError, ConnectionResetError)):
+        return (
+            "the server closed the connection during the TLS handshake"
+            " (does it serve TLS, and accept this client?)"
+        )
+    return f"TLS handshake failed: {describe(exc)}"
+
+
+def alpn_refusal(protocol: Optional[str]) -> Optional[str]:
+    """Why a TLS connection that did not agree on ALPN "h2" is no use (None
+    if it did)."""
+    if protocol == "h2":
+        return None
+    return (
+        f"the server did not select ALPN protocol 'h2' (it chose {protocol!r});"
+        " gRPC needs HTTP/2: an ssl.SSLContext given to the client must"
+        " offer it (context.set_alpn_protocols(['h2']))"
+    )
 
 
 def host_name(endpoint: Endpoint) -> str:

@@ -1,0 +1,68 @@
+"""`AsyncKeepAlive`: what `AsyncClient.keep_alive()` returns; one
+subscription to the background renewal of a lease.  The queue and its rules
+are the `KeepAliveBox`'s (_streams/boxes.py, shared with the sync
+`KeepAlive`); this adds the waiting."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Optional
+
+from .._proto import rpc_pb2
+from .._streams.boxes import KeepAliveBox
+from .waiting import NO_LOCK, Waiters
+
+if TYPE_CHECKING:
+    from .streams import AsyncStreamWorker
+
+
+class AsyncKeepAlive(KeepAliveBox):
+    """Background renewal of one lease, until `close()` (or leaving
+    ``async with``).  ``async for`` it for each renewal's
+    `LeaseKeepAliveResponse`; once the lease is lost, iteration raises
+    `LeaseExpiredError` (after `close()` or `aclose()` it just ends)."""
+
+    def __init__(self, worker: AsyncStreamWorker, lease_id: int) -> None:
+        super().__init__(worker, lease_id)
+        self._mutex = NO_LOCK
+        self._waiters = Waiters()
+
+    def _notify(self) -> None:
+        self._waiters.wake_all()
+
+    async def get(
+        self, timeout: Optional[float] = None
+    ) -> Optional[rpc_pb2.LeaseKeepAliveResponse]:
+        """The next renewal's response; None if `timeout` passed first or the
+        subscription was closed.
+
+        Raises:
+            LeaseExpiredError: the lease is lost (after the queued responses).
+            KeepAliveHaltedError: renewal stopped on a non-retryable error.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            done, response = self._take_locked()
+            if done:
+                return response
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            await self._waiters.wait(self._has_news, deadline)
+
+    def __aiter__(self) -> AsyncKeepAlive:
+        return self
+
+    async def __anext__(self) -> rpc_pb2.LeaseKeepAliveResponse:
+        response = await self.get()
+        if response is None:
+            raise StopAsyncIteration
+        return response
+
+    async def __aenter__(self) -> AsyncKeepAlive:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+__all__ = ["AsyncKeepAlive"]

@@ -1,0 +1,134 @@
+"""`AsyncStream`: one streaming call on an `AsyncConnection` (the asyncio
+twin of `_sync/channel.Stream`).
+
+The connection pushes what arrives (`messages`, `status`) and calls `_news`
+once per read.  A stream worker reads with `take_messages` and gives credit
+back with `message_consumed` (the `StreamPort` of _streams/ports.py); a task
+awaits `receive()` instead (Snapshot, a single LeaseKeepAlive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Callable, List, Optional
+
+from .._core.grpc.call import Call
+from .._core.grpc.status import Status, StatusCode
+from ..errors import DeadlineExceededError, EtcdError, error_from_status
+
+if TYPE_CHECKING:
+    from .connection import AsyncConnection
+
+
+class AsyncStream:
+    """A streaming call; made by `AsyncConnection.open_stream`."""
+
+    streaming = True  # the connection tells it of each read (`_news`)
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        call: Call,
+        on_news: Optional[Callable[[], None]],
+    ) -> None:
+        self._conn = conn
+        self._call = call
+        self._on_news = on_news
+        self.messages: List[bytes] = []
+        self.status: Optional[Status] = None
+        self.error: Optional[EtcdError] = None
+        self.touched = False  # in the connection's list of streams to tell
+        self._waiter: Optional[asyncio.Future[None]] = None
+
+    def _news(self) -> None:
+        if self._on_news is not None:
+            self._on_news()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # --- the StreamPort of a stream worker ------------------------------------------
+
+    @property
+    def connection(self) -> AsyncConnection:
+        return self._conn
+
+    def take_messages(self) -> List[bytes]:
+        """Every message received so far; credit goes back with
+        `message_consumed`."""
+        taken, self.messages = self.messages, []
+        return taken
+
+    def message_consumed(self, count: int = 1) -> None:
+        self._conn.message_consumed(self._call, count)
+
+    @property
+    def ended(self) -> bool:
+        """True once the call is over (status received, or connection lost)."""
+        return self.status is not None
+
+    def end_error(self) -> Optional[EtcdError]:
+        """Why the call ended: None for status OK, else the typed error."""
+        if self.error is not None:
+            return self.error
+        status = self.status
+        if status is None or status.code is StatusCode.OK:
+            return None
+        return error_from_status(status, endpoint=self._conn.endpoint)
+
+    def send_many(self, messages: List[bytes], *, end: bool = False) -> None:
+        """Queue request messages (written at the end of this loop turn).
+
+        Raises:
+            ResourceExhaustedError: a message is too large.
+            LocalProtocolError: the call is over or half-closed.
+        """
+        self._conn.send_messages(self._call, messages, end=end)
+
+    def cancel(self) -> None:
+        """Cancel the call on the wire (RST_STREAM) unless it is over."""
+        if self.status is None:
+            self._conn.cancel_call(self._call)
+
+    # --- a task that awaits it ------------------------------------------------------
+
+    async def receive(self, deadline: Optional[float] = None) -> Optional[bytes]:
+        """The next message (its credit given back); None once the call
+        ended OK.  `deadline` (monotonic) cancels the call when it passes.
+
+        Raises:
+            EtcdError: the call ended with an error.
+            DeadlineExceededError: `deadline` passed first.
+        """
+        while not self.messages:
+            if self.status is not None:
+                error = self.end_error()
+                if error is not None:
+                    raise error
+                return None
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                if deadline is None:
+                    await waiter
+                else:
+                    remaining = deadline - time.monotonic()
+                    await asyncio.wait_for(waiter, max(0.0, remaining))
+            except asyncio.TimeoutError:
+                self.cancel()
+                raise DeadlineExceededError(
+                    f"deadline exceeded waiting for {self._call.path}"
+                    f" from {self._conn.endpoint}",
+                    endpoint=self._conn.endpoint,
+                ) from None
+            except BaseException:
+                self.cancel()  # the task was cancelled: so is the call
+                raise
+            finally:
+                self._waiter = None
+        message = self.messages.pop(0)
+        self.message_consumed()
+        return message
+
+
+__all__ = ["AsyncStream"]

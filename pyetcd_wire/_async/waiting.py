@@ -1,0 +1,52 @@
+"""Waiting in asyncio for news of a watch or a keep-alive: one future per
+waiting task, so that cancelling one task never disturbs another (a shared
+future would be cancelled with the first task that stops waiting)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Callable, List, Optional
+
+#: The mutex of an asyncio box or half: the loop runs one callback at a time.
+NO_LOCK = contextlib.nullcontext()
+
+
+class Waiters:
+    """Futures of the tasks waiting for news of one object."""
+
+    __slots__ = ("_futures",)
+
+    def __init__(self) -> None:
+        self._futures: List[asyncio.Future[None]] = []
+
+    def wake_all(self) -> None:
+        for future in self._futures:
+            if not future.done():
+                future.set_result(None)
+        self._futures.clear()
+
+    async def wait(self, ready: Callable[[], bool], deadline: Optional[float]) -> None:
+        """Return once `ready()` or at `deadline` (monotonic)."""
+        while not ready():
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+            future = asyncio.get_running_loop().create_future()
+            self._futures.append(future)
+            try:
+                if remaining is None:
+                    await future
+                else:
+                    await asyncio.wait_for(future, remaining)
+            except asyncio.TimeoutError:
+                return
+            finally:
+                if future in self._futures:
+                    self._futures.remove(future)
+
+
+__all__ = ["NO_LOCK", "Waiters"]
