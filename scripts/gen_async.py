@@ -23,10 +23,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "pyetcd_wire"
-SOURCES = {"kv_calls.py": "KVCalls", "admin.py": "AdminCalls"}
+SOURCES = {
+    "kv_calls.py": "KVCalls",
+    "admin.py": "AdminCalls",
+    "stream_calls.py": "StreamCalls",
+}
 BEGIN = "# unasync: sync only (begin)"
 END = "# unasync: sync only (end)"
+#: On the line before a ``def``: the method stays plain (not awaited).
+PLAIN = "# unasync: plain"
 DEF = re.compile(r"^(\s+)def (\w+)\(")
+#: The driver's types, renamed in imports and annotations (`->`, `[...]`).
+TYPES = {
+    "Watch": "AsyncWatch",
+    "KeepAlive": "AsyncKeepAlive",
+    "StreamWorker": "AsyncStreamWorker",
+}
+TYPE_NAME = re.compile(r"\b(" + "|".join(TYPES) + r")\b")
 
 
 def generate(name: str, class_name: str) -> str:
@@ -39,7 +52,9 @@ def generate(name: str, class_name: str) -> str:
         match = DEF.match(line)
         if match and "@property" not in previous and match.group(2) in methods:
             line = f"{match.group(1)}async def {match.group(2)}(" + line[match.end() :]
-        for method in methods:
+        if _is_type_line(line):
+            line = TYPE_NAME.sub(lambda m: TYPES[m.group(1)], line)
+        for method in methods:  # (plain methods are not in it: not awaited)
             line = re.sub(
                 rf"(?<!await )\bself\.{method}\(", f"await self.{method}(", line
             )
@@ -89,15 +104,21 @@ def _drop_sync_only(lines: list[str]) -> list[str]:
 
 def _methods(lines: list[str]) -> set[str]:
     """Names of the methods made async: every method of the class but
-    properties and dunders."""
+    properties, dunders and the ones marked plain."""
     names, previous = set(), ""
     for line in lines:
         match = DEF.match(line)
         name = match.group(2) if match else "__"
-        if "@property" not in previous and not name.startswith("__"):
+        if previous not in ("@property", PLAIN) and not name.startswith("__"):
             names.add(name)
         previous = line.strip()
     return names
+
+
+def _is_type_line(line: str) -> bool:
+    """Imports and annotations, where a driver type is named (not prose)."""
+    code = line.strip()
+    return code.startswith(("from ", "import ")) or "->" in code or "]:" in code
 
 
 def main() -> int:

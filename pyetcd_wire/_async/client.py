@@ -29,12 +29,9 @@ from typing import (
 from google.protobuf.message import Message
 
 from .._api import auth as auth_api
-from .._api import lease as lease_api
 from .._api import maintenance as maintenance_api
-from .._api import watch as watch_api
 from .._api.methods import (
     AUTH_AUTHENTICATE,
-    LEASE_KEEP_ALIVE,
     MAINTENANCE_SNAPSHOT,
     Method,
 )
@@ -52,7 +49,6 @@ from ..errors import (
     ConnectionLostError,
     EtcdError,
     InternalError,
-    LeaseNotFoundError,
     OldClusterError,
     StatusCode,
     TransportError,
@@ -63,6 +59,7 @@ from .auth import AsyncTokenSource
 from .channel import AsyncChannel
 from .keepalive import AsyncKeepAlive
 from .kv_calls import AsyncKVCalls
+from .stream_calls import AsyncStreamCalls
 from .streams import AsyncStreamWorker
 from .watch import AsyncWatch
 
@@ -71,7 +68,7 @@ Key = Union[str, bytes]
 PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 
-class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
+class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
     """A client of one etcd cluster for asyncio; the arguments are
     `ClientBase`'s, as `Client`'s.  Use ``async with``, or ``await aclose()``."""
 
@@ -323,79 +320,21 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncAdminCalls):
             else:
                 self.auto_sync_error = None
 
-    # --- Watch and Lease streams ------------------------------------------------------
+    # --- streams ------------------------------------------------------
 
-    def watch(
-        self,
-        key: Key,
-        *,
-        range_end: Optional[Key] = None,
-        prefix: bool = False,
-        from_key: bool = False,
-        start_revision: int = 0,
-        prev_kv: bool = False,
-        progress_notify: bool = False,
-        filter_put: bool = False,
-        filter_delete: bool = False,
-        fragment: bool = False,
-        timeout: Optional[float] = None,
+    def _add_watch(
+        self, create: rpc_pb2.WatchCreateRequest, timeout: Optional[float]
     ) -> AsyncWatch:
-        """Watch a key or a range (arguments and behaviour as `Client.watch`).
-
-        Returns at once: ``await`` the result, or enter ``async with``, to
-        wait until the server created the watch (within `timeout`); ``async
-        for`` does so at its first step.
-
-        Raises:
-            ValueError: invalid options (at once).
-            DeadlineExceededError, ConnectionFailedError, EtcdError: from the
-                awaited creation, as `Client.watch`.
-        """
-        request = watch_api.watch_create_request(
-            key,
-            range_end=range_end,
-            prefix=prefix,
-            from_key=from_key,
-            start_revision=start_revision,
-            prev_kv=prev_kv,
-            progress_notify=progress_notify,
-            filter_put=filter_put,
-            filter_delete=filter_delete,
-            fragment=fragment,
-        )
-        watch = self._stream_worker().add_watch(request.create_request)
+        """A new watch, to be awaited for its creation (within `timeout`)."""
+        watch = self._stream_worker().add_watch(create)
         watch.create_timeout = self.timeout if timeout is None else timeout
         return watch
 
-    async def request_progress(self) -> None:
-        """As `Client.request_progress`."""
-        if self._streams is not None:
-            self._streams.request_progress()
-
-    def keep_alive(self, lease_id: int) -> AsyncKeepAlive:
-        """Keep a lease alive in the background until `close()` of the
-        result (as `Client.keep_alive`; ``async for`` it for each renewal).
-
-        Raises:
-            ValueError, TypeError: `lease_id` is not a positive int64.
-        """
-        lease_api.lease_keep_alive_request(lease_id)  # checks the ID
+    def _add_keep_alive(self, lease_id: int) -> AsyncKeepAlive:
         return self._stream_worker().add_keep_alive(lease_id)
 
-    async def keep_alive_once(
-        self, lease_id: int, *, timeout: Optional[float] = None
-    ) -> rpc_pb2.LeaseKeepAliveResponse:
-        """As `Client.keep_alive_once`.
-
-        Raises:
-            LeaseNotFoundError: the lease expired or was revoked.
-        """
-        request = lease_api.lease_keep_alive_request(lease_id).SerializeToString()
-        raw = await self._one_message(LEASE_KEEP_ALIVE, request, timeout)
-        response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
-        if response.TTL <= 0:
-            raise LeaseNotFoundError()
-        return response
+    def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:
+        return self._streams
 
     async def snapshot(
         self, *, timeout: Optional[float] = None

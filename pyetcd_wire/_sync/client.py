@@ -15,11 +15,8 @@ from typing import Iterator, Optional, Tuple, Type, TypeVar, Union
 from google.protobuf.message import Message
 
 from .._api import auth as auth_api
-from .._api import lease as lease_api
-from .._api import watch as watch_api
 from .._api.methods import (
     AUTH_AUTHENTICATE,
-    LEASE_KEEP_ALIVE,
     Method,
     RetryClass,
 )
@@ -32,7 +29,6 @@ from ..errors import (
     ConnectionLostError,
     EtcdError,
     InternalError,
-    LeaseNotFoundError,
     OldClusterError,
     StatusCode,
     TransportError,
@@ -48,6 +44,7 @@ from .kv_calls import KVCalls
 from .measured import MeasuredCall
 from .options import parse_endpoints
 from .pool import ChannelPool
+from .stream_calls import StreamCalls
 from .streams import StreamWorker
 from .watch import Watch
 
@@ -56,7 +53,7 @@ Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
 
 
-class Client(ClientBase, KVCalls, AdminCalls):
+class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
     """A client of one etcd cluster (sync; threads may share it).  The
     arguments are `ClientBase`'s (API.md, "Client")."""
 
@@ -155,119 +152,6 @@ class Client(ClientBase, KVCalls, AdminCalls):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def keep_alive_once(
-        self, lease_id: int, *, timeout: Optional[float] = None
-    ) -> rpc_pb2.LeaseKeepAliveResponse:
-        """Renew a lease once (one request on its own LeaseKeepAlive stream).
-
-        Raises:
-            LeaseNotFoundError: the lease expired or was revoked (etcd answers
-                TTL 0 rather than an error).
-        """
-        request = lease_api.lease_keep_alive_request(lease_id).SerializeToString()
-        stream = self._pool.pick().bidi_stream(
-            LEASE_KEEP_ALIVE.path,
-            timeout=self.timeout if timeout is None else timeout,
-            metadata=self._metadata,
-        )
-        with stream:  # cancels the stream if it is still open
-            stream.send(request, end=True)
-            raw = stream.receive()
-        if raw is None:
-            raise InternalError(
-                StatusCode.INTERNAL, "LeaseKeepAlive ended without a response"
-            )
-        response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
-        if response.TTL <= 0:
-            raise LeaseNotFoundError(endpoint=stream.connection.endpoint)
-        return response
-
-    def keep_alive(self, lease_id: int) -> KeepAlive:
-        """Keep a lease alive in the background until `close()` of the result.
-
-        Renewals go out at TTL/3 on the client's one LeaseKeepAlive stream
-        (the first at once), from the background thread, and survive
-        reconnects.  Iterate the result for each renewal's response; once the
-        lease is lost (expired, revoked, or not renewed before its TTL ran
-        out) `.lost` is True and iteration raises LeaseExpiredError.
-
-        Raises:
-            ValueError, TypeError: `lease_id` is not a positive int64.
-        """
-        lease_api.lease_keep_alive_request(lease_id)  # checks the ID
-        return self._stream_worker().add_keep_alive(lease_id)
-
-    # --- Watch ------------------------------------------------------------------
-
-    def watch(
-        self,
-        key: Key,
-        *,
-        range_end: Optional[Key] = None,
-        prefix: bool = False,
-        from_key: bool = False,
-        start_revision: int = 0,
-        prev_kv: bool = False,
-        progress_notify: bool = False,
-        filter_put: bool = False,
-        filter_delete: bool = False,
-        fragment: bool = False,
-        timeout: Optional[float] = None,
-    ) -> Watch:
-        """Watch a key or a range; returns once the server confirmed it, so
-        every change made after this returns is delivered.
-
-        Iterate the result for WatchResponse messages (``.events``, each with
-        ``.type`` PUT=0/DELETE=1, ``.kv`` and, with `prev_kv`, ``.prev_kv``);
-        use it as a context manager, or `cancel()` it, to end it.  After a
-        lost connection or a server restart the watch resumes by itself from
-        the revision after the last one delivered: no event is lost,
-        duplicated or reordered.  Every watch of the client shares one Watch
-        stream, read by the client's background thread.
-
-        Args:
-            range_end, prefix, from_key: the range, as for `get`.
-            start_revision: the first revision to deliver (0: changes after
-                now); a compacted one ends iteration with CompactedError.
-            prev_kv: include each event's previous key-value.
-            progress_notify: let the server send periodic progress
-                notifications (responses without events) while idle.
-            filter_put, filter_delete: leave out PUT or DELETE events.
-            fragment: let the server split huge responses (joined here).
-            timeout: bound on waiting for the server to create the watch
-                (None: the client default).
-
-        Raises:
-            DeadlineExceededError: not created within `timeout`.
-            ConnectionFailedError: the endpoint cannot be reached.
-            EtcdError: the server refused the watch (PermissionDeniedError,
-                CompactedError for a negative revision, ...).
-        """
-        request = watch_api.watch_create_request(
-            key,
-            range_end=range_end,
-            prefix=prefix,
-            from_key=from_key,
-            start_revision=start_revision,
-            prev_kv=prev_kv,
-            progress_notify=progress_notify,
-            filter_put=filter_put,
-            filter_delete=filter_delete,
-            fragment=fragment,
-        )
-        timeout = self.timeout if timeout is None else timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
-        watch = self._stream_worker().add_watch(request.create_request)
-        watch._wait_created(deadline)
-        return watch
-
-    def request_progress(self) -> None:
-        """Ask the server for a progress notification on every watch: each
-        gets a response without events once it has caught up with the store
-        (etcd >= 3.5.8/3.4.25; earlier servers answer at once)."""
-        if self._streams is not None:
-            self._streams.request_progress()
-
     # --- plumbing ---------------------------------------------------------------
 
     def _new_channel(self, endpoint: Endpoint) -> Channel:
@@ -282,6 +166,40 @@ class Client(ClientBase, KVCalls, AdminCalls):
             max_send_message_size=options.max_send_message_size,
             max_recv_message_size=options.max_recv_message_size,
         )
+
+    def _add_watch(
+        self, create: rpc_pb2.WatchCreateRequest, timeout: Optional[float]
+    ) -> Watch:
+        """A new watch, once the server created it (within `timeout`)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        watch = self._stream_worker().add_watch(create)
+        watch._wait_created(deadline)
+        return watch
+
+    def _add_keep_alive(self, lease_id: int) -> KeepAlive:
+        return self._stream_worker().add_keep_alive(lease_id)
+
+    def _stream_worker_or_none(self) -> Optional[StreamWorker]:
+        return self._streams
+
+    def _one_message(
+        self, method: Method, request: bytes, timeout: Optional[float]
+    ) -> bytes:
+        """The first response of a bidi stream opened for one request."""
+        stream = self._pool.pick().bidi_stream(
+            method.path,
+            timeout=self.timeout if timeout is None else timeout,
+            metadata=self._metadata,
+        )
+        with stream:  # cancels the stream if it is still open
+            stream.send(request, end=True)
+            raw = stream.receive()
+        if raw is None:
+            raise InternalError(
+                StatusCode.INTERNAL, f"{method.name} ended without a response"
+            )
+        return raw
 
     def _stream_worker(self) -> StreamWorker:
         with self._streams_lock:

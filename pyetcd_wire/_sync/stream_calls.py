@@ -1,0 +1,154 @@
+"""The Watch and LeaseKeepAlive calls, as a mixin over the driver hooks
+`_add_watch`, `_add_keep_alive`, `_one_message` and `_stream_worker_or_none`.
+
+This module is the source of `_async/stream_calls.py` (scripts/gen_async.py
+makes it): methods marked ``# unasync: plain`` stay plain in the asyncio
+twin too (they return at once: `watch()` an object to await or iterate,
+`keep_alive()` a subscription), and `Watch` / `KeepAlive` become
+`AsyncWatch` / `AsyncKeepAlive`.  Change this one, then run that script.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional, Union
+
+from .._api import lease as lease_api
+from .._api import watch as watch_api
+from .._api.methods import LEASE_KEEP_ALIVE, Method
+from .._proto import rpc_pb2
+from ..errors import LeaseNotFoundError
+from .keepalive import KeepAlive
+from .streams import StreamWorker
+from .watch import Watch
+
+Key = Union[str, bytes]
+
+
+class StreamCalls:
+    """Watch and Lease-stream calls; the class using it provides the hooks."""
+
+    if TYPE_CHECKING:
+        # unasync: plain
+        def _add_watch(
+            self, create: rpc_pb2.WatchCreateRequest, timeout: Optional[float]
+        ) -> Watch: ...
+
+        # unasync: plain
+        def _add_keep_alive(self, lease_id: int) -> KeepAlive: ...
+
+        # unasync: plain
+        def _stream_worker_or_none(self) -> Optional[StreamWorker]: ...
+
+        def _one_message(
+            self, method: Method, request: bytes, timeout: Optional[float]
+        ) -> bytes: ...
+
+    # --- Watch ------------------------------------------------------------------
+
+    # unasync: plain
+    def watch(
+        self,
+        key: Key,
+        *,
+        range_end: Optional[Key] = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        progress_notify: bool = False,
+        filter_put: bool = False,
+        filter_delete: bool = False,
+        fragment: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Watch:
+        """Watch a key or a range.  `Client.watch` returns once the server
+        confirmed it, so every change made after this returns is delivered;
+        `AsyncClient.watch` returns at once: ``await`` the result, or enter
+        ``async with``, to wait for that (``async for`` does so at its
+        first step).
+
+        Iterate the result for WatchResponse messages (``.events``, each with
+        ``.type`` PUT=0/DELETE=1, ``.kv`` and, with `prev_kv`, ``.prev_kv``);
+        use it as a context manager, or `cancel()` it, to end it.  After a
+        lost connection or a server restart the watch resumes by itself from
+        the revision after the last one delivered: no event is lost,
+        duplicated or reordered.  Every watch of the client shares one Watch
+        stream.
+
+        Args:
+            range_end, prefix, from_key: the range, as for `get`.
+            start_revision: the first revision to deliver (0: changes after
+                now); a compacted one ends iteration with CompactedError.
+            prev_kv: include each event's previous key-value.
+            progress_notify: let the server send periodic progress
+                notifications (responses without events) while idle.
+            filter_put, filter_delete: leave out PUT or DELETE events.
+            fragment: let the server split huge responses (joined here).
+            timeout: bound on waiting for the server to create the watch
+                (None: the client default).
+
+        Raises:
+            ValueError: invalid options (before anything is sent).
+            DeadlineExceededError: not created within `timeout`.
+            ConnectionFailedError: the endpoint cannot be reached.
+            EtcdError: the server refused the watch (PermissionDeniedError,
+                CompactedError for a negative revision, ...).
+        """
+        request = watch_api.watch_create_request(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+            progress_notify=progress_notify,
+            filter_put=filter_put,
+            filter_delete=filter_delete,
+            fragment=fragment,
+        )
+        return self._add_watch(request.create_request, timeout)
+
+    def request_progress(self) -> None:
+        """Ask the server for a progress notification on every watch: each
+        gets a response without events once it has caught up with the store
+        (etcd >= 3.5.8/3.4.25; earlier servers answer at once)."""
+        streams = self._stream_worker_or_none()
+        if streams is not None:
+            streams.request_progress()
+
+    # --- Lease streams ------------------------------------------------------------
+
+    # unasync: plain
+    def keep_alive(self, lease_id: int) -> KeepAlive:
+        """Keep a lease alive in the background until `close()` of the result.
+
+        Renewals go out at TTL/3 on the client's one LeaseKeepAlive stream
+        (the first at once) and survive reconnects.  Iterate the result for
+        each renewal's response; once the lease is lost (expired, revoked, or
+        not renewed before its TTL ran out) `.lost` is True and iteration
+        raises LeaseExpiredError.
+
+        Raises:
+            ValueError, TypeError: `lease_id` is not a positive int64.
+        """
+        lease_api.lease_keep_alive_request(lease_id)  # checks the ID
+        return self._add_keep_alive(lease_id)
+
+    def keep_alive_once(
+        self, lease_id: int, *, timeout: Optional[float] = None
+    ) -> rpc_pb2.LeaseKeepAliveResponse:
+        """Renew a lease once (one request on its own LeaseKeepAlive stream).
+
+        Raises:
+            LeaseNotFoundError: the lease expired or was revoked (etcd answers
+                TTL 0 rather than an error).
+        """
+        request = lease_api.lease_keep_alive_request(lease_id).SerializeToString()
+        raw = self._one_message(LEASE_KEEP_ALIVE, request, timeout)
+        response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
+        if response.TTL <= 0:
+            raise LeaseNotFoundError()
+        return response
+
+
+__all__ = ["StreamCalls"]
