@@ -5,8 +5,6 @@ errors here: an unclosed transport or a pending task fails the test)."""
 from __future__ import annotations
 
 import asyncio
-import gc
-import warnings
 
 import pytest
 
@@ -20,16 +18,7 @@ from pyetcd_wire.errors import (
     EmptyKeyError,
 )
 from pyetcd_wire.testing import EtcdMember
-
-
-def run(coro):
-    """asyncio.run with every warning an error (unclosed transports, tasks
-    destroyed while pending, coroutines never awaited)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        result = asyncio.run(coro)
-        gc.collect()
-    return result
+from tests.aio import run
 
 
 async def get(channel, key, **kw):

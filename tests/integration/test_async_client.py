@@ -6,23 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import time
-import warnings
 
 import pytest
 
 import pyetcd_wire as etcd
 from pyetcd_wire._async.client import AsyncClient
 from pyetcd_wire.testing import EtcdCluster
-
-
-def run(coro):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        result = asyncio.run(coro)
-        gc.collect()
-    return result
+from tests.aio import run
 
 
 def test_kv_lease_and_admin_calls_agree_with_etcdctl(etcd_single):
