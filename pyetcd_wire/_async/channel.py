@@ -53,7 +53,8 @@ class AsyncChannel:
         self.max_recv_message_size = max_recv_message_size
         self._keepalive_time = keepalive_time
         self._keepalive_timeout = keepalive_timeout
-        self._current: Optional[AsyncConnection] = None
+        #: The connection calls go to (None before the first dial).
+        self.current: Optional[AsyncConnection] = None
         self._dialing: Optional[asyncio.Future[AsyncConnection]] = None
         self._closed = False
 
@@ -66,14 +67,14 @@ class AsyncChannel:
         metadata: Metadata = (),
     ) -> bytes:
         """One unary call; the serialized response (errors as `Channel.unary`)."""
-        conn = self._current
+        conn = self.current
         if conn is None or conn.dead is not None:
             conn = await self.connection()
         return await conn.unary(path, request, timeout=timeout, metadata=metadata)
 
     def ready(self) -> Optional[AsyncConnection]:
         """The connection new calls go to, if one is up (no dial)."""
-        current = self._current
+        current = self.current
         return current if current is not None and current.usable else None
 
     async def open_stream(
@@ -96,7 +97,7 @@ class AsyncChannel:
         a time: concurrent callers wait for the same one)."""
         if self._closed:
             raise ConnectionLostError("channel is closed", not_processed=True)
-        current = self._current
+        current = self.current
         if current is not None and current.usable:
             return current
         if self._dialing is None:
@@ -161,7 +162,7 @@ class AsyncChannel:
             if refusal is not None:
                 transport.close()
                 raise ConnectionFailedError([(endpoint.text, refusal)])
-        old, self._current = self._current, conn
+        old, self.current = self.current, conn
         if old is not None and old is not conn and not old.active:
             old.close()  # one with calls in flight drains (GOAWAY lets them)
         return conn
@@ -169,15 +170,15 @@ class AsyncChannel:
     def silent_since(self, when: float) -> bool:
         """True if the current connection has received nothing since `when`
         (monotonic): see `Channel.silent_since`."""
-        current = self._current
+        current = self.current
         return current is not None and current.last_read < when
 
     def close(self) -> None:
         """Close the connection; calls in flight fail.  Idempotent."""
         self._closed = True
-        if self._current is not None:
-            self._current.close()
-            self._current = None
+        if self.current is not None:
+            self.current.close()
+            self.current = None
 
 
 __all__ = ["AsyncChannel"]

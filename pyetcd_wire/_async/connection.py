@@ -36,7 +36,7 @@ from .._core.grpc.call import Call
 from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcEvent
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import unary_outcome
-from .._core.grpc.status import Status
+from .._core.grpc.status import Status, StatusCode
 from .._core.state import CallState
 from .._policy.keepalive import Due, Keepalive
 from ..errors import (
@@ -45,6 +45,8 @@ from ..errors import (
     EtcdError,
 )
 from .stream import AsyncStream
+
+_OK = StatusCode.OK
 
 
 class _Waiter:
@@ -83,6 +85,7 @@ class AsyncConnection(asyncio.Protocol):
         # waiter done meanwhile is skipped when its deadline comes.
         self._deadlines: List[Tuple[float, int, _Waiter]] = []
         self._deadline_timer: Optional[asyncio.TimerHandle] = None
+        self._deadline_at = 0.0  # when the timer fires (loop time)
         self._sequence = 0
 
     # --- asyncio.Protocol ----------------------------------------------------
@@ -146,7 +149,9 @@ class AsyncConnection(asyncio.Protocol):
             ) from None
         waiter = _Waiter(self._loop.create_future())
         call.context = waiter
-        self._flush_soon()
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
         if self._keepalive is not None and self._keepalive_timer is None:
             self._arm_keepalive()
         if timeout is not None:
@@ -162,10 +167,12 @@ class AsyncConnection(asyncio.Protocol):
                     endpoint=self.endpoint,
                 ) from None
             raise
-        assert waiter.status is not None
-        return unary_outcome(
-            path, waiter.messages, waiter.status, waiter.error, self.endpoint
-        )
+        status = waiter.status
+        assert status is not None
+        messages = waiter.messages
+        if status.code is _OK and waiter.error is None and len(messages) == 1:
+            return messages[0]  # the common case; unary_outcome decides the rest
+        return unary_outcome(path, messages, status, waiter.error, self.endpoint)
 
     def open_stream(
         self,
@@ -326,9 +333,10 @@ class AsyncConnection(asyncio.Protocol):
         self._sequence += 1
         heapq.heappush(self._deadlines, (when, self._sequence, waiter))
         timer = self._deadline_timer
-        if timer is None or when < timer.when():
+        if timer is None or when < self._deadline_at:
             if timer is not None:
                 timer.cancel()
+            self._deadline_at = when
             self._deadline_timer = self._loop.call_at(when, self._expire_deadlines)
 
     def _expire_deadlines(self) -> None:
@@ -342,8 +350,9 @@ class AsyncConnection(asyncio.Protocol):
         while deadlines and deadlines[0][2].future.done():
             heapq.heappop(deadlines)  # finished calls: no timer for them
         if deadlines:
+            self._deadline_at = deadlines[0][0]
             self._deadline_timer = self._loop.call_at(
-                deadlines[0][0], self._expire_deadlines
+                self._deadline_at, self._expire_deadlines
             )
 
     def _flush(self) -> None:

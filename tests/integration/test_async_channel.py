@@ -75,7 +75,7 @@ def test_64_concurrent_tasks_share_one_connection(etcd_single):
             replies = await asyncio.gather(
                 *(get(channel, b"/async/c") for _ in range(64 * 10))
             )
-            return {r.kvs[0].value for r in replies}, channel._current
+            return {r.kvs[0].value for r in replies}, channel.current
         finally:
             channel.close()
 
@@ -117,7 +117,7 @@ def test_cancelling_the_task_cancels_the_call_and_not_the_connection(etcd_single
         channel = AsyncChannel(member.endpoint)
         try:
             await put(channel, b"/async/cancel", b"v")
-            conn = channel._current
+            conn = channel.current
             member.pause()
             try:
                 task = asyncio.ensure_future(get(channel, b"/async/cancel"))
@@ -129,7 +129,7 @@ def test_cancelling_the_task_cancels_the_call_and_not_the_connection(etcd_single
             finally:
                 member.resume()
             reply = await get(channel, b"/async/cancel", timeout=10)
-            return calls_left, reply.kvs[0].value, channel._current is conn
+            return calls_left, reply.kvs[0].value, channel.current is conn
         finally:
             channel.close()
 
@@ -174,7 +174,7 @@ def test_each_call_expires_at_its_own_deadline(etcd_single):
             finally:
                 member.resume()
             await get(channel, b"/async/d", timeout=5)
-            return ends, len(channel._current._deadlines)
+            return ends, len(channel.current._deadlines)
         finally:
             channel.close()
 
