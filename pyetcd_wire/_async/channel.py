@@ -100,14 +100,26 @@ class AsyncChannel:
         current = self.current
         if current is not None and current.usable:
             return current
-        if self._dialing is None:
-            self._dialing = asyncio.ensure_future(self._dial())
         dialing = self._dialing
+        if dialing is None:
+            dialing = self._dialing = asyncio.ensure_future(self._dial())
+            dialing.add_done_callback(self._dialed)
         try:
+            # Shielded: a caller that gives up does not stop the others' dial.
             return await asyncio.shield(dialing)
-        finally:
-            if dialing.done() and self._dialing is dialing:
-                self._dialing = None
+        except asyncio.CancelledError:
+            if self._closed and dialing.cancelled():  # by close(), not our caller
+                raise ConnectionLostError(
+                    f"{self.endpoint.text}: the client closed while connecting",
+                    not_processed=True,
+                ) from None
+            raise
+
+    def _dialed(self, dialing: asyncio.Future[AsyncConnection]) -> None:
+        if self._dialing is dialing:
+            self._dialing = None
+        if not dialing.cancelled():
+            dialing.exception()  # the waiters had it; none left is no leak
 
     async def _dial(self) -> AsyncConnection:
         endpoint = self.endpoint
@@ -162,6 +174,9 @@ class AsyncChannel:
             if refusal is not None:
                 transport.close()
                 raise ConnectionFailedError([(endpoint.text, refusal)])
+        if self._closed:  # closed while dialing
+            conn.close()
+            raise ConnectionLostError("channel is closed", not_processed=True)
         old, self.current = self.current, conn
         if old is not None and old is not conn and not old.active:
             old.close()  # one with calls in flight drains (GOAWAY lets them)
@@ -176,6 +191,8 @@ class AsyncChannel:
     def close(self) -> None:
         """Close the connection; calls in flight fail.  Idempotent."""
         self._closed = True
+        if self._dialing is not None:
+            self._dialing.cancel()
         if self.current is not None:
             self.current.close()
             self.current = None

@@ -123,3 +123,28 @@ def test_password_auth_survives_token_expiry(etcd_binary):
         first, later, reply = run(main())
         assert later == first + 1
         assert reply.kvs[0].value == b"2"
+
+
+def test_aclose_during_a_dial_leaves_nothing_behind():
+    """A dial still in flight (here: a TLS handshake the server never
+    answers) is cancelled by aclose(): the waiting call fails at once, and
+    no task or transport is left (tests.aio.run checks both)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        endpoint = f"https://127.0.0.1:{silent.getsockname()[1]}"
+
+        async def main():
+            client = AsyncClient(endpoint, dial_timeout=30, timeout=30)
+            call = asyncio.ensure_future(client.get("k"))
+            await asyncio.sleep(0.2)
+            assert not call.done()  # waiting for the handshake
+            started = time.monotonic()
+            await client.aclose()
+            with pytest.raises(etcd.EtcdError):
+                await asyncio.wait_for(call, 5)
+            return time.monotonic() - started
+
+        assert run(main()) < 2
