@@ -1,12 +1,13 @@
-"""Client.keep_alive() on the stream worker against FakeEtcd
+"""keep_alive() on the stream worker against FakeEtcd
 (tests/driver/fake_etcd.py): fan-out, TTL 0, a silent server, stream resets
-and connection loss, halting errors, and waking readers on close."""
+and connection loss, halting errors, and waking readers on close; each test
+against `Client` and `AsyncClient` (conftest.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional, Union
 
 import pytest
 
@@ -14,7 +15,7 @@ from pyetcd_wire import Client
 from pyetcd_wire._proto import rpc_pb2
 from pyetcd_wire._sync.keepalive import KeepAlive
 from pyetcd_wire.errors import KeepAliveHaltedError, LeaseExpiredError
-from pyetcd_wire.testing.peer_server import PeerServer
+from tests.async_bridge import AnyClient, BlockingStream
 from tests.driver.fake_etcd import (
     INTERNAL_ERROR,
     REFUSED_STREAM,
@@ -26,31 +27,15 @@ from tests.helpers import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
+#: FakeEtcd.on_keep_alive: ``hook(stream, lease_id, n) -> handled``.
+KeepAliveHook = Callable[[KeepAliveStreamState, int, int], bool]
 
-@pytest.fixture
-def etcd():
-    """``etcd(**client_kwargs) -> (fake, server, client)``; all closed after."""
-    made: list = []
-
-    def start(**client_kwargs):
-        fake = FakeEtcd()
-        server = PeerServer(fake, listen=True)
-        fake.server = server
-        made.append(server)
-        assert server.address is not None
-        host, port = server.address
-        client_kwargs.setdefault("dial_timeout", 2.0)
-        client = Client(f"{host}:{port}", **client_kwargs)
-        made.append(client)
-        return fake, server, client
-
-    yield start
-    for thing in reversed(made):
-        thing.close()
+#: A subscription of either client: `KeepAlive`, or `AsyncKeepAlive` bridged.
+AnyKeepAlive = Union[KeepAlive, BlockingStream]
 
 
 def read_until_error(
-    ka: KeepAlive, seen: List[rpc_pb2.LeaseKeepAliveResponse], timeout: float = 5.0
+    ka: AnyKeepAlive, seen: List[rpc_pb2.LeaseKeepAliveResponse], timeout: float = 5.0
 ) -> None:
     """Append responses to `seen` until `get()` raises (fail at `timeout`)."""
     deadline = time.monotonic() + timeout
@@ -58,6 +43,22 @@ def read_until_error(
         response = ka.get(timeout=max(0.0, deadline - time.monotonic()))
         assert response is not None, f"no error after {len(seen)} responses"
         seen.append(response)
+
+
+def stream_worker_ended(client: AnyClient) -> Callable[[], bool]:
+    """Whether the client's stream worker, running now, has ended since: the
+    sync worker is a thread (close() joins it); the asyncio one is event
+    loop callbacks and a timer (aclose() closes it and cancels the timer)."""
+    if isinstance(client, Client):
+        thread = client._streams.thread
+        assert thread is not None
+        assert thread.name.startswith("pyetcd-wire-streams")
+        return lambda: not thread.is_alive()
+    worker = client._streams  # read on the loop (the bridge's attribute rule)
+    assert worker is not None
+    return lambda: (
+        worker._closed and (worker._timer is None or worker._timer.cancelled())
+    )
 
 
 def requests_per_stream(fake: FakeEtcd) -> List[List[int]]:
@@ -146,7 +147,7 @@ def test_lease_lost_when_renewals_stop_before_the_ttl_runs_out(etcd):
     assert 0.8 < time.monotonic() - answered < 2.0
 
 
-def _reset_first_request(code: int):
+def _reset_first_request(code: int) -> KeepAliveHook:
     def hook(state: KeepAliveStreamState, lease_id: int, n: int) -> bool:
         if n == 0:
             state.live = False
@@ -157,7 +158,7 @@ def _reset_first_request(code: int):
     return hook
 
 
-def _trailers_on_first_request(grpc_status: int, message: str):
+def _trailers_on_first_request(grpc_status: int, message: str) -> KeepAliveHook:
     def hook(state: KeepAliveStreamState, lease_id: int, n: int) -> bool:
         if n == 0:
             state.live = False
@@ -176,6 +177,19 @@ def _abort_on_first_request(state: KeepAliveStreamState, lease_id: int, n: int):
         state.conn.abort()
         return True
     return False
+
+
+def _held_until(gate: threading.Event, hook: KeepAliveHook) -> KeepAliveHook:
+    """`hook`, run once `gate` is set: the server holds its answer until the
+    test is ready.  Two calls of the bridged AsyncClient are two turns of its
+    loop, apart enough for the first request to be sent and answered between
+    them (a sync client paused there fails alike)."""
+
+    def held(state: KeepAliveStreamState, lease_id: int, n: int) -> bool:
+        assert gate.wait(5)
+        return hook(state, lease_id, n)
+
+    return held
 
 
 @pytest.mark.parametrize(
@@ -206,9 +220,13 @@ def test_stream_failure_resends_on_a_new_stream_and_the_lease_stays_alive(
 def test_non_retryable_stream_status_halts_keep_alive(etcd):
     fake, _, client = etcd()
     fake.lease_ttl[8] = 30
-    fake.on_keep_alive = _trailers_on_first_request(7, "etcdserver: permission denied")
+    both = threading.Event()  # the answer waits for both subscriptions
+    fake.on_keep_alive = _held_until(
+        both, _trailers_on_first_request(7, "etcdserver: permission denied")
+    )
     a = client.keep_alive(8)
     b = client.keep_alive(8)
+    both.set()
     for ka in (a, b):
         with pytest.raises(KeepAliveHaltedError, match="permission denied"):
             ka.get(timeout=5)
@@ -236,15 +254,13 @@ def test_iteration_in_another_thread_is_woken(etcd, stop):
     consumer.start()
     wait_for(lambda: len(got) == 1)
     time.sleep(0.05)  # the consumer waits in get() again
-    before: Optional[threading.Thread] = None
+    worker_ended: Optional[Callable[[], bool]] = None
     started = time.monotonic()
     if stop == "close-subscription":
         ka.close()
     else:
-        before = next(
-            t for t in threading.enumerate() if t.name.startswith("pyetcd-wire-streams")
-        )
-        client.close()  # also joins the worker thread
+        worker_ended = stream_worker_ended(client)
+        client.close()  # also ends the stream worker
     consumer.join(2)
     assert time.monotonic() - started < 0.5
     assert not consumer.is_alive()
@@ -252,5 +268,5 @@ def test_iteration_in_another_thread_is_woken(etcd, stop):
     assert [r.TTL for r in got] == [30]
     assert ka.closed
     assert not ka.lost  # closing is not losing the lease
-    if before is not None:
-        assert not before.is_alive()
+    if worker_ended is not None:
+        assert worker_ended()

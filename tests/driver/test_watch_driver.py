@@ -1,24 +1,26 @@
-"""Client.watch() on the stream worker against FakeEtcd (tests/driver/fake_etcd.py,
+"""watch() on the stream worker against FakeEtcd (tests/driver/fake_etcd.py,
 over h2's server side): resets, GOAWAY, aborts, fragments, server cancels,
 malformed responses, back-pressure and the worker thread's lifecycle, which a
 real etcd will not produce on demand.
 
-Every check reads with `Watch.get(timeout=...)` and asserts the exact
-sequence of revisions the user sees: each exactly once, in order.
+Each test runs against `Client` and `AsyncClient` (conftest.py), but those
+about the sync worker's thread and reader role.  Every check reads with
+`Watch.get(timeout=...)` and asserts the exact sequence of revisions the
+user sees: each exactly once, in order.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import pytest
 
 from pyetcd_wire import Client
 from pyetcd_wire._core.h2.connection import DEFAULT_STREAM_WINDOW
 from pyetcd_wire._proto import rpc_pb2
-from pyetcd_wire._sync import streams
+from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.errors import (
     CompactedError,
@@ -28,11 +30,10 @@ from pyetcd_wire.errors import (
     RemoteProtocolError,
     WatchCanceledError,
 )
-from pyetcd_wire.testing.peer_server import PeerServer
+from tests.async_bridge import BlockingStream
 from tests.driver.fake_etcd import (
     INTERNAL_ERROR,
     REFUSED_STREAM,
-    FakeEtcd,
 )
 from tests.helpers import wait_for
 
@@ -40,34 +41,14 @@ pytestmark = pytest.mark.timeout(30)
 
 WORKER_PREFIX = "pyetcd-wire-streams"
 
+#: A watch of either client: `Watch`, or `AsyncWatch` behind the bridge.
+AnyWatch = Union[Watch, BlockingStream]
 
-@pytest.fixture
-def etcd():
-    """``etcd(**client_kwargs) -> (fake, server, client)``; all closed after."""
-    made: list = []
-
-    def start(*, unix_path: Optional[str] = None, **client_kwargs):
-        fake = FakeEtcd()
-        server = PeerServer(fake, listen=True, unix_path=unix_path)
-        fake.server = server
-        made.append(server)
-        if unix_path:
-            endpoint = f"unix://{unix_path}"
-        else:
-            assert server.address is not None
-            host, port = server.address
-            endpoint = f"{host}:{port}"
-        client_kwargs.setdefault("dial_timeout", 2.0)
-        client = Client(endpoint, **client_kwargs)
-        made.append(client)
-        return fake, server, client
-
-    yield start
-    for thing in reversed(made):
-        thing.close()
+#: For a test of the sync driver's own machinery (its thread, the reader role).
+sync_only = pytest.mark.parametrize("client_class", [Client], ids=["sync"])
 
 
-def revisions(watch: Watch, count: int, timeout: float = 5.0) -> List[int]:
+def revisions(watch: AnyWatch, count: int, timeout: float = 5.0) -> List[int]:
     """Read responses until `count` events came; their mod_revisions, in the
     order the user sees them (so tests assert exactly-once and in-order)."""
     deadline = time.monotonic() + timeout
@@ -80,7 +61,7 @@ def revisions(watch: Watch, count: int, timeout: float = 5.0) -> List[int]:
     return seen
 
 
-def assert_quiet(watch: Watch, wait: float = 0.2) -> None:
+def assert_quiet(watch: AnyWatch, wait: float = 0.2) -> None:
     """Nothing more arrives (no duplicate slipped through)."""
     response = watch.get(timeout=wait)
     assert response is None, f"unexpected {response}"
@@ -449,8 +430,8 @@ def test_unread_watch_holds_at_most_one_stream_window(etcd):
     delivered = stream.queued_bytes - before - last["pending"]
     # The server is blocked on the window (it did spend it) and the client
     # holds about one stream window: plus the message credited as it arrived,
-    # plus the backlog the worker credits eagerly, if it has such a limit.
-    bound = DEFAULT_STREAM_WINDOW + getattr(streams, "BACKLOG_LIMIT", 0)
+    # plus the backlog the worker credits eagerly.
+    bound = DEFAULT_STREAM_WINDOW + BACKLOG_LIMIT
     assert DEFAULT_STREAM_WINDOW - message <= delivered <= bound + 2 * message
     # The client's other connection is not held up by the unread watch.
     assert client.get("k", timeout=5).header.revision == count + 1
@@ -463,6 +444,7 @@ def test_unread_watch_holds_at_most_one_stream_window(etcd):
 # --- 8. the worker thread and waking readers ------------------------------------
 
 
+@sync_only
 def test_worker_thread_lives_while_watches_are_open_and_goes_with_close(etcd):
     _, server, client = etcd()
     before = set(worker_threads())
@@ -482,6 +464,7 @@ def test_worker_thread_lives_while_watches_are_open_and_goes_with_close(etcd):
     client.close()  # idempotent
 
 
+@sync_only
 def test_worker_thread_exits_after_the_last_watch_is_cancelled(etcd):
     fake, _, client = etcd()
     before = set(worker_threads())
@@ -531,6 +514,7 @@ def test_iteration_in_another_thread_is_woken(etcd, stop):
     assert [r.events[0].kv.mod_revision for r in got] == [2, 3]
 
 
+@sync_only
 @pytest.mark.parametrize("waiter", ["watch", "get"])
 def test_reader_role_handed_over_with_news_already_routed_returns_at_once(etcd, waiter):
     """Thread A reads the stream for its w1.get(); the main thread waits as a
@@ -563,7 +547,7 @@ def test_reader_role_handed_over_with_news_already_routed_returns_at_once(etcd, 
 # --- a bug in the loop ends everything loudly -------------------------------------
 
 
-def _next_news(w: Watch) -> None:
+def _next_news(w: AnyWatch) -> None:
     """Read until the watch ends; the thread whose turn hits the bug sees the
     bug itself (RuntimeError), every later read the error it ended with."""
     while True:
