@@ -21,7 +21,17 @@ import asyncio
 import functools
 import inspect
 import threading
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from pyetcd_wire import Client
 from pyetcd_wire._async.client import AsyncClient
@@ -222,13 +232,15 @@ class BlockingAsyncClient(_Proxy):
     (``async with``: where AsyncClient checks `reject_old_cluster`, which
     the sync constructor does); an error there or in the constructor (as
     ValueError, TypeError, OldClusterError) propagates after the loop
-    thread is gone.  `close()` awaits `aclose()`, then stops the loop and
-    joins its thread; it is idempotent, and ``with`` calls it on exit.
+    thread is gone.  `close()` awaits `aclose()` (or calls `close()`, for a
+    target without one, as `AsyncChannel`), then stops the loop and joins
+    its thread; it is idempotent, and ``with`` calls it on exit.
     """
 
     __slots__ = ("_closing",)
 
-    #: What the bridge builds (a subclass may bridge a fake, for its tests).
+    #: What the bridge builds (a subclass may bridge a fake, for its tests,
+    #: or `AsyncChannel`, for the wire tests).
     target_class: ClassVar[Callable[..., Any]] = AsyncClient
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -250,12 +262,14 @@ class BlockingAsyncClient(_Proxy):
         return self._loop
 
     def close(self) -> None:
-        """Await the client's `aclose()`, then stop the loop; idempotent."""
+        """Await the client's `aclose()` (else its `close()`), then stop the
+        loop; idempotent."""
         with self._closing:
             if self._loop.stopped:
                 return
+            target = self._target
             try:
-                self._loop.run(self._target.aclose)
+                self._loop.run(getattr(target, "aclose", None) or target.close)
             finally:
                 self._loop.stop()
 
@@ -264,6 +278,41 @@ class BlockingAsyncClient(_Proxy):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def on_loop(
+    proxy: Union[BlockingAsyncClient, BlockingStream], fn: Callable[[Any], Any]
+) -> Any:
+    """`fn(the object behind proxy)`, called in the loop thread and not
+    awaited: for a test that reads a client's internals where they change
+    (a chain of attribute reads through the proxy would run all but the
+    first step in the calling thread)."""
+    return proxy._loop.call(fn, proxy._target)
+
+
+def gather(
+    client: BlockingAsyncClient, calls: Sequence[Callable[[Any], Any]], limit: int
+) -> List[Any]:
+    """Each of `calls`, given the AsyncClient, run as tasks on the client's
+    loop, at most `limit` at a time; each result awaited if awaitable and
+    returned as a method's would be (async streams as `BlockingStream`), in
+    the order of `calls`.  What an asyncio program does to make calls at
+    once: callers in threads reach the loop one hop at a time, so their
+    calls hardly ever meet in one turn of it."""
+    loop = client._loop
+    target = client._target
+
+    async def all_of() -> List[Any]:
+        results: List[Any] = [None] * len(calls)
+
+        async def worker(first: int) -> None:
+            for i in range(first, len(calls), limit):
+                results[i] = await _awaited(calls[i], (target,), {})
+
+        await asyncio.gather(*(worker(n) for n in range(limit)))
+        return results
+
+    return [_blocking(loop, result) for result in loop.run(all_of)]
 
 
 #: Either client under test, and what makes one (the `client_class` fixture).
@@ -277,4 +326,6 @@ __all__ = [
     "BlockingStream",
     "ClientClass",
     "LoopThread",
+    "gather",
+    "on_loop",
 ]

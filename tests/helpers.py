@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, List
+from typing import Any, Callable, List, Sequence, TypeVar
 
 from pyetcd_wire.testing._etcd_process import _free_ports
+from tests.async_bridge import BlockingAsyncClient, BlockingStream, gather, on_loop
+
+T = TypeVar("T")
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
@@ -37,6 +40,35 @@ def in_threads(work: Callable[[int], None], count: int) -> List[BaseException]:
     return errors
 
 
+def at_once(client: Any, calls: Sequence[Callable[[Any], T]], workers: int) -> List[T]:
+    """Each of `calls` applied to `client`, by `workers` callers at once, in
+    each client's own way: threads for the sync client, tasks on its loop
+    for a bridged AsyncClient (see `tests.async_bridge.gather`).  Returns
+    the results in the order of `calls`; raises the first error."""
+    if isinstance(client, BlockingAsyncClient):
+        return gather(client, calls, workers)
+    results: List[Any] = [None] * len(calls)
+
+    def work(first: int) -> None:
+        for i in range(first, len(calls), workers):
+            results[i] = calls[i](client)
+
+    errors = in_threads(work, workers)
+    if errors:
+        raise errors[0]
+    return results
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on now (the test kit's pick)."""
     return _free_ports(1)[0]
+
+
+def internal(obj: Any, read: Callable[[Any], T]) -> T:
+    """`read(obj)`, for either client (or a watch or keep-alive of one): a
+    sync object is read as it is; for one behind the blocking bridge `read`
+    gets the AsyncClient (AsyncWatch, ...) itself and runs on its event
+    loop, where its internals change (as `client._streams._watches.stream`)."""
+    if isinstance(obj, (BlockingAsyncClient, BlockingStream)):
+        return on_loop(obj, read)
+    return read(obj)

@@ -16,6 +16,8 @@ from tests.async_bridge import (
     LOOP_THREAD_NAME,
     BlockingAsyncClient,
     BlockingStream,
+    gather,
+    on_loop,
 )
 from tests.helpers import in_threads
 
@@ -231,6 +233,46 @@ def test_close_awaits_aclose_joins_and_is_idempotent():
     assert target.loop.is_closed()
     assert set(threading.enumerate()) == before
     assert client.loop_thread.cancelled_at_stop == []
+
+
+class WithoutAclose:
+    """As AsyncChannel: a plain `close()` and no `aclose()`."""
+
+    def __init__(self) -> None:
+        self.closes = 0
+
+    def close(self) -> None:
+        assert on_loop_thread()
+        self.closes += 1
+
+
+class BlockingWithoutAclose(BlockingAsyncClient):
+    target_class = WithoutAclose
+
+
+def test_close_without_aclose_calls_close():
+    client = BlockingWithoutAclose()
+    target = client._target
+    client.close()
+    client.close()
+    assert target.closes == 1
+    assert client.loop_thread.stopped
+
+
+def test_on_loop_reads_the_target_in_the_loop_thread(fake):
+    assert on_loop(fake, lambda c: (c.endpoint, on_loop_thread())) == ("e", True)
+    watch = fake.watch(1)
+    assert on_loop(watch, lambda w: (w.items, on_loop_thread())) == ([1], True)
+
+
+def test_gather_runs_calls_as_tasks_at_once_in_order(fake):
+    calls = [lambda c, i=i: c.echo(i, delay=0.01) for i in range(12)]
+    assert gather(fake, calls, 4) == list(range(12))
+    assert fake.most_at_once == 4
+    [watch] = gather(fake, [lambda c: c.watch(7)], 1)
+    assert isinstance(watch, BlockingStream)
+    assert watch.created
+    assert list(watch) == [7]
 
 
 def test_close_from_several_threads_at_once():

@@ -98,8 +98,14 @@ class AsyncConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_read = time.monotonic()
-        if self._keepalive is not None:
-            self._keepalive.heard()
+        keepalive = self._keepalive
+        if keepalive is not None and keepalive.ping_sent_at is not None:
+            # Answered: the next check is keepalive_time after this read, not
+            # the unanswered PING's deadline the timer was armed for.
+            keepalive.heard()
+            if self._keepalive_timer is not None:
+                self._keepalive_timer.cancel()
+            self._arm_keepalive()
         self._dispatch(self._core.receive_data(data))
         self._flush_soon()
 

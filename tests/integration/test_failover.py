@@ -16,7 +16,7 @@ import pyetcd_wire as etcd
 from pyetcd_wire.errors import ConnectionFailedError
 from pyetcd_wire.testing import EtcdCluster, EtcdMember
 
-from ..helpers import free_port, wait_for
+from ..helpers import free_port, internal, wait_for
 
 
 @pytest.fixture
@@ -26,17 +26,17 @@ def cluster(etcd_binary):
         yield cluster
 
 
-def test_calls_go_round_robin_over_every_endpoint(cluster):
-    with etcd.Client(cluster.endpoints, timeout=5) as client:
+def test_calls_go_round_robin_over_every_endpoint(cluster, client_class):
+    with client_class(cluster.endpoints, timeout=5) as client:
         members = {
             client.get(b"k", serializable=True).header.member_id for _ in range(6)
         }
     assert len(members) == 3
 
 
-def test_killed_member_fails_no_call(cluster):
+def test_killed_member_fails_no_call(cluster, client_class):
     victim = cluster.followers()[0]
-    with etcd.Client(cluster.endpoints, timeout=5) as client:
+    with client_class(cluster.endpoints, timeout=5) as client:
         client.put(b"counter", b"0")
         for i in range(30):
             if i == 10:
@@ -44,7 +44,9 @@ def test_killed_member_fails_no_call(cluster):
             client.put(b"counter", str(i).encode())
             assert client.get(b"counter").kvs[0].value == str(i).encode()
         # The dead member is out of rotation, not tried on every call.
-        quarantined = client._balancer.quarantined(time.monotonic())
+        quarantined = internal(
+            client, lambda c: c._balancer.quarantined(time.monotonic())
+        )
         assert [e.text for e, _, _ in quarantined] == [victim.endpoint]
         victim.start()
         victim.wait_ready()
@@ -54,11 +56,13 @@ def test_killed_member_fails_no_call(cluster):
         )
 
 
-def test_killed_leader_fails_no_read_and_writes_only_during_the_election(cluster):
+def test_killed_leader_fails_no_read_and_writes_only_during_the_election(
+    cluster, client_class
+):
     """Reads are retried on the others; a write the election catches fails
     with a typed Unavailable error (its outcome is unknown, as in Go)."""
     leader = cluster.leader()
-    with etcd.Client(cluster.endpoints, timeout=10) as client:
+    with client_class(cluster.endpoints, timeout=10) as client:
         client.put(b"k", b"0")
         leader.kill()
         failed_writes = []
@@ -74,10 +78,10 @@ def test_killed_leader_fails_no_read_and_writes_only_during_the_election(cluster
     assert elapsed < 20
 
 
-def test_frozen_member_no_call_past_its_deadline_and_few_slow(cluster):
+def test_frozen_member_no_call_past_its_deadline_and_few_slow(cluster, client_class):
     victim = cluster.followers()[0]
     deadline = 1.0
-    with etcd.Client(cluster.endpoints, timeout=deadline) as client:
+    with client_class(cluster.endpoints, timeout=deadline) as client:
         client.put(b"k", b"v")
         victim.pause()
         try:
@@ -97,14 +101,14 @@ def test_frozen_member_no_call_past_its_deadline_and_few_slow(cluster):
     assert failures <= slow
 
 
-def test_watch_resumes_on_another_member_when_its_member_dies(cluster):
+def test_watch_resumes_on_another_member_when_its_member_dies(cluster, client_class):
     # A follower first in the list: the watch (the first call) goes there, and
     # killing it costs no election (writes during one may fail, as in Go).
     follower = cluster.followers()[0]
     endpoints = [follower.endpoint] + [
         m.endpoint for m in cluster.members if m is not follower
     ]
-    with etcd.Client(endpoints, timeout=5) as client:
+    with client_class(endpoints, timeout=5) as client:
         watch = client.watch(b"w/", prefix=True)
         assert _member_of_watch(cluster, client) is follower
         client.put(b"w/1", b"a")
@@ -124,17 +128,24 @@ def test_watch_resumes_on_another_member_when_its_member_dies(cluster):
 
 
 def _member_of_watch(cluster, client):
-    stream = client._streams._watches.stream
-    endpoint = stream.connection.endpoint
+    endpoint = _watch_connection(client).endpoint
     return next(m for m in cluster.members if m.endpoint == endpoint)
 
 
-def test_keep_alive_survives_the_death_of_its_member(cluster):
-    with etcd.Client(cluster.endpoints, timeout=5) as client:
+def _watch_connection(client):
+    """The connection of the client's Watch stream (read on its loop, for
+    the AsyncClient)."""
+    return internal(client, lambda c: c._streams._watches.stream.connection)
+
+
+def test_keep_alive_survives_the_death_of_its_member(cluster, client_class):
+    with client_class(cluster.endpoints, timeout=5) as client:
         lease = client.grant(2).ID
         keep = client.keep_alive(lease)
-        wait_for(lambda: client._streams._leases.stream is not None)
-        endpoint = client._streams._leases.stream.connection.endpoint
+        wait_for(lambda: internal(client, lambda c: c._streams._leases.stream))
+        endpoint = internal(
+            client, lambda c: c._streams._leases.stream.connection.endpoint
+        )
         victim = next(m for m in cluster.members if m.endpoint == endpoint)
         victim.kill()
         time.sleep(4)  # two TTLs: renewals must have moved to another member
@@ -143,22 +154,24 @@ def test_keep_alive_survives_the_death_of_its_member(cluster):
         keep.close()
 
 
-def test_unreachable_endpoints_are_skipped_and_named_when_all_fail(cluster):
+def test_unreachable_endpoints_are_skipped_and_named_when_all_fail(
+    cluster, client_class
+):
     dead = "127.0.0.1:9"  # discard port: nothing listens
-    with etcd.Client([dead, *cluster.endpoints], timeout=5) as client:
+    with client_class([dead, *cluster.endpoints], timeout=5) as client:
         for _ in range(8):
             client.put(b"k", b"v")  # a write: retried, as it never left
     with (
-        etcd.Client([dead, "127.0.0.1:7"], timeout=2) as client,
+        client_class([dead, "127.0.0.1:7"], timeout=2) as client,
         pytest.raises(ConnectionFailedError, match=r"127\.0\.0\.1:(9|7)"),
     ):
         client.get(b"k")
 
 
-def test_set_endpoints_moves_calls_and_streams(cluster):
+def test_set_endpoints_moves_calls_and_streams(cluster, client_class):
     first = cluster.followers()[0]  # killing the leader would cost an election
     others = [m for m in cluster.members if m is not first]
-    with etcd.Client([first.endpoint], timeout=5) as client:
+    with client_class([first.endpoint], timeout=5) as client:
         watch = client.watch(b"s/", prefix=True)
         client.set_endpoints(*[m.endpoint for m in others])
         assert client.endpoints == tuple(m.endpoint for m in others)
@@ -171,7 +184,7 @@ def test_set_endpoints_moves_calls_and_streams(cluster):
             client.set_endpoints()
 
 
-def test_threads_share_a_client_across_a_member_kill(cluster):
+def test_threads_share_a_client_across_a_member_kill(cluster, client_class):
     victim = cluster.members[2]
     errors = []
     stop = threading.Event()
@@ -185,7 +198,7 @@ def test_threads_share_a_client_across_a_member_kill(cluster):
             except Exception as exc:  # every failure counts
                 errors.append(exc)
 
-    with etcd.Client(cluster.endpoints, timeout=5) as client:
+    with client_class(cluster.endpoints, timeout=5) as client:
         client.put(b"t", b"1")
         threads = [threading.Thread(target=reader, args=(client,)) for _ in range(4)]
         for t in threads:
@@ -200,8 +213,8 @@ def test_threads_share_a_client_across_a_member_kill(cluster):
     assert done[0] > 100
 
 
-def test_sync_sets_the_endpoints_of_started_voting_members(cluster):
-    with etcd.Client([cluster.members[0].endpoint], timeout=5) as client:
+def test_sync_sets_the_endpoints_of_started_voting_members(cluster, client_class):
+    with client_class([cluster.members[0].endpoint], timeout=5) as client:
         assert set(client.sync()) == set(cluster.client_urls)
         assert set(client.endpoints) == set(cluster.client_urls)
         members = {
@@ -210,7 +223,14 @@ def test_sync_sets_the_endpoints_of_started_voting_members(cluster):
         assert len(members) == 3
 
 
-def test_auto_sync_interval_refreshes_the_endpoints(cluster):
+def test_auto_sync_interval_refreshes_the_endpoints(cluster, client_class):
+    with client_class(
+        [cluster.members[0].endpoint], timeout=5, auto_sync_interval=0.3
+    ) as client:
+        wait_for(lambda: set(client.endpoints) == set(cluster.client_urls), timeout=5)
+
+
+def test_auto_sync_runs_in_a_thread_of_its_own(cluster):
     with etcd.Client(
         [cluster.members[0].endpoint], timeout=5, auto_sync_interval=0.3
     ) as client:
@@ -221,12 +241,14 @@ def test_auto_sync_interval_refreshes_the_endpoints(cluster):
     assert "pyetcd-wire-autosync" not in [t.name for t in threading.enumerate()]
 
 
-def test_keepalive_fails_a_call_without_deadline_on_a_frozen_member(cluster):
+def test_keepalive_fails_a_call_without_deadline_on_a_frozen_member(
+    cluster, client_class
+):
     """No deadline: only keepalive can tell. The PING goes unanswered, the
     connection is given up, and the read is retried on another member."""
     frozen = cluster.followers()[0]
     other = next(m for m in cluster.members if m is not frozen)
-    with etcd.Client(
+    with client_class(
         [frozen.endpoint, other.endpoint], keepalive_time=5, keepalive_timeout=1
     ) as client:
         client.put(b"ka", b"v")  # to the frozen one: it is picked first
@@ -244,10 +266,10 @@ def test_keepalive_fails_a_call_without_deadline_on_a_frozen_member(cluster):
     assert 5.5 < elapsed < 9, elapsed
 
 
-def test_watch_leaves_a_frozen_member_by_keepalive(cluster):
+def test_watch_leaves_a_frozen_member_by_keepalive(cluster, client_class):
     frozen = cluster.followers()[0]
     others = [m for m in cluster.members if m is not frozen]
-    with etcd.Client(
+    with client_class(
         [frozen.endpoint] + [m.endpoint for m in others],
         timeout=5,
         keepalive_time=5,
@@ -268,24 +290,24 @@ def test_watch_leaves_a_frozen_member_by_keepalive(cluster):
         watch.cancel()
 
 
-def test_keepalive_pings_an_idle_watch_without_too_many_pings(cluster):
-    with etcd.Client(cluster.endpoints, timeout=5, keepalive_time=5) as client:
+def test_keepalive_pings_an_idle_watch_without_too_many_pings(cluster, client_class):
+    with client_class(cluster.endpoints, timeout=5, keepalive_time=5) as client:
         watch = client.watch(b"idle/", prefix=True)
-        conn = client._streams._watches.stream.connection
+        conn = _watch_connection(client)
         time.sleep(12)  # silent: two PINGs at least, never closer than 5 s
         assert conn._keepalive.pings >= 2
-        assert client._streams._watches.stream.connection is conn  # no GOAWAY
+        assert _watch_connection(client) is conn  # no GOAWAY
         client.put(b"idle/1", b"x")
         assert [e.kv.key for e in watch.get(timeout=5).events] == [b"idle/1"]
         watch.cancel()
 
 
-def test_member_removed_and_added_back_while_reads_go_on(etcd_binary):
+def test_member_removed_and_added_back_while_reads_go_on(etcd_binary, client_class):
     lax = ["--strict-reconfig-check=false"]  # re-add without the 5 s wait
     with EtcdCluster(3, binary=etcd_binary, extra_args=lax) as cluster:
         errors, done = [], [0]
         stop = threading.Event()
-        with etcd.Client(cluster.endpoints, timeout=5) as client:
+        with client_class(cluster.endpoints, timeout=5) as client:
             client.put(b"rr", b"v")
 
             def reader():

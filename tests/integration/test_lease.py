@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Iterator
 
 import pytest
 
-import pyetcd_wire as etcd
 from pyetcd_wire.errors import LeaseExistError, LeaseNotFoundError
 from pyetcd_wire.testing import EtcdMember
+from tests.async_bridge import AnyClient, ClientClass
 
 
 @pytest.fixture(scope="module")
-def client(etcd_versioned: EtcdMember):
-    with etcd.Client(etcd_versioned.endpoint, timeout=30) as c:
+def client(
+    etcd_versioned: EtcdMember, client_class: ClientClass
+) -> Iterator[AnyClient]:
+    """Each client in turn (conftest's `client_class`), shared by the module."""
+    with client_class(etcd_versioned.endpoint, timeout=30) as c:
         yield c
 
 

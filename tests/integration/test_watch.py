@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from typing import Dict, Iterator, List, Optional, Tuple
+from operator import methodcaller
+from typing import Iterator, List, Optional, Tuple, Union
 
 import pytest
 
@@ -23,16 +24,22 @@ from pyetcd_wire.errors import (
     EtcdError,
 )
 from pyetcd_wire.testing import EtcdMember
+from tests.async_bridge import AnyClient, BlockingStream, ClientClass
+from tests.helpers import at_once, internal
 
 PUT, DELETE = 0, 1
 WAIT = 30.0  # seconds any single expected response may take, at most
 
 Event = Tuple[int, bytes, bytes, int]  # type, key, value, mod_revision
+AnyWatch = Union[Watch, BlockingStream]  # a watch of either client
 
 
 @pytest.fixture(scope="module")
-def client(etcd_versioned: EtcdMember) -> Iterator[etcd.Client]:
-    with etcd.Client(etcd_versioned.endpoint, timeout=30) as c:
+def client(
+    etcd_versioned: EtcdMember, client_class: ClientClass
+) -> Iterator[AnyClient]:
+    """Each client in turn (conftest's `client_class`), shared by the module."""
+    with client_class(etcd_versioned.endpoint, timeout=30) as c:
         yield c
 
 
@@ -40,7 +47,7 @@ def prefix() -> str:
     return f"/watch-test/{uuid.uuid4().hex}/"
 
 
-def collect(w: Watch, count: int, timeout: float = WAIT) -> List[Event]:
+def collect(w: AnyWatch, count: int, timeout: float = WAIT) -> List[Event]:
     """Read `count` events from `w`, failing if they do not come in time."""
     events: List[Event] = []
     deadline = time.monotonic() + timeout
@@ -60,13 +67,13 @@ def worker_threads() -> List[threading.Thread]:
 
 
 def test_watch_sees_every_write_of_a_concurrent_writer_in_order(
-    etcd_versioned: EtcdMember, client: etcd.Client
+    etcd_versioned: EtcdMember, client: AnyClient, client_class: ClientClass
 ) -> None:
     base = prefix()
     total = 3000
     with (
         client.watch(base, prefix=True) as w,
-        etcd.Client(etcd_versioned.endpoint, timeout=30) as writer_client,
+        client_class(etcd_versioned.endpoint, timeout=30) as writer_client,
     ):
         errors: List[BaseException] = []
 
@@ -91,7 +98,7 @@ def test_watch_sees_every_write_of_a_concurrent_writer_in_order(
 
 
 def test_watch_delivers_what_etcdctl_writes(
-    etcd_versioned: EtcdMember, client: etcd.Client
+    etcd_versioned: EtcdMember, client: AnyClient
 ) -> None:
     base = prefix()
     with client.watch(base, prefix=True, prev_kv=True) as w:
@@ -111,7 +118,7 @@ def test_watch_delivers_what_etcdctl_writes(
     ]
 
 
-def test_watch_filters_and_ranges(client: etcd.Client) -> None:
+def test_watch_filters_and_ranges(client: AnyClient) -> None:
     base = prefix()
     no_puts = client.watch(base, prefix=True, filter_put=True)
     no_deletes = client.watch(base, prefix=True, filter_delete=True)
@@ -134,7 +141,7 @@ def test_watch_filters_and_ranges(client: etcd.Client) -> None:
         assert w.ended
 
 
-def test_watch_from_a_past_revision_replays_history(client: etcd.Client) -> None:
+def test_watch_from_a_past_revision_replays_history(client: AnyClient) -> None:
     base = prefix()
     first = client.put(f"{base}x", "1").header.revision
     client.put(f"{base}x", "2")
@@ -149,7 +156,7 @@ def test_watch_from_a_past_revision_replays_history(client: etcd.Client) -> None
 
 
 def test_watch_on_a_compacted_revision_raises_compacted_error(
-    client: etcd.Client,
+    client: AnyClient,
 ) -> None:
     base = prefix()
     old = client.put(f"{base}k", "1").header.revision
@@ -162,7 +169,7 @@ def test_watch_on_a_compacted_revision_raises_compacted_error(
     assert w.ended
 
 
-def test_progress_request_reaches_every_watch(client: etcd.Client) -> None:
+def test_progress_request_reaches_every_watch(client: AnyClient) -> None:
     base = prefix()
     watches = [client.watch(f"{base}{i}") for i in range(3)]
     revision = client.put(f"{base}other", "x").header.revision
@@ -176,13 +183,12 @@ def test_progress_request_reaches_every_watch(client: etcd.Client) -> None:
 
 
 def test_fifty_watches_share_one_stream_and_cancel_independently(
-    client: etcd.Client,
+    client: AnyClient,
 ) -> None:
     base = prefix()
     watches = [client.watch(f"{base}{i:02d}") for i in range(50)]
-    worker = client._streams
-    assert worker is not None
-    stream = worker._watches.stream
+    stream = internal(client, lambda c: c._streams._watches.stream)
+    assert stream is not None
     cancelled = watches[::2]
     for w in cancelled:
         w.cancel()
@@ -198,13 +204,14 @@ def test_fifty_watches_share_one_stream_and_cancel_independently(
                 f"{base}{i:02d}".encode(),
                 f"v{i}".encode(),
             )
-    assert worker._watches.stream is stream  # one stream the whole time
+    # one stream the whole time
+    assert internal(client, lambda c: c._streams._watches.stream) is stream
     for w in watches:
         w.cancel()
 
 
 def test_creates_are_pipelined(
-    client: etcd.Client, monkeypatch: pytest.MonkeyPatch
+    client: AnyClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Many watches created at once go out in batches, not one round trip
     each (Go sends one create per round trip)."""
@@ -220,31 +227,20 @@ def test_creates_are_pipelined(
 
     monkeypatch.setattr(WatchStream, "requests_to_send", spy)
     base = prefix()
-    made: Dict[int, Watch] = {}
-    lock = threading.Lock()
-
-    def make(start: int) -> None:
-        for i in range(start, 1000, 20):
-            w = client.watch(f"{base}{i:04d}")
-            with lock:
-                made[i] = w
-
-    threads = [threading.Thread(target=make, args=(n,)) for n in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # 20 callers at once, 50 watches each: threads, or tasks of the loop.
+    keys = [f"{base}{i:04d}" for i in range(1000)]
+    made = at_once(client, [methodcaller("watch", key) for key in keys], workers=20)
     assert len(made) == 1000
     assert sum(batches) == 1000
     assert len(batches) < 500
     assert max(batches) > 1
     client.put(f"{base}0999", "last")
     assert collect(made[999], 1)[0][1] == f"{base}0999".encode()
-    for w in made.values():
+    for w in made:
         w.cancel()
 
 
-def test_slow_consumer_backlog_is_bounded(client: etcd.Client) -> None:
+def test_slow_consumer_backlog_is_bounded(client: AnyClient) -> None:
     base = prefix()
     value = b"x" * 100_000
     count = 200  # 20 MB of events, five times the stream window
@@ -255,7 +251,7 @@ def test_slow_consumer_backlog_is_bounded(client: etcd.Client) -> None:
         client.put(f"{base}big/{i:03d}", value)
     assert collect(other, 1)[0][2] == b"before"
     time.sleep(1.0)  # let the server push all it may
-    queued = sum(size for _, size in slow._items)
+    queued = internal(slow, lambda w: sum(size for _, size in w._items))
     assert 0 < queued <= DEFAULT_STREAM_WINDOW + BACKLOG_LIMIT + len(value) + 4096
     events = collect(slow, count, timeout=60)
     assert [k for _, k, _, _ in events] == [
@@ -265,10 +261,12 @@ def test_slow_consumer_backlog_is_bounded(client: etcd.Client) -> None:
     other.cancel()
 
 
-def test_watch_of_an_unreachable_endpoint_fails_fast(etcd_binary: str) -> None:
+def test_watch_of_an_unreachable_endpoint_fails_fast(
+    etcd_binary: str, client_class: ClientClass
+) -> None:
     member = EtcdMember("gone", binary=etcd_binary)  # never started: no server
     with (
-        etcd.Client(member.endpoint, dial_timeout=2) as c,
+        client_class(member.endpoint, dial_timeout=2) as c,
         pytest.raises(ConnectionFailedError),
     ):
         c.watch("/x")
@@ -300,8 +298,10 @@ def test_worker_thread_lives_only_while_streams_are_open(
         c.watch("/thread-test-4")
 
 
-def test_close_wakes_a_blocked_iterator(etcd_versioned: EtcdMember) -> None:
-    c = etcd.Client(etcd_versioned.endpoint, timeout=30)
+def test_close_wakes_a_blocked_iterator(
+    etcd_versioned: EtcdMember, client_class: ClientClass
+) -> None:
+    c = client_class(etcd_versioned.endpoint, timeout=30)
     w = c.watch("/close-test")
     result: List[Optional[object]] = []
     t = threading.Thread(target=lambda: result.append(list(w)))
@@ -324,17 +324,19 @@ def own_member(server_binary: str) -> Iterator[EtcdMember]:
 
 
 def test_sigkill_and_restart_mid_stream_loses_and_duplicates_nothing(
-    own_member: EtcdMember,
+    own_member: EtcdMember, client_class: ClientClass
 ) -> None:
     base = prefix()
     total = 1000
-    with etcd.Client(own_member.endpoint, timeout=10, dial_timeout=2) as watcher_client:
+    with client_class(
+        own_member.endpoint, timeout=10, dial_timeout=2
+    ) as watcher_client:
         w = watcher_client.watch(base, prefix=True)
         start = w.created_revision + 1
         written: List[str] = []
 
         def writer() -> None:
-            with etcd.Client(own_member.endpoint, timeout=5, dial_timeout=1) as c:
+            with client_class(own_member.endpoint, timeout=5, dial_timeout=1) as c:
                 i = 0
                 while i < total:
                     try:

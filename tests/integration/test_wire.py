@@ -1,13 +1,16 @@
-"""The wire layer against a real etcd: raw gRPC calls through `Channel`, with
-etcdctl as the independent oracle."""
+"""The wire layer against a real etcd: raw gRPC calls through a channel, the
+sync driver's `Channel` and the asyncio driver's `AsyncChannel` (behind the
+blocking bridge) in turn, with etcdctl as the independent oracle."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Callable, Iterator, Union
 
 import pytest
 
+from pyetcd_wire._async.channel import AsyncChannel
 from pyetcd_wire._proto import rpc_pb2
 from pyetcd_wire._sync.channel import Channel
 from pyetcd_wire.errors import (
@@ -17,15 +20,38 @@ from pyetcd_wire.errors import (
     UnimplementedError,
 )
 from pyetcd_wire.testing import EtcdMember
+from tests.async_bridge import BlockingAsyncClient
 from tests.helpers import in_threads
 
 RANGE = "/etcdserverpb.KV/Range"
 PUT = "/etcdserverpb.KV/Put"
 
 
+class BlockingAsyncChannel(BlockingAsyncClient):
+    """`AsyncChannel` behind `Channel`'s blocking interface: `unary()` runs
+    on the bridge's loop, `close()` (and ``with``) closes it there."""
+
+    __slots__ = ()
+    target_class = AsyncChannel
+
+
+AnyChannel = Union[Channel, BlockingAsyncChannel]
+
+
+@pytest.fixture(scope="module", params=["sync", "async"])
+def channel_class(request: pytest.FixtureRequest) -> Callable[..., AnyChannel]:
+    """The channel under test: `Channel`, then `AsyncChannel` through the
+    blocking bridge, so one test body checks both drivers' wire layer."""
+    if request.param == "sync":
+        return Channel
+    return BlockingAsyncChannel
+
+
 @pytest.fixture
-def channel(etcd_single: EtcdMember):
-    with Channel(etcd_single.endpoint) as ch:
+def channel(
+    etcd_single: EtcdMember, channel_class: Callable[..., AnyChannel]
+) -> Iterator[AnyChannel]:
+    with channel_class(etcd_single.endpoint) as ch:
         yield ch
 
 
@@ -34,14 +60,14 @@ def prefix() -> bytes:
     return f"/test/{uuid.uuid4().hex}/".encode()
 
 
-def put(ch: Channel, key: bytes, value: bytes, **kwargs) -> rpc_pb2.PutResponse:
+def put(ch: AnyChannel, key: bytes, value: bytes, **kwargs) -> rpc_pb2.PutResponse:
     raw = ch.unary(
         PUT, rpc_pb2.PutRequest(key=key, value=value).SerializeToString(), **kwargs
     )
     return rpc_pb2.PutResponse.FromString(raw)
 
 
-def get(ch: Channel, key: bytes, **fields) -> rpc_pb2.RangeResponse:
+def get(ch: AnyChannel, key: bytes, **fields) -> rpc_pb2.RangeResponse:
     request = rpc_pb2.RangeRequest(key=key, **fields)
     return rpc_pb2.RangeResponse.FromString(
         ch.unary(RANGE, request.SerializeToString(), timeout=30)
@@ -86,8 +112,10 @@ def test_large_range_response_is_not_stalled_by_flow_control(channel, prefix):
     assert all(kv.value == value for kv in response.kvs)
 
 
-def test_recv_limit_fails_the_call_and_keeps_the_connection(etcd_single, prefix):
-    with Channel(etcd_single.endpoint, max_recv_message_size=1000) as ch:
+def test_recv_limit_fails_the_call_and_keeps_the_connection(
+    etcd_single, channel_class, prefix
+):
+    with channel_class(etcd_single.endpoint, max_recv_message_size=1000) as ch:
         put(ch, prefix + b"k", b"y" * 2000)
         with pytest.raises(ResourceExhaustedError, match="larger than max"):
             get(ch, prefix + b"k")
@@ -115,10 +143,12 @@ def test_many_threads_share_one_connection(channel, prefix):
     )
 
 
-def test_frozen_server_honours_deadline_and_client_recovers(etcd_binary, prefix):
+def test_frozen_server_honours_deadline_and_client_recovers(
+    etcd_binary, channel_class, prefix
+):
     with (
         EtcdMember("frozen", binary=etcd_binary) as member,
-        Channel(member.endpoint) as ch,
+        channel_class(member.endpoint) as ch,
     ):
         put(ch, prefix + b"k", b"v")
         member.pause()
