@@ -121,7 +121,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
                 await self._auto_sync
             self._auto_sync = None
         if self._streams is not None:
+            tasks = self._streams.tasks()
             self._streams.close()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self._pool.close()
         await asyncio.sleep(0)  # let the transports run their close callbacks
 

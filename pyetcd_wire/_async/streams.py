@@ -152,14 +152,18 @@ class AsyncStreamWorker:
             watch._on_end(None)
         for keep_alive in keep_alives:
             keep_alive._on_stopped()
-        for task in (self._dialing, self._refreshing):
-            if task is not None:
-                task.cancel()
+        for task in self.tasks():
+            task.cancel()
         if self._timer is not None:
             self._timer.cancel()
         self._watches.close_stream()
         self._leases.close_stream()
         self._pool.close()
+
+    def tasks(self) -> List[asyncio.Task[None]]:
+        """Its tasks still running (a dial, a token refresh): `close()`
+        cancels them; the client awaits them."""
+        return [t for t in (self._dialing, self._refreshing) if t is not None]
 
     def _check_open(self) -> None:
         if self._closed:
