@@ -36,7 +36,7 @@ import _harness  # noqa: E402
 import _report  # noqa: E402
 from _harness import Meter, ServerCpu  # noqa: E402
 
-from pyetcd_wire._async.client import AsyncClient  # noqa: E402
+from pyetcd_wire import AsyncClient  # noqa: E402
 
 KEY = b"/pyetcd-wire-bench/async/key"
 VALUE = bytes(range(100))

@@ -1,4 +1,4 @@
-"""AsyncClient (in progress, issue 6) against real etcd: the generated KV,
+"""AsyncClient against real etcd: the generated KV,
 Lease and admin methods, failover, auth, concurrency.  Warnings are errors:
 an unclosed transport or a pending task fails the test."""
 

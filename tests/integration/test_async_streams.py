@@ -152,10 +152,12 @@ def test_64_tasks_each_with_a_watch_on_one_stream(etcd_single, prefix):
                 if half.stream is None:
                     break
                 await asyncio.sleep(0.01)
-            return values, half.stream is None
+            closed = half.stream is None
+            reopened = await one(64)  # a new stream for a new watch
+            return values + [reopened], closed
 
     values, stream_closed = run(main())
-    assert values == list(range(64))
+    assert values == list(range(65))
     assert stream_closed  # closed with its last watch, as Go does
 
 
@@ -177,6 +179,10 @@ def test_aclose_ends_iteration_in_other_tasks(etcd_single, prefix):
         await asyncio.sleep(0.05)
         await client.aclose()
         watched, renewed = await asyncio.wait_for(asyncio.gather(watching, renewing), 5)
+        with pytest.raises(etcd.ConnectionLostError, match="closed"):
+            client.watch(prefix)
+        with pytest.raises(etcd.ConnectionLostError, match="closed"):
+            client.keep_alive(lease.ID)
         return watched, renewed, keep_alive.closed, keep_alive.lost
 
     watched, renewed, closed, lost = run(main())
