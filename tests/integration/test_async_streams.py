@@ -154,7 +154,7 @@ def test_64_tasks_each_with_a_watch_on_one_stream(etcd_single, prefix):
                 await asyncio.sleep(0.01)
             closed = half.stream is None
             reopened = await one(64)  # a new stream for a new watch
-            return values + [reopened], closed
+            return [*values, reopened], closed
 
     values, stream_closed = run(main())
     assert values == list(range(65))
