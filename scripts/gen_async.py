@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+from codegen import formatted, write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "pyetcd_wire"
@@ -68,26 +69,7 @@ def generate(name: str, class_name: str) -> str:
     )
     text = "\n".join(out) + "\n"
     assert text.startswith('"""')
-    return _formatted(header + text[3:], name)
-
-
-def _formatted(text: str, name: str) -> str:
-    """Without the imports only the sync-only blocks used, and as `ruff
-    format` leaves it (the lint session checks the files)."""
-    path = f"pyetcd_wire/_async/{name}"
-    for command in (
-        ["ruff", "check", "--fix", "--select", "F401,I001", "--exit-zero", "-q"],
-        ["ruff", "format"],
-    ):
-        text = subprocess.run(
-            [*command, "--stdin-filename", path, "-"],
-            input=text,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout
-    return text
+    return formatted(header + text[3:], f"pyetcd_wire/_async/{name}")
 
 
 def _drop_sync_only(lines: list[str]) -> list[str]:
@@ -125,23 +107,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare")
     args = parser.parse_args()
-    stale = []
-    for name, class_name in SOURCES.items():
-        target = PACKAGE / "_async" / name
-        text = generate(name, class_name)
-        if args.check:
-            if not target.exists() or target.read_text() != text:
-                stale.append(str(target.relative_to(ROOT)))
-        else:
-            target.write_text(text)
-            print(f"wrote {target.relative_to(ROOT)}")
-    if stale:
-        print(
-            "not current (run python scripts/gen_async.py): " + ", ".join(stale),
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    outputs = {
+        PACKAGE / "_async" / name: generate(name, class_name)
+        for name, class_name in SOURCES.items()
+    }
+    return write_or_check(outputs, check=args.check, script="scripts/gen_async.py")
 
 
 if __name__ == "__main__":
