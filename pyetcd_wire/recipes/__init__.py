@@ -5,7 +5,9 @@ asyncio code is the source: scripts/gen_recipes.py writes the sync one)."""
 
 from __future__ import annotations
 
+from ._async.lock import AsyncLock
 from ._async.session import AsyncSession
+from ._sync.lock import Lock
 from ._sync.session import Session
 
-__all__ = ["AsyncSession", "Session"]
+__all__ = ["AsyncLock", "AsyncSession", "Lock", "Session"]

@@ -20,4 +20,8 @@ def test_demo_runs_against_its_own_etcd(
     assert "lost=False, key there: 1" in out
     assert "etcdctl lease revoke" in out
     assert "key there: 0" in out
+    assert "another session's try_acquire()              -> LockedError" in out
+    assert "64 replies" in out
+    assert "saw b'changed'" in out
+    assert ", 0 failed" in out  # reads retried on the members left
     assert "stopped etcd; done" in out
