@@ -251,6 +251,11 @@ class EtcdMember:
         return self.client_url if self.tls else f"127.0.0.1:{self.client_port}"
 
     @property
+    def endpoints(self) -> list[str]:
+        """``[endpoint]``: the shape of ``EtcdCluster.endpoints``."""
+        return [self.endpoint]
+
+    @property
     def pid(self) -> int:
         """The PID of the current (or, once stopped, the last) process.
 

