@@ -41,12 +41,15 @@ class AsyncStream:
         self.touched = False  # in the connection's list of streams to tell
         self._waiter: Optional[asyncio.Future[None]] = None
 
-    def _news(self) -> None:
-        if self._on_news is not None:
-            self._on_news()
+    def _wake_waiter(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _news(self) -> None:
+        if self._on_news is not None:
+            self._on_news()
+        self._wake_waiter()
 
     # --- the StreamPort of a stream worker ------------------------------------------
 
@@ -101,31 +104,37 @@ class AsyncStream:
             EtcdError: the call ended with an error.
             DeadlineExceededError: `deadline` passed first.
         """
+        loop = asyncio.get_running_loop()
         while not self.messages:
             if self.status is not None:
                 error = self.end_error()
                 if error is not None:
                     raise error
                 return None
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                if deadline is None:
-                    await waiter
-                else:
-                    remaining = deadline - time.monotonic()
-                    await asyncio.wait_for(waiter, max(0.0, remaining))
-            except asyncio.TimeoutError:
+            if deadline is not None and time.monotonic() >= deadline:
                 self.cancel()
                 raise DeadlineExceededError(
                     f"deadline exceeded waiting for {self._call.path}"
                     f" from {self._conn.endpoint}",
                     endpoint=self._conn.endpoint,
-                ) from None
+                )
+            # A timer, not asyncio.wait_for, which before Python 3.12 can
+            # swallow a cancellation that arrives with the result (gh-86296).
+            waiter = self._waiter = loop.create_future()
+            timer = None
+            if deadline is not None:
+                timer = loop.call_later(
+                    max(0.0, deadline - time.monotonic()), self._wake_waiter
+                )
+            try:
+                await waiter
             except BaseException:
                 self.cancel()  # the task was cancelled: so is the call
                 raise
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         message = self.messages.pop(0)
         self.message_consumed()
         return message

@@ -28,25 +28,33 @@ class Waiters:
         self._futures.clear()
 
     async def wait(self, ready: Callable[[], bool], deadline: Optional[float]) -> None:
-        """Return once `ready()` or at `deadline` (monotonic)."""
+        """Return once `ready()` or at `deadline` (monotonic).
+
+        The deadline is a timer that completes the future, not
+        `asyncio.wait_for`, which before Python 3.12 can swallow a
+        cancellation that arrives with the result (gh-86296)."""
+        loop = asyncio.get_running_loop()
         while not ready():
-            remaining = None
+            timer = None
+            future = loop.create_future()
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
-            future = asyncio.get_running_loop().create_future()
+                timer = loop.call_later(remaining, _complete, future)
             self._futures.append(future)
             try:
-                if remaining is None:
-                    await future
-                else:
-                    await asyncio.wait_for(future, remaining)
-            except asyncio.TimeoutError:
-                return
+                await future
             finally:
+                if timer is not None:
+                    timer.cancel()
                 if future in self._futures:
                     self._futures.remove(future)
+
+
+def _complete(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 __all__ = ["NO_LOCK", "Waiters"]

@@ -295,8 +295,9 @@ class StreamWorker:
             try:
                 self._read_until(watch, ready, deadline)
             finally:
-                if role.release(me) and self._woken:
-                    role.wake_parked()  # left a wake-up unhandled
+                if role.release(me) and (self._woken or self._dirty):
+                    # Left a wake-up, or the work one asked for, unhandled.
+                    role.wake_parked()
 
     def _read_until(
         self, watch: Watch, ready: Callable[[], bool], deadline: Optional[float]

@@ -9,12 +9,14 @@ from typing import Union, overload
 
 from .._async.client import AsyncClient
 from .._sync.client import Client
+from ._async.election import AsyncElection
 from ._async.lock import AsyncLock
 from ._async.mirror import AsyncMirror
 from ._async.namespace import AsyncNamespace
 from ._async.namespace import namespace as _async_namespace
 from ._async.session import AsyncSession
 from ._async.stm import AsyncSTM, Isolation, async_stm
+from ._sync.election import Election
 from ._sync.lock import Lock
 from ._sync.mirror import Mirror
 from ._sync.namespace import Namespace
@@ -45,11 +47,13 @@ def namespace(
 
 __all__ = [
     "STM",
+    "AsyncElection",
     "AsyncLock",
     "AsyncMirror",
     "AsyncNamespace",
     "AsyncSTM",
     "AsyncSession",
+    "Election",
     "Isolation",
     "Lock",
     "Mirror",

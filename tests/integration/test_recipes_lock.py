@@ -27,6 +27,7 @@ from pyetcd_wire.errors import (
 )
 from pyetcd_wire.recipes._async.lock import AsyncLock
 from pyetcd_wire.recipes._async.session import AsyncSession
+from pyetcd_wire.recipes._sync import queue
 from pyetcd_wire.recipes._sync.lock import Lock
 from pyetcd_wire.recipes._sync.session import Session
 from pyetcd_wire.testing import EtcdCluster, find_etcd_binary
@@ -322,14 +323,13 @@ def test_a_compacted_predecessor_watch_reads_again(client, name):
     """The waiter watches its predecessor from the revision of the read that
     found it; if that revision is compacted before the watch starts, it
     reads again instead of failing."""
-    with Session(client, ttl=5) as session:
-        lock = Lock(session, name)
+    with Session(client, ttl=5):
         predecessor = f"{name}/0"
         seen = client.put(predecessor, "").header.revision
         latest = client.put(f"{name}-other", "").header.revision
         client.compact(latest, physical=True)
         started = time.monotonic()
-        lock._wait_deleted(predecessor.encode(), seen, time.monotonic() + 5)
+        queue._wait_deleted(client, predecessor.encode(), seen, time.monotonic() + 5)
         assert time.monotonic() - started < 1
         client.delete(predecessor)
 

@@ -51,14 +51,13 @@ from ..._async.watch import AsyncWatch
 from ..._proto import kv_pb2, rpc_pb2
 from ...errors import (
     CompactedError,
-    ConnectionLostError,
-    DeadlineExceededError,
     ElectionNoLeaderError,
     EtcdError,
     LeaseNotFoundError,
     NotLeaderError,
     SessionExpiredError,
 )
+from .queue import wait_predecessors
 from .session import AsyncSession
 
 Value = Union[str, bytes]
@@ -336,84 +335,9 @@ def _one_kv(
     return rpc_pb2.RangeResponse(header=header, kvs=[kv], count=1)
 
 
-# --- waiting for one's turn (Go's key.go: waitDeletes) --------------------------
-
-
-async def wait_predecessors(
-    client: AsyncClient,
-    prefix: bytes,
-    key: bytes,
-    revision: int,
-    deadline: Optional[float] = None,
-) -> rpc_pb2.ResponseHeader:
-    """Wait until no key under `prefix` created before `revision` is left:
-    the turn of `key` (created at `revision`) in a queue ordered by create
-    revision, as Go's Mutex and Election wait (key.go: waitDeletes).
-
-    Each round reads the newest older key and waits for its deletion, so
-    every waiter watches only its immediate predecessor.  Unlike Go, the
-    read is a transaction guarded by `key` still existing with `revision`,
-    so a waiter whose key expired hears of it.
-
-    Args:
-        deadline: a `time.monotonic()` value to give up at (None: never).
-
-    Returns:
-        The header of the read that found no predecessor.
-
-    Raises:
-        SessionExpiredError: `key` is gone (its lease expired or was revoked).
-        DeadlineExceededError: `deadline` passed.
-        ConnectionLostError: the client was closed while waiting.
-    """
-    mine = Compare.create_revision(key) == revision
-    newest_older = Op.get(  # Go's WithLastCreate + WithMaxCreateRev
-        prefix,
-        prefix=True,
-        sort_target="create",
-        sort_order="descend",
-        limit=1,
-        max_create_revision=revision - 1,
-    )
-    while True:
-        response = await client.txn(
-            compare=[mine], success=[newest_older], timeout=_remaining(deadline)
-        )
-        if not response.succeeded:
-            raise SessionExpiredError()
-        kvs = response.responses[0].response_range.kvs
-        if not kvs:
-            return response.header
-        await _wait_deleted(client, kvs[0].key, response.header.revision + 1, deadline)
-
-
-async def _wait_deleted(
-    client: AsyncClient, key: bytes, start: int, deadline: Optional[float]
-) -> None:
-    """Wait for a DELETE of `key` at or after revision `start` (Go's
-    waitDelete); or for `start` to be compacted away, which the caller's
-    next read makes up for."""
-    try:
-        async with client.watch(
-            key, start_revision=start, filter_put=True, timeout=_remaining(deadline)
-        ) as watch:
-            while True:
-                response = await watch.get(timeout=_remaining(deadline))
-                if response is None:
-                    if watch.ended:
-                        raise ConnectionLostError("watch ended: the client is closed")
-                    raise DeadlineExceededError(
-                        f"deadline exceeded waiting for {key!r}"
-                    )
-                if response.events:  # every event is a DELETE (filter_put)
-                    return
-    except CompactedError:
-        return
-
-
 def _remaining(deadline: Optional[float]) -> Optional[float]:
     """Seconds left until `deadline` (None: no deadline)."""
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-__all__ = ["AsyncElection", "LeaderObserver", "wait_predecessors"]
+__all__ = ["AsyncElection", "LeaderObserver"]

@@ -32,9 +32,8 @@ import time
 from typing import Optional, Union
 
 from ... import Compare, Op
-from ..._proto import kv_pb2, rpc_pb2
+from ..._proto import rpc_pb2
 from ...errors import (
-    CompactedError,
     DeadlineExceededError,
     EtcdError,
     LeaseNotFoundError,
@@ -42,6 +41,7 @@ from ...errors import (
     LockReleasedError,
     SessionExpiredError,
 )
+from .queue import wait_predecessors
 from .session import AsyncSession
 
 #: `revision` of a lock that is neither held nor queued (Go's myRev after
@@ -175,9 +175,12 @@ class AsyncLock:
             return response.header
         if not wait:
             raise LockedError()
-        await self._wait_for_predecessors(deadline)
-        mine = await self._session.client.get(self.key, timeout=_remaining(deadline))
-        return mine.header if mine.kvs else None
+        try:
+            return await wait_predecessors(
+                self._session.client, self._prefix, self.key, self.revision, deadline
+            )
+        except SessionExpiredError:
+            return None  # my key vanished meanwhile
 
     async def _queue(self, deadline: Optional[float]) -> rpc_pb2.TxnResponse:
         """The one Txn that puts my key (or finds it) and reads the holder;
@@ -200,51 +203,6 @@ class AsyncLock:
     def _is_first(self, response: rpc_pb2.TxnResponse) -> bool:
         owner = response.responses[1].response_range.kvs
         return not owner or owner[0].create_revision == self.revision
-
-    async def _wait_for_predecessors(self, deadline: Optional[float]) -> None:
-        """Return once no key under the prefix is older than mine (Go's
-        waitDeletes), watching only the newest older one at a time."""
-        client = self._session.client
-        while True:
-            newest = await client.get(
-                self._prefix,
-                prefix=True,
-                sort_target="create",
-                sort_order="descend",
-                limit=1,
-                max_create_revision=self.revision - 1,
-                timeout=_remaining(deadline),
-            )
-            if not newest.kvs:
-                return
-            await self._wait_deleted(
-                newest.kvs[0].key, newest.header.revision, deadline
-            )
-
-    async def _wait_deleted(
-        self, key: bytes, revision: int, deadline: Optional[float]
-    ) -> None:
-        """Return once `key`, which existed at `revision`, is deleted; or
-        when its watch ended without an error, or `revision` was compacted
-        before the watch began: then the caller reads again."""
-        client = self._session.client
-        try:  # a sync watch is created here, an asyncio one on entering it
-            watch = client.watch(
-                key,
-                start_revision=revision,
-                filter_put=True,
-                timeout=_remaining(deadline),
-            )
-            async with watch:
-                while True:  # _remaining() raises once the deadline passed
-                    response = await watch.get(timeout=_remaining(deadline))
-                    if response is None:  # timed out, or the watch ended
-                        if watch.ended:
-                            return
-                    elif any(e.type == kv_pb2.Event.DELETE for e in response.events):
-                        return
-        except CompactedError:
-            return
 
     async def _leave_queue(self) -> None:
         """Delete my key, best effort: the error that brought us here matters
