@@ -1,10 +1,10 @@
-"""`python -m pyetcd_wire demo`: the wire layer against a throwaway local etcd."""
+"""`python -m pyetcd_wire`: the `pyetcd` command line (and its `demo`)."""
 
 from __future__ import annotations
 
 import sys
 
-from ._demo import main
+from .cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -22,8 +22,8 @@ import json
 import os
 import signal
 import sys
-import threading  # noqa: TID251 (a command, not the sans-IO core)
-import time  # noqa: TID251 (a command, not the sans-IO core)
+import threading
+import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 

@@ -218,7 +218,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
         or not inspect.iscoroutinefunction(pyfuncitem.obj)
     ):
         return None
-    import asyncio  # noqa: TID251 (runs a test, not the sans-IO core)
+    import asyncio
 
     client = cast("AsyncClient", funcargs["async_etcd_client"])
     kwargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}

@@ -1,0 +1,90 @@
+"""`main`: parse, run one command, turn its failure into etcdctl's
+"Error: ..." line and exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional, Sequence
+
+from ..errors import EtcdError
+from . import auth, cluster, kv, lease, maintenance, recipes, txn, watch
+from .context import Context
+from .errors import EXIT_IO, EXIT_SIGINT, CliError, error_message, exit_code
+from .output import err_line, silence_stdout
+from .parsing import Commands, parse_leaf, split_globals
+
+SUMMARY = "A simple command line client for etcd3 (etcdctl-compatible)."
+
+
+def build() -> Commands:
+    """The whole command tree."""
+    root = Commands(summary=SUMMARY)
+    for module in (kv, txn, watch, lease, cluster, maintenance, auth, recipes):
+        module.register(root)
+    root.summaries["dev"] = "Runs a throwaway local etcd (or cluster) until Ctrl-C"
+    root.summaries["demo"] = "A tour of pyetcd-wire against a throwaway local etcd"
+    return root
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command line (without the program name); returns the exit
+    status.  `pyetcd` and `python -m pyetcd_wire` call it."""
+    words: List[str] = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] in (["demo"], ["dev"]):
+        return _delegate(words)
+    ctx: Optional[Context] = None
+    try:
+        global_args, rest = split_globals(words)
+        leaf, group, rest = build().resolve(rest)
+        if leaf is None:
+            return _group_help(group)
+        parser, run = leaf
+        try:
+            args = parse_leaf(parser, rest, global_args)
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        ctx = Context(args)
+        return run(ctx, args) or 0
+    except CliError as exc:
+        _flush(ctx)
+        err_line(f"Error: {exc.message}")
+        return exc.code
+    except EtcdError as exc:
+        _flush(ctx)
+        err_line(f"Error: {error_message(exc)}")
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        _flush(ctx)
+        return EXIT_SIGINT
+    except BrokenPipeError:  # stdout's reader is gone: nothing left to say
+        silence_stdout()
+        return EXIT_IO
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _delegate(words: List[str]) -> int:
+    """`dev` and `demo` own their flags and their messages."""
+    try:
+        if words[0] == "dev":
+            from ..cli_dev import run as dev
+
+            return dev(words[1:])
+        from .._demo import main as demo
+
+        return demo(words)
+    except SystemExit as exc:  # their --help, or an argparse error
+        return exc.code if isinstance(exc.code, int) else 2
+
+
+def _flush(ctx: Optional[Context]) -> None:
+    if ctx is not None:
+        ctx.out.flush()
+
+
+def _group_help(group: Commands) -> int:
+    """A group named without a command (or with --help): its help, as
+    cobra prints it, exit 0."""
+    sys.stdout.write(group.help_text() + "\n")
+    return 0

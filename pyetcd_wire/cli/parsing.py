@@ -1,0 +1,177 @@
+"""The command tree: leaf commands with argparse parsers of their own.
+
+etcdctl (cobra) accepts global flags anywhere and intermixes positional
+arguments with flags (`put k --lease=1 v`).  argparse's subparsers do
+neither, so dispatch is ours: one pass pulls the global flags out of the
+whole command line, the first words pick a leaf command, and the leaf's own
+parser reads the rest with `parse_intermixed_args`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, TypeVar
+
+from .context import Context
+from .errors import EXIT_ERROR, CliError, bad_args, go_parse_error
+from .flags import add_global_flags
+
+Run = Callable[[Context, argparse.Namespace], Optional[int]]
+P = TypeVar("P", bound=argparse.ArgumentParser)
+PROG = "pyetcd"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises CliError (etcdctl's wording, exit 1) instead of
+    printing usage and exiting 2."""
+
+    intermixed = True  # options may follow positional arguments
+
+    def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            message = "unknown flag: " + message[len(prefix) :].split()[0]
+        raise CliError(EXIT_ERROR, message)
+
+
+class Commands:
+    """A group of commands (the root, or `lease`, `member`, ...)."""
+
+    def __init__(self, path: Tuple[str, ...] = (), summary: str = "") -> None:
+        self.path = path
+        self.summary = summary
+        self.leaves: Dict[str, Tuple[Parser, Run]] = {}
+        self.groups: Dict[str, Commands] = {}
+        self.summaries: Dict[str, str] = {}
+
+    def add(
+        self, name: str, summary: str, run: Run, usage: str = "", *, rest: bool = False
+    ) -> Parser:
+        """A leaf command; returns its parser for its flags.  Positional
+        arguments land in `args.args` (commands check their count, with
+        etcdctl's messages)."""
+        prog = " ".join((PROG, *self.path, name))
+        parser = Parser(
+            prog=prog, description=summary, usage=usage or None, allow_abbrev=False
+        )
+        # rest: the words after the first positional one are a command line of
+        # their own (`lock name cmd -x`), so parsing stops there.
+        nargs = argparse.REMAINDER if rest else "*"
+        parser.add_argument("args", nargs=nargs, help=argparse.SUPPRESS)
+        parser.intermixed = not rest
+        add_global_flags(parser)
+        self.leaves[name] = (parser, run)
+        self.summaries[name] = summary
+        return parser
+
+    def group(self, name: str, summary: str) -> Commands:
+        group = Commands((*self.path, name), summary)
+        self.groups[name] = group
+        self.summaries[name] = summary
+        return group
+
+    def help_text(self) -> str:
+        name = " ".join((PROG, *self.path))
+        lines = [f"NAME:\n\t{name} - {self.summary}", "", "USAGE:"]
+        lines.append(f"\t{name} <command> [options] [arguments]")
+        lines += ["", "COMMANDS:"]
+        width = max(len(n) for n in self.summaries)
+        lines += [f"\t{n:<{width}}  {s}" for n, s in self.summaries.items()]
+        lines += ["", f"Run '{name} <command> --help' for a command's options."]
+        return "\n".join(lines)
+
+    def resolve(
+        self, words: List[str]
+    ) -> Tuple[Optional[Tuple[Parser, Run]], Commands, List[str]]:
+        """The leaf command `words` start with, the group it is in, and the
+        remaining words; no leaf if `words` stop at a group."""
+        commands, rest = self, list(words)
+        while True:
+            index = _first_word(rest)
+            if index is None:
+                return None, commands, rest
+            word = rest[index]
+            remaining = rest[:index] + rest[index + 1 :]
+            if word in commands.groups:
+                commands, rest = commands.groups[word], remaining
+                continue
+            if word in commands.leaves:
+                return commands.leaves[word], commands, remaining
+            where = " ".join((PROG, *commands.path))
+            raise CliError(
+                EXIT_ERROR,
+                f'unknown command "{word}" for "{where}"\n'
+                f"Run '{where} --help' for usage.",
+            )
+
+
+def _first_word(words: Sequence[str]) -> Optional[int]:
+    for index, word in enumerate(words):
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return index
+    return None
+
+
+def parse_leaf(
+    parser: Parser, words: List[str], into: argparse.Namespace
+) -> argparse.Namespace:
+    """The leaf command's arguments, added to the global ones."""
+    if parser.intermixed:
+        return parser.parse_intermixed_args(words, namespace=into)
+    return parser.parse_args(words, namespace=into)
+
+
+def split_globals(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str]]:
+    """The global flags, wherever they are, and everything else in order."""
+    parser = Parser(prog=PROG, add_help=False, allow_abbrev=False)
+    add_global_flags(parser)
+    return parser.parse_known_args(list(argv))
+
+
+def go_int(text: str) -> int:
+    """A decimal argument; etcdctl reports a malformed one as strconv does."""
+    try:
+        return int(text)
+    except ValueError:
+        raise CliError(EXIT_ERROR, go_parse_error("ParseInt", text)) from None
+
+
+def go_bool(text: str) -> bool:
+    """A Go bool flag's value (strconv.ParseBool)."""
+    lowered = text.lower()
+    if lowered in ("1", "t", "true"):
+        return True
+    if lowered in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
+
+
+def add_bool_flag(
+    parser: argparse.ArgumentParser, flag: str, default: bool, help: str
+) -> None:
+    """A flag given as `--flag`, `--flag=true` or `--flag=false`, as cobra's."""
+    parser.add_argument(
+        flag, type=go_bool, nargs="?", const=True, default=default, help=help
+    )
+
+
+def flag(parser: P, *names: str, help: str) -> P:
+    """A boolean flag (`--prefix`), false unless given; returns `parser`."""
+    parser.add_argument(*names, action="store_true", help=help)
+    return parser
+
+
+def hex_id(args: argparse.Namespace, missing: str, what: str, go_func: str) -> int:
+    """The one argument, a hexadecimal lease or member ID, with etcdctl's
+    messages for a missing or malformed one."""
+    if len(args.args) != 1:
+        raise bad_args(missing)
+    try:
+        return int(args.args[0], 16)
+    except ValueError:
+        raise bad_args(
+            f"bad {what} ID arg ({go_parse_error(go_func, args.args[0])}), "
+            "expecting ID in Hex"
+        ) from None
