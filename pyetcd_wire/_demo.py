@@ -21,7 +21,9 @@ from .testing.etcd import EtcdCluster, etcdctl
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pyetcd_wire")
+    parser = argparse.ArgumentParser(
+        prog="pyetcd", description="A tour of pyetcd-wire against a throwaway etcd."
+    )
     parser.add_argument("command", choices=["demo"], help="what to run")
     parser.add_argument("--calls", type=int, default=2000, help="reads to time")
     args = parser.parse_args(argv)
