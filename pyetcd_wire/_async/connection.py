@@ -47,6 +47,9 @@ from ..errors import (
 from .stream import AsyncStream
 
 _OK = StatusCode.OK
+#: Deadline heap entries kept before finished calls are pruned (see
+#: `_add_deadline`).
+_PRUNE_MIN = 1024
 
 
 class _Waiter:
@@ -87,6 +90,7 @@ class AsyncConnection(asyncio.Protocol):
         self._deadline_timer: Optional[asyncio.TimerHandle] = None
         self._deadline_at = 0.0  # when the timer fires (loop time)
         self._sequence = 0
+        self._prune_at = _PRUNE_MIN  # heap size at which finished calls go
 
     # --- asyncio.Protocol ----------------------------------------------------
 
@@ -337,7 +341,15 @@ class AsyncConnection(asyncio.Protocol):
     def _add_deadline(self, waiter: _Waiter, timeout: float) -> None:
         when = self._loop.time() + timeout
         self._sequence += 1
-        heapq.heappush(self._deadlines, (when, self._sequence, waiter))
+        deadlines = self._deadlines
+        heapq.heappush(deadlines, (when, self._sequence, waiter))
+        if len(deadlines) > self._prune_at:
+            # Finished calls stay in the heap until their deadline comes up;
+            # with long deadlines that is most of it: drop them now and then
+            # (amortized O(1) per call), or it grows with the call rate.
+            deadlines[:] = [d for d in deadlines if not d[2].future.done()]
+            heapq.heapify(deadlines)
+            self._prune_at = max(_PRUNE_MIN, 2 * len(deadlines))
         timer = self._deadline_timer
         if timer is None or when < self._deadline_at:
             if timer is not None:
