@@ -39,7 +39,6 @@ from .._proto import rpc_pb2
 from .._streams.boxes import KeepAliveBox
 from .._streams.lease_half import LeaseHalf
 from .._streams.ports import StreamNotReadyError, StreamPort
-from .._streams.resume import retryable
 from .._streams.watch_half import WatchHalf
 from .._sync.auth import CallMetadata
 from .._sync.pool import ChannelPool
@@ -248,7 +247,7 @@ class AsyncStreamWorker:
         try:
             return conn.open_stream(path, metadata=metadata, on_news=self._on_news)
         except EtcdError as exc:
-            self._stream_failed_at(channel.endpoint, exc)
+            self._pool.stream_failed(channel.endpoint, exc)
             raise
 
     async def _dial(self, channel: AsyncChannel) -> None:
@@ -256,7 +255,7 @@ class AsyncStreamWorker:
             await channel.connection()
         except EtcdError as exc:
             self._dial_channel = None
-            self._stream_failed_at(channel.endpoint, exc)
+            self._pool.stream_failed(channel.endpoint, exc)
             self._open_error = exc
         finally:
             self._dialing = None
@@ -271,13 +270,7 @@ class AsyncStreamWorker:
             stream.connection.close_with(exc)
 
     def _stream_failed(self, stream: StreamPort, error: EtcdError) -> None:
-        self._stream_failed_at(parse_endpoint(stream.connection.endpoint), error)
-
-    def _stream_failed_at(self, endpoint: Endpoint, error: EtcdError) -> None:
-        """A stream failed: if it may resume, its endpoint is avoided for a
-        while, so it resumes on another one."""
-        if retryable(error, watch=False):
-            self._pool.failed(endpoint, str(error))
+        self._pool.stream_failed(parse_endpoint(stream.connection.endpoint), error)
 
     def _refresh_token(self) -> bool:
         """Start getting a new token (opens wait for it); False without

@@ -14,7 +14,8 @@ from typing import Callable, Dict, Generic, List, Protocol, Sequence, TypeVar
 
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint
-from ..errors import ConnectionLostError
+from .._streams.resume import retryable
+from ..errors import ConnectionLostError, EtcdError
 
 
 class PoolChannel(Protocol):
@@ -69,6 +70,12 @@ class ChannelPool(Generic[C]):
     def failed(self, endpoint: Endpoint, why: str) -> None:
         with self._lock:
             self.balancer.failed(endpoint, time.monotonic(), why)
+
+    def stream_failed(self, endpoint: Endpoint, error: EtcdError) -> None:
+        """A stream to `endpoint` failed, or could not open: if it may resume,
+        the endpoint is avoided for a while, so it resumes on another one."""
+        if retryable(error, watch=False):
+            self.failed(endpoint, str(error))
 
     def succeeded(self, channel: C) -> None:
         with self._lock:

@@ -65,7 +65,6 @@ from .._proto import rpc_pb2
 from .._streams.boxes import KeepAliveBox
 from .._streams.lease_half import LeaseHalf
 from .._streams.ports import StreamPort
-from .._streams.resume import retryable
 from .._streams.watch_half import WatchHalf
 from ..errors import EtcdError
 from .auth import CallMetadata
@@ -481,15 +480,11 @@ class StreamWorker:
         try:
             return channel.bidi_stream(path, metadata=metadata)
         except EtcdError as exc:
-            if retryable(exc, watch=False):
-                self._pool.failed(channel.endpoint, str(exc))
+            self._pool.stream_failed(channel.endpoint, exc)
             raise
 
     def _stream_failed(self, stream: StreamPort, error: EtcdError) -> None:
-        """A stream ended with `error`: if it may resume, its endpoint is
-        avoided for a while, so it resumes on another one."""
-        if retryable(error, watch=False):
-            self._pool.failed(parse_endpoint(stream.connection.endpoint), str(error))
+        self._pool.stream_failed(parse_endpoint(stream.connection.endpoint), error)
 
     def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
         """Streams on endpoints no longer listed end and resume elsewhere."""
