@@ -5,7 +5,6 @@ are the `KeepAliveBox`'s (_streams/boxes.py, shared with the sync
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Optional
 
 from .._proto import rpc_pb2
@@ -40,14 +39,7 @@ class AsyncKeepAlive(KeepAliveBox):
             LeaseExpiredError: the lease is lost (after the queued responses).
             KeepAliveHaltedError: renewal stopped on a non-retryable error.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            done, response = self._take_locked()
-            if done:
-                return response
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            await self._waiters.wait(self._has_news, deadline)
+        return await self._waiters.next(self._take_locked, self._has_news, timeout)
 
     def __aiter__(self) -> AsyncKeepAlive:
         return self

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple, TypeVar
+
+T = TypeVar("T")
 
 #: The mutex of an asyncio box or half: the loop runs one callback at a time.
 NO_LOCK = contextlib.nullcontext()
@@ -26,6 +28,23 @@ class Waiters:
             if not future.done():
                 future.set_result(None)
         self._futures.clear()
+
+    async def next(
+        self,
+        take: Callable[[], Tuple[bool, Optional[T]]],
+        ready: Callable[[], bool],
+        timeout: Optional[float],
+    ) -> Optional[T]:
+        """`take()`'s item once it has one (its first element True), else
+        None once `timeout` seconds passed; waits for `ready()` between."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            done, item = take()
+            if done:
+                return item
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            await self.wait(ready, deadline)
 
     async def wait(self, ready: Callable[[], bool], deadline: Optional[float]) -> None:
         """Return once `ready()` or at `deadline` (monotonic).

@@ -71,14 +71,7 @@ class AsyncWatch(WatchBox):
             EtcdError: the error that ended the watch, once every response
                 queued before it has been read.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            done, response = self._take()
-            if done:
-                return response
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            await self._waiters.wait(self._has_news, deadline)
+        return await self._waiters.next(self._take, self._has_news, timeout)
 
     def __aiter__(self) -> AsyncWatch:
         return self
