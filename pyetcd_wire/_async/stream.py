@@ -14,8 +14,9 @@ import time
 from typing import TYPE_CHECKING, Callable, List, Optional
 
 from .._core.grpc.call import Call
-from .._core.grpc.status import Status, StatusCode
-from ..errors import DeadlineExceededError, EtcdError, error_from_status
+from .._core.grpc.outcome import call_error
+from .._core.grpc.status import Status
+from ..errors import DeadlineExceededError, EtcdError
 
 if TYPE_CHECKING:
     from .connection import AsyncConnection
@@ -73,12 +74,7 @@ class AsyncStream:
 
     def end_error(self) -> Optional[EtcdError]:
         """Why the call ended: None for status OK, else the typed error."""
-        if self.error is not None:
-            return self.error
-        status = self.status
-        if status is None or status.code is StatusCode.OK:
-            return None
-        return error_from_status(status, endpoint=self._conn.endpoint)
+        return call_error(self.status, self.error, self._conn.endpoint)
 
     def send_many(self, messages: List[bytes], *, end: bool = False) -> None:
         """Queue request messages (written at the end of this loop turn).

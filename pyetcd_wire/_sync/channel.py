@@ -17,10 +17,10 @@ from .._core.grpc.connection import (
     GrpcConnection,
 )
 from .._core.grpc.metadata import Metadata
-from .._core.grpc.status import StatusCode
+from .._core.grpc.outcome import call_error
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
-from ..errors import ConnectionLostError, EtcdError, error_from_status
+from ..errors import ConnectionLostError, EtcdError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
 from .tls_config import context_for
@@ -319,12 +319,7 @@ class Stream:
     def end_error(self) -> Optional[EtcdError]:
         """Why the call ended: None for status OK, else the typed error."""
         slot = self._slot
-        if slot.error is not None:
-            return slot.error
-        status = slot.status
-        if status is None or status.code is StatusCode.OK:
-            return None
-        return error_from_status(status, endpoint=self._conn.endpoint)
+        return call_error(slot.status, slot.error, self._conn.endpoint)
 
     def cancel(self) -> None:
         self._conn.cancel(self._call)

@@ -9,13 +9,25 @@ from ...errors import EtcdError, InternalError, error_from_status
 from .status import Status, StatusCode
 
 
-def raise_for(status: Status, error: Optional[EtcdError], endpoint: str) -> None:
-    """Raise what a call that ended with `status` (and `error`, when the
-    connection had more to say) means, if not OK."""
+def call_error(
+    status: Optional[Status], error: Optional[EtcdError], endpoint: str
+) -> Optional[EtcdError]:
+    """What a call that ended with `status` (and `error`, when the
+    connection had more to say) failed with; None if OK or not over."""
     if error is not None:
-        raise error
-    if status.code is not StatusCode.OK:
-        raise error_from_status(status, endpoint=endpoint)
+        return error
+    if status is None or status.code is StatusCode.OK:
+        return None
+    return error_from_status(status, endpoint=endpoint)
+
+
+def raise_for(status: Status, error: Optional[EtcdError], endpoint: str) -> None:
+    """Raise what a call that ended with `status` means, if not OK."""
+    if error is None and status.code is StatusCode.OK:
+        return  # every call passes here: no call_error frame when OK
+    failure = call_error(status, error, endpoint)
+    assert failure is not None
+    raise failure
 
 
 def unary_outcome(
@@ -37,4 +49,4 @@ def unary_outcome(
     return messages[0]
 
 
-__all__ = ["raise_for", "unary_outcome"]
+__all__ = ["call_error", "raise_for", "unary_outcome"]
