@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -43,6 +44,18 @@ class Dev:
         return code
 
 
+def free_port_pair() -> int:
+    """A free port P whose neighbour P + 1 is free too."""
+    while True:
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
 def start_dev(*args: str, env: Optional[Dict[str, str]] = None) -> Dev:
     """Start `pyetcd dev` and read its banner up to the export line."""
     proc = subprocess.Popen(
@@ -64,7 +77,10 @@ def start_dev(*args: str, env: Optional[Dict[str, str]] = None) -> Dev:
             dev.endpoints = line.split("=", 1)[1].strip().split(",")
             return dev
     proc.wait(30)
-    raise AssertionError(f"no endpoints printed: {dev.output} {proc.stderr}")
+    assert proc.stderr is not None
+    with proc.stdout, proc.stderr:  # closed here: nothing leaks into other tests
+        why = proc.stderr.read()
+    raise AssertionError(f"no endpoints printed: {dev.output} {why}")
 
 
 @pytest.fixture
@@ -119,7 +135,7 @@ def test_data_dir_is_kept_and_reused_on_the_same_port(
     dev_run: List[Dev], tmp_path: Path
 ) -> None:
     data = str(tmp_path / "etcd-data")
-    port = free_port()
+    port = free_port_pair()  # --port P takes P (clients) and P + 1 (peers)
     first = start_dev("--data-dir", data, "--port", str(port))
     dev_run.append(first)
     assert first.endpoints == [f"127.0.0.1:{port}"]
