@@ -146,6 +146,16 @@ ETCD_SERVER_ERRORS: Dict[StatusCode, Dict[str, str]] = {
     },
 }
 
+# Go's context errors, which an etcd handler may return unconverted: a Range
+# whose grpc-timeout passes while etcd 3.5 ranges over the keys (mvcc checks
+# the context between keys) fails with ctx.Err(), which grpc-go sends as code
+# UNKNOWN with Go's message.  They mean the call's deadline passed, or that
+# it was cancelled, as the codes DEADLINE_EXCEEDED and CANCELLED would.
+GO_CONTEXT_ERRORS: Dict[str, str] = {
+    "context deadline exceeded": "DeadlineExceededError",
+    "context canceled": "RpcCancelledError",
+}
+
 
 # --- etcd server errors (ETCD_SERVER_ERRORS), grouped by their 3.6+ status class.
 # Go names drop "Err"; FutureRev, Timeout and NotLeader are renamed (see below).

@@ -65,6 +65,7 @@ from ._errors_base import (
 )
 from ._errors_etcd import (
     ETCD_SERVER_ERRORS,
+    GO_CONTEXT_ERRORS,
     AuthFailedError,
     AuthNotEnabledError,
     AuthOldRevisionError,
@@ -246,6 +247,12 @@ ETCD_ERROR_BY_MESSAGE: Dict[str, Type[EtcdError]] = {
     for message, name in by_message.items()
 }
 
+# Go's context errors, sent as UNKNOWN (see GO_CONTEXT_ERRORS): the classes of
+# the codes they stand for.
+CONTEXT_ERROR_BY_MESSAGE: Dict[str, Type[EtcdError]] = {
+    message: _resolve(name) for message, name in GO_CONTEXT_ERRORS.items()
+}
+
 # What RpcError() fills in for etcd's errors (see _errors_base._DEFAULTS, which
 # already holds the status classes): the 3.6+ code and the exact message.
 _DEFAULTS.update(
@@ -261,13 +268,17 @@ _DEFAULTS.update(
 def error_from_status(status: Status, *, endpoint: str = "") -> EtcdError:
     """The exception for a non-OK status (the one place statuses become errors).
 
-    The exact etcd message picks the class (`ETCD_ERROR_BY_MESSAGE`), else the
+    The exact etcd message picks the class (`ETCD_ERROR_BY_MESSAGE`), then
+    Go's context errors sent as UNKNOWN (`CONTEXT_ERROR_BY_MESSAGE`), else the
     code does (`RPC_ERROR_BY_CODE`, unknown codes as UnknownError).
-    DEADLINE_EXCEEDED, by code or by etcd's message, is `DeadlineExceededError`.
+    DEADLINE_EXCEEDED, by code or by message, is `DeadlineExceededError`.
     """
     cls = ETCD_ERROR_BY_MESSAGE.get(status.message)
     if cls is None:
-        cls = RPC_ERROR_BY_CODE.get(status.code, UnknownError)
+        if status.code is StatusCode.UNKNOWN:
+            cls = CONTEXT_ERROR_BY_MESSAGE.get(status.message)
+        if cls is None:
+            cls = RPC_ERROR_BY_CODE.get(status.code, UnknownError)
     if status.code is StatusCode.DEADLINE_EXCEEDED or not issubclass(cls, RpcError):
         return DeadlineExceededError(
             f"server reported {status.code.name}: {status.message}", endpoint=endpoint

@@ -360,3 +360,23 @@ def test_every_class_has_a_docstring():
     for name, cls in _module_classes().items():
         assert cls.__doc__, name
         assert cls.__doc__.strip(), name
+
+
+@pytest.mark.parametrize(
+    ("message", "cls"),
+    [
+        ("context deadline exceeded", errors.DeadlineExceededError),
+        ("context canceled", errors.RpcCancelledError),
+    ],
+)
+def test_go_context_errors_sent_as_unknown_get_their_class(message, cls):
+    # etcd 3.5 answers a Range whose grpc-timeout passed mid-range with
+    # ctx.Err() as UNKNOWN (seen against 3.5.1 with deadlines under 1 ms).
+    err = errors.error_from_status(Status(C.UNKNOWN, message), endpoint="h:1")
+    assert type(err) is cls
+    assert err.endpoint == "h:1"
+
+
+def test_go_context_messages_with_another_code_keep_the_code_class():
+    err = errors.error_from_status(Status(C.INTERNAL, "context canceled"))
+    assert type(err) is errors.InternalError
