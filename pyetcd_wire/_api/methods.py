@@ -18,6 +18,14 @@ Retry classes, as Go assigns them (client/v3/retry.go, retry_interceptor.go):
   never left the client (``isSafeRetryMutableRPC``).
 * NONE: streams the call layer never retries; Watch and LeaseKeepAlive have
   their own resume loops, RangeStream has no policy at all.
+
+One row is ours, not Go's: ``KV_TXN_READ``, a Txn whose every op (nested
+ones included) is a Range, so it writes nothing.  It is REPEATABLE, like a
+Range, and not ``cancellable``: etcd 3.5.0-3.5.4 run such a Txn in the
+call's own context and *panic* when that context ends mid-range
+("unexpected error during txn: context canceled", etcd#14110, fixed in
+3.5.5), so the client never cancels one on the server: no grpc-timeout, no
+RST_STREAM; a caller that gives up abandons it (_core/grpc/connection.py).
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ class Method(NamedTuple):
     response_type: Type[Message]
     kind: MethodKind
     retry: RetryClass
+    #: False: the server must never see this call cancelled (see above).
+    cancellable: bool = True
 
     @property
     def service(self) -> str:
@@ -98,6 +108,8 @@ KV_DELETE_RANGE = Method(
 KV_TXN = Method(
     "/etcdserverpb.KV/Txn", pb.TxnRequest, pb.TxnResponse, UNARY, AT_MOST_ONCE
 )
+#: A read-only Txn (see the module docstring): the same RPC as KV_TXN.
+KV_TXN_READ = KV_TXN._replace(retry=REPEATABLE, cancellable=False)
 KV_COMPACT = Method(
     "/etcdserverpb.KV/Compact",
     pb.CompactionRequest,

@@ -85,6 +85,21 @@ def txn_request(
     )
 
 
+def is_read_only(request: rpc_pb2.TxnRequest) -> bool:
+    """True if the Txn writes nothing: every op of both branches is a Range,
+    or a nested Txn that is itself read-only (etcd's isTxnReadonly).  etcd
+    serves such a Txn without raft, in the call's context."""
+    for ops in (request.success, request.failure):
+        for op in ops:
+            kind = op.WhichOneof("request")
+            if kind == "request_txn":
+                if not is_read_only(op.request_txn):
+                    return False
+            elif kind != "request_range":
+                return False
+    return True
+
+
 def _elements(items: Iterable[_T], part: str, kind: type) -> Tuple[_T, ...]:
     if isinstance(items, (kind, KeyField, str, bytes, bytearray, memoryview)):
         raise TypeError(

@@ -65,12 +65,16 @@ class AsyncChannel:
         *,
         timeout: Optional[float] = None,
         metadata: Metadata = (),
+        cancellable: bool = True,
     ) -> bytes:
-        """One unary call; the serialized response (errors as `Channel.unary`)."""
+        """One unary call; the serialized response (errors and `cancellable`
+        as `Channel.unary`)."""
         conn = self.current
         if conn is None or conn.dead is not None:
             conn = await self.connection()
-        return await conn.unary(path, request, timeout=timeout, metadata=metadata)
+        return await conn.unary(
+            path, request, timeout=timeout, metadata=metadata, cancellable=cancellable
+        )
 
     def ready(self) -> Optional[AsyncConnection]:
         """The connection new calls go to, if one is up (no dial)."""

@@ -178,7 +178,11 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             if conn is None or conn.dead is not None:
                 conn = await channel.connection()
             raw = await conn.unary(
-                method.path, data, timeout=timeout, metadata=self._md.calls
+                method.path,
+                data,
+                timeout=timeout,
+                metadata=self._md.calls,
+                cancellable=method.cancellable,
             )
         except EtcdError as exc:
             raw = await self._retry(method, data, timeout, started, channel, exc)
@@ -238,7 +242,11 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
                 generation = auth.generation
             try:
                 raw = await channel.unary(
-                    method.path, data, timeout=step.timeout, metadata=self._md.calls
+                    method.path,
+                    data,
+                    timeout=step.timeout,
+                    metadata=self._md.calls,
+                    cancellable=method.cancellable,
                 )
             except EtcdError as exc:
                 error = exc

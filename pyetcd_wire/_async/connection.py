@@ -140,8 +140,11 @@ class AsyncConnection(asyncio.Protocol):
         *,
         timeout: Optional[float],
         metadata: Metadata = (),
+        cancellable: bool = True,
     ) -> bytes:
-        """One request, one response message.
+        """One request, one response message.  `cancellable=False`: a call
+        given up (deadline, task cancelled) is abandoned, not cancelled on
+        the server (`GrpcConnection.cancel_call`).
 
         Raises:
             DeadlineExceededError: `timeout` passed (the call is cancelled).
@@ -151,7 +154,13 @@ class AsyncConnection(asyncio.Protocol):
         if self.dead is not None:
             self._check_usable()
         try:
-            call = self._core.unary(path, request, metadata=metadata, timeout=timeout)
+            call = self._core.unary(
+                path,
+                request,
+                metadata=metadata,
+                timeout=timeout,
+                cancellable=cancellable,
+            )
         except CallsNotAcceptedError as exc:  # GOAWAY, or stream ids used up
             self.dead = ConnectionLostError(str(exc), endpoint=self.endpoint)
             raise ConnectionLostError(

@@ -83,9 +83,12 @@ class Channel:
         timeout: Optional[float] = None,
         metadata: Metadata = (),
         probe: bool = False,
+        cancellable: bool = True,
     ) -> bytes:
         """Make one unary call; returns the serialized response.  `probe`:
         read what the connection has first (`Connection._start`).
+        `cancellable=False`: a call given up at its deadline is abandoned,
+        never cancelled on the server (`GrpcConnection.cancel_call`).
 
         Raises:
             DeadlineExceededError: `timeout` passed (the call is cancelled).
@@ -95,7 +98,7 @@ class Channel:
                 says if the server provably never saw the call).
             ProtocolError: the server broke HTTP/2; the connection is dropped.
         """
-        return self._unary(path, request, timeout, metadata, probe)[0]
+        return self._unary(path, request, timeout, metadata, probe, cancellable)[0]
 
     def unary_with_metadata(
         self,
@@ -117,16 +120,28 @@ class Channel:
         timeout: Optional[float],
         metadata: Metadata,
         probe: bool = False,
+        cancellable: bool = True,
     ) -> Tuple[bytes, Call, _Slot]:
         deadline = None if timeout is None else time.monotonic() + timeout
         conn = self._current or self.connection(deadline)
         try:
             return conn.unary(
-                path, request, deadline=deadline, metadata=metadata, probe=probe
+                path,
+                request,
+                deadline=deadline,
+                metadata=metadata,
+                probe=probe,
+                cancellable=cancellable,
             )
         except ConnectionRetiredError:  # once more, on a new connection
             conn = self.connection(deadline)
-            return conn.unary(path, request, deadline=deadline, metadata=metadata)
+            return conn.unary(
+                path,
+                request,
+                deadline=deadline,
+                metadata=metadata,
+                cancellable=cancellable,
+            )
 
     def server_stream(
         self,

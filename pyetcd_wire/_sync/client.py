@@ -241,6 +241,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
                 timeout=timeout,
                 metadata=self._md.calls,
                 probe=method.retry is not REPEATABLE,
+                cancellable=method.cancellable,
             )
         except EtcdError as exc:
             raw = self._retry(method, data, timeout, started, channel, exc)
@@ -309,6 +310,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
                     timeout=step.timeout,
                     metadata=self._md.calls,
                     probe=method.retry is not REPEATABLE,
+                    cancellable=method.cancellable,
                 )
             except EtcdError as exc:
                 error = exc

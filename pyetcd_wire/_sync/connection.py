@@ -126,16 +126,27 @@ class Connection:
         deadline: Optional[float],
         metadata: Metadata = (),
         probe: bool = False,
+        cancellable: bool = True,
     ) -> Tuple[bytes, Call, _Slot]:
         """One request, one response message; also the call and its slot, for
         callers that want the response metadata.  `probe`: look for news from
-        the server first (see `_start`).
+        the server first (see `_start`).  `cancellable=False`: a call given
+        up is abandoned, not cancelled on the server
+        (`GrpcConnection.cancel_call`).
 
         Raises:
             EtcdError: see `Channel.unary`.
         """
         slot = _Slot()
-        call, reader = self._start(slot, deadline, path, metadata, request, probe=probe)
+        call, reader = self._start(
+            slot,
+            deadline,
+            path,
+            metadata,
+            request,
+            probe=probe,
+            cancellable=cancellable,
+        )
         self._wait(call, slot, deadline, False, reader)
         messages = slot.messages
         if slot.error is None and len(messages) == 1:
@@ -295,6 +306,7 @@ class Connection:
         request: Optional[bytes],
         streaming: bool = False,
         probe: bool = False,
+        cancellable: bool = True,
     ) -> Tuple[Call, bool]:
         """Start a call: one request (`request`), or a bidi stream (None).
 
@@ -334,6 +346,7 @@ class Connection:
                         metadata=metadata,
                         timeout=timeout,
                         server_streaming=streaming,
+                        cancellable=cancellable,
                     )
             except CallsNotAcceptedError as exc:
                 raise ConnectionRetiredError(

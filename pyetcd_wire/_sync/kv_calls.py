@@ -22,6 +22,7 @@ from .._api.methods import (
     KV_PUT,
     KV_RANGE,
     KV_TXN,
+    KV_TXN_READ,
     LEASE_GRANT,
     LEASE_LEASES,
     LEASE_REVOKE,
@@ -185,7 +186,10 @@ class KVCalls:
         """An atomic transaction: if every `compare` holds, run `success`,
         else `failure` (etcd Txn).  `.succeeded` says which branch ran."""
         request = txn_api.txn_request(compare, success, failure)
-        return self._call(KV_TXN, request, rpc_pb2.TxnResponse, timeout)
+        # A read-only Txn is a read: repeatable, and never cancelled on the
+        # server (`_api/methods.py`: KV_TXN_READ).
+        method = KV_TXN_READ if txn_api.is_read_only(request) else KV_TXN
+        return self._call(method, request, rpc_pb2.TxnResponse, timeout)
 
     # --- Lease ------------------------------------------------------------------
 

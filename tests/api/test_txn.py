@@ -8,7 +8,7 @@ import pytest
 
 from pyetcd_wire._api.compare import Compare
 from pyetcd_wire._api.op import Op
-from pyetcd_wire._api.txn import txn_branches, txn_request
+from pyetcd_wire._api.txn import is_read_only, txn_branches, txn_request
 from pyetcd_wire._proto import rpc_pb2
 
 
@@ -168,3 +168,21 @@ def test_generator_errors_are_not_hidden() -> None:
 
     with pytest.raises(TypeError, match=r"^boom$"):
         txn_request([], broken())
+
+
+@pytest.mark.parametrize(
+    ("success", "failure", "read_only"),
+    [
+        ([], [], True),
+        ([Op.get("a")], [Op.get("b", prefix=True)], True),
+        ([Op.txn([], [Op.get("a")], [Op.txn([], [Op.get("b")])])], [], True),
+        ([Op.get("a"), Op.put("a", "v")], [], False),
+        ([Op.get("a")], [Op.delete("a")], False),
+        ([Op.txn([], [Op.get("a")], [Op.txn([], [Op.put("b", "v")])])], [], False),
+    ],
+)
+def test_read_only_means_every_op_of_both_branches_reads(success, failure, read_only):
+    # etcd's isTxnReadonly: such a Txn runs in the call's context (methods.py:
+    # KV_TXN_READ, never cancelled on the server).
+    request = txn_request([Compare.version("a") > 0], success, failure)
+    assert is_read_only(request) is read_only

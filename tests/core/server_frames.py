@@ -43,6 +43,9 @@ class Server:
             payload = bytes([pad]) + payload + b"\0" * pad
         return fr.frame(fr.FrameType.DATA, flags, sid, payload)
 
+    def rst_stream(self, sid: int, code: int) -> bytes:
+        return fr.frame(fr.FrameType.RST_STREAM, 0, sid, struct.pack(">I", code))
+
     def reply(self, sid: int, *messages: bytes, status: int = 0) -> bytes:
         body = b"".join(encode_message(m) for m in messages)
         return (

@@ -542,6 +542,68 @@ def test_frames_for_cancelled_streams_are_absorbed():
     )
 
 
+def test_a_call_that_must_not_be_cancelled_is_abandoned_not_reset():
+    """etcd 3.5.0-3.5.4 panic when a read-only Txn's context ends mid-range
+    (etcd#14110): such a call carries no grpc-timeout and is never reset;
+    given up, it is left to end on its own and what comes is dropped."""
+    conn, server = connected()
+    call = conn.unary(PATH, b"req", timeout=2.0, cancellable=False)
+    headers_frame = parse_frames(conn.data_to_send())[0]
+    assert b"grpc-timeout" not in dict(hpack.Decoder().decode(headers_frame[3]))
+    conn.cancel_call(call)
+    assert conn.data_to_send() == b""  # no RST_STREAM
+    assert conn.active_calls == 1  # it still occupies the connection
+    big = encode_message(b"z" * 3 * 1024 * 1024)
+    events = conn.receive_data(server.response_headers(1))
+    for i in range(0, len(big), 16384):
+        events += conn.receive_data(server.data(1, big[i : i + 16384]))
+    credit = [
+        fr.parse_window_update(1, f[3])
+        for f in parse_frames(conn.data_to_send())
+        if f[0] == FrameType.WINDOW_UPDATE and f[2] == 1
+    ]
+    assert sum(credit) >= len(big) - DEFAULT_STREAM_WINDOW  # the stream never stalls
+    events += conn.receive_data(server.trailers(1))
+    assert events == []  # nobody is told: the caller has gone
+    assert conn.active_calls == 0
+    assert conn.data_to_send() == b""
+
+
+def test_a_call_not_sent_whole_is_reset_even_if_it_must_not_be_cancelled():
+    # The server handles a unary request only once it has all of it.
+    conn, _server = connected()
+    call = conn.unary(PATH, b"x" * 100_000, cancellable=False)
+    conn.data_to_send()
+    conn.cancel_call(call)
+    [rst] = parse_frames(conn.data_to_send())
+    assert rst[0] == FrameType.RST_STREAM
+    assert conn.active_calls == 0
+
+
+def test_abandoned_calls_end_with_the_connection_or_a_reset():
+    conn, server = connected()
+    first = conn.unary(PATH, b"", cancellable=False)
+    second = conn.unary(PATH, b"", cancellable=False)
+    conn.data_to_send()
+    conn.cancel_call(first)
+    conn.cancel_call(second)
+    assert conn.active_calls == 2
+    assert conn.receive_data(server.rst_stream(1, ErrorCode.CANCEL)) == []
+    assert conn.active_calls == 1
+    assert conn.connection_lost("gone") == []
+    assert conn.active_calls == 0
+
+
+def test_a_cancellable_call_is_reset():
+    conn, _server = connected()
+    call = conn.unary(PATH, b"", cancellable=True)
+    conn.data_to_send()
+    conn.cancel_call(call)
+    [rst] = parse_frames(conn.data_to_send())
+    assert rst[0] == FrameType.RST_STREAM
+    assert conn.active_calls == 0
+
+
 def test_stream_id_exhaustion_stops_new_calls():
     conn, server = connected(first_stream_id=2**31 - 3)
     conn.unary(PATH, b"")

@@ -18,6 +18,7 @@ class Call:
     """
 
     __slots__ = (
+        "cancellable",
         "context",
         "decoder",
         "header_block",
@@ -50,6 +51,8 @@ class Call:
         self.undelivered = 0
         self.withheld = 0
         self.context: Any = None
+        # False: never cancelled on the server (GrpcConnection.cancel_call).
+        self.cancellable = True
 
     def __repr__(self) -> str:
         return f"<Call {self.path} stream={self.stream_id} {self.state.value}>"

@@ -14,6 +14,15 @@ details the spec leaves open).
   second non-final HEADERS, an incomplete message at the end, or a stream that
   ends without trailers, end the call with INTERNAL.  These are per-call
   failures, as in grpc-go: the connection stays usable.
+* Cancelling a call sends RST_STREAM CANCEL, except for a call started with
+  `cancellable=False` whose request has gone out whole: the server may be
+  running it, and for some calls a cancelled context crashes the server
+  (etcd 3.5.0-3.5.4 panics when a read-only Txn's context ends mid-range,
+  etcd#14110).  Such a call carries no grpc-timeout either (the server would
+  cancel it at that deadline); it is *abandoned* instead: the caller is
+  released at once, the stream is left to end on its own, and what arrives
+  on it is credited back and dropped.  Abandoned streams count as active, so
+  a connection that closes once idle waits for them.
 * RST_STREAM from the server maps to a status (status.py table); REFUSED_STREAM
   and calls above a GOAWAY's last_stream_id are marked `not_processed`, so even
   writes may be retried.
@@ -139,6 +148,8 @@ class GrpcConnection:
         self._headers = RequestHeaders(authority=authority, scheme=scheme)
         self._calls: Dict[int, Call] = {}
         self._queued: Deque[Call] = deque()
+        # Stream ids of calls abandoned without RST_STREAM (see the docstring).
+        self._abandoned: Dict[int, None] = {}
         self._accepted_headers: Optional[h2e.HeaderList] = None
 
     # --- commands -------------------------------------------------------------
@@ -157,7 +168,8 @@ class GrpcConnection:
 
     @property
     def active_calls(self) -> int:
-        return len(self._calls) + len(self._queued)
+        """Calls in flight or queued, abandoned ones included."""
+        return len(self._calls) + len(self._queued) + len(self._abandoned)
 
     def unary(
         self,
@@ -167,11 +179,15 @@ class GrpcConnection:
         metadata: Metadata = (),
         timeout: Optional[float] = None,
         server_streaming: bool = False,
+        cancellable: bool = True,
     ) -> Call:
         """Start a unary (or server-streaming) call with its only request message.
 
         A server-streaming call's messages are flow-controlled by
         `message_consumed()`; a unary call's are credited at once.
+        `cancellable=False`: never cancel the call on the server, neither
+        with RST_STREAM nor with a grpc-timeout (see the module docstring);
+        `timeout` is then the caller's to keep.
 
         Raises:
             ResourceExhaustedError: the request exceeds max_send_message_size.
@@ -179,7 +195,13 @@ class GrpcConnection:
             ValueError: bad metadata or path.
         """
         self._check_send_size(len(request))
-        call = self._new_call(path, metadata, timeout, unary=not server_streaming)
+        call = self._new_call(
+            path,
+            metadata,
+            timeout if cancellable else None,
+            unary=not server_streaming,
+        )
+        call.cancellable = cancellable
         framed = encode_message(request)
         call.move(st.CallInput.END)  # the only message is given
         if not self._queued and self.h2.has_stream_capacity:
@@ -226,14 +248,22 @@ class GrpcConnection:
         self._send(call, b"", True)
 
     def cancel_call(self, call: Call, error_code: int = ErrorCode.CANCEL) -> None:
-        """Abandon a call (RST_STREAM if it started).  No event follows."""
+        """Give up a call: RST_STREAM if it started (unless it must not be
+        cancelled on the server: then it is abandoned, see the module
+        docstring).  No event follows."""
         if call.state is st.CallState.CLOSED:
             return
-        if call.stream_id is None:
+        sid = call.stream_id
+        if sid is None:
             self._queued.remove(call)
         else:
-            self._calls.pop(call.stream_id, None)
-            self.h2.reset_stream(call.stream_id, error_code)
+            self._calls.pop(sid, None)
+            if call.cancellable or not self.h2.request_sent(sid):
+                # A server handles a unary request only once it is whole, so
+                # one not sent in full may be reset whatever the call.
+                self.h2.reset_stream(sid, error_code)
+            elif self.h2.is_open(sid):
+                self._abandoned[sid] = None
         call.move(st.CallInput.FINISH)
         call.move_response(st.ResponseInput.END)
         self._start_queued()
@@ -252,11 +282,13 @@ class GrpcConnection:
         """Queue GOAWAY; every call still open ends as not processed."""
         ids = tuple(self._calls)
         self.h2.close()
+        self._abandoned.clear()
         return self._end_all(ids, "the client closed the connection", None)
 
     def connection_lost(self, reason: str) -> List[GrpcEvent]:
         """The transport broke; every call ends with UNAVAILABLE."""
         ids = self.h2.connection_lost()
+        self._abandoned.clear()
         return self._end_all(ids, f"connection lost: {reason}", None)
 
     # --- receiving --------------------------------------------------------------
@@ -285,6 +317,8 @@ class GrpcConnection:
     def _on_headers(self, event: h2e.HeadersReceived, out: List[GrpcEvent]) -> None:
         call = self._calls.get(event.stream_id)
         if call is None:
+            if event.stream_id in self._abandoned:
+                self._drop_abandoned(event.stream_id, 0, event.end_stream)
             return
         if call.response is st.ResponseState.RECEIVING_MESSAGES:
             self._on_trailers(call, event, out)
@@ -354,6 +388,8 @@ class GrpcConnection:
     def _on_data(self, event: h2e.DataReceived, out: List[GrpcEvent]) -> None:
         call = self._calls.get(event.stream_id)
         if call is None:
+            if event.stream_id in self._abandoned:
+                self._drop_abandoned(event.stream_id, event.length, event.end_stream)
             return
         if call.response is not st.ResponseState.RECEIVING_MESSAGES:
             self._fail(call, "server sent DATA before the response headers", out)
@@ -387,8 +423,16 @@ class GrpcConnection:
             for message in messages:
                 out.append(MessageReceived(call=call, message=message))
 
+    def _drop_abandoned(self, stream_id: int, length: int, end_stream: bool) -> None:
+        """What arrived on an abandoned stream: credited back and dropped."""
+        if end_stream:
+            del self._abandoned[stream_id]
+        elif length:
+            self.h2.acknowledge_received(stream_id, length)
+
     def _on_control(self, event: h2e.H2Event, out: List[GrpcEvent]) -> None:
         if isinstance(event, h2e.StreamReset):
+            self._abandoned.pop(event.stream_id, None)
             call = self._calls.get(event.stream_id)
             if call is not None:
                 status = status_from_rst_stream(
@@ -507,7 +551,10 @@ class GrpcConnection:
         """End the calls on `stream_ids` (and queued calls, if no stream can
         start any more) because of the connection, not the server's answer."""
         out: List[GrpcEvent] = []
+        abandoned = self._abandoned
         for sid in stream_ids:
+            if abandoned:
+                abandoned.pop(sid, None)
             call = self._calls.get(sid)
             if call is not None:
                 self._end_for_connection(call, why, error, not_processed, out)

@@ -256,6 +256,23 @@ class H2ClientConnection:
         stream.state = st.StreamState.CLOSED
         self._out.append(fr.rst_stream_frame(stream_id, error_code))
 
+    def request_sent(self, stream_id: int) -> bool:
+        """True once the stream's request side has been handed over whole
+        (END_STREAM queued and no DATA waiting for window), or the stream
+        has ended."""
+        stream = self._streams.get(stream_id)
+        return stream is None or (
+            not stream.pending
+            and (
+                stream.state is st.StreamState.HALF_CLOSED_LOCAL
+                or stream.state is st.StreamState.CLOSED
+            )
+        )
+
+    def is_open(self, stream_id: int) -> bool:
+        """True while the stream may still receive frames."""
+        return stream_id in self._streams
+
     def acknowledge_received(self, stream_id: int, n: int) -> None:
         """Give back `n` octets of stream window the application has consumed."""
         stream = self._streams.get(stream_id)
