@@ -51,13 +51,14 @@ from ..._async.watch import AsyncWatch
 from ..._proto import kv_pb2, rpc_pb2
 from ...errors import (
     CompactedError,
+    DeadlineExceededError,
     ElectionNoLeaderError,
     EtcdError,
     LeaseNotFoundError,
     NotLeaderError,
     SessionExpiredError,
 )
-from .queue import wait_predecessors
+from .queue import settled, wait_predecessors
 from .session import AsyncSession
 
 Value = Union[str, bytes]
@@ -114,15 +115,18 @@ class AsyncElection:
                 withdrawn as far as the server can still be reached).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is not None and timeout <= 0:
+            raise DeadlineExceededError("timed out before campaigning")
         data = bytesify(value, "value")
         lease_id = self.session.lease_id
         self.key = key = self.prefix + b"%x" % lease_id
         try:
-            response = await self.client.txn(
-                compare=[Compare.create_revision(key) == 0],
-                success=[Op.put(key, data, lease=lease_id)],
-                failure=[Op.get(key)],
-                timeout=_remaining(deadline),
+            response = await settled(  # see `settled`: why not within `deadline`
+                self.client.txn(
+                    compare=[Compare.create_revision(key) == 0],
+                    success=[Op.put(key, data, lease=lease_id)],
+                    failure=[Op.get(key)],
+                )
             )
             self.revision = response.header.revision
             if not response.succeeded:

@@ -41,7 +41,7 @@ from ...errors import (
     LockReleasedError,
     SessionExpiredError,
 )
-from .queue import wait_predecessors
+from .queue import settled, wait_predecessors
 from .session import AsyncSession
 
 #: `revision` of a lock that is neither held nor queued (Go's myRev after
@@ -94,7 +94,10 @@ class AsyncLock:
 
         Args:
             timeout: give up after this many seconds (None: wait for ever;
-                each call to etcd still has the client's deadline).
+                each call to etcd still has the client's deadline).  The
+                one Txn that enters the queue is let finish even past it
+                (within the client's timeout), so that a waiter that gives
+                up never leaves its key behind; a cancelled task likewise.
 
         Raises:
             DeadlineExceededError: `timeout` passed first; the key was
@@ -186,12 +189,17 @@ class AsyncLock:
         """The one Txn that puts my key (or finds it) and reads the holder;
         sets `key` and `revision`."""
         session = await self._session  # starts an asyncio session, if need be
+        _remaining(deadline)  # raises if it passed
         self.key = self._prefix + f"{session.lease_id:x}".encode()
-        response = await session.client.txn(
-            compare=[Compare.create_revision(self.key) == 0],
-            success=[Op.put(self.key, b"", lease=session.lease_id), self._get_owner],
-            failure=[Op.get(self.key), self._get_owner],
-            timeout=_remaining(deadline),
+        response = await settled(  # see `settled`: why not within `deadline`
+            session.client.txn(
+                compare=[Compare.create_revision(self.key) == 0],
+                success=[
+                    Op.put(self.key, b"", lease=session.lease_id),
+                    self._get_owner,
+                ],
+                failure=[Op.get(self.key), self._get_owner],
+            )
         )
         if response.succeeded:
             self.revision = response.header.revision

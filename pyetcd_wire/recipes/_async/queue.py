@@ -4,8 +4,9 @@ one copy for `AsyncLock` and `AsyncElection`."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Optional
+from typing import Awaitable, Optional, TypeVar
 
 from ..._api.compare import Compare
 from ..._api.op import Op
@@ -17,6 +18,29 @@ from ...errors import (
     DeadlineExceededError,
     SessionExpiredError,
 )
+
+T = TypeVar("T")
+
+
+async def settled(write: Awaitable[T]) -> T:
+    """Await `write`, the Txn that puts a contender's key, to its end even
+    if the awaiting task is cancelled meanwhile (the cancellation is raised
+    after it).  Whoever gives up deletes the key, and that delete must come
+    after the put: sent while the put is still in flight, it may reach etcd
+    first, and the key the put then leaves holds up every contender behind
+    it until its lease ends.  The caller sends the Txn with the client's
+    own timeout, not a shorter deadline, for the same reason."""
+    # unasync: async only (begin)
+    task = asyncio.ensure_future(write)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what we raise
+        raise
+    # unasync: async only (end)
+    # unasync: sync only: return write
 
 
 async def wait_predecessors(

@@ -54,13 +54,14 @@ from ..._sync.client import Client
 from ..._sync.watch import Watch
 from ...errors import (
     CompactedError,
+    DeadlineExceededError,
     ElectionNoLeaderError,
     EtcdError,
     LeaseNotFoundError,
     NotLeaderError,
     SessionExpiredError,
 )
-from .queue import wait_predecessors
+from .queue import settled, wait_predecessors
 from .session import Session
 
 Value = Union[str, bytes]
@@ -117,15 +118,18 @@ class Election:
                 withdrawn as far as the server can still be reached).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is not None and timeout <= 0:
+            raise DeadlineExceededError("timed out before campaigning")
         data = bytesify(value, "value")
         lease_id = self.session.lease_id
         self.key = key = self.prefix + b"%x" % lease_id
         try:
-            response = self.client.txn(
-                compare=[Compare.create_revision(key) == 0],
-                success=[Op.put(key, data, lease=lease_id)],
-                failure=[Op.get(key)],
-                timeout=_remaining(deadline),
+            response = settled(  # see `settled`: why not within `deadline`
+                self.client.txn(
+                    compare=[Compare.create_revision(key) == 0],
+                    success=[Op.put(key, data, lease=lease_id)],
+                    failure=[Op.get(key)],
+                )
             )
             self.revision = response.header.revision
             if not response.succeeded:

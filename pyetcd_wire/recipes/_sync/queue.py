@@ -8,7 +8,7 @@ one copy for `Lock` and `Election`."""
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import Optional, TypeVar
 
 from ..._api.compare import Compare
 from ..._api.op import Op
@@ -20,6 +20,19 @@ from ...errors import (
     DeadlineExceededError,
     SessionExpiredError,
 )
+
+T = TypeVar("T")
+
+
+def settled(write: T) -> T:
+    """Await `write`, the Txn that puts a contender's key, to its end even
+    if the awaiting task is cancelled meanwhile (the cancellation is raised
+    after it).  Whoever gives up deletes the key, and that delete must come
+    after the put: sent while the put is still in flight, it may reach etcd
+    first, and the key the put then leaves holds up every contender behind
+    it until its lease ends.  The caller sends the Txn with the client's
+    own timeout, not a shorter deadline, for the same reason."""
+    return write
 
 
 def wait_predecessors(
