@@ -366,6 +366,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         return watch
 
     def _add_keep_alive(self, lease_id: int) -> AsyncKeepAlive:
+        """A new keep-alive subscription, to be awaited for its first renewal."""
         return self._stream_worker().add_keep_alive(lease_id)
 
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:

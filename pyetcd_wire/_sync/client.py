@@ -174,7 +174,10 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         return watch
 
     def _add_keep_alive(self, lease_id: int) -> KeepAlive:
-        return self._stream_worker().add_keep_alive(lease_id)
+        """A new keep-alive subscription, once etcd answered its first renewal."""
+        keep_alive = self._stream_worker().add_keep_alive(lease_id)
+        keep_alive._wait_first_renewal()
+        return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[StreamWorker]:
         return self._streams
