@@ -1,10 +1,10 @@
 """etcd's server errors: their catalogue and one class per error.
 
 Private: import these names from `pyetcd_wire.errors`, which re-exports them,
-sets their `__module__` to it, and resolves the catalogue `ETCD_SERVER_ERRORS`
-(exact message -> class name) into `ETCD_ERROR_BY_MESSAGE` for
-`error_from_status`.  Each class subclasses the status class of the code
-etcd 3.6+ sends with it (from `_errors_base`).
+sets their `__module__` to it, and resolves the catalogues `ETCD_SERVER_ERRORS`
+and `ETCD_AUTH_STORE_ERRORS` (exact message -> class name) into
+`ETCD_ERROR_BY_MESSAGE` for `error_from_status`.  Each class subclasses the
+status class of the code etcd 3.6+ sends with it (from `_errors_base`).
 """
 
 from __future__ import annotations
@@ -144,6 +144,20 @@ ETCD_SERVER_ERRORS: Dict[StatusCode, Dict[str, str]] = {
     StatusCode.DEADLINE_EXCEEDED: {
         "etcdserver: context deadline exceeded": "DeadlineExceededError",
     },
+}
+
+# The auth store's own errors (etcd-io/etcd server/auth/store.go) that reach the
+# client unconverted, as UNKNOWN with the store's text: in etcd 3.4 and 3.5 the
+# Maintenance calls that need the root role (Snapshot, Defragment, Hash, HashKV:
+# v3rpc/maintenance.go, authMaintenanceServer.isAuthenticated) return the error
+# of that check as it is, on a unary call or as a Snapshot stream's status.
+# Later releases convert it (togRPCError) into the message above.  The check can
+# fail only with these; each gets the class of its converted message.
+ETCD_AUTH_STORE_ERRORS: Dict[str, str] = {
+    "auth: invalid auth token": "InvalidAuthTokenError",
+    "auth: user name is empty": "UserEmptyError",
+    "auth: user not found": "UserNotFoundError",
+    "auth: permission denied": "PermissionDeniedError",
 }
 
 # Go's context errors, which an etcd handler may return unconverted: a Range

@@ -7,8 +7,9 @@ STYLE.md §4 and API.md "Errors".
 
 A non-OK gRPC status becomes an exception in one place, `error_from_status`:
 first by the exact etcd message (the catalogue `ETCD_SERVER_ERRORS`, as Go's
-`rpctypes.Error` does), then by the status code.  The message decides because
-etcd changed three codes in 3.6 and sends two of its errors as UNKNOWN.
+`rpctypes.Error` does, and `ETCD_AUTH_STORE_ERRORS`), then by the status code.
+The message decides because etcd changed three codes in 3.6 and sends some of
+its errors as UNKNOWN.
 
 This is the public module; the classes are written in two private ones, only
 to keep each file short, and re-exported here: `_errors_base` (the base tree:
@@ -64,6 +65,7 @@ from ._errors_base import (
     WatchError,
 )
 from ._errors_etcd import (
+    ETCD_AUTH_STORE_ERRORS,
     ETCD_SERVER_ERRORS,
     GO_CONTEXT_ERRORS,
     AuthFailedError,
@@ -235,15 +237,16 @@ __all__ = [
 def _resolve(name: str) -> Type[EtcdError]:
     cls = globals()[name]
     if not (isinstance(cls, type) and issubclass(cls, EtcdError)):
-        raise TypeError(f"ETCD_SERVER_ERRORS names {name}, not an EtcdError")
+        raise TypeError(f"the catalogue names {name}, not an EtcdError")
     return cls
 
 
-# Exact etcd message -> class, from ETCD_SERVER_ERRORS (the catalogue in
-# _errors_etcd).  Resolved here, where every class it names is imported.
+# Exact etcd message -> class, from ETCD_SERVER_ERRORS and ETCD_AUTH_STORE_ERRORS
+# (the catalogues in _errors_etcd).  Resolved here, where every class they name
+# is imported.
 ETCD_ERROR_BY_MESSAGE: Dict[str, Type[EtcdError]] = {
     message: _resolve(name)
-    for by_message in ETCD_SERVER_ERRORS.values()
+    for by_message in (*ETCD_SERVER_ERRORS.values(), ETCD_AUTH_STORE_ERRORS)
     for message, name in by_message.items()
 }
 

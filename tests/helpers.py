@@ -72,3 +72,14 @@ def internal(obj: Any, read: Callable[[Any], T]) -> T:
     if isinstance(obj, (BlockingAsyncClient, BlockingStream)):
         return on_loop(obj, read)
     return read(obj)
+
+
+def keep_alive_subscriptions(client: Any, lease_id: int) -> int:
+    """How many keep-alive subscriptions a client (either, bridged or not)
+    has for a lease: 0 once none is left behind."""
+
+    def count(c: Any) -> int:
+        lease = c._streams and c._streams._leases._core.lease(lease_id)
+        return lease.subscribers if lease else 0
+
+    return internal(client, count)

@@ -25,10 +25,6 @@ class AsyncTokenSource(TokenState):
         self._authenticate = authenticate
         self._lock: Optional[asyncio.Lock] = None  # made in the client's loop
 
-    async def ensure(self) -> None:
-        if not self.ready:
-            await self.refresh(self.generation)
-
     async def refresh(self, seen: int) -> None:
         """Replace the token a call of generation `seen` was refused with;
         a no-op if another task did already."""

@@ -19,6 +19,8 @@ import random
 import time
 from typing import (
     AsyncGenerator,
+    Awaitable,
+    Callable,
     Optional,
     Tuple,
     Type,
@@ -36,6 +38,7 @@ from .._api.methods import (
     Method,
 )
 from .._policy import retry as retry_policy
+from .._policy.auth import TokenPlan, first_token
 from .._policy.balancer import member_endpoints
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
@@ -59,11 +62,13 @@ from .auth import AsyncTokenSource
 from .channel import AsyncChannel
 from .keepalive import AsyncKeepAlive
 from .kv_calls import AsyncKVCalls
+from .stream import AsyncStream
 from .stream_calls import AsyncStreamCalls
 from .streams import AsyncStreamWorker
 from .watch import AsyncWatch
 
 R = TypeVar("R", bound=Message)
+T = TypeVar("T")
 Key = Union[str, bytes]
 PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
@@ -168,9 +173,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         started = time.monotonic() if timeout is not None else 0.0
         if self._pending_start:
             await self._start_on_loop()
-        auth = self._auth
-        if auth is not None and not auth.ready:
-            await auth.ensure()
+        fetch = first_token(self._auth)
+        if fetch is not None:
+            await self._replace_token(fetch)
         channel = self._pool.pick()
         # `channel.unary`, inlined: a coroutine frame less per call.
         conn = channel.current
@@ -254,6 +259,27 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             self._pool.succeeded(channel)
             return raw
 
+    async def _with_token(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`await attempt()` as the token rule says (as `Client._with_token`):
+        every call but the unary ones goes through here."""
+        plan = TokenPlan(self._auth)
+        while True:
+            replace = plan.before()
+            if replace is None:
+                try:
+                    return await attempt()
+                except EtcdError as exc:
+                    replace = plan.after(exc)
+                    if replace is None:
+                        raise
+            await self._replace_token(replace)
+
+    async def _replace_token(self, generation: int) -> None:
+        """Carry out a token decision: a new token over `generation`."""
+        auth = self._auth
+        assert auth is not None  # only a client with credentials decides so
+        await auth.refresh(generation)
+
     async def _authenticate(self, username: str, password: str) -> str:
         """The Authenticate RPC without a token, on the endpoints in turn."""
         data = auth_api.authenticate_request(username, password).SerializeToString()
@@ -283,14 +309,16 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         response_type: Type[R],
         timeout: Optional[float],
     ) -> R:
-        """One call to exactly `endpoint`, not retried elsewhere."""
+        """One call to exactly `endpoint`, not retried elsewhere (as
+        `Client._call_endpoint`)."""
         channel = self._pool.channel(parse_endpoint(endpoint))
+        data = request.SerializeToString()
+        deadline = self._deadline(timeout)
         try:
-            raw = await channel.unary(
-                method.path,
-                request.SerializeToString(),
-                timeout=self.timeout if timeout is None else timeout,
-                metadata=self._md.calls,
+            raw = await self._with_token(
+                lambda: channel.unary(
+                    method.path, data, timeout=_left(deadline), metadata=self._md.calls
+                )
             )
         finally:
             if not self._pool.owns(channel):
@@ -346,6 +374,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         return watch
 
     def _add_keep_alive(self, lease_id: int) -> AsyncKeepAlive:
+        """A new keep-alive subscription, to be awaited for its first renewal."""
         return self._stream_worker().add_keep_alive(lease_id)
 
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:
@@ -362,21 +391,28 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         """
         request = maintenance_api.snapshot_request().SerializeToString()
         deadline = self._deadline(timeout)
-        stream = await self._pool.pick().open_stream(
-            MAINTENANCE_SNAPSHOT.path,
-            request=request,
-            metadata=self._md.calls,
-            timeout=None if deadline is None else deadline - time.monotonic(),
-        )
+
+        async def first() -> Tuple[AsyncStream, Optional[bytes]]:
+            stream = await self._pool.pick().open_stream(
+                MAINTENANCE_SNAPSHOT.path,
+                request=request,
+                metadata=self._md.calls,
+                timeout=_left(deadline),
+            )
+            try:
+                return stream, await stream.receive(deadline)
+            except BaseException:
+                stream.cancel()
+                raise
+
+        stream, raw = await self._with_token(first)
         check = maintenance_api.SnapshotCheck()
         try:
-            while True:
-                raw = await stream.receive(deadline)
-                if raw is None:
-                    break
+            while raw is not None:
                 blob = check.feed(raw)
                 if blob is not None:
                     yield blob
+                raw = await stream.receive(deadline)
         finally:
             stream.cancel()
         yield check.end()
@@ -427,24 +463,28 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
     ) -> bytes:
         """The first response of a bidi stream opened for one request."""
         deadline = self._deadline(timeout)
-        if self._auth is not None:
-            await self._auth.ensure()
-        channel = self._pool.pick()
-        stream = await channel.open_stream(
-            method.path,
-            metadata=self._md.calls,
-            timeout=None if deadline is None else deadline - time.monotonic(),
-        )
-        try:
-            stream.send_many([request], end=True)
-            raw = await stream.receive(deadline)
-        finally:
-            stream.cancel()
+
+        async def attempt() -> Optional[bytes]:
+            stream = await self._pool.pick().open_stream(
+                method.path, metadata=self._md.calls, timeout=_left(deadline)
+            )
+            try:
+                stream.send_many([request], end=True)
+                return await stream.receive(deadline)
+            finally:
+                stream.cancel()
+
+        raw = await self._with_token(attempt)
         if raw is None:
             raise InternalError(
                 StatusCode.INTERNAL, f"{method.name} ended without a response"
             )
         return raw
+
+
+def _left(deadline: Optional[float]) -> Optional[float]:
+    """Seconds until `deadline` (None: no deadline)."""
+    return None if deadline is None else deadline - time.monotonic()
 
 
 __all__ = ["AsyncClient"]

@@ -5,7 +5,7 @@ are the `KeepAliveBox`'s (_streams/boxes.py, shared with the sync
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .._proto import rpc_pb2
 from .._streams.boxes import KeepAliveBox
@@ -19,15 +19,36 @@ class AsyncKeepAlive(KeepAliveBox):
     """Background renewal of one lease, until `close()` (or leaving
     ``async with``).  ``async for`` it for each renewal's
     `LeaseKeepAliveResponse`; once the lease is lost, iteration raises
-    `LeaseExpiredError` (after `close()` or `aclose()` it just ends)."""
+    `LeaseExpiredError` (after `close()` or `aclose()` it just ends).
+
+    ``await`` it (or enter ``async with``) to wait until etcd answered its
+    first renewal: that returns the subscription (`response` holds the
+    answer, which iteration still yields), or raises `LeaseNotFoundError` if
+    the lease does not exist (never did, was revoked, expired); ``async
+    for`` does so at its first step.  A task cancelled while it waits closes
+    the subscription.
+    """
 
     def __init__(self, worker: AsyncStreamWorker, lease_id: int) -> None:
         super().__init__(worker, lease_id)
         self._mutex = NO_LOCK
         self._waiters = Waiters()
+        self._confirmed = False
 
     def _notify(self) -> None:
         self._waiters.wake_all()
+
+    async def _confirm(self) -> AsyncKeepAlive:
+        """Wait for the first renewal (bounded by the lease's first-response
+        deadline); raise as `_first_renewal_outcome` if there is none."""
+        if not self._confirmed:
+            await self._waiters.confirm(self._answered_or_over, None, self.close)
+            self._first_renewal_outcome()
+            self._confirmed = True
+        return self
+
+    def __await__(self) -> Generator[Any, None, AsyncKeepAlive]:
+        return self._confirm().__await__()
 
     async def get(
         self, timeout: Optional[float] = None
@@ -45,13 +66,15 @@ class AsyncKeepAlive(KeepAliveBox):
         return self
 
     async def __anext__(self) -> rpc_pb2.LeaseKeepAliveResponse:
+        if not self._confirmed:
+            await self._confirm()
         response = await self.get()
         if response is None:
             raise StopAsyncIteration
         return response
 
     async def __aenter__(self) -> AsyncKeepAlive:
-        return self
+        return await self._confirm()
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()

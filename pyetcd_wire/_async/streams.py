@@ -18,8 +18,9 @@ loop callbacks:
   the half is told `StreamNotReadyError` and a dial task runs; its end
   schedules a `_look` (a failed dial is reported to the next open, so it
   backs off and quarantines the endpoint as any failed open);
-* a token refresh (a stream refused for its stale token) runs as a task;
-  opens wait for it the same way.
+* fetching the first token (the token rule, `_policy/auth.py`: no stream
+  opens without it) and a refresh (a stream refused for its stale token) run
+  as a task; opens wait for it the same way.
 
 Connections are the worker's own (a second `ChannelPool` over the client's
 balancer), as in the sync client, so an unread watch never holds up a call.
@@ -34,6 +35,7 @@ from typing import Callable, List, Optional, Sequence
 
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Watcher
+from .._policy.auth import first_token
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from .._streams.boxes import KeepAliveBox
@@ -233,6 +235,9 @@ class AsyncStreamWorker:
     def _open(self, path: str, metadata: Metadata) -> StreamPort:
         if self._refreshing is not None:
             raise StreamNotReadyError
+        if first_token(self._auth) is not None:
+            self._refresh_token()  # the first token; opens wait for it
+            raise StreamNotReadyError
         if self._open_error is not None:
             error, self._open_error = self._open_error, None
             raise error
@@ -273,8 +278,8 @@ class AsyncStreamWorker:
         self._pool.stream_failed(parse_endpoint(stream.connection.endpoint), error)
 
     def _refresh_token(self) -> bool:
-        """Start getting a new token (opens wait for it); False without
-        password auth."""
+        """Start getting a new token, or the first one (opens wait for it);
+        False without password auth."""
         auth = self._auth
         if auth is None:
             return False

@@ -70,6 +70,22 @@ class Waiters:
                 if future in self._futures:
                     self._futures.remove(future)
 
+    async def confirm(
+        self,
+        ready: Callable[[], bool],
+        deadline: Optional[float],
+        give_up: Callable[[], None],
+    ) -> None:
+        """`wait()` for the server's confirmation of a new object (a watch's
+        creation, a keep-alive's first renewal); a task cancelled meanwhile
+        gives the object up (`give_up()`: cancel, close) with it, so nothing
+        it asked for is left behind."""
+        try:
+            await self.wait(ready, deadline)
+        except BaseException:
+            give_up()
+            raise
+
 
 def _complete(future: asyncio.Future[None]) -> None:
     if not future.done():

@@ -49,11 +49,7 @@ class AsyncWatch(WatchBox):
         if not self._confirmed:
             timeout = self.create_timeout
             deadline = None if timeout is None else time.monotonic() + timeout
-            try:
-                await self._waiters.wait(self._created_or_ended, deadline)
-            except BaseException:
-                self.cancel()  # the task was cancelled: so is the watch
-                raise
+            await self._waiters.confirm(self._created_or_ended, deadline, self.cancel)
             self._creation_outcome()
             self._confirmed = True
         return self

@@ -9,7 +9,10 @@ the one we fix):
   clock and the timer; it calls in with `now` and does what the return values
   say.  Nothing here sends, sleeps or reads a clock.
 * Several `add()`s of one lease share one entry, counted; `remove()` takes one
-  subscriber away and forgets the lease when none is left.
+  subscriber away and forgets the lease when none is left.  An `add()` that
+  joins an entry makes its next request due at once (unless one is in
+  flight, whose response serves it too): every subscriber hears from the
+  server soon after it came (the first renewal a `keep_alive()` waits for).
 * The first request is due at once.  A response with TTL > 0 makes the next
   request due at ``now + TTL/3`` and moves the deadline to ``now + TTL``.
   Until the first response the deadline is ``now + first_response_timeout``
@@ -241,11 +244,14 @@ class KeepAliveState:
 
         Returns:
             True if the lease is new here (its first request is due at `now`),
-            False if it joined an existing entry (schedule unchanged).
+            False if it joined an existing entry (its next request is due at
+            `now` too, unless one is in flight; the deadline is unchanged).
         """
         entry = self._leases.get(lease_id)
         if entry is not None:
             entry.subscribers += 1
+            if entry.next_send is not None and entry.next_send > now:
+                entry.next_send = now
             return False
         self._leases[lease_id] = _Lease(now, self._first_response_timeout)
         return True

@@ -14,7 +14,12 @@ The rules, in one place:
 * a keep-alive subscription keeps only the newest `MAX_QUEUED` responses
   (most callers never iterate; the queue must not grow for them) and counts
   the ones it dropped in `skipped`; once the lease is lost, reading raises
-  `LeaseExpiredError` (or `KeepAliveHaltedError`) after the queued ones.
+  `LeaseExpiredError` (or `KeepAliveHaltedError`) after the queued ones;
+* `keep_alive()` is confirmed, like a watch's creation, by the server's first
+  answer (the sync call waits for it, the asyncio object is awaited): the
+  first renewal, or why there is none (`_first_renewal_outcome`), which
+  closes the subscription: `LeaseNotFoundError` when etcd says the lease
+  does not exist (never did, was revoked, expired), else what ended it.
 """
 
 from __future__ import annotations
@@ -22,9 +27,15 @@ from __future__ import annotations
 from collections import deque
 from typing import ContextManager, Deque, Optional, Protocol, Tuple
 
+from .._core.lease import LostReason
 from .._core.watch import Watcher
 from .._proto import rpc_pb2
-from ..errors import DeadlineExceededError, EtcdError, LeaseError
+from ..errors import (
+    DeadlineExceededError,
+    EtcdError,
+    LeaseError,
+    LeaseNotFoundError,
+)
 
 #: Responses a keep-alive subscription keeps (Go: LeaseResponseChSize).
 MAX_QUEUED = 16
@@ -191,6 +202,7 @@ class KeepAliveBox:
         self.skipped = 0
         self._items: Deque[rpc_pb2.LeaseKeepAliveResponse] = deque()
         self._error: Optional[LeaseError] = None
+        self._gone = False  # etcd answered TTL <= 0: no such lease (any more)
         self._closed = False
 
     def _notify(self) -> None:
@@ -212,10 +224,11 @@ class KeepAliveBox:
             self._items.append(response)
             self._notify()
 
-    def _on_lost(self, error: LeaseError) -> None:
+    def _on_lost(self, error: LeaseError, reason: Optional[LostReason] = None) -> None:
         with self._mutex:
             if self._error is None:
                 self._error = error
+                self._gone = reason is LostReason.NOT_FOUND
             self._notify()
 
     def _on_stopped(self) -> None:
@@ -243,6 +256,29 @@ class KeepAliveBox:
 
     def _has_news(self) -> bool:
         return bool(self._items) or self._error is not None or self._closed
+
+    def _answered_or_over(self) -> bool:
+        """The first renewal came, or the subscription ended (mutex held)."""
+        return self.response is not None or self._error is not None or self._closed
+
+    def _first_renewal_outcome(self) -> None:
+        """After waiting for the first renewal: return if it came (or the
+        subscription was closed meanwhile), else close it and raise why.
+
+        Raises:
+            LeaseNotFoundError: etcd answered that the lease does not exist.
+            LeaseExpiredError: no answer before the first-response deadline
+                (the client's dial_timeout + 1 s).
+            KeepAliveHaltedError: renewal stopped on a non-retryable error.
+        """
+        with self._mutex:
+            answered, error, gone = self.response is not None, self._error, self._gone
+        if answered or error is None:
+            return
+        self.close()
+        if gone:
+            raise LeaseNotFoundError() from error
+        raise error
 
     def _take_locked(
         self,

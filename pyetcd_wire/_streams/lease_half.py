@@ -190,7 +190,7 @@ class LeaseHalf(StreamHalf):
             f"lease {lease_id:x} lost: {reason.value}", lease_id=lease_id
         )
         for keep_alive in self._subscriptions.pop(lease_id, ()):
-            keep_alive._on_lost(error)
+            keep_alive._on_lost(error, reason)
 
 
 __all__ = ["LeaseHalf"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Protocol
 
 from .._core.grpc.metadata import Metadata
+from .._core.lease import LostReason
 from .._core.watch import Watcher
 from .._proto import rpc_pb2
 from ..errors import EtcdError, LeaseError
@@ -45,8 +46,9 @@ Send = Callable[[StreamPort, List[bytes]], None]
 
 
 class StreamNotReadyError(Exception):
-    """The driver is still connecting; it calls `tend` again once it is
-    (asyncio dials in a task; the sync driver never raises this)."""
+    """The driver is still connecting, or getting the first token; it calls
+    `tend` again once it is done (asyncio dials in a task; the sync driver
+    raises this only after the first token)."""
 
 
 class WatchSink(Protocol):
@@ -72,7 +74,9 @@ class KeepAliveSink(Protocol):
 
     def _on_response(self, response: rpc_pb2.LeaseKeepAliveResponse) -> None: ...
 
-    def _on_lost(self, error: LeaseError) -> None: ...
+    def _on_lost(
+        self, error: LeaseError, reason: Optional[LostReason] = None
+    ) -> None: ...
 
     def _on_stopped(self) -> None: ...
 

@@ -292,13 +292,18 @@ class WatchHalf(StreamHalf):
     def _recreate_denied(self, sink: WatchSink, ended: Ended) -> bool:
         """A create the server refused as not permitted may only have met a
         stream opened with a token that expired since (etcd checks the
-        stream's token at each create, and says PermissionDenied): with
-        password auth, get a new token, create the watch again, once, and
-        open the stream anew for it (the others resume on the new stream,
-        as after any reset).  Lock held; True if so."""
+        stream's token at each create, and says PermissionDenied; etcd 3.4
+        names a missing token: UserEmptyError): with password auth, get a
+        new token, create the watch again, once, and open the stream anew for
+        it (the others resume on the new stream, as after any reset).  Lock
+        held; True if so."""
         watcher = ended.watcher
+        error = ended.error
+        denied = isinstance(error, PermissionDeniedError) or (
+            error is not None and needs_new_token(error)
+        )
         if (
-            not isinstance(ended.error, PermissionDeniedError)
+            not denied
             or watcher._was_created
             or sink._recreated
             or not self._refresh_token()

@@ -9,7 +9,9 @@ one and sends the call again: it was refused before it ran.
 
 Here the token is obtained at the first call, not in the constructor (which
 does no I/O), and a refresh is single-flight: the threads that saw the same
-token fail wait for one Authenticate and all use its token.
+token fail wait for one Authenticate and all use its token.  When to obtain
+or replace it is the token rule's (`_policy/auth.py`), the same for every
+kind of call; this module keeps the token and does the Authenticate.
 """
 
 from __future__ import annotations
@@ -94,11 +96,6 @@ class TokenSource(TokenState):
         super().__init__(username, password, metadata)
         self._authenticate = authenticate
         self._lock = threading.Lock()
-
-    def ensure(self) -> None:
-        """Obtain the first token if no thread has yet."""
-        if not self.ready:
-            self.refresh(self.generation)
 
     def refresh(self, seen: int) -> None:
         """Replace the token a call of generation `seen` was refused with;

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Iterator, Optional, Tuple, Type, TypeVar, Union
+from typing import Callable, Iterator, Optional, Tuple, Type, TypeVar, Union
 
 from google.protobuf.message import Message
 
@@ -20,8 +20,8 @@ from .._api.methods import (
     Method,
     RetryClass,
 )
-from .._core.grpc.metadata import Metadata
 from .._policy import retry as retry_policy
+from .._policy.auth import TokenPlan, first_token
 from .._policy.balancer import member_endpoints
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
@@ -37,7 +37,7 @@ from ..errors import (
 from .admin import AdminCalls
 from .auth import TokenSource
 from .autosync import AutoSync
-from .channel import Channel
+from .channel import Channel, Stream
 from .client_base import ClientBase, too_old
 from .keepalive import KeepAlive
 from .kv_calls import KVCalls
@@ -51,6 +51,7 @@ from .watch import Watch
 REPEATABLE = RetryClass.REPEATABLE
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
+T = TypeVar("T")
 
 
 class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
@@ -82,11 +83,6 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             self._auto_sync = AutoSync(
                 lambda timeout: self.sync(timeout=timeout), options.auto_sync_interval
             )
-
-    @property
-    def _metadata(self) -> Metadata:
-        metadata: Metadata = self._md.calls
-        return metadata
 
     @property
     def _channel(self) -> Channel:
@@ -178,7 +174,10 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         return watch
 
     def _add_keep_alive(self, lease_id: int) -> KeepAlive:
-        return self._stream_worker().add_keep_alive(lease_id)
+        """A new keep-alive subscription, once etcd answered its first renewal."""
+        keep_alive = self._stream_worker().add_keep_alive(lease_id)
+        keep_alive._wait_first_renewal()
+        return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[StreamWorker]:
         return self._streams
@@ -187,14 +186,17 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         self, method: Method, request: bytes, timeout: Optional[float]
     ) -> bytes:
         """The first response of a bidi stream opened for one request."""
-        stream = self._pool.pick().bidi_stream(
-            method.path,
-            timeout=self.timeout if timeout is None else timeout,
-            metadata=self._metadata,
-        )
-        with stream:  # cancels the stream if it is still open
-            stream.send(request, end=True)
-            raw = stream.receive()
+        deadline = self._deadline(timeout)
+
+        def attempt() -> Optional[bytes]:
+            stream = self._pool.pick().bidi_stream(
+                method.path, timeout=_left(deadline), metadata=self._md.calls
+            )
+            with stream:  # cancels the stream if it is still open
+                stream.send(request, end=True)
+                return stream.receive()
+
+        raw = self._with_token(attempt)
         if raw is None:
             raise InternalError(
                 StatusCode.INTERNAL, f"{method.name} ended without a response"
@@ -206,13 +208,11 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             if self._closed:
                 raise ConnectionLostError("the client is closed", not_processed=True)
             if self._streams is None:
-                if self._auth is not None:
-                    self._auth.ensure()
                 self._streams = StreamWorker(
                     ChannelPool(self._balancer, self._new_channel),
                     metadata=self._md,
                     first_response_timeout=self._options.first_keep_alive_timeout,
-                    refresh_token=self._refresh_token,
+                    auth=self._auth,
                     keepalive=self.keepalive_time is not None,
                 )
             return self._streams
@@ -230,9 +230,9 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         if timeout is None:
             timeout = self.timeout
         started = time.monotonic() if timeout is not None else 0.0
-        auth = self._auth
-        if auth is not None:
-            auth.ensure()
+        fetch = first_token(self._auth)
+        if fetch is not None:
+            self._replace_token(fetch)
         channel = self._pool.pick()
         try:
             raw = channel.unary(
@@ -342,17 +342,32 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         assert error is not None
         raise error
 
-    def _refresh_token(self) -> bool:
-        """For the stream worker: True if a new token is in place (False
-        without password auth, or if Authenticate failed)."""
+    def _with_token(self, attempt: Callable[[], T]) -> T:
+        """`attempt()` as the token rule says (`_policy/auth.py`): the first
+        token fetched before it, a new one after a refusal for a stale one
+        and then `attempt()` again.  Every call but the unary ones (whose
+        `UnaryRetry` has the rule) goes through here."""
+        plan = TokenPlan(self._auth)
+        while True:
+            replace = plan.before()
+            if replace is None:
+                try:
+                    return attempt()
+                except EtcdError as exc:
+                    replace = plan.after(exc)
+                    if replace is None:
+                        raise
+            self._replace_token(replace)
+
+    def _replace_token(self, generation: int) -> None:
+        """Carry out a token decision: a new token over `generation`."""
         auth = self._auth
-        if auth is None:
-            return False
-        try:
-            auth.refresh(auth.generation)
-        except EtcdError:
-            return False
-        return True
+        assert auth is not None  # only a client with credentials decides so
+        auth.refresh(generation)
+
+    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
+        timeout = self.timeout if timeout is None else timeout
+        return None if timeout is None else time.monotonic() + timeout
 
     def _call_endpoint(
         self,
@@ -363,15 +378,17 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         timeout: Optional[float],
     ) -> R:
         """One call to exactly `endpoint` (Go's per-endpoint Maintenance calls:
-        Status, HashKV, Defragment), not retried elsewhere."""
+        Status, HashKV, Defragment), not retried elsewhere (but sent again
+        with a new token if refused for its token)."""
         target = parse_endpoint(endpoint)
         channel = self._pool.channel(target)
+        data = request.SerializeToString()
+        deadline = self._deadline(timeout)
         try:
-            raw = channel.unary(
-                method.path,
-                request.SerializeToString(),
-                timeout=self.timeout if timeout is None else timeout,
-                metadata=self._metadata,
+            raw = self._with_token(
+                lambda: channel.unary(
+                    method.path, data, timeout=_left(deadline), metadata=self._md.calls
+                )
             )
         finally:
             if not self._pool.owns(channel):
@@ -382,12 +399,28 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         self, method: Method, request: Message, timeout: Optional[float]
     ) -> Iterator[bytes]:
         """A server-streaming call (Snapshot): its raw response messages.
-        Closing the iterator early cancels the call."""
-        stream = self._pool.pick().server_stream(
-            method.path,
-            request.SerializeToString(),
-            timeout=self.timeout if timeout is None else timeout,
-            metadata=self._metadata,
-        )
+        Closing the iterator early cancels the call.  Sent again with a new
+        token if refused for its token before its first message."""
+        data = request.SerializeToString()
+        deadline = self._deadline(timeout)
+
+        def first() -> Tuple[Stream, Optional[bytes]]:
+            stream = self._pool.pick().server_stream(
+                method.path, data, timeout=_left(deadline), metadata=self._md.calls
+            )
+            try:
+                return stream, stream.receive()
+            except BaseException:
+                stream.cancel()
+                raise
+
+        stream, raw = self._with_token(first)
         with stream:
-            yield from stream
+            while raw is not None:
+                yield raw
+                raw = stream.receive()
+
+
+def _left(deadline: Optional[float]) -> Optional[float]:
+    """Seconds until `deadline` (None: no deadline)."""
+    return None if deadline is None else deadline - time.monotonic()

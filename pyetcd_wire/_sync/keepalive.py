@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 class KeepAlive(KeepAliveBox):
     """Background renewal of one lease, until `close()`.
 
-    Iterate it for the `LeaseKeepAliveResponse` of each renewal; once the
-    lease is lost, iteration raises `LeaseExpiredError` (after `close()` or
-    `Client.close()` it just ends).
+    `Client.keep_alive()` returns it once etcd answered its first renewal
+    (`response`; iteration still yields it).  Iterate it for the
+    `LeaseKeepAliveResponse` of each renewal; once the lease is lost,
+    iteration raises `LeaseExpiredError` (after `close()` or `Client.close()`
+    it just ends).
     """
 
     def __init__(self, worker: StreamWorker, lease_id: int) -> None:
@@ -37,6 +39,19 @@ class KeepAlive(KeepAliveBox):
 
     def _notify(self) -> None:
         self._cond.notify_all()
+
+    def _wait_first_renewal(self) -> None:
+        """Block until etcd answered the first renewal (bounded by the
+        lease's first-response deadline); raise as `_first_renewal_outcome`
+        if there is none."""
+        try:
+            with self._cond:
+                while not self._answered_or_over():
+                    self._cond.wait()
+        except BaseException:
+            self.close()  # interrupted (KeyboardInterrupt): nothing stays behind
+            raise
+        self._first_renewal_outcome()
 
     def get(
         self, timeout: Optional[float] = None

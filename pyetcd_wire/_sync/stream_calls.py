@@ -3,8 +3,8 @@
 
 This module is the source of `_async/stream_calls.py` (scripts/gen_async.py
 makes it): methods marked ``# unasync: plain`` stay plain in the asyncio
-twin too (they return at once: `watch()` an object to await or iterate,
-`keep_alive()` a subscription), and `Watch` / `KeepAlive` become
+twin too (they return at once: `watch()` a watch, `keep_alive()` a
+subscription, each to await or iterate), and `Watch` / `KeepAlive` become
 `AsyncWatch` / `AsyncKeepAlive`.  Change this one, then run that script.
 """
 
@@ -123,13 +123,23 @@ class StreamCalls:
         """Keep a lease alive in the background until `close()` of the result.
 
         Renewals go out at TTL/3 on the client's one LeaseKeepAlive stream
-        (the first at once) and survive reconnects.  Iterate the result for
-        each renewal's response; once the lease is lost (expired, revoked, or
-        not renewed before its TTL ran out) `.lost` is True and iteration
-        raises LeaseExpiredError.
+        (the first at once) and survive reconnects.  `Client.keep_alive`
+        returns once etcd answered the first renewal (its `.response`);
+        `AsyncClient.keep_alive` returns at once: ``await`` the result, or
+        enter ``async with``, to wait for that (``async for`` does so at its
+        first step).  That wait is bounded by the client's dial_timeout + 1 s
+        (Go's first keep-alive deadline).  Iterate the result for each
+        renewal's response, the first included; once the lease is lost
+        (expired, revoked, or not renewed before its TTL ran out) `.lost` is
+        True and iteration raises LeaseExpiredError.
 
         Raises:
             ValueError, TypeError: `lease_id` is not a positive int64.
+            LeaseNotFoundError: etcd answered that the lease does not exist
+                (never did, was revoked, or expired), as `keep_alive_once`.
+            LeaseExpiredError: no answer to the first renewal in time.
+            KeepAliveHaltedError: the LeaseKeepAlive stream failed with a
+                non-retryable error (AuthFailedError, ...).
         """
         lease_api.lease_keep_alive_request(lease_id)  # checks the ID
         return self._add_keep_alive(lease_id)

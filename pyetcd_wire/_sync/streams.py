@@ -60,14 +60,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Set
 
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Watcher
+from .._policy.auth import first_token
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from .._streams.boxes import KeepAliveBox
 from .._streams.lease_half import LeaseHalf
-from .._streams.ports import StreamPort
+from .._streams.ports import StreamNotReadyError, StreamPort
 from .._streams.watch_half import WatchHalf
 from ..errors import EtcdError
-from .auth import CallMetadata
+from .auth import CallMetadata, TokenSource
 from .channel import Channel, Stream
 from .connection import Connection
 from .keepalive import KeepAlive
@@ -106,8 +107,9 @@ class StreamWorker:
             read at each open, so a new token is used.
         first_response_timeout: seconds a new keep-alive may wait for its
             first response before the lease counts as lost.
-        refresh_token: gets a new token; True if one is in place (then a
-            stream refused for its stale token may be opened again).
+        auth: the client's token source (password auth), or None: a stream
+            opens with a token (`_policy/auth.py`), and one refused for its
+            stale token is opened again with a new one.
         keepalive: the connections have PING keepalive (the loop then wakes
             for their checks).
     """
@@ -118,13 +120,13 @@ class StreamWorker:
         *,
         metadata: CallMetadata,
         first_response_timeout: float,
-        refresh_token: Callable[[], bool] = lambda: False,
+        auth: Optional[TokenSource] = None,
         keepalive: bool = False,
     ) -> None:
         self._pool = pool
         self._keepalive_on = keepalive
         self._metadata = metadata
-        self._refresh_token = refresh_token
+        self._auth = auth
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._closed = False
@@ -148,7 +150,7 @@ class StreamWorker:
             metadata=metadata,
             wake=self._wake,
             on_stream_failed=self._stream_failed,
-            refresh_token=refresh_token,
+            refresh_token=self._refresh_token,
             all_quarantined=pool.balancer.all_quarantined,
         )
         self._leases = LeaseHalf(
@@ -157,7 +159,7 @@ class StreamWorker:
             metadata=metadata,
             first_response_timeout=first_response_timeout,
             on_stream_failed=self._stream_failed,
-            refresh_token=refresh_token,
+            refresh_token=self._refresh_token,
         )
 
     @property
@@ -476,6 +478,13 @@ class StreamWorker:
                 conn.pump()
 
     def _open(self, path: str, metadata: Metadata) -> Stream:
+        fetch = first_token(self._auth)
+        if fetch is not None and self._auth is not None:
+            # The first token (an Authenticate that fails fails this open),
+            # then the open again on the next turn (the half, live and
+            # without a stream, asks for one), with the metadata carrying it.
+            self._auth.refresh(fetch)
+            raise StreamNotReadyError
         channel = self._pool.pick()
         try:
             return channel.bidi_stream(path, metadata=metadata)
@@ -485,6 +494,19 @@ class StreamWorker:
 
     def _stream_failed(self, stream: StreamPort, error: EtcdError) -> None:
         self._pool.stream_failed(parse_endpoint(stream.connection.endpoint), error)
+
+    def _refresh_token(self) -> bool:
+        """For the halves: a new token (a stream was refused for its stale
+        one); True if one is in place (False without password auth, or if
+        Authenticate failed: the stream's error stands)."""
+        auth = self._auth
+        if auth is None:
+            return False
+        try:
+            auth.refresh(auth.generation)
+        except EtcdError:
+            return False
+        return True
 
     def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
         """Streams on endpoints no longer listed end and resume elsewhere."""

@@ -9,7 +9,7 @@ import argparse
 from typing import Any, Dict
 
 from .._proto import rpc_pb2 as pb
-from ..errors import EtcdError, LeaseExpiredError
+from ..errors import EtcdError, LeaseExpiredError, LeaseNotFoundError
 from . import gojson
 from .context import Context
 from .errors import (
@@ -164,9 +164,11 @@ def run_keep_alive(ctx: Context, args: argparse.Namespace) -> None:
             raise CliError(EXIT_BAD_CONNECTION, error_message(exc)) from exc
         show_keep_alive(ctx, resp)
         return
-    with ctx.client.keep_alive(lid) as renewals:
-        try:
+    try:
+        with ctx.client.keep_alive(lid) as renewals:
             for resp in renewals:
                 show_keep_alive(ctx, resp)
-        except LeaseExpiredError:
-            ctx.out.line(f"lease {lid:016x} expired or revoked.")
+    except (LeaseNotFoundError, LeaseExpiredError):
+        # etcdctl: the renewals' channel closed, at once for a lease that
+        # does not exist (keep_alive() raises LeaseNotFoundError).
+        ctx.out.line(f"lease {lid:016x} expired or revoked.")

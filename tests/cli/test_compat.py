@@ -205,6 +205,7 @@ def test_lease_keep_alive_once_and_revoke(
     for argv in (
         ("lease", "revoke", f"{lease:x}"),
         ("lease", "keep-alive", "--once", f"{lease:x}"),
+        ("lease", "keep-alive", f"{lease:x}"),  # "lease ... expired or revoked."
         ("lease", "timetolive", "zz"),
         ("lease", "grant"),
     ):

@@ -117,6 +117,21 @@ def test_duplicate_add_shares_one_entry() -> None:
     assert delivery.subscribers == 2
 
 
+def test_joining_a_renewed_lease_renews_it_now() -> None:
+    """A new subscriber's first renewal comes soon, not at the next TTL/3."""
+    state = KeepAliveState()
+    state.add(5, 0.0)
+    assert state.due(0.0) == [5]
+    assert state.received(5, 30, 0.5) is not None  # next due at 10.5
+    assert state.add(5, 2.0) is False
+    snap = state.lease(5)
+    assert snap is not None
+    assert snap.next_send == 2.0
+    assert snap.deadline == 30.5  # unchanged
+    assert state.next_wakeup(2.0) == 2.0
+    assert state.due(2.0) == [5]
+
+
 def test_remove_decrements_then_forgets() -> None:
     state = KeepAliveState()
     for _ in range(3):
@@ -395,6 +410,9 @@ def test_every_lease_is_renewed_in_time_or_lost_exactly_once(
                 model.next_send[lease_id] = now
             else:
                 model.subscribers[lease_id] += 1
+                due_at = model.next_send[lease_id]
+                if due_at is not None:  # not in flight: due now, for the joiner
+                    model.next_send[lease_id] = min(due_at, now)
         elif kind == "remove":
             lease_id = op[1]
             last = state.remove(lease_id)

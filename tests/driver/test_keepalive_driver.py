@@ -14,7 +14,11 @@ import pytest
 from pyetcd_wire import Client
 from pyetcd_wire._proto import rpc_pb2
 from pyetcd_wire._sync.keepalive import KeepAlive
-from pyetcd_wire.errors import KeepAliveHaltedError, LeaseExpiredError
+from pyetcd_wire.errors import (
+    KeepAliveHaltedError,
+    LeaseExpiredError,
+    LeaseNotFoundError,
+)
 from tests.async_bridge import AnyClient, BlockingStream
 from tests.driver.fake_etcd import (
     INTERNAL_ERROR,
@@ -23,7 +27,7 @@ from tests.driver.fake_etcd import (
     KeepAliveStreamState,
     header,
 )
-from tests.helpers import wait_for
+from tests.helpers import keep_alive_subscriptions, wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -65,10 +69,37 @@ def requests_per_stream(fake: FakeEtcd) -> List[List[int]]:
     return [list(s.requests) for s in fake.keep_alive_streams]
 
 
+def subscribe_in_threads(
+    client: AnyClient, lease_id: int, count: int
+) -> Callable[[], List[Union[AnyKeepAlive, BaseException]]]:
+    """`count` threads each call `keep_alive(lease_id)` (which returns once the
+    server answered), once every one has subscribed; returns a function that
+    joins them and gives what each got: the subscription, or its error."""
+    results: List[Union[AnyKeepAlive, BaseException]] = []
+
+    def subscribe() -> None:
+        try:
+            results.append(client.keep_alive(lease_id))
+        except BaseException as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=subscribe, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: keep_alive_subscriptions(client, lease_id) == count)
+
+    def join() -> List[Union[AnyKeepAlive, BaseException]]:
+        for thread in threads:
+            thread.join(10)
+            assert not thread.is_alive()
+        return results
+
+    return join
+
+
 def test_responses_fan_out_to_every_subscription_of_a_lease(etcd):
     fake, _, client = etcd()  # silent until the test answers
-    a = client.keep_alive(7)
-    b = client.keep_alive(7)
+    join = subscribe_in_threads(client, 7, 2)
     wait_for(lambda: requests_per_stream(fake) == [[7]])
     stream = fake.keep_alive_streams[0]
     assert stream.peer.requests[stream.sid].headers[b"hasleader"] == b"true"
@@ -76,17 +107,28 @@ def test_responses_fan_out_to_every_subscription_of_a_lease(etcd):
     fake.on_stream(
         stream, lambda peer, sid: peer.send_message(sid, response.SerializeToString())
     )
+    a, b = join()  # keep_alive() returned: the first renewal was answered
     for subscription in (a, b):
-        got = subscription.get(timeout=5)
-        assert got == response
         assert subscription.response == response
+        got = subscription.get(timeout=5)  # iteration yields it too
+        assert got == response
         assert not subscription.lost
-    time.sleep(0.2)
     assert requests_per_stream(fake) == [[7]]  # one request for both; next in 10 s
     a.close()
     assert b.get(timeout=0.05) is None  # b is still subscribed, nothing new
     assert not b.lost
     assert not b.closed
+
+
+def test_a_subscription_joining_a_renewed_lease_renews_it_at_once(etcd):
+    fake, _, client = etcd()
+    fake.lease_ttl[7] = 30  # the next renewal is due in 10 s
+    a = client.keep_alive(7)
+    assert a.response.TTL == 30
+    b = client.keep_alive(7)  # returns with a renewal of its own, not in 10 s
+    assert b.response.TTL == 30
+    assert requests_per_stream(fake) == [[7, 7]]
+    assert [a.get(timeout=5).TTL, a.get(timeout=5).TTL] == [30, 30]  # both seen
 
 
 def test_renewals_repeat_at_a_third_of_the_ttl(etcd):
@@ -125,14 +167,24 @@ def test_ttl_zero_means_lost_and_iteration_raises(etcd):
 def test_silent_server_loses_the_lease_after_the_first_response_timeout(etcd):
     fake, _, client = etcd(dial_timeout=0.2)  # first response due in 1.2 s
     started = time.monotonic()
-    ka = client.keep_alive(5)
-    with pytest.raises(LeaseExpiredError, match="deadline"):
-        ka.get(timeout=5)
+    with pytest.raises(LeaseExpiredError, match="deadline") as info:
+        client.keep_alive(5)
     elapsed = time.monotonic() - started
     assert 1.1 < elapsed < 2.5, elapsed
-    assert ka.lost
-    assert "deadline" in ka.lost_reason
+    assert info.value.lease_id == 5
     assert requests_per_stream(fake) == [[5]]  # sent once, never resent
+    assert keep_alive_subscriptions(client, 5) == 0  # nothing left behind
+
+
+def test_a_lease_the_server_does_not_know_fails_keep_alive(etcd):
+    fake, _, client = etcd()
+    fake.lease_ttl[5] = 0  # etcd answers TTL 0, not an error
+    with pytest.raises(LeaseNotFoundError) as info:
+        client.keep_alive(5)
+    assert isinstance(info.value.__cause__, LeaseExpiredError)
+    assert info.value.__cause__.lease_id == 5
+    assert keep_alive_subscriptions(client, 5) == 0
+    assert requests_per_stream(fake) == [[5]]
 
 
 def test_lease_lost_when_renewals_stop_before_the_ttl_runs_out(etcd):
@@ -158,9 +210,13 @@ def _reset_first_request(code: int) -> KeepAliveHook:
     return hook
 
 
-def _trailers_on_first_request(grpc_status: int, message: str) -> KeepAliveHook:
+def _trailers_on_first_request(
+    grpc_status: int, message: str, *, nth: int = 0
+) -> KeepAliveHook:
+    """End the stream with a status at the `nth` request (0: the first)."""
+
     def hook(state: KeepAliveStreamState, lease_id: int, n: int) -> bool:
-        if n == 0:
+        if n == nth:
             state.live = False
             state.peer.send_trailers(
                 state.sid, grpc_status=grpc_status, grpc_message=message
@@ -224,15 +280,30 @@ def test_non_retryable_stream_status_halts_keep_alive(etcd):
     fake.on_keep_alive = _held_until(
         both, _trailers_on_first_request(7, "etcdserver: permission denied")
     )
-    a = client.keep_alive(8)
-    b = client.keep_alive(8)
+    join = subscribe_in_threads(client, 8, 2)
     both.set()
-    for ka in (a, b):
-        with pytest.raises(KeepAliveHaltedError, match="permission denied"):
-            ka.get(timeout=5)
-        assert ka.lost
+    errors = join()
+    assert len(errors) == 2
+    for error in errors:
+        assert isinstance(error, KeepAliveHaltedError)
+        assert "permission denied" in str(error)
     time.sleep(0.2)
     assert requests_per_stream(fake) == [[8]]  # not resumed
+
+
+def test_halted_after_the_first_renewal_ends_iteration(etcd):
+    fake, _, client = etcd()
+    fake.lease_ttl[8] = 1  # renewed every 1/3 s
+
+    fake.on_keep_alive = _trailers_on_first_request(
+        7, "etcdserver: permission denied", nth=1
+    )
+    ka = client.keep_alive(8)
+    seen: List[rpc_pb2.LeaseKeepAliveResponse] = []
+    with pytest.raises(KeepAliveHaltedError, match="permission denied"):
+        read_until_error(ka, seen)
+    assert [r.TTL for r in seen] == [1]
+    assert ka.lost
 
 
 @pytest.mark.parametrize("stop", ["close-subscription", "close-client"])

@@ -571,6 +571,7 @@ def test_a_failing_turn_ends_every_watch_and_keep_alive_with_the_cause(
     fake, _, client = etcd()
     w1 = client.watch("a", timeout=5)
     w2 = client.watch("b", timeout=5)
+    fake.lease_ttl[7] = 30
     ka = client.keep_alive(7)
     fake.put(1)
     assert revisions(w1, 1) == [2]

@@ -11,8 +11,10 @@ import uuid
 import pytest
 
 import pyetcd_wire as etcd
+from pyetcd_wire._async.keepalive import AsyncKeepAlive
 from pyetcd_wire.errors import CompactedError, DeadlineExceededError
 from tests.aio import run
+from tests.helpers import keep_alive_subscriptions
 
 
 @pytest.fixture
@@ -222,3 +224,89 @@ def test_keep_alive_renews_and_a_revoke_is_seen_as_lost(etcd_single):
     assert first_ttl == 3
     assert ttl_later > 0
     assert lost
+
+
+def test_await_async_with_and_async_for_each_wait_for_the_first_renewal(
+    etcd_single,
+):
+    async def main():
+        async with etcd.AsyncClient(etcd_single.endpoint, timeout=5) as client:
+            lease = (await client.grant(30)).ID
+            awaited = await client.keep_alive(lease)  # issue 14: was a TypeError
+            assert isinstance(awaited, AsyncKeepAlive)
+            first = awaited.response
+            assert first is not None
+            assert lease == first.ID
+            assert first.TTL == 30
+            assert await awaited.get(timeout=5) == first  # still yielded
+            assert await awaited is awaited  # once confirmed, at once
+            awaited.close()
+
+            async with client.keep_alive(lease) as entered:
+                assert entered.response is not None
+                assert entered.response.TTL == 30
+            assert entered.closed  # leaving the block closed it
+
+            iterated = client.keep_alive(lease)
+            assert iterated.response is None  # nothing awaited yet
+            async for response in iterated:  # the first step confirms it
+                assert response.TTL == 30
+                break
+            iterated.close()
+            await client.revoke(lease)
+            return keep_alive_subscriptions(client, lease)
+
+    assert run(main()) == 0
+
+
+@pytest.mark.parametrize("gone", ["never-existed", "revoked", "expired"])
+def test_awaiting_keep_alive_of_a_missing_lease_raises_lease_not_found(
+    etcd_single, gone
+):
+    async def main():
+        async with etcd.AsyncClient(etcd_single.endpoint, timeout=5) as client:
+            if gone == "never-existed":
+                lease = 0x7EAD_0000 + uuid.uuid4().int % 0x1_0000
+            else:
+                lease = (await client.grant(1)).ID
+                if gone == "revoked":
+                    await client.revoke(lease)
+                else:
+                    while (await client.time_to_live(lease)).TTL != -1:
+                        await asyncio.sleep(0.1)  # until etcd expired it
+            with pytest.raises(etcd.LeaseNotFoundError):
+                await client.keep_alive(lease)
+            with pytest.raises(etcd.LeaseNotFoundError):
+                async with client.keep_alive(lease):
+                    pytest.fail("entered")
+            iterated = client.keep_alive(lease)
+            with pytest.raises(etcd.LeaseNotFoundError):
+                await iterated.__anext__()  # the first step of `async for`
+            assert iterated.closed  # and nothing is left of it
+            return keep_alive_subscriptions(client, lease)
+
+    assert run(main()) == 0
+
+
+def test_a_cancelled_wait_for_the_first_renewal_closes_the_subscription(
+    etcd_single,
+):
+    async def main():
+        async with etcd.AsyncClient(etcd_single.endpoint, timeout=5) as client:
+            lease = (await client.grant(30)).ID
+            keep_alive = client.keep_alive(lease)
+            waiting = asyncio.ensure_future(keep_alive._confirm())
+            await asyncio.sleep(0)  # it waits for the server now
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            assert keep_alive.closed  # closed with its task
+            assert not keep_alive.lost
+            left = keep_alive_subscriptions(client, lease)
+            again = await client.keep_alive(lease)  # the client goes on
+            renewed = again.response.TTL
+            again.close()
+            await client.revoke(lease)
+            return left, renewed
+
+    assert run(main()) == (0, 30)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from pathlib import Path
+from typing import Callable, Dict, Optional
 
 import pytest
 
 from pyetcd_wire.errors import AuthFailedError, PermissionDeniedError
 from pyetcd_wire.testing import EtcdMember
+from tests.async_bridge import AnyClient
+from tests.helpers import internal
 
 TOKEN_TTL = 2  # seconds (--auth-token-ttl): the tests outlive it
 
@@ -39,6 +44,131 @@ def secured(etcd_binary):
 
 def root_etcdctl(member, *args):
     return member.etcdctl("--user", "root:rootpw", *args).stdout
+
+
+@pytest.fixture(scope="module")
+def secured_versioned(server_binary: str):
+    """An etcd of each supported minor with auth on (only root)."""
+    with EtcdMember("auth-versioned", binary=server_binary) as member:
+        for args in (
+            ("user", "add", "root:rootpw"),
+            ("user", "grant-role", "root", "root"),
+            ("auth", "enable"),
+        ):
+            member.etcdctl(*args)
+        yield member
+
+
+class FirstCall:
+    """What a first call may need: the member, a live lease, a directory."""
+
+    def __init__(self, member: EtcdMember, tmp_path: Path) -> None:
+        self.member = member
+        self.tmp_path = tmp_path
+        granted = root_etcdctl(member, "lease", "grant", "60")  # "lease <hex> granted"
+        self.lease = int(granted.split()[1], 16)
+        self.key = f"/first/{uuid.uuid4().hex}"
+
+
+def _get(c: AnyClient, env: FirstCall) -> None:
+    assert c.get(env.key).count == 0
+
+
+def _snapshot(c: AnyClient, env: FirstCall) -> None:
+    assert len(b"".join(c.snapshot())) > 32  # the database, then its SHA-256
+
+
+def _snapshot_save(c: AnyClient, env: FirstCall) -> None:
+    path = c.snapshot_save(str(env.tmp_path / "first.db"))
+    assert Path(path).stat().st_size > 32
+
+
+def _hash_kv(c: AnyClient, env: FirstCall) -> None:  # a call to one endpoint
+    assert c.hash_kv(env.member.endpoint).header.revision > 0
+
+
+def _watch(c: AnyClient, env: FirstCall) -> None:
+    with c.watch(env.key) as w:
+        root_etcdctl(env.member, "put", env.key, "v")
+        response = w.get(timeout=10)
+        assert response is not None
+        assert [e.kv.value for e in response.events] == [b"v"]
+
+
+def _keep_alive(c: AnyClient, env: FirstCall) -> None:
+    with c.keep_alive(env.lease) as ka:
+        response = ka.get(timeout=10)
+        assert response is not None
+        assert response.TTL > 0
+
+
+def _keep_alive_once(c: AnyClient, env: FirstCall) -> None:
+    assert c.keep_alive_once(env.lease).TTL > 0
+
+
+def _request_progress(c: AnyClient, env: FirstCall) -> None:
+    c.request_progress()  # no watch yet: nothing to ask
+    with c.watch(env.key) as w:
+        c.request_progress()
+        response = w.get(timeout=10)
+        assert response is not None
+        assert list(response.events) == []
+
+
+FIRST_CALLS: Dict[str, Callable[[AnyClient, FirstCall], None]] = {
+    "unary-get": _get,
+    "server-stream-snapshot": _snapshot,
+    "server-stream-snapshot_save": _snapshot_save,
+    "endpoint-hash_kv": _hash_kv,
+    "bidi-watch": _watch,
+    "bidi-keep_alive": _keep_alive,
+    "bidi-keep_alive_once": _keep_alive_once,
+    "bidi-request_progress": _request_progress,
+}
+
+
+@pytest.mark.parametrize("call", FIRST_CALLS.values(), ids=list(FIRST_CALLS))
+def test_every_kind_of_call_may_be_the_first(
+    secured_versioned, client_class, tmp_path, call
+):
+    """The token is fetched before whatever call comes first (issue 14: a
+    Snapshot as the first call went without one: `user name is empty`)."""
+    env = FirstCall(secured_versioned, tmp_path)
+    with client_class(
+        secured_versioned.endpoint, username="root", password="rootpw", timeout=10
+    ) as c:
+        call(c, env)
+        assert internal(c, lambda t: t._auth.generation) == 1  # one Authenticate
+
+
+def spoil_token(c: AnyClient, token: Optional[str]) -> None:
+    """Make the client send `token` (None: none) while it believes its token
+    good: as after a lost or an expired token, without waiting for one."""
+    internal(c, lambda t: t._md.set_token(token))
+
+
+@pytest.mark.parametrize(
+    "token", [None, "bogus.1"], ids=["lost-user-name-is-empty", "invalid"]
+)
+@pytest.mark.parametrize(
+    "call", [_snapshot, _hash_kv, _watch], ids=["server-stream", "endpoint", "watch"]
+)
+def test_a_call_refused_for_its_token_gets_a_new_one(
+    secured_versioned, client_class, tmp_path, call, token
+):
+    """etcd <= 3.5 refuses a Maintenance call without a good token with the
+    auth store's own message, as UNKNOWN (`auth: user name is empty`, `auth:
+    invalid auth token`), also as a stream's status: still the typed error,
+    and the call is sent again with a new token.  A watch's create refused
+    so (3.5: permission denied; 3.4: user name is empty) is made again."""
+    env = FirstCall(secured_versioned, tmp_path)
+    with client_class(
+        secured_versioned.endpoint, username="root", password="rootpw", timeout=10
+    ) as c:
+        c.get(env.key)
+        spoil_token(c, token)
+        call(c, env)
+        assert internal(c, lambda t: t._auth.generation) == 2  # one refresh
 
 
 def test_calls_carry_a_token_and_survive_its_expiry(secured, client_class):

@@ -11,10 +11,10 @@ from typing import Iterator, Union
 import pytest
 
 from pyetcd_wire._sync.keepalive import KeepAlive
-from pyetcd_wire.errors import LeaseExpiredError
+from pyetcd_wire.errors import LeaseExpiredError, LeaseNotFoundError
 from pyetcd_wire.testing import EtcdMember
 from tests.async_bridge import AnyClient, BlockingStream, ClientClass
-from tests.helpers import internal
+from tests.helpers import internal, keep_alive_subscriptions
 
 AnyKeepAlive = Union[KeepAlive, BlockingStream]  # a keep-alive of either client
 
@@ -98,11 +98,33 @@ def test_subscriptions_share_a_lease_and_close_independently(
     client.revoke(lease.ID)
 
 
-def test_keep_alive_of_an_unknown_lease_is_lost_at_once(client: AnyClient) -> None:
-    unknown = 0x7EAD_0000 + uuid.uuid4().int % 0x1_0000
-    ka = client.keep_alive(unknown)
-    wait_lost(ka, within=5)
-    ka.close()  # harmless after loss
+def test_keep_alive_returns_once_the_first_renewal_is_answered(
+    client: AnyClient,
+) -> None:
+    lease = client.grant(30)
+    with client.keep_alive(lease.ID) as ka:  # AsyncClient: awaited (the bridge)
+        assert ka.response is not None
+        assert ka.response.TTL == 30
+        assert ka.get(timeout=0) == ka.response  # iteration still yields it
+    client.revoke(lease.ID)
+
+
+@pytest.mark.parametrize("gone", ["never-existed", "revoked"])
+def test_keep_alive_of_a_missing_lease_raises_lease_not_found(
+    client: AnyClient, gone: str
+) -> None:
+    """As keep_alive_once, and as Go's KeepAlive, whose channel closes at
+    once (issue 14: the subscription looked alive until iterated)."""
+    if gone == "never-existed":
+        lease_id = 0x7EAD_0000 + uuid.uuid4().int % 0x1_0000
+    else:
+        lease_id = client.grant(30).ID
+        client.revoke(lease_id)
+    with pytest.raises(LeaseNotFoundError) as info:
+        client.keep_alive(lease_id)
+    assert isinstance(info.value.__cause__, LeaseExpiredError)
+    assert info.value.__cause__.lease_id == lease_id
+    assert keep_alive_subscriptions(client, lease_id) == 0  # nothing left behind
 
 
 def test_keep_alive_survives_a_server_restart(

@@ -22,6 +22,7 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import (
     DeadlineExceededError,
+    LeaseNotFoundError,
     LockedError,
     LockReleasedError,
     SessionExpiredError,
@@ -306,6 +307,22 @@ def test_a_session_lost_while_waiting_raises_session_expired(client, name):
         assert lost_lock.revision == -1
         assert last_outcome == [None]
         last_lock.release()
+
+
+def test_a_session_on_a_missing_lease_fails_at_its_start(client):
+    """A session that takes over a lease that is gone (expired, revoked)
+    says so at once, in both clients (keep_alive() confirms the lease)."""
+    lease_id = client.grant(30).ID
+    client.revoke(lease_id)
+    with pytest.raises(LeaseNotFoundError):
+        Session(client, lease_id=lease_id)
+
+    async def start_async() -> None:
+        async with etcd.AsyncClient(client.endpoints, timeout=10) as aclient:
+            with pytest.raises(LeaseNotFoundError):
+                await AsyncSession(aclient, lease_id=lease_id)
+
+    run(start_async())
 
 
 def test_a_closed_session_cannot_lock(client, name):

@@ -33,6 +33,10 @@ class AsyncSession:
             a process that stopped renewing (Go's default: 60).
         lease_id: an existing lease to keep alive instead of granting one.
 
+    Raises:
+        LeaseNotFoundError: at the start, `lease_id` names a lease that does
+            not exist (any more).
+
     Attributes:
         lease_id: the session's lease (0 until it is granted).
     """
@@ -57,7 +61,7 @@ class AsyncSession:
             return
         if not self.lease_id:
             self.lease_id = (await self.client.grant(self.ttl)).ID
-        self._keep_alive = self.client.keep_alive(self.lease_id)
+        self._keep_alive = await self.client.keep_alive(self.lease_id)
 
     # unasync: async only (begin)
     def __await__(self) -> Generator[Any, None, AsyncSession]:

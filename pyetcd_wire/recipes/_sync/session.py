@@ -36,6 +36,10 @@ class Session:
             a process that stopped renewing (Go's default: 60).
         lease_id: an existing lease to keep alive instead of granting one.
 
+    Raises:
+        LeaseNotFoundError: at the start, `lease_id` names a lease that does
+            not exist (any more).
+
     Attributes:
         lease_id: the session's lease (0 until it is granted).
     """
