@@ -36,6 +36,7 @@ from .._api.methods import (
     AUTH_AUTHENTICATE,
     MAINTENANCE_SNAPSHOT,
     Method,
+    RetryClass,
 )
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
@@ -67,6 +68,7 @@ from .stream_calls import AsyncStreamCalls
 from .streams import AsyncStreamWorker
 from .watch import AsyncWatch
 
+REPEATABLE = RetryClass.REPEATABLE
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 Key = Union[str, bytes]
@@ -171,6 +173,12 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         if timeout is None:
             timeout = self.timeout
         started = time.monotonic() if timeout is not None else 0.0
+        # A read's first attempt: its share of the deadline (`attempt_timeout`).
+        attempt = (
+            self._balancer.attempt_shares[timeout]
+            if method.retry is REPEATABLE
+            else timeout
+        )
         if self._pending_start:
             await self._start_on_loop()
         fetch = first_token(self._auth)
@@ -185,12 +193,14 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             raw = await conn.unary(
                 method.path,
                 data,
-                timeout=timeout,
+                timeout=attempt,
                 metadata=self._md.calls,
                 cancellable=method.cancellable,
             )
         except EtcdError as exc:
-            raw = await self._retry(method, data, timeout, started, channel, exc)
+            raw = await self._retry(
+                method, data, timeout, started, channel, exc, attempt != timeout
+            )
         else:
             if self._balancer.quarantined_count:
                 self._pool.succeeded(channel)
@@ -219,11 +229,16 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         started: float,
         channel: AsyncChannel,
         error: EtcdError,
+        shared: bool,
     ) -> bytes:
         deadline = None if timeout is None else started + timeout
         auth = self._auth
         plan = retry_policy.UnaryRetry(
-            method.retry, deadline, auth=auth is not None, rand=random.random
+            method.retry,
+            deadline,
+            auth=auth is not None,
+            rand=random.random,
+            shared=shared,
         )
         generation = auth.generation if auth is not None else 0
         while True:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from .endpoints import Endpoint
+from .retry import AttemptShares
 
 #: Quarantine after the first failure in a row, its growth and its cap (s).
 #: grpc-go's reconnect backoff is 1 s x 1.6 up to 120 s; a member that comes
@@ -50,6 +51,8 @@ class Balancer:
         self._endpoints: Tuple[Endpoint, ...] = ()
         self._health: Dict[Endpoint, Health] = {}
         self._next = 0
+        #: The first attempt's share of a read's deadline, for these endpoints.
+        self.attempt_shares = AttemptShares(1)
         #: How many records have `until` set.  0 (the usual case): `succeeded`
         #: has nothing to clear, and `next` needs no clock.
         self.quarantined_count = 0
@@ -73,6 +76,7 @@ class Balancer:
             raise ValueError("endpoints: give at least one endpoint")
         self._health = {e: self._health.get(e) or Health() for e in unique}
         self._endpoints = unique
+        self.attempt_shares = AttemptShares(len(unique))
         self.quarantined_count = sum(1 for h in self._health.values() if h.until)
         self._next %= len(unique)
 

@@ -230,6 +230,9 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         if timeout is None:
             timeout = self.timeout
         started = time.monotonic() if timeout is not None else 0.0
+        repeatable = method.retry is REPEATABLE
+        # A read's first attempt: its share of the deadline (`attempt_timeout`).
+        attempt = self._balancer.attempt_shares[timeout] if repeatable else timeout
         fetch = first_token(self._auth)
         if fetch is not None:
             self._replace_token(fetch)
@@ -238,13 +241,15 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             raw = channel.unary(
                 method.path,
                 data,
-                timeout=timeout,
+                timeout=attempt,
                 metadata=self._md.calls,
-                probe=method.retry is not REPEATABLE,
+                probe=not repeatable,
                 cancellable=method.cancellable,
             )
         except EtcdError as exc:
-            raw = self._retry(method, data, timeout, started, channel, exc)
+            raw = self._retry(
+                method, data, timeout, started, channel, exc, attempt != timeout
+            )
         else:
             if self._balancer.quarantined_count:
                 self._pool.succeeded(channel)
@@ -272,14 +277,20 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         started: float,
         channel: Channel,
         error: EtcdError,
+        shared: bool,
     ) -> bytes:
-        """Attempts after the first failed with `error` on `channel`, as
-        `retry_policy.UnaryRetry` decides."""
+        """Attempts after the first failed with `error` on `channel` (`shared`:
+        with a share of the deadline only), as `retry_policy.UnaryRetry`
+        decides."""
         deadline = None if timeout is None else started + timeout
         pool = self._pool
         auth = self._auth
         plan = retry_policy.UnaryRetry(
-            method.retry, deadline, auth=auth is not None, rand=random.random
+            method.retry,
+            deadline,
+            auth=auth is not None,
+            rand=random.random,
+            shared=shared,
         )
         # The generation the failed attempt was sent with (a refresh since
         # then, by another thread, makes ours a no-op).

@@ -86,3 +86,10 @@ def test_set_endpoints_keeps_known_records_and_drops_others():
     assert picks(balancer, 0.0, 2) == [2381, 2381]
     with pytest.raises(ValueError, match="at least one endpoint"):
         balancer.set_endpoints([])
+
+
+def test_attempt_shares_follow_the_endpoint_count():
+    balancer = Balancer([A, B, C], rand=no_jitter)
+    assert balancer.attempt_shares[6.0] == pytest.approx(2.0)
+    balancer.set_endpoints([A])
+    assert balancer.attempt_shares[6.0] == 6.0
