@@ -7,6 +7,8 @@ its deadline and only a few slow; watches and keep-alives move on.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -99,6 +101,85 @@ def test_frozen_member_no_call_past_its_deadline_and_few_slow(cluster, client_cl
     slow = sum(d > 0.5 for d in durations)
     assert slow <= 2, durations  # the calls the freeze caught, then routed around
     assert failures <= slow
+
+
+@pytest.fixture
+def busy_cpus():
+    """Two busy-loop processes for the test's duration (the machine has two
+    cores): etcd and the client then run on a loaded machine."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)
+    ]
+    yield
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+
+
+def test_frozen_follower_fails_no_read_and_none_takes_half_its_deadline(
+    cluster, client_class, busy_cpus
+):
+    """Reads with a 5 s timeout while a follower is frozen, on a loaded
+    machine: none fails, none takes 2.5 s, and only the one that met the
+    member as it froze waits on it.  They go on (200 at least) until a health
+    check of the frozen member has failed, so that its quarantine ended once.
+
+    Why the bounds hold by design, not by luck: with 3 endpoints, a read's
+    attempt on one member gets a third of what is left of its deadline
+    (`_policy/retry.py: attempt_timeout`): 5 / 3 = 1.67 s.  The read that
+    meets the frozen member gives up there after 1.67 s, quarantines it and
+    goes to a healthy member with the 3.33 s left.  No later read goes to the
+    frozen member: when its quarantine ends, its health is checked (a Status
+    call with a 1 s bound, off the reads' path), and it gets no read until
+    it answers, which a frozen process never does.  So one read costs 1.67 s plus a
+    healthy member's answer, every other one a healthy answer alone.  A
+    healthy answer takes milliseconds here: the busy loops take CPU time
+    from etcd, they do not stop it; 0.83 s is left for it below 2.5 s, and
+    1 s separates "met the frozen member" (>= 1.67 s) from "did not".
+    Before, the read that met the frozen member waited there for its whole
+    deadline and failed, and so did one read at each end of its quarantine.
+    """
+    frozen = cluster.followers()[0]
+
+    def health_check_failed(client):
+        quarantined = internal(
+            client, lambda c: c._balancer.quarantined(time.monotonic())
+        )
+        return any(
+            endpoint.text == frozen.endpoint and why.startswith("health check:")
+            for endpoint, _, why in quarantined
+        )
+
+    with client_class(
+        cluster.endpoints, timeout=5, keepalive_time=1, keepalive_timeout=1
+    ) as client:
+        client.put(b"fz", b"v")
+        frozen_id = client.status(frozen.endpoint).header.member_id
+        frozen.pause()
+        try:
+            durations, failures, checked = [], [], False
+            give_up = time.monotonic() + 60
+            while not failures and time.monotonic() < give_up:
+                if len(durations) >= 200 and health_check_failed(client):
+                    checked = True
+                    break
+                started = time.monotonic()
+                try:
+                    assert client.get(b"fz").kvs[0].value == b"v"
+                except etcd.EtcdError as exc:
+                    failures.append(exc)
+                durations.append(time.monotonic() - started)
+        finally:
+            frozen.resume()
+        assert failures == []
+        assert max(durations) < 2.5, sorted(durations)[-5:]
+        assert sum(d > 1.0 for d in durations) == 1, sorted(durations)[-5:]
+        assert checked, "no health check of the frozen member failed in 60 s"
+        # Resumed, it passes its next health check and serves again.
+        wait_for(
+            lambda: client.get(b"fz", serializable=True).header.member_id == frozen_id,
+            timeout=60,
+        )
 
 
 def test_watch_resumes_on_another_member_when_its_member_dies(cluster, client_class):
