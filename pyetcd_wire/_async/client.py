@@ -22,6 +22,7 @@ from typing import (
     Awaitable,
     Callable,
     Optional,
+    Set,
     Tuple,
     Type,
     TypeVar,
@@ -35,11 +36,17 @@ from .._api import maintenance as maintenance_api
 from .._api.methods import (
     AUTH_AUTHENTICATE,
     MAINTENANCE_SNAPSHOT,
+    MAINTENANCE_STATUS,
     Method,
+    RetryClass,
 )
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
-from .._policy.balancer import member_endpoints
+from .._policy.balancer import (
+    HEALTH_CHECK_TIMEOUT,
+    health_check_failure,
+    member_endpoints,
+)
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from .._sync.admin import SNAPSHOT_FILE_MODE
@@ -50,6 +57,7 @@ from .._sync.options import parse_endpoints
 from .._sync.pool import ChannelPool
 from ..errors import (
     ConnectionLostError,
+    DeadlineExceededError,
     EtcdError,
     InternalError,
     OldClusterError,
@@ -67,6 +75,7 @@ from .stream_calls import AsyncStreamCalls
 from .streams import AsyncStreamWorker
 from .watch import AsyncWatch
 
+REPEATABLE = RetryClass.REPEATABLE
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 Key = Union[str, bytes]
@@ -82,8 +91,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         if options.metrics is not None:
             # Measured calls only when asked: the unmeasured path stays as it is.
             self._call = self._measured_call  # type: ignore[method-assign]
+        self._health_checks: Set[asyncio.Task[None]] = set()
         self._pool: ChannelPool[AsyncChannel] = ChannelPool(
-            self._balancer, self._new_channel
+            self._balancer, self._new_channel, self._start_health_check
         )
         self._auth: Optional[AsyncTokenSource] = None
         if options.credentials is not None:
@@ -129,6 +139,10 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             tasks = self._streams.tasks()
             self._streams.close()
             await asyncio.gather(*tasks, return_exceptions=True)
+        checks = list(self._health_checks)
+        for check in checks:
+            check.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)
         self._pool.close()
         await asyncio.sleep(0)  # let the transports run their close callbacks
 
@@ -171,6 +185,12 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         if timeout is None:
             timeout = self.timeout
         started = time.monotonic() if timeout is not None else 0.0
+        # A read's first attempt: its share of the deadline (`attempt_timeout`).
+        attempt = (
+            self._balancer.attempt_shares[timeout]
+            if method.retry is REPEATABLE
+            else timeout
+        )
         if self._pending_start:
             await self._start_on_loop()
         fetch = first_token(self._auth)
@@ -185,12 +205,14 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             raw = await conn.unary(
                 method.path,
                 data,
-                timeout=timeout,
+                timeout=attempt,
                 metadata=self._md.calls,
                 cancellable=method.cancellable,
             )
         except EtcdError as exc:
-            raw = await self._retry(method, data, timeout, started, channel, exc)
+            raw = await self._retry(
+                method, data, timeout, started, channel, exc, attempt != timeout
+            )
         else:
             if self._balancer.quarantined_count:
                 self._pool.succeeded(channel)
@@ -219,11 +241,16 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         started: float,
         channel: AsyncChannel,
         error: EtcdError,
+        shared: bool,
     ) -> bytes:
         deadline = None if timeout is None else started + timeout
         auth = self._auth
         plan = retry_policy.UnaryRetry(
-            method.retry, deadline, auth=auth is not None, rand=random.random
+            method.retry,
+            deadline,
+            auth=auth is not None,
+            rand=random.random,
+            shared=shared,
         )
         generation = auth.generation if auth is not None else 0
         while True:
@@ -300,6 +327,38 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             return rpc_pb2.AuthenticateResponse.FromString(raw).token
         assert error is not None
         raise error
+
+    def _start_health_check(self, endpoint: Endpoint) -> None:
+        """Check `endpoint`'s health in a task of its own (`_policy/balancer.py`):
+        calls do not wait for it.  It lasts HEALTH_CHECK_TIMEOUT at most."""
+        if self._closed:
+            return
+        task = asyncio.ensure_future(self._check_health(endpoint))
+        self._health_checks.add(task)
+        task.add_done_callback(self._health_checks.discard)
+
+    async def _check_health(self, endpoint: Endpoint) -> None:
+        """Ask `endpoint`'s member for its Status; tell the balancer."""
+        error: Optional[EtcdError] = None
+        leader = 0
+        try:
+            status = self._call_endpoint(
+                endpoint.text,
+                MAINTENANCE_STATUS,
+                rpc_pb2.StatusRequest(),
+                rpc_pb2.StatusResponse,
+                HEALTH_CHECK_TIMEOUT,
+            )
+            # wait_for: the dial too is bounded (the call's timeout is not).
+            leader = (await asyncio.wait_for(status, HEALTH_CHECK_TIMEOUT)).leader
+        except EtcdError as exc:
+            error = exc
+        except asyncio.TimeoutError:
+            error = DeadlineExceededError(
+                f"health check: no answer within {HEALTH_CHECK_TIMEOUT:g} s",
+                endpoint=endpoint.text,
+            )
+        self._pool.health_checked(endpoint, health_check_failure(error, leader))
 
     async def _call_endpoint(
         self,
@@ -447,7 +506,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             raise ConnectionLostError("the client is closed", not_processed=True)
         if self._streams is None:
             self._streams = AsyncStreamWorker(
-                ChannelPool(self._balancer, self._new_channel),
+                ChannelPool(
+                    self._balancer, self._new_channel, self._start_health_check
+                ),
                 metadata=self._md,
                 first_response_timeout=self._options.first_keep_alive_timeout,
                 auth=self._auth,

@@ -5,10 +5,32 @@ call to the next READY connection, with no notion of a member that answers
 TCP but not requests (etcd issue 16216).  Here each endpoint also has a
 health record: a failure on it (no connection, connection lost, a frozen
 member's silence, a member without leader) puts it in quarantine for a
-while, doubling with each failure in a row, and a success clears it.  Calls
+while, growing with each failure in a row, and a success clears it.  Calls
 skip quarantined endpoints while any other is healthy; when none is, they go
 to the one whose quarantine ends first (a cluster that is all down is still
 tried, never refused by the client alone).
+
+When a quarantine ends, the endpoint gets no call until it passed a *health
+check* (`health_checks_due`, `health_checked`): the driver asks its member
+for its Status, off the calls' path, bounded by HEALTH_CHECK_TIMEOUT.  A
+member that answers, and has a leader, is healthy again; one that is still
+frozen, down or leaderless goes back to quarantine, for longer.  So a frozen
+member costs only the calls that met it as it froze: before health checks,
+one call at the end of each quarantine went to it and waited there.  (With a
+single endpoint nothing is checked: its calls go to it anyway, and their
+outcome decides.)
+
+The health check is a unary Status call rather than an HTTP/2 PING, because:
+
+* a PING is answered by the member's HTTP/2 transport, not by etcd: a member
+  whose server is stuck, or has no leader, still answers PINGs.  Status is
+  answered by etcd itself, locally (no raft round trip, no key permission
+  needed), and says whether the member has a leader;
+* etcd (grpc-go) counts a PING on a connection without open streams as a
+  strike unless it has sent HEADERS or DATA since the previous PING, and
+  answers a third strike with GOAWAY "too_many_pings" (transport-bench.md
+  §1.5).  Health-check PINGs queued at a frozen member, one per quarantine,
+  would all be counted when it resumes.  A call sends no PING at all.
 
 Sans-IO: the caller passes `now` (monotonic seconds) and `rand` (a uniform
 [0, 1) source, for the jitter).
@@ -16,9 +38,11 @@ Sans-IO: the caller passes `now` (monotonic seconds) and `rand` (a uniform
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ..errors import EtcdError, RpcError, UnavailableError
 from .endpoints import Endpoint
+from .retry import AttemptShares
 
 #: Quarantine after the first failure in a row, its growth and its cap (s).
 #: grpc-go's reconnect backoff is 1 s x 1.6 up to 120 s; a member that comes
@@ -27,16 +51,20 @@ QUARANTINE_FIRST = 1.0
 QUARANTINE_FACTOR = 1.6
 QUARANTINE_MAX = 30.0
 QUARANTINE_JITTER = 0.2
+#: The bound on a health check (s): a member that serves answers Status in
+#: milliseconds, even on a loaded machine.
+HEALTH_CHECK_TIMEOUT = 1.0
 
 
 class Health:
     """One endpoint's record."""
 
-    __slots__ = ("failures", "last_error", "until")
+    __slots__ = ("checking", "failures", "last_error", "until")
 
     def __init__(self) -> None:
         self.failures = 0  # in a row
         self.until = 0.0  # quarantined before this time
+        self.checking = False  # quarantine over, health check under way: no calls
         self.last_error = ""
 
 
@@ -50,6 +78,8 @@ class Balancer:
         self._endpoints: Tuple[Endpoint, ...] = ()
         self._health: Dict[Endpoint, Health] = {}
         self._next = 0
+        #: The first attempt's share of a read's deadline, for these endpoints.
+        self.attempt_shares = AttemptShares(1)
         #: How many records have `until` set.  0 (the usual case): `succeeded`
         #: has nothing to clear, and `next` needs no clock.
         self.quarantined_count = 0
@@ -73,6 +103,7 @@ class Balancer:
             raise ValueError("endpoints: give at least one endpoint")
         self._health = {e: self._health.get(e) or Health() for e in unique}
         self._endpoints = unique
+        self.attempt_shares = AttemptShares(len(unique))
         self.quarantined_count = sum(1 for h in self._health.values() if h.until)
         self._next %= len(unique)
 
@@ -88,7 +119,7 @@ class Balancer:
         for i in range(count):
             endpoint = endpoints[(start + i) % count]
             health = self._health[endpoint]
-            if health.until <= now:
+            if health.until <= now and not health.checking:
                 self._next = (start + i + 1) % count
                 return endpoint
             if soonest is None or health.until < soonest[0]:
@@ -109,6 +140,7 @@ class Balancer:
             self.quarantined_count += 1
         health.failures += 1
         health.until = now + delay
+        health.checking = False
         health.last_error = why
 
     def succeeded(self, endpoint: Endpoint) -> None:
@@ -120,18 +152,62 @@ class Balancer:
             self.quarantined_count -= 1
         health.failures = 0
         health.until = 0.0
+        health.checking = False
+
+    def health_checks_due(self, now: float) -> List[Endpoint]:
+        """The endpoints whose quarantine is over, for the driver to check
+        now; they get no call until `health_checked` (or until every
+        endpoint is out of service: see `pick`).  None with a single
+        endpoint."""
+        if len(self._endpoints) < 2:
+            return []
+        due = []
+        for endpoint, health in self._health.items():
+            if health.until and health.until <= now and not health.checking:
+                health.checking = True
+                due.append(endpoint)
+        return due
+
+    def health_checked(
+        self, endpoint: Endpoint, now: float, why: Optional[str]
+    ) -> None:
+        """A health check of `endpoint` ended: `why` it is still unwell, or
+        None (see `health_check_failure`).  Ignored if a call's outcome came
+        first."""
+        health = self._health.get(endpoint)
+        if health is None or not health.checking:
+            return
+        if why is None:
+            self.succeeded(endpoint)
+        else:
+            self.failed(endpoint, now, why)
 
     def all_quarantined(self, now: float) -> bool:
-        """True if no endpoint may be tried before some quarantine ends."""
-        return all(h.until > now for h in self._health.values())
+        """True if no endpoint may be tried before a quarantine or a health
+        check ends."""
+        return all(h.until > now or h.checking for h in self._health.values())
 
     def quarantined(self, now: float) -> List[Tuple[Endpoint, float, str]]:
-        """(endpoint, seconds left, last error) of each endpoint in quarantine."""
+        """(endpoint, seconds left, last error) of each endpoint in quarantine
+        (0 seconds left: being checked)."""
         return [
-            (e, h.until - now, h.last_error)
+            (e, max(0.0, h.until - now), h.last_error)
             for e, h in self._health.items()
-            if h.until > now
+            if h.until > now or h.checking
         ]
+
+
+def health_check_failure(error: Optional[EtcdError], leader: int) -> Optional[str]:
+    """What a health check's outcome says: None if the member serves (it
+    answered Status with a `leader`, or refused it with an error that is not
+    about its health, such as PermissionDenied), else why it stays in
+    quarantine (no connection, no answer within HEALTH_CHECK_TIMEOUT,
+    Unavailable, no leader)."""
+    if error is None:
+        return None if leader else "health check: the member has no leader"
+    if isinstance(error, RpcError) and not isinstance(error, UnavailableError):
+        return None
+    return f"health check: {error}"
 
 
 def member_endpoints(members: Sequence[Any]) -> List[str]:
@@ -145,4 +221,10 @@ def member_endpoints(members: Sequence[Any]) -> List[str]:
     ]
 
 
-__all__ = ["Balancer", "Health", "member_endpoints"]
+__all__ = [
+    "HEALTH_CHECK_TIMEOUT",
+    "Balancer",
+    "Health",
+    "health_check_failure",
+    "member_endpoints",
+]

@@ -18,11 +18,24 @@ functions, and `UnaryRetry`, the plan both drivers follow:
 Between attempts, Go's `roundRobinQuorumBackoff`: no wait while cycling
 through a quorum of endpoints, then 25 ms +/- 10 %; at most 100 attempts.
 The caller's deadline bounds it all.
+
+Unlike Go (where an attempt may take the whole deadline), an attempt of a
+REPEATABLE call gets only its share of what is left of the deadline while
+other endpoints remain to be tried (`attempt_timeout`): a member that
+answers nothing (frozen by SIGSTOP, cut off by a partition that drops
+packets) then costs a read that share, not the whole deadline, and the rest
+goes to the others.  A read's attempt that runs out of its share is sent
+again elsewhere, as any Unavailable read is.  An AT_MOST_ONCE call's attempt
+always gets all that is left: once sent, it is never sent again.  The price:
+a read that needs longer than its share on every member (a third of the
+deadline each, with 3 endpoints) runs out of time where one attempt with the
+whole deadline would have made it; MIN_ATTEMPT_SHARE keeps ordinary reads
+far from that, and a deadline of 1 s or less is never shared.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from .._api.methods import RetryClass
 from ..errors import (
@@ -44,6 +57,11 @@ MAX_ATTEMPTS = 100
 #: Go's BackoffWaitBetween and BackoffJitterFraction defaults.
 BACKOFF_WAIT = 0.025
 BACKOFF_JITTER = 0.10
+#: The least a shared attempt gets (s).  A healthy member answers a read in
+#: milliseconds, even on a loaded machine; one that has not answered in a
+#: second is frozen, cut off, or stuck behind a leader election (etcd's
+#: default election timeout is 1 s).  Deadlines up to this are not shared.
+MIN_ATTEMPT_SHARE = 1.0
 
 
 def never_processed(error: EtcdError) -> bool:
@@ -67,6 +85,49 @@ def may_retry(retry: RetryClass, error: EtcdError, endpoint_count: int) -> bool:
     if retry is RetryClass.AT_MOST_ONCE:
         return False
     return isinstance(error, (UnavailableError, ConnectionLostError))
+
+
+def attempt_timeout(remaining: float, untried: int) -> float:
+    """How long the next attempt of a REPEATABLE call may take: an equal
+    share of the `remaining` seconds of its deadline among the `untried`
+    endpoints, but at least MIN_ATTEMPT_SHARE; all of it when no other
+    endpoint is left to try (one endpoint configured, or every other one
+    tried already)."""
+    if untried > 1:
+        share = remaining / untried
+        if share < MIN_ATTEMPT_SHARE:
+            share = MIN_ATTEMPT_SHARE
+        if share < remaining:
+            return share
+    return remaining
+
+
+#: Deadlines an `AttemptShares` remembers at most (a caller whose deadlines
+#: all differ gets a recomputation now and then, not a leak).
+ATTEMPT_SHARES_KEPT = 64
+
+
+class AttemptShares(Dict[Optional[float], Optional[float]]):
+    """`attempt_timeout(timeout, endpoint_count)` of each call's deadline
+    (`timeout` seconds; None: none, and so no share), remembered: the first
+    attempt of every read looks its timeout up here, a dict lookup on the
+    unary hot path instead of a computation.  Replaced when the endpoints
+    change."""
+
+    __slots__ = ("endpoint_count",)
+
+    def __init__(self, endpoint_count: int) -> None:
+        super().__init__()
+        self.endpoint_count = endpoint_count
+
+    def __missing__(self, timeout: Optional[float]) -> Optional[float]:
+        if len(self) >= ATTEMPT_SHARES_KEPT:
+            self.clear()
+        share = None
+        if timeout is not None:
+            share = attempt_timeout(timeout, self.endpoint_count)
+        self[timeout] = share
+        return share
 
 
 def backoff(attempt: int, endpoint_count: int, rand: Callable[[], float]) -> float:
@@ -132,9 +193,19 @@ class UnaryRetry:
         deadline: the call's (monotonic seconds), or None.
         auth: the client has username/password (tokens can be refreshed).
         rand: a uniform [0, 1) source, for the backoff jitter.
+        shared: the first attempt had only a share of the deadline
+            (`attempt_timeout`), so its running out is no reason to give up.
     """
 
-    __slots__ = ("_auth", "_deadline", "_rand", "_retry", "attempt", "refreshes")
+    __slots__ = (
+        "_auth",
+        "_deadline",
+        "_rand",
+        "_retry",
+        "_shared",
+        "attempt",
+        "refreshes",
+    )
 
     def __init__(
         self,
@@ -143,11 +214,14 @@ class UnaryRetry:
         *,
         auth: bool,
         rand: Callable[[], float],
+        shared: bool = False,
     ) -> None:
         self._retry = retry
         self._deadline = deadline
         self._auth = auth
         self._rand = rand
+        # Only a read's attempt is ever cut short: a write's is never resent.
+        self._shared = shared and retry is RetryClass.REPEATABLE
         self.attempt = 1  # attempts failed so far
         self.refreshes = 0
 
@@ -166,16 +240,21 @@ class UnaryRetry:
             self.refreshes += 1
         else:
             quarantine = endpoint_at_fault(error, silent=silent)
-            if self.attempt >= MAX_ATTEMPTS or not may_retry(
-                self._retry, error, endpoint_count
+            share_ran_out = self._shared and isinstance(error, DeadlineExceededError)
+            if self.attempt >= MAX_ATTEMPTS or not (
+                share_ran_out or may_retry(self._retry, error, endpoint_count)
             ):
                 return Step(give_up=True, quarantine=quarantine)
         wait = backoff(self.attempt, endpoint_count, self._rand)
         timeout = None
         if self._deadline is not None:
-            timeout = self._deadline - now - wait
-            if timeout <= 0:
+            remaining = self._deadline - now - wait
+            if remaining <= 0:
                 return Step(give_up=True, quarantine=quarantine)
+            timeout = remaining
+            if self._retry is RetryClass.REPEATABLE:
+                timeout = attempt_timeout(remaining, endpoint_count - self.attempt)
+            self._shared = timeout < remaining
         self.attempt += 1
         return Step(
             quarantine=quarantine, refresh_token=refresh, wait=wait, timeout=timeout
@@ -184,8 +263,11 @@ class UnaryRetry:
 
 __all__ = [
     "MAX_ATTEMPTS",
+    "MIN_ATTEMPT_SHARE",
+    "AttemptShares",
     "Step",
     "UnaryRetry",
+    "attempt_timeout",
     "backoff",
     "endpoint_at_fault",
     "may_retry",

@@ -10,19 +10,24 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Callable, Iterator, Optional, Tuple, Type, TypeVar, Union
+from typing import Callable, Iterator, Optional, Set, Tuple, Type, TypeVar, Union
 
 from google.protobuf.message import Message
 
 from .._api import auth as auth_api
 from .._api.methods import (
     AUTH_AUTHENTICATE,
+    MAINTENANCE_STATUS,
     Method,
     RetryClass,
 )
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
-from .._policy.balancer import member_endpoints
+from .._policy.balancer import (
+    HEALTH_CHECK_TIMEOUT,
+    health_check_failure,
+    member_endpoints,
+)
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from ..errors import (
@@ -66,8 +71,11 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         if options.metrics is not None:
             # Measured calls only when asked: the unmeasured path stays as it is.
             self._call = self._measured_call  # type: ignore[method-assign]
+        self._health_checks_lock = threading.Lock()
+        self._health_checks: Set[threading.Thread] = set()
+        self._health_checks_stopped = False
         self._pool: ChannelPool[Channel] = ChannelPool(
-            self._balancer, self._new_channel
+            self._balancer, self._new_channel, self._start_health_check
         )
         self._streams_lock = threading.Lock()
         self._streams: Optional[StreamWorker] = None
@@ -140,7 +148,12 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             streams, self._streams = self._streams, None
         if streams is not None:
             streams.close()
-        self._pool.close()
+        with self._health_checks_lock:
+            self._health_checks_stopped = True
+            checks = list(self._health_checks)
+        self._pool.close()  # a health check under way fails at once
+        for thread in checks:
+            thread.join()
 
     def __enter__(self) -> Client:
         return self
@@ -209,7 +222,9 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
                 raise ConnectionLostError("the client is closed", not_processed=True)
             if self._streams is None:
                 self._streams = StreamWorker(
-                    ChannelPool(self._balancer, self._new_channel),
+                    ChannelPool(
+                        self._balancer, self._new_channel, self._start_health_check
+                    ),
                     metadata=self._md,
                     first_response_timeout=self._options.first_keep_alive_timeout,
                     auth=self._auth,
@@ -230,6 +245,9 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         if timeout is None:
             timeout = self.timeout
         started = time.monotonic() if timeout is not None else 0.0
+        repeatable = method.retry is REPEATABLE
+        # A read's first attempt: its share of the deadline (`attempt_timeout`).
+        attempt = self._balancer.attempt_shares[timeout] if repeatable else timeout
         fetch = first_token(self._auth)
         if fetch is not None:
             self._replace_token(fetch)
@@ -238,13 +256,15 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             raw = channel.unary(
                 method.path,
                 data,
-                timeout=timeout,
+                timeout=attempt,
                 metadata=self._md.calls,
-                probe=method.retry is not REPEATABLE,
+                probe=not repeatable,
                 cancellable=method.cancellable,
             )
         except EtcdError as exc:
-            raw = self._retry(method, data, timeout, started, channel, exc)
+            raw = self._retry(
+                method, data, timeout, started, channel, exc, attempt != timeout
+            )
         else:
             if self._balancer.quarantined_count:
                 self._pool.succeeded(channel)
@@ -272,14 +292,20 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         started: float,
         channel: Channel,
         error: EtcdError,
+        shared: bool,
     ) -> bytes:
-        """Attempts after the first failed with `error` on `channel`, as
-        `retry_policy.UnaryRetry` decides."""
+        """Attempts after the first failed with `error` on `channel` (`shared`:
+        with a share of the deadline only), as `retry_policy.UnaryRetry`
+        decides."""
         deadline = None if timeout is None else started + timeout
         pool = self._pool
         auth = self._auth
         plan = retry_policy.UnaryRetry(
-            method.retry, deadline, auth=auth is not None, rand=random.random
+            method.retry,
+            deadline,
+            auth=auth is not None,
+            rand=random.random,
+            shared=shared,
         )
         # The generation the failed attempt was sent with (a refresh since
         # then, by another thread, makes ours a no-op).
@@ -341,6 +367,40 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             return rpc_pb2.AuthenticateResponse.FromString(raw).token
         assert error is not None
         raise error
+
+    def _start_health_check(self, endpoint: Endpoint) -> None:
+        """Check `endpoint`'s health in a thread of its own (`_policy/balancer.py`):
+        calls do not wait for it.  It lasts HEALTH_CHECK_TIMEOUT at most."""
+        with self._health_checks_lock:
+            if self._health_checks_stopped:
+                return
+            thread = threading.Thread(
+                target=self._check_health,
+                args=(endpoint,),
+                name=f"pyetcd-wire-health-check {endpoint.text}",
+                daemon=True,
+            )
+            self._health_checks.add(thread)
+        thread.start()
+
+    def _check_health(self, endpoint: Endpoint) -> None:
+        """Ask `endpoint`'s member for its Status; tell the balancer."""
+        error: Optional[EtcdError] = None
+        leader = 0
+        try:
+            leader = self._call_endpoint(
+                endpoint.text,
+                MAINTENANCE_STATUS,
+                rpc_pb2.StatusRequest(),
+                rpc_pb2.StatusResponse,
+                HEALTH_CHECK_TIMEOUT,
+            ).leader
+        except EtcdError as exc:
+            error = exc
+        finally:
+            self._pool.health_checked(endpoint, health_check_failure(error, leader))
+            with self._health_checks_lock:
+                self._health_checks.discard(threading.current_thread())
 
     def _with_token(self, attempt: Callable[[], T]) -> T:
         """`attempt()` as the token rule says (`_policy/auth.py`): the first

@@ -3,14 +3,26 @@ that says which one the next call uses.
 
 The client has two pools over one balancer: one for unary calls and one for
 the stream worker (whose connections are its own, see streams.py), so a
-failure seen by either moves both away from the endpoint.
+failure seen by either moves both away from the endpoint.  Either pool, on
+picking while endpoints are quarantined, starts the health checks the
+balancer says are due, with the client's `check_health` (a background thread
+or task: see `_policy/balancer.py`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Dict, Generic, List, Protocol, Sequence, TypeVar
+from typing import (
+    Callable,
+    Dict,
+    Generic,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    TypeVar,
+)
 
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint
@@ -30,13 +42,20 @@ C = TypeVar("C", bound=PoolChannel)
 
 
 class ChannelPool(Generic[C]):
-    """Channels to the balancer's endpoints; thread-safe."""
+    """Channels to the balancer's endpoints; thread-safe.
+    `check_health(endpoint)` starts a health check of an endpoint whose
+    quarantine is over (without waiting for it), which ends with
+    `health_checked`."""
 
     def __init__(
-        self, balancer: Balancer, new_channel: Callable[[Endpoint], C]
+        self,
+        balancer: Balancer,
+        new_channel: Callable[[Endpoint], C],
+        check_health: Optional[Callable[[Endpoint], None]] = None,
     ) -> None:
         self.balancer = balancer
         self._new_channel = new_channel
+        self._check_health = check_health
         self._lock = threading.Lock()
         self._channels: Dict[Endpoint, C] = {}
         self._closed = False
@@ -45,11 +64,25 @@ class ChannelPool(Generic[C]):
         """The channel for the next call (round robin, healthy first)."""
         balancer = self.balancer
         if balancer.quarantined_count:
-            endpoint = balancer.pick(time.monotonic())
+            endpoint = self._pick_healthy()
         else:
             endpoint = balancer.next()
         channel = self._channels.get(endpoint)
         return channel if channel is not None else self.channel(endpoint)
+
+    def _pick_healthy(self) -> Endpoint:
+        """`pick` while some endpoint is quarantined: start the health
+        checks due first, so that an endpoint whose quarantine just ended is not picked
+        before it answered one."""
+        check = self._check_health
+        now = time.monotonic()
+        with self._lock:
+            due = self.balancer.health_checks_due(now) if check is not None else []
+            endpoint = self.balancer.pick(now)
+        if check is not None:
+            for unwell in due:
+                check(unwell)
+        return endpoint
 
     def channel(self, endpoint: Endpoint) -> C:
         """The channel to exactly `endpoint` (created if needed, even for an
@@ -80,6 +113,12 @@ class ChannelPool(Generic[C]):
     def succeeded(self, channel: C) -> None:
         with self._lock:
             self.balancer.succeeded(channel.endpoint)
+
+    def health_checked(self, endpoint: Endpoint, why: Optional[str]) -> None:
+        """The health check of `endpoint` ended (`why`: see
+        `Balancer.health_checked`)."""
+        with self._lock:
+            self.balancer.health_checked(endpoint, time.monotonic(), why)
 
     def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
         """Use `endpoints` from now on; channels to the others are closed

@@ -59,8 +59,10 @@ def test_two_second_lease_kept_alive_for_ten_seconds(client: AnyClient) -> None:
         assert not ka.lost
         assert client.get(key).count == 1
         assert client.time_to_live(lease.ID).TTL > 0
+        # Renewed at least once per TTL (every ~0.67 s: about 15 times), or
+        # etcd would have expired it.
         renewals = 1 + ka.skipped + internal(ka, lambda k: len(k._items))
-        assert renewals >= 10  # every ~0.67 s for 10 s: about 15
+        assert renewals >= 10 / 2
     # No longer renewed: the lease and its key go within its TTL.
     deadline = time.monotonic() + 10
     while client.get(key).count and time.monotonic() < deadline:

@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from pyetcd_wire._policy import balancer as bal
-from pyetcd_wire._policy.balancer import Balancer
+from pyetcd_wire._policy.balancer import Balancer, health_check_failure
 from pyetcd_wire._policy.endpoints import parse_endpoint
+from pyetcd_wire.errors import (
+    ConnectionFailedError,
+    ConnectionLostError,
+    DeadlineExceededError,
+    InvalidAuthTokenError,
+    NoLeaderError,
+    PermissionDeniedError,
+    RemoteProtocolError,
+)
 
 A, B, C = (parse_endpoint(f"127.0.0.1:{port}") for port in (2379, 2380, 2381))
 
@@ -86,3 +95,100 @@ def test_set_endpoints_keeps_known_records_and_drops_others():
     assert picks(balancer, 0.0, 2) == [2381, 2381]
     with pytest.raises(ValueError, match="at least one endpoint"):
         balancer.set_endpoints([])
+
+
+# --- health checks: an endpoint whose quarantine ended gets calls once it passes one
+
+
+def quarantine_ended(endpoints=(A, B, C)) -> Balancer:
+    """B failed at 0.0; its quarantine is over at QUARANTINE_FIRST."""
+    balancer = Balancer(list(endpoints), rand=no_jitter)
+    balancer.failed(B, now=0.0, why="deadline exceeded")
+    return balancer
+
+
+def test_an_endpoint_is_checked_when_its_quarantine_ends_and_gets_no_call_meanwhile():
+    balancer = quarantine_ended()
+    assert balancer.health_checks_due(bal.QUARANTINE_FIRST - 0.01) == []
+    now = bal.QUARANTINE_FIRST
+    assert balancer.health_checks_due(now) == [B]
+    assert balancer.health_checks_due(now) == []  # one check at a time
+    assert 2380 not in picks(balancer, now, 6)
+    assert balancer.quarantined(now) == [(B, 0.0, "deadline exceeded")]
+    assert not balancer.all_quarantined(now)
+    balancer.health_checked(B, now + 0.1, None)  # it answered
+    assert not balancer.quarantined_count
+    assert picks(balancer, now + 0.1, 3) == [2379, 2380, 2381]
+
+
+def test_a_failed_health_check_quarantines_the_endpoint_again_for_longer():
+    balancer = quarantine_ended()
+    now = bal.QUARANTINE_FIRST
+    balancer.health_checks_due(now)
+    balancer.health_checked(B, now + 1.0, "health check: no answer")
+    [(endpoint, left, why)] = balancer.quarantined(now + 1.0)
+    assert (endpoint, why) == (B, "health check: no answer")
+    assert left == pytest.approx(bal.QUARANTINE_FIRST * bal.QUARANTINE_FACTOR)
+    assert balancer.health_checks_due(now + 1.0 + left - 0.01) == []
+    assert balancer.health_checks_due(now + 1.0 + left) == [B]
+
+
+def test_a_call_outcome_decides_before_a_late_health_check():
+    """When every endpoint is out of service, calls go to one anyway (the
+    one being checked first); what they find out wins over a check still out."""
+    balancer = Balancer([A, B], rand=no_jitter)
+    balancer.failed(A, now=0.0, why="down")
+    balancer.failed(A, now=0.0, why="down")  # longer
+    balancer.failed(B, now=0.0, why="down")
+    now = bal.QUARANTINE_FIRST
+    assert balancer.health_checks_due(now) == [B]
+    assert balancer.all_quarantined(now)
+    assert picks(balancer, now, 2) == [2380, 2380]
+    balancer.succeeded(B)  # a call went through
+    balancer.health_checked(B, now + 0.1, "health check: no answer")  # ignored
+    assert [e for e, _, _ in balancer.quarantined(now + 0.1)] == [A]
+    balancer.failed(A, now=now, why="down")
+    balancer.health_checked(A, now, None)  # not being checked: ignored
+    assert [e for e, _, _ in balancer.quarantined(now)] == [A]
+
+
+def test_a_single_endpoint_is_never_checked():
+    balancer = quarantine_ended([B])
+    assert balancer.health_checks_due(100.0) == []
+    assert picks(balancer, 0.5, 2) == [2380, 2380]  # calls go to it anyway
+
+
+def test_an_endpoint_removed_while_checked_is_forgotten():
+    balancer = quarantine_ended()
+    balancer.health_checks_due(bal.QUARANTINE_FIRST)
+    balancer.set_endpoints([A, C])
+    balancer.health_checked(B, bal.QUARANTINE_FIRST, None)
+    assert balancer.quarantined_count == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "leader", "healthy"),
+    [
+        (None, 7, True),
+        (None, 0, False),  # answered, but has no leader
+        (PermissionDeniedError(), 0, True),  # answered: it serves
+        (InvalidAuthTokenError(), 0, True),
+        (NoLeaderError(), 0, False),
+        (ConnectionFailedError([("127.0.0.1:1", "refused")]), 0, False),
+        (ConnectionLostError("keepalive: no answer"), 0, False),
+        (DeadlineExceededError("no answer"), 0, False),
+        (RemoteProtocolError("bad frame"), 0, False),
+    ],
+)
+def test_health_check_failure_says_whether_the_member_serves(error, leader, healthy):
+    why = health_check_failure(error, leader)
+    assert (why is None) is healthy
+    if why is not None:
+        assert why.startswith("health check: ")
+
+
+def test_attempt_shares_follow_the_endpoint_count():
+    balancer = Balancer([A, B, C], rand=no_jitter)
+    assert balancer.attempt_shares[6.0] == pytest.approx(2.0)
+    balancer.set_endpoints([A])
+    assert balancer.attempt_shares[6.0] == 6.0

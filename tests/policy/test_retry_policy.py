@@ -89,8 +89,10 @@ def test_backoff_pauses_after_each_round_through_a_quorum(endpoints, waits):
 # --- UnaryRetry: the steps a driver takes after each failed attempt -------------
 
 
-def plan(retry_class=REPEATABLE, deadline=None, auth=False):
-    return retry.UnaryRetry(retry_class, deadline, auth=auth, rand=lambda: 0.5)
+def plan(retry_class=REPEATABLE, deadline=None, auth=False, shared=False):
+    return retry.UnaryRetry(
+        retry_class, deadline, auth=auth, rand=lambda: 0.5, shared=shared
+    )
 
 
 def test_a_read_moves_on_and_quarantines_the_endpoint_on_unavailable():
@@ -135,3 +137,78 @@ def test_attempts_are_bounded():
     p = plan()
     steps = [p.after(NoLeaderError(), 0.0, 3, silent=False) for _ in range(200)]
     assert sum(not s.give_up for s in steps) == retry.MAX_ATTEMPTS - 1
+
+
+# --- a read's attempt gets its share of the deadline -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("remaining", "untried", "share"),
+    [
+        (5.0, 3, 5.0 / 3),  # an equal share per endpoint left to try
+        (5.0, 2, 2.5),
+        (5.0, 1, 5.0),  # one endpoint (or the last one left): all of it
+        (5.0, 0, 5.0),
+        (1.5, 3, retry.MIN_ATTEMPT_SHARE),  # never less than the floor...
+        (0.8, 3, 0.8),  # ...nor more than what is left
+        (retry.MIN_ATTEMPT_SHARE, 5, retry.MIN_ATTEMPT_SHARE),
+    ],
+)
+def test_attempt_timeout_shares_what_is_left_among_the_endpoints(
+    remaining, untried, share
+):
+    assert retry.attempt_timeout(remaining, untried) == pytest.approx(share)
+
+
+def test_a_read_whose_share_ran_out_moves_on_with_the_rest():
+    """5 s, 3 endpoints: 1.67 s on a frozen member (quarantined), 1.67 s on a
+    slow one (not quarantined: it spoke), then the rest on the last one,
+    after which the deadline is the call's own and final."""
+    timeout = 5.0
+    first = retry.attempt_timeout(timeout, 3)
+    p = plan(deadline=timeout, shared=first < timeout)
+    error = DeadlineExceededError("x")
+    frozen = p.after(error, first, 3, silent=True)
+    assert (frozen.give_up, frozen.quarantine, frozen.wait) == (False, True, 0.0)
+    assert frozen.timeout == pytest.approx((timeout - first) / 2)
+    now = first + frozen.timeout
+    slow = p.after(error, now, 3, silent=False)
+    assert (slow.give_up, slow.quarantine) == (False, False)
+    assert slow.timeout == pytest.approx(timeout - now - slow.wait)  # the last
+    assert p.after(error, timeout, 3, silent=False).give_up
+
+
+def test_a_read_with_the_whole_deadline_gives_up_when_it_passes():
+    p = plan(deadline=0.8, shared=False)
+    assert p.after(DeadlineExceededError("x"), 0.79, 3, silent=True).give_up
+
+
+def test_a_write_gets_the_whole_deadline_and_is_never_resent_when_it_passes():
+    p = plan(AT_MOST_ONCE, deadline=5.0, shared=True)  # `shared` has no effect
+    assert p.after(DeadlineExceededError("x"), 1.0, 3, silent=True).give_up
+    never_sent = ConnectionFailedError([("127.0.0.1:1", "connection refused")])
+    p = plan(AT_MOST_ONCE, deadline=5.0)
+    step = p.after(never_sent, 1.0, 3, silent=False)
+    assert not step.give_up
+    assert step.timeout == pytest.approx(4.0)  # all that is left
+    assert p.after(DeadlineExceededError("x"), 5.0, 3, silent=True).give_up
+
+
+def test_a_read_retried_on_unavailable_gets_a_share_of_what_is_left():
+    p = plan(deadline=6.0)
+    step = p.after(NoLeaderError(), 0.0, 3, silent=False)
+    assert step.timeout == pytest.approx(3.0)  # two endpoints left to try
+    step = p.after(NoLeaderError(), 0.1, 3, silent=False)
+    assert step.timeout == pytest.approx(5.9 - step.wait)  # the last one
+
+
+def test_attempt_shares_remember_each_deadline_and_forget_many():
+    shares = retry.AttemptShares(3)
+    assert shares[5.0] == pytest.approx(5.0 / 3)
+    assert shares[0.5] == 0.5
+    assert dict(shares) == {5.0: pytest.approx(5.0 / 3), 0.5: 0.5}
+    for i in range(retry.ATTEMPT_SHARES_KEPT * 2):
+        assert shares[10.0 + i] == pytest.approx((10.0 + i) / 3)
+    assert len(shares) <= retry.ATTEMPT_SHARES_KEPT
+    assert shares[None] is None  # no deadline, no share
+    assert retry.AttemptShares(1)[5.0] == 5.0  # one endpoint: all of it
