@@ -106,6 +106,11 @@ class TLSServer:
             raw.close()
 
     def close(self) -> None:
+        # shutdown() wakes the thread blocked in accept(), which close()
+        # alone does not (it stayed blocked for good: a leaked thread).
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self._threads[0].join(10.0)
         self.listener.close()
         for thread in self._threads[1:]:
             thread.join(10.0)
