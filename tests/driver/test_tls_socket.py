@@ -627,14 +627,19 @@ def test_stream_worker_pattern_never_sleeps_on_decrypted_data(serve, certs):
         stream = channel.server_stream("/svc/Many", b"", timeout=10)
         conn = stream.connection
         poller = select.poll()
-        poller.register(conn.fileno(), select.POLLIN)
+        fd = conn.hold_fd()
+        assert fd is not None
+        poller.register(fd, select.POLLIN)
         got = 0
-        while not stream.ended:
-            assert poller.poll(5000), "poll slept although the stream had not ended"
-            assert conn.pump()
-            taken = stream.take_messages()
-            stream.message_consumed(len(taken))
-            got += len(taken)
+        try:
+            while not stream.ended:
+                assert poller.poll(5000), "poll slept though the stream had not ended"
+                assert conn.pump()
+                taken = stream.take_messages()
+                stream.message_consumed(len(taken))
+                got += len(taken)
+        finally:
+            conn.release_fd()
         assert got == 60
         assert stream.end_error() is None
 
