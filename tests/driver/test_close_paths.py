@@ -5,20 +5,23 @@ up is closed, and closed by the time the close says it is."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
 import time
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
+from pyetcd_wire._async.channel import AsyncChannel
 from pyetcd_wire._core.grpc.connection import GrpcConnection
 from pyetcd_wire._sync.connection import Connection
 from pyetcd_wire.errors import ConnectionLostError
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import PeerEvent, RequestEnded
 from pyetcd_wire.testing.peer_server import PeerServer
+from tests.aio import run
 
 
 @pytest.fixture
@@ -103,3 +106,40 @@ def test_a_descriptor_being_polled_stays_open_until_released(
     os.fstat(fd)
     conn.release_fd()
     assert raw.fileno() == -1
+
+
+# --- asyncio ------------------------------------------------------------------------
+
+
+def test_a_drained_connection_closes_once_its_last_call_ended(
+    server: PeerServer,
+) -> None:
+    """GOAWAY with a call in flight: the channel dials a new connection and
+    the old one finishes its call, then closes (it was left open until the
+    client closed, and then, not being the current one, not closed at all)."""
+    assert server.address is not None
+    host, port = server.address
+
+    async def main() -> List[bytes]:
+        channel = AsyncChannel(f"{host}:{port}")
+        try:
+            first = asyncio.ensure_future(channel.unary("/svc/Hang", b"", timeout=30))
+            old = await channel.connection()
+            while not server.connections or not server.peer.requests:
+                await asyncio.sleep(0.005)
+            with server.script() as peer:
+                peer.goaway(last_stream_id=1)
+            while old.usable:
+                await asyncio.sleep(0.005)
+            new = await channel.connection()
+            assert new is not old
+            with server.connections[0].script() as peer:
+                peer.reply(1, b"done")
+            replies = [await first, await channel.unary("/svc/Echo", b"hi", timeout=30)]
+            await asyncio.wait_for(asyncio.shield(old.socket_closed), 10)
+            return replies
+        finally:
+            channel.close()
+            await channel.wait_closed()
+
+    assert run(main()) == [b"done", b"hi"]
