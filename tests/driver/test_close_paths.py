@@ -6,18 +6,21 @@ up is closed, and closed by the time the close says it is."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import threading
 import time
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import pytest
 
 from pyetcd_wire._async.channel import AsyncChannel
 from pyetcd_wire._core.grpc.connection import GrpcConnection
+from pyetcd_wire._policy.endpoints import parse_endpoint
+from pyetcd_wire._sync import transport
 from pyetcd_wire._sync.connection import Connection
-from pyetcd_wire.errors import ConnectionLostError
+from pyetcd_wire.errors import ConnectionFailedError, ConnectionLostError
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import PeerEvent, RequestEnded
 from pyetcd_wire.testing.peer_server import PeerServer
@@ -106,6 +109,32 @@ def test_a_descriptor_being_polled_stays_open_until_released(
     os.fstat(fd)
     conn.release_fd()
     assert raw.fileno() == -1
+
+
+class NoDelaySocket(socket.socket):
+    """A socket that refuses TCP_NODELAY."""
+
+    def setsockopt(self, *args: object) -> None:  # type: ignore[override]
+        raise OSError(errno.ENOPROTOOPT, "no TCP_NODELAY here")
+
+
+def test_a_dial_that_fails_after_connecting_closes_its_socket(
+    server: PeerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: List[socket.socket] = []
+
+    def create_connection(address: Tuple[str, int], timeout: object) -> socket.socket:
+        sock = NoDelaySocket()
+        made.append(sock)
+        sock.connect(address)
+        return sock
+
+    monkeypatch.setattr(transport.socket, "create_connection", create_connection)
+    assert server.address is not None
+    host, port = server.address
+    with pytest.raises(ConnectionFailedError, match="no TCP_NODELAY here"):
+        transport.connect(parse_endpoint(f"{host}:{port}"), 5.0)
+    assert made[0].fileno() == -1  # closed, not left to the collector
 
 
 # --- asyncio ------------------------------------------------------------------------
