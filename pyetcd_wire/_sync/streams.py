@@ -228,13 +228,14 @@ class StreamWorker:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         # A user thread may still be in a turn: wait until it hands the role
-        # over (its turn ends at the wake-up above; a turn's every wait is
-        # bounded), so nothing polls or reads the sockets we close.
+        # over (its turn ends at the wake-up above), so nothing polls or
+        # reads the sockets we close; within bounds, as close() must return.
         own = Sleeper()
         if thread is not threading.current_thread() and not self._role.claim(
             own, follow=True
         ):
-            own.wait(None)
+            own.wait(time.monotonic() + SEND_TIMEOUT)
+            self._role.unfollow(own)
         self._close_streams()
         self._pool.close()
         for fd in list(self._polled):
@@ -282,26 +283,48 @@ class StreamWorker:
             if deadline is not None and time.monotonic() >= deadline:
                 return
             me = Sleeper()
-            if not role.claim(me, follow=True):
-                if role.holder is WORKER:
-                    self._wake()  # the worker hands over after its turn
-                with watch._mutex:
-                    waiting = not ready()
-                    if waiting:
-                        watch._sleepers.append(me)
-                if waiting:
-                    me.wait(deadline)
-                    with watch._mutex:
-                        if me in watch._sleepers:
-                            watch._sleepers.remove(me)
-                if not role.unfollow(me):
-                    continue
+            # `unsure`: `me` may be queued for the role, or hold it, and an
+            # exception (KeyboardInterrupt in the wait) must not leave it so:
+            # a role handed to a thread that left is never released, and
+            # nothing would read the streams again.
+            holding, unsure = False, True
             try:
+                holding = role.claim(me, follow=True)
+                if not holding:
+                    self._follow(watch, me, ready, deadline)
+                    holding = role.unfollow(me)
+                unsure = False
+                if not holding:
+                    continue
                 self._read_until(watch, ready, deadline)
             finally:
-                if role.release(me) and (self._woken or self._dirty):
+                if unsure:
+                    holding = role.unfollow(me)
+                if holding and role.release(me) and (self._woken or self._dirty):
                     # Left a wake-up, or the work one asked for, unhandled.
                     role.wake_parked()
+
+    def _follow(
+        self,
+        watch: Watch,
+        me: Sleeper,
+        ready: Callable[[], bool],
+        deadline: Optional[float],
+    ) -> None:
+        """Wait (as a follower of the reader role) until `ready()`, the role
+        is handed over, or `deadline`."""
+        if self._role.holder is WORKER:
+            self._wake()  # the worker hands over after its turn
+        with watch._mutex:
+            if ready():
+                return
+            watch._sleepers.append(me)
+        try:
+            me.wait(deadline)
+        finally:
+            with watch._mutex:
+                if me in watch._sleepers:
+                    watch._sleepers.remove(me)
 
     def _read_until(
         self, watch: Watch, ready: Callable[[], bool], deadline: Optional[float]
