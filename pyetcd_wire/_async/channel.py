@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Optional, Union
+from typing import Any, List, Optional, Union
 
 from .._core.grpc.connection import (
     DEFAULT_MAX_RECV_MESSAGE_SIZE,
@@ -56,6 +56,10 @@ class AsyncChannel:
         #: The connection calls go to (None before the first dial).
         self.current: Optional[AsyncConnection] = None
         self._dialing: Optional[asyncio.Future[AsyncConnection]] = None
+        # Every connection made and not closed yet: the current one, and
+        # replaced ones whose calls still run (they close once idle).
+        self._conns: List[AsyncConnection] = []
+        self._closing: List[asyncio.Future[Any]] = []  # for `wait_closed`
         self._closed = False
 
     async def unary(
@@ -176,7 +180,7 @@ class AsyncChannel:
             chosen = ssl_object.selected_alpn_protocol() if ssl_object else None
             refusal = alpn_refusal(chosen)
             if refusal is not None:
-                transport.close()
+                transport.abort()
                 raise ConnectionFailedError([(endpoint.text, refusal)])
         if self._closed:  # closed while dialing
             conn.close()
@@ -184,6 +188,8 @@ class AsyncChannel:
         old, self.current = self.current, conn
         if old is not None and old is not conn and not old.active:
             old.close()  # one with calls in flight drains (GOAWAY lets them)
+        self._conns = [c for c in self._conns if not c.socket_closed.done()]
+        self._conns.append(conn)
         return conn
 
     def silent_since(self, when: float) -> bool:
@@ -193,13 +199,23 @@ class AsyncChannel:
         return current is not None and current.last_read < when
 
     def close(self) -> None:
-        """Close the connection; calls in flight fail.  Idempotent."""
+        """Close the connections (`wait_closed` waits until their sockets
+        are); calls in flight fail.  Idempotent."""
         self._closed = True
         if self._dialing is not None:
             self._dialing.cancel()
-        if self.current is not None:
-            self.current.close()
-            self.current = None
+            self._closing.append(self._dialing)
+        for conn in self._conns:
+            conn.close()
+            self._closing.append(conn.socket_closed)
+        self._conns = []
+        self.current = None
+
+    async def wait_closed(self) -> None:
+        """Return once the sockets `close()` closed are closed, and a dial it
+        stopped has closed what it opened."""
+        if self._closing:
+            await asyncio.wait(self._closing)
 
 
 __all__ = ["AsyncChannel"]

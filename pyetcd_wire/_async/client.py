@@ -136,15 +136,16 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
                 await self._auto_sync
             self._auto_sync = None
         if self._streams is not None:
-            tasks = self._streams.tasks()
             self._streams.close()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._streams.wait_closed()
         checks = list(self._health_checks)
         for check in checks:
             check.cancel()
         await asyncio.gather(*checks, return_exceptions=True)
+        channels = self._pool.channels()
         self._pool.close()
-        await asyncio.sleep(0)  # let the transports run their close callbacks
+        for channel in channels:
+            await channel.wait_closed()
 
     async def __aenter__(self) -> AsyncClient:
         if self._pending_start:

@@ -21,6 +21,14 @@ once, after the read is routed.  With `keepalive` (a `Keepalive` policy), a
 timer PINGs a connection that has calls open and has heard nothing for
 `keepalive.time`, and gives it up if nothing answers within
 `keepalive.timeout` (_policy/keepalive.py).
+
+Closing.  A connection we give up (the client closes, a dial is replaced, a
+GOAWAY'd connection's last call ended, keepalive) is aborted, not closed:
+`transport.close()` waits for the write buffer to drain and, with TLS, for
+the server's close_notify, so a server that stopped reading kept the socket
+open for good (and a loop that stopped meanwhile never closed it).  Nothing
+then unsent matters: the server ends the calls of a closed connection.
+`socket_closed` is done once the socket is.
 """
 
 from __future__ import annotations
@@ -91,6 +99,8 @@ class AsyncConnection(asyncio.Protocol):
         self._deadline_at = 0.0  # when the timer fires (loop time)
         self._sequence = 0
         self._prune_at = _PRUNE_MIN  # heap size at which finished calls go
+        #: Done once the socket is closed (`connection_lost` ran).
+        self.socket_closed: asyncio.Future[None] = self._loop.create_future()
 
     # --- asyncio.Protocol ----------------------------------------------------
 
@@ -110,8 +120,14 @@ class AsyncConnection(asyncio.Protocol):
             if self._keepalive_timer is not None:
                 self._keepalive_timer.cancel()
             self._arm_keepalive()
-        self._dispatch(self._core.receive_data(data))
-        self._flush_soon()
+        core = self._core
+        self._dispatch(core.receive_data(data))
+        if not core.accepts_calls and not core.active_calls:
+            # Draining (GOAWAY, ids used up) and now idle: nothing more will
+            # happen on this connection.
+            self.close()
+        else:
+            self._flush_soon()
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         reason = str(exc) if exc else "the server closed the connection"
@@ -121,6 +137,8 @@ class AsyncConnection(asyncio.Protocol):
             )
         self._stop_timers()
         self._dispatch(self._core.connection_lost(reason))
+        if not self.socket_closed.done():
+            self.socket_closed.set_result(None)
 
     # --- calls ---------------------------------------------------------------
 
@@ -283,7 +301,7 @@ class AsyncConnection(asyncio.Protocol):
         self._flush()
         self._stop_timers()
         if self._transport is not None:
-            self._transport.close()
+            self._transport.abort()  # see "Closing" in the module docstring
 
     # --- plumbing --------------------------------------------------------------
 
@@ -418,7 +436,7 @@ class AsyncConnection(asyncio.Protocol):
                         "connection closed", endpoint=self.endpoint
                     )
                 if self._transport is not None:
-                    self._transport.close()
+                    self._transport.abort()
         if touched:
             for stream in touched:
                 stream.touched = False

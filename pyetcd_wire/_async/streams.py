@@ -95,6 +95,9 @@ class AsyncStreamWorker:
             refresh_token=self._refresh_token,
         )
         self._closed = False
+        # What `close()` stopped, for `wait_closed`.
+        self._closed_tasks: List[asyncio.Task[None]] = []
+        self._closed_channels: List[AsyncChannel] = []
         self._look_pending = False
         self._timer: Optional[asyncio.TimerHandle] = None
         # Opening streams: the channel being dialed for them, the dial, a
@@ -153,17 +156,26 @@ class AsyncStreamWorker:
             watch._on_end(None)
         for keep_alive in keep_alives:
             keep_alive._on_stopped()
-        for task in self.tasks():
+        self._closed_tasks = self.tasks()
+        for task in self._closed_tasks:
             task.cancel()
         if self._timer is not None:
             self._timer.cancel()
         self._watches.close_stream()
         self._leases.close_stream()
+        self._closed_channels = self._pool.channels()
         self._pool.close()
+
+    async def wait_closed(self) -> None:
+        """After `close()`: return once its tasks ended and its sockets are
+        closed."""
+        await asyncio.gather(*self._closed_tasks, return_exceptions=True)
+        for channel in self._closed_channels:
+            await channel.wait_closed()
 
     def tasks(self) -> List[asyncio.Task[None]]:
         """Its tasks still running (a dial, a token refresh): `close()`
-        cancels them; the client awaits them."""
+        cancels them; `wait_closed` awaits them."""
         return [t for t in (self._dialing, self._refreshing) if t is not None]
 
     def _check_open(self) -> None:

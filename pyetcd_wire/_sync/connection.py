@@ -20,6 +20,17 @@ Theory of operation.
   it with the next request halves those pings (transport-bench.md §1.4).
 * A connection that has sat unread for a while is drained before reuse, so a
   GOAWAY or EOF that arrived meanwhile is seen before a request is sent.
+* Closing never pulls the socket from under a thread using it.  Any thread
+  may close a connection (the client, a channel replacing it, keepalive, a
+  reader meeting EOF) while another holds the reader or writer role, or
+  polls the descriptor (`hold_fd`).  Close shuts the socket down, which
+  wakes them: a recv returns EOF, a send fails, a poll reports it, so each
+  ends its call with the connection's ConnectionLostError.  The descriptor
+  itself is closed by whoever lets go of the socket last
+  (`_close_if_unused`): closed earlier, a thread about to call the socket
+  (recv, send, setsockopt) would get EBADF, an untyped OSError (issue 14),
+  and the descriptor's number could go to a new socket while a poll still
+  watches it by number.
 """
 
 from __future__ import annotations
@@ -94,13 +105,16 @@ class Connection:
         self._deferred = b""  # control replies held for the next request
         self._sleepers: List[_Slot] = []
         self._dead: Optional[EtcdError] = None
+        self._shut = False  # shut down: closed once nobody uses it
+        self._fd_holds = 0  # threads polling the descriptor (`hold_fd`)
         # When bytes last came from the server, and when a reader last looked.
         self.last_read = self._last_look = time.monotonic()
         self._timeouts = transport.KernelTimeouts(sock)
+        self._fd = sock.fileno()
         # For `probe`: is anything waiting?  poll(2), not a recv: no
         # exception to raise and catch when nothing is (the usual case).
         self._readable = select.poll()
-        self._readable.register(sock.fileno(), select.POLLIN)
+        self._readable.register(self._fd, select.POLLIN)
         core.initiate()  # the preface goes out with the first request
 
     # --- public -----------------------------------------------------------------
@@ -236,10 +250,22 @@ class Connection:
             with contextlib.suppress(EtcdError):  # reaches the calls via _lost
                 self._write(data, time.monotonic() + 5.0)
 
-    def fileno(self) -> int:
-        """The socket's descriptor, for a thread that waits with poll(2)
-        and then calls `pump()`."""
-        return self._sock.fileno()
+    def hold_fd(self) -> Optional[int]:
+        """The socket's descriptor, for a thread that waits for it with
+        poll(2) and then calls `pump()`; None if the connection is closed.
+        The descriptor stays open (its number is not reused) until
+        `release_fd()`."""
+        with self._lock:
+            if self._shut:
+                return None
+            self._fd_holds += 1
+            return self._fd
+
+    def release_fd(self) -> None:
+        """The caller of `hold_fd` no longer polls the descriptor."""
+        with self._lock:
+            self._fd_holds -= 1
+            self._close_if_unused()
 
     def pump(self) -> bool:
         """Read what the socket has now, without blocking, and route it to
@@ -367,10 +393,11 @@ class Connection:
         return call, reader
 
     def _has_news(self) -> bool:
-        """Is anything waiting in the socket?  (Under the lock: a poll
-        object refuses concurrent use.)"""
+        """Is anything waiting in the socket (or is it closed)?  Under the
+        lock: a poll object refuses concurrent use, and the descriptor is
+        open while the socket is not shut down (see `_close_if_unused`)."""
         with self._lock:
-            return bool(self._readable.poll(0))
+            return self._shut or bool(self._readable.poll(0))
 
     def _drain_idle(self) -> None:
         """Process what arrived while nobody read (GOAWAY, PING, EOF)."""
@@ -475,8 +502,8 @@ class Connection:
                 check = keepalive.next_check(self.last_read) - time.monotonic()
                 remaining = check if remaining is None else min(remaining, check)
                 remaining = max(remaining, 0.001)
-            timeouts.for_receive(remaining)
             try:
+                timeouts.for_receive(remaining)
                 data = recv(READ_SIZE)
             except BlockingIOError:
                 # The kernel timeout fired: the deadline, or keepalive's turn.
@@ -512,6 +539,7 @@ class Connection:
             retired = idle and self._dead is None and not core.accepts_calls
             if done:
                 self._reading = False
+                self._close_if_unused()
                 if self._sleepers:
                     self._wake(self._sleepers[0])
                 elif idle and not self._writing and not retired:
@@ -569,6 +597,7 @@ class Connection:
         """Give up the reader role, waking a sleeper to take it."""
         with self._lock:
             self._reading = False
+            self._close_if_unused()
             if self._sleepers:
                 self._wake(self._sleepers[0])
 
@@ -621,12 +650,31 @@ class Connection:
         self._close_socket()
 
     def _close_socket(self) -> None:
-        # shutdown() first: it wakes a thread blocked in poll() on this socket,
-        # which close() alone does not.
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        """Shut the socket down, waking every thread blocked on it (close()
+        alone wakes none), and close it if nobody uses it (see the module
+        docstring)."""
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._close_if_unused()
+
+    def _close_if_unused(self) -> None:
+        """Close a shut-down socket once no thread holds the reader or writer
+        role or polls the descriptor (lock held; close(2) does not block)."""
+        if (
+            self._shut
+            and not self._reading
+            and not self._writing
+            and not self._fd_holds
+            and self._fd >= 0
+        ):
+            self._readable.unregister(self._fd)
+            self._fd = -1
+            with contextlib.suppress(OSError):
+                self._sock.close()
 
     def _deadline_passed(self, call: Call) -> None:
         self.cancel(call)
@@ -638,8 +686,9 @@ class Connection:
     # --- writing ----------------------------------------------------------------
 
     def _write_locked_start(self) -> bytes:
-        """Take the writer role and the bytes to write, if no one has it (lock held)."""
-        if self._writing:
+        """Take the writer role and the bytes to write, if no one has it (lock
+        held); nothing once the socket is shut down."""
+        if self._writing or self._shut:
             return b""
         data = self._core.data_to_send()
         if self._unsent or self._deferred:
@@ -687,15 +736,18 @@ class Connection:
                     data = b"" if self._dead is not None else self._core.data_to_send()
                     if not data:
                         self._writing = False
+                        self._close_if_unused()
         except DeadlineExceededError:
             with self._lock:
                 self._unsent = data + self._unsent
                 self._writing = False
+                self._close_if_unused()
             if own:
                 raise
         except OSError as exc:
             with self._lock:
                 self._writing = False
+                self._close_if_unused()
             self._lost(transport.describe(exc))
             if own:
                 raise ConnectionLostError(

@@ -229,16 +229,22 @@ class StreamWorker:
         self._role.wake_parked()
         if thread is not None and thread is not threading.current_thread():
             thread.join()
-        # A user thread may still be in a turn: let it finish (it ends at the
-        # wake-up above), so nothing reads the sockets we close.
+        # A user thread may still be in a turn: wait until it hands the role
+        # over (its turn ends at the wake-up above), so nothing polls or
+        # reads the sockets we close; within bounds, as close() must return.
         own = Sleeper()
-        deadline = time.monotonic() + SEND_TIMEOUT
-        while not self._role.claim(own, follow=False) and time.monotonic() < deadline:
-            time.sleep(0.001)
+        if thread is not threading.current_thread() and not self._role.claim(
+            own, follow=True
+        ):
+            own.wait(time.monotonic() + SEND_TIMEOUT)
+            self._role.unfollow(own)
         self._close_streams()
         self._pool.close()
+        for fd in list(self._polled):
+            self._unpoll(fd)
         self._wake_r.close()
         self._wake_w.close()
+        self._role.release(own)  # to a thread that came late: it sees `_closed`
 
     def _check_open(self) -> None:
         if self._closed:
@@ -279,26 +285,48 @@ class StreamWorker:
             if deadline is not None and time.monotonic() >= deadline:
                 return
             me = Sleeper()
-            if not role.claim(me, follow=True):
-                if role.holder is WORKER:
-                    self._wake()  # the worker hands over after its turn
-                with watch._mutex:
-                    waiting = not ready()
-                    if waiting:
-                        watch._sleepers.append(me)
-                if waiting:
-                    me.wait(deadline)
-                    with watch._mutex:
-                        if me in watch._sleepers:
-                            watch._sleepers.remove(me)
-                if not role.unfollow(me):
-                    continue
+            # `unsure`: `me` may be queued for the role, or hold it, and an
+            # exception (KeyboardInterrupt in the wait) must not leave it so:
+            # a role handed to a thread that left is never released, and
+            # nothing would read the streams again.
+            holding, unsure = False, True
             try:
+                holding = role.claim(me, follow=True)
+                if not holding:
+                    self._follow(watch, me, ready, deadline)
+                    holding = role.unfollow(me)
+                unsure = False
+                if not holding:
+                    continue
                 self._read_until(watch, ready, deadline)
             finally:
-                if role.release(me) and (self._woken or self._dirty):
+                if unsure:
+                    holding = role.unfollow(me)
+                if holding and role.release(me) and (self._woken or self._dirty):
                     # Left a wake-up, or the work one asked for, unhandled.
                     role.wake_parked()
+
+    def _follow(
+        self,
+        watch: Watch,
+        me: Sleeper,
+        ready: Callable[[], bool],
+        deadline: Optional[float],
+    ) -> None:
+        """Wait (as a follower of the reader role) until `ready()`, the role
+        is handed over, or `deadline`."""
+        if self._role.holder is WORKER:
+            self._wake()  # the worker hands over after its turn
+        with watch._mutex:
+            if ready():
+                return
+            watch._sleepers.append(me)
+        try:
+            me.wait(deadline)
+        finally:
+            with watch._mutex:
+                if me in watch._sleepers:
+                    watch._sleepers.remove(me)
 
     def _read_until(
         self, watch: Watch, ready: Callable[[], bool], deadline: Optional[float]
@@ -411,8 +439,8 @@ class StreamWorker:
                 self._dirty = True
             else:
                 conn = self._polled.get(fd)
-                if conn is not None:
-                    conn.pump()
+                if conn is not None and not conn.pump():
+                    self._dirty = True  # lost: stop polling it
         if keepalive_at is not None and time.monotonic() >= keepalive_at:
             for conn in list(self._polled.values()):
                 conn.keepalive_check()  # a lost one ends its streams
@@ -451,27 +479,39 @@ class StreamWorker:
                 pass
         self._woken = False
 
-    def _live_streams(self) -> List[Stream]:
+    def _streams(self) -> List[Stream]:
         streams = (self._watches.stream, self._leases.stream)
-        return [s for s in streams if isinstance(s, Stream) and not s.ended]
+        return [s for s in streams if isinstance(s, Stream)]
 
     def _poll_sockets(self) -> None:
-        """Make the poll wait on the sockets of the live streams' connections
-        (by number: a closed socket's number may come back on a new one)."""
-        live = {s.connection.fileno(): s.connection for s in self._live_streams()}
+        """Make the poll wait on the sockets of the live streams' connections.
+        The poll knows them by number, so each is held open while polled
+        (`Connection.hold_fd`): a closed socket's number may come back on a
+        new one, which the poll would then watch instead.  A stream that
+        ended since the halves looked (its connection closed by another
+        thread, which does not wake this loop) is seen to at once."""
+        streams = self._streams()
+        live = {id(s.connection): s.connection for s in streams if not s.ended}
         for fd, conn in list(self._polled.items()):
-            if live.get(fd) is not conn:
-                with contextlib.suppress(KeyError):
-                    self._poll.unregister(fd)
-                del self._polled[fd]
-        for fd, conn in live.items():
-            if fd not in self._polled:
-                self._poll.register(fd, select.POLLIN)
-                self._polled[fd] = conn
+            if live.pop(id(conn), None) is not conn or conn.closed:
+                self._unpoll(fd)
+        for conn in live.values():
+            held = conn.hold_fd()
+            if held is not None:
+                self._poll.register(held, select.POLLIN)
+                self._polled[held] = conn
+        # Checked after the holds: a stream ending from now on either brings
+        # data or shuts a polled socket down, and both wake the poll.
+        if any(s.ended for s in streams):
+            self._tend_at = 0.0
+
+    def _unpoll(self, fd: int) -> None:
+        self._poll.unregister(fd)
+        self._polled.pop(fd).release_fd()
 
     def _pump(self) -> None:
         pumped: Set[int] = set()
-        for stream in self._live_streams():
+        for stream in self._streams():
             conn = stream.connection
             if id(conn) not in pumped:
                 pumped.add(id(conn))

@@ -143,7 +143,11 @@ def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
             sock = socket.create_connection(
                 (endpoint.host, endpoint.port), timeout=timeout
             )
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except BaseException:
+                sock.close()
+                raise
     except socket.timeout:
         raise ConnectionFailedError(
             [(endpoint.text, f"no connection within dial_timeout ({timeout} s)")]

@@ -54,7 +54,12 @@ def silence_stdout() -> None:
     point stdout at /dev/null, so the interpreter's last flush cannot fail."""
     # No file descriptor (captured in tests): nothing to protect.
     with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stdout)
+        finally:
+            os.close(null)  # stdout is a copy of it now
 
 
 def err_line(text: str) -> None:

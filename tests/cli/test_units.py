@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import pytest
 
 from pyetcd_wire._proto import rpc_pb2 as pb
@@ -9,7 +13,7 @@ from pyetcd_wire.cli import gojson, printers
 from pyetcd_wire.cli.cluster import go_duration
 from pyetcd_wire.cli.errors import CliError
 from pyetcd_wire.cli.flags import parse_duration
-from pyetcd_wire.cli.output import Out
+from pyetcd_wire.cli.output import Out, silence_stdout
 from pyetcd_wire.cli.txn import parse_compare, parse_request
 
 
@@ -101,3 +105,14 @@ def test_compares_and_requests() -> None:
     )
     with pytest.raises(CliError):
         parse_request("put")
+
+
+def test_silence_stdout_points_stdout_at_devnull_and_leaks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (tests/conftest.py fails a test that leaves a descriptor open: the
+    # /dev/null one, before the fix.)
+    with open(tmp_path / "out", "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        silence_stdout()
+        assert os.readlink(f"/proc/self/fd/{stdout.fileno()}") == os.devnull

@@ -21,6 +21,7 @@ from pyetcd_wire import Client
 from pyetcd_wire._core.h2.connection import DEFAULT_STREAM_WINDOW
 from pyetcd_wire._proto import rpc_pb2
 from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
+from pyetcd_wire._sync.reader_role import WORKER, Sleeper
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.errors import (
     CompactedError,
@@ -542,6 +543,45 @@ def test_reader_role_handed_over_with_news_already_routed_returns_at_once(etcd, 
     assert time.monotonic() - started < 1.0
     reader.join(5)
     assert [r.events[0].kv.mod_revision for r in got if r is not None] == [2]
+
+
+class Interrupted(BaseException):
+    """Stands for the KeyboardInterrupt of Ctrl-C in a waiting thread."""
+
+
+@sync_only
+def test_a_follower_interrupted_in_its_wait_leaves_the_reader_role(etcd, monkeypatch):
+    """The main thread waits in w2.get() as a follower of thread A's reader
+    role and is interrupted (Ctrl-C).  It must leave the queue: the role
+    was handed to it when A let go, and nobody read the stream again (and
+    Client.close() then waited for the role; `pyetcd elect -l` hung on
+    Ctrl-C)."""
+    fake, _, client = etcd()
+    w1 = client.watch("a", timeout=5)
+    w2 = client.watch("b", timeout=5)
+    role = client._streams._role
+    got: List[Optional[rpc_pb2.WatchResponse]] = []
+    reader = threading.Thread(target=lambda: got.append(w1.get(timeout=10)))
+    reader.start()
+    wait_for(lambda: role.holder not in (None, WORKER))  # A reads
+    main, wait = threading.current_thread(), Sleeper.wait
+
+    def interrupted(self: Sleeper, deadline: Optional[float]) -> bool:
+        if threading.current_thread() is main:
+            raise Interrupted
+        return wait(self, deadline)
+
+    monkeypatch.setattr(Sleeper, "wait", interrupted)
+    with pytest.raises(Interrupted):
+        w2.get(timeout=10)
+    monkeypatch.undo()
+    fake.put(1)  # news for both: A returns and lets go of the role
+    reader.join(10)
+    assert [r.events[0].kv.mod_revision for r in got if r is not None] == [2]
+    assert revisions(w2, 1) == [2]  # routed by A's turn
+    fake.put(1)
+    assert revisions(w2, 1) == [3]  # someone reads the stream still
+    client.close()
 
 
 # --- a bug in the loop ends everything loudly -------------------------------------
