@@ -178,7 +178,10 @@ class EtcdMember:
             its WAL tail in memory: a SIGKILL can lose writes it already
             applied and answered (seen once in CI: a revision delivered to a
             watch was missing, and renumbered, after the restart).  Tests
-            that SIGKILL and restart a member and check its history need it.
+            that SIGKILL and restart a member and check its history need it,
+            and a cluster of three: even with fsync, a lone member of etcd
+            before 3.5.5 (3.4.21) may answer a write before its WAL entry is
+            on disk (etcd#14370), where three keep it on a quorum's disks.
         heartbeat_interval_ms, election_timeout_ms: raft timing.
         start_timeout: seconds ``start()`` waits for health.
         stop_timeout: seconds ``stop()`` waits after SIGTERM before SIGKILL.
@@ -490,7 +493,7 @@ class EtcdCluster:
         size: the number of members (1, 3 or 5 are sensible).
         binary: the etcd executable; default ``find_etcd_binary()``.
         extra_args, env, heartbeat_interval_ms, election_timeout_ms,
-        start_timeout, stop_timeout: passed to every ``EtcdMember``.
+        start_timeout, stop_timeout, durable: passed to every ``EtcdMember``.
 
     Raises:
         ValueError: ``size`` < 1.
@@ -508,6 +511,7 @@ class EtcdCluster:
         election_timeout_ms: int = DEFAULT_ELECTION_TIMEOUT_MS,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        durable: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError(f"a cluster needs at least one member, not {size}")
@@ -523,6 +527,7 @@ class EtcdCluster:
             election_timeout_ms=election_timeout_ms,
             start_timeout=start_timeout,
             stop_timeout=stop_timeout,
+            durable=durable,
         )
         self.members: list[EtcdMember] = self._build_members()
 

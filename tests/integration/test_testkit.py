@@ -325,3 +325,12 @@ def test_durable_member_keeps_etcds_fsync(etcd_binary):
     finally:
         fast.close()
         durable.close()
+
+
+def test_durable_cluster_makes_durable_members(etcd_binary):
+    cluster = EtcdCluster(3, binary=etcd_binary, durable=True)
+    try:
+        assert all(m.durable for m in cluster.members)
+        assert all("--unsafe-no-fsync" not in m.command() for m in cluster.members)
+    finally:
+        cluster.close()
