@@ -284,15 +284,23 @@ class Connection:
         return self._dead is None
 
     def cancel(self, call: Call) -> None:
-        """Cancel a call (RST_STREAM CANCEL); idempotent."""
+        """Cancel a call (RST_STREAM CANCEL); idempotent.  A draining
+        connection (GOAWAY) whose last call this was closes, as it does when
+        its last call is answered (`_received`)."""
         with self._lock:
+            core = self._core
             if self._dead is None:
-                self._core.cancel_call(call)
+                core.cancel_call(call)
             data = self._write_locked_start()
+            retired = (
+                self._dead is None and not core.accepts_calls and not core.active_calls
+            )
         if data:
             # Best effort: if this fails, the connection is failing anyway.
             with contextlib.suppress(EtcdError):
                 self._write(data, time.monotonic() + 1.0)
+        if retired:
+            self.close()
 
     def close(self) -> None:
         """Close the socket; calls still waiting fail with ConnectionLostError."""
@@ -459,7 +467,11 @@ class Connection:
                             slot.wakeup.acquire()
                         self._sleepers.append(slot)
                 if not reader:
-                    self._sleep(slot, deadline, call)
+                    try:
+                        self._sleep(slot, deadline, call)
+                    except BaseException:
+                        self._leave_sleepers(slot)
+                        raise
                     continue
             satisfied = False
             try:
@@ -470,6 +482,19 @@ class Connection:
             if satisfied:
                 return
             reader = False
+
+    def _leave_sleepers(self, slot: _Slot) -> None:
+        """A sleeping caller leaves for good (its deadline, or an exception
+        such as the KeyboardInterrupt of Ctrl-C): its slot must not stay in
+        line, where `_release_reader` would wake it instead of a caller that
+        is still waiting; and a wake-up it got but will not act on goes to
+        the next in line."""
+        with self._lock:
+            if slot.asleep:
+                slot.asleep = False
+                self._sleepers.remove(slot)
+            elif not self._reading and self._sleepers:
+                self._wake(self._sleepers[0])
 
     def _sleep(self, slot: _Slot, deadline: Optional[float], call: Call) -> None:
         assert slot.wakeup is not None

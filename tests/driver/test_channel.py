@@ -12,6 +12,7 @@ import pytest
 from h2.settings import SettingCodes
 
 from pyetcd_wire._sync.channel import Channel
+from pyetcd_wire._sync.connection import Connection
 from pyetcd_wire.errors import (
     ConnectionFailedError,
     ConnectionLostError,
@@ -572,3 +573,57 @@ def test_dial_timeout_when_the_server_never_accepts():
         for s in fillers:
             s.close()
         listener.close()
+
+
+class Interrupted(BaseException):
+    """Stands for the KeyboardInterrupt of Ctrl-C in a waiting thread."""
+
+
+def test_a_caller_interrupted_while_it_sleeps_leaves_the_line(serve, monkeypatch):
+    """Three calls share a connection: R reads, B and C sleep behind it.  B
+    is interrupted (Ctrl-C) in its sleep.  When R's call ends, the reader
+    role must go to C, not to B's abandoned place in line; else C's answer,
+    which comes after R has left, is read by nobody until C's deadline."""
+    held: Dict[str, int] = {}
+
+    def hold(peer: FakeEtcdPeer, sid: int, request: bytes) -> None:
+        held[request.decode()] = sid
+
+    server, ch = serve(route(Hold=hold))
+    conn = ch.connection(None)
+    sleep = Connection._sleep
+
+    def interrupted(self, slot, deadline, call):
+        if threading.current_thread().name == "B":
+            raise Interrupted
+        return sleep(self, slot, deadline, call)
+
+    monkeypatch.setattr(Connection, "_sleep", interrupted)
+    results: Dict[str, object] = {}
+
+    def call(name: str, timeout: float) -> None:
+        try:
+            results[name] = ch.unary("/svc/Hold", name.encode(), timeout=timeout)
+        except BaseException as exc:
+            results[name] = exc
+
+    def start(name: str, timeout: float) -> threading.Thread:
+        thread = threading.Thread(target=call, args=(name, timeout), name=name)
+        thread.start()
+        wait_for(lambda: name in held)
+        return thread
+
+    reader = start("R", 30)
+    wait_for(lambda: conn._reading)
+    interrupted_thread = start("B", 30)
+    interrupted_thread.join(5)
+    assert isinstance(results["B"], Interrupted)
+    waiting = start("C", 10)  # the hang bound: its deadline
+    wait_for(lambda: len(conn._sleepers) == 1)  # C, behind R
+    with server.script() as peer:
+        peer.reply(held["R"], b"r")
+    reader.join(5)
+    with server.script() as peer:
+        peer.reply(held["C"], b"c")
+    waiting.join(15)
+    assert results == {"R": b"r", "B": results["B"], "C": b"c"}
