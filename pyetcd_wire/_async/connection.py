@@ -120,14 +120,8 @@ class AsyncConnection(asyncio.Protocol):
             if self._keepalive_timer is not None:
                 self._keepalive_timer.cancel()
             self._arm_keepalive()
-        core = self._core
-        self._dispatch(core.receive_data(data))
-        if not core.accepts_calls and not core.active_calls:
-            # Draining (GOAWAY, ids used up) and now idle: nothing more will
-            # happen on this connection.
-            self.close()
-        else:
-            self._flush_soon()
+        self._dispatch(self._core.receive_data(data))
+        self._flush_or_retire()
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         reason = str(exc) if exc else "the server closed the connection"
@@ -197,7 +191,7 @@ class AsyncConnection(asyncio.Protocol):
             await waiter.future
         except BaseException as exc:  # deadline, or the task was cancelled
             self._core.cancel_call(call)
-            self._flush_soon()
+            self._flush_or_retire()
             if isinstance(exc, _DeadlineError):
                 raise DeadlineExceededError(
                     f"deadline exceeded waiting for {path} from {self.endpoint}",
@@ -273,6 +267,16 @@ class AsyncConnection(asyncio.Protocol):
     def cancel_call(self, call: Call) -> None:
         if self.dead is None and call.state is not CallState.CLOSED:
             self._core.cancel_call(call)
+            self._flush_or_retire()
+
+    def _flush_or_retire(self) -> None:
+        """After a call ended: a draining connection (GOAWAY, stream ids used
+        up) that is now idle closes, whether its last call was answered or
+        given up; any other has its writes flushed."""
+        core = self._core
+        if self.dead is None and not core.accepts_calls and not core.active_calls:
+            self.close()
+        else:
             self._flush_soon()
 
     def close(self) -> None:

@@ -19,8 +19,13 @@ from pyetcd_wire._async.channel import AsyncChannel
 from pyetcd_wire._core.grpc.connection import GrpcConnection
 from pyetcd_wire._policy.endpoints import parse_endpoint
 from pyetcd_wire._sync import transport
+from pyetcd_wire._sync.channel import Channel
 from pyetcd_wire._sync.connection import Connection
-from pyetcd_wire.errors import ConnectionFailedError, ConnectionLostError
+from pyetcd_wire.errors import (
+    ConnectionFailedError,
+    ConnectionLostError,
+    DeadlineExceededError,
+)
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import PeerEvent, RequestEnded
 from pyetcd_wire.testing.peer_server import PeerServer
@@ -172,3 +177,58 @@ def test_a_drained_connection_closes_once_its_last_call_ended(
             await channel.wait_closed()
 
     assert run(main()) == [b"done", b"hi"]
+
+
+def test_a_drained_connection_closes_once_its_last_call_gave_up(
+    server: PeerServer,
+) -> None:
+    """GOAWAY with a call in flight that then passes its deadline: the old
+    connection has nothing left to do and closes (the sync one stayed open
+    until the client closed; an answered last call already closed it)."""
+    assert server.address is not None
+    host, port = server.address
+    channel = Channel(f"{host}:{port}")
+    try:
+        old = channel.connection(None)
+
+        def hang() -> None:
+            with pytest.raises(DeadlineExceededError):
+                channel.unary("/svc/Hang", b"", timeout=2)
+
+        hung = threading.Thread(target=hang)
+        hung.start()
+        while not server.connections or not server.peer.requests:
+            time.sleep(0.005)
+        with server.script() as peer:
+            peer.goaway(last_stream_id=1)
+        hung.join(10)
+        assert server.connections[0].closed.wait(10)  # with no other call
+        assert old.closed
+    finally:
+        channel.close()
+
+
+def test_a_drained_asyncio_connection_closes_once_its_last_call_gave_up(
+    server: PeerServer,
+) -> None:
+    assert server.address is not None
+    host, port = server.address
+
+    async def main() -> None:
+        channel = AsyncChannel(f"{host}:{port}")
+        try:
+            first = asyncio.ensure_future(channel.unary("/svc/Hang", b"", timeout=2))
+            old = await channel.connection()
+            while not server.connections or not server.peer.requests:
+                await asyncio.sleep(0.005)
+            with server.script() as peer:
+                peer.goaway(last_stream_id=1)
+            with pytest.raises(DeadlineExceededError):
+                await first
+            assert await channel.unary("/svc/Echo", b"hi", timeout=30) == b"hi"
+            await asyncio.wait_for(asyncio.shield(old.socket_closed), 10)
+        finally:
+            channel.close()
+            await channel.wait_closed()
+
+    run(main())
