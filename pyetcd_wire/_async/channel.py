@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from typing import Any, List, Optional, Union
 
 from .._core.grpc.connection import (
@@ -18,7 +19,7 @@ from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
 from .._sync.tls_config import context_for
 from .._sync.transport import alpn_refusal, describe, host_name, tls_failure
-from ..errors import ConnectionFailedError, ConnectionLostError
+from ..errors import ConnectionFailedError, ConnectionLostError, DeadlineExceededError
 from .connection import AsyncConnection
 from .stream import AsyncStream
 
@@ -72,10 +73,15 @@ class AsyncChannel:
         cancellable: bool = True,
     ) -> bytes:
         """One unary call; the serialized response (errors and `cancellable`
-        as `Channel.unary`)."""
+        as `Channel.unary`).  A dial it needs counts against `timeout`."""
         conn = self.current
         if conn is None or conn.dead is not None:
-            conn = await self.connection()
+            if timeout is None:
+                conn = await self.connection()
+            else:
+                started = time.monotonic()
+                conn = await self.connection(timeout)
+                timeout = max(0.0, timeout - (time.monotonic() - started))
         return await conn.unary(
             path, request, timeout=timeout, metadata=metadata, cancellable=cancellable
         )
@@ -100,9 +106,11 @@ class AsyncChannel:
             path, metadata=metadata, request=request, timeout=timeout
         )
 
-    async def connection(self) -> AsyncConnection:
+    async def connection(self, timeout: Optional[float] = None) -> AsyncConnection:
         """The connection new calls go to, dialing one if needed (one dial at
-        a time: concurrent callers wait for the same one)."""
+        a time: concurrent callers wait for the same one).  `timeout`: wait
+        for a dial this long at most (DeadlineExceededError), a call's
+        deadline, shorter than dial_timeout; the dial goes on for others."""
         if self._closed:
             raise ConnectionLostError("channel is closed", not_processed=True)
         current = self.current
@@ -113,8 +121,10 @@ class AsyncChannel:
             dialing = self._dialing = asyncio.ensure_future(self._dial())
             dialing.add_done_callback(self._dialed)
         try:
-            # Shielded: a caller that gives up does not stop the others' dial.
-            return await asyncio.shield(dialing)
+            if timeout is None:
+                # Shielded: a caller that gives up does not stop the others' dial.
+                return await asyncio.shield(dialing)
+            return await _dialed_within(dialing, timeout, self.endpoint.text)
         except asyncio.CancelledError:
             if self._closed and dialing.cancelled():  # by close(), not our caller
                 raise ConnectionLostError(
@@ -196,7 +206,7 @@ class AsyncChannel:
         """True if the current connection has received nothing since `when`
         (monotonic): see `Channel.silent_since`."""
         current = self.current
-        return current is not None and current.last_read < when
+        return current is None or current.last_read < when
 
     def close(self) -> None:
         """Close the connections (`wait_closed` waits until their sockets
@@ -216,6 +226,34 @@ class AsyncChannel:
         stopped has closed what it opened."""
         if self._closing:
             await asyncio.wait(self._closing)
+
+
+async def _dialed_within(
+    dialing: asyncio.Future[AsyncConnection], timeout: float, endpoint: str
+) -> AsyncConnection:
+    """`dialing`'s connection, or DeadlineExceededError once `timeout`
+    seconds passed; either way, as with `asyncio.shield`, the dial goes on for
+    the other callers.  A timer, not `asyncio.wait_for`, which before Python
+    3.12 can swallow a cancellation that arrives with the result (gh-86296)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    dialing.add_done_callback(wake)
+    timer = loop.call_later(timeout, wake, None)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        dialing.remove_done_callback(wake)
+    if not dialing.done():
+        raise DeadlineExceededError(
+            f"deadline exceeded connecting to {endpoint}", endpoint=endpoint
+        )
+    return dialing.result()
 
 
 __all__ = ["AsyncChannel"]

@@ -20,7 +20,7 @@ from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import call_error
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
-from ..errors import ConnectionLostError, EtcdError
+from ..errors import ConnectionLostError, DeadlineExceededError, EtcdError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
 from .tls_config import context_for
@@ -181,54 +181,74 @@ class Channel:
         return Stream(conn, call, slot, deadline)
 
     def connection(self, deadline: Optional[float]) -> Connection:
-        """The connection new calls go to, dialing one if needed."""
+        """The connection new calls go to, dialing one if needed (one dial
+        at a time).  `deadline` bounds the wait for it, dialing included:
+        DeadlineExceededError once it passes, if it came before
+        dial_timeout (a ConnectionFailedError says dial_timeout did)."""
         current = self._current
         if current is not None and current.usable:
             return current
-        with self._lock:
-            if self._closed:
-                raise ConnectionLostError("channel is closed", not_processed=True)
-            current = self._current
-            if current is not None and current.usable:
-                return current
-            if current is not None:
-                self._retire(current)
-            timeout = transport.remaining(
-                deadline, f"connecting to {self.endpoint.text}"
-            )
-            if self.dial_timeout is not None:
-                timeout = (
-                    self.dial_timeout
-                    if timeout is None
-                    else min(timeout, self.dial_timeout)
-                )
+        if not self._lock.acquire(timeout=_lock_timeout(deadline)):
+            raise self._dial_deadline_passed()
+        try:
+            return self._connection_locked(deadline)
+        finally:
+            self._lock.release()
+
+    def _connection_locked(self, deadline: Optional[float]) -> Connection:
+        """`connection`, lock held."""
+        if self._closed:
+            raise ConnectionLostError("channel is closed", not_processed=True)
+        current = self._current
+        if current is not None and current.usable:
+            return current
+        if current is not None:
+            self._retire(current)
+        timeout = transport.remaining(deadline, f"connecting to {self.endpoint.text}")
+        bound_by_deadline = timeout is not None and (
+            self.dial_timeout is None or timeout < self.dial_timeout
+        )
+        if not bound_by_deadline:
+            timeout = self.dial_timeout
+        try:
             sock = transport.connect(
                 self.endpoint, timeout, self.ssl_context, self._server_name
             )
-            core = GrpcConnection(
-                authority=self.endpoint.authority,
-                max_send_message_size=self.max_send_message_size,
-                max_recv_message_size=self.max_recv_message_size,
-                first_stream_id=self._first_stream_id,
-                endpoint=self.endpoint.text,
-            )
-            keepalive_time, keepalive_timeout = self._keepalive
-            self._current = Connection(
-                sock,
-                core,
-                self.endpoint.text,
-                keepalive=None
-                if keepalive_time is None
-                else Keepalive(keepalive_time, keepalive_timeout),
-            )
-            return self._current
+        except transport.DialTimedOutError as exc:
+            if bound_by_deadline:
+                raise self._dial_deadline_passed() from exc
+            raise
+        core = GrpcConnection(
+            authority=self.endpoint.authority,
+            max_send_message_size=self.max_send_message_size,
+            max_recv_message_size=self.max_recv_message_size,
+            first_stream_id=self._first_stream_id,
+            endpoint=self.endpoint.text,
+        )
+        keepalive_time, keepalive_timeout = self._keepalive
+        self._current = Connection(
+            sock,
+            core,
+            self.endpoint.text,
+            keepalive=None
+            if keepalive_time is None
+            else Keepalive(keepalive_time, keepalive_timeout),
+        )
+        return self._current
 
     def silent_since(self, when: float) -> bool:
         """True if the current connection has received nothing from the
-        server since `when` (monotonic): a call that timed out on it was
-        met with silence, not with slowness."""
+        server since `when` (monotonic), or there is none (a dial that did
+        not complete): a call that timed out was met with silence, not with
+        slowness."""
         current = self._current
-        return current is not None and current.last_read < when
+        return current is None or current.last_read < when
+
+    def _dial_deadline_passed(self) -> DeadlineExceededError:
+        return DeadlineExceededError(
+            f"deadline exceeded connecting to {self.endpoint.text}",
+            endpoint=self.endpoint.text,
+        )
 
     def _retire(self, conn: Connection) -> None:
         """Stop giving `conn` new calls (lock held).  A connection with calls
@@ -344,6 +364,11 @@ class Stream:
 
     def __exit__(self, *exc_info: object) -> None:
         self.cancel()
+
+
+def _lock_timeout(deadline: Optional[float]) -> float:
+    """`Lock.acquire`'s timeout for `deadline` (-1: none)."""
+    return -1 if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 __all__ = ["Channel", "Stream"]

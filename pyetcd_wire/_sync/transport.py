@@ -28,6 +28,11 @@ from .tls_socket import (
 )
 
 
+class DialTimedOutError(ConnectionFailedError):
+    """The dial's time ran out (TCP connect or TLS handshake): the caller
+    may say whose time it was (dial_timeout, or a call's deadline)."""
+
+
 class SocketLike(Protocol):
     """What the driver uses of a socket: `socket.socket` or `TLSSocket`."""
 
@@ -86,7 +91,9 @@ def _handshake(
     try:
         tls = client_handshake(sock, context, server_name or host_name(endpoint))
     except socket.timeout:
-        why = f"no TLS handshake within dial_timeout ({timeout} s)"
+        raise DialTimedOutError(
+            [(endpoint.text, f"no TLS handshake within dial_timeout ({timeout} s)")]
+        ) from None
     except (ssl.SSLError, OSError) as exc:
         why = tls_failure(exc)
     else:
@@ -149,7 +156,7 @@ def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
                 sock.close()
                 raise
     except socket.timeout:
-        raise ConnectionFailedError(
+        raise DialTimedOutError(
             [(endpoint.text, f"no connection within dial_timeout ({timeout} s)")]
         ) from None
     except OSError as exc:

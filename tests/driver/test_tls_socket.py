@@ -28,7 +28,7 @@ from pyetcd_wire._sync.channel import Channel
 from pyetcd_wire._sync.connection import READ_SIZE
 from pyetcd_wire._sync.tls_config import channel_settings, default_context
 from pyetcd_wire._sync.tls_socket import TLSSocket
-from pyetcd_wire.errors import ConnectionFailedError
+from pyetcd_wire.errors import ConnectionFailedError, DeadlineExceededError
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import RequestEnded
 from tests.aio import run
@@ -791,3 +791,32 @@ def test_ssl_error_descriptions_drop_openssl_noise():
     assert tls_socket.describe_ssl_error(error) == (
         "wrong version number (is the endpoint serving TLS?)"
     )
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_calls_deadline_bounds_its_dial(certs, driver):
+    """A member that accepts TCP but never answers the TLS handshake (a frozen
+    one): a call with a deadline shorter than dial_timeout fails at its
+    deadline, as DeadlineExceededError, instead of waiting for the dial."""
+    done = threading.Event()
+    with raw_server(lambda conn: done.wait(30)) as listener:
+        endpoint = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        try:
+            if driver == "sync":
+                channel = Channel(endpoint, ssl_context=client_context(certs))
+                with channel, pytest.raises(DeadlineExceededError):
+                    channel.unary("/svc/Echo", b"", timeout=0.3)
+            else:
+
+                async def main() -> None:
+                    channel = AsyncChannel(endpoint, ssl_context=client_context(certs))
+                    try:
+                        with pytest.raises(DeadlineExceededError):
+                            await channel.unary("/svc/Echo", b"", timeout=0.3)
+                    finally:
+                        channel.close()
+                        await channel.wait_closed()
+
+                run(main())
+        finally:
+            done.set()
