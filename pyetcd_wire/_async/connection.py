@@ -28,7 +28,11 @@ GOAWAY'd connection's last call ended, keepalive) is aborted, not closed:
 the server's close_notify, so a server that stopped reading kept the socket
 open for good (and a loop that stopped meanwhile never closed it).  Nothing
 then unsent matters: the server ends the calls of a closed connection.
-`socket_closed` is done once the socket is.
+`socket_closed` is done once the socket is.  One exception: a connection
+with abandoned calls (read-only Txns, which must never be cancelled on the
+server: `GrpcConnection`) lets them end first, for ABANDONED_GRACE seconds at
+most, since closing the socket under one crashes etcd 3.5.0-3.5.4 as a reset
+does.
 """
 
 from __future__ import annotations
@@ -41,7 +45,12 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
-from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcEvent
+from .._core.grpc.connection import (
+    ABANDONED_GRACE,
+    CallsNotAcceptedError,
+    GrpcConnection,
+    GrpcEvent,
+)
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import unary_outcome
 from .._core.grpc.status import Status, StatusCode
@@ -101,6 +110,8 @@ class AsyncConnection(asyncio.Protocol):
         self._prune_at = _PRUNE_MIN  # heap size at which finished calls go
         #: Done once the socket is closed (`connection_lost` ran).
         self.socket_closed: asyncio.Future[None] = self._loop.create_future()
+        # Set by a close that waits for abandoned calls: it closes at the end.
+        self._close_timer: Optional[asyncio.TimerHandle] = None
 
     # --- asyncio.Protocol ----------------------------------------------------
 
@@ -138,7 +149,9 @@ class AsyncConnection(asyncio.Protocol):
 
     @property
     def usable(self) -> bool:
-        return self.dead is None and self._core.accepts_calls
+        return (
+            self.dead is None and self._close_timer is None and self._core.accepts_calls
+        )
 
     @property
     def active(self) -> bool:
@@ -274,13 +287,24 @@ class AsyncConnection(asyncio.Protocol):
         up) that is now idle closes, whether its last call was answered or
         given up; any other has its writes flushed."""
         core = self._core
-        if self.dead is None and not core.accepts_calls and not core.active_calls:
-            self.close()
+        if self.dead is None and (
+            (not core.accepts_calls and not core.active_calls)
+            or (self._close_timer is not None and not core.abandoned_calls)
+        ):
+            self.close_with(None)
         else:
             self._flush_soon()
 
     def close(self) -> None:
-        """Close the connection; calls in flight fail with ConnectionLostError."""
+        """Close the connection; calls in flight fail with ConnectionLostError.
+        Abandoned calls are let end first (see the module docstring): the
+        close then comes when the last one ends, or at ABANDONED_GRACE."""
+        if self.dead is None and self._core.abandoned_calls:
+            if self._close_timer is None:
+                self._close_timer = self._loop.call_later(
+                    ABANDONED_GRACE, self.close_with, None
+                )
+            return
         self.close_with(None)
 
     def close_with(self, error: Optional[EtcdError]) -> None:
@@ -318,10 +342,10 @@ class AsyncConnection(asyncio.Protocol):
             )
 
     def _stop_timers(self) -> None:
-        for timer in (self._deadline_timer, self._keepalive_timer):
+        for timer in (self._deadline_timer, self._keepalive_timer, self._close_timer):
             if timer is not None:
                 timer.cancel()
-        self._deadline_timer = self._keepalive_timer = None
+        self._deadline_timer = self._keepalive_timer = self._close_timer = None
 
     def _arm_keepalive(self) -> None:
         keepalive = self._keepalive

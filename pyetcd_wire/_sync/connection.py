@@ -46,7 +46,12 @@ from typing import Deque, List, Optional, Tuple
 
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
-from .._core.grpc.connection import CallsNotAcceptedError, GrpcConnection, GrpcEvent
+from .._core.grpc.connection import (
+    ABANDONED_GRACE,
+    CallsNotAcceptedError,
+    GrpcConnection,
+    GrpcEvent,
+)
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import raise_for, unary_outcome
 from .._core.grpc.status import Status, StatusCode
@@ -303,8 +308,42 @@ class Connection:
             self.close()
 
     def close(self) -> None:
-        """Close the socket; calls still waiting fail with ConnectionLostError."""
+        """Close the socket; calls still waiting fail with ConnectionLostError.
+        Abandoned calls are let end first, for ABANDONED_GRACE seconds at
+        most: closing the socket under one (a read-only Txn, which must never
+        be cancelled on the server: `GrpcConnection`) crashes etcd
+        3.5.0-3.5.4 as a reset does."""
+        self._let_abandoned_end(time.monotonic() + ABANDONED_GRACE)
         self.close_with(None)
+
+    def _let_abandoned_end(self, until: float) -> None:
+        """Read until no abandoned call is left, or until `until`, if no
+        other thread reads (one that does routes their ends itself)."""
+        with self._lock:
+            if self._dead is not None or self._reading:
+                return
+            if not self._core.abandoned_calls:
+                return
+            self._reading = True
+        try:
+            while self._core.abandoned_calls and self._dead is None:
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    self._timeouts.for_receive(remaining)
+                    data = self._sock.recv(READ_SIZE)
+                except BlockingIOError:
+                    return  # the grace is over
+                except OSError as exc:
+                    self._lost(transport.describe(exc))
+                    return
+                if not data:
+                    self._lost("the server closed the connection")
+                    return
+                self._received(data)
+        finally:
+            self._release_reader()
 
     def close_with(self, error: Optional[EtcdError]) -> None:
         """Close the socket; every call still open ends with `error` (None:

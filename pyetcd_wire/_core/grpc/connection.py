@@ -22,7 +22,9 @@ details the spec leaves open).
   cancel it at that deadline); it is *abandoned* instead: the caller is
   released at once, the stream is left to end on its own, and what arrives
   on it is credited back and dropped.  Abandoned streams count as active, so
-  a connection that closes once idle waits for them.
+  a connection that closes once idle waits for them; and as closing the
+  connection under one ends its context too, a driver closing a connection
+  lets them end first, for ABANDONED_GRACE seconds at most.
 * RST_STREAM from the server maps to a status (status.py table); REFUSED_STREAM
   and calls above a GOAWAY's last_stream_id are marked `not_processed`, so even
   writes may be retried.
@@ -75,6 +77,10 @@ from .status import (
     status_from_rst_stream,
     status_from_trailers,
 )
+
+#: How long a driver closing a connection waits for its abandoned calls to
+#: end first (see the module docstring): a read-only Txn takes milliseconds.
+ABANDONED_GRACE = 2.0
 
 # etcd's client defaults (clientv3 options.go): send 2 MiB, receive unlimited.
 DEFAULT_MAX_SEND_MESSAGE_SIZE = 2 * 1024 * 1024
@@ -165,6 +171,11 @@ class GrpcConnection:
         """False after GOAWAY, close, loss, or stream-id exhaustion: the driver
         must start new calls on a new connection."""
         return self.h2.accepts_streams
+
+    @property
+    def abandoned_calls(self) -> int:
+        """Calls given up but left to end on their own (see the docstring)."""
+        return len(self._abandoned)
 
     @property
     def active_calls(self) -> int:
