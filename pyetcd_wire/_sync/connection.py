@@ -332,16 +332,11 @@ class Connection:
                     return
                 try:
                     self._timeouts.for_receive(remaining)
-                    data = self._sock.recv(READ_SIZE)
-                except BlockingIOError:
-                    return  # the grace is over
                 except OSError as exc:
                     self._lost(transport.describe(exc))
                     return
-                if not data:
-                    self._lost("the server closed the connection")
-                    return
-                self._received(data)
+                if not self._recv_routed(0):
+                    return  # the grace is over, or the connection
         finally:
             self._release_reader()
 
@@ -461,20 +456,25 @@ class Connection:
     def _read_nowait(self, *, drain: bool) -> None:
         """Route what the socket holds now, without blocking: one read, or
         with `drain` every read until it is empty (reader role held)."""
-        while True:
-            try:
-                data = self._sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                self._lost(transport.describe(exc))
-                return
-            if not data:
-                self._lost("the server closed the connection")
-                return
-            self._received(data)
-            if not drain:
-                return
+        while self._recv_routed(socket.MSG_DONTWAIT) and drain:
+            pass
+
+    def _recv_routed(self, flags: int) -> bool:
+        """One recv, its bytes routed (reader role held): False if nothing
+        came (it would block, or the kernel timeout fired) or the connection
+        is lost (`_lost` ended its calls)."""
+        try:
+            data = self._sock.recv(READ_SIZE, flags)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._lost(transport.describe(exc))
+            return False
+        if not data:
+            self._lost("the server closed the connection")
+            return False
+        self._received(data)
+        return True
 
     # --- waiting and reading ------------------------------------------------------
 
