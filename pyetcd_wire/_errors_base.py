@@ -84,13 +84,20 @@ class NoEndpointAvailableError(TransportError):
 
 class DeadlineExceededError(EtcdError, TimeoutError):
     """The call's deadline passed (client side, or DEADLINE_EXCEEDED from the
-    server).  Expected.  Also a builtin `TimeoutError`."""
+    server).  Expected.  Also a builtin `TimeoutError`.
+
+    Attributes:
+        endpoint: where the call was sent (or was being connected to).
+        connecting: True if it passed while the client was still connecting,
+            so the request was never sent.
+    """
 
     code = StatusCode.DEADLINE_EXCEEDED
 
-    def __init__(self, msg: str, *, endpoint: str = "") -> None:
+    def __init__(self, msg: str, *, endpoint: str = "", connecting: bool = False):
         super().__init__(msg)
         self.endpoint = endpoint
+        self.connecting = connecting
 
 
 class OldClusterError(EtcdError):

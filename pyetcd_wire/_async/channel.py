@@ -251,7 +251,9 @@ async def _dialed_within(
         dialing.remove_done_callback(wake)
     if not dialing.done():
         raise DeadlineExceededError(
-            f"deadline exceeded connecting to {endpoint}", endpoint=endpoint
+            f"deadline exceeded connecting to {endpoint}",
+            endpoint=endpoint,
+            connecting=True,
         )
     return dialing.result()
 

@@ -267,7 +267,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             if step.quarantine:
                 self._pool.failed(channel.endpoint, str(error))
             if step.give_up:
-                raise error
+                raise plan.surfaced(error)
             if step.refresh_token and auth is not None:
                 await auth.refresh(generation)
             if step.wait:

@@ -203,6 +203,7 @@ class UnaryRetry:
         "_rand",
         "_retry",
         "_shared",
+        "_unreached",
         "attempt",
         "refreshes",
     )
@@ -224,6 +225,8 @@ class UnaryRetry:
         self._shared = shared and retry is RetryClass.REPEATABLE
         self.attempt = 1  # attempts failed so far
         self.refreshes = 0
+        # Why the call has had no connection since (see `surfaced`).
+        self._unreached: Optional[ConnectionFailedError] = None
 
     def after(
         self, error: EtcdError, now: float, endpoint_count: int, *, silent: bool
@@ -235,6 +238,10 @@ class UnaryRetry:
             and needs_new_token(error)
             and self.refreshes < MAX_TOKEN_REFRESHES
         )
+        if isinstance(error, ConnectionFailedError):
+            self._unreached = error
+        elif not _while_connecting(error):
+            self._unreached = None
         quarantine = False
         if refresh:
             self.refreshes += 1
@@ -259,6 +266,24 @@ class UnaryRetry:
         return Step(
             quarantine=quarantine, refresh_token=refresh, wait=wait, timeout=timeout
         )
+
+    def surfaced(self, error: EtcdError) -> EtcdError:
+        """What the caller gets when the plan gives up after `error`: the
+        error itself, but for a deadline that passed while connecting again
+        after a connection failed: a ConnectionFailedError with that failure
+        first, which says why the call never reached etcd (a wrong CA, say;
+        the deadline cut the last dial only because the retries ran out of
+        time)."""
+        unreached = self._unreached
+        if unreached is None or not _while_connecting(error):
+            return error
+        assert isinstance(error, DeadlineExceededError)
+        cut_short = (error.endpoint, "the call's deadline passed while connecting")
+        return ConnectionFailedError([*unreached.failures, cut_short])
+
+
+def _while_connecting(error: EtcdError) -> bool:
+    return isinstance(error, DeadlineExceededError) and error.connecting
 
 
 __all__ = [

@@ -204,7 +204,9 @@ class Channel:
             return current
         if current is not None:
             self._retire(current)
-        timeout = transport.remaining(deadline, f"connecting to {self.endpoint.text}")
+        timeout = None if deadline is None else deadline - time.monotonic()
+        if timeout is not None and timeout <= 0:
+            raise self._dial_deadline_passed()
         bound_by_deadline = timeout is not None and (
             self.dial_timeout is None or timeout < self.dial_timeout
         )
@@ -248,6 +250,7 @@ class Channel:
         return DeadlineExceededError(
             f"deadline exceeded connecting to {self.endpoint.text}",
             endpoint=self.endpoint.text,
+            connecting=True,
         )
 
     def _retire(self, conn: Connection) -> None:

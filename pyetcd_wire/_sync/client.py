@@ -320,7 +320,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             if step.quarantine:
                 pool.failed(channel.endpoint, str(error))
             if step.give_up:
-                raise error
+                raise plan.surfaced(error)
             if step.refresh_token and auth is not None:
                 auth.refresh(generation)
             if step.wait:

@@ -19,7 +19,7 @@ import time
 from typing import Optional, Protocol, Union
 
 from .._policy.endpoints import Endpoint
-from ..errors import ConnectionFailedError, DeadlineExceededError
+from ..errors import ConnectionFailedError
 from .tls_socket import (
     HandshakeEOFError,
     TLSSocket,
@@ -218,17 +218,3 @@ _TIMEVAL = struct.Struct("ll")  # struct timeval {long tv_sec; long tv_usec;}
 
 def _timeval(ms: int) -> bytes:
     return _TIMEVAL.pack(ms // 1000, (ms % 1000) * 1000)
-
-
-def remaining(
-    deadline: Optional[float], what: str, endpoint: str = ""
-) -> Optional[float]:
-    """Seconds left before `deadline`, or DeadlineExceededError if none are."""
-    if deadline is None:
-        return None
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise DeadlineExceededError(
-            f"deadline exceeded while {what}", endpoint=endpoint
-        )
-    return left

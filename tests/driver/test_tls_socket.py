@@ -820,3 +820,42 @@ def test_a_calls_deadline_bounds_its_dial(certs, driver):
                 run(main())
         finally:
             done.set()
+
+
+def test_a_deadline_that_ends_a_redial_names_the_failed_connection(certs, client_class):
+    """The first dial fails (the member closes the connection during the TLS
+    handshake); the retry's dial hangs until the call's deadline cuts it.  The
+    caller learns why it never got a connection, not only that time ran out
+    (on a slow machine, the deadline ending one of the many quick redials to a
+    member with the wrong CA said just 'deadline exceeded connecting')."""
+    hold = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2)
+    accepted: List[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            listener.accept()[0].close()  # the first: closed at once
+            accepted.append(listener.accept()[0])  # the next: never answered
+            hold.wait(30)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    endpoint = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        client = client_class(endpoint, tls=TLS(ca_file=certs.ca), timeout=0.5)
+        with contextlib.closing(client), pytest.raises(ConnectionFailedError) as info:
+            client.get("/k")
+    finally:
+        hold.set()
+        listener.close()
+        server.join()
+        for conn in accepted:
+            conn.close()
+    assert [why for _, why in info.value.failures] == [
+        "the server closed the connection during the TLS handshake"
+        " (does it serve TLS, and accept this client?)",
+        "the call's deadline passed while connecting",
+    ]
+    assert {where for where, _ in info.value.failures} == {endpoint}

@@ -115,6 +115,47 @@ def test_a_deadline_met_with_silence_quarantines_but_is_final():
     assert (slow.give_up, slow.quarantine) == (True, False)
 
 
+def test_a_deadline_that_passes_while_reconnecting_surfaces_the_connection_failure():
+    # One endpoint with the wrong CA: every dial fails at once, the retries
+    # go on, and the deadline ends one of them half-way.
+    refused = ConnectionFailedError(
+        [("https://127.0.0.1:1", "certificate verify failed")]
+    )
+    cut_short = DeadlineExceededError(
+        "deadline exceeded connecting", endpoint="https://127.0.0.1:1", connecting=True
+    )
+    p = plan(deadline=1.5)
+    assert not p.after(refused, 0.1, 1, silent=True).give_up
+    assert p.after(cut_short, 1.5, 1, silent=True).give_up
+    surfaced = p.surfaced(cut_short)
+    assert isinstance(surfaced, ConnectionFailedError)
+    assert surfaced.failures == [
+        *refused.failures,
+        ("https://127.0.0.1:1", "the call's deadline passed while connecting"),
+    ]
+
+
+def test_other_deadlines_surface_as_they_are():
+    refused = ConnectionFailedError([("127.0.0.1:1", "connection refused")])
+    connected_then_slow = DeadlineExceededError("deadline exceeded")
+    p = plan(deadline=1.5)
+    p.after(refused, 0.1, 1, silent=True)
+    p.after(connected_then_slow, 1.5, 1, silent=False)
+    assert p.surfaced(connected_then_slow) is connected_then_slow
+    # No connection failed before: the deadline is the story.
+    cut_short = DeadlineExceededError("deadline exceeded connecting", connecting=True)
+    fresh = plan(deadline=1.5)
+    fresh.after(cut_short, 1.5, 1, silent=True)
+    assert fresh.surfaced(cut_short) is cut_short
+    # A connection that worked in between (a reset, then a slow dial).
+    lost = ConnectionLostError("connection reset")
+    p = plan(deadline=1.5)
+    p.after(refused, 0.1, 3, silent=True)
+    p.after(lost, 0.2, 3, silent=False)
+    p.after(cut_short, 1.5, 3, silent=True)
+    assert p.surfaced(cut_short) is cut_short
+
+
 def test_the_next_attempt_gets_what_is_left_of_the_deadline_after_the_wait():
     p = plan(deadline=10.0)
     first = p.after(NoLeaderError(), 4.0, 1, silent=False)  # one endpoint: waits
