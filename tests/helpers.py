@@ -9,6 +9,7 @@ from typing import Any, Callable, List, Sequence, TypeVar
 from pyetcd_wire._sync.keepalive import KeepAlive
 from pyetcd_wire._sync.reader_role import WORKER
 from pyetcd_wire._sync.watch import Watch
+from pyetcd_wire.testing import EtcdMember
 from pyetcd_wire.testing._etcd_process import _free_ports
 from tests.async_bridge import BlockingAsyncClient, BlockingStream, gather, on_loop
 
@@ -99,6 +100,19 @@ def waiting_in_get(stream: Any) -> bool:
         return bool(s._waiters._futures)  # AsyncWatch, AsyncKeepAlive
 
     return internal(stream, waiting)
+
+
+def token_deleted(member: EtcdMember, token: str) -> bool:
+    """True once etcd deleted a simple token, as its log says at level info
+    (etcd 3.4 and 3.5: "deleted a simple token"): it expired unused, at etcd's
+    once-a-second sweep after its TTL.  What a test of expiry waits for: a
+    sleep past the TTL ends too soon if the sweep is late, and a call that
+    tries the token renews it."""
+    with open(member.log_path, encoding="utf-8", errors="replace") as log:
+        return any(
+            "deleted a simple token" in line and f'"token":"{token}"' in line
+            for line in log
+        )
 
 
 def keep_alive_subscriptions(client: Any, lease_id: int) -> int:
