@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
+import time
 import warnings
-from typing import Any, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 T = TypeVar("T")
 
@@ -29,4 +31,22 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return result
 
 
-__all__ = ["run"]
+async def wait_until(
+    condition: Callable[[], object], timeout: float = 10.0, *, every: float = 0.005
+) -> None:
+    """`tests.helpers.wait_for` for a coroutine: poll `condition` (its result
+    awaited if awaitable, as a call to etcd) each `every` seconds until it is
+    true; fail the test after `timeout` (which only bounds a hang)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await asyncio.sleep(every)
+
+
+__all__ = ["run", "wait_until"]

@@ -6,19 +6,26 @@ import threading
 import time
 from typing import Any, Callable, List, Sequence, TypeVar
 
+from pyetcd_wire._sync.keepalive import KeepAlive
+from pyetcd_wire._sync.reader_role import WORKER
+from pyetcd_wire._sync.watch import Watch
+from pyetcd_wire.testing import EtcdMember
 from pyetcd_wire.testing._etcd_process import _free_ports
 from tests.async_bridge import BlockingAsyncClient, BlockingStream, gather, on_loop
 
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Poll `condition` until it is true; fail the test after `timeout`."""
+def wait_for(
+    condition: Callable[[], object], timeout: float = 5.0, *, every: float = 0.005
+) -> None:
+    """Poll `condition` (each `every` seconds) until it is true; fail the test
+    after `timeout`."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {condition}")
-        time.sleep(0.005)
+        time.sleep(every)
 
 
 def in_threads(work: Callable[[int], None], count: int) -> List[BaseException]:
@@ -72,6 +79,40 @@ def internal(obj: Any, read: Callable[[Any], T]) -> T:
     if isinstance(obj, (BlockingAsyncClient, BlockingStream)):
         return on_loop(obj, read)
     return read(obj)
+
+
+def waiting_in_get(stream: Any) -> bool:
+    """True while a thread (behind the bridge: a task) waits for news in
+    `get()` or iteration of a watch or keep-alive subscription, of either
+    client: what a test that stops one there waits for, instead of a sleep
+    that under load may end before the waiter got there.
+
+    A sync watch's waiter sleeps as a follower or holds the reader role
+    (reader_role.py): with one waiter and no other reader, a role held by a
+    user thread is held by it."""
+
+    def waiting(s: Any) -> bool:
+        if isinstance(s, Watch):
+            holder = s._stream_worker._role.holder
+            return bool(s._sleepers) or holder not in (None, WORKER)
+        if isinstance(s, KeepAlive):
+            return bool(s._cond._waiters)  # threading.Condition's own list
+        return bool(s._waiters._futures)  # AsyncWatch, AsyncKeepAlive
+
+    return internal(stream, waiting)
+
+
+def token_deleted(member: EtcdMember, token: str) -> bool:
+    """True once etcd deleted a simple token, as its log says at level info
+    (etcd 3.4 and 3.5: "deleted a simple token"): it expired unused, at etcd's
+    once-a-second sweep after its TTL.  What a test of expiry waits for: a
+    sleep past the TTL ends too soon if the sweep is late, and a call that
+    tries the token renews it."""
+    with open(member.log_path, encoding="utf-8", errors="replace") as log:
+        return any(
+            "deleted a simple token" in line and f'"token":"{token}"' in line
+            for line in log
+        )
 
 
 def keep_alive_subscriptions(client: Any, lease_id: int) -> int:

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import pyetcd_wire.recipes
 from pyetcd_wire.testing import EtcdMember
 from tests.cli.conftest import Runner, run_in_process
 from tests.cli.test_watch import interrupt, read_until
+from tests.helpers import wait_for
 
 
 def test_version_and_help_need_no_etcd() -> None:
@@ -211,7 +211,11 @@ def test_alarm_defrag_snapshot(
 
 
 def test_lock_runs_a_command_while_holding(
-    ours: Runner, cli_etcd: EtcdMember, etcdctl_binary: str, tmp_path: Path
+    ours: Runner,
+    cli_etcd: EtcdMember,
+    etcdctl_binary: str,
+    tmp_path: Path,
+    client: etcd.Client,
 ) -> None:
     name = f"lock-{tmp_path.name}"
     show = "import os; print(os.environ['ETCD_LOCK_KEY'], os.environ['ETCD_LOCK_REV'])"
@@ -240,26 +244,22 @@ def test_lock_runs_a_command_while_holding(
         b"",
         "Error: exit status 3\n",
     )
-    # An etcdctl lock holder excludes ours: ours runs only after it let go.
+    # An etcdctl lock holder excludes ours: ours runs only after it let go,
+    # that is after its command ended (and left `released` behind).
+    released = tmp_path / "released"
+    hold = tmp_path / "hold.sh"  # a script: etcdctl would parse "-c" as its own
+    hold.write_text(f"sleep 1.5\ntouch {released}\n")
+    endpoints = f"--endpoints={cli_etcd.endpoint}"
     with subprocess.Popen(
-        [
-            etcdctl_binary,
-            f"--endpoints={cli_etcd.endpoint}",
-            "lock",
-            name,
-            "sleep",
-            "1.5",
-        ],
+        [etcdctl_binary, endpoints, "lock", name, "sh", str(hold)],
         env={**os.environ, "ETCDCTL_API": "3"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     ) as holder:
-        time.sleep(0.7)
-        started = time.monotonic()
-        assert ours("lock", name, sys.executable, "-c", "pass").code == 0
-        waited = time.monotonic() - started
+        wait_for(lambda: client.get(f"{name}/", prefix=True, count_only=True).count)
+        after = f"import os, sys; sys.exit(not os.path.exists({str(released)!r}))"
+        assert ours("lock", name, sys.executable, "-c", after).code == 0
         holder.wait(timeout=10)
-    assert waited > 0.3
 
 
 def test_elect_or_not_yet(

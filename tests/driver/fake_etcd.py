@@ -18,6 +18,7 @@ by `PeerConnection.script()`) before `FakeEtcd._lock`, never the reverse.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from pyetcd_wire.testing.peer_events import (
     ConnectionClosed,
     ConnectionLost,
     PeerEvent,
+    PingAcked,
     RequestEnded,
     RequestMessage,
     RequestReceived,
@@ -118,6 +120,8 @@ class FakeEtcd:
         self.keep_alive_streams: List[KeepAliveStreamState] = []
         self.keep_alive_requests = 0
         self.progress_requests = 0
+        self.pings_acked: List[bytes] = []
+        self._ping_ids = itertools.count()
         self._lock = threading.RLock()
 
     # --- the handler (peer lock held) ------------------------------------------
@@ -133,6 +137,9 @@ class FakeEtcd:
                 peer.reply(event.stream_id, response.SerializeToString())
         elif isinstance(event, (StreamReset, ConnectionLost, ConnectionClosed)):
             self._ended(peer, getattr(event, "stream_id", None))
+        elif isinstance(event, PingAcked):
+            with self._lock:
+                self.pings_acked.append(event.data)
 
     def _conn(self, peer: FakeEtcdPeer) -> PeerConnection:
         # PeerServer lists a connection just after its thread starts: the
@@ -320,6 +327,21 @@ class FakeEtcd:
 
         wait_for(ready, timeout)
         return found[-1]
+
+    def round_trip(self, state: Union[WatchStreamState, KeepAliveStreamState]):
+        """PING the client on a stream's connection and wait for the ACK: then
+        every frame the client queued before it read the PING has reached the
+        server and been handled (TCP keeps their order; WINDOW_UPDATE credit
+        is spent on arrival), a barrier no sleep gives."""
+        data = b"%08d" % next(self._ping_ids)
+        with state.conn.script() as peer:
+            peer.ping(data)
+
+        def acked() -> bool:
+            with self._lock:
+                return data in self.pings_acked
+
+        wait_for(acked)
 
     def on_stream(
         self,

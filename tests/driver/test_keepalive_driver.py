@@ -12,6 +12,7 @@ from typing import Callable, List, Optional, Union
 import pytest
 
 from pyetcd_wire import Client
+from pyetcd_wire._core.lease import FIRST_RESPONSE_TIMEOUT
 from pyetcd_wire._proto import rpc_pb2
 from pyetcd_wire._sync.keepalive import KeepAlive
 from pyetcd_wire.errors import (
@@ -27,7 +28,7 @@ from tests.driver.fake_etcd import (
     KeepAliveStreamState,
     header,
 )
-from tests.helpers import keep_alive_subscriptions, wait_for
+from tests.helpers import keep_alive_subscriptions, wait_for, waiting_in_get
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -134,13 +135,16 @@ def test_a_subscription_joining_a_renewed_lease_renews_it_at_once(etcd):
 def test_renewals_repeat_at_a_third_of_the_ttl(etcd):
     fake, _, client = etcd()
     fake.lease_ttl[4] = 1  # renew every 1/3 s
+    started = time.monotonic()  # before the first renewal was answered
     ka = client.keep_alive(4)
-    started = time.monotonic()
     for _ in range(4):
         got = ka.get(timeout=3)
         assert got is not None
         assert (got.ID, got.TTL) == (4, 1)
-    assert 0.9 < time.monotonic() - started < 3  # 3 renewals after the first
+    # 3 renewals after the first, each due 1/3 s after the previous answer:
+    # not sooner (a slow machine only makes them later; the lease, renewed
+    # too late, would be lost).
+    assert time.monotonic() - started > 0.99
     assert not ka.lost
 
 
@@ -170,7 +174,9 @@ def test_silent_server_loses_the_lease_after_the_first_response_timeout(etcd):
     with pytest.raises(LeaseExpiredError, match="deadline") as info:
         client.keep_alive(5)
     elapsed = time.monotonic() - started
-    assert 1.1 < elapsed < 2.5, elapsed
+    # Not before dial_timeout + 1 s; and not the 5 s a client without a
+    # dial_timeout waits (a bound a slow machine does not come near).
+    assert 1.19 < elapsed < FIRST_RESPONSE_TIMEOUT, elapsed
     assert info.value.lease_id == 5
     assert requests_per_stream(fake) == [[5]]  # sent once, never resent
     assert keep_alive_subscriptions(client, 5) == 0  # nothing left behind
@@ -190,13 +196,27 @@ def test_a_lease_the_server_does_not_know_fails_keep_alive(etcd):
 def test_lease_lost_when_renewals_stop_before_the_ttl_runs_out(etcd):
     fake, _, client = etcd()
     fake.lease_ttl[6] = 1
+    answers: List[float] = []  # when the server answered each request
+
+    def answer(state: KeepAliveStreamState, lease_id: int, n: int) -> bool:
+        ttl = fake.lease_ttl.get(lease_id)
+        if ttl is not None:  # else silent
+            answers.append(time.monotonic())
+            response = rpc_pb2.LeaseKeepAliveResponse(
+                header=header(fake.revision), ID=lease_id, TTL=ttl
+            )
+            state.peer.send_message(state.sid, response.SerializeToString())
+        return True
+
+    fake.on_keep_alive = answer
     ka = client.keep_alive(6)
     assert ka.get(timeout=3).TTL == 1
-    answered = time.monotonic()
     del fake.lease_ttl[6]  # the server goes silent
     with pytest.raises(LeaseExpiredError, match="deadline"):
         read_until_error(ka, [])
-    assert 0.8 < time.monotonic() - answered < 2.0
+    # Lost one TTL after the last answer, not sooner (read_until_error's 5 s
+    # bound a loss never noticed).
+    assert time.monotonic() - answers[-1] > 0.99
 
 
 def _reset_first_request(code: int) -> KeepAliveHook:
@@ -309,7 +329,7 @@ def test_halted_after_the_first_renewal_ends_iteration(etcd):
 @pytest.mark.parametrize("stop", ["close-subscription", "close-client"])
 def test_iteration_in_another_thread_is_woken(etcd, stop):
     fake, _, client = etcd()
-    fake.lease_ttl[2] = 30
+    fake.lease_ttl[2] = 300  # the next renewal is due in 100 s: nothing else wakes it
     ka = client.keep_alive(2)
     got: List[rpc_pb2.LeaseKeepAliveResponse] = []
     errors: List[BaseException] = []
@@ -324,19 +344,17 @@ def test_iteration_in_another_thread_is_woken(etcd, stop):
     consumer = threading.Thread(target=consume, daemon=True)
     consumer.start()
     wait_for(lambda: len(got) == 1)
-    time.sleep(0.05)  # the consumer waits in get() again
+    wait_for(lambda: waiting_in_get(ka))  # the consumer waits in get() again
     worker_ended: Optional[Callable[[], bool]] = None
-    started = time.monotonic()
     if stop == "close-subscription":
         ka.close()
     else:
         worker_ended = stream_worker_ended(client)
         client.close()  # also ends the stream worker
-    consumer.join(2)
-    assert time.monotonic() - started < 0.5
+    consumer.join(10)  # a bound on a hang only
     assert not consumer.is_alive()
     assert errors == []
-    assert [r.TTL for r in got] == [30]
+    assert [r.TTL for r in got] == [300]
     assert ka.closed
     assert not ka.lost  # closing is not losing the lease
     if worker_ended is not None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import os
 import queue
 import select
 import socket
 import ssl
+import struct
 import subprocess
+import termios
 import threading
 import time
 from pathlib import Path
@@ -32,10 +35,14 @@ from pyetcd_wire.errors import ConnectionFailedError, DeadlineExceededError
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import RequestEnded
 from tests.aio import run
-from tests.helpers import in_threads
+from tests.helpers import in_threads, wait_for
 from tests.tls_certs import Certs, make_certs
 
 Handler = Callable[[ssl.SSLSocket], None]
+
+#: Bytes a TLS 1.3 record adds to its data: a 5-byte header, the inner
+#: content type and a 16-byte AEAD tag (RFC 8446 §5.2; no padding).
+TLS13_RECORD_OVERHEAD = 22
 
 
 @pytest.fixture(scope="module")
@@ -357,14 +364,29 @@ def burst(records: int, size: int, sent: threading.Event) -> Handler:
     return handler
 
 
+def arrived(sock: TLSSocket, records: int, size: int) -> None:
+    """Wait until `records` records of `size` bytes (TLS 1.3: plus 22 bytes
+    of header, content type and AEAD tag each) are in the kernel's receive
+    queue.  The server's session tickets may be there too (some 510 bytes,
+    less than one record), so a queue that long holds every record; that the
+    server's sendall() returned does not say they arrived (Nagle)."""
+    assert sock.ssl_object.version() == "TLSv1.3"
+    wanted = records * (size + TLS13_RECORD_OVERHEAD)
+
+    def queued() -> int:
+        raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        return int(struct.unpack("i", raw)[0])
+
+    wait_for(lambda: queued() >= wanted)
+
+
 def test_one_read_decrypts_everything_that_arrived(serve, certs):
     sent = threading.Event()
     server = serve(burst(40, 1000, sent))
     sock = dial(server, client_context(certs))
     sock.send(b"go")
     assert sent.wait(5)
-    assert readable(sock, 5.0)
-    time.sleep(0.05)  # loopback: all of it is in the receive queue by now
+    arrived(sock, 40, 1000)
     data = sock.recv(READ_SIZE)
     assert len(data) == 40_000
     assert data == b"".join(bytes([i]) * 1000 for i in range(40))
@@ -399,7 +421,7 @@ def test_small_reads_come_from_the_buffer_without_the_socket(serve, certs):
     sock = dial(server, client_context(certs))
     sock.send(b"go")
     assert sent.wait(5)
-    time.sleep(0.05)
+    arrived(sock, 3, 1000)
     first = sock.recv(100)
     assert first == b"\0" * 100
     assert sock.buffered > 0

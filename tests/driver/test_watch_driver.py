@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, List, Optional, Union
+from typing import List, Optional, Union
 
 import pytest
 
@@ -36,11 +36,17 @@ from tests.driver.fake_etcd import (
     INTERNAL_ERROR,
     REFUSED_STREAM,
 )
-from tests.helpers import wait_for
+from tests.helpers import internal, wait_for, waiting_in_get
 
 pytestmark = pytest.mark.timeout(30)
 
 WORKER_PREFIX = "pyetcd-wire-streams"
+
+#: Seconds that only bound a hang: a wait that must end at once ends far
+#: sooner even on a loaded machine; the bug it catches waits until a deadline
+#: of `LONG` seconds (within the module's 30 s timeout).
+HANG_BOUND = 10
+LONG = 25
 
 #: A watch of either client: `Watch`, or `AsyncWatch` behind the bridge.
 AnyWatch = Union[Watch, BlockingStream]
@@ -418,17 +424,18 @@ def test_unread_watch_holds_at_most_one_stream_window(etcd):
         with stream.conn.script() as peer:
             return peer.pending(stream.sid)
 
-    last: Dict[str, int] = {"pending": -1}
-
-    def stalled() -> bool:
-        now = pending()
-        settled = now == last["pending"]
-        last["pending"] = now
-        time.sleep(0.05)
-        return settled and now > 0
+    def stalled() -> bool:  # the client holds the stream's credit back
+        return internal(client, lambda c: c._streams._watches._stalled)
 
     wait_for(stalled, timeout=10)
-    delivered = stream.queued_bytes - before - last["pending"]
+    # Whatever credit the client gave before it stalled has reached the
+    # server, and was spent there at once, when a PING sent after that is
+    # answered: what the server delivered is final (nobody reads the watch).
+    fake.round_trip(stream)
+    with stream.conn.script() as peer:
+        window = peer.connection.local_flow_control_window(stream.sid)
+    assert window == 0
+    delivered = stream.queued_bytes - before - pending()
     # The server is blocked on the window (it did spend it) and the client
     # holds about one stream window: plus the message credited as it arrived,
     # plus the backlog the worker credits eagerly.
@@ -502,14 +509,14 @@ def test_iteration_in_another_thread_is_woken(etcd, stop):
     consumer.start()
     fake.put(2)
     wait_for(lambda: len(got) == 2)
-    time.sleep(0.05)  # the consumer waits in get() again
-    started = time.monotonic()
+    wait_for(lambda: waiting_in_get(w))  # the consumer waits in get() again
     if stop == "cancel":
         w.cancel()
     else:
         client.close()  # also joins the worker thread
-    consumer.join(2)
-    assert time.monotonic() - started < 0.5
+    # Nothing else would wake it: iteration waits without a deadline, and the
+    # fake sends nothing unasked.
+    consumer.join(HANG_BOUND)
     assert not consumer.is_alive()
     assert errors == []
     assert [r.events[0].kv.mod_revision for r in got] == [2, 3]
@@ -528,19 +535,25 @@ def test_reader_role_handed_over_with_news_already_routed_returns_at_once(etcd, 
     w1 = client.watch("a", timeout=5)
     w2 = client.watch("b", timeout=5) if waiter == "get" else None
     got: List[Optional[rpc_pb2.WatchResponse]] = []
-    reader = threading.Thread(target=lambda: got.append(w1.get(timeout=5)))
+    reader = threading.Thread(target=lambda: got.append(w1.get(timeout=LONG)))
     reader.start()
-    time.sleep(0.1)  # A holds the reader role, waiting in poll()
+    # A holds the reader role (once the worker handed it over), in poll().
+    wait_for(lambda: client._streams._role.holder not in (None, WORKER))
+    # The main thread's wait has a deadline far beyond HANG_BOUND: waiting in
+    # poll() for news already routed would last until it.
     started = time.monotonic()
     if w2 is None:
         fake.put(1, push=False)  # goes out right behind b's created
-        client.watch("b", timeout=5)
+        client.watch("b", timeout=LONG)
     else:
-        timer = threading.Timer(0.1, fake.put)  # once the main thread waits
-        timer.start()
-        assert revisions(w2, 1) == [2]
-        timer.join()
-    assert time.monotonic() - started < 1.0
+        follower = w2  # once the main thread waits as a follower:
+        putter = threading.Thread(
+            target=lambda: (wait_for(lambda: follower._sleepers), fake.put())
+        )
+        putter.start()
+        assert revisions(w2, 1, timeout=LONG) == [2]
+        putter.join()
+    assert time.monotonic() - started < HANG_BOUND
     reader.join(5)
     assert [r.events[0].kv.mod_revision for r in got if r is not None] == [2]
 

@@ -18,7 +18,7 @@ from pyetcd_wire.errors import (
     EmptyKeyError,
 )
 from pyetcd_wire.testing import EtcdMember
-from tests.aio import run
+from tests.aio import run, wait_until
 
 
 async def get(channel, key, **kw):
@@ -121,7 +121,7 @@ def test_cancelling_the_task_cancels_the_call_and_not_the_connection(etcd_single
             member.pause()
             try:
                 task = asyncio.ensure_future(get(channel, b"/async/cancel"))
-                await asyncio.sleep(0.1)
+                await wait_until(lambda: conn._core.active_calls == 1)  # in flight
                 task.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await task

@@ -13,7 +13,8 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire._async.client import AsyncClient
 from pyetcd_wire.testing import EtcdCluster
-from tests.aio import run
+from tests.aio import run, wait_until
+from tests.helpers import token_deleted
 
 
 def test_kv_lease_and_admin_calls_agree_with_etcdctl(etcd_single):
@@ -100,9 +101,8 @@ def test_a_killed_follower_fails_no_read_and_a_frozen_one_no_deadline(etcd_binar
 def test_password_auth_survives_token_expiry(etcd_binary):
     from pyetcd_wire.testing import EtcdMember
 
-    with EtcdMember(
-        "aauth", binary=etcd_binary, extra_args=["--auth-token-ttl", "1"]
-    ) as member:
+    flags = ["--auth-token-ttl", "1", "--log-level", "info"]  # token_deleted
+    with EtcdMember("aauth", binary=etcd_binary, extra_args=flags) as member:
         for args in (
             ("user", "add", "root:pw"),
             ("user", "grant-role", "root", "root"),
@@ -116,7 +116,8 @@ def test_password_auth_survives_token_expiry(etcd_binary):
             ) as client:
                 await client.put("a", "1")
                 first = client._auth.generation
-                await asyncio.sleep(2.5)
+                token = dict(client._md.calls)["token"]
+                await wait_until(lambda: token_deleted(member, token), 30, every=0.1)
                 await client.put("a", "2")
                 return first, client._auth.generation, (await client.get("a"))
 
@@ -134,17 +135,20 @@ def test_aclose_during_a_dial_leaves_nothing_behind():
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
+        silent.setblocking(False)
         endpoint = f"https://127.0.0.1:{silent.getsockname()[1]}"
 
         async def main():
             client = AsyncClient(endpoint, dial_timeout=30, timeout=30)
             call = asyncio.ensure_future(client.get("k"))
-            await asyncio.sleep(0.2)
-            assert not call.done()  # waiting for the handshake
-            started = time.monotonic()
-            await client.aclose()
-            with pytest.raises(etcd.EtcdError):
-                await asyncio.wait_for(call, 5)
-            return time.monotonic() - started
+            loop = asyncio.get_running_loop()
+            # Accepted, and never answered: the client waits for the handshake.
+            conn, _ = await asyncio.wait_for(loop.sock_accept(silent), 10)
+            with conn:
+                assert not call.done()
+                await client.aclose()
+                # At once, not after the 30 s dial_timeout (5 s bound a hang).
+                with pytest.raises(etcd.EtcdError):
+                    await asyncio.wait_for(call, 5)
 
-        assert run(main()) < 2
+        run(main())

@@ -13,8 +13,13 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire._async.keepalive import AsyncKeepAlive
 from pyetcd_wire.errors import CompactedError, DeadlineExceededError
-from tests.aio import run
+from tests.aio import run, wait_until
 from tests.helpers import keep_alive_subscriptions
+
+
+def waiting(stream) -> bool:
+    """A task waits in the watch's or keep-alive's get()."""
+    return bool(stream._waiters._futures)
 
 
 @pytest.fixture
@@ -54,8 +59,7 @@ def test_await_async_with_and_async_for_each_wait_for_creation(etcd_single, pref
                         return
 
             consumer = asyncio.ensure_future(consume())
-            while not iterated.created_revision:  # the first step confirms it
-                await asyncio.sleep(0.01)
+            await wait_until(lambda: iterated.created_revision)  # its first step
             await client.put(prefix + "c", "3")
             await client.put(prefix + "c", "4")
             await asyncio.wait_for(consumer, 5)
@@ -75,7 +79,7 @@ def test_cancelling_one_waiting_task_leaves_the_watch_to_the_others(
             watch = await client.watch(prefix, prefix=True)
             doomed = asyncio.ensure_future(watch.get())
             survivor = asyncio.ensure_future(watch.get())
-            await asyncio.sleep(0.05)
+            await wait_until(lambda: len(watch._waiters._futures) == 2)  # both wait
             doomed.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await doomed
@@ -150,17 +154,13 @@ def test_64_tasks_each_with_a_watch_on_one_stream(etcd_single, prefix):
 
             values = await asyncio.gather(*(one(i) for i in range(64)))
             half = client._streams._watches
-            for _ in range(100):  # the worker looks on the next loop turn
-                if half.stream is None:
-                    break
-                await asyncio.sleep(0.01)
-            closed = half.stream is None
+            # Closed with its last watch, as Go does (the worker looks on the
+            # next loop turn).
+            await wait_until(lambda: half.stream is None)
             reopened = await one(64)  # a new stream for a new watch
-            return [*values, reopened], closed
+            return [*values, reopened]
 
-    values, stream_closed = run(main())
-    assert values == list(range(65))
-    assert stream_closed  # closed with its last watch, as Go does
+    assert run(main()) == list(range(65))
 
 
 def test_aclose_ends_iteration_in_other_tasks(etcd_single, prefix):
@@ -170,17 +170,21 @@ def test_aclose_ends_iteration_in_other_tasks(etcd_single, prefix):
         lease = await client.grant(30)
         keep_alive = client.keep_alive(lease.ID)
 
-        async def drain(iterable):
-            return [item async for item in iterable]
+        watched, renewed = [], []
 
-        watching = asyncio.ensure_future(drain(watch))
-        renewing = asyncio.ensure_future(drain(keep_alive))
+        async def drain(iterable, into):
+            async for item in iterable:
+                into.append(item)
+
+        watching = asyncio.ensure_future(drain(watch, watched))
+        renewing = asyncio.ensure_future(drain(keep_alive, renewed))
         await client.put(prefix + "k", "v")
-        while keep_alive.response is None:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
+        # Each task has what it gets and waits for more (the put's event may
+        # come well after the put's answer).
+        await wait_until(lambda: watched and renewed)
+        await wait_until(lambda: waiting(watch) and waiting(keep_alive))
         await client.aclose()
-        watched, renewed = await asyncio.wait_for(asyncio.gather(watching, renewing), 5)
+        await asyncio.wait_for(asyncio.gather(watching, renewing), 5)
         with pytest.raises(etcd.ConnectionLostError, match="closed"):
             client.watch(prefix)
         with pytest.raises(etcd.ConnectionLostError, match="closed"):

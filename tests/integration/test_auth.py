@@ -18,7 +18,7 @@ import pytest
 from pyetcd_wire.errors import AuthFailedError, PermissionDeniedError
 from pyetcd_wire.testing import EtcdMember
 from tests.async_bridge import AnyClient
-from tests.helpers import internal
+from tests.helpers import internal, token_deleted, wait_for
 
 TOKEN_TTL = 2  # seconds (--auth-token-ttl): the tests outlive it
 
@@ -26,9 +26,8 @@ TOKEN_TTL = 2  # seconds (--auth-token-ttl): the tests outlive it
 @pytest.fixture(scope="module")
 def secured(etcd_binary):
     """An etcd with auth on: root (all), and alice (read /a/ only)."""
-    with EtcdMember(
-        "auth", binary=etcd_binary, extra_args=["--auth-token-ttl", str(TOKEN_TTL)]
-    ) as member:
+    args = ["--auth-token-ttl", str(TOKEN_TTL), "--log-level", "info"]  # see expire
+    with EtcdMember("auth", binary=etcd_binary, extra_args=args) as member:
         for args in (
             ("user", "add", "root:rootpw"),
             ("user", "grant-role", "root", "root"),
@@ -40,6 +39,13 @@ def secured(etcd_binary):
         ):
             member.etcdctl(*args)
         yield member
+
+
+def expire(member: EtcdMember, c: AnyClient) -> None:
+    """Wait, without a call, until etcd dropped the client's token: it
+    expired unused (`tests.helpers.token_deleted`)."""
+    token = internal(c, lambda t: dict(t._md.calls)["token"])
+    wait_for(lambda: token_deleted(member, token), timeout=TOKEN_TTL + 30, every=0.1)
 
 
 def root_etcdctl(member, *args):
@@ -175,7 +181,7 @@ def test_calls_carry_a_token_and_survive_its_expiry(secured, client_class):
     with client_class(secured.endpoint, username="root", password="rootpw") as c:
         c.put(b"/a/k", b"v1")
         first = c._auth.generation
-        time.sleep(TOKEN_TTL + 1.5)  # the token expires unused
+        expire(secured, c)
         c.put(b"/a/k", b"v2")  # refused once, then sent again with a new token
         assert c.get(b"/a/k").kvs[0].value == b"v2"
         assert c._auth.generation == first + 1
@@ -185,7 +191,7 @@ def test_calls_carry_a_token_and_survive_its_expiry(secured, client_class):
 def test_one_refresh_for_all_threads(secured, client_class):
     with client_class(secured.endpoint, username="root", password="rootpw") as c:
         c.get(b"/a/")
-        time.sleep(TOKEN_TTL + 1.5)
+        expire(secured, c)
         before = c._auth.generation
         errors = []
         barrier = threading.Barrier(8)
@@ -209,7 +215,7 @@ def test_one_refresh_for_all_threads(secured, client_class):
 def test_an_open_watch_and_a_new_one_work_after_expiry(secured, client_class):
     with client_class(secured.endpoint, username="root", password="rootpw") as c:
         watch = c.watch(b"/a/w", timeout=5)
-        time.sleep(TOKEN_TTL + 1.5)
+        expire(secured, c)
         root_etcdctl(secured, "put", "/a/w", "x")
         response = watch.get(timeout=5)
         assert [e.kv.value for e in response.events] == [b"x"]
@@ -224,7 +230,8 @@ def test_keep_alive_outlives_the_token(secured, client_class):
     with client_class(secured.endpoint, username="root", password="rootpw") as c:
         lease = c.grant(2).ID
         keep = c.keep_alive(lease)
-        time.sleep(TOKEN_TTL * 2 + 1)
+        expire(secured, c)
+        time.sleep(3)  # longer than the lease's TTL: renewed after the expiry
         assert not keep.lost
         assert c.time_to_live(lease).TTL > 0
         keep.close()

@@ -56,12 +56,16 @@ def test_lease_chosen_id_and_keys(client):
 
 
 def test_lease_keep_alive_once(client):
-    lease = client.grant(3)
-    time.sleep(1.2)
+    lease = client.grant(5)
+    time.sleep(2.2)  # some of the TTL passes
+    before = client.time_to_live(lease.ID).TTL  # 2 at most (whole seconds left)
     renewed = client.keep_alive_once(lease.ID)
     assert renewed.ID == lease.ID
-    assert renewed.TTL == 3
-    assert client.time_to_live(lease.ID).TTL >= 2
+    assert renewed.TTL == 5
+    # More left than before the renewal: 3 or more unless the read after it
+    # took 2 s (it was 'at least 2' unless the read took 1 s).
+    after = client.time_to_live(lease.ID).TTL
+    assert after > before
     client.revoke(lease.ID)
     with pytest.raises(LeaseNotFoundError):
         client.keep_alive_once(lease.ID)

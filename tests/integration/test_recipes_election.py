@@ -29,10 +29,11 @@ from pyetcd_wire.errors import (
     SessionExpiredError,
 )
 from pyetcd_wire.recipes import AsyncSession, Session
-from pyetcd_wire.recipes._async.election import AsyncElection
+from pyetcd_wire.recipes._async.election import AsyncElection, LeaderObserver
 from pyetcd_wire.recipes._sync.election import Election
 from pyetcd_wire.testing import EtcdCluster, find_etcd_binary
-from tests.aio import run
+from tests.aio import run, wait_until
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 Line = Tuple[str, str, float]  # (who printed it, the line, time.monotonic())
@@ -209,7 +210,7 @@ def test_candidate_whose_session_expired_gets_session_expired(
     leader, doomed = Election(session, name), Election(other, name)
     leader.campaign("leader")
     thread, outcome = in_thread(doomed.campaign, "doomed")
-    thread.join(0.3)
+    wait_for(lambda: client.get(f"{name}/", prefix=True, count_only=True).count == 2)
     client.revoke(other.lease_id)  # its key is gone while it waits
     leader.resign()
     thread.join(5)
@@ -434,6 +435,11 @@ class Timeline:
         self.entries.append((who, what, round(now - self.t0, 2)))
         return now
 
+    def term(self, who: str) -> str:
+        """The term `who` last announced it leads (its LEADER line)."""
+        leads = [e for w, e, _ in self.entries if w == who and e.startswith("LEADER")]
+        return leads[-1].split()[1]
+
     def saw(self, who: str, start: str) -> bool:
         return any(w == who and e.startswith(start) for w, e, _ in self.entries)
 
@@ -465,15 +471,22 @@ def test_failover_elects_one_leader_at_a_time(
         args += [member.endpoint, name, ident, str(TTL), log_key]
         candidates[ident] = spawn(args, ident, lines)
 
+    def wrote(who: str) -> None:
+        """Wait until `who` wrote fenced in its latest term: the log check
+        finds every leader in it, and a loaded machine may run a new one's
+        first write late."""
+        record = f"{who} {timeline.term(who)}".encode()
+        wait_for(lambda: [kv.value for kv in client.get(log_key).kvs] == [record])
+
     first, _ = timeline.wait("LEADER", 30)  # PyPy takes a while to start
-    time.sleep(0.5)  # let it write fenced a few times
+    wrote(first)
     candidates[first].signal(signal.SIGKILL)
     killed_at = timeline.mark("test", f"SIGKILL {first}")
     second, elected_at = timeline.wait("LEADER", ELECTED_WITHIN + 2)
     assert second != first, timeline
     assert elected_at - killed_at < ELECTED_WITHIN, timeline
 
-    time.sleep(0.5)
+    wrote(second)
     lost_member = members[second]  # cut the leader off from etcd
     lost_member.kill()
     killed_at = timeline.mark("test", f"SIGKILL the member of {second}")
@@ -490,17 +503,16 @@ def test_failover_elects_one_leader_at_a_time(
 
     # A leader frozen (as by a long GC pause) past its TTL wakes up believing
     # it leads; its fenced writes must fail while its successor's succeed.
-    time.sleep(0.5)
+    wrote(third)
     candidates[third].signal(signal.SIGSTOP)
     frozen_at = timeline.mark("test", f"SIGSTOP {third}")
     fourth, elected_at = timeline.wait("LEADER", ELECTED_WITHIN + 2)
     assert fourth == second, timeline  # back, and the only one left
     assert elected_at - frozen_at < ELECTED_WITHIN, timeline
-    time.sleep(0.3)
+    wrote(fourth)
     candidates[third].signal(signal.SIGCONT)
     timeline.mark("test", f"SIGCONT {third}")
     timeline.wait("LOST", ELECTED_WITHIN, who=third)
-    time.sleep(0.3)
     for child in candidates.values():
         child.stop()
 
@@ -547,6 +559,12 @@ def check_fenced_log(
 # --- asyncio ---------------------------------------------------------------------
 
 
+def observer_waits(observer: LeaderObserver) -> bool:
+    """The observer waits for news on its watch (no call of it in flight)."""
+    watch = observer._watch
+    return watch is not None and bool(watch._waiters._futures)
+
+
 @contextlib.asynccontextmanager
 async def async_sessions(
     cluster: EtcdCluster, count: int
@@ -571,8 +589,10 @@ def test_async_two_tasks_campaign_and_observe(etcd_cluster3: EtcdCluster, name: 
                 await first.leader()
             seen: asyncio.Queue[bytes] = asyncio.Queue()
 
+            observer = first.observe()
+
             async def observe() -> None:
-                async with first.observe() as observer:
+                async with observer:
                     async for response in observer:
                         await seen.put(response.kvs[0].value)
 
@@ -602,7 +622,7 @@ def test_async_two_tasks_campaign_and_observe(etcd_cluster3: EtcdCluster, name: 
             # Cancelling the task leaves the observer's block, which closes it.
             # Once it is idle: a cancel that lands as a unary call completes
             # can be lost in asyncio.wait_for before Python 3.12 (bpo-42130).
-            await asyncio.sleep(0.2)
+            await wait_until(lambda: observer_waits(observer))
             observing.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await observing
@@ -620,11 +640,16 @@ def test_async_cancelled_or_timed_out_campaign_withdraws(
             with pytest.raises(DeadlineExceededError):
                 await timed_out.campaign("timed out", timeout=0.3)
             task = asyncio.ensure_future(cancelled.campaign("cancelled"))
-            await asyncio.sleep(0.3)
+            client = leader.client
+
+            async def queued() -> int:  # its key is in, behind the leader's
+                key = f"{name}/{sessions[2].lease_id:x}"
+                return (await client.get(key, count_only=True)).count
+
+            await wait_until(queued, every=0.01)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            client = leader.client
             count = await client.get(f"{name}/", prefix=True, count_only=True)
             assert count.count == 1
             assert (timed_out.key, cancelled.key) == (b"", b"")
@@ -646,7 +671,7 @@ def test_async_observer_aclose_from_another_task(etcd_cluster3: EtcdCluster, nam
                     got.append(response)
 
             consuming = asyncio.ensure_future(consume())
-            await asyncio.sleep(0.2)  # it waits for a first leader
+            await wait_until(lambda: observer_waits(observer))  # for a first leader
             await observer.aclose()
             await asyncio.wait_for(consuming, 5)
             assert got == []

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from operator import methodcaller
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 import pytest
 
@@ -25,7 +25,7 @@ from pyetcd_wire.errors import (
 )
 from pyetcd_wire.testing import EtcdCluster, EtcdMember
 from tests.async_bridge import AnyClient, BlockingStream, ClientClass
-from tests.helpers import at_once, internal
+from tests.helpers import at_once, internal, wait_for, waiting_in_get
 
 PUT, DELETE = 0, 1
 WAIT = 30.0  # seconds any single expected response may take, at most
@@ -240,6 +240,17 @@ def test_creates_are_pipelined(
         w.cancel()
 
 
+def credit_left(c: Any) -> Optional[int]:
+    """What etcd may still send on the client's Watch stream, once the client
+    holds its credit back (None until then)."""
+    half = c._streams._watches
+    if not half._stalled:
+        return None
+    stream = half.stream
+    h2 = stream.connection._core.h2
+    return h2._streams[stream._call.stream_id].recv.available
+
+
 def test_slow_consumer_backlog_is_bounded(client: AnyClient) -> None:
     base = prefix()
     value = b"x" * 100_000
@@ -250,7 +261,9 @@ def test_slow_consumer_backlog_is_bounded(client: AnyClient) -> None:
     for i in range(count):
         client.put(f"{base}big/{i:03d}", value)
     assert collect(other, 1)[0][2] == b"before"
-    time.sleep(1.0)  # let the server push all it may
+    # The client holds the stream's credit back, and the server has spent
+    # what it had: it has pushed all it may.
+    wait_for(lambda: internal(client, credit_left) == 0, timeout=WAIT)
     queued = internal(slow, lambda w: sum(size for _, size in w._items))
     assert 0 < queued <= DEFAULT_STREAM_WINDOW + BACKLOG_LIMIT + len(value) + 4096
     events = collect(slow, count, timeout=60)
@@ -306,7 +319,7 @@ def test_close_wakes_a_blocked_iterator(
     result: List[Optional[object]] = []
     t = threading.Thread(target=lambda: result.append(list(w)))
     t.start()
-    time.sleep(0.2)
+    wait_for(lambda: waiting_in_get(w))
     c.close()
     t.join(timeout=10)
     assert not t.is_alive()
