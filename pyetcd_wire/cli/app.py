@@ -10,6 +10,7 @@ from ..errors import EtcdError
 from . import auth, cluster, kv, lease, maintenance, recipes, txn, watch
 from .context import Context
 from .errors import EXIT_IO, EXIT_SIGINT, CliError, error_message, exit_code
+from .interrupts import Interrupts, SignalCaughtError
 from .output import err_line, silence_stdout
 from .parsing import Commands, parse_leaf, split_globals
 
@@ -28,10 +29,24 @@ def build() -> Commands:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command line (without the program name); returns the exit
-    status.  `pyetcd` and `python -m pyetcd_wire` call it."""
+    status.  `pyetcd` and `python -m pyetcd_wire` call it without `argv`:
+    then it owns the process, and a signal ends it as it ends etcdctl
+    (interrupts.py): at once, or after the command cleaned up; given `argv`,
+    it returns 128 + the signal's number instead."""
     words: List[str] = list(sys.argv[1:] if argv is None else argv)
     if words[:1] in (["demo"], ["dev"]):
         return _delegate(words)
+    with Interrupts(owns_process=argv is None) as interrupts:
+        try:
+            return _run(words, interrupts)
+        except SignalCaughtError as exc:
+            signum = exc.signum
+    interrupts.die()
+    return 128 + signum
+
+
+def _run(words: List[str], interrupts: Interrupts) -> int:
+    """Parse and run; each failure but `SignalCaughtError` is an exit code."""
     ctx: Optional[Context] = None
     try:
         global_args, rest = split_globals(words)
@@ -43,7 +58,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             args = parse_leaf(parser, rest, global_args)
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
-        ctx = Context(args)
+        ctx = Context(args, interrupts)
         return run(ctx, args) or 0
     except CliError as exc:
         _flush(ctx)
@@ -53,7 +68,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _flush(ctx)
         err_line(f"Error: {error_message(exc)}")
         return exit_code(exc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Python's handler: `main` was given `argv`
         _flush(ctx)
         return EXIT_SIGINT
     except BrokenPipeError:  # stdout's reader is gone: nothing left to say

@@ -1,5 +1,6 @@
-"""What every command gets: the parsed flags, the output, and a client made
-on first use (so `--help`, argument errors and `version` need no etcd)."""
+"""What every command gets: the parsed flags, the output, a client made on
+first use (so `--help`, argument errors and `version` need no etcd), and the
+signal handling (interrupts.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from typing import Optional
 from .. import Client
 from .errors import EXIT_BAD_FEATURE, CliError
 from .flags import command_timeout, connect, switch, write_out
+from .interrupts import Interrupts
 from .output import Out
 
 
 class Context:
-    __slots__ = ("_client", "args", "format", "hex", "out")
+    __slots__ = ("_client", "args", "format", "hex", "interrupts", "out")
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, interrupts: Interrupts) -> None:
         self.args = args
+        self.interrupts = interrupts
         self.format = write_out(args)
         self.hex = switch(args, "hex")
         self.out = Out()

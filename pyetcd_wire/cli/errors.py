@@ -24,7 +24,8 @@ EXIT_BAD_FEATURE = 4
 EXIT_INTERRUPTED = 5
 EXIT_IO = 6
 EXIT_BAD_ARGS = 128
-# Interrupted by Ctrl-C (SIGINT): the shell's 128 + 2, as a Go program killed by it.
+# What `main(argv)` returns after Ctrl-C (SIGINT) where etcdctl dies of it: the
+# shell's 128 + 2 for a process killed by it, as the `pyetcd` script is.
 EXIT_SIGINT = 130
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import subprocess
-import threading
 from typing import Any, List
 
 from .context import Context
 from .errors import EXIT_BAD_FEATURE, EXIT_ERROR, CliError, bad_args
+from .interrupts import SignalCaughtError
 from .kv import show_get
 from .parsing import Commands, flag
 
@@ -54,16 +55,61 @@ def recipe(name: str) -> Any:
     return found
 
 
-def _hold(session: Any) -> None:
-    """Until Ctrl-C, or until the session's lease is lost."""
-    wait_lost = getattr(session, "wait_lost", None)
-    if wait_lost is not None:
-        wait_lost()
-    else:
-        threading.Event().wait()
+def _session(ctx: Context, session_class: Any, ttl: int) -> Any:
+    """The command's session, made while signals are caught so that a lease
+    granted is never left behind.
+
+    Raises:
+        SignalCaughtError: a signal came meanwhile (the lease is revoked);
+            etcdctl, which makes its session before it catches signals, dies
+            of it.
+    """
+    session = session_class(ctx.client, ttl=ttl)
+    if ctx.interrupts.received is not None:
+        session.close()
+        ctx.interrupts.check()
+    return session
+
+
+def _hold(ctx: Context, session: Any, lost: str) -> None:
+    """Until a signal (then return), or until the session's lease is lost.
+
+    Raises:
+        CliError: the session was lost (with the message `lost`).
+    """
+    try:
+        if ctx.interrupts.wait_for(session.wait_lost):
+            raise CliError(EXIT_ERROR, lost)
+    except SignalCaughtError:
+        return
+
+
+def _read_own_key(ctx: Context, key: bytes) -> Any:
+    """etcdctl's Get of the lock or leader key, with the context a signal
+    cancels.
+
+    Raises:
+        CliError: a signal came ("context canceled").
+    """
+    response = ctx.client.get(key, timeout=ctx.timeout)
+    if ctx.interrupts.received is not None:
+        raise CliError(EXIT_ERROR, "context canceled")
+    return response
+
+
+def _exit_status(code: int) -> str:
+    """Go's os.ProcessState.String() for a command's exit status: "exit
+    status 3", or "signal: interrupt" for one that a signal ended."""
+    if code >= 0:
+        return f"exit status {code}"
+    name = signal.strsignal(-code) or f"signal {-code}"
+    return f"signal: {name[:1].lower()}{name[1:]}"
 
 
 def run_lock(ctx: Context, args: argparse.Namespace) -> None:
+    """etcdctl's lockUntilSignal: a signal while waiting fails the command
+    ("context canceled"); one while holding releases the lock (exit 0); one
+    while the command runs is noted, and the command is waited for."""
     if not args.args:
         raise bad_args(
             "lock takes a lock name argument and an optional command to execute"
@@ -73,22 +119,35 @@ def run_lock(ctx: Context, args: argparse.Namespace) -> None:
     if command[:1] == ["--"]:
         command = command[1:]
     lock_class, session_class = recipe("Lock"), recipe("Session")
-    with session_class(ctx.client, ttl=args.ttl) as session:
+    with ctx.interrupts.catching(), _session(ctx, session_class, args.ttl) as session:
         lock = lock_class(session, name)
-        with lock:
-            if not command:
-                ctx.out.line(lock.key)
+        try:
+            ctx.interrupts.wait_for(lock.acquire)
+        except SignalCaughtError:  # the session's revoke takes the key with it
+            raise CliError(EXIT_ERROR, "context canceled") from None
+        try:
+            if command:
+                code = _run_holding(ctx, lock, command)
+            else:
+                code = 0
+                held = _read_own_key(ctx, lock.key)
+                if not held.kvs:
+                    raise CliError(EXIT_ERROR, "lock lost on init")
+                show_get(ctx, held)
                 ctx.out.flush()
-                _hold(session)
-                return
-            env = dict(
-                os.environ, ETCD_LOCK_KEY=lock.key.decode("utf-8", "surrogateescape")
-            )
-            env["ETCD_LOCK_REV"] = str(lock.revision)
-            ctx.out.flush()
-            code = subprocess.run(command, env=env, check=False).returncode
+                _hold(ctx, session, "session expired")
+        finally:
+            lock.release()
     if code != 0:
-        raise CliError(EXIT_ERROR, f"exit status {code}")
+        raise CliError(EXIT_ERROR, _exit_status(code))
+
+
+def _run_holding(ctx: Context, lock: Any, command: List[str]) -> int:
+    """Run `command` with ETCD_LOCK_KEY and ETCD_LOCK_REV; its exit status."""
+    env = dict(os.environ, ETCD_LOCK_KEY=lock.key.decode("utf-8", "surrogateescape"))
+    env["ETCD_LOCK_REV"] = str(lock.revision)
+    ctx.out.flush()
+    return subprocess.run(command, env=env, check=False).returncode
 
 
 def run_elect(ctx: Context, args: argparse.Namespace) -> None:
@@ -97,18 +156,41 @@ def run_elect(ctx: Context, args: argparse.Namespace) -> None:
             "elect takes one election name argument and one proposal argument."
         )
     election_class, session_class = recipe("Election"), recipe("Session")
-    with session_class(ctx.client, ttl=args.ttl) as session:
+    with ctx.interrupts.catching(), _session(ctx, session_class, args.ttl) as session:
         election = election_class(session, args.args[0])
         if args.listen:
-            with election.observe() as leaders:
-                for resp in leaders:
-                    show_get(ctx, resp)
-                    ctx.out.flush()
-            return
-        election.campaign(args.args[1])
-        show_get(ctx, ctx.client.get(election.key, timeout=ctx.timeout))
-        ctx.out.flush()
-        try:
-            _hold(session)
-        finally:
-            election.resign(timeout=ctx.timeout)
+            _observe(ctx, election)
+        else:
+            _campaign(ctx, session, election, args.args[1])
+
+
+def _observe(ctx: Context, election: Any) -> None:
+    """etcdctl's observe(): print each leader until a signal (exit 0).
+
+    Raises:
+        CliError: the observation ended without a signal.
+    """
+    with election.observe() as leaders, ctx.interrupts.catching(leaders.close):
+        for resp in leaders:
+            show_get(ctx, resp)
+            ctx.out.flush()
+    if ctx.interrupts.received is None:
+        raise CliError(EXIT_ERROR, "elect: observer lost")
+
+
+def _campaign(ctx: Context, session: Any, election: Any, proposal: str) -> None:
+    """etcdctl's campaign(): a signal while campaigning fails the command
+    ("context canceled"; the session's revoke withdraws the candidacy); once
+    elected, a signal resigns (exit 0).
+
+    Raises:
+        CliError: interrupted before leading, or the session was lost.
+    """
+    try:
+        ctx.interrupts.wait_for(lambda: election.campaign(proposal))
+    except SignalCaughtError:
+        raise CliError(EXIT_ERROR, "context canceled") from None
+    show_get(ctx, _read_own_key(ctx, election.key))
+    ctx.out.flush()
+    _hold(ctx, session, "elect: session expired")
+    election.resign(timeout=ctx.timeout)

@@ -3,12 +3,16 @@ prints its endpoints, serves until SIGINT/SIGTERM, then leaves nothing behind.""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import random
 import re
 import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
@@ -18,7 +22,7 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire import cli_dev
 from pyetcd_wire.testing import _etcd_binaries
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 from tests.integration.test_testkit import _wait_gone
 
 pytestmark = pytest.mark.integration
@@ -152,6 +156,59 @@ def test_data_dir_is_kept_and_reused_on_the_same_port(
         assert client.get("/dev/kept").kvs[0].value == b"across runs"
     assert again.stop() == 0
     assert cli_dev.run(["--data-dir", data, "--members", "3"]) == 1
+
+
+def members_of(pid: int) -> Dict[int, str]:
+    """The etcd members `pid` started that still run, by PID, with their
+    --data-dir (Linux's /proc); not its ``etcd --version`` probes."""
+    found: Dict[int, str] = {}
+    for task in glob.glob(f"/proc/{pid}/task/*/children"):
+        with contextlib.suppress(OSError), open(task) as listed:
+            for child in map(int, listed.read().split()):
+                args: List[str] = []
+                with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline") as f:
+                    args = f.read().split("\0")
+                if "--data-dir" in args:
+                    found[child] = args[args.index("--data-dir") + 1]
+    return found
+
+
+# Signals sent, each within SPREAD seconds of the etcd member starting:
+# while the member starts, the endpoints are printed, or it serves.
+POINTS = 4
+SPREAD = 2.0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_signal_at_any_point_stops_what_was_started(dev_run: List[Dev]) -> None:
+    """Once the endpoints are out, a signal is a clean stop (0): the handler
+    is in place before anything is printed.  Before, it is an interrupted
+    start (130).  Either way every member stops, its temporary data goes."""
+    rng = random.Random(0)
+    for _ in range(POINTS):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pyetcd_wire.cli_dev"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        dev = Dev(proc)
+        dev_run.append(dev)
+        wait_for(lambda p=proc: members_of(p.pid) or p.poll() is not None, 60)
+        members = members_of(proc.pid)
+        dev.pids, dev.data_dirs = list(members), list(members.values())
+        time.sleep(rng.uniform(0, SPREAD))  # where the signal lands: the input
+        code = dev.stop(signal.SIGINT)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        out = "".join(dev.output)
+        if "export ETCDCTL_ENDPOINTS=" in out:
+            assert (code, err) == (0, ""), out
+            assert out.endswith("\nstopping etcd...\n")
+        else:
+            assert (code, err, out) == (130, "\npyetcd dev: interrupted\n", "")
+        assert dev.pids
+        assert_left_nothing(dev)
 
 
 @pytest.mark.parametrize("etcd_bin", ["missing", "not-executable"])
