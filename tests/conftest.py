@@ -19,6 +19,9 @@ the last torn down) and compared at the end of its teardown.
   still in use (an etcd cluster that the test restarted a member of, a
   shared client that dialed or started its stream worker during the test):
   reachable from the fixture's value through object references.
+
+And the suite's child processes start with Ctrl-C as a terminal gives it
+(`pytest_configure`), however the suite itself was started.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import gc
 import io
 import os
 import select
+import signal
 import socket
 import sys
 import threading
@@ -163,3 +167,12 @@ def pytest_fixture_post_finalizer(fixturedef: Any, request: Any) -> None:
     # A module- or session-scoped fixture's teardown: its garbage is its own.
     if fixturedef.scope != "function":
         _collect_garbage()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background of a non-interactive shell (`scripts/test
+    # &`) has SIGINT ignored, and a child inherits that: etcdctl and `pyetcd`,
+    # which the command-line tests interrupt as a user would, would keep running.
+    # A Python-level handler is reset to the default in a child at exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -17,6 +17,7 @@ import functools
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -35,14 +36,55 @@ _ports_lock = threading.Lock()
 _ports_given: set[int] = set()  # never hand out the same port twice
 
 
+#: Where ports are picked: below the kernel's ephemeral range (Linux's
+#: ip_local_port_range, 32768-60999 by default; 49152-65535 elsewhere), where
+#: no outgoing connection takes one on its own.  A port from bind(("", 0)) is
+#: an ephemeral one: between a member's stop and its restart on the same port
+#: (or between the pick and etcd's bind), any connection the machine opens may
+#: get it as its local port, and etcd then fails with "address already in use".
+_PICK_FROM = 15000
+_EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+
+
+def _first_ephemeral_port() -> int:
+    try:
+        with open(_EPHEMERAL_RANGE) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152  # IANA's dynamic range; Linux's own default starts lower
+
+
 def _free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 now; all bound at once so they differ."""
+    """Ports free on 127.0.0.1 now, below the ephemeral range (`_PICK_FROM`),
+    never the same one twice; all bound at once so they differ."""
+    top = _first_ephemeral_port()
+    if top - _PICK_FROM < 1000:  # an unusual range: ask the kernel instead
+        return _kernel_picked_ports(count)
+    rand = random.Random()
+    with _ports_lock, contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for _ in range(count + 1000):
+            port = rand.randrange(_PICK_FROM, top - 1)  # P + 1 below it too
+            if port in _ports_given:
+                continue
+            sock = stack.enter_context(socket.socket())
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use
+                continue
+            ports.append(port)
+            if len(ports) == count:
+                _ports_given.update(ports)
+                return ports
+    raise RuntimeError(f"no {count} free ports in {_PICK_FROM}-{top - 1}")
+
+
+def _kernel_picked_ports(count: int) -> list[int]:
+    """`_free_ports`, picked by the kernel (ephemeral ports)."""
     with _ports_lock, contextlib.ExitStack() as stack:
         ports: list[int] = []
         for _ in range(count + 100):
-            sock = stack.enter_context(
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            )
+            sock = stack.enter_context(socket.socket())
             sock.bind(("127.0.0.1", 0))
             port: int = sock.getsockname()[1]
             if port not in _ports_given:

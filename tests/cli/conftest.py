@@ -64,7 +64,7 @@ class Result(NamedTuple):
 
 # etcdctl's zap logger writes JSON lines on stderr ("retrying of unary
 # invoker failed", snapshot progress); they are not part of its interface.
-_LOG_LINE = re.compile(r'^\{"level":.*\n', re.MULTILINE)
+LOG_LINE = re.compile(r'^\{"level":.*\n', re.MULTILINE)
 
 
 def run_in_process(argv: Sequence[str], stdin: bytes = b"") -> Result:
@@ -108,7 +108,7 @@ def theirs(cli_etcd: EtcdMember, etcdctl_binary: str) -> Runner:
             env={**os.environ, "ETCDCTL_API": "3"},
             check=False,
         )
-        err = _LOG_LINE.sub("", done.stderr.decode("utf-8", "replace"))
+        err = LOG_LINE.sub("", done.stderr.decode("utf-8", "replace"))
         return Result(done.returncode, done.stdout, err)
 
     return run

@@ -73,8 +73,10 @@ def test_watch_prints_as_etcdctl(
             expected = read_until(theirs, marker)
             got = read_until(ours, marker)
         finally:
-            their_code = interrupt(theirs)
-            code = interrupt(ours)
+            try:
+                their_code = interrupt(theirs)
+            finally:
+                code = interrupt(ours)
         assert ours.stderr is not None
         errors = ours.stderr.read()
     assert marker in expected
