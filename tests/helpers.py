@@ -71,6 +71,21 @@ def free_port() -> int:
     return _free_ports(1)[0]
 
 
+def current_connections(client: Any) -> List[Any]:
+    """The connection each channel of a Client or AsyncClient gives new calls
+    now (None: none yet), its calls' and its stream worker's: a lost or
+    refused connection is replaced, so a list that stays the same means none
+    was."""
+    pools = [client._pool]
+    if client._streams is not None:
+        pools.append(client._streams._pool)
+    return [
+        getattr(channel, "current", None) or getattr(channel, "_current", None)
+        for pool in pools
+        for channel in pool.channels()
+    ]
+
+
 def internal(obj: Any, read: Callable[[Any], T]) -> T:
     """`read(obj)`, for either client (or a watch or keep-alive of one): a
     sync object is read as it is; for one behind the blocking bridge `read`

@@ -29,7 +29,8 @@ from pyetcd_wire.errors import (
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import PeerEvent, RequestEnded
 from pyetcd_wire.testing.peer_server import PeerServer
-from tests.aio import run
+from tests.aio import run, wait_until
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -142,6 +143,16 @@ def test_a_dial_that_fails_after_connecting_closes_its_socket(
     assert made[0].fileno() == -1  # closed, not left to the collector
 
 
+def _requested(server: PeerServer) -> bool:
+    """The server has a connection and a request on it."""
+    return bool(server.connections and server.peer.requests)
+
+
+def _goaway_after_first_call(server: PeerServer) -> None:
+    with server.script() as peer:
+        peer.goaway(last_stream_id=1)
+
+
 # --- asyncio ------------------------------------------------------------------------
 
 
@@ -159,12 +170,9 @@ def test_a_drained_connection_closes_once_its_last_call_ended(
         try:
             first = asyncio.ensure_future(channel.unary("/svc/Hang", b"", timeout=30))
             old = await channel.connection()
-            while not server.connections or not server.peer.requests:
-                await asyncio.sleep(0.005)
-            with server.script() as peer:
-                peer.goaway(last_stream_id=1)
-            while old.usable:
-                await asyncio.sleep(0.005)
+            await wait_until(lambda: _requested(server))
+            _goaway_after_first_call(server)
+            await wait_until(lambda: not old.usable)
             new = await channel.connection()
             assert new is not old
             with server.connections[0].script() as peer:
@@ -197,10 +205,8 @@ def test_a_drained_connection_closes_once_its_last_call_gave_up(
 
         hung = threading.Thread(target=hang)
         hung.start()
-        while not server.connections or not server.peer.requests:
-            time.sleep(0.005)
-        with server.script() as peer:
-            peer.goaway(last_stream_id=1)
+        wait_for(lambda: _requested(server))
+        _goaway_after_first_call(server)
         hung.join(10)
         assert server.connections[0].closed.wait(10)  # with no other call
         assert old.closed
@@ -219,10 +225,8 @@ def test_a_drained_asyncio_connection_closes_once_its_last_call_gave_up(
         try:
             first = asyncio.ensure_future(channel.unary("/svc/Hang", b"", timeout=2))
             old = await channel.connection()
-            while not server.connections or not server.peer.requests:
-                await asyncio.sleep(0.005)
-            with server.script() as peer:
-                peer.goaway(last_stream_id=1)
+            await wait_until(lambda: _requested(server))
+            _goaway_after_first_call(server)
             with pytest.raises(DeadlineExceededError):
                 await first
             assert await channel.unary("/svc/Echo", b"hi", timeout=30) == b"hi"

@@ -30,7 +30,7 @@ from pyetcd_wire.errors import LockedError, RequestTimeoutError
 from pyetcd_wire.recipes import AsyncLock, AsyncSession, Lock, Session
 from pyetcd_wire.testing import EtcdMember
 from tests.aio import run
-from tests.helpers import in_threads
+from tests.helpers import current_connections, in_threads
 
 # Enough for every kind of call to be given up at every point many times;
 # the asyncio run takes about 3 s, the sync one about 5 s.
@@ -52,28 +52,11 @@ def member(etcd_binary: str) -> Iterator[EtcdMember]:
         yield member
 
 
-def connections(client: Any) -> List[Any]:
-    """The connection objects the client's channels use now (unary calls
-    and the stream worker's): a lost or refused connection is replaced, so
-    a list that stays the same means none was."""
-    pools = [client._pool]
-    if client._streams is not None:
-        pools.append(client._streams._pool)
-    found = []
-    for pool in pools:
-        for channel in pool.channels():
-            conn = getattr(channel, "current", None) or getattr(
-                channel, "_current", None
-            )
-            found.append(conn)
-    return found
-
-
 def assert_server_unharmed(member: EtcdMember, before: List[Any], client: Any) -> None:
     assert member.is_running, member.log_tail()
     with open(member.log_path, encoding="utf-8", errors="replace") as log:
         assert "panic" not in log.read(), member.log_tail()
-    after = connections(client)
+    after = current_connections(client)
     assert after == before, "a connection was lost or replaced"
     for conn in after:
         assert conn.usable, f"{conn.endpoint}: {conn}"
@@ -121,7 +104,7 @@ def test_async_calls_cancelled_at_random_points(member):
             holder = AsyncLock(holder_session, "/cancel-lock")
             await holder.acquire()  # so that every lock_wait waits
             async with client.watch("/nothing"):  # opens the stream connection
-                before = connections(client)
+                before = current_connections(client)
             cancelled = 0
             errors: List[BaseException] = []
 
@@ -167,7 +150,7 @@ def test_sync_calls_given_up_at_random_deadlines(member):
         holder.acquire()  # so that every lock acquire waits
         sessions = [Session(client, ttl=10) for _ in range(8)]  # one a thread
         with client.watch("/nothing"):  # opens the stream connection
-            before = connections(client)
+            before = current_connections(client)
         timed_out = _give_up_in_threads(client, sessions, threads=8)
         assert client.get("/cancel-lock/", prefix=True).count == 1
         holder.release()

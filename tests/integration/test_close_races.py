@@ -16,7 +16,7 @@ import pytest
 from pyetcd_wire.errors import EtcdError
 from pyetcd_wire.testing import EtcdMember
 from tests.async_bridge import AnyClient, ClientClass
-from tests.helpers import internal
+from tests.helpers import current_connections, internal
 
 #: Connections the test closes under the calls.
 CLOSES = 2000
@@ -30,29 +30,12 @@ def client(etcd_single: EtcdMember, client_class: ClientClass) -> Iterator[AnyCl
         yield c
 
 
-def connections(client: Any) -> List[Any]:
-    """The open connections of a Client or AsyncClient: its calls', and its
-    stream worker's."""
-    pools = [client._pool]
-    if client._streams is not None:
-        pools.append(client._streams._pool)
-    found = []
-    for pool in pools:
-        for channel in pool.channels():
-            conn = getattr(channel, "current", None) or getattr(
-                channel, "_current", None
-            )
-            if conn is not None and conn.usable:
-                found.append(conn)
-    return found
-
-
 def close_one(rand: random.Random) -> Callable[[Any], bool]:
     """Close one open connection, as the client does (the client closing
     it, or giving it up as keepalive does); False if none is open."""
 
     def close(client: Any) -> bool:
-        conns = connections(client)
+        conns = [c for c in current_connections(client) if c is not None and c.usable]
         if not conns:
             return False
         conn = rand.choice(conns)
