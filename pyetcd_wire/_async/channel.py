@@ -18,8 +18,14 @@ from .._core.grpc.metadata import Metadata
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
 from .._sync.tls_config import context_for
-from .._sync.transport import alpn_refusal, describe, host_name, tls_failure
-from ..errors import ConnectionFailedError, ConnectionLostError, DeadlineExceededError
+from .._sync.transport import (
+    alpn_refusal,
+    describe,
+    dial_deadline_passed,
+    host_name,
+    tls_failure,
+)
+from ..errors import ConnectionFailedError, ConnectionLostError
 from .connection import AsyncConnection
 from .stream import AsyncStream
 
@@ -250,11 +256,7 @@ async def _dialed_within(
         timer.cancel()
         dialing.remove_done_callback(wake)
     if not dialing.done():
-        raise DeadlineExceededError(
-            f"deadline exceeded connecting to {endpoint}",
-            endpoint=endpoint,
-            connecting=True,
-        )
+        raise dial_deadline_passed(endpoint)
     return dialing.result()
 
 

@@ -20,7 +20,7 @@ from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import call_error
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
-from ..errors import ConnectionLostError, DeadlineExceededError, EtcdError
+from ..errors import ConnectionLostError, EtcdError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
 from .tls_config import context_for
@@ -189,7 +189,7 @@ class Channel:
         if current is not None and current.usable:
             return current
         if not self._lock.acquire(timeout=_lock_timeout(deadline)):
-            raise self._dial_deadline_passed()
+            raise transport.dial_deadline_passed(self.endpoint.text)
         try:
             return self._connection_locked(deadline)
         finally:
@@ -206,7 +206,7 @@ class Channel:
             self._retire(current)
         timeout = None if deadline is None else deadline - time.monotonic()
         if timeout is not None and timeout <= 0:
-            raise self._dial_deadline_passed()
+            raise transport.dial_deadline_passed(self.endpoint.text)
         bound_by_deadline = timeout is not None and (
             self.dial_timeout is None or timeout < self.dial_timeout
         )
@@ -218,7 +218,7 @@ class Channel:
             )
         except transport.DialTimedOutError as exc:
             if bound_by_deadline:
-                raise self._dial_deadline_passed() from exc
+                raise transport.dial_deadline_passed(self.endpoint.text) from exc
             raise
         core = GrpcConnection(
             authority=self.endpoint.authority,
@@ -245,13 +245,6 @@ class Channel:
         slowness."""
         current = self._current
         return current is None or current.last_read < when
-
-    def _dial_deadline_passed(self) -> DeadlineExceededError:
-        return DeadlineExceededError(
-            f"deadline exceeded connecting to {self.endpoint.text}",
-            endpoint=self.endpoint.text,
-            connecting=True,
-        )
 
     def _retire(self, conn: Connection) -> None:
         """Stop giving `conn` new calls (lock held).  A connection with calls

@@ -19,7 +19,7 @@ import time
 from typing import Optional, Protocol, Union
 
 from .._policy.endpoints import Endpoint
-from ..errors import ConnectionFailedError
+from ..errors import ConnectionFailedError, DeadlineExceededError
 from .tls_socket import (
     HandshakeEOFError,
     TLSSocket,
@@ -162,6 +162,16 @@ def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
     except OSError as exc:
         raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
     return sock
+
+
+def dial_deadline_passed(endpoint: str) -> DeadlineExceededError:
+    """The error of a call whose deadline passed before its dial completed
+    (both drivers)."""
+    return DeadlineExceededError(
+        f"deadline exceeded connecting to {endpoint}",
+        endpoint=endpoint,
+        connecting=True,
+    )
 
 
 def describe(exc: OSError) -> str:
