@@ -68,6 +68,14 @@ _OPAQUE = (
     float,
 )
 
+# What holds a descriptor; select.epoll only where it exists (gevent's
+# monkey-patching removes it: `nox -s gevent`).
+_HOLDS_FD = (
+    socket.socket,
+    io.IOBase,
+    *([select.epoll] if hasattr(select, "epoll") else []),
+)
+
 
 class _Snapshot(NamedTuple):
     fds: Dict[int, str]  # descriptor -> what it points at
@@ -117,7 +125,7 @@ def _owned(roots: Iterable[Any]) -> Tuple[Set[int], Set[threading.Thread]]:
         seen.add(id(obj))
         if isinstance(obj, threading.Thread):
             threads.add(obj)
-        elif isinstance(obj, (socket.socket, io.IOBase, select.epoll)):
+        elif isinstance(obj, _HOLDS_FD):
             with contextlib.suppress(OSError, ValueError):  # closed
                 fds.add(obj.fileno())
         todo.extend(gc.get_referents(obj))

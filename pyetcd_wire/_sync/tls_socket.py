@@ -48,6 +48,11 @@ Rules that keep poll(2) truthful and the TLS stream intact:
 
 The handshake (`client_handshake`) reads one record at a time, so no byte
 beyond the server's last handshake record is taken from the socket.
+
+Over a cooperative library's socket (gevent), the handshake uses the socket
+as it is (its own timeout bounds each call, in the library's event loop);
+then the connection goes on `over` a `CooperativeSocket`, which gives the
+raw socket the kernel's behaviour described above (cooperative.py).
 """
 
 from __future__ import annotations
@@ -56,7 +61,9 @@ import re
 import socket
 import ssl
 import threading
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
+
+from .cooperative import CooperativeSocket
 
 # The largest TLS record on the wire: a 5-byte header and a fragment of at
 # most 2**14 + 2048 bytes (RFC 5246 §6.2.3; TLS 1.3 allows only 2**14 + 256,
@@ -124,7 +131,7 @@ class TLSSocket:
 
     def __init__(
         self,
-        raw: socket.socket,
+        raw: Union[socket.socket, CooperativeSocket],
         ssl_object: ssl.SSLObject,
         incoming: ssl.MemoryBIO,
         outgoing: ssl.MemoryBIO,
@@ -138,6 +145,11 @@ class TLSSocket:
         self._out = b""  # ciphertext not yet sent, oldest first
         self._buffer = b""  # plaintext decrypted but not yet returned (reader's)
         self._eof = False  # reader's: close_notify or EOF seen
+
+    def over(self, raw: CooperativeSocket) -> TLSSocket:
+        """This connection over `raw`, a view of the same socket; right after
+        the handshake only, before anything else is read or written."""
+        return TLSSocket(raw, self._ssl, self._incoming, self._outgoing)
 
     @property
     def ssl_object(self) -> ssl.SSLObject:

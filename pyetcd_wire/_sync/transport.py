@@ -8,10 +8,16 @@ become `ConnectionFailedError` naming the endpoint.
 TLS runs over the same blocking socket through memory BIOs (tls_socket.py),
 so a TLS connection is read, written and polled exactly like a plain one
 (`SocketLike`).  The handshake happens here, within the dial timeout.
+
+A cooperative library's socket (gevent's, after ``monkey.patch_all()``)
+cannot be made blocking: `blocking` gives the driver a `CooperativeSocket`
+over it instead, which keeps the same rules by waiting in the library's
+event loop (cooperative.py).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import struct
@@ -20,6 +26,7 @@ from typing import Optional, Protocol, Union
 
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionFailedError, DeadlineExceededError
+from .cooperative import CooperativeSocket
 from .tls_socket import (
     HandshakeEOFError,
     TLSSocket,
@@ -54,7 +61,7 @@ def connect(
     timeout: Optional[float],
     ssl_context: Optional[ssl.SSLContext] = None,
     server_name: Optional[str] = None,
-) -> Union[socket.socket, TLSSocket]:
+) -> SocketLike:
     """Open a blocking socket to `endpoint` within `timeout` seconds; with
     `ssl_context`, also run the TLS handshake (ALPN "h2") in that time.
 
@@ -68,8 +75,7 @@ def connect(
     started = time.monotonic()
     sock = _dial(endpoint, timeout)
     if ssl_context is None:
-        sock.settimeout(None)  # blocking: see KernelTimeouts
-        return sock
+        return blocking(sock)
     try:
         if timeout is not None:
             sock.settimeout(max(timeout - (time.monotonic() - started), 1e-3))
@@ -77,8 +83,24 @@ def connect(
     except BaseException:
         sock.close()
         raise
+    raw = blocking(sock)
+    return tls.over(raw) if isinstance(raw, CooperativeSocket) else tls
+
+
+def blocking(sock: socket.socket) -> Union[socket.socket, CooperativeSocket]:
+    """`sock` made blocking (see KernelTimeouts); or, if it cannot be, a
+    `CooperativeSocket` that behaves as if it were.
+
+    A socket whose descriptor stays non-blocking after ``settimeout(None)``
+    belongs to a cooperative library (gevent, after ``monkey.patch_all()``):
+    its methods wait in the library's event loop and know nothing of kernel
+    timeouts or MSG_DONTWAIT.  Asked once per connection, so the per-call
+    path of a plain socket is untouched.
+    """
     sock.settimeout(None)
-    return tls
+    if os.get_blocking(sock.fileno()):
+        return sock
+    return CooperativeSocket(sock)
 
 
 def _handshake(
