@@ -16,6 +16,9 @@ below.  Sessions:
              every other CPython we claim: unit and fake-peer tests, and the
              real-etcd tour (tests/integration/test_smoke.py)
 * pure_protobuf  the same on CPython with protobuf's pure-Python runtime
+* bundle     `pyetcd bundle` once; the unit tests with pyetcd_wire from it; the
+             builder's tests; a real-etcd smoke with `-S -E` on CPython 3.9,
+             3.13 and PyPy 3, and beside a user's protobuf 7 (upb)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import glob
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import nox
 
@@ -119,3 +123,54 @@ for _version in OTHER_PYTHONS:
 def pure_protobuf(session: nox.Session) -> None:
     session.env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
     unit_and_smoke(session)
+
+
+# Fetches the wheels pinned in pyetcd_wire/_bundle/pins.py into sys.argv[1].
+FETCH_PINNED_WHEELS = """
+import shlex, subprocess, sys
+from pyetcd_wire._bundle.pins import download_command
+subprocess.run([sys.executable, "-m", *shlex.split(download_command(sys.argv[1]))],
+               check=True)
+"""
+# The CPythons the bundle's smoke runs on (with PyPy), without site-packages.
+BUNDLE_PYTHONS = ("3.9", "3.13")
+
+
+@nox.session(python="python3")
+def bundle(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *TEST_DEPS)
+    tmp = Path(session.create_tmp()).resolve()
+    wheels, out = tmp / "wheels", tmp / "bundle"
+    session.run("python", "-c", FETCH_PINNED_WHEELS, str(wheels))
+    session.run("pyetcd", "bundle", "--wheels", str(wheels), "-o", str(out))
+    session.run(
+        "python",
+        "tests/bundle/against_bundle.py",
+        str(out),
+        "tests/core",
+        "tests/api",
+        "tests/policy",
+        "-q",
+    )
+    pythons = [interpreter(version) for version in BUNDLE_PYTHONS]
+    pythons.append(shutil.which("pypy3") or "pypy3")
+    clash = tmp / "clash"  # a user's venv: protobuf 7 with upb
+    session.run("python", "-m", "venv", "--clear", str(clash))
+    clash_python = str(clash / "bin" / "python")
+    session.run(
+        clash_python, "-m", "pip", "install", "-q", "protobuf>=7", external=True
+    )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/bundle",
+        "--etcd-required",
+        *session.posargs,
+        env={
+            "PYETCD_BUNDLE_WHEELS": str(wheels),
+            "PYETCD_BUNDLE_DIR": str(out),
+            "PYETCD_BUNDLE_PYTHONS": os.pathsep.join(pythons),
+            "PYETCD_BUNDLE_CLASH_PYTHON": clash_python,
+        },
+    )
