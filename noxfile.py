@@ -12,12 +12,25 @@ below.  Sessions:
 * tests      unit, fake-peer and integration tests (real etcd) on CPython
 * tests_pypy the same on PyPy 3.9
 * oldest_deps  unit and fake-peer tests on the oldest protobuf and hpack we claim
+* smoke-3.9, smoke-3.10, smoke-3.12, smoke-3.13
+             every other CPython we claim: unit and fake-peer tests, and the
+             real-etcd tour (tests/integration/test_smoke.py)
+* pure_protobuf  the same on CPython with protobuf's pure-Python runtime
+* bundle     `pyetcd bundle` once; the unit tests with pyetcd_wire from it; the
+             builder's tests; a real-etcd smoke with `-S -E` on CPython 3.9,
+             3.13 and PyPy 3, and beside a user's protobuf 7 (upb)
 * gevent     the sync Client under gevent (issue 15): tests/gevent and the
              sync variants of the watch, lease, failover and lock/election
              recipe integration tests, in a pytest monkey-patched first
 """
 
 from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import nox
 
@@ -31,6 +44,22 @@ TEST_DEPS = ["pytest>=7", "pytest-timeout>=2"]
 # The oldest protobuf runtime we claim (pyproject.toml: protobuf>=4.21).
 PROTOBUF_OLDEST = "protobuf==4.21.12"
 HPACK_OLDEST = "hpack==4.0.0"
+# The CPython releases we claim besides the main suite's (pyproject.toml:
+# requires-python); each runs the smoke session.
+OTHER_PYTHONS = ["3.9", "3.10", "3.12", "3.13"]
+SMOKE = "tests/integration/test_smoke.py"
+
+
+def interpreter(version: str) -> str:
+    """`pythonX.Y` from PATH if it runs, else pyenv's install of it: these
+    machines have pyenv's interpreters, but its shims only answer for the
+    selected version.  Nox fails the session if neither exists."""
+    found = shutil.which(f"python{version}")
+    if found and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0:
+        return found
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    installs = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
+    return installs[-1] if installs else f"python{version}"
 
 
 @nox.session(python="python3")
@@ -71,6 +100,83 @@ def tests_pypy(session: nox.Session) -> None:
 def oldest_deps(session: nox.Session) -> None:
     session.install("-e", ".[testing]", *TEST_DEPS, PROTOBUF_OLDEST, HPACK_OLDEST)
     session.run("python", "-m", "pytest", "-m", "not integration", *session.posargs)
+
+
+def unit_and_smoke(session: nox.Session) -> None:
+    """The tests that need no etcd, then the real-etcd tour."""
+    session.install("-e", ".[testing]", *TEST_DEPS)
+    session.run("python", "-m", "pytest", "-m", "not integration", *session.posargs)
+    session.run("python", "-m", "pytest", "--etcd-required", SMOKE, *session.posargs)
+
+
+def smoke_session(version: str) -> None:
+    """Register `smoke-X.Y`, named by version (not by the interpreter's path)."""
+
+    def smoke(session: nox.Session) -> None:
+        unit_and_smoke(session)
+
+    nox.session(name=f"smoke-{version}", python=interpreter(version))(smoke)
+
+
+for _version in OTHER_PYTHONS:
+    smoke_session(_version)
+
+
+@nox.session(python="python3")
+def pure_protobuf(session: nox.Session) -> None:
+    session.env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
+    unit_and_smoke(session)
+
+
+# Fetches the wheels pinned in pyetcd_wire/_bundle/pins.py into sys.argv[1].
+FETCH_PINNED_WHEELS = """
+import shlex, subprocess, sys
+from pyetcd_wire._bundle.pins import download_command
+subprocess.run([sys.executable, "-m", *shlex.split(download_command(sys.argv[1]))],
+               check=True)
+"""
+# The CPythons the bundle's smoke runs on (with PyPy), without site-packages.
+BUNDLE_PYTHONS = ("3.9", "3.13")
+
+
+@nox.session(python="python3")
+def bundle(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *TEST_DEPS)
+    tmp = Path(session.create_tmp()).resolve()
+    wheels, out = tmp / "wheels", tmp / "bundle"
+    session.run("python", "-c", FETCH_PINNED_WHEELS, str(wheels))
+    session.run("pyetcd", "bundle", "--wheels", str(wheels), "-o", str(out))
+    session.run(
+        "python",
+        "tests/bundle/against_bundle.py",
+        str(out),
+        "tests/core",
+        "tests/api",
+        "tests/policy",
+        "-q",
+    )
+    pythons = [interpreter(version) for version in BUNDLE_PYTHONS]
+    pythons.append(shutil.which("pypy3") or "pypy3")
+    clash = tmp / "clash"  # a user's venv: protobuf 7 with upb
+    session.run("python", "-m", "venv", "--clear", str(clash))
+    clash_python = str(clash / "bin" / "python")
+    session.run(
+        clash_python, "-m", "pip", "install", "-q", "protobuf>=7", external=True
+    )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/bundle",
+        "--etcd-required",
+        *session.posargs,
+        env={
+            "PYETCD_BUNDLE_WHEELS": str(wheels),
+            "PYETCD_BUNDLE_DIR": str(out),
+            "PYETCD_BUNDLE_PYTHONS": os.pathsep.join(pythons),
+            "PYETCD_BUNDLE_CLASH_PYTHON": clash_python,
+        },
+    )
 
 
 # Integration modules whose sync `Client` variants also run under gevent.

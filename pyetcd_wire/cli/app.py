@@ -24,6 +24,7 @@ def build() -> Commands:
         module.register(root)
     root.summaries["dev"] = "Runs a throwaway local etcd (or cluster) until Ctrl-C"
     root.summaries["demo"] = "A tour of pyetcd-wire against a throwaway local etcd"
+    root.summaries["bundle"] = "Writes pyetcd-wire as one file (.py) and a zipapp"
     return root
 
 
@@ -34,7 +35,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     (interrupts.py): at once, or after the command cleaned up; given `argv`,
     it returns 128 + the signal's number instead."""
     words: List[str] = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] in (["demo"], ["dev"]):
+    if words[:1] in (["demo"], ["dev"], ["bundle"]):
         return _delegate(words)
     with Interrupts(owns_process=argv is None) as interrupts:
         try:
@@ -80,17 +81,29 @@ def _run(words: List[str], interrupts: Interrupts) -> int:
 
 
 def _delegate(words: List[str]) -> int:
-    """`dev` and `demo` own their flags and their messages."""
+    """`dev`, `demo` and `bundle` own their flags and their messages."""
     try:
         if words[0] == "dev":
             from ..cli_dev import run as dev
 
             return dev(words[1:])
+        if words[0] == "bundle":
+            from .bundle import run as bundle
+
+            return bundle(words[1:])
         from .._demo import main as demo
 
         return demo(words)
     except SystemExit as exc:  # their --help, or an argparse error
         return exc.code if isinstance(exc.code, int) else 2
+    except ModuleNotFoundError as exc:  # the single-file bundle leaves them out
+        if not (exc.name or "").startswith("pyetcd_wire."):
+            raise
+        err_line(
+            f"Error: pyetcd {words[0]} is not part of the single-file bundle;"
+            " pip install pyetcd-wire for it"
+        )
+        return 1
 
 
 def _flush(ctx: Optional[Context]) -> None:

@@ -44,6 +44,30 @@ _ports_given: set[int] = set()  # never hand out the same port twice
 #: get it as its local port, and etcd then fails with "address already in use".
 _PICK_FROM = 15000
 _EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+#: Test runs side by side on one machine (scripts/test runs two lanes at once)
+#: each take their own part of that range, as ``"LOW-HIGH"``: a port one run
+#: picked, or left free between a member's stop and its restart, is then never
+#: the other's pick.
+PORTS_VARIABLE = "PYETCD_WIRE_TEST_PORTS"
+
+
+def _pick_range() -> tuple[int, int]:
+    """The ports `_free_ports` picks from, [low, high): ``$PYETCD_WIRE_TEST_PORTS``
+    if set, else from `_PICK_FROM` up to the ephemeral range."""
+    given = os.environ.get(PORTS_VARIABLE)
+    if not given:
+        return _PICK_FROM, _first_ephemeral_port()
+    low, _, high = given.partition("-")
+    try:
+        bounds = int(low), int(high) + 1
+    except ValueError:
+        bounds = (0, 0)
+    if not 1024 <= bounds[0] < bounds[1] - 100 <= 65536:
+        raise ValueError(
+            f"{PORTS_VARIABLE}={given!r}: expected LOW-HIGH, two ports from 1024"
+            " to 65535 at least 100 apart, e.g. 15000-23999"
+        )
+    return bounds
 
 
 def _first_ephemeral_port() -> int:
@@ -55,16 +79,16 @@ def _first_ephemeral_port() -> int:
 
 
 def _free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 now, below the ephemeral range (`_PICK_FROM`),
-    never the same one twice; all bound at once so they differ."""
-    top = _first_ephemeral_port()
-    if top - _PICK_FROM < 1000:  # an unusual range: ask the kernel instead
+    """Ports free on 127.0.0.1 now, from `_pick_range` (below the ephemeral
+    range), never the same one twice; all bound at once so they differ."""
+    bottom, top = _pick_range()
+    if top - bottom < 100:  # an unusual ephemeral range: ask the kernel instead
         return _kernel_picked_ports(count)
     rand = random.Random()
     with _ports_lock, contextlib.ExitStack() as stack:
         ports: list[int] = []
         for _ in range(count + 1000):
-            port = rand.randrange(_PICK_FROM, top - 1)  # P + 1 below it too
+            port = rand.randrange(bottom, top - 1)  # P + 1 below it too
             if port in _ports_given:
                 continue
             sock = stack.enter_context(socket.socket())
@@ -76,7 +100,7 @@ def _free_ports(count: int) -> list[int]:
             if len(ports) == count:
                 _ports_given.update(ports)
                 return ports
-    raise RuntimeError(f"no {count} free ports in {_PICK_FROM}-{top - 1}")
+    raise RuntimeError(f"no {count} free ports in {bottom}-{top - 1}")
 
 
 def _kernel_picked_ports(count: int) -> list[int]:

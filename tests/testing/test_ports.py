@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from pyetcd_wire.testing import _etcd_process
 from pyetcd_wire.testing._etcd_process import _first_ephemeral_port, _free_ports
 
@@ -34,3 +36,17 @@ def test_a_port_in_use_is_passed_over(monkeypatch):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", busy))
         assert _free_ports(1) == [free]
+
+
+def test_a_range_in_the_environment_confines_the_picks(monkeypatch):
+    monkeypatch.setenv(_etcd_process.PORTS_VARIABLE, "16000-16199")
+    assert all(16000 <= port < 16199 for port in _free_ports(40))
+
+
+@pytest.mark.parametrize(
+    "given", ["16000", "16000-16050", "80-9000", "a-b", "9000-70000"]
+)
+def test_a_malformed_range_says_what_is_expected(monkeypatch, given):
+    monkeypatch.setenv(_etcd_process.PORTS_VARIABLE, given)
+    with pytest.raises(ValueError, match="expected LOW-HIGH"):
+        _free_ports(1)
