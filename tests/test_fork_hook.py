@@ -10,6 +10,7 @@ import time
 import pytest
 
 import pyetcd_wire as etcd
+from tests.helpers import exit_status
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*multi-threaded.*fork.*:DeprecationWarning"
@@ -20,19 +21,6 @@ def _refused_endpoint() -> str:
     with socket.socket() as sock:  # a port nothing listens on (once closed)
         sock.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{sock.getsockname()[1]}"
-
-
-def _exit_status(pid: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            return -9  # hung
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("client_class", [etcd.Client, etcd.AsyncClient])
@@ -58,7 +46,7 @@ def test_child_takes_no_lock_held_at_the_fork(client_class: type) -> None:
                 code = 0
             finally:
                 os._exit(code)
-        assert _exit_status(pid, 30.0) == 0
+        assert exit_status(pid, time.monotonic() + 30.0) == 0
     finally:
         for lock in held:
             lock.release()

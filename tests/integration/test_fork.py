@@ -27,7 +27,7 @@ import pyetcd_wire as etcd
 from pyetcd_wire._async.client import AsyncClient
 from pyetcd_wire.testing import EtcdMember, EtcdTLS
 from tests.async_bridge import BlockingAsyncClient, on_loop
-from tests.helpers import wait_for
+from tests.helpers import exit_status, wait_for
 from tests.tls_certs import make_certs
 
 #: Seconds a child may take (hundreds of calls on a loaded machine).
@@ -100,15 +100,7 @@ def _wait(proc: Any, deadline: float) -> int:
     """The child's exit status; a child still running at `deadline` is
     killed and counts as hung."""
     if isinstance(proc, int):
-        while True:
-            pid, status = os.waitpid(proc, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            if time.monotonic() > deadline:
-                os.kill(proc, 9)
-                os.waitpid(proc, 0)
-                return -9
-            time.sleep(0.05)
+        return exit_status(proc, deadline)
     proc.join(max(0.0, deadline - time.monotonic()))
     if proc.is_alive():
         proc.kill()
