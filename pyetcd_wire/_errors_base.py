@@ -324,6 +324,26 @@ class WatchCanceledError(WatchError):
         self.watch_id = watch_id
 
 
+class ParentProcessError(EtcdError):
+    """A watch or keep-alive used in a child process forked after it was
+    made.  It belongs to the parent process: its stream is the parent's, read
+    and renewed there, and the child never touches it (the parent still
+    receives every event and keeps the lease alive).  A caller bug: create a
+    new one in the child, where the inherited client dials afresh.
+    `cancel()` or `close()` of it in the child does nothing.
+
+    Attributes:
+        owner_pid: the process it belongs to.
+    """
+
+    def __init__(self, what: str, *, owner_pid: int) -> None:
+        super().__init__(
+            f"this {what} belongs to the parent process (pid {owner_pid}), not to"
+            " this forked child: create a new one in the child"
+        )
+        self.owner_pid = owner_pid
+
+
 class RecipeError(EtcdError):
     """Base of the errors of the recipes (Go's concurrency package)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Callable, List, Sequence, TypeVar
@@ -26,6 +27,20 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {condition}")
         time.sleep(every)
+
+
+def exit_status(pid: int, deadline: float) -> int:
+    """The exit status of child process `pid`; one still running at
+    `deadline` (monotonic) is killed and reported as -9 (hung)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return -9
+        time.sleep(0.02)
 
 
 def in_threads(work: Callable[[int], None], count: int) -> List[BaseException]:

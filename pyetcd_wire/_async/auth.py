@@ -25,6 +25,10 @@ class AsyncTokenSource(TokenState):
         self._authenticate = authenticate
         self._lock: Optional[asyncio.Lock] = None  # made in the client's loop
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock of the child's loop (`_fork.py`)."""
+        self._lock = None
+
     async def refresh(self, seen: int) -> None:
         """Replace the token a call of generation `seen` was refused with;
         a no-op if another task did already."""

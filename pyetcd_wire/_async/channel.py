@@ -227,6 +227,17 @@ class AsyncChannel:
         self._conns = []
         self.current = None
 
+    def forget(self) -> None:
+        """In a forked child: drop the parent's connections, sending nothing
+        (`_fork.py`); the channel stays closed."""
+        self._closed = True
+        conns, self._conns = self._conns, []
+        self.current = None
+        self._dialing = None
+        self._closing = []
+        for conn in conns:
+            conn.forget()
+
     async def wait_closed(self) -> None:
         """Return once the sockets `close()` closed are closed, and a dial it
         stopped has closed what it opened."""

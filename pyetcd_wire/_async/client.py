@@ -112,6 +112,27 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         #: The last error of an automatic sync (None after one that worked).
         self.auto_sync_error: Optional[EtcdError] = None
 
+    def _after_fork_in_child(self) -> None:
+        """In a forked child (`_fork.py`): a new pool that dials afresh, on
+        the loop the child runs; the parent's connections let go of without
+        a word and never through the parent's loop, whose tasks (the stream
+        worker, health checks, auto-sync) are dropped; its watches and
+        keep-alives left to it.  What needs the loop runs again before the
+        first call."""
+        streams, self._streams = self._streams, None
+        self._health_checks = set()
+        self._first_use = None
+        self._auto_sync = None
+        options = self._options
+        self._pending_start = not self._closed and bool(
+            options.reject_old_cluster or options.auto_sync_interval is not None
+        )
+        if self._auth is not None:
+            self._auth.after_fork()
+        self._pool = self._pool.after_fork(self._fresh_balancer(), closed=self._closed)
+        if streams is not None:
+            streams.forget()
+
     def set_endpoints(self, *endpoints: str) -> None:
         """As `Client.set_endpoints`."""
         parsed = parse_endpoints(endpoints)

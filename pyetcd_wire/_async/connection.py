@@ -38,6 +38,7 @@ does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import os
 import time
@@ -294,6 +295,25 @@ class AsyncConnection(asyncio.Protocol):
             self.close_with(None)
         else:
             self._flush_soon()
+
+    def forget(self) -> None:
+        """In a forked child: close this process's copy of the descriptor and
+        nothing more, not through the parent's loop (`_fork.py`; as
+        `Connection.forget`).  What still refers to this connection fails
+        with ConnectionLostError."""
+        self.dead = ConnectionLostError(
+            "connection inherited from the parent process", endpoint=self.endpoint
+        )
+        transport, self._transport = self._transport, None
+        if transport is None:
+            return
+        # The transport's socket, wrapped since Python 3.8 in a TransportSocket
+        # that offers no close(); closing it marks it closed (no double close).
+        sock = transport.get_extra_info("socket")
+        sock = getattr(sock, "_sock", sock)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def close(self) -> None:
         """Close the connection; calls in flight fail with ConnectionLostError.

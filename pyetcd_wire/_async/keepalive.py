@@ -38,6 +38,10 @@ class AsyncKeepAlive(KeepAliveBox):
     def _notify(self) -> None:
         self._waiters.wake_all()
 
+    def _orphan(self) -> None:
+        self._waiters = Waiters()  # the parent's futures, on the parent's loop
+        super()._orphan()
+
     async def _confirm(self) -> AsyncKeepAlive:
         """Wait for the first renewal (bounded by the lease's first-response
         deadline); raise as `_first_renewal_outcome` if there is none."""

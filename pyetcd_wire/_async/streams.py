@@ -166,6 +166,18 @@ class AsyncStreamWorker:
         self._closed_channels = self._pool.channels()
         self._pool.close()
 
+    def forget(self) -> None:
+        """In a forked child (`_fork.py`): the watches and keep-alives are
+        the parent's, so are the connections (let go of without a word) and
+        the tasks and timers (the parent's loop); the worker stays closed."""
+        self._closed = True
+        self._timer = self._dialing = self._refreshing = None
+        for watch in self._watches.stop():
+            watch._orphan()
+        for keep_alive in self._leases.stop():
+            keep_alive._orphan()
+        self._pool.forget()
+
     async def wait_closed(self) -> None:
         """After `close()`: return once its tasks ended and its sockets are
         closed."""

@@ -42,6 +42,10 @@ class AsyncWatch(WatchBox):
     def _notify(self) -> None:
         self._waiters.wake_all()
 
+    def _orphan(self) -> None:
+        self._waiters = Waiters()  # the parent's futures, on the parent's loop
+        super()._orphan()
+
     async def _confirm(self) -> AsyncWatch:
         """Wait until the server created the watch (within `create_timeout`);
         raise if it refused, or the deadline passed (the watch is then

@@ -24,6 +24,7 @@ The rules, in one place:
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from typing import ContextManager, Deque, Optional, Protocol, Tuple
 
@@ -35,6 +36,7 @@ from ..errors import (
     EtcdError,
     LeaseError,
     LeaseNotFoundError,
+    ParentProcessError,
 )
 
 #: Responses a keep-alive subscription keeps (Go: LeaseResponseChSize).
@@ -53,6 +55,27 @@ class WatchOwner(Protocol):
 
 class KeepAliveOwner(Protocol):
     def remove_keep_alive(self, keep_alive: KeepAliveBox) -> None: ...
+
+
+class _ParentsWorker:
+    """The owner of a box inherited by a forked child: the parent's worker,
+    which the child never touches (`_fork.py`)."""
+
+    def _taken(self, size: int) -> None:
+        pass
+
+    def cancel_watch(self, watcher: Watcher) -> None:
+        pass
+
+    def remove_keep_alive(self, keep_alive: KeepAliveBox) -> None:
+        pass
+
+
+_PARENTS = _ParentsWorker()
+
+
+def _parents(box: object) -> ParentProcessError:
+    return ParentProcessError(type(box).__name__, owner_pid=os.getppid())
 
 
 class WatchBox:
@@ -183,6 +206,15 @@ class WatchBox:
             self._worker._taken(dropped)
         self._worker.cancel_watch(self._watcher)
 
+    def _orphan(self) -> None:
+        """In a forked child (the driver made the mutex new): the watch is
+        the parent's; reading it raises `ParentProcessError`, cancelling it
+        does nothing here (`_fork.py`)."""
+        self._worker = _PARENTS
+        self._items = deque()
+        self._ended = True
+        self._error = _parents(self)
+
 
 class KeepAliveBox:
     """One subscription's responses and end (a `KeepAliveSink`).
@@ -201,7 +233,7 @@ class KeepAliveBox:
         self.response: Optional[rpc_pb2.LeaseKeepAliveResponse] = None
         self.skipped = 0
         self._items: Deque[rpc_pb2.LeaseKeepAliveResponse] = deque()
-        self._error: Optional[LeaseError] = None
+        self._error: Optional[EtcdError] = None
         self._gone = False  # etcd answered TTL <= 0: no such lease (any more)
         self._closed = False
 
@@ -306,6 +338,15 @@ class KeepAliveBox:
             self._closed = True
             self._notify()
         self._worker.remove_keep_alive(self)
+
+    def _orphan(self) -> None:
+        """In a forked child (the driver made the mutex new): the
+        subscription is the parent's (which keeps the lease alive); reading
+        it raises `ParentProcessError` and `lost` is True, closing it does
+        nothing here (`_fork.py`)."""
+        self._worker = _PARENTS
+        self._items = deque()
+        self._error = _parents(self)
 
 
 __all__ = ["MAX_QUEUED", "KeepAliveBox", "WatchBox"]

@@ -66,6 +66,9 @@ class WatchSink(Protocol):
 
     def _on_end(self, error: Optional[EtcdError]) -> None: ...
 
+    def _orphan(self) -> None:
+        """In a forked child: the watch is the parent's (`_fork.py`)."""
+
 
 class KeepAliveSink(Protocol):
     """One subscription to a kept-alive lease (`KeepAlive`, `AsyncKeepAlive`)."""
@@ -79,6 +82,9 @@ class KeepAliveSink(Protocol):
     ) -> None: ...
 
     def _on_stopped(self) -> None: ...
+
+    def _orphan(self) -> None:
+        """In a forked child: the subscription is the parent's (`_fork.py`)."""
 
 
 __all__ = [

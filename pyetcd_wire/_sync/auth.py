@@ -97,6 +97,10 @@ class TokenSource(TokenState):
         self._authenticate = authenticate
         self._lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (`_fork.py`); the token stays good."""
+        self._lock = threading.Lock()
+
     def refresh(self, seen: int) -> None:
         """Replace the token a call of generation `seen` was refused with;
         a no-op if another thread did already.

@@ -261,12 +261,25 @@ class Channel:
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
-            conns = [*self._draining, *([self._current] if self._current else [])]
-            self._current = None
-            self._draining = []
+            conns = self._let_go()
         for conn in conns:
             conn.close()
+
+    def forget(self) -> None:
+        """In a forked child: drop the parent's connections, sending nothing
+        (`_fork.py`); the channel stays closed.  Takes no lock."""
+        self._lock = threading.Lock()
+        for conn in self._let_go():
+            conn.forget()
+
+    def _let_go(self) -> List[Connection]:
+        """Close the channel; its connections, which it no longer knows
+        (lock held, or in a forked child)."""
+        self._closed = True
+        conns = [*self._draining, *([self._current] if self._current else [])]
+        self._current = None
+        self._draining = []
+        return conns
 
     def __enter__(self) -> Channel:
         return self

@@ -81,6 +81,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         self._streams: Optional[StreamWorker] = None
         self._closed = False
         self._auto_sync: Optional[AutoSync] = None
+        self._auto_sync_due = False  # in a forked child, until it dials
         if options.reject_old_cluster:
             try:
                 self._reject_old_cluster()
@@ -88,9 +89,28 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
                 self.close()
                 raise
         if options.auto_sync_interval is not None:
-            self._auto_sync = AutoSync(
-                lambda timeout: self.sync(timeout=timeout), options.auto_sync_interval
-            )
+            self._start_auto_sync(options.auto_sync_interval)
+
+    def _start_auto_sync(self, interval: float) -> None:
+        self._auto_sync = AutoSync(lambda timeout: self.sync(timeout=timeout), interval)
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child (`_fork.py`): new locks, a new pool that dials
+        afresh, the parent's connections let go of without a word, its
+        watches and keep-alives left to it; the auto-sync thread starts
+        again with the first dial."""
+        streams, self._streams = self._streams, None
+        self._health_checks_lock = threading.Lock()
+        self._health_checks = set()
+        self._streams_lock = threading.Lock()
+        if self._auth is not None:
+            self._auth.after_fork()
+        if self._auto_sync is not None:
+            self._auto_sync = None
+            self._auto_sync_due = not self._closed
+        self._pool = self._pool.after_fork(self._fresh_balancer(), closed=self._closed)
+        if streams is not None:
+            streams.forget()
 
     @property
     def _channel(self) -> Channel:
@@ -165,6 +185,9 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
 
     def _new_channel(self, endpoint: Endpoint) -> Channel:
         options = self._options
+        if self._auto_sync_due and options.auto_sync_interval is not None:
+            self._auto_sync_due = False  # a forked child's first dial
+            self._start_auto_sync(options.auto_sync_interval)
         return Channel(
             endpoint,
             ssl_context=options.ssl_context,

@@ -8,6 +8,7 @@ import random
 import ssl
 from typing import Optional, Sequence, Tuple, Union
 
+from .. import _fork
 from .._policy.balancer import Balancer
 from ..metrics import RpcMetrics
 from .options import Options
@@ -102,10 +103,22 @@ class ClientBase:
         self._md = options.metadata
         self._balancer = Balancer(options.endpoints, rand=random.random)
         self._start()
+        _fork.track(self)  # its after-fork hook runs in forked children
 
     def _start(self) -> None:
         """The driver's part of the constructor."""
         raise NotImplementedError
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child (`_fork.py`): drop what is the parent's, take
+        no lock, send nothing; the next call dials afresh."""
+        raise NotImplementedError
+
+    def _fresh_balancer(self) -> Balancer:
+        """A balancer over the same endpoints, with no history: the
+        inherited one may have been changed half-way when the parent forked."""
+        self._balancer = Balancer(self._balancer.endpoints, rand=random.random)
+        return self._balancer
 
     @property
     def endpoints(self) -> Tuple[str, ...]:

@@ -363,6 +363,25 @@ class Connection:
             self._wake(slot)
         self._close_socket()
 
+    def forget(self) -> None:
+        """In a forked child: close this process's copy of the descriptor and
+        nothing more (`_fork.py`).  No shutdown(), which would end the
+        parent's connection too, and no TLS close_notify or GOAWAY: the
+        parent's copy stays open and its connection goes on.  Whatever still
+        refers to this connection fails with ConnectionLostError, without
+        taking an inherited lock."""
+        self._lock = threading.Lock()
+        self._dead = ConnectionLostError(
+            "connection inherited from the parent process", endpoint=self.endpoint
+        )
+        self._reading = self._writing = False
+        self._sleepers = []
+        self._shut = True
+        self._fd_holds = 0
+        self._fd = -1
+        with contextlib.suppress(OSError):
+            self._sock.close()  # TLSSocket.close() closes its raw socket only
+
     # --- starting calls -----------------------------------------------------------
 
     def _start(

@@ -40,6 +40,12 @@ class KeepAlive(KeepAliveBox):
     def _notify(self) -> None:
         self._cond.notify_all()
 
+    def _orphan(self) -> None:
+        # Never the inherited condition (`_fork.py`).
+        self._cond = threading.Condition(threading.Lock())
+        self._mutex = self._cond
+        super()._orphan()
+
     def _wait_first_renewal(self) -> None:
         """Block until etcd answered the first renewal (bounded by the
         lease's first-response deadline); raise as `_first_renewal_outcome`

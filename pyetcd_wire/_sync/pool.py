@@ -37,6 +37,8 @@ class PoolChannel(Protocol):
 
     def close(self) -> None: ...
 
+    def forget(self) -> None: ...
+
 
 C = TypeVar("C", bound=PoolChannel)
 
@@ -142,6 +144,24 @@ class ChannelPool(Generic[C]):
             channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
             channel.close()
+
+    def after_fork(self, balancer: Balancer, *, closed: bool) -> ChannelPool[C]:
+        """In a forked child (`_fork.py`): a new pool like this one, over
+        `balancer`, with no channel yet (closed if the client is); this one
+        forgets its channels (`forget`)."""
+        pool = ChannelPool(balancer, self._new_channel, self._check_health)
+        pool._closed = closed
+        self.forget()
+        return pool
+
+    def forget(self) -> None:
+        """In a forked child: forget the parent's channels without a word to
+        the servers (`_fork.py`); the pool stays closed.  Takes no lock."""
+        self._lock = threading.Lock()
+        self._closed = True
+        channels, self._channels = list(self._channels.values()), {}
+        for channel in channels:
+            channel.forget()
 
 
 __all__ = ["ChannelPool"]

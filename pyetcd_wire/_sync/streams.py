@@ -246,6 +246,24 @@ class StreamWorker:
         self._wake_w.close()
         self._role.release(own)  # to a thread that came late: it sees `_closed`
 
+    def forget(self) -> None:
+        """In a forked child (`_fork.py`): the watches and keep-alives are
+        the parent's, and so are the connections, which are let go without
+        a word to the server; the thread does not exist here.  Takes no
+        inherited lock; the worker stays closed."""
+        self._lock = threading.Lock()
+        self._closed = True
+        self._thread = None
+        self._role = ReaderRole()
+        self._polled = {}
+        for watch in self._watches.stop():
+            watch._orphan()
+        for keep_alive in self._leases.stop():
+            keep_alive._orphan()
+        self._pool.forget()
+        self._wake_r.close()  # the child's copies of the wake-up pair
+        self._wake_w.close()
+
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("the client is closed")

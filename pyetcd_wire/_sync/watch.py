@@ -44,6 +44,11 @@ class Watch(WatchBox):
             sleeper.wake()
         self._sleepers.clear()
 
+    def _orphan(self) -> None:
+        self._mutex = threading.Lock()  # never the inherited one (`_fork.py`)
+        self._sleepers = []
+        super()._orphan()
+
     def _wait_created(self, deadline: Optional[float]) -> None:
         """Block until the server confirmed the watch; raise if it refused."""
         self._stream_worker.await_watch(self, self._created_or_ended, deadline)
