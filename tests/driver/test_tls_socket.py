@@ -273,8 +273,12 @@ def test_missing_client_certificate_is_named(serve, certs, version):
     assert "requires a client certificate" in transport.describe(info.value)
 
 
-def raw_server(behaviour: Callable[[socket.socket], None]) -> socket.socket:
-    """A plain TCP listener running `behaviour` on its first connection."""
+@contextlib.contextmanager
+def raw_server(behaviour: Callable[[socket.socket], None]) -> Iterator[socket.socket]:
+    """A plain TCP listener running `behaviour` on its first connection.  On
+    exit the listener is closed and the thread joined, so the connection is
+    closed before the leak check looks (on a loaded machine the thread could
+    still be about to close it)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -285,8 +289,16 @@ def raw_server(behaviour: Callable[[socket.socket], None]) -> socket.socket:
             with conn:
                 behaviour(conn)
 
-    threading.Thread(target=run, daemon=True).start()
-    return listener
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield listener
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes an accept() still waiting
+        listener.close()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the raw server's connection never ended"
 
 
 def _dial_raw(listener: socket.socket, certs: Certs, timeout: float = 5.0) -> None:
