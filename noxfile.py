@@ -22,6 +22,10 @@ below.  Sessions:
 * gevent     the sync Client under gevent (issue 15): tests/gevent and the
              sync variants of the watch, lease, failover and lock/election
              recipe integration tests, in a pytest monkey-patched first
+* wheel      the sdist and the wheel built from it (`python -m build`),
+             checked (twine check --strict, tests/packaging/check_dists.py),
+             each installed into a fresh venv and smoked there against real
+             etcd, away from the checkout (tests/packaging/smoke_installed.py)
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import nox
@@ -201,3 +206,62 @@ def gevent(session: nox.Session) -> None:
         *("tests/gevent", *GEVENT_INTEGRATION),
         *session.posargs,
     )
+
+
+# A checkout's top-level folders that are no source (.gitignore): left out of
+# the copy the `wheel` session builds from.
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv*", ".nox", "build", "dist", "*.egg-info", ".*_cache", ".hypothesis"
+)
+# What each fresh venv installs: the wheel with the etcd of the docs' install
+# line and pytest (for the plugin); the sdist with the [testing] extra.
+INSTALLS = (
+    ("wheel", "*.whl", "[server]", ("pytest",)),
+    ("sdist", "*.tar.gz", "[testing]", ()),
+)
+
+
+def copy_source(target: Path) -> None:
+    """The checkout without its venvs, caches and build output."""
+    top = str(Path.cwd())
+    shutil.copytree(
+        top,
+        target,
+        ignore=lambda folder, names: NOT_SOURCE(folder, names) if folder == top else (),
+    )
+
+
+@nox.session(python="python3")
+def wheel(session: nox.Session) -> None:
+    session.install("build>=1.2", "twine>=6.1")
+    dist = Path(session.create_tmp()).resolve() / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # Outside the checkout: pytest and Python find none of its files there.
+    with tempfile.TemporaryDirectory(prefix="pyetcd-wire-wheel-") as outside:
+        tmp = Path(outside)
+        # From a copy, so that the build writes no build/ or egg-info into
+        # the checkout while another lane's `pip install -e .` does.
+        copy_source(tmp / "source")
+        # Neither --sdist nor --wheel: the sdist, then the wheel built from it.
+        session.run(
+            *("python", "-m", "build", "--quiet", "--outdir", str(dist)),
+            str(tmp / "source"),
+        )
+        session.run("twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
+        session.run("python", "tests/packaging/check_dists.py", str(dist))
+        version = next(dist.glob("*.whl")).name.split("-")[1]
+        for kind, pattern, extras, more in INSTALLS:
+            (built,) = dist.glob(pattern)
+            venv, here = tmp / f"venv-{kind}", tmp / f"run-{kind}"
+            session.run("python", "-m", "venv", str(venv))
+            python = str(venv / "bin" / "python")
+            install = (python, "-m", "pip", "install", "-q", f"{built}{extras}", *more)
+            session.run(*install, external=True)
+            here.mkdir()  # empty: nothing but the smoke is importable
+            shutil.copy("tests/packaging/smoke_installed.py", here)
+            with session.chdir(here):
+                session.run(
+                    *(python, "smoke_installed.py", kind, version),
+                    env={"PYTHONPATH": None, "ETCD_BIN": None},
+                    external=True,
+                )
