@@ -117,8 +117,18 @@ async def async_client(endpoint: str) -> None:
         check(resp.events[0].kv.value == b"v2", f"async watch: {resp}")
 
 
+def in_test_ports(endpoint: str) -> None:
+    """A lane of scripts/test keeps to its ports (docs/testing.md)."""
+    ports = os.environ.get("PYETCD_WIRE_TEST_PORTS")
+    if ports:
+        low, high = map(int, ports.split("-"))
+        port = int(endpoint.rsplit(":", 1)[1])
+        check(low <= port <= high, f"{endpoint} outside {ports}")
+
+
 def clients() -> None:
     with EtcdMember() as member:
+        in_test_ports(member.endpoint)
         sync_client(member.endpoint)
         asyncio.run(async_client(member.endpoint))
 
@@ -140,6 +150,7 @@ def dev_and_cli() -> None:
                 break
         check(banner and banner[-1].startswith("export "), f"pyetcd dev: {banner}")
         endpoints = banner[-1].split("=", 1)[1].strip()
+        in_test_ports(endpoints)
         pyetcd = [str(BIN / "pyetcd"), f"--endpoints={endpoints}"]
         check(run(*pyetcd, "put", "/cli", "from the wheel") == "OK\n", "pyetcd put")
         got = run(*pyetcd, "get", "/cli")
