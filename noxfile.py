@@ -24,8 +24,9 @@ below.  Sessions:
              recipe integration tests, in a pytest monkey-patched first
 * wheel      the sdist and the wheel built from it (`python -m build`),
              checked (twine check --strict, tests/packaging/check_dists.py),
-             each installed into a fresh venv and smoked there against real
-             etcd, away from the checkout (tests/packaging/smoke_installed.py)
+             each installed into a fresh venv (the wheel on CPython and PyPy)
+             and smoked there against real etcd, away from the checkout
+             (tests/packaging/smoke_installed.py)
 """
 
 from __future__ import annotations
@@ -213,11 +214,13 @@ def gevent(session: nox.Session) -> None:
 NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv*", ".nox", "build", "dist", "*.egg-info", ".*_cache", ".hypothesis"
 )
-# What each fresh venv installs: the wheel with the etcd of the docs' install
-# line and pytest (for the plugin); the sdist with the [testing] extra.
+# The fresh venvs (name, interpreter, what is installed, extras and more) and
+# the smoke each runs: the wheel with the etcd of the docs' install line and
+# pytest (for the plugin), on CPython and PyPy; the sdist with [testing].
 INSTALLS = (
-    ("wheel", "*.whl", "[server]", ("pytest",)),
-    ("sdist", "*.tar.gz", "[testing]", ()),
+    ("wheel", "python3", "*.whl", "[server]", ("pytest",)),
+    ("wheel-pypy", "pypy3", "*.whl", "[server]", ("pytest",)),
+    ("sdist", "python3", "*.tar.gz", "[testing]", ()),
 )
 
 
@@ -250,10 +253,10 @@ def wheel(session: nox.Session) -> None:
         session.run("twine", "check", "--strict", *map(str, sorted(dist.iterdir())))
         session.run("python", "tests/packaging/check_dists.py", str(dist))
         version = next(dist.glob("*.whl")).name.split("-")[1]
-        for kind, pattern, extras, more in INSTALLS:
+        for name, interpreter, pattern, extras, more in INSTALLS:
             (built,) = dist.glob(pattern)
-            venv, here = tmp / f"venv-{kind}", tmp / f"run-{kind}"
-            session.run("python", "-m", "venv", str(venv))
+            venv, here = tmp / f"venv-{name}", tmp / f"run-{name}"
+            session.run(interpreter, "-m", "venv", str(venv), external=True)
             python = str(venv / "bin" / "python")
             install = (python, "-m", "pip", "install", "-q", f"{built}{extras}", *more)
             session.run(*install, external=True)
@@ -261,7 +264,7 @@ def wheel(session: nox.Session) -> None:
             shutil.copy("tests/packaging/smoke_installed.py", here)
             with session.chdir(here):
                 session.run(
-                    *(python, "smoke_installed.py", kind, version),
+                    *(python, "smoke_installed.py", name.split("-")[0], version),
                     env={"PYTHONPATH": None, "ETCD_BIN": None},
                     external=True,
                 )
