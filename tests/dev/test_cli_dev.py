@@ -111,14 +111,19 @@ def read_banner_line(dev: Dev, line: str) -> None:
 
 @pytest.fixture
 def dev_run() -> Iterator[List[Dev]]:
-    """Started commands; any a test leaves running is killed (its members
-    die with it: PR_SET_PDEATHSIG)."""
+    """Started commands; any a test leaves running (it failed) gets SIGTERM,
+    so it deletes its temporary directories, and SIGKILL if that does not
+    stop it (its members die with it: PR_SET_PDEATHSIG)."""
     started: List[Dev] = []
     yield started
     for dev in started:
         if dev.proc.poll() is None:
-            dev.proc.kill()
-            dev.proc.wait()
+            dev.proc.terminate()
+            try:
+                dev.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                dev.proc.kill()
+                dev.proc.wait()
         for stream in (dev.proc.stdout, dev.proc.stderr):
             if stream is not None:
                 stream.close()
