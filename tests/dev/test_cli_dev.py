@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import os
 import random
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -27,7 +29,8 @@ from tests.integration.test_testkit import _wait_gone
 
 pytestmark = pytest.mark.integration
 
-MEMBER_LINE = re.compile(r"^  (\S+)  http://\S+  pid (\d+)  data (\S+)  log (\S+)$")
+MEMBER_LINE = re.compile(r"^  (\S+)  https?://\S+  pid (\d+)  data (\S+)  log (\S+)$")
+CERT_LINE = re.compile(r"^TLS certificates in (\S+) \((kept|deleted on exit)\):$")
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Dev:
     pids: List[int] = field(default_factory=list)
     data_dirs: List[str] = field(default_factory=list)
     output: List[str] = field(default_factory=list)
+    exports: Dict[str, str] = field(default_factory=dict)  # export NAME=VALUE
+    cert_dir: Optional[str] = None
 
     def stop(self, signum: signal.Signals = signal.SIGINT) -> int:
         self.proc.send_signal(signum)
@@ -46,6 +51,13 @@ class Dev:
         assert self.proc.stdout is not None
         self.output.append(self.proc.stdout.read())
         return code
+
+    def python(self) -> str:
+        """The Python snippet it printed, dedented."""
+        lines = "".join(self.output).splitlines()
+        after = lines[lines.index("Python:") + 1 :]
+        snippet = itertools.takewhile(lambda line: line.startswith("  "), after)
+        return "\n".join(line[2:] for line in snippet)
 
 
 def free_port_pair() -> int:
@@ -61,7 +73,7 @@ def free_port_pair() -> int:
 
 
 def start_dev(*args: str, env: Optional[Dict[str, str]] = None) -> Dev:
-    """Start `pyetcd dev` and read its banner up to the export line."""
+    """Start `pyetcd dev` and read its banner up to "Press Ctrl-C to stop."."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyetcd_wire.cli_dev", *args],
         stdout=subprocess.PIPE,
@@ -73,12 +85,9 @@ def start_dev(*args: str, env: Optional[Dict[str, str]] = None) -> Dev:
     assert proc.stdout is not None
     for line in proc.stdout:
         dev.output.append(line)
-        member = MEMBER_LINE.match(line.rstrip("\n"))
-        if member:
-            dev.pids.append(int(member[2]))
-            dev.data_dirs.append(member[3])
-        if line.startswith("export ETCDCTL_ENDPOINTS="):
-            dev.endpoints = line.split("=", 1)[1].strip().split(",")
+        read_banner_line(dev, line.rstrip("\n"))
+        if line == "Press Ctrl-C to stop.\n":
+            dev.endpoints = dev.exports["ETCDCTL_ENDPOINTS"].split(",")
             return dev
     proc.wait(30)
     assert proc.stderr is not None
@@ -87,16 +96,34 @@ def start_dev(*args: str, env: Optional[Dict[str, str]] = None) -> Dev:
     raise AssertionError(f"no endpoints printed: {dev.output} {why}")
 
 
+def read_banner_line(dev: Dev, line: str) -> None:
+    member = MEMBER_LINE.match(line)
+    certs = CERT_LINE.match(line)
+    if member:
+        dev.pids.append(int(member[2]))
+        dev.data_dirs.append(member[3])
+    elif certs:
+        dev.cert_dir = certs[1]
+    elif line.startswith("export "):
+        name, value = shlex.split(line[len("export ") :])[0].split("=", 1)
+        dev.exports[name] = value
+
+
 @pytest.fixture
 def dev_run() -> Iterator[List[Dev]]:
-    """Started commands; any a test leaves running is killed (its members
-    die with it: PR_SET_PDEATHSIG)."""
+    """Started commands; any a test leaves running (it failed) gets SIGTERM,
+    so it deletes its temporary directories, and SIGKILL if that does not
+    stop it (its members die with it: PR_SET_PDEATHSIG)."""
     started: List[Dev] = []
     yield started
     for dev in started:
         if dev.proc.poll() is None:
-            dev.proc.kill()
-            dev.proc.wait()
+            dev.proc.terminate()
+            try:
+                dev.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                dev.proc.kill()
+                dev.proc.wait()
         for stream in (dev.proc.stdout, dev.proc.stderr):
             if stream is not None:
                 stream.close()
@@ -180,14 +207,18 @@ SPREAD = 2.0
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_signal_at_any_point_stops_what_was_started(dev_run: List[Dev]) -> None:
+@pytest.mark.parametrize("args", [[], ["--tls", "--auth"]])
+def test_a_signal_at_any_point_stops_what_was_started(
+    dev_run: List[Dev], args: List[str]
+) -> None:
     """Once the endpoints are out, a signal is a clean stop (0): the handler
     is in place before anything is printed.  Before, it is an interrupted
-    start (130).  Either way every member stops, its temporary data goes."""
+    start (130), also while auth is being turned on.  Either way every member
+    stops, its temporary data goes."""
     rng = random.Random(0)
     for _ in range(POINTS):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pyetcd_wire.cli_dev"],
+            [sys.executable, "-m", "pyetcd_wire.cli_dev", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
