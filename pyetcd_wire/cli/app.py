@@ -101,7 +101,7 @@ def _delegate(words: List[str]) -> int:
             raise
         err_line(
             f"Error: pyetcd {words[0]} is not part of the single-file bundle;"
-            " pip install pyetcd-wire for it"
+            " install the pyetcd-wire package for it"
         )
         return 1
 

