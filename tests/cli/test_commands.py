@@ -240,7 +240,7 @@ def test_lock_runs_a_command_while_holding(
     assert lock_key.startswith(name + "/")
     assert int(rev) > 0
     assert ours("lock", name, sys.executable, "-c", "raise SystemExit(3)") == (
-        1,
+        3,
         b"",
         "Error: exit status 3\n",
     )

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
+import sys
 from typing import Callable
 
 import pytest
 
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import LeaseNotFoundError
+from pyetcd_wire.testing import EtcdMember
 from tests.cli.conftest import Result, Runner
 
 FORMATS = ["simple", "json"]
@@ -327,3 +330,51 @@ def test_compaction(
     )
     same(ours("compaction", str(rev - 1)), theirs("compaction", str(rev - 1)))
     same(ours("compaction", "x"), theirs("compaction", "x"))
+
+
+# The command `lock` runs while holding: how it ends is how the lock command
+# ends (lock_command.go, getExitCodeFromError).
+LOCKED_COMMANDS = {
+    "exits 3": ["sh", "-c", "exit 3"],
+    "exits 200": ["sh", "-c", "exit 200"],
+    "killed by a signal": ["sh", "-c", "kill -TERM $$"],  # Go's ExitStatus() -1: 255
+    "not in PATH": ["no-such-command-for-pyetcd"],
+    "no such file": ["./no/such/file"],
+    "not a program": ["/dev/null"],
+    "a directory": ["/"],
+}
+
+
+@pytest.mark.parametrize("command", LOCKED_COMMANDS.values(), ids=LOCKED_COMMANDS)
+def test_lock_ends_as_its_command(
+    ours: Runner,
+    theirs: Runner,
+    client: etcd.Client,
+    key: str,
+    command: list[str],
+) -> None:
+    """The command's exit status (255 for one a signal ended), or 1 and Go's
+    message for one that could not start; the lock released either way."""
+    results = []
+    for run in (theirs, ours):
+        results.append(run("lock", key, "--", *command))
+        assert client.get(key, prefix=True).kvs == []
+    same(*reversed(results))
+    assert results[0].code != 0
+
+
+def test_lock_gives_its_command_no_stdin(
+    cli_etcd: EtcdMember, etcdctl_binary: str, key: str
+) -> None:
+    """etcdctl runs the command with stdin from /dev/null, not its own."""
+    outputs = []
+    for tool in ([etcdctl_binary], [sys.executable, "-m", "pyetcd_wire"]):
+        done = subprocess.run(
+            [*tool, f"--endpoints={cli_etcd.endpoint}", "lock", key, "--", "cat"],
+            input=b"for etcdctl itself\n",
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        outputs.append((done.returncode, done.stdout))
+    assert outputs[1] == outputs[0] == (0, b"")
