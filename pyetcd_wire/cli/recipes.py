@@ -36,7 +36,6 @@ def register(commands: Commands) -> None:
         "Acquires a named lock",
         run_lock,
         usage="pyetcd lock <lockname> [exec-command arg1 arg2 ...]",
-        rest=True,
     )
     lock.add_argument(
         "--ttl", type=int, default=DEFAULT_TTL, help="timeout for session"
@@ -123,8 +122,6 @@ def run_lock(ctx: Context, args: argparse.Namespace) -> None:
         )
     name: str = args.args[0]
     command: List[str] = args.args[1:]
-    if command[:1] == ["--"]:
-        command = command[1:]
     lock_class, session_class = recipe("Lock"), recipe("Session")
     with ctx.interrupts.catching(), _session(ctx, session_class, args.ttl) as session:
         lock = lock_class(session, name)

@@ -5,6 +5,7 @@ etcdctl has them, `fields` and `table`)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import LeaseNotFoundError
 from pyetcd_wire.testing import EtcdMember
-from tests.cli.conftest import Result, Runner
+from tests.cli.conftest import LOG_LINE, Result, Runner
 
 FORMATS = ["simple", "json"]
 
@@ -363,18 +364,73 @@ def test_lock_ends_as_its_command(
     assert results[0].code != 0
 
 
+def both_as_processes(
+    cli_etcd: EtcdMember,
+    etcdctl_binary: str,
+    *argv: str,
+    stdin: bytes = b"",
+    env: dict[str, str] | None = None,
+) -> list[Result]:
+    """etcdctl's result, then ours, each run as a process (the command that
+    `lock` runs writes to the process's own stdout), with `env` added to the
+    environment."""
+    results = []
+    for tool in ([etcdctl_binary], [sys.executable, "-m", "pyetcd_wire"]):
+        done = subprocess.run(
+            [*tool, f"--endpoints={cli_etcd.endpoint}", *argv],
+            input=stdin,
+            capture_output=True,
+            timeout=30,
+            env={**os.environ, "ETCDCTL_API": "3", **(env or {})},
+            check=False,
+        )
+        err = LOG_LINE.sub("", done.stderr.decode("utf-8", "replace"))
+        results.append(Result(done.returncode, done.stdout, err))
+    return results
+
+
 def test_lock_gives_its_command_no_stdin(
     cli_etcd: EtcdMember, etcdctl_binary: str, key: str
 ) -> None:
     """etcdctl runs the command with stdin from /dev/null, not its own."""
-    outputs = []
-    for tool in ([etcdctl_binary], [sys.executable, "-m", "pyetcd_wire"]):
-        done = subprocess.run(
-            [*tool, f"--endpoints={cli_etcd.endpoint}", "lock", key, "--", "cat"],
-            input=b"for etcdctl itself\n",
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-        outputs.append((done.returncode, done.stdout))
-    assert outputs[1] == outputs[0] == (0, b"")
+    theirs, ours = both_as_processes(
+        cli_etcd, etcdctl_binary, "lock", key, "--", "cat", stdin=b"for lock itself\n"
+    )
+    assert ours == theirs == (0, b"", "")
+
+
+# What the locked command prints: its arguments, and its session's TTL.
+SHOW_TTL = (
+    'echo "$@"; "$ETCDCTL" --endpoints="$ENDPOINT" lease timetolive'
+    ' "${ETCD_LOCK_KEY##*/}"'
+)
+_REMAINING = re.compile(
+    rb"lease [0-9a-f]+ (granted with TTL\(\d+s\)), remaining\(\d+s\)"
+)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--ttl", "7", "{name}"],
+        ["{name}", "--ttl", "7"],
+        ["{name}", "--ttl=7", "--", "sh", "-c", SHOW_TTL, "sh", "--ttl", "3"],
+        ["{name}", "--", "sh", "-c", SHOW_TTL, "sh", "--ttl", "3", "--", "x"],
+        ["--", "{name}", "sh", "-c", SHOW_TTL, "sh", "-w", "json"],
+    ],
+    ids=["before", "after", "before --", "after --", "all after --"],
+)
+def test_lock_reads_its_flags_as_etcdctl(
+    cli_etcd: EtcdMember, etcdctl_binary: str, key: str, words: list[str]
+) -> None:
+    """As cobra: lock's flags anywhere before a `--`, every word after it the
+    command's (the lock name too, if it comes after)."""
+    argv = [word.replace("{name}", key) for word in words]
+    if "--" not in argv:
+        argv += ["--", "sh", "-c", SHOW_TTL]
+    env = {"ETCDCTL": etcdctl_binary, "ENDPOINT": cli_etcd.endpoint}
+    results = both_as_processes(cli_etcd, etcdctl_binary, "lock", *argv, env=env)
+    theirs, ours = (r._replace(out=_REMAINING.sub(rb"\1", r.out)) for r in results)
+    assert ours == theirs
+    assert theirs.code == 0
+    assert b"granted with TTL(" in theirs.out
