@@ -24,8 +24,11 @@ from .kv import show_get
 from .parsing import Commands, flag
 from .printers import go_quote
 
-# etcdctl's default --ttl for lock and elect sessions, in seconds.
-DEFAULT_TTL = 10
+# etcdctl's lock --ttl default, in seconds (lock_command.go).
+LOCK_TTL = 10
+# etcdctl's elect session TTL, in seconds: Go's concurrency.NewSession default
+# (session.go defaultSessionTTL); etcdctl 3.5 has no --ttl for elect.
+ELECT_TTL = 60
 # etcdctl's exit status after a command a signal ended: os.Exit(-1).
 EXIT_KILLED_COMMAND = 255
 
@@ -37,16 +40,12 @@ def register(commands: Commands) -> None:
         run_lock,
         usage="pyetcd lock <lockname> [exec-command arg1 arg2 ...]",
     )
-    lock.add_argument(
-        "--ttl", type=int, default=DEFAULT_TTL, help="timeout for session"
-    )
+    lock.add_argument("--ttl", type=int, default=LOCK_TTL, help="timeout for session")
     elect = commands.add(
         "elect", "Observes and participates in leader election", run_elect
     )
     flag(elect, "-l", "--listen", help="observation mode")
-    elect.add_argument(
-        "--ttl", type=int, default=DEFAULT_TTL, help="timeout for session"
-    )
+    elect.add_argument("--ttl", type=int, default=ELECT_TTL, help="timeout for session")
 
 
 def recipe(name: str) -> Any:
@@ -193,10 +192,14 @@ def _look_path(name: str) -> str:
 
 
 def run_elect(ctx: Context, args: argparse.Namespace) -> None:
-    if len(args.args) != (1 if args.listen else 2):
+    if len(args.args) not in (1, 2):
         raise bad_args(
-            "elect takes one election name argument and one proposal argument."
+            "elect takes one election name argument and an optional proposal argument"
         )
+    if len(args.args) == 1 and not args.listen:
+        raise bad_args("no proposal argument but -l not set")
+    if len(args.args) == 2 and args.listen:
+        raise bad_args("proposal given but -l is set")
     election_class, session_class = recipe("Election"), recipe("Session")
     with ctx.interrupts.catching(), _session(ctx, session_class, args.ttl) as session:
         election = election_class(session, args.args[0])

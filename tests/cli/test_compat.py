@@ -434,3 +434,14 @@ def test_lock_reads_its_flags_as_etcdctl(
     assert ours == theirs
     assert theirs.code == 0
     assert b"granted with TTL(" in theirs.out
+
+
+@pytest.mark.parametrize(
+    "words",
+    [[], ["name"], ["-l", "name", "proposal"], ["a", "b", "c"], ["-l"]],
+    ids=["nothing", "name only", "-l and a proposal", "three", "-l only"],
+)
+def test_elect_refuses_wrong_arguments_as_etcdctl(
+    ours: Runner, theirs: Runner, words: list[str]
+) -> None:
+    same(ours("elect", *words), theirs("elect", *words))

@@ -330,3 +330,30 @@ def test_a_signal_at_any_point_leaves_nothing_behind(
         assert code == 0 or out == b""
         assert keys(client, name) == remains
         assert leases() == kept
+
+
+@pytest.mark.parametrize("argv", [["lock", "{name}"], ["elect", "{name}", "p"]])
+def test_the_session_ttl_is_etcdctls(
+    cli_etcd: EtcdMember,
+    etcdctl_binary: str,
+    client: etcd.Client,
+    name: str,
+    leases: Callable[[], Set[int]],
+    argv: List[str],
+) -> None:
+    """lock's session lease lives 10 s (its --ttl), elect's 60 s (Go's
+    concurrency.NewSession default): how long a key of a process killed
+    outright holds others back."""
+    words = [word.format(name=name) for word in argv]
+    granted = []
+    for tool in (etcdctl(etcdctl_binary, cli_etcd.endpoint), pyetcd(cli_etcd.endpoint)):
+        running = Running([*tool, *words])
+        running.wait_until(lambda r: r.out.count(b"\n") >= 2)
+        try:
+            (lease_id,) = leases()
+            granted.append(client.time_to_live(lease_id).grantedTTL)
+        finally:
+            assert running.end(signal.SIGINT).code == 0
+        for lease_id in leases():  # etcdctl's
+            client.revoke(lease_id)
+    assert granted[1] == granted[0] == (10 if argv[0] == "lock" else 60)
