@@ -359,7 +359,7 @@ def test_lock_ends_as_its_command(
     results = []
     for run in (theirs, ours):
         results.append(run("lock", key, "--", *command))
-        assert client.get(key, prefix=True).kvs == []
+        assert list(client.get(key, prefix=True).kvs) == []
     same(*reversed(results))
     assert results[0].code != 0
 
