@@ -11,12 +11,15 @@ logical unary call (retries included: one start, one outcome).  Streams
   (a histogram with Prometheus's default buckets)
 
 with label values as Go's (``unary``/``bidi_stream``..., ``etcdserverpb.KV``,
-``Range``, ``OK``/``Unavailable``...).  `prometheus_client` is imported only
-when a `PrometheusMetrics` is made; without it nothing is.
+``Range``, ``OK``/``Unavailable``...).  Every `PrometheusMetrics` of one
+registry shares these three series, so one per client works, and the clients'
+counts add up.  `prometheus_client` is imported only when a
+`PrometheusMetrics` is made; without it nothing is.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional
 
 from ._api.methods import Method, MethodKind
@@ -69,12 +72,23 @@ class RpcMetrics:
 class PrometheusMetrics(RpcMetrics):
     """`RpcMetrics` as go-grpc-prometheus's client series.
 
+    Make one per client, or share one: every `PrometheusMetrics` of a
+    registry counts into the same three series (made and registered by the
+    first one), so the counts of all the clients that use it add up, as
+    Go's clients add up in go-grpc-prometheus's default metrics.  To count
+    clients apart, give each a registry of its own.
+
     Args:
         registry: the prometheus_client registry (default: the global one).
-        handling_time_histogram: also keep grpc_client_handling_seconds.
+        handling_time_histogram: also keep grpc_client_handling_seconds
+            (a client made without it times none of its calls, even if
+            another client of the registry times its own).
 
     Raises:
         ImportError: prometheus_client is not installed.
+        ValueError: `registry` has one of the names already, from something
+            else than a `PrometheusMetrics` (e.g. another gRPC library's
+            client metrics).
     """
 
     def __init__(
@@ -87,34 +101,15 @@ class PrometheusMetrics(RpcMetrics):
                 "PrometheusMetrics needs the prometheus_client package"
                 " (pip install prometheus-client)"
             ) from exc
-        options: dict[str, Any] = {}
-        if registry is not None:
-            options["registry"] = registry
-        labels = ["grpc_type", "grpc_service", "grpc_method"]
-        self._started = prometheus_client.Counter(
-            "grpc_client_started_total",
-            "Total number of RPCs started on the client.",
-            labels,
-            **options,
-        )
-        self._handled = prometheus_client.Counter(
-            "grpc_client_handled_total",
-            "Total number of RPCs completed by the client, regardless of"
-            " success or failure.",
-            [*labels, "grpc_code"],
-            **options,
-        )
-        self._seconds = (
-            prometheus_client.Histogram(
-                "grpc_client_handling_seconds",
-                "Histogram of response latency (seconds) of the gRPC until it"
-                " is finished by the application.",
-                labels,
-                **options,
-            )
-            if handling_time_histogram
-            else None
-        )
+        if registry is None:
+            registry = prometheus_client.REGISTRY
+        names = list(_SERIES)
+        if not handling_time_histogram:
+            names.remove("grpc_client_handling_seconds")
+        series = _shared(registry, names)
+        self._started = series["grpc_client_started_total"]
+        self._handled = series["grpc_client_handled_total"]
+        self._seconds = series.get("grpc_client_handling_seconds")
 
     def started(self, method: Method) -> None:
         self._started.labels(*_labels(method)).inc()
@@ -124,6 +119,85 @@ class PrometheusMetrics(RpcMetrics):
         self._handled.labels(*labels, code).inc()
         if self._seconds is not None:
             self._seconds.labels(*labels).observe(seconds)
+
+
+_LABELS = ("grpc_type", "grpc_service", "grpc_method")
+# go-grpc-prometheus client_metrics.go: name -> (kind, help, labels).
+_SERIES = {
+    "grpc_client_started_total": (
+        "Counter",
+        "Total number of RPCs started on the client.",
+        _LABELS,
+    ),
+    "grpc_client_handled_total": (
+        "Counter",
+        "Total number of RPCs completed by the client, regardless of success"
+        " or failure.",
+        (*_LABELS, "grpc_code"),
+    ),
+    "grpc_client_handling_seconds": (
+        "Histogram",
+        "Histogram of response latency (seconds) of the gRPC until it is"
+        " finished by the application.",
+        _LABELS,
+    ),
+}
+# registry -> {name: collector}: the series each registry's PrometheusMetrics
+# share.  Weak, so that a registry dropped takes its series with it.
+_SHARED: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _shared(registry: Any, names: list[str]) -> dict[str, Any]:
+    """The collectors of series `names` in `registry`; the ones missing are
+    made and registered, all or none.
+
+    Raises:
+        ValueError: `registry` refused one (its name is taken); the ones
+            registered by this call are unregistered and forgotten.
+    """
+    series = _SHARED.get(registry)
+    if series is None:
+        series = _SHARED.setdefault(registry, {})
+    found: dict[str, Any] = {}
+    made: list[str] = []
+    try:
+        for name in names:
+            found[name], new = _one(registry, series, name)
+            if new:
+                made.append(name)
+    except ValueError:
+        for name in made:
+            registry.unregister(series.pop(name))
+        raise
+    return found
+
+
+def _one(registry: Any, series: dict[str, Any], name: str) -> tuple[Any, bool]:
+    """The collector of `name` in `registry`, and whether this call made
+    and registered it.  Without a lock: each thread that finds none makes an
+    unregistered candidate, and the one that ``setdefault`` keeps registers
+    it (dict.setdefault is atomic); a thread that gets the winner before it
+    is registered counts into it all the same.
+
+    Raises:
+        ValueError: `registry` refused it (the name is taken).
+    """
+    found = series.get(name)
+    if found is not None:
+        return found, False
+    import prometheus_client
+
+    kind, help_text, labels = _SERIES[name]
+    candidate = getattr(prometheus_client, kind)(name, help_text, labels, registry=None)
+    found = series.setdefault(name, candidate)
+    if found is not candidate:
+        return found, False
+    try:
+        registry.register(candidate)
+    except ValueError:
+        del series[name]
+        raise
+    return candidate, True
 
 
 def _labels(method: Method) -> tuple[str, str, str]:

@@ -1,10 +1,11 @@
 """The command tree: leaf commands with argparse parsers of their own.
 
 etcdctl (cobra) accepts global flags anywhere and intermixes positional
-arguments with flags (`put k --lease=1 v`).  argparse's subparsers do
-neither, so dispatch is ours: one pass pulls the global flags out of the
-whole command line, the first words pick a leaf command, and the leaf's own
-parser reads the rest with `parse_intermixed_args`.
+arguments with flags (`put k --lease=1 v`), up to a `--`, after which every
+word is a positional argument (`lock name --ttl 5 -- cmd -x`).  argparse's
+subparsers do neither, so dispatch is ours: one pass pulls the global flags
+out of the whole command line, the first words pick a leaf command, and the
+leaf's own parser reads the rest up to the `--` with `parse_intermixed_args`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ class Parser(argparse.ArgumentParser):
     """argparse that raises CliError (etcdctl's wording, exit 1) instead of
     printing usage and exiting 2."""
 
-    intermixed = True  # options may follow positional arguments
-
     def error(self, message: str) -> NoReturn:
         prefix = "unrecognized arguments: "
         if message.startswith(prefix):
@@ -44,9 +43,7 @@ class Commands:
         self.groups: Dict[str, Commands] = {}
         self.summaries: Dict[str, str] = {}
 
-    def add(
-        self, name: str, summary: str, run: Run, usage: str = "", *, rest: bool = False
-    ) -> Parser:
+    def add(self, name: str, summary: str, run: Run, usage: str = "") -> Parser:
         """A leaf command; returns its parser for its flags.  Positional
         arguments land in `args.args` (commands check their count, with
         etcdctl's messages)."""
@@ -54,11 +51,7 @@ class Commands:
         parser = Parser(
             prog=prog, description=summary, usage=usage or None, allow_abbrev=False
         )
-        # rest: the words after the first positional one are a command line of
-        # their own (`lock name cmd -x`), so parsing stops there.
-        nargs = argparse.REMAINDER if rest else "*"
-        parser.add_argument("args", nargs=nargs, help=argparse.SUPPRESS)
-        parser.intermixed = not rest
+        parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
         add_global_flags(parser)
         self.leaves[name] = (parser, run)
         self.summaries[name] = summary
@@ -117,10 +110,15 @@ def _first_word(words: Sequence[str]) -> Optional[int]:
 def parse_leaf(
     parser: Parser, words: List[str], into: argparse.Namespace
 ) -> argparse.Namespace:
-    """The leaf command's arguments, added to the global ones."""
-    if parser.intermixed:
+    """The leaf command's arguments, added to the global ones; the words
+    after the first `--` are positional arguments as they are (argparse's
+    own `--` handling differs between its parse modes, and refuses some)."""
+    if "--" not in words:
         return parser.parse_intermixed_args(words, namespace=into)
-    return parser.parse_args(words, namespace=into)
+    cut = words.index("--")
+    args = parser.parse_intermixed_args(words[:cut], namespace=into)
+    args.args += words[cut + 1 :]
+    return args
 
 
 def split_globals(argv: Sequence[str]) -> Tuple[argparse.Namespace, List[str]]:

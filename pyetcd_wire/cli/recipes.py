@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import signal
 import subprocess
 from typing import Any, List
@@ -21,9 +22,15 @@ from .errors import EXIT_BAD_FEATURE, EXIT_ERROR, CliError, bad_args
 from .interrupts import SignalCaughtError
 from .kv import show_get
 from .parsing import Commands, flag
+from .printers import go_quote
 
-# etcdctl's default --ttl for lock and elect sessions, in seconds.
-DEFAULT_TTL = 10
+# etcdctl's lock --ttl default, in seconds (lock_command.go).
+LOCK_TTL = 10
+# etcdctl's elect session TTL, in seconds: Go's concurrency.NewSession default
+# (session.go defaultSessionTTL); etcdctl 3.5 has no --ttl for elect.
+ELECT_TTL = 60
+# etcdctl's exit status after a command a signal ended: os.Exit(-1).
+EXIT_KILLED_COMMAND = 255
 
 
 def register(commands: Commands) -> None:
@@ -32,18 +39,13 @@ def register(commands: Commands) -> None:
         "Acquires a named lock",
         run_lock,
         usage="pyetcd lock <lockname> [exec-command arg1 arg2 ...]",
-        rest=True,
     )
-    lock.add_argument(
-        "--ttl", type=int, default=DEFAULT_TTL, help="timeout for session"
-    )
+    lock.add_argument("--ttl", type=int, default=LOCK_TTL, help="timeout for session")
     elect = commands.add(
         "elect", "Observes and participates in leader election", run_elect
     )
     flag(elect, "-l", "--listen", help="observation mode")
-    elect.add_argument(
-        "--ttl", type=int, default=DEFAULT_TTL, help="timeout for session"
-    )
+    elect.add_argument("--ttl", type=int, default=ELECT_TTL, help="timeout for session")
 
 
 def recipe(name: str) -> Any:
@@ -97,13 +99,16 @@ def _read_own_key(ctx: Context, key: bytes) -> Any:
     return response
 
 
-def _exit_status(code: int) -> str:
-    """Go's os.ProcessState.String() for a command's exit status: "exit
-    status 3", or "signal: interrupt" for one that a signal ended."""
+def _command_failed(code: int) -> CliError:
+    """How etcdctl ends after a command that failed with exit status `code`
+    (negative: ended by that signal): with the command's status, and Go's
+    os.ProcessState.String() as the message, "exit status 3", or "signal:
+    interrupt" and 255 for one that a signal ended (Go's ExitStatus() is -1
+    then, which os.Exit makes 255)."""
     if code >= 0:
-        return f"exit status {code}"
+        return CliError(code, f"exit status {code}")
     name = signal.strsignal(-code) or f"signal {-code}"
-    return f"signal: {name[:1].lower()}{name[1:]}"
+    return CliError(EXIT_KILLED_COMMAND, f"signal: {name[:1].lower()}{name[1:]}")
 
 
 def run_lock(ctx: Context, args: argparse.Namespace) -> None:
@@ -116,8 +121,6 @@ def run_lock(ctx: Context, args: argparse.Namespace) -> None:
         )
     name: str = args.args[0]
     command: List[str] = args.args[1:]
-    if command[:1] == ["--"]:
-        command = command[1:]
     lock_class, session_class = recipe("Lock"), recipe("Session")
     with ctx.interrupts.catching(), _session(ctx, session_class, args.ttl) as session:
         lock = lock_class(session, name)
@@ -139,22 +142,64 @@ def run_lock(ctx: Context, args: argparse.Namespace) -> None:
         finally:
             lock.release()
     if code != 0:
-        raise CliError(EXIT_ERROR, _exit_status(code))
+        raise _command_failed(code)
 
 
 def _run_holding(ctx: Context, lock: Any, command: List[str]) -> int:
-    """Run `command` with ETCD_LOCK_KEY and ETCD_LOCK_REV; its exit status."""
+    """Run `command` as etcdctl does (Go's exec.Command): with ETCD_LOCK_KEY
+    and ETCD_LOCK_REV, stdin from /dev/null; its exit status.
+
+    Raises:
+        CliError: it could not start (Go's message).
+    """
     env = dict(os.environ, ETCD_LOCK_KEY=lock.key.decode("utf-8", "surrogateescape"))
     env["ETCD_LOCK_REV"] = str(lock.revision)
+    program = _look_path(command[0])
     ctx.out.flush()
-    return subprocess.run(command, env=env, check=False).returncode
+    try:
+        done = subprocess.run(
+            command,
+            executable=program,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        reason = reason[:1].lower() + reason[1:]  # Go's syscall.Errno text
+        raise CliError(EXIT_ERROR, f"fork/exec {program}: {reason}") from None
+    return done.returncode
+
+
+def _look_path(name: str) -> str:
+    """The program Go's exec.Command runs for `name`: one that is its own
+    filepath.Base (no slash, or "/") is looked up by exec.LookPath; any other
+    is used as it is.
+
+    Raises:
+        CliError: LookPath found no program (with its message).
+    """
+    if name != "/" and ("/" in name or not name):
+        return name
+    found = None if name == "/" else shutil.which(name)
+    if found:
+        return found
+    # LookPath checks a name with a slash itself: a directory is no program.
+    reason = (
+        "permission denied" if name == "/" else "executable file not found in $PATH"
+    )
+    raise CliError(EXIT_ERROR, f"exec: {go_quote(name)}: {reason}")
 
 
 def run_elect(ctx: Context, args: argparse.Namespace) -> None:
-    if len(args.args) != (1 if args.listen else 2):
+    if len(args.args) not in (1, 2):
         raise bad_args(
-            "elect takes one election name argument and one proposal argument."
+            "elect takes one election name argument and an optional proposal argument"
         )
+    if len(args.args) == 1 and not args.listen:
+        raise bad_args("no proposal argument but -l not set")
+    if len(args.args) == 2 and args.listen:
+        raise bad_args("proposal given but -l is set")
     election_class, session_class = recipe("Election"), recipe("Session")
     with ctx.interrupts.catching(), _session(ctx, session_class, args.ttl) as session:
         election = election_class(session, args.args[0])

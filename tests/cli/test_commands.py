@@ -227,6 +227,7 @@ def test_lock_runs_a_command_while_holding(
             f"--endpoints={cli_etcd.endpoint}",
             "lock",
             name,
+            "--",  # else "-c" is a flag of lock's, as etcdctl's
             sys.executable,
             "-c",
             show,
@@ -239,15 +240,15 @@ def test_lock_runs_a_command_while_holding(
     lock_key, rev = result.stdout.decode().split()
     assert lock_key.startswith(name + "/")
     assert int(rev) > 0
-    assert ours("lock", name, sys.executable, "-c", "raise SystemExit(3)") == (
-        1,
+    assert ours("lock", name, "--", sys.executable, "-c", "raise SystemExit(3)") == (
+        3,
         b"",
         "Error: exit status 3\n",
     )
     # An etcdctl lock holder excludes ours: ours runs only after it let go,
     # that is after its command ended (and left `released` behind).
     released = tmp_path / "released"
-    hold = tmp_path / "hold.sh"  # a script: etcdctl would parse "-c" as its own
+    hold = tmp_path / "hold.sh"  # a script, not sh -c: no "--" needed
     hold.write_text(f"sleep 1.5\ntouch {released}\n")
     endpoints = f"--endpoints={cli_etcd.endpoint}"
     with subprocess.Popen(
@@ -258,7 +259,7 @@ def test_lock_runs_a_command_while_holding(
     ) as holder:
         wait_for(lambda: client.get(f"{name}/", prefix=True, count_only=True).count)
         after = f"import os, sys; sys.exit(not os.path.exists({str(released)!r}))"
-        assert ours("lock", name, sys.executable, "-c", after).code == 0
+        assert ours("lock", name, "--", sys.executable, "-c", after).code == 0
         holder.wait(timeout=10)
 
 

@@ -5,14 +5,18 @@ etcdctl has them, `fields` and `table`)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import subprocess
+import sys
 from typing import Callable
 
 import pytest
 
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import LeaseNotFoundError
-from tests.cli.conftest import Result, Runner
+from pyetcd_wire.testing import EtcdMember
+from tests.cli.conftest import LOG_LINE, Result, Runner
 
 FORMATS = ["simple", "json"]
 
@@ -327,3 +331,117 @@ def test_compaction(
     )
     same(ours("compaction", str(rev - 1)), theirs("compaction", str(rev - 1)))
     same(ours("compaction", "x"), theirs("compaction", "x"))
+
+
+# The command `lock` runs while holding: how it ends is how the lock command
+# ends (lock_command.go, getExitCodeFromError).
+LOCKED_COMMANDS = {
+    "exits 3": ["sh", "-c", "exit 3"],
+    "exits 200": ["sh", "-c", "exit 200"],
+    "killed by a signal": ["sh", "-c", "kill -TERM $$"],  # Go's ExitStatus() -1: 255
+    "not in PATH": ["no-such-command-for-pyetcd"],
+    "no such file": ["./no/such/file"],
+    "not a program": ["/dev/null"],
+    "a directory": ["/"],
+}
+
+
+@pytest.mark.parametrize("command", LOCKED_COMMANDS.values(), ids=LOCKED_COMMANDS)
+def test_lock_ends_as_its_command(
+    ours: Runner,
+    theirs: Runner,
+    client: etcd.Client,
+    key: str,
+    command: list[str],
+) -> None:
+    """The command's exit status (255 for one a signal ended), or 1 and Go's
+    message for one that could not start; the lock released either way."""
+    results = []
+    for run in (theirs, ours):
+        results.append(run("lock", key, "--", *command))
+        assert list(client.get(key, prefix=True).kvs) == []
+    same(*reversed(results))
+    assert results[0].code != 0
+
+
+def both_as_processes(
+    cli_etcd: EtcdMember,
+    etcdctl_binary: str,
+    *argv: str,
+    stdin: bytes = b"",
+    env: dict[str, str] | None = None,
+) -> list[Result]:
+    """etcdctl's result, then ours, each run as a process (the command that
+    `lock` runs writes to the process's own stdout), with `env` added to the
+    environment."""
+    results = []
+    for tool in ([etcdctl_binary], [sys.executable, "-m", "pyetcd_wire"]):
+        done = subprocess.run(
+            [*tool, f"--endpoints={cli_etcd.endpoint}", *argv],
+            input=stdin,
+            capture_output=True,
+            timeout=30,
+            env={**os.environ, "ETCDCTL_API": "3", **(env or {})},
+            check=False,
+        )
+        err = LOG_LINE.sub("", done.stderr.decode("utf-8", "replace"))
+        results.append(Result(done.returncode, done.stdout, err))
+    return results
+
+
+def test_lock_gives_its_command_no_stdin(
+    cli_etcd: EtcdMember, etcdctl_binary: str, key: str
+) -> None:
+    """etcdctl runs the command with stdin from /dev/null, not its own."""
+    theirs, ours = both_as_processes(
+        cli_etcd, etcdctl_binary, "lock", key, "--", "cat", stdin=b"for lock itself\n"
+    )
+    assert ours == theirs == (0, b"", "")
+
+
+# What the locked command prints: its arguments, and its session's TTL.
+SHOW_TTL = (
+    'echo "$@"; "$ETCDCTL" --endpoints="$ENDPOINT" lease timetolive'
+    ' "${ETCD_LOCK_KEY##*/}"'
+)
+_REMAINING = re.compile(
+    rb"lease [0-9a-f]+ (granted with TTL\(\d+s\)), remaining\(\d+s\)"
+)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--ttl", "7", "{name}"],
+        ["{name}", "--ttl", "7"],
+        ["{name}", "--ttl=7", "--", "sh", "-c", SHOW_TTL, "sh", "--ttl", "3"],
+        ["{name}", "--", "sh", "-c", SHOW_TTL, "sh", "--ttl", "3", "--", "x"],
+        ["--", "{name}", "sh", "-c", SHOW_TTL, "sh", "-w", "json"],
+    ],
+    ids=["before", "after", "before --", "after --", "all after --"],
+)
+def test_lock_reads_its_flags_as_etcdctl(
+    cli_etcd: EtcdMember, etcdctl_binary: str, key: str, words: list[str]
+) -> None:
+    """As cobra: lock's flags anywhere before a `--`, every word after it the
+    command's (the lock name too, if it comes after)."""
+    argv = [word.replace("{name}", key) for word in words]
+    if "--" not in argv:
+        argv += ["--", "sh", "-c", SHOW_TTL]
+    env = {"ETCDCTL": etcdctl_binary, "ENDPOINT": cli_etcd.endpoint}
+    results = both_as_processes(cli_etcd, etcdctl_binary, "lock", *argv, env=env)
+    theirs, ours = (r._replace(out=_REMAINING.sub(rb"\1", r.out)) for r in results)
+    assert ours == theirs
+    assert theirs.code == 0
+    assert b"granted with TTL(" in theirs.out
+
+
+@pytest.mark.parametrize(
+    "words",
+    [[], ["name"], ["-l", "name", "proposal"], ["a", "b", "c"], ["-l"]],
+    ids=["nothing", "name only", "-l and a proposal", "three", "-l only"],
+)
+def test_elect_refuses_wrong_arguments_as_etcdctl(
+    ours: Runner, theirs: Runner, words: list[str]
+) -> None:
+    same(ours("elect", *words), theirs("elect", *words))

@@ -42,12 +42,14 @@ class Ended(NamedTuple):
 class Running:
     """A command line process and what it printed so far."""
 
-    def __init__(self, argv: List[str]) -> None:
+    def __init__(self, argv: List[str], *, group: bool = False) -> None:
+        """`group`: in a process group of its own, as a shell's foreground job."""
         self.proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, "ETCDCTL_API": "3"},
+            start_new_session=group,
         )
         self.out = b""
 
@@ -178,8 +180,7 @@ def run_case(
 
 @pytest.mark.parametrize(
     ("label", "signum"),
-    [(label, signal.SIGINT) for label in CASES]
-    + [("lock held", signal.SIGTERM), ("elect waiting", signal.SIGTERM)],
+    [(label, signum) for label in CASES for signum in (signal.SIGINT, signal.SIGTERM)],
     ids=lambda value: value.name if isinstance(value, signal.Signals) else value,
 )
 def test_a_signal_ends_lock_and_elect_as_etcdctl(
@@ -215,6 +216,9 @@ def test_a_signal_ends_lock_and_elect_as_etcdctl(
     assert leases() == kept
 
 
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM], ids=lambda signum: signum.name
+)
 def test_a_signal_while_the_locked_command_runs_waits_for_it(
     cli_etcd: EtcdMember,
     etcdctl_binary: str,
@@ -222,6 +226,7 @@ def test_a_signal_while_the_locked_command_runs_waits_for_it(
     name: str,
     leases: Callable[[], Set[int]],
     tmp_path: Path,
+    signum: int,
 ) -> None:
     """etcdctl notes the signal, waits for the command, then unlocks."""
     results = []
@@ -236,7 +241,7 @@ def test_a_signal_while_the_locked_command_runs_waits_for_it(
         )
         running = Running([*tool, "lock", name, "--", sys.executable, "-c", child])
         running.wait_until(lambda r: b"held\n" in r.out)
-        running.proc.send_signal(signal.SIGINT)
+        running.proc.send_signal(signum)
         done.touch()
         results.append(running.end(None))
         assert keys(client, name) == []
@@ -244,6 +249,37 @@ def test_a_signal_while_the_locked_command_runs_waits_for_it(
             client.revoke(lease_id)
     theirs, ours = results
     assert ours == theirs == (0, b"held\ndone\n", "")
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    [(signal.SIGINT, "interrupt"), (signal.SIGTERM, "terminated")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_to_the_whole_job_ends_the_locked_command_then_lock(
+    cli_etcd: EtcdMember,
+    etcdctl_binary: str,
+    client: etcd.Client,
+    name: str,
+    leases: Callable[[], Set[int]],
+    signum: int,
+    status: str,
+) -> None:
+    """Ctrl-C at a terminal signals the command too: it dies of it, and lock,
+    which waited for it, releases the lock and exits 255 (Go's ExitStatus()
+    of a killed process is -1), as etcdctl."""
+    results = []
+    for tool in (etcdctl(etcdctl_binary, cli_etcd.endpoint), pyetcd(cli_etcd.endpoint)):
+        command = ["sh", "-c", "echo held; exec sleep 600"]
+        running = Running([*tool, "lock", name, "--", *command], group=True)
+        running.wait_until(lambda r: b"held\n" in r.out)
+        os.killpg(running.proc.pid, signum)
+        results.append(running.end(None))
+        assert keys(client, name) == []  # released at once, not after its TTL
+        for lease_id in leases():  # etcdctl's
+            client.revoke(lease_id)
+    theirs, ours = results
+    assert ours == theirs == (255, b"held\n", f"Error: signal: {status}\n")
 
 
 # (command, holder): every phase of lock and elect, each hit at random points.
@@ -294,3 +330,30 @@ def test_a_signal_at_any_point_leaves_nothing_behind(
         assert code == 0 or out == b""
         assert keys(client, name) == remains
         assert leases() == kept
+
+
+@pytest.mark.parametrize("argv", [["lock", "{name}"], ["elect", "{name}", "p"]])
+def test_the_session_ttl_is_etcdctls(
+    cli_etcd: EtcdMember,
+    etcdctl_binary: str,
+    client: etcd.Client,
+    name: str,
+    leases: Callable[[], Set[int]],
+    argv: List[str],
+) -> None:
+    """lock's session lease lives 10 s (its --ttl), elect's 60 s (Go's
+    concurrency.NewSession default): how long a key of a process killed
+    outright holds others back."""
+    words = [word.format(name=name) for word in argv]
+    granted = []
+    for tool in (etcdctl(etcdctl_binary, cli_etcd.endpoint), pyetcd(cli_etcd.endpoint)):
+        running = Running([*tool, *words])
+        running.wait_until(lambda r: r.out.count(b"\n") >= 2)
+        try:
+            (lease_id,) = leases()
+            granted.append(client.time_to_live(lease_id).grantedTTL)
+        finally:
+            assert running.end(signal.SIGINT).code == 0
+        for lease_id in leases():  # etcdctl's
+            client.revoke(lease_id)
+    assert granted[1] == granted[0] == (10 if argv[0] == "lock" else 60)
