@@ -56,7 +56,7 @@ from .._sync.measured import MeasuredCall
 from .._sync.options import parse_endpoints
 from .._sync.pool import ChannelPool
 from ..errors import (
-    ConnectionLostError,
+    ClientClosedError,
     DeadlineExceededError,
     EtcdError,
     InternalError,
@@ -462,6 +462,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         return self._stream_worker().add_keep_alive(lease_id)
 
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:
+        if self._closed:
+            raise ClientClosedError()
         return self._streams
 
     async def snapshot(
@@ -528,7 +530,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
 
     def _stream_worker(self) -> AsyncStreamWorker:
         if self._closed:
-            raise ConnectionLostError("the client is closed", not_processed=True)
+            raise ClientClosedError()
         if self._streams is None:
             self._streams = AsyncStreamWorker(
                 ChannelPool(

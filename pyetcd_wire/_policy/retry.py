@@ -75,13 +75,22 @@ def never_processed(error: EtcdError) -> bool:
 
 
 def may_retry(retry: RetryClass, error: EtcdError, endpoint_count: int) -> bool:
-    """May a call of class `retry` that failed with `error` be sent again?"""
+    """May a call of class `retry` that failed with `error` be sent again?
+
+    Never on an error that says another attempt cannot change the answer
+    (`retryable` False): a refusal of our own before anything was sent (a
+    message over max_send_message_size, a closed client), or one of etcd's
+    typed refusals.  grpc refuses an oversized message locally with
+    RESOURCE_EXHAUSTED, and Go's client does not retry it either.
+    """
     if retry is RetryClass.NONE:
+        return False
+    if isinstance(error, NotSupportedForLearnerError):
+        return endpoint_count > 1
+    if not error.retryable:
         return False
     if never_processed(error):
         return True
-    if isinstance(error, NotSupportedForLearnerError):
-        return endpoint_count > 1
     if retry is RetryClass.AT_MOST_ONCE:
         return False
     return isinstance(error, (UnavailableError, ConnectionLostError))

@@ -31,7 +31,7 @@ from .._policy.balancer import (
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from ..errors import (
-    ConnectionLostError,
+    ClientClosedError,
     EtcdError,
     InternalError,
     OldClusterError,
@@ -216,6 +216,8 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[StreamWorker]:
+        if self._closed:
+            raise ClientClosedError()
         return self._streams
 
     def _one_message(
@@ -242,7 +244,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
     def _stream_worker(self) -> StreamWorker:
         with self._streams_lock:
             if self._closed:
-                raise ConnectionLostError("the client is closed", not_processed=True)
+                raise ClientClosedError()
             if self._streams is None:
                 self._streams = StreamWorker(
                     ChannelPool(

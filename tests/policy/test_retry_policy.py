@@ -7,6 +7,7 @@ import pytest
 from pyetcd_wire._api.methods import KV_PUT, KV_RANGE, LEASE_KEEP_ALIVE, RetryClass
 from pyetcd_wire._policy import retry
 from pyetcd_wire.errors import (
+    ClientClosedError,
     CompactedError,
     ConnectionFailedError,
     ConnectionLostError,
@@ -17,6 +18,8 @@ from pyetcd_wire.errors import (
     NotSupportedForLearnerError,
     PermissionDeniedError,
     RemoteProtocolError,
+    ResourceExhaustedError,
+    TLSError,
     UnavailableError,
 )
 
@@ -253,3 +256,21 @@ def test_attempt_shares_remember_each_deadline_and_forget_many():
     assert len(shares) <= retry.ATTEMPT_SHARES_KEPT
     assert shares[None] is None  # no deadline, no share
     assert retry.AttemptShares(1)[5.0] == 5.0  # one endpoint: all of it
+
+
+# --- refusals a retry cannot change -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ResourceExhaustedError(None, "larger than max", not_processed=True),
+        ClientClosedError(),
+        TLSError([("https://127.0.0.1:1", "certificate verify failed")]),
+    ],
+    ids=repr,
+)
+def test_a_refusal_that_would_repeat_is_never_retried(error):
+    assert not retry.may_retry(REPEATABLE, error, 3)
+    assert not retry.may_retry(AT_MOST_ONCE, error, 3)
+    assert plan(deadline=None).after(error, 0.0, 1, silent=False).give_up
