@@ -47,6 +47,7 @@ from ..errors import (
     InvalidAuthTokenError,
     NotSupportedForLearnerError,
     RpcError,
+    TLSError,
     TransportError,
     UnavailableError,
     UserEmptyError,
@@ -212,6 +213,7 @@ class UnaryRetry:
         "_rand",
         "_retry",
         "_shared",
+        "_tls_failures",
         "_unreached",
         "attempt",
         "refreshes",
@@ -236,6 +238,8 @@ class UnaryRetry:
         self.refreshes = 0
         # Why the call has had no connection since (see `surfaced`).
         self._unreached: Optional[ConnectionFailedError] = None
+        # Endpoint -> why TLS failed with it, for `_tls_step`.
+        self._tls_failures: Dict[str, str] = {}
 
     def after(
         self, error: EtcdError, now: float, endpoint_count: int, *, silent: bool
@@ -247,6 +251,8 @@ class UnaryRetry:
             and needs_new_token(error)
             and self.refreshes < MAX_TOKEN_REFRESHES
         )
+        if isinstance(error, TLSError):
+            return self._tls_step(error, now, endpoint_count)
         if isinstance(error, ConnectionFailedError):
             self._unreached = error
         elif not _while_connecting(error):
@@ -276,19 +282,43 @@ class UnaryRetry:
             quarantine=quarantine, refresh_token=refresh, wait=wait, timeout=timeout
         )
 
+    def _tls_step(self, error: TLSError, now: float, endpoint_count: int) -> Step:
+        """TLS failed with an endpoint: that endpoint will not do better on a
+        second try, but another may be configured differently (Go's
+        balancer, too, fails a call only once no endpoint is usable).  The
+        call gives up, with every endpoint's reason (`surfaced`), once each
+        endpoint failed this way; until then it tries the next one at once."""
+        for endpoint, why in error.failures:
+            self._tls_failures[endpoint] = why
+        if len(self._tls_failures) >= endpoint_count or self.attempt >= MAX_ATTEMPTS:
+            return Step(give_up=True, quarantine=True)
+        timeout = None
+        if self._deadline is not None:
+            timeout = self._deadline - now
+            if timeout <= 0:
+                return Step(give_up=True, quarantine=True)
+        self.attempt += 1
+        return Step(quarantine=True, timeout=timeout)
+
     def surfaced(self, error: EtcdError) -> EtcdError:
         """What the caller gets when the plan gives up after `error`: the
         error itself, but for a deadline that passed while connecting again
         after a connection failed: a ConnectionFailedError with that failure
-        first, which says why the call never reached etcd (a wrong CA, say;
+        first, which says why the call never reached etcd (a refused port, say;
         the deadline cut the last dial only because the retries ran out of
-        time)."""
+        time).  TLS failures met on the way are named as well: every one of
+        them when all endpoints failed so (a TLSError)."""
+        tls = list(self._tls_failures.items())
+        if isinstance(error, TLSError):
+            return TLSError(tls) if len(tls) > len(error.failures) else error
         unreached = self._unreached
         if unreached is None or not _while_connecting(error):
+            if tls and isinstance(error, ConnectionFailedError):
+                return ConnectionFailedError([*tls, *error.failures])
             return error
         assert isinstance(error, DeadlineExceededError)
         cut_short = (error.endpoint, "the call's deadline passed while connecting")
-        return ConnectionFailedError([*unreached.failures, cut_short])
+        return ConnectionFailedError([*tls, *unreached.failures, cut_short])
 
 
 def _while_connecting(error: EtcdError) -> bool:
