@@ -457,9 +457,14 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         watch.create_timeout = self.timeout if timeout is None else timeout
         return watch
 
-    def _add_keep_alive(self, lease_id: int) -> AsyncKeepAlive:
-        """A new keep-alive subscription, to be awaited for its first renewal."""
-        return self._stream_worker().add_keep_alive(lease_id)
+    def _add_keep_alive(
+        self, lease_id: int, timeout: Optional[float]
+    ) -> AsyncKeepAlive:
+        """A new keep-alive subscription, to be awaited for its first renewal
+        (within `timeout`)."""
+        keep_alive = self._stream_worker().add_keep_alive(lease_id)
+        keep_alive.first_timeout = self.timeout if timeout is None else timeout
+        return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:
         if self._closed:

@@ -209,10 +209,13 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         watch._wait_created(deadline)
         return watch
 
-    def _add_keep_alive(self, lease_id: int) -> KeepAlive:
-        """A new keep-alive subscription, once etcd answered its first renewal."""
+    def _add_keep_alive(self, lease_id: int, timeout: Optional[float]) -> KeepAlive:
+        """A new keep-alive subscription, once etcd answered its first renewal
+        (within `timeout`)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         keep_alive = self._stream_worker().add_keep_alive(lease_id)
-        keep_alive._wait_first_renewal()
+        keep_alive._wait_first_renewal(deadline)
         return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[StreamWorker]:
