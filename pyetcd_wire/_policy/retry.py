@@ -307,7 +307,10 @@ class UnaryRetry:
         first, which says why the call never reached etcd (a refused port, say;
         the deadline cut the last dial only because the retries ran out of
         time).  TLS failures met on the way are named as well: every one of
-        them when all endpoints failed so (a TLSError)."""
+        them when all endpoints failed so (a TLSError).  etcd's "user name is
+        empty" to a client without credentials says what to do."""
+        if not self._auth and isinstance(error, UserEmptyError):
+            _hint(error, NO_CREDENTIALS_HINT)
         tls = list(self._tls_failures.items())
         if isinstance(error, TLSError):
             return TLSError(tls) if len(tls) > len(error.failures) else error
@@ -319,6 +322,21 @@ class UnaryRetry:
         assert isinstance(error, DeadlineExceededError)
         cut_short = (error.endpoint, "the call's deadline passed while connecting")
         return ConnectionFailedError([*tls, *unreached.failures, cut_short])
+
+
+#: Added to etcd's "user name is empty" when the client has no credentials:
+#: the cluster has auth enabled and takes no anonymous calls.
+NO_CREDENTIALS_HINT = (
+    "auth is enabled on this cluster: give the client username= and password="
+)
+
+
+def _hint(error: EtcdError, hint: str) -> None:
+    """Add `hint` to the message of `error` (its attributes stay as etcd sent
+    them), once."""
+    text = str(error)
+    if not text.endswith(f"({hint})"):
+        error.args = (f"{text} ({hint})",)
 
 
 def _while_connecting(error: EtcdError) -> bool:
