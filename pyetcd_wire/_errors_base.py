@@ -15,16 +15,50 @@ from ._core.grpc.status import StatusCode
 
 
 class EtcdError(Exception):
-    """Base of every error raised by pyetcd_wire."""
+    """Base of every error raised by pyetcd_wire.
+
+    Two attributes on every error say what a caller can do about it (the
+    table in docs/errors-and-retries.md gives them class by class):
+
+    Attributes:
+        retryable: sending the same call again, unchanged, may succeed: the
+            cause may be transient (no connection, no leader, a deadline).
+            True exactly on the subclasses of `RetryableError`.  False means
+            something must change first (the request, the settings, the
+            cluster's state).  The client has already retried what was safe
+            to retry (see the docs); a True here says a retry of yours, later,
+            may still work.
+        outcome_known: True if it is certain what the call did: nothing
+            (etcd refused it, or it was never sent), or what the error says.
+            False if a write may or may not have been applied (the connection
+            was lost, or the deadline passed, after it was sent; etcd gave up
+            waiting for a leader): read before writing again, or make the
+            write conditional.
+    """
+
+    retryable: ClassVar[bool] = False
+    outcome_known: bool = True
+
+
+class RetryableError(EtcdError):
+    """Base of the errors a retry may cure (`retryable` is True): catch this
+    class for "try again later".  A write that failed with `outcome_known`
+    False may have been applied: retry it only if applying it twice is
+    harmless, or check first."""
+
+    retryable = True
 
 
 class ProtocolError(EtcdError):
-    """HTTP/2 or gRPC was broken; the connection is unusable afterwards.
+    """HTTP/2 or gRPC was broken; the connection is unusable afterwards.  A
+    call in flight may have been applied (`outcome_known` False).
 
     Attributes:
         error_code: the HTTP/2 error code (RFC 9113 §7) sent in GOAWAY.
         frame: name of the frame type that broke the rule, or "" if none.
     """
+
+    outcome_known = False
 
     def __init__(self, msg: str, *, error_code: int = 0x1, frame: str = "") -> None:
         super().__init__(msg)
@@ -45,33 +79,71 @@ class TransportError(EtcdError):
     """The network failed (wraps OSError and ssl errors).  Expected."""
 
 
-class ConnectionFailedError(TransportError):
-    """No connection could be made.
+class _DialsFailedError(TransportError):
+    """Base of the two errors of a call that got no connection.
 
     Attributes:
         failures: (endpoint, reason) for every endpoint tried.
     """
 
+    summary: ClassVar[str] = "could not connect to etcd"
+
     def __init__(self, failures: Sequence[Tuple[str, str]]) -> None:
         self.failures = list(failures)
         tried = "; ".join(f"{ep}: {why}" for ep, why in self.failures)
-        super().__init__(f"could not connect to etcd ({tried})")
+        super().__init__(f"{self.summary} ({tried})")
 
 
-class ConnectionLostError(TransportError):
+class ConnectionFailedError(_DialsFailedError, RetryableError):
+    """No connection could be made; the request was never sent.  Expected.
+
+    Attributes:
+        failures: (endpoint, reason) for every endpoint tried.
+    """
+
+
+class TLSError(_DialsFailedError):
+    """TLS could not be agreed with the endpoints (each of them, if there
+    are several), and trying again will not change that: the server's
+    certificate failed verification, the server refused ours, the server
+    expects TLS and the client spoke plaintext, the server answered the TLS
+    handshake in plaintext, or no ALPN "h2".  Fix the client's TLS settings
+    (or the server's certificate).  The request was never sent.  Expected.
+
+    Attributes:
+        failures: (endpoint, reason) for every endpoint tried.
+    """
+
+    summary = "could not connect to etcd: TLS failed"
+
+
+class ConnectionLostError(TransportError, RetryableError):
     """The connection ended before the call completed.
 
     Attributes:
         endpoint: where the call was sent.
         not_processed: True if the server provably never processed the call
             (GOAWAY above its stream, REFUSED_STREAM, or never sent), so it is
-            safe to retry even a write.
+            safe to retry even a write.  Same as `outcome_known`.
     """
 
     def __init__(self, msg: str, *, endpoint: str = "", not_processed: bool = False):
         super().__init__(msg)
         self.endpoint = endpoint
         self.not_processed = not_processed
+        self.outcome_known = not_processed
+
+
+class ClientClosedError(EtcdError, RuntimeError):
+    """A call, watch or keep-alive on a client that was closed.  Nothing was
+    sent.  A caller bug: retrying on this client cannot help; create a new
+    client (or keep this one open until its last call)."""
+
+    def __init__(self, msg: str = "") -> None:
+        super().__init__(
+            msg
+            or "the client is closed: make calls before close(), or create a new client"
+        )
 
 
 class NoEndpointAvailableError(TransportError):
@@ -82,14 +154,14 @@ class NoEndpointAvailableError(TransportError):
         super().__init__(msg)
 
 
-class DeadlineExceededError(EtcdError, TimeoutError):
+class DeadlineExceededError(RetryableError, TimeoutError):
     """The call's deadline passed (client side, or DEADLINE_EXCEEDED from the
     server).  Expected.  Also a builtin `TimeoutError`.
 
     Attributes:
         endpoint: where the call was sent (or was being connected to).
         connecting: True if it passed while the client was still connecting,
-            so the request was never sent.
+            so the request was never sent.  Same as `outcome_known`.
     """
 
     code = StatusCode.DEADLINE_EXCEEDED
@@ -98,6 +170,7 @@ class DeadlineExceededError(EtcdError, TimeoutError):
         super().__init__(msg)
         self.endpoint = endpoint
         self.connecting = connecting
+        self.outcome_known = connecting
 
 
 class OldClusterError(EtcdError):
@@ -164,15 +237,21 @@ class RpcError(EtcdError):
         self.trailers = tuple(trailers)
         self.status_details = status_details
         self.not_processed = not_processed
+        if not_processed:
+            self.outcome_known = True
 
 
 class RpcCancelledError(RpcError):
     """CANCELLED: the call was cancelled (by the caller or the server).  Never
     shadows asyncio.CancelledError."""
 
+    outcome_known = False
+
 
 class UnknownError(RpcError):
     """UNKNOWN."""
+
+    outcome_known = False
 
 
 class InvalidArgumentError(RpcError):
@@ -215,9 +294,14 @@ class UnimplementedError(RpcError):
 class InternalError(RpcError):
     """INTERNAL."""
 
+    outcome_known = False
 
-class UnavailableError(RpcError):
-    """UNAVAILABLE: transient; reads may be retried elsewhere."""
+
+class UnavailableError(RpcError, RetryableError):
+    """UNAVAILABLE: transient; reads may be retried elsewhere.  A write may
+    have been applied unless the class says otherwise (`outcome_known`)."""
+
+    outcome_known = False
 
 
 class DataLossError(RpcError):
@@ -384,3 +468,14 @@ class ElectionNoLeaderError(RecipeError):
     Expected.  Not etcd's `NoLeaderError` (raft has no leader)."""
 
     default_message = "election: no leader"
+
+
+class MirrorNotSyncedError(RecipeError, RuntimeError):
+    """Mirror.sync_updates() before the snapshot's revision is known.  A
+    caller bug: iterate sync_base() first, or give the mirror a revision.
+    Also a builtin RuntimeError (what it raised before it had a class)."""
+
+    default_message = (
+        "mirror: sync_updates() watches from the snapshot's revision, not known"
+        " yet: iterate sync_base() first, or create the mirror with revision="
+    )

@@ -19,6 +19,7 @@ from ._errors_base import (
     NotFoundError,
     OutOfRangeError,
     ResourceExhaustedError,
+    RetryableError,
     RpcCancelledError,
     UnauthenticatedError,
     UnavailableError,
@@ -291,7 +292,7 @@ class NoSpaceError(ResourceExhaustedError):
     """The backend quota is full (NOSPACE alarm); compact, defrag, disarm.  Expected."""
 
 
-class TooManyRequestsError(ResourceExhaustedError):
+class TooManyRequestsError(ResourceExhaustedError, RetryableError):
     """The server's apply lags far behind; back off and retry.  Expected.  Sent on
     the wire as UNKNOWN (mapped by message)."""
 
@@ -316,7 +317,7 @@ class PeerURLExistError(FailedPreconditionError):
     """Another member already uses these peer URLs.  Expected."""
 
 
-class MemberNotEnoughStartedError(FailedPreconditionError):
+class MemberNotEnoughStartedError(FailedPreconditionError, RetryableError):
     """The change would leave too few started members; wait and retry.  Expected.
     Sent on the wire as UNKNOWN (mapped by message)."""
 
@@ -325,7 +326,7 @@ class MemberNotLearnerError(FailedPreconditionError):
     """Only a learner can be promoted; this member already votes.  Expected."""
 
 
-class MemberLearnerNotReadyError(FailedPreconditionError):
+class MemberLearnerNotReadyError(FailedPreconditionError, RetryableError):
     """The learner has not caught up with the leader; retry later.  Expected."""
 
 
@@ -392,7 +393,7 @@ class BadLeaderTransfereeError(FailedPreconditionError):
     """move_leader() target is not a started voting member.  Expected."""
 
 
-class ClusterVersionUnavailableError(FailedPreconditionError):
+class ClusterVersionUnavailableError(FailedPreconditionError, RetryableError):
     """The cluster version is not known yet, so no downgrade; retry later.
     Expected.  etcd 3.5 sends UNAVAILABLE."""
 
@@ -410,7 +411,10 @@ class InvalidAuthTokenError(UnauthenticatedError):
 
 
 class NoLeaderError(UnavailableError):
-    """The member has no leader (election or partition); retry later.  Expected."""
+    """The member has no leader (election or partition); retry later.  Expected.
+    etcd refused the call before proposing it: nothing was applied."""
+
+    outcome_known = True
 
 
 class LeaderChangedError(UnavailableError):
@@ -440,7 +444,10 @@ class TimeoutWaitAppliedIndexError(RequestTimeoutError):
 
 
 class UnhealthyError(UnavailableError):
-    """The change would make the cluster unhealthy (lose quorum).  Expected."""
+    """The change would make the cluster unhealthy (lose quorum).  Expected.
+    Refused before it was proposed."""
+
+    outcome_known = True
 
 
 class CorruptError(DataLossError):

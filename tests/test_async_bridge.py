@@ -218,7 +218,7 @@ def test_real_async_client_closed_says_so():
     assert client.endpoints == ("127.0.0.1:1",)
     client.close()
     client.close()
-    with pytest.raises(etcd.ConnectionLostError, match="closed"):
+    with pytest.raises(etcd.ClientClosedError, match="closed"):
         client.get("k")
 
 

@@ -404,3 +404,75 @@ def test_go_context_errors_sent_as_unknown_get_their_class(message, cls):
 def test_go_context_messages_with_another_code_keep_the_code_class():
     err = errors.error_from_status(Status(C.INTERNAL, "context canceled"))
     assert type(err) is errors.InternalError
+
+
+# --- what a caller can do: `retryable` and `outcome_known` ----------------------
+
+
+def _constructed(cls):
+    """An instance of `cls` built with its required arguments."""
+    if issubclass(cls, (errors.ConnectionFailedError, errors.TLSError)):
+        return cls([("127.0.0.1:2379", "why")])
+    if cls is errors.ParentProcessError:
+        return cls("watch", owner_pid=1)
+    if cls is errors.RpcError:
+        return cls(C.UNKNOWN, "x")
+    try:
+        return cls()
+    except TypeError:
+        return cls("x")
+
+
+def test_every_error_says_whether_a_retry_can_help_and_the_outcome_is_known():
+    for name, cls in _module_classes().items():
+        if not issubclass(cls, errors.EtcdError) or cls is errors.EtcdError:
+            continue
+        error = _constructed(cls)
+        assert error.retryable is issubclass(cls, errors.RetryableError), name
+        assert isinstance(error.outcome_known, bool), name
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable", "outcome_known"),
+    [
+        # Nothing was sent, and sending again changes nothing.
+        (X.ClientClosedError(), False, True),
+        (
+            X.ResourceExhaustedError(None, "larger than max", not_processed=True),
+            False,
+            True,
+        ),
+        (X.TLSError([("e", "certificate verify failed")]), False, True),
+        (X.NoEndpointAvailableError(), False, True),
+        # Nothing was sent; later it may work.
+        (X.ConnectionFailedError([("e", "connection refused")]), True, True),
+        (X.DeadlineExceededError("x", connecting=True), True, True),
+        (X.ConnectionLostError("x", not_processed=True), True, True),
+        (X.NoLeaderError(), True, True),
+        (X.TooManyRequestsError(), True, True),
+        # A write may have been applied.
+        (X.ConnectionLostError("x"), True, False),
+        (X.DeadlineExceededError("x"), True, False),
+        (X.LeaderChangedError(), True, False),
+        (X.RequestTimeoutError(), True, False),
+        (X.UnavailableError(), True, False),
+        (X.RemoteProtocolError("x"), False, False),
+        # etcd refused it: nothing was applied, and the same call fails again.
+        (X.CompactedError(), False, True),
+        (X.NoSpaceError(), False, True),
+        (X.PermissionDeniedError(), False, True),
+        (X.UserEmptyError(), False, True),  # auth is on, and no credentials
+        (X.MirrorNotSyncedError(), False, True),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
+)
+def test_retryable_and_outcome_known_per_case(error, retryable, outcome_known):
+    assert (error.retryable, error.outcome_known) == (retryable, outcome_known)
+    assert isinstance(error, X.RetryableError) is retryable
+
+
+def test_client_closed_and_mirror_not_synced_are_runtime_errors_not_transport_ones():
+    assert issubclass(X.ClientClosedError, RuntimeError)
+    assert not issubclass(X.ClientClosedError, X.TransportError)
+    assert issubclass(X.MirrorNotSyncedError, (RuntimeError, X.RecipeError))
+    assert "sync_base() first" in str(X.MirrorNotSyncedError())

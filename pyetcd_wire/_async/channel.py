@@ -23,9 +23,9 @@ from .._sync.transport import (
     describe,
     dial_deadline_passed,
     host_name,
-    tls_failure,
+    tls_dial_error,
 )
-from ..errors import ConnectionFailedError, ConnectionLostError
+from ..errors import ConnectionFailedError, ConnectionLostError, TLSError
 from .connection import AsyncConnection
 from .stream import AsyncStream
 
@@ -188,16 +188,16 @@ class AsyncChannel:
                 ]
             ) from None
         except OSError as exc:
-            refused = isinstance(exc, ConnectionRefusedError)
-            why = tls_failure(exc) if tls and not refused else describe(exc)
-            raise ConnectionFailedError([(endpoint.text, why)]) from None
+            if tls and not isinstance(exc, ConnectionRefusedError):
+                raise tls_dial_error(endpoint.text, exc) from None
+            raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
         if tls is not None:
             ssl_object = transport.get_extra_info("ssl_object")
             chosen = ssl_object.selected_alpn_protocol() if ssl_object else None
             refusal = alpn_refusal(chosen)
             if refusal is not None:
                 transport.abort()
-                raise ConnectionFailedError([(endpoint.text, refusal)])
+                raise TLSError([(endpoint.text, refusal)])
         if self._closed:  # closed while dialing
             conn.close()
             raise ConnectionLostError("channel is closed", not_processed=True)

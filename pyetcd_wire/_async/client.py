@@ -56,7 +56,7 @@ from .._sync.measured import MeasuredCall
 from .._sync.options import parse_endpoints
 from .._sync.pool import ChannelPool
 from ..errors import (
-    ConnectionLostError,
+    ClientClosedError,
     DeadlineExceededError,
     EtcdError,
     InternalError,
@@ -457,11 +457,18 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         watch.create_timeout = self.timeout if timeout is None else timeout
         return watch
 
-    def _add_keep_alive(self, lease_id: int) -> AsyncKeepAlive:
-        """A new keep-alive subscription, to be awaited for its first renewal."""
-        return self._stream_worker().add_keep_alive(lease_id)
+    def _add_keep_alive(
+        self, lease_id: int, timeout: Optional[float]
+    ) -> AsyncKeepAlive:
+        """A new keep-alive subscription, to be awaited for its first renewal
+        (within `timeout`)."""
+        keep_alive = self._stream_worker().add_keep_alive(lease_id)
+        keep_alive.first_timeout = self.timeout if timeout is None else timeout
+        return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:
+        if self._closed:
+            raise ClientClosedError()
         return self._streams
 
     async def snapshot(
@@ -528,7 +535,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
 
     def _stream_worker(self) -> AsyncStreamWorker:
         if self._closed:
-            raise ConnectionLostError("the client is closed", not_processed=True)
+            raise ClientClosedError()
         if self._streams is None:
             self._streams = AsyncStreamWorker(
                 ChannelPool(

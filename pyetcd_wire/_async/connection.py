@@ -57,6 +57,7 @@ from .._core.grpc.outcome import unary_outcome
 from .._core.grpc.status import Status, StatusCode
 from .._core.state import CallState
 from .._policy.keepalive import Due, Keepalive
+from .._sync.transport import server_expects_tls
 from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
@@ -98,6 +99,7 @@ class AsyncConnection(asyncio.Protocol):
         self._keepalive = keepalive
         self._keepalive_timer: Optional[asyncio.TimerHandle] = None
         self._transport: Optional[asyncio.Transport] = None
+        self._plaintext = True  # no TLS (see `connection_lost`)
         self.dead: Optional[EtcdError] = None
         self._loop = asyncio.get_running_loop()
         self.last_read = time.monotonic()  # when the server last sent bytes
@@ -119,6 +121,7 @@ class AsyncConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._plaintext = transport.get_extra_info("ssl_object") is None
         self._core.initiate()
         self._flush()
 
@@ -137,12 +140,17 @@ class AsyncConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         reason = str(exc) if exc else "the server closed the connection"
+        error: Optional[EtcdError] = None
+        if self._plaintext and not self._core.server_preface_received:
+            # Lost (EOF, reset, broken pipe) before the server's preface, in
+            # plaintext: a TLS-only port.  (If we closed it, `dead` is set.)
+            error = server_expects_tls(self.endpoint)
         if self.dead is None:
-            self.dead = ConnectionLostError(
+            self.dead = error or ConnectionLostError(
                 f"{self.endpoint}: connection lost: {reason}", endpoint=self.endpoint
             )
         self._stop_timers()
-        self._dispatch(self._core.connection_lost(reason))
+        self._dispatch(self._core.connection_lost(reason, error))
         if not self.socket_closed.done():
             self.socket_closed.set_result(None)
 

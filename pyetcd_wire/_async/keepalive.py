@@ -5,6 +5,7 @@ are the `KeepAliveBox`'s (_streams/boxes.py, shared with the sync
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .._proto import rpc_pb2
@@ -34,6 +35,9 @@ class AsyncKeepAlive(KeepAliveBox):
         self._mutex = NO_LOCK
         self._waiters = Waiters()
         self._confirmed = False
+        #: Bound on waiting for the first renewal (None: only the lease's
+        #: first-response deadline); set by `AsyncClient.keep_alive`.
+        self.first_timeout: Optional[float] = None
 
     def _notify(self) -> None:
         self._waiters.wake_all()
@@ -43,10 +47,13 @@ class AsyncKeepAlive(KeepAliveBox):
         super()._orphan()
 
     async def _confirm(self) -> AsyncKeepAlive:
-        """Wait for the first renewal (bounded by the lease's first-response
-        deadline); raise as `_first_renewal_outcome` if there is none."""
+        """Wait for the first renewal (bounded by `first_timeout` and the
+        lease's first-response deadline); raise as `_first_renewal_outcome`
+        if there is none."""
         if not self._confirmed:
-            await self._waiters.confirm(self._answered_or_over, None, self.close)
+            timeout = self.first_timeout
+            deadline = None if timeout is None else time.monotonic() + timeout
+            await self._waiters.confirm(self._answered_or_over, deadline, self.close)
             self._first_renewal_outcome()
             self._confirmed = True
         return self

@@ -37,7 +37,9 @@ class AsyncStreamCalls:
         ) -> AsyncWatch: ...
 
         # unasync: plain
-        def _add_keep_alive(self, lease_id: int) -> AsyncKeepAlive: ...
+        def _add_keep_alive(
+            self, lease_id: int, timeout: Optional[float]
+        ) -> AsyncKeepAlive: ...
 
         # unasync: plain
         def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]: ...
@@ -114,7 +116,13 @@ class AsyncStreamCalls:
     async def request_progress(self) -> None:
         """Ask the server for a progress notification on every watch: each
         gets a response without events once it has caught up with the store
-        (etcd >= 3.5.8/3.4.25; earlier servers answer at once)."""
+        (etcd >= 3.5.8/3.4.25; earlier servers answer at once).  No
+        `timeout`: it queues the request on the Watch stream and returns at
+        once, and does nothing when the client has no watch.
+
+        Raises:
+            ClientClosedError: the client is closed.
+        """
         streams = self._stream_worker_or_none()
         if streams is not None:
             streams.request_progress()
@@ -122,7 +130,9 @@ class AsyncStreamCalls:
     # --- Lease streams ------------------------------------------------------------
 
     # unasync: plain
-    def keep_alive(self, lease_id: int) -> AsyncKeepAlive:
+    def keep_alive(
+        self, lease_id: int, *, timeout: Optional[float] = None
+    ) -> AsyncKeepAlive:
         """Keep a lease alive in the background until `close()` of the result.
 
         Renewals go out at TTL/3 on the client's one LeaseKeepAlive stream
@@ -130,22 +140,32 @@ class AsyncStreamCalls:
         returns once etcd answered the first renewal (its `.response`);
         `AsyncClient.keep_alive` returns at once: ``await`` the result, or
         enter ``async with``, to wait for that (``async for`` does so at its
-        first step).  That wait is bounded by the client's dial_timeout + 1 s
-        (Go's first keep-alive deadline).  Iterate the result for each
+        first step).  That wait is bounded by `timeout`, and also by the
+        client's dial_timeout + 1 s (Go's first keep-alive deadline, after
+        which the lease counts as lost).  Iterate the result for each
         renewal's response, the first included; once the lease is lost
         (expired, revoked, or not renewed before its TTL ran out) `.lost` is
         True and iteration raises LeaseExpiredError.
+
+        Args:
+            lease_id: the lease to keep alive.
+            timeout: bound on waiting for the first renewal's answer (None:
+                the client default).  The renewals after it have no deadline.
 
         Raises:
             ValueError, TypeError: `lease_id` is not a positive int64.
             LeaseNotFoundError: etcd answered that the lease does not exist
                 (never did, was revoked, or expired), as `keep_alive_once`.
-            LeaseExpiredError: no answer to the first renewal in time.
+            LeaseExpiredError: no answer to the first renewal within
+                dial_timeout + 1 s.
+            DeadlineExceededError: no answer to the first renewal within
+                `timeout`; the subscription is closed.
+            ClientClosedError: the client is closed.
             KeepAliveHaltedError: the LeaseKeepAlive stream failed with a
                 non-retryable error (AuthFailedError, ...).
         """
         lease_api.lease_keep_alive_request(lease_id)  # checks the ID
-        return self._add_keep_alive(lease_id)
+        return self._add_keep_alive(lease_id, timeout)
 
     async def keep_alive_once(
         self, lease_id: int, *, timeout: Optional[float] = None

@@ -44,7 +44,7 @@ from .._streams.ports import StreamNotReadyError, StreamPort
 from .._streams.watch_half import WatchHalf
 from .._sync.auth import CallMetadata
 from .._sync.pool import ChannelPool
-from ..errors import EtcdError
+from ..errors import ClientClosedError, EtcdError
 from .auth import AsyncTokenSource
 from .channel import AsyncChannel
 from .keepalive import AsyncKeepAlive
@@ -192,7 +192,7 @@ class AsyncStreamWorker:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise ClientClosedError()
 
     # --- the loop -----------------------------------------------------------------
 

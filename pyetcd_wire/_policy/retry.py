@@ -47,6 +47,7 @@ from ..errors import (
     InvalidAuthTokenError,
     NotSupportedForLearnerError,
     RpcError,
+    TLSError,
     TransportError,
     UnavailableError,
     UserEmptyError,
@@ -75,13 +76,22 @@ def never_processed(error: EtcdError) -> bool:
 
 
 def may_retry(retry: RetryClass, error: EtcdError, endpoint_count: int) -> bool:
-    """May a call of class `retry` that failed with `error` be sent again?"""
+    """May a call of class `retry` that failed with `error` be sent again?
+
+    Never on an error that says another attempt cannot change the answer
+    (`retryable` False): a refusal of our own before anything was sent (a
+    message over max_send_message_size, a closed client), or one of etcd's
+    typed refusals.  grpc refuses an oversized message locally with
+    RESOURCE_EXHAUSTED, and Go's client does not retry it either.
+    """
     if retry is RetryClass.NONE:
+        return False
+    if isinstance(error, NotSupportedForLearnerError):
+        return endpoint_count > 1
+    if not error.retryable:
         return False
     if never_processed(error):
         return True
-    if isinstance(error, NotSupportedForLearnerError):
-        return endpoint_count > 1
     if retry is RetryClass.AT_MOST_ONCE:
         return False
     return isinstance(error, (UnavailableError, ConnectionLostError))
@@ -203,6 +213,7 @@ class UnaryRetry:
         "_rand",
         "_retry",
         "_shared",
+        "_tls_failures",
         "_unreached",
         "attempt",
         "refreshes",
@@ -227,6 +238,8 @@ class UnaryRetry:
         self.refreshes = 0
         # Why the call has had no connection since (see `surfaced`).
         self._unreached: Optional[ConnectionFailedError] = None
+        # Endpoint -> why TLS failed with it, for `_tls_step`.
+        self._tls_failures: Dict[str, str] = {}
 
     def after(
         self, error: EtcdError, now: float, endpoint_count: int, *, silent: bool
@@ -238,6 +251,8 @@ class UnaryRetry:
             and needs_new_token(error)
             and self.refreshes < MAX_TOKEN_REFRESHES
         )
+        if isinstance(error, TLSError):
+            return self._tls_step(error, now, endpoint_count)
         if isinstance(error, ConnectionFailedError):
             self._unreached = error
         elif not _while_connecting(error):
@@ -267,19 +282,61 @@ class UnaryRetry:
             quarantine=quarantine, refresh_token=refresh, wait=wait, timeout=timeout
         )
 
+    def _tls_step(self, error: TLSError, now: float, endpoint_count: int) -> Step:
+        """TLS failed with an endpoint: that endpoint will not do better on a
+        second try, but another may be configured differently (Go's
+        balancer, too, fails a call only once no endpoint is usable).  The
+        call gives up, with every endpoint's reason (`surfaced`), once each
+        endpoint failed this way; until then it tries the next one at once."""
+        for endpoint, why in error.failures:
+            self._tls_failures[endpoint] = why
+        if len(self._tls_failures) >= endpoint_count or self.attempt >= MAX_ATTEMPTS:
+            return Step(give_up=True, quarantine=True)
+        timeout = None
+        if self._deadline is not None:
+            timeout = self._deadline - now
+            if timeout <= 0:
+                return Step(give_up=True, quarantine=True)
+        self.attempt += 1
+        return Step(quarantine=True, timeout=timeout)
+
     def surfaced(self, error: EtcdError) -> EtcdError:
         """What the caller gets when the plan gives up after `error`: the
         error itself, but for a deadline that passed while connecting again
         after a connection failed: a ConnectionFailedError with that failure
-        first, which says why the call never reached etcd (a wrong CA, say;
+        first, which says why the call never reached etcd (a refused port, say;
         the deadline cut the last dial only because the retries ran out of
-        time)."""
+        time).  TLS failures met on the way are named as well: every one of
+        them when all endpoints failed so (a TLSError).  etcd's "user name is
+        empty" to a client without credentials says what to do."""
+        if not self._auth and isinstance(error, UserEmptyError):
+            _hint(error, NO_CREDENTIALS_HINT)
+        tls = list(self._tls_failures.items())
+        if isinstance(error, TLSError):
+            return TLSError(tls) if len(tls) > len(error.failures) else error
         unreached = self._unreached
         if unreached is None or not _while_connecting(error):
+            if tls and isinstance(error, ConnectionFailedError):
+                return ConnectionFailedError([*tls, *error.failures])
             return error
         assert isinstance(error, DeadlineExceededError)
         cut_short = (error.endpoint, "the call's deadline passed while connecting")
-        return ConnectionFailedError([*unreached.failures, cut_short])
+        return ConnectionFailedError([*tls, *unreached.failures, cut_short])
+
+
+#: Added to etcd's "user name is empty" when the client has no credentials:
+#: the cluster has auth enabled and takes no anonymous calls.
+NO_CREDENTIALS_HINT = (
+    "auth is enabled on this cluster: give the client username= and password="
+)
+
+
+def _hint(error: EtcdError, hint: str) -> None:
+    """Add `hint` to the message of `error` (its attributes stay as etcd sent
+    them), once."""
+    text = str(error)
+    if not text.endswith(f"({hint})"):
+        error.args = (f"{text} ({hint})",)
 
 
 def _while_connecting(error: EtcdError) -> bool:

@@ -302,12 +302,19 @@ class KeepAliveBox:
             LeaseExpiredError: no answer before the first-response deadline
                 (the client's dial_timeout + 1 s).
             KeepAliveHaltedError: renewal stopped on a non-retryable error.
+            DeadlineExceededError: the caller's wait ended first.
         """
         with self._mutex:
             answered, error, gone = self.response is not None, self._error, self._gone
-        if answered or error is None:
+            closed = self._closed
+        if answered or (error is None and closed):
             return
         self.close()
+        if error is None:
+            raise DeadlineExceededError(
+                f"deadline exceeded waiting for the first renewal of lease"
+                f" {self.lease_id:x}"
+            )
         if gone:
             raise LeaseNotFoundError() from error
         raise error

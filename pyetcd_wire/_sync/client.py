@@ -31,7 +31,7 @@ from .._policy.balancer import (
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
 from ..errors import (
-    ConnectionLostError,
+    ClientClosedError,
     EtcdError,
     InternalError,
     OldClusterError,
@@ -209,13 +209,18 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         watch._wait_created(deadline)
         return watch
 
-    def _add_keep_alive(self, lease_id: int) -> KeepAlive:
-        """A new keep-alive subscription, once etcd answered its first renewal."""
+    def _add_keep_alive(self, lease_id: int, timeout: Optional[float]) -> KeepAlive:
+        """A new keep-alive subscription, once etcd answered its first renewal
+        (within `timeout`)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         keep_alive = self._stream_worker().add_keep_alive(lease_id)
-        keep_alive._wait_first_renewal()
+        keep_alive._wait_first_renewal(deadline)
         return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[StreamWorker]:
+        if self._closed:
+            raise ClientClosedError()
         return self._streams
 
     def _one_message(
@@ -242,7 +247,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
     def _stream_worker(self) -> StreamWorker:
         with self._streams_lock:
             if self._closed:
-                raise ConnectionLostError("the client is closed", not_processed=True)
+                raise ClientClosedError()
             if self._streams is None:
                 self._streams = StreamWorker(
                     ChannelPool(

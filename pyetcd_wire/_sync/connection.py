@@ -63,6 +63,7 @@ from ..errors import (
     EtcdError,
 )
 from . import transport
+from .tls_socket import TLSSocket
 
 # Read size: large enough for a 16 MiB window in few syscalls.
 READ_SIZE = 256 * 1024
@@ -102,6 +103,7 @@ class Connection:
         self.endpoint = endpoint
         self._keepalive = keepalive
         self._sock = sock
+        self._plaintext = not isinstance(sock, TLSSocket)
         self._core = core
         self._lock = threading.Lock()
         self._reading = False
@@ -487,10 +489,10 @@ class Connection:
         except BlockingIOError:
             return False
         except OSError as exc:
-            self._lost(transport.describe(exc))
+            self._lost_by_peer(transport.describe(exc))
             return False
         if not data:
-            self._lost("the server closed the connection")
+            self._lost_by_peer("the server closed the connection")
             return False
         self._received(data)
         return True
@@ -594,10 +596,10 @@ class Connection:
                     return False
                 continue
             except OSError as exc:
-                self._lost(transport.describe(exc))
+                self._lost_by_peer(transport.describe(exc))
                 return False
             if not data:
-                self._lost("the server closed the connection")
+                self._lost_by_peer("the server closed the connection")
                 return False
             if self._received(data, slot, need_message):
                 return True
@@ -722,15 +724,25 @@ class Connection:
                 self._write(data, now + keepalive.timeout)
         return self._dead is None
 
-    def _lost(self, reason: str) -> None:
+    def _lost(self, reason: str, error: Optional[EtcdError] = None) -> None:
         with self._lock:
             if self._dead is None:
-                events = self._core.connection_lost(reason)
-                self._dead = ConnectionLostError(
+                events = self._core.connection_lost(reason, error)
+                self._dead = error or ConnectionLostError(
                     f"{self.endpoint}: {reason}", endpoint=self.endpoint
                 )
                 self._dispatch(events)
         self._close_socket()
+
+    def _lost_by_peer(self, reason: str) -> Optional[EtcdError]:
+        """The socket failed or ended (EOF, reset, broken pipe).  Before the
+        server's preface, on a plaintext socket, that is a TLS-only port
+        (`server_expects_tls`), whose error is returned."""
+        error = None
+        if self._plaintext and not self._core.server_preface_received:
+            error = transport.server_expects_tls(self.endpoint)
+        self._lost(reason, error)
+        return error
 
     def _close_socket(self) -> None:
         """Shut the socket down, waking every thread blocked on it (close()
@@ -831,9 +843,9 @@ class Connection:
             with self._lock:
                 self._writing = False
                 self._close_if_unused()
-            self._lost(transport.describe(exc))
+            error = self._lost_by_peer(transport.describe(exc))
             if own:
-                raise ConnectionLostError(
+                raise error or ConnectionLostError(
                     f"{self.endpoint}: {transport.describe(exc)}",
                     endpoint=self.endpoint,
                 ) from None

@@ -46,14 +46,20 @@ class KeepAlive(KeepAliveBox):
         self._mutex = self._cond
         super()._orphan()
 
-    def _wait_first_renewal(self) -> None:
-        """Block until etcd answered the first renewal (bounded by the
-        lease's first-response deadline); raise as `_first_renewal_outcome`
-        if there is none."""
+    def _wait_first_renewal(self, deadline: Optional[float] = None) -> None:
+        """Block until etcd answered the first renewal (bounded by `deadline`,
+        monotonic, and by the lease's first-response deadline); raise as
+        `_first_renewal_outcome` if there is none."""
         try:
             with self._cond:
                 while not self._answered_or_over():
-                    self._cond.wait()
+                    if deadline is None:
+                        self._cond.wait()
+                        continue
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
         except BaseException:
             self.close()  # interrupted (KeyboardInterrupt): nothing stays behind
             raise

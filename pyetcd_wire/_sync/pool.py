@@ -27,7 +27,7 @@ from typing import (
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint
 from .._streams.resume import retryable
-from ..errors import ConnectionLostError, EtcdError
+from ..errors import ClientClosedError, EtcdError
 
 
 class PoolChannel(Protocol):
@@ -91,7 +91,7 @@ class ChannelPool(Generic[C]):
         endpoint not in the list: it is then the caller's to close)."""
         with self._lock:
             if self._closed:
-                raise ConnectionLostError("the client is closed", not_processed=True)
+                raise ClientClosedError()
             channel = self._channels.get(endpoint)
             if channel is None:
                 channel = self._new_channel(endpoint)

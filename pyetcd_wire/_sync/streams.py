@@ -67,7 +67,7 @@ from .._streams.boxes import KeepAliveBox
 from .._streams.lease_half import LeaseHalf
 from .._streams.ports import StreamNotReadyError, StreamPort
 from .._streams.watch_half import WatchHalf
-from ..errors import EtcdError
+from ..errors import ClientClosedError, EtcdError
 from .auth import CallMetadata, TokenSource
 from .channel import Channel, Stream
 from .connection import Connection
@@ -266,7 +266,7 @@ class StreamWorker:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise ClientClosedError()
 
     def _start_locked(self) -> None:
         if self._thread is None:

@@ -25,7 +25,7 @@ import time
 from typing import Optional, Protocol, Union
 
 from .._policy.endpoints import Endpoint
-from ..errors import ConnectionFailedError, DeadlineExceededError
+from ..errors import ConnectionFailedError, DeadlineExceededError, TLSError
 from .cooperative import CooperativeSocket
 from .tls_socket import (
     HandshakeEOFError,
@@ -117,13 +117,30 @@ def _handshake(
             [(endpoint.text, f"no TLS handshake within dial_timeout ({timeout} s)")]
         ) from None
     except (ssl.SSLError, OSError) as exc:
-        why = tls_failure(exc)
-    else:
-        refused = alpn_refusal(tls.ssl_object.selected_alpn_protocol())
-        if refused is None:
-            return tls
-        why = refused
-    raise ConnectionFailedError([(endpoint.text, why)])
+        raise tls_dial_error(endpoint.text, exc) from None
+    refused = alpn_refusal(tls.ssl_object.selected_alpn_protocol())
+    if refused is None:
+        return tls
+    raise TLSError([(endpoint.text, refused)])
+
+
+#: ssl errors that say the two sides' TLS settings disagree, as opposed to
+#: the connection breaking (EOF, reset), which a later dial may not meet.
+#: grpc-go likewise fails a dial at once on a handshake error that is not
+#: temporary (an x509 verification failure, a TLS alert).
+_TRANSIENT_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)
+
+
+def tls_dial_error(
+    endpoint: str, exc: OSError
+) -> Union[ConnectionFailedError, TLSError]:
+    """The error of a failed TLS handshake (both drivers): a TLSError, not
+    retried, when the settings disagree (certificate verification, a TLS
+    alert, a server that does not speak TLS); else a ConnectionFailedError."""
+    failures = [(endpoint, tls_failure(exc))]
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, _TRANSIENT_SSL_ERRORS):
+        return TLSError(failures)
+    return ConnectionFailedError(failures)
 
 
 def tls_failure(exc: OSError) -> str:
@@ -184,6 +201,23 @@ def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
     except OSError as exc:
         raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
     return sock
+
+
+def server_expects_tls(endpoint: str) -> TLSError:
+    """The error of a plaintext connection that the server closed before its
+    first byte (both drivers): an HTTP/2 server answers the preface with its
+    SETTINGS at once, while a TLS-only port (etcd with client TLS, which
+    waits for a ClientHello) just closes.  Not retried: the next dial would
+    meet the same."""
+    return TLSError(
+        [
+            (
+                endpoint,
+                "the server closed the connection before answering HTTP/2:"
+                " the server expects TLS (use an https:// endpoint, or tls=)",
+            )
+        ]
+    )
 
 
 def dial_deadline_passed(endpoint: str) -> DeadlineExceededError:

@@ -20,7 +20,7 @@ from pyetcd_wire._core.h2.connection import (
 )
 from pyetcd_wire._core.h2.events import DataReceived
 from pyetcd_wire._core.h2.frames import ErrorCode, FrameType
-from pyetcd_wire.errors import LocalProtocolError, RemoteProtocolError
+from pyetcd_wire.errors import LocalProtocolError, RemoteProtocolError, TLSError
 
 from .server_frames import Server, parse_frames, window_update
 
@@ -628,6 +628,22 @@ def test_connection_lost_ends_every_call():
         e.status.code is StatusCode.UNAVAILABLE and "reset by peer" in e.status.message
         for e in events
     )
+
+
+def test_a_connection_lost_before_the_server_preface_says_so_and_takes_an_error():
+    # What the drivers read to tell a TLS-only port (closed unanswered) from
+    # a server that spoke HTTP/2 and then went away.
+    conn = GrpcConnection(authority="127.0.0.1:2379")
+    conn.initiate()
+    call = conn.unary(PATH, b"")
+    conn.data_to_send()
+    assert not conn.server_preface_received
+    error = TLSError([("127.0.0.1:2379", "the server expects TLS")])
+    [end] = ended(conn.connection_lost("the server closed the connection", error))
+    assert end.call is call
+    assert end.error is error
+    answered, _ = connected()
+    assert answered.server_preface_received
 
 
 def test_flow_control_credit_for_large_unary_response():

@@ -16,6 +16,7 @@ from pyetcd_wire._core.lease import FIRST_RESPONSE_TIMEOUT
 from pyetcd_wire._proto import rpc_pb2
 from pyetcd_wire._sync.keepalive import KeepAlive
 from pyetcd_wire.errors import (
+    DeadlineExceededError,
     KeepAliveHaltedError,
     LeaseExpiredError,
     LeaseNotFoundError,
@@ -180,6 +181,24 @@ def test_silent_server_loses_the_lease_after_the_first_response_timeout(etcd):
     assert info.value.lease_id == 5
     assert requests_per_stream(fake) == [[5]]  # sent once, never resent
     assert keep_alive_subscriptions(client, 5) == 0  # nothing left behind
+
+
+@pytest.mark.parametrize("where", ["call", "client"])
+def test_keep_alive_waits_for_the_first_renewal_within_its_timeout(etcd, where):
+    # The rule every call follows: timeout= bounds the wait, None is the
+    # client's default.  The lease's own first-response deadline (here 31 s)
+    # would end the wait otherwise, with LeaseExpiredError.
+    if where == "call":
+        fake, _, client = etcd(dial_timeout=30.0)
+        ka = lambda: client.keep_alive(5, timeout=0.2)  # noqa: E731
+    else:
+        fake, _, client = etcd(dial_timeout=30.0, timeout=0.2)
+        ka = lambda: client.keep_alive(5)  # noqa: E731
+    with pytest.raises(DeadlineExceededError, match="first renewal of lease 5"):
+        ka()
+    assert keep_alive_subscriptions(client, 5) == 0  # nothing left behind
+    fake.lease_ttl[5] = 60
+    assert client.keep_alive(5, timeout=30.0).response.TTL == 60
 
 
 def test_a_lease_the_server_does_not_know_fails_keep_alive(etcd):

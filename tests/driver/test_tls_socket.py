@@ -31,7 +31,7 @@ from pyetcd_wire._sync.channel import Channel
 from pyetcd_wire._sync.connection import READ_SIZE
 from pyetcd_wire._sync.tls_config import channel_settings, default_context
 from pyetcd_wire._sync.tls_socket import TLSSocket
-from pyetcd_wire.errors import ConnectionFailedError, DeadlineExceededError
+from pyetcd_wire.errors import ConnectionFailedError, DeadlineExceededError, TLSError
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import RequestEnded
 from tests.aio import run
@@ -199,7 +199,7 @@ def test_server_name_is_checked_and_sent(serve, certs):
     sock = dial(server, client_context(certs), server_name="localhost")
     sock.close()
     assert server.sni == ["localhost"]
-    with pytest.raises(ConnectionFailedError) as info:
+    with pytest.raises(TLSError) as info:
         dial(server, client_context(certs), server_name="etcd.example.com")
     text = str(info.value)
     assert server.endpoint in text
@@ -209,7 +209,7 @@ def test_server_name_is_checked_and_sent(serve, certs):
 
 def test_unknown_ca_names_endpoint_and_reason(serve, certs):
     server = serve(echo)
-    with pytest.raises(ConnectionFailedError) as info:
+    with pytest.raises(TLSError) as info:
         dial(server, TLS(ca_file=certs.other_ca).ssl_context())
     assert info.value.failures[0][0] == server.endpoint
     assert info.value.failures[0][1].startswith(
@@ -220,16 +220,14 @@ def test_unknown_ca_names_endpoint_and_reason(serve, certs):
 @pytest.mark.parametrize("alpn", [[], ["http/1.1"]])
 def test_server_not_choosing_h2_fails_clearly(serve, certs, alpn):
     server = serve(echo, server_context(certs, alpn=alpn))
-    with pytest.raises(
-        ConnectionFailedError, match="did not select ALPN protocol 'h2'"
-    ):
+    with pytest.raises(TLSError, match="did not select ALPN protocol 'h2'"):
         dial(server, client_context(certs))
 
 
 def test_context_without_alpn_fails_clearly(serve, certs):
     server = serve(echo)
     bare = ssl.create_default_context(cafile=certs.ca)  # no set_alpn_protocols
-    with pytest.raises(ConnectionFailedError, match=r"set_alpn_protocols\(\['h2'\]\)"):
+    with pytest.raises(TLSError, match=r"set_alpn_protocols\(\['h2'\]\)"):
         dial(server, bare)
 
 
@@ -260,7 +258,7 @@ def test_missing_client_certificate_is_named(serve, certs, version):
     context.load_verify_locations(certs.ca)
     server = serve(echo, context)
     if version == ssl.TLSVersion.TLSv1_2:  # refused in the handshake
-        with pytest.raises(ConnectionFailedError, match="TLS handshake failed") as e:
+        with pytest.raises(TLSError, match="TLS handshake failed") as e:
             dial(server, client_context(certs))
         assert server.endpoint in str(e.value)
         return
@@ -323,7 +321,7 @@ def test_plaintext_server_is_recognised(certs):
         conn.recv(4096)
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
 
-    with raw_server(http) as listener, pytest.raises(ConnectionFailedError) as info:
+    with raw_server(http) as listener, pytest.raises(TLSError) as info:
         _dial_raw(listener, certs)
     assert "is the endpoint serving TLS?" in str(info.value)
 
@@ -641,7 +639,7 @@ def test_channel_https_without_context_uses_the_system_roots(serve, certs):
     server = serve(grpc_peer())
     with Channel(f"https://{server.endpoint}", dial_timeout=5) as channel:
         assert channel.ssl_context is default_context()
-        with pytest.raises(ConnectionFailedError, match="certificate verify failed"):
+        with pytest.raises(TLSError, match="certificate verify failed"):
             channel.unary("/svc/Echo", b"x", timeout=5)
 
 
@@ -716,7 +714,7 @@ def test_async_alpn_refusal_closes_at_once(serve, certs):
     async def main() -> None:
         context = client_context(certs)
         channel = AsyncChannel(server.endpoint, ssl_context=context)
-        with pytest.raises(ConnectionFailedError, match="ALPN"):
+        with pytest.raises(TLSError, match="ALPN"):
             await channel.unary("/svc/Echo", b"hi", timeout=10)
         channel.close()
         await channel.wait_closed()

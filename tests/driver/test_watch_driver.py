@@ -24,8 +24,8 @@ from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
 from pyetcd_wire._sync.reader_role import WORKER, Sleeper
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.errors import (
+    ClientClosedError,
     CompactedError,
-    ConnectionLostError,
     NoLeaderError,
     PermissionDeniedError,
     RemoteProtocolError,
@@ -467,7 +467,7 @@ def test_worker_thread_lives_while_watches_are_open_and_goes_with_close(etcd):
     assert w1.get(timeout=1) is None
     assert w1.ended
     assert w1.error is None
-    with pytest.raises(ConnectionLostError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         client.watch("c", timeout=1)
     client.close()  # idempotent
 

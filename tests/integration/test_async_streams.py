@@ -185,9 +185,9 @@ def test_aclose_ends_iteration_in_other_tasks(etcd_single, prefix):
         await wait_until(lambda: waiting(watch) and waiting(keep_alive))
         await client.aclose()
         await asyncio.wait_for(asyncio.gather(watching, renewing), 5)
-        with pytest.raises(etcd.ConnectionLostError, match="closed"):
+        with pytest.raises(etcd.ClientClosedError, match="closed"):
             client.watch(prefix)
-        with pytest.raises(etcd.ConnectionLostError, match="closed"):
+        with pytest.raises(etcd.ClientClosedError, match="closed"):
             client.keep_alive(lease.ID)
         return watched, renewed, keep_alive.closed, keep_alive.lost
 

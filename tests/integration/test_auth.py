@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional
 
 import pytest
 
-from pyetcd_wire.errors import AuthFailedError, PermissionDeniedError
+from pyetcd_wire.errors import AuthFailedError, PermissionDeniedError, UserEmptyError
 from pyetcd_wire.testing import EtcdMember
 from tests.async_bridge import AnyClient
 from tests.helpers import internal, token_deleted, wait_for
@@ -282,3 +282,18 @@ def test_username_on_a_cluster_without_auth_is_tolerated(etcd_single, client_cla
 def test_username_without_password_is_refused(client_class):
     with pytest.raises(ValueError, match="username= and password="):
         client_class("127.0.0.1:2379", username="root")
+
+
+def test_no_credentials_on_an_auth_cluster_says_what_to_do(secured, client_class):
+    # etcd's own words were all a newcomer got: "user name is empty".
+    with client_class(secured.endpoint, timeout=10) as c:
+        for call in (lambda: c.get(b"/a/k"), lambda: c.put(b"/a/k", b"v")):
+            with pytest.raises(UserEmptyError) as info:
+                call()
+            error = info.value
+            assert error.details == "etcdserver: user name is empty"  # as sent
+            assert str(error).endswith(
+                "(auth is enabled on this cluster:"
+                " give the client username= and password=)"
+            )
+            assert (error.retryable, error.outcome_known) == (False, True)

@@ -13,6 +13,7 @@ from typing import Iterator
 import pytest
 
 import pyetcd_wire as etcd
+from pyetcd_wire._core.grpc.connection import GrpcConnection
 from pyetcd_wire.errors import (
     CompactedError,
     DeadlineExceededError,
@@ -24,6 +25,7 @@ from pyetcd_wire.errors import (
     NoLeaderError,
     NoSpaceError,
     RequestTooLargeError,
+    ResourceExhaustedError,
     TooManyOpsError,
 )
 from pyetcd_wire.testing import EtcdCluster, EtcdMember
@@ -266,10 +268,64 @@ def test_client_close_is_idempotent_and_final(member, client_class):
     c.put(b"/kv-test/close", b"v")
     c.close()
     c.close()
-    with pytest.raises(etcd.ConnectionLostError, match="closed"):
+    with pytest.raises(etcd.ClientClosedError, match="client is closed"):
         c.get(b"/kv-test/close")
     with client_class(member.endpoint) as again:
         assert again.endpoints == (member.endpoint,)
+
+
+@pytest.mark.parametrize("timeout", [None, 30.0])
+def test_a_message_over_the_send_limit_is_refused_once_and_not_retried(
+    member, client_class, monkeypatch, timeout
+):
+    # Refused before anything is sent, as grpc does (RESOURCE_EXHAUSTED): the
+    # same message would be refused again, so the call fails at its first
+    # attempt (it was tried 100 times, for 2.5 s, whatever the deadline).
+    checks = []
+    check = GrpcConnection._check_send_size
+
+    def counted(self, n):
+        checks.append(n)
+        check(self, n)
+
+    monkeypatch.setattr(GrpcConnection, "_check_send_size", counted)
+    value = b"x" * (3 * 1024 * 1024)
+    with client_class(member.endpoint, timeout=timeout) as c:
+        with pytest.raises(ResourceExhaustedError, match="larger than max") as info:
+            c.put(b"/kv-test/huge", value)
+        assert [n for n in checks if n > len(value)] == [checks[-1]]
+        assert "max_send_message_size" in str(info.value)
+        assert (info.value.retryable, info.value.outcome_known) == (False, True)
+        with pytest.raises(ResourceExhaustedError):
+            c.get(b"/kv-test/huge", range_end=value)  # a read, as well
+        assert len([n for n in checks if n > len(value)]) == 2
+        assert c.get(b"/kv-test/huge").count == 0  # and nothing was written
+
+
+def test_every_call_on_a_closed_client_raises_client_closed(member, client_class):
+    # Not the retryable ConnectionLostError(not_processed=True) it once was:
+    # a retry loop on `retryable` (or on RetryableError) would spin for ever.
+    c = client_class(member.endpoint)
+    lease = c.grant(60)
+    c.close()
+    calls = {
+        "get": lambda: c.get(b"/kv-test/closed"),
+        "put": lambda: c.put(b"/kv-test/closed", b"v"),
+        "txn": lambda: c.txn(success=[etcd.Op.put(b"/kv-test/closed", b"v")]),
+        "grant": lambda: c.grant(5),
+        "member_list": c.member_list,
+        "watch": lambda: c.watch(b"/kv-test/closed"),
+        "keep_alive": lambda: c.keep_alive(lease.ID),
+        "request_progress": c.request_progress,
+    }
+    for name, call in calls.items():
+        with pytest.raises(etcd.ClientClosedError) as info:
+            call()
+        error = info.value
+        assert not isinstance(error, (etcd.TransportError, etcd.RetryableError)), name
+        assert not error.retryable, name
+        assert error.outcome_known, name
+        assert "client is closed" in str(error), name
 
 
 def fill_until_no_space(c: AnyClient, prefix: bytes) -> None:

@@ -11,7 +11,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 
 import pyetcd_wire as etcd
-from pyetcd_wire.errors import CompactedError
+from pyetcd_wire.errors import CompactedError, MirrorNotSyncedError
 from pyetcd_wire.recipes._async.mirror import BATCH_LIMIT, AsyncMirror
 from pyetcd_wire.recipes._sync.mirror import Mirror
 from pyetcd_wire.testing import EtcdMember
@@ -159,8 +159,15 @@ def test_a_given_revision_is_mirrored_from(
 
 
 def test_updates_need_a_revision(client: etcd.Client, base: str) -> None:
-    with pytest.raises(RuntimeError, match="sync_base"):
+    with pytest.raises(MirrorNotSyncedError, match=r"iterate sync_base\(\) first"):
         Mirror(client, base).sync_updates()
+
+    async def main() -> None:
+        async with etcd.AsyncClient(client.endpoints) as aclient:
+            with pytest.raises(MirrorNotSyncedError, match="revision="):
+                AsyncMirror(aclient, base).sync_updates()
+
+    run(main())
     with pytest.raises(ValueError, match="revision"):
         Mirror(client, base, revision=-1)
 

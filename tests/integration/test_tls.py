@@ -5,15 +5,17 @@ forms, and the errors a misconfiguration gives; etcdctl (with --cacert,
 from __future__ import annotations
 
 import contextlib
+import socket
 import ssl
+import threading
 import uuid
 from pathlib import Path
-from typing import Iterator, Type
+from typing import Iterator, List, Type
 
 import pytest
 
 import pyetcd_wire as etcd
-from pyetcd_wire.errors import ConnectionFailedError, EtcdError
+from pyetcd_wire.errors import ConnectionFailedError, EtcdError, TLSError
 from pyetcd_wire.testing import EtcdMember, EtcdTLS
 from tests.async_bridge import ClientClass
 from tests.tls_certs import Certs, make_certs
@@ -75,6 +77,87 @@ def _call_error(
     return str(info.value)
 
 
+class Dials:
+    """A TCP forwarder to `target` ("host:port") that counts the connections
+    made to it: how many times a client dialed."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.rsplit("/", 1)[-1].rsplit(":", 1)
+        self._target = (host, int(port))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self.count = 0
+        self._threads: List[threading.Thread] = []
+        self._sockets: List[socket.socket] = []
+        self._spawn(self._accept)
+
+    def _spawn(self, target: object, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            self.count += 1
+            upstream = socket.create_connection(self._target)
+            self._sockets += [conn, upstream]
+            self._spawn(self._pipe, conn, upstream)
+            self._spawn(self._pipe, upstream, conn)
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        self._threads[0].join(5)
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads[1:]:
+            thread.join(5)
+        for sock in self._sockets:
+            sock.close()
+
+
+@pytest.fixture
+def dials() -> Iterator[object]:
+    """``dials(target) -> Dials``, closed after the test."""
+    made: List[Dials] = []
+
+    def start(target: str) -> Dials:
+        made.append(Dials(target))
+        return made[-1]
+
+    yield start
+    for forwarder in made:
+        forwarder.close()
+
+
+def _first_error(
+    client_class: ClientClass, endpoints: object, tls: object = None
+) -> EtcdError:
+    """The error of a first call, without a deadline: one that is not
+    retried comes at once; one that is would take 100 attempts."""
+    client = client_class(endpoints, tls=tls, timeout=None, dial_timeout=30.0)
+    with contextlib.closing(client), pytest.raises(EtcdError) as info:
+        client.get(_key())
+    return info.value
+
+
 def _etcdctl_value(member: EtcdMember, key: str) -> str:
     done = member.etcdctl("get", key, "--print-value-only")
     return done.stdout.strip()
@@ -121,7 +204,7 @@ def test_host_name_is_checked(
     with client_class(by_name, tls=etcd.TLS(ca_file=certs.ca)) as client:
         assert client.get(_key()).count == 0
     wrong = etcd.TLS(ca_file=certs.ca, server_name="etcd.example.com")
-    text = _call_error(client_class, tls_member.endpoint, wrong)
+    text = _call_error(client_class, tls_member.endpoint, wrong, TLSError)
     assert tls_member.endpoint in text
     assert "certificate verify failed" in text
     assert "etcd.example.com" in text
@@ -173,7 +256,7 @@ def test_wrong_ca_names_endpoint_and_reason(
     tls_member: EtcdMember, certs: Certs, client_class: ClientClass
 ) -> None:
     text = _call_error(
-        client_class, tls_member.endpoint, etcd.TLS(ca_file=certs.other_ca)
+        client_class, tls_member.endpoint, etcd.TLS(ca_file=certs.other_ca), TLSError
     )
     assert tls_member.endpoint in text
     assert "certificate verify failed: unable to get local issuer certificate" in text
@@ -182,7 +265,8 @@ def test_wrong_ca_names_endpoint_and_reason(
 def test_https_without_tls_settings_trusts_only_the_system(
     tls_member: EtcdMember, client_class: ClientClass
 ) -> None:
-    assert "certificate verify failed" in _call_error(client_class, tls_member.endpoint)
+    text = _call_error(client_class, tls_member.endpoint, error=TLSError)
+    assert "certificate verify failed" in text
 
 
 def test_missing_client_certificate(
@@ -201,7 +285,7 @@ def test_context_without_h2_is_refused_clearly(
     tls_member: EtcdMember, certs: Certs, client_class: ClientClass
 ) -> None:
     context = ssl.create_default_context(cafile=certs.ca)  # no ALPN
-    text = _call_error(client_class, tls_member.endpoint, context)
+    text = _call_error(client_class, tls_member.endpoint, context, TLSError)
     assert "did not select ALPN protocol 'h2'" in text
 
 
@@ -211,6 +295,61 @@ def test_tls_to_a_plaintext_member(
     https = f"https://{etcd_single.endpoint}"
     text = _call_error(client_class, https, etcd.TLS(ca_file=certs.ca))
     assert "closed the connection during the TLS handshake" in text
+
+
+def test_a_certificate_that_fails_verification_fails_the_call_at_once(
+    tls_member: EtcdMember, certs: Certs, client_class: ClientClass, dials
+) -> None:
+    # Once retried for the whole deadline, or ~3 s (100 attempts) without one.
+    forwarder = dials(tls_member.endpoint)
+    error = _first_error(
+        client_class,
+        f"https://{forwarder.address}",
+        etcd.TLS(ca_file=certs.other_ca),
+    )
+    assert isinstance(error, TLSError)
+    assert "certificate verify failed: unable to get local issuer" in str(error)
+    assert forwarder.address in str(error)
+    assert (error.retryable, error.outcome_known) == (False, True)
+    assert not isinstance(error, etcd.RetryableError)
+    assert forwarder.count == 1
+
+
+def test_a_plaintext_client_of_a_tls_member_is_told_it_expects_tls(
+    tls_member: EtcdMember, client_class: ClientClass, dials
+) -> None:
+    # Once "the server closed the connection", after 2.5 s of retries.
+    forwarder = dials(tls_member.endpoint)
+    error = _first_error(client_class, f"http://{forwarder.address}")
+    assert isinstance(error, TLSError)
+    assert "the server expects TLS (use an https:// endpoint, or tls=)" in str(error)
+    assert error.failures[0][0] == f"http://{forwarder.address}"
+    assert not error.retryable
+    assert forwarder.count == 1
+
+
+def test_tls_failing_with_every_endpoint_names_them_all(
+    tls_member: EtcdMember, client_class: ClientClass, dials
+) -> None:
+    one, two = dials(tls_member.endpoint), dials(tls_member.endpoint)
+    endpoints = [f"http://{one.address}", f"http://{two.address}"]
+    error = _first_error(client_class, endpoints)
+    assert isinstance(error, TLSError)
+    assert sorted(ep for ep, _ in error.failures) == sorted(endpoints)
+    assert (one.count, two.count) == (1, 1)  # each tried once, none again
+
+
+def test_tls_failing_with_one_endpoint_moves_on_to_the_others(
+    tls_member: EtcdMember, etcd_single: EtcdMember, client_class: ClientClass, dials
+) -> None:
+    # The TLS-only member is a misconfigured endpoint among good ones: as
+    # Go's balancer, the call goes to an endpoint that works.
+    forwarder = dials(tls_member.endpoint)
+    endpoints = [f"http://{forwarder.address}", etcd_single.endpoint]
+    with client_class(endpoints, timeout=None, dial_timeout=30.0) as client:
+        for _ in range(4):  # the round robin meets the bad one
+            assert client.get(_key()).count == 0
+    assert forwarder.count >= 1
 
 
 @pytest.mark.parametrize("field", ["ca_file", "cert_file", "key_file"])

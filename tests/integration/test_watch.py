@@ -18,9 +18,9 @@ from pyetcd_wire._core.watch import WatchStream
 from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.errors import (
+    ClientClosedError,
     CompactedError,
     ConnectionFailedError,
-    ConnectionLostError,
     EtcdError,
 )
 from pyetcd_wire.testing import EtcdCluster, EtcdMember
@@ -307,7 +307,7 @@ def test_worker_thread_lives_only_while_streams_are_open(
     assert not again[0].is_alive()
     assert w3.get(timeout=0) is None
     assert w3.ended
-    with pytest.raises(ConnectionLostError):
+    with pytest.raises(ClientClosedError):
         c.watch("/thread-test-4")
 
 

@@ -7,6 +7,7 @@ import pytest
 from pyetcd_wire._api.methods import KV_PUT, KV_RANGE, LEASE_KEEP_ALIVE, RetryClass
 from pyetcd_wire._policy import retry
 from pyetcd_wire.errors import (
+    ClientClosedError,
     CompactedError,
     ConnectionFailedError,
     ConnectionLostError,
@@ -17,6 +18,8 @@ from pyetcd_wire.errors import (
     NotSupportedForLearnerError,
     PermissionDeniedError,
     RemoteProtocolError,
+    ResourceExhaustedError,
+    TLSError,
     UnavailableError,
 )
 
@@ -253,3 +256,54 @@ def test_attempt_shares_remember_each_deadline_and_forget_many():
     assert len(shares) <= retry.ATTEMPT_SHARES_KEPT
     assert shares[None] is None  # no deadline, no share
     assert retry.AttemptShares(1)[5.0] == 5.0  # one endpoint: all of it
+
+
+# --- refusals a retry cannot change -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ResourceExhaustedError(None, "larger than max", not_processed=True),
+        ClientClosedError(),
+        TLSError([("https://127.0.0.1:1", "certificate verify failed")]),
+    ],
+    ids=repr,
+)
+def test_a_refusal_that_would_repeat_is_never_retried(error):
+    assert not retry.may_retry(REPEATABLE, error, 3)
+    assert not retry.may_retry(AT_MOST_ONCE, error, 3)
+    assert plan(deadline=None).after(error, 0.0, 1, silent=False).give_up
+
+
+def test_a_tls_failure_with_the_only_endpoint_fails_the_call_at_once():
+    error = TLSError([("https://a:1", "certificate verify failed")])
+    p = plan()
+    step = p.after(error, 0.0, 1, silent=False)
+    assert (step.give_up, step.quarantine) == (True, True)
+    assert p.surfaced(error) is error
+
+
+def test_tls_failing_with_every_endpoint_fails_the_call_naming_each():
+    a = TLSError([("http://a:1", "the server expects TLS")])
+    b = TLSError([("http://b:1", "the server expects TLS")])
+    p = plan(deadline=10.0)
+    first = p.after(a, 1.0, 2, silent=False)
+    assert (first.give_up, first.quarantine, first.wait) == (False, True, 0.0)
+    assert first.timeout == pytest.approx(9.0)
+    assert p.after(b, 2.0, 2, silent=False).give_up
+    surfaced = p.surfaced(b)
+    assert isinstance(surfaced, TLSError)
+    assert surfaced.failures == [*a.failures, *b.failures]
+
+
+def test_tls_failing_with_some_endpoints_only_names_them_when_the_others_fail():
+    tls = TLSError([("http://a:1", "the server expects TLS")])
+    refused = ConnectionFailedError([("b:1", "connection refused")])
+    p = plan()
+    assert not p.after(tls, 0.0, 2, silent=False).give_up
+    assert not p.after(refused, 0.0, 2, silent=False).give_up
+    assert not p.after(tls, 0.0, 2, silent=False).give_up  # `a` again: still 1 of 2
+    surfaced = p.surfaced(refused)
+    assert isinstance(surfaced, ConnectionFailedError)
+    assert surfaced.failures == [*tls.failures, *refused.failures]

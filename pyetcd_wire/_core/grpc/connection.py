@@ -173,6 +173,13 @@ class GrpcConnection:
         return self.h2.accepts_streams
 
     @property
+    def server_preface_received(self) -> bool:
+        """Has the server's preface (its first SETTINGS, RFC 9113 §3.4)
+        arrived?  Read before `connection_lost`: a connection that ends
+        without it never spoke HTTP/2 with us."""
+        return self.h2.state is not st.ConnectionState.AWAITING_SETTINGS
+
+    @property
     def abandoned_calls(self) -> int:
         """Calls given up but left to end on their own (see the docstring)."""
         return len(self._abandoned)
@@ -296,11 +303,14 @@ class GrpcConnection:
         self._abandoned.clear()
         return self._end_all(ids, "the client closed the connection", None)
 
-    def connection_lost(self, reason: str) -> List[GrpcEvent]:
-        """The transport broke; every call ends with UNAVAILABLE."""
+    def connection_lost(
+        self, reason: str, error: Optional[EtcdError] = None
+    ) -> List[GrpcEvent]:
+        """The transport broke; every call ends with UNAVAILABLE, and with
+        `error` if the driver knows better (default: ConnectionLostError)."""
         ids = self.h2.connection_lost()
         self._abandoned.clear()
-        return self._end_all(ids, f"connection lost: {reason}", None)
+        return self._end_all(ids, f"connection lost: {reason}", error)
 
     # --- receiving --------------------------------------------------------------
 

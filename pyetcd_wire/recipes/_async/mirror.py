@@ -29,6 +29,7 @@ from ..._api.util import bytesify, non_negative_int64
 from ..._async.client import AsyncClient
 from ..._async.watch import AsyncWatch
 from ..._proto import kv_pb2
+from ...errors import MirrorNotSyncedError
 
 Key = Union[str, bytes]
 
@@ -108,15 +109,12 @@ class AsyncMirror:
             timeout: bound on creating the watch (None: the client default).
 
         Raises:
-            RuntimeError: the revision is not known yet: run `sync_base`
-                first (or give `revision`).
+            MirrorNotSyncedError: the revision is not known yet: iterate
+                `sync_base` first (or give `revision`).
             CompactedError: (when iterating) `revision` + 1 was compacted.
         """
         if not self.revision:
-            raise RuntimeError(
-                "sync_updates() watches from the snapshot's revision: "
-                "read sync_base() first, or give the mirror a revision"
-            )
+            raise MirrorNotSyncedError()
         return self.client.watch(
             self.prefix, prefix=True, start_revision=self.revision + 1, timeout=timeout
         )

@@ -13,8 +13,8 @@ from ..._api.op import Op
 from ..._async.client import AsyncClient
 from ..._proto import rpc_pb2
 from ...errors import (
+    ClientClosedError,
     CompactedError,
-    ConnectionLostError,
     DeadlineExceededError,
     SessionExpiredError,
 )
@@ -68,7 +68,7 @@ async def wait_predecessors(
     Raises:
         SessionExpiredError: `key` is gone (its lease expired or was revoked).
         DeadlineExceededError: `deadline` passed.
-        ConnectionLostError: the client was closed while waiting.
+        ClientClosedError: the client was closed while waiting.
     """
     mine = Compare.create_revision(key) == revision
     newest_older = Op.get(  # Go's WithLastCreate + WithMaxCreateRev
@@ -105,7 +105,7 @@ async def _wait_deleted(
                 response = await watch.get(timeout=_remaining(deadline))
                 if response is None:
                     if watch.ended:
-                        raise ConnectionLostError("watch ended: the client is closed")
+                        raise ClientClosedError("watch ended: the client is closed")
                     raise DeadlineExceededError(
                         f"deadline exceeded waiting for {key!r}"
                     )

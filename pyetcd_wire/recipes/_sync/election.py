@@ -109,7 +109,8 @@ class Election:
         Args:
             value: the proposal, what `leader()` and observers see.
             timeout: give up after this many seconds (None: wait as long
-                as it takes); the candidacy is withdrawn.
+                as it takes, not the client's default timeout, which bounds
+                each call to etcd); the candidacy is withdrawn.
 
         Raises:
             DeadlineExceededError: not elected within `timeout`.

@@ -15,8 +15,8 @@ from ..._api.op import Op
 from ..._proto import rpc_pb2
 from ..._sync.client import Client
 from ...errors import (
+    ClientClosedError,
     CompactedError,
-    ConnectionLostError,
     DeadlineExceededError,
     SessionExpiredError,
 )
@@ -60,7 +60,7 @@ def wait_predecessors(
     Raises:
         SessionExpiredError: `key` is gone (its lease expired or was revoked).
         DeadlineExceededError: `deadline` passed.
-        ConnectionLostError: the client was closed while waiting.
+        ClientClosedError: the client was closed while waiting.
     """
     mine = Compare.create_revision(key) == revision
     newest_older = Op.get(  # Go's WithLastCreate + WithMaxCreateRev
@@ -97,7 +97,7 @@ def _wait_deleted(
                 response = watch.get(timeout=_remaining(deadline))
                 if response is None:
                     if watch.ended:
-                        raise ConnectionLostError("watch ended: the client is closed")
+                        raise ClientClosedError("watch ended: the client is closed")
                     raise DeadlineExceededError(
                         f"deadline exceeded waiting for {key!r}"
                     )
