@@ -1,0 +1,97 @@
+"""What README.md, docs/ and the package's docstrings point to is in the
+repository: files they name, the README's layout, the API reference."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from .blocks import ROOT, pages
+
+#: Repository paths as the docs write them, in backticks or as link targets.
+_PATH = re.compile(
+    r"(?:`|\]\()((?:\.\./)?(?:benchmarks|docs|pyetcd_wire|proto|scripts|tests)"
+    r"/[\w./{},-]*)"
+)
+
+
+#: Before a path: it is a command's output (benchmarks/results/ is not kept).
+_WRITES = re.compile(r"\b(writes|written to)\b[^.]*$")
+
+
+def tracked(path: str) -> bool:
+    """The path is in git (a file, or a folder holding tracked files)."""
+    out = subprocess.run(
+        ["git", "ls-files", "--", path],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return bool(out.strip())
+
+
+def expand(path: str) -> List[str]:
+    """`unary.{md,json}` names two files."""
+    match = re.search(r"\{([^}]*)\}", path)
+    if not match:
+        return [path]
+    head, tail = path[: match.start()], path[match.end() :]
+    return [p for part in match.group(1).split(",") for p in expand(head + part + tail)]
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_the_files_a_page_names_are_in_the_repository(page: Path) -> None:
+    base = page.parent.relative_to(ROOT)
+    missing = []
+    text = page.read_text(encoding="utf-8")
+    for match in _PATH.finditer(text):
+        raw = match.group(1).rstrip(".,")
+        if _WRITES.search(text[max(0, match.start() - 120) : match.start()]):
+            continue  # what a command writes, not a file to read now
+        for path in expand(raw):
+            rel = (base / path).as_posix() if path.startswith("../") else path
+            rel = str(Path(rel)) if not rel.startswith("..") else rel
+            if not tracked(rel):
+                missing.append(raw)
+    assert missing == []
+
+
+def test_the_readme_layout_names_what_is_there() -> None:
+    """Every path in the README's Layout, and every module a line's
+    description names (in that line's folder, or from the root if it has a
+    slash), is in the repository."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = text.split("## Layout", 1)[1].split("```")[1]
+    missing = []
+    folder = ""
+    for line in layout.splitlines():
+        if not line.strip():
+            continue
+        description = line
+        if not line.startswith(" "):
+            first, _, description = line.partition("  ")
+            head, _, rest = first.strip().partition(", ")
+            names = [head] + ([str(Path(head).parent / rest)] if rest else [])
+            missing += [name for name in names if not tracked(name)]
+            folder = head if head.endswith("/") else str(Path(head).parent) + "/"
+        for module in re.findall(r"[\w/]+\.py\b", description):
+            path = module if "/" in module else folder + module
+            if not tracked(path):
+                missing.append(path)
+    assert missing == []
+
+
+def test_the_docs_cite_no_unshipped_reference() -> None:
+    """`clientv3.md §5` and the like name a file the reader does not have."""
+    hits = [
+        f"{page.relative_to(ROOT)}:{n}"
+        for page in pages()
+        for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if "clientv3.md" in line or "STYLE.md" in line
+    ]
+    assert hits == []
