@@ -86,6 +86,20 @@ def test_the_readme_layout_names_what_is_there() -> None:
     assert missing == []
 
 
+def test_nothing_points_outside_the_repository() -> None:
+    """The internal contract and the Go reference are not shipped: the
+    package, the README and the docs name docs/api.md instead."""
+    files = [*pages(), *sorted((ROOT / "pyetcd_wire").rglob("*.py"))]
+    bad = re.compile(r"\.\./shared|shared/API\.md|shared/reference|(?<![\w/])API\.md")
+    hits = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in files
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if bad.search(line)
+    ]
+    assert hits == []
+
+
 def test_the_docs_cite_no_unshipped_reference() -> None:
     """`clientv3.md §5` and the like name a file the reader does not have."""
     hits = [
@@ -95,3 +109,72 @@ def test_the_docs_cite_no_unshipped_reference() -> None:
         if "clientv3.md" in line or "STYLE.md" in line
     ]
     assert hits == []
+
+
+def test_the_api_reference_names_every_public_name() -> None:
+    """docs/api.md, which help(Client) points to, lists the public surface:
+    the package's names, every public method of both clients, the recipes."""
+    import inspect
+
+    import pyetcd_wire
+    import pyetcd_wire.recipes
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    names = set(pyetcd_wire.__all__) | set(pyetcd_wire.recipes.__all__)
+    for cls in (pyetcd_wire.Client, pyetcd_wire.AsyncClient):
+        names |= {
+            name
+            for name, _ in inspect.getmembers(cls)
+            if not name.startswith("_") and name not in ("STREAM_FAILURE",)
+        }
+    missing = {name for name in names if not re.search(rf"\b{name}\b", text)}
+    assert missing == set()
+
+
+ERRORS_START = "<!-- the exception tree: tests/docs/test_references.py writes it -->"
+ERRORS_END = "<!-- end of the exception tree -->"
+
+
+def exception_tree() -> str:
+    """Every exception class of pyetcd_wire.errors, under its first base in
+    the tree, with its other bases."""
+    import pyetcd_wire.errors as errors
+
+    classes = [getattr(errors, name) for name in errors.__all__]
+    classes = [c for c in classes if isinstance(c, type) and issubclass(c, Exception)]
+    ours = set(classes)
+    children: dict = {}
+    for cls in classes:
+        parent = next((base for base in cls.__bases__ if base in ours), None)
+        children.setdefault(parent, []).append(cls)
+    lines: List[str] = []
+
+    def walk(cls: type, depth: int) -> None:
+        others = [
+            b.__name__ for b in cls.__bases__ if b not in ours and b is not Exception
+        ]
+        also = f" (also {', '.join(f'`{o}`' for o in others)})" if others else ""
+        lines.append(f"{'  ' * depth}- `{cls.__name__}`{also}")
+        for child in children.get(cls, []):
+            walk(child, depth + 1)
+
+    for root in children[None]:
+        walk(root, 0)
+    return "\n".join(lines)
+
+
+def test_the_api_reference_has_the_exception_tree() -> None:
+    """Run this module (python -m tests.docs.test_references) to rewrite it."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    listed = text.split(ERRORS_START, 1)[1].split(ERRORS_END, 1)[0]
+    assert listed.strip() == exception_tree()
+
+
+if __name__ == "__main__":
+    api = ROOT / "docs" / "api.md"
+    head, rest = api.read_text(encoding="utf-8").split(ERRORS_START, 1)
+    tail = rest.split(ERRORS_END, 1)[1]
+    tree = exception_tree()
+    api.write_text(
+        f"{head}{ERRORS_START}\n\n{tree}\n\n{ERRORS_END}{tail}", encoding="utf-8"
+    )
