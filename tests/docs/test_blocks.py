@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from . import worker
 from .blocks import (
     Block,
     all_blocks,
@@ -114,3 +115,28 @@ def test_every_page_has_valid_markers() -> None:
     assert {b.page for b in blocks} >= {"README.md", "docs/api-tour.md"}
     problems = {b.id: check(b) for b in blocks if check(b)}
     assert problems == {}
+
+
+def test_a_print_whose_comment_is_a_literal_is_a_claim() -> None:
+    block = "if True:\n    print(b'a' + b'b')  # b'ab'\n"
+    namespace: dict = {}
+    assert worker.run({"code": block, "first_line": 1, "filename": "p.md"}, namespace)[
+        "ok"
+    ]
+    for comment in ("# b'ac'", "# [b'ac']: the prefix is stripped"):
+        answer = worker.run(
+            {
+                "code": f"print([b'ab'][0])  {comment}\n",
+                "first_line": 3,
+                "filename": "p",
+            },
+            namespace,
+        )
+        assert not answer["ok"]
+        assert "line 3 printed b'ab'; the doc: " in answer["error"]
+    # A comment that is not a literal claims nothing.
+    answer = worker.run(
+        {"code": "print(1)  # True once it ends\n", "first_line": 1, "filename": "p"},
+        namespace,
+    )
+    assert answer["ok"]
