@@ -232,7 +232,9 @@ def shell_commands(block: Block) -> List[Command]:
     return commands
 
 
-_HEX = re.compile(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b")
+# An ID: 8 or more hex digits, at least one of them a digit (a lease ID may
+# hold no letter; a long decimal number is an ID too).
+_HEX = re.compile(r"\b(?=[0-9a-f]*[0-9])[0-9a-f]{8,}\b")
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"[ \t]+")
 _DASHES = re.compile(r"-{2,}")

@@ -107,6 +107,8 @@ def test_output_matching() -> None:
     )
     assert output_matches(["etcd (.../etcd), 1:"], ["etcd (/a/b/etcd), 1:"])
     assert output_matches(["first", "...", "last"], ["first", "a", "b", "last"])
+    # A lease ID may happen to hold no letter.
+    assert output_matches(["/locks/r/694d9a4b0ad1c40c"], ["/locks/r/6945924303517400"])
     assert not output_matches(["first", "last"], ["first", "a", "last"])
 
 
