@@ -36,6 +36,8 @@ MARKERS: Dict[str, str] = {
     "exit": "shell: the exit status every command must end with (default 0)",
     "cluster": "3: run against a three-member etcd (127.0.0.1:2379, :22379, :32379)",
     "endpoints": "comma-separated addresses that stand for the test etcd's members",
+    "tls": "an etcd serving TLS (tls=mutual: asking for client certificates); "
+    "/etc/etcd/ca.pem, client.pem and client-key.pem stand for test certificates",
     "own-process": "Python: run the block alone in a new interpreter (e.g. gevent)",
     "fresh": "Python: start a new namespace instead of continuing the page's",
     "pytest": "Python: the block is a test file; pytest must pass it, skipping nothing",
@@ -51,7 +53,7 @@ MARKERS: Dict[str, str] = {
 #: Markers that take no value.
 FLAGS = {"skip", "own-process", "fresh", "pytest"}
 #: Markers that may come with or without a value.
-OPTIONAL = {"interrupt"}
+OPTIONAL = {"interrupt", "tls"}
 
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)\s*$")
 _MARKER = re.compile(r"^\s*<!--\s*doc-test(-page)?:(.*?)-->\s*$")
@@ -108,6 +110,10 @@ def check(block: Block) -> List[str]:
         errors.append("output= takes only 'ignore'")
     if m.get("cluster", "3") != "3":
         errors.append("cluster= takes only 3")
+    if m.get("tls", "") not in ("", "mutual"):
+        errors.append("tls takes no value or 'mutual'")
+    if "tls" in m and "cluster" in m:
+        errors.append("tls and cluster=3 do not go together (yet)")
     if m.get("cwd", "repo") != "repo":
         errors.append("cwd= takes only 'repo'")
     lang_only = dict.fromkeys(("raises", "own-process", "fresh", "pytest"), PYTHON)

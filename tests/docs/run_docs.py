@@ -42,8 +42,11 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence
 import pytest
 
 import pyetcd_wire as etcd
+from pyetcd_wire.pytest_plugin import etcd_binary_for
+from pyetcd_wire.testing import EtcdMember, EtcdTLS
 from pyetcd_wire.testing._etcd_process import _free_ports
 
+from ..tls_certs import Certs, make_certs
 from .blocks import (
     PYTHON,
     ROOT,
@@ -90,13 +93,52 @@ class Docs:
         self._tmp = tmp
         self.pages: Dict[str, Page] = {}
         self._servers: Dict[str, Any] = {}  # fixture name: EtcdMember or EtcdCluster
+        self._tls: Dict[str, EtcdMember] = {}  # "server" or "mutual": a TLS member
+        self._certs: Optional[Certs] = None
 
     def members(self, block: Block) -> List[str]:
+        """The host:port of each member the block's etcd has."""
+        if "tls" in block.markers:
+            return [self.tls_member(block).endpoint.split("://")[-1]]
         name = "etcd_cluster" if block.markers.get("cluster") == "3" else "etcd_server"
         if name not in self._servers:
             self._servers[name] = self._request.getfixturevalue(name)
             self.clean(self._servers[name])
         return list(self._servers[name].endpoints)
+
+    def certs(self) -> Certs:
+        if self._certs is None:
+            self._certs = make_certs(self._tmp / "certs")
+        return self._certs
+
+    def tls_member(self, block: Block) -> EtcdMember:
+        """An etcd serving clients over TLS; ``tls=mutual``: and asking them
+        for certificates.  Its CA and client files stand for the page's."""
+        kind = block.markers["tls"] or "server"
+        if kind not in self._tls:
+            certs = self.certs()
+            tls = EtcdTLS(
+                cert_file=certs.server_cert,
+                key_file=certs.server_key,
+                ca_file=certs.ca,
+                client_cert_auth=kind == "mutual",
+            )
+            binary = etcd_binary_for(self._request.config)
+            member = EtcdMember(f"doc-tls-{kind}", binary=binary, tls=tls)
+            self._tls[kind] = member
+            member.start()
+        return self._tls[kind]
+
+    def files(self, block: Block) -> Dict[str, str]:
+        """Paths in the block that stand for the test certificates."""
+        if "tls" not in block.markers:
+            return {}
+        certs = self.certs()
+        return {
+            "/etc/etcd/ca.pem": certs.ca,
+            "/etc/etcd/client.pem": certs.client_cert,
+            "/etc/etcd/client-key.pem": certs.client_key,
+        }
 
     def page(self, block: Block) -> Page:
         page = self.pages.get(block.page)
@@ -119,6 +161,8 @@ class Docs:
     def close(self) -> None:
         for page in self.pages.values():
             stop_worker(page)
+        for member in self._tls.values():
+            member.close()
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +176,7 @@ def docs(request: pytest.FixtureRequest) -> Iterator[Docs]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def rewrite(block: Block, members: Sequence[str]) -> str:
+def rewrite(block: Block, members: Sequence[str], files: Dict[str, str]) -> str:
     """The block's code with the documented addresses turned into the test
     etcd's; fails if it still names an address off this machine."""
     addresses = dict(MEMBER_ADDRESSES)
@@ -147,10 +191,12 @@ def rewrite(block: Block, members: Sequence[str]) -> str:
             r"(?<![\w.:])" + re.escape(port) + r"(?!\d)", str(_free_ports(1)[0]), code
         )
     for address, n in sorted(addresses.items(), key=lambda item: -len(item[0])):
-        if n >= len(members):
-            continue
+        if n >= len(members) and address in MEMBER_ADDRESSES:
+            continue  # :22379 and :32379 without cluster=3: fails below
         pattern = r"(?<![\w.])" + re.escape(address) + r"(?!\d)"
-        code = re.sub(pattern, members[n], code)
+        code = re.sub(pattern, members[n % len(members)], code)
+    for path, test_path in files.items():
+        code = code.replace(path, test_path)
     for match in _IPV4.finditer(code):
         if match.group(1) != "127":
             address = match.group(0)
@@ -174,7 +220,7 @@ def test_doc_block(block: Block, docs: Docs) -> None:
         pytest.skip(block.markers["reason"])
     members = docs.members(block)
     page = docs.page(block)
-    code = rewrite(block, members)
+    code = rewrite(block, members, docs.files(block))
     timeout = float(block.markers.get("timeout", DEFAULT_TIMEOUT))
     if block.lang in PYTHON:
         run_python(block, code, page, timeout)
