@@ -45,7 +45,10 @@ MARKERS: Dict[str, str] = {
     "output": "shell: 'ignore' to run the commands but not compare their output",
     "interrupt": "shell: each command runs until it printed the shown output (with a "
     "value: a line holding that text), then gets Ctrl-C and must exit 0",
-    "free-port": "this port number in the block becomes a free one (to bind)",
+    "free-port": "this port number in the block becomes a free one (to bind); with "
+    "background, for the rest of the page too",
+    "background": "shell: like interrupt, but the command is left running until the "
+    "page ends (a server the page's next blocks use)",
     "cwd": "shell: 'repo' runs the commands from the repository root",
     "timeout": "seconds the block may take (default 60)",
 }
@@ -53,7 +56,7 @@ MARKERS: Dict[str, str] = {
 #: Markers that take no value.
 FLAGS = {"skip", "own-process", "fresh", "pytest"}
 #: Markers that may come with or without a value.
-OPTIONAL = {"interrupt", "tls"}
+OPTIONAL = {"interrupt", "tls", "background"}
 
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)\s*$")
 _MARKER = re.compile(r"^\s*<!--\s*doc-test(-page)?:(.*?)-->\s*$")
@@ -117,7 +120,8 @@ def check(block: Block) -> List[str]:
     if m.get("cwd", "repo") != "repo":
         errors.append("cwd= takes only 'repo'")
     lang_only = dict.fromkeys(("raises", "own-process", "fresh", "pytest"), PYTHON)
-    lang_only.update(dict.fromkeys(("exit", "output", "interrupt", "cwd"), SHELL))
+    shell_only = ("exit", "output", "interrupt", "background", "cwd")
+    lang_only.update(dict.fromkeys(shell_only, SHELL))
     for key, langs in lang_only.items():
         if key in m and block.lang not in langs:
             errors.append(f"doc-test marker {key!r} is not for {block.lang} blocks")

@@ -37,7 +37,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import pytest
 
@@ -85,6 +85,12 @@ class Page:
     stderr: Any = None
     env: Dict[str, str] = field(default_factory=dict)  # exported by commands
     cwd: Optional[str] = None
+    # Commands left running (`background`), ended with the page.
+    background: List[Tuple[subprocess.Popen, threading.Thread]] = field(
+        default_factory=list
+    )
+    # A documented port and the free one a background server took instead.
+    ports: Dict[str, str] = field(default_factory=dict)
 
 
 class Docs:
@@ -145,6 +151,8 @@ class Docs:
         if page is None:
             tmp = self._tmp / re.sub(r"\W", "_", block.page)
             tmp.mkdir()
+            for other in self.pages.values():
+                stop_background(other)
             page = self.pages[block.page] = Page(tmp)
             for server in self._servers.values():
                 self.clean(server)
@@ -161,6 +169,7 @@ class Docs:
     def close(self) -> None:
         for page in self.pages.values():
             stop_worker(page)
+            stop_background(page)
         for member in self._tls.values():
             member.close()
 
@@ -176,7 +185,9 @@ def docs(request: pytest.FixtureRequest) -> Iterator[Docs]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def rewrite(block: Block, members: Sequence[str], files: Dict[str, str]) -> str:
+def rewrite(
+    block: Block, members: Sequence[str], files: Dict[str, str], page: Page
+) -> str:
     """The block's code with the documented addresses turned into the test
     etcd's; fails if it still names an address off this machine."""
     addresses = dict(MEMBER_ADDRESSES)
@@ -186,10 +197,13 @@ def rewrite(block: Block, members: Sequence[str], files: Dict[str, str]) -> str:
         addresses[address.strip()] = n
     code = block.code
     port = block.markers.get("free-port")
+    ports = dict(page.ports)
     if port:
-        code = re.sub(
-            r"(?<![\w.:])" + re.escape(port) + r"(?!\d)", str(_free_ports(1)[0]), code
-        )
+        ports[port] = str(_free_ports(1)[0])
+        if "background" in block.markers:
+            page.ports[port] = ports[port]  # the page's server from now on
+    for documented, free in ports.items():
+        code = re.sub(r"(?<![\w.])" + re.escape(documented) + r"(?!\d)", free, code)
     for address, n in sorted(addresses.items(), key=lambda item: -len(item[0])):
         if n >= len(members) and address in MEMBER_ADDRESSES:
             continue  # :22379 and :32379 without cluster=3: fails below
@@ -220,7 +234,7 @@ def test_doc_block(block: Block, docs: Docs) -> None:
         pytest.skip(block.markers["reason"])
     members = docs.members(block)
     page = docs.page(block)
-    code = rewrite(block, members, docs.files(block))
+    code = rewrite(block, members, docs.files(block), page)
     timeout = float(block.markers.get("timeout", DEFAULT_TIMEOUT))
     if block.lang in PYTHON:
         run_python(block, code, page, timeout)
@@ -391,8 +405,12 @@ def run_shell(
         env = {**base, **page.env, "DOC_TEST_STATE": str(page.tmp / "state")}
         where = cwd or page.cwd or str(page.tmp)
         script = _WRAPPER.format(command=command.command)
-        if "interrupt" in block.markers:
-            rc, lines = interrupted(Run(block, command, script, env, where, timeout))
+        if "interrupt" in block.markers or "background" in block.markers:
+            rc, lines = interrupted(
+                Run(block, command, script, env, where, timeout), page
+            )
+            if rc is None:  # left running
+                continue
         else:
             rc, lines = finished(Run(block, command, script, env, where, timeout))
         keep_state(page, env, base, follow_cd=cwd is None)
@@ -489,12 +507,14 @@ def keep_state(
             page.env[name] = value
 
 
-def interrupted(run: Run) -> tuple:
+def interrupted(run: Run, page: Page) -> tuple:
     """Runs a command that runs until Ctrl-C: once it printed what the doc
     shows (or a line holding the marker's text), it gets SIGINT, as from a
-    terminal; what it prints after that is not compared."""
+    terminal; what it prints after that is not compared.  ``background``:
+    it is left running for the rest of the page instead (rc None); its
+    output is compared here."""
     block, command, timeout = run.block, run.command, run.timeout
-    until = block.markers["interrupt"]
+    until = block.markers.get("interrupt") or block.markers.get("background")
     proc = start(run)
     lines: List[str] = []
     seen: List[str] = []
@@ -505,9 +525,11 @@ def interrupted(run: Run) -> tuple:
             return any(until in line for line in lines)
         return bool(command.output) and output_matches(command.output, lines)
 
+    stream = proc.stdout
+    assert stream is not None
+
     def read() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
+        for raw in stream:
             lines.append(raw.decode(errors="replace").rstrip("\n"))
             if not enough.is_set() and done():
                 seen.extend(lines)
@@ -521,9 +543,31 @@ def interrupted(run: Run) -> tuple:
             shown = "\n".join(lines)
             what = "did not print what the doc shows"
             pytest.fail(f"{where_of(block, command)} {what}\n{shown}")
+        if "background" in block.markers:
+            compare = command.output and "output" not in block.markers
+            if compare and not output_matches(command.output, seen):
+                doc = "\n".join(command.output)
+                what = "printed\n" + "\n".join(seen) + f"\nThe doc shows\n{doc}"
+                pytest.fail(f"{where_of(block, command)} {what}")
+            page.background.append((proc, reader))
+            proc = None
+            return None, seen
         os.killpg(proc.pid, signal.SIGINT)
         rc = proc.wait(timeout=timeout)
     finally:
-        end(proc)
-        reader.join(timeout)
+        if proc is not None:
+            end(proc)
+            reader.join(timeout)
     return rc, seen
+
+
+def stop_background(page: Page) -> None:
+    """Ctrl-C for what the page left running; SIGKILL after 30 s."""
+    for proc, reader in page.background:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+        end(proc)
+        reader.join(30)
+    page.background.clear()
