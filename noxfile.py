@@ -27,6 +27,9 @@ below.  Sessions:
              each installed into a fresh venv (the wheel on CPython and PyPy)
              and smoked there against real etcd, away from the checkout
              (tests/packaging/smoke_installed.py)
+* docs       every Python block and shell command of README.md and docs/
+             against the test kit's etcd (tests/docs/run_docs.py; its
+             markers: docs/testing.md)
 """
 
 from __future__ import annotations
@@ -268,3 +271,16 @@ def wheel(session: nox.Session) -> None:
                     env={"PYTHONPATH": None, "ETCD_BIN": None},
                     external=True,
                 )
+
+
+@nox.session(python="python3")
+def docs(session: nox.Session) -> None:
+    # gevent: the README's gevent example; pytest-asyncio: the pytest
+    # examples run as a user who has it (strict mode) would run them.
+    session.install("-e", ".[testing]", *TEST_DEPS, "gevent", "pytest-asyncio")
+    session.run(
+        *("python", "-m", "pytest", "tests/docs/run_docs.py", "--etcd-required"),
+        # pytest-asyncio is for the examples' pytest, not the runner's.
+        *("-p", "no:asyncio"),
+        *session.posargs,
+    )

@@ -50,7 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 def _public() -> List[str]:
-    """Every public name, the errors included (API.md)."""
+    """Every public name, the errors included (docs/api.md)."""
     errors_module = importlib.import_module(".errors", __name__)
     return sorted({*_HOMES, "__version__", "errors", *errors_module.__all__})
 

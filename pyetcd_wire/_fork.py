@@ -1,5 +1,5 @@
-"""What a forked child does with the clients it inherited (API.md, "Where it
-runs": fork).
+"""What a forked child does with the clients it inherited (README.md,
+"Forked processes").
 
 Theory of operation.
 

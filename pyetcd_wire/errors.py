@@ -2,8 +2,8 @@
 
 Every error a caller can see derives from `EtcdError` and carries attributes,
 not just a string.  Which errors are *expected* (the server or network said no)
-and which point at a *bug* is said on each class.  The layout follows
-STYLE.md §4 and API.md "Errors".
+and which point at a *bug* is said on each class.  The tree is listed in
+docs/api.md and docs/errors-and-retries.md.
 
 A non-OK gRPC status becomes an exception in one place, `error_from_status`:
 first by the exact etcd message (the catalogue `ETCD_SERVER_ERRORS`, as Go's

@@ -1,4 +1,4 @@
-"""RPC metrics, under go-grpc-prometheus's names (clientv3.md §6).
+"""RPC metrics, under go-grpc-prometheus's names.
 
 Pass an `RpcMetrics` as ``Client(metrics=...)``; the client reports each
 logical unary call (retries included: one start, one outcome).  Streams

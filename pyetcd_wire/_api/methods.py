@@ -2,10 +2,9 @@
 
 For each of etcd's 42 RPCs (v3.7; 41 before KV/RangeStream): the full gRPC
 path, the request and response message classes, the cardinality and the
-retry class.  Copied from shared/reference/clientv3.md §8.2 (paths and kinds,
-which are those of proto/rpc.proto) and §2.1 (Go client/v3/retry.go: which
-calls get ``withRepeatablePolicy()``).  Each row is a named constant, and
-``METHODS`` maps paths to rows.
+retry class.  Paths and kinds are those of proto/rpc.proto; retry classes
+are Go's (client/v3/retry.go: which calls get ``withRepeatablePolicy()``).
+Each row is a named constant, and ``METHODS`` maps paths to rows.
 
 Retry classes, as Go assigns them (client/v3/retry.go, retry_interceptor.go):
 

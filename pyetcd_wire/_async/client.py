@@ -85,7 +85,8 @@ PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
     """A client of one etcd cluster for asyncio; the arguments are
-    `ClientBase`'s, as `Client`'s.  Use ``async with``, or ``await aclose()``."""
+    `ClientBase`'s, as `Client`'s.  Use ``async with``, or ``await aclose()``.
+    The API reference: docs/api.md (in the repository's docs/)."""
 
     def _start(self) -> None:
         options = self._options

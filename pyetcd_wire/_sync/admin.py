@@ -3,7 +3,7 @@
 A mixin of one-line facades over the request builders in `_api.cluster`,
 `_api.maintenance` and `_api.auth` and the client's call hooks (Go's
 cluster.go, maintenance.go, auth.go).  Results are the etcd protobuf response
-messages, as API.md promises; `snapshot` yields the raw database chunks.
+messages (docs/api.md); `snapshot` yields the raw database chunks.
 
 The hooks, which `Client` defines:
 

@@ -2,7 +2,7 @@
 
 Each method is a one-line facade over a request builder in `_api` and
 `Channel.unary` (STYLE.md §5, Go's kv.go: `Put` = `Do(OpPut(…))`).  Results are
-the etcd protobuf response messages, as API.md promises.
+the etcd protobuf response messages (docs/api.md).
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ T = TypeVar("T")
 
 class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
     """A client of one etcd cluster (sync; threads may share it).  The
-    arguments are `ClientBase`'s (API.md, "Client")."""
+    constructor's arguments and every method are listed in docs/api.md (the
+    API reference, in the repository's docs/, with the user guide)."""
 
     def _start(self) -> None:
         options = self._options

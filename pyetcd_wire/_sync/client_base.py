@@ -1,4 +1,4 @@
-"""What `Client` and `AsyncClient` share: one constructor (API.md,
+"""What `Client` and `AsyncClient` share: one constructor (docs/api.md,
 "Client"), the options it checks, the call metadata and the balancer.  The
 driver part of each client is its `_start()`."""
 

@@ -1,5 +1,5 @@
 """A client's constructor arguments, checked once for `Client` and
-`AsyncClient` alike (API.md, "Client"): what is wrong raises here, before
+`AsyncClient` alike (docs/api.md, "Client"): what is wrong raises here, before
 anything is dialed."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Recipes over the public client API, interoperable with Go's
-`concurrency` package (clientv3.md §5): sessions, locks, elections, STM,
+`concurrency` package (client/v3/concurrency): sessions, locks, elections, STM,
 a namespaced view and a mirror, each as a sync and an asyncio twin (the
 asyncio code is the source: scripts/gen_recipes.py writes the sync one)."""
 

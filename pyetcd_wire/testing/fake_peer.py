@@ -5,7 +5,7 @@ Theory of operation
 Our client speaks HTTP/2 through a hand-rolled framer, so its tests need a peer
 that was *not* written by us: :class:`FakeEtcdPeer` wraps python-hyper ``h2``'s
 server side (``H2Connection(H2Configuration(client_side=False))``). Like the
-client core it is sans-IO (STYLE.md principle 1): bytes go in through
+client core it is sans-IO: bytes go in through
 :meth:`FakeEtcdPeer.receive_data`, simple frozen events come out, and bytes to
 send are pulled with :meth:`FakeEtcdPeer.data_to_send`. :class:`PeerServer`
 runs a peer on a socket in a helper thread for driver tests.

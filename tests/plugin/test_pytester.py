@@ -54,6 +54,26 @@ def test_the_fixtures_in_a_user_session(user: pytest.Pytester) -> None:
     user.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
 
 
+MARKED_ASYNC_TEST = """
+import pytest
+
+@pytest.mark.asyncio
+async def test_marked(async_etcd_client):
+    await async_etcd_client.put("/k", "v")
+    assert (await async_etcd_client.get("/k")).kvs[0].value == b"v"
+"""
+
+
+def test_a_test_marked_asyncio_runs_with_or_without_pytest_asyncio(
+    pytester: pytest.Pytester,
+) -> None:
+    """docs/testing.md's async example: with pytest-asyncio in strict mode it
+    needs the marker, which without pytest-asyncio the plugin registers."""
+    pytester.makepyfile(MARKED_ASYNC_TEST)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=1)
+
+
 def test_no_binary_skips_saying_how_to_get_one(
     user: pytest.Pytester, no_etcd_anywhere: None
 ) -> None:

@@ -1,5 +1,5 @@
 """`async_stm`: software transactional memory over etcd (Go's
-`concurrency.NewSTM`, clientv3.md §5).
+`concurrency.NewSTM`).
 
 Theory of operation (Go client/v3/concurrency/stm.go):
 

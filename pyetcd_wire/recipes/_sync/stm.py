@@ -2,7 +2,7 @@
 do not edit; change the asyncio source and run the script.
 
 `stm`: software transactional memory over etcd (Go's
-`concurrency.NewSTM`, clientv3.md §5).
+`concurrency.NewSTM`).
 
 Theory of operation (Go client/v3/concurrency/stm.go):
 
