@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable, Callable, Optional
 
+from .. import _log
 from .._sync.auth import CallMetadata, TokenState
-from ..errors import AuthNotEnabledError
+from ..errors import AuthNotEnabledError, EtcdError
 
 
 class AsyncTokenSource(TokenState):
@@ -41,6 +42,9 @@ class AsyncTokenSource(TokenState):
                 token: Optional[str] = await self._authenticate(*self.credentials)
             except AuthNotEnabledError:
                 token = None
+            except EtcdError as exc:
+                _log.authenticate_failed(self.credentials[0], exc)
+                raise
             self.install(token)
 
 

@@ -9,6 +9,7 @@ import ssl
 import time
 from typing import Any, List, Optional, Union
 
+from .. import _log
 from .._core.grpc.connection import (
     DEFAULT_MAX_RECV_MESSAGE_SIZE,
     DEFAULT_MAX_SEND_MESSAGE_SIZE,
@@ -142,8 +143,13 @@ class AsyncChannel:
     def _dialed(self, dialing: asyncio.Future[AsyncConnection]) -> None:
         if self._dialing is dialing:
             self._dialing = None
-        if not dialing.cancelled():
-            dialing.exception()  # the waiters had it; none left is no leak
+        if dialing.cancelled():
+            return
+        error = dialing.exception()  # the waiters had it; none left is no leak
+        if error is None:
+            _log.dialed(self.endpoint.text, tls=self.ssl_context is not None)
+        elif isinstance(error, ConnectionFailedError):
+            _log.dial_failed(error.failures)
 
     async def _dial(self) -> AsyncConnection:
         endpoint = self.endpoint

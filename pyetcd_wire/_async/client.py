@@ -31,6 +31,7 @@ from typing import (
 
 from google.protobuf.message import Message
 
+from .. import _log
 from .._api import auth as auth_api
 from .._api import maintenance as maintenance_api
 from .._api.methods import (
@@ -279,6 +280,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             shared=shared,
         )
         generation = auth.generation if auth is not None else 0
+        first = channel.endpoint
         while True:
             step = plan.after(
                 error,
@@ -289,7 +291,11 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             if step.quarantine:
                 self._pool.failed(channel.endpoint, str(error))
             if step.give_up:
+                _log.gave_up(method.path, channel.endpoint.text, error, plan.attempt)
                 raise plan.surfaced(error)
+            _log.retrying(
+                method.path, channel.endpoint.text, error, plan.attempt, step.wait
+            )
             if step.refresh_token and auth is not None:
                 await auth.refresh(generation)
             if step.wait:
@@ -310,6 +316,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
                 error = exc
                 continue
             self._pool.succeeded(channel)
+            if channel.endpoint != first:
+                _log.failed_over(method.path, first.text, channel.endpoint.text)
             return raw
 
     async def _with_token(self, attempt: Callable[[], Awaitable[T]]) -> T:

@@ -44,6 +44,7 @@ import os
 import time
 from typing import Any, Callable, List, Optional, Tuple
 
+from .. import _log
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
@@ -149,6 +150,7 @@ class AsyncConnection(asyncio.Protocol):
             self.dead = error or ConnectionLostError(
                 f"{self.endpoint}: connection lost: {reason}", endpoint=self.endpoint
             )
+            _log.connection_lost(self.endpoint, reason)
         self._stop_timers()
         self._dispatch(self._core.connection_lost(reason, error))
         if not self.socket_closed.done():
@@ -339,6 +341,8 @@ class AsyncConnection(asyncio.Protocol):
         """Close the connection; every call still open ends with `error`
         (None: the ConnectionLostError of a connection the client closed)."""
         if self.dead is None:
+            if error is not None:
+                _log.connection_lost(self.endpoint, error)
             self.dead = error or ConnectionLostError(
                 "the client closed the connection", endpoint=self.endpoint
             )
@@ -412,6 +416,7 @@ class AsyncConnection(asyncio.Protocol):
                 f"{self.endpoint}: {reason}", endpoint=self.endpoint
             )
             self._dispatch(self._core.connection_lost(reason))
+            _log.connection_lost(self.endpoint, reason)
         self._stop_timers()
         if self._transport is not None:
             self._transport.abort()
@@ -488,11 +493,16 @@ class AsyncConnection(asyncio.Protocol):
             elif kind is ge.ConnectionClosed:
                 closed: ge.ConnectionClosed = event  # type: ignore[assignment]
                 if self.dead is None:
+                    if closed.error is not None:
+                        _log.connection_lost(self.endpoint, closed.error)
                     self.dead = closed.error or ConnectionLostError(
                         "connection closed", endpoint=self.endpoint
                     )
                 if self._transport is not None:
                     self._transport.abort()
+            elif kind is ge.GoAway:  # `usable` turns False
+                away: ge.GoAway = event  # type: ignore[assignment]
+                _log.went_away(self.endpoint, away.error_code, away.debug_data)
         if touched:
             for stream in touched:
                 stream.touched = False

@@ -127,11 +127,13 @@ class Balancer:
         assert soonest is not None
         return soonest[1]
 
-    def failed(self, endpoint: Endpoint, now: float, why: str) -> None:
-        """A failure on `endpoint`: quarantine it (longer if it keeps failing)."""
+    def failed(self, endpoint: Endpoint, now: float, why: str) -> Optional[Health]:
+        """A failure on `endpoint`: quarantine it (longer if it keeps failing).
+        Returns its record, for the caller to report (None: the endpoint was
+        removed meanwhile)."""
         health = self._health.get(endpoint)
         if health is None:  # removed meanwhile
-            return
+            return None
         delay = min(
             QUARANTINE_MAX, QUARANTINE_FIRST * QUARANTINE_FACTOR**health.failures
         )
@@ -142,17 +144,21 @@ class Balancer:
         health.until = now + delay
         health.checking = False
         health.last_error = why
+        return health
 
-    def succeeded(self, endpoint: Endpoint) -> None:
-        """A call on `endpoint` went through: it is healthy again."""
+    def succeeded(self, endpoint: Endpoint) -> bool:
+        """A call on `endpoint` went through: it is healthy again.  True if
+        that ended its quarantine."""
         health = self._health.get(endpoint)
         if health is None or not (health.failures or health.until):
-            return
-        if health.until:
+            return False
+        ended = bool(health.until)
+        if ended:
             self.quarantined_count -= 1
         health.failures = 0
         health.until = 0.0
         health.checking = False
+        return ended
 
     def health_checks_due(self, now: float) -> List[Endpoint]:
         """The endpoints whose quarantine is over, for the driver to check
@@ -170,17 +176,17 @@ class Balancer:
 
     def health_checked(
         self, endpoint: Endpoint, now: float, why: Optional[str]
-    ) -> None:
+    ) -> Optional[Health]:
         """A health check of `endpoint` ended: `why` it is still unwell, or
         None (see `health_check_failure`).  Ignored if a call's outcome came
-        first."""
+        first.  Returns the record it changed (None if ignored)."""
         health = self._health.get(endpoint)
         if health is None or not health.checking:
-            return
+            return None
         if why is None:
             self.succeeded(endpoint)
-        else:
-            self.failed(endpoint, now, why)
+            return health
+        return self.failed(endpoint, now, why)
 
     def all_quarantined(self, now: float) -> bool:
         """True if no endpoint may be tried before a quarantine or a health

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Callable, ContextManager, Optional
 
+from .. import _log
 from .._core.grpc.metadata import Metadata
 from ..errors import EtcdError
 from .ports import OpenStream, StreamNotReadyError, StreamPort
@@ -16,10 +17,16 @@ class StreamHalf:
     """The stream slot of a half; subclasses say when it is needed (`_live`),
     what to do once it opened (`_opened`) or failed to (`_open_failed`)."""
 
+    #: The stream's name in log records, and the half's logger (`_log`).
+    NAME = ""
+    log = _log.connection_log
+
     def __init__(self, lock: ContextManager[object], rand: Callable[[], float]):
         self._lock = lock
         self.stream: Optional[StreamPort] = None
         self._backoff = Backoff(rand)
+        # The endpoint of the stream that failed, until a new one opens.
+        self._failed_on: Optional[str] = None
 
     def _live(self) -> int:
         """How many users need the stream (lock held)."""
@@ -75,7 +82,35 @@ class StreamHalf:
             with self._lock:
                 self.stream = stream
                 self._opened(now)
+            if self._failed_on is not None:
+                self._resumed(stream.connection.endpoint)
         return stream
+
+    def _stream_failed(self, stream: StreamPort, error: EtcdError, live: int) -> None:
+        """`stream` ended with `error` and opens again after the backoff, for
+        `live` users (log it; no lock held)."""
+        if self._failed_on is None:
+            self._failed_on = stream.connection.endpoint
+        self.log.info(
+            "%s stream on %s ended (%s: %s): it opens again for %d %s",
+            self.NAME,
+            stream.connection.endpoint,
+            type(error).__name__,
+            error,
+            live,
+            self._users(),
+        )
+
+    def _users(self) -> str:
+        """What `_live` counts, in log records."""
+        return "user(s)"
+
+    def _resumed(self, endpoint: str) -> None:
+        """A stream opened on `endpoint` after one failed (log it)."""
+        failed_on, self._failed_on = self._failed_on, None
+        self.log.info("%s stream opened again on %s", self.NAME, endpoint)
+        if failed_on is not None and failed_on != endpoint:
+            _log.failed_over(f"the {self.NAME} stream", failed_on, endpoint)
 
 
 __all__ = ["StreamHalf"]

@@ -15,6 +15,7 @@ from typing import Callable, ContextManager, Dict, List, Optional
 
 from google.protobuf.message import DecodeError
 
+from .. import _log
 from .._api.methods import LEASE_KEEP_ALIVE
 from .._core.lease import KeepAliveState, LostReason
 from .._policy.retry import needs_new_token
@@ -47,6 +48,9 @@ class LeaseHalf(StreamHalf):
             quarantine).
         refresh_token: gets a new token; True if one is in place.
     """
+
+    NAME = "LeaseKeepAlive"
+    log = _log.lease_log
 
     def __init__(
         self,
@@ -145,7 +149,8 @@ class LeaseHalf(StreamHalf):
                 None, "the server ended the LeaseKeepAlive stream"
             )
             self._on_stream_failed(stream, error)
-            self._failed(error, now)
+            if self._failed(error, now) and len(self._core):
+                self._stream_failed(stream, error, len(self._core))
         return bool(messages) or stream.ended
 
     def _route(self, stream: StreamPort, raw: bytes, now: float) -> None:
@@ -175,20 +180,35 @@ class LeaseHalf(StreamHalf):
     def _open_failed(self, error: EtcdError, now: float) -> None:
         self._failed(error, now)
 
-    def _failed(self, error: EtcdError, now: float) -> None:
+    def _failed(self, error: EtcdError, now: float) -> bool:
+        """True if the stream is to open again (else keep-alive halts)."""
         refreshed = needs_new_token(error) and self._refresh_token()
         with self._lock:
             self.stream = None
-            if refreshed or retryable(error, watch=False):
+            again = refreshed or retryable(error, watch=False)
+            if again:
                 self._backoff.failed(now)
             else:
+                halted = len(self._core)
                 self.halt(str(error))
+        if not again and halted:
+            self.log.warning(
+                "keep-alive halted for %d lease(s): %s: %s",
+                halted,
+                type(error).__name__,
+                error,
+            )
+        return again
+
+    def _users(self) -> str:
+        return "lease(s)"
 
     def _lost(self, lease_id: int, reason: LostReason) -> None:
         """Tell every subscription of a lost lease (lock held)."""
         error: LeaseError = LeaseExpiredError(
             f"lease {lease_id:x} lost: {reason.value}", lease_id=lease_id
         )
+        self.log.warning("%s; its keep-alive ends", error)
         for keep_alive in self._subscriptions.pop(lease_id, ()):
             keep_alive._on_lost(error, reason)
 

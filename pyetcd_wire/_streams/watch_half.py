@@ -22,10 +22,12 @@ Locking: `lock` (the driver's) guards the core and the sinks' registry;
 
 from __future__ import annotations
 
+import logging
 from typing import Callable, ContextManager, Dict, List, Optional
 
 from google.protobuf.message import DecodeError
 
+from .. import _log
 from .._api.methods import WATCH_WATCH
 from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
 from .._policy.retry import needs_new_token
@@ -61,6 +63,9 @@ class WatchHalf(StreamHalf):
         refresh_token: gets a new token; True if one is in place.
         all_quarantined: True if no endpoint is left to try now.
     """
+
+    NAME = "Watch"
+    log = _log.watch_log
 
     def __init__(
         self,
@@ -329,10 +334,48 @@ class WatchHalf(StreamHalf):
         with self._lock:
             self.stream = None
             self._reset()
-            if retryable(error, watch=True) or refreshed:
+            live = len(self._core)
+            resume = retryable(error, watch=True) or refreshed
+            if resume:
                 self._backoff.failed(now)
             else:
                 self._end_watches(error, only_uncreated=False)
+        if not live:
+            return
+        if resume:
+            self._stream_failed(stream, error, live)
+        else:
+            self.log.warning(
+                "Watch stream on %s failed (%s: %s): its %d watches end",
+                stream.connection.endpoint,
+                type(error).__name__,
+                error,
+                live,
+            )
+
+    def _users(self) -> str:
+        return "watch(es)"
+
+    def _resumed(self, endpoint: str) -> None:
+        """Log each watch that resumes, from the revision it asks for."""
+        super()._resumed(endpoint)
+        log = self.log
+        if not log.isEnabledFor(logging.INFO):
+            return
+        with self._lock:
+            resumed = [
+                (w.watch_id, w._create.key, w.next_revision)
+                for w in self._core.watchers
+                if w._was_created
+            ]
+        for watch_id, key, revision in resumed:
+            log.info(
+                "watch %d on %r resumes on %s from revision %d",
+                watch_id,
+                key,
+                endpoint,
+                revision,
+            )
 
 
 def _progress(response: rpc_pb2.WatchResponse, watch_id: int) -> rpc_pb2.WatchResponse:

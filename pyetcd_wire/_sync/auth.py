@@ -19,8 +19,9 @@ from __future__ import annotations
 import threading
 from typing import Callable, Optional
 
+from .. import _log
 from .._core.grpc.metadata import Metadata
-from ..errors import AuthNotEnabledError
+from ..errors import AuthNotEnabledError, EtcdError
 
 
 class CallMetadata:
@@ -66,6 +67,7 @@ class TokenState:
         self._metadata.set_token(token)
         self.generation += 1
         self.ready = True
+        _log.token_installed(self.credentials[0], self.generation, token is not None)
 
 
 def authenticated(authenticate: Callable[[str, str], str], state: TokenState) -> None:
@@ -75,6 +77,9 @@ def authenticated(authenticate: Callable[[str, str], str], state: TokenState) ->
         token: Optional[str] = authenticate(*state.credentials)
     except AuthNotEnabledError:
         token = None
+    except EtcdError as exc:
+        _log.authenticate_failed(state.credentials[0], exc)
+        raise
     state.install(token)
 
 

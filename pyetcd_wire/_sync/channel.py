@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Iterator, List, Optional, Tuple, Union
 
+from .. import _log
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
     DEFAULT_MAX_RECV_MESSAGE_SIZE,
@@ -20,7 +21,7 @@ from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import call_error
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
-from ..errors import ConnectionLostError, EtcdError
+from ..errors import ConnectionFailedError, ConnectionLostError, EtcdError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
 from .tls_config import context_for
@@ -219,7 +220,12 @@ class Channel:
         except transport.DialTimedOutError as exc:
             if bound_by_deadline:
                 raise transport.dial_deadline_passed(self.endpoint.text) from exc
+            _log.dial_failed(exc.failures)
             raise
+        except ConnectionFailedError as exc:
+            _log.dial_failed(exc.failures)
+            raise
+        _log.dialed(self.endpoint.text, tls=self.ssl_context is not None)
         core = GrpcConnection(
             authority=self.endpoint.authority,
             max_send_message_size=self.max_send_message_size,

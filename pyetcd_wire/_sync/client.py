@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Optional, Set, Tuple, Type, TypeVar, Unio
 
 from google.protobuf.message import Message
 
+from .. import _log
 from .._api import auth as auth_api
 from .._api.methods import (
     AUTH_AUTHENTICATE,
@@ -339,6 +340,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
         # The generation the failed attempt was sent with (a refresh since
         # then, by another thread, makes ours a no-op).
         generation = auth.generation if auth is not None else 0
+        first = channel.endpoint
         while True:
             step = plan.after(
                 error,
@@ -349,7 +351,11 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
             if step.quarantine:
                 pool.failed(channel.endpoint, str(error))
             if step.give_up:
+                _log.gave_up(method.path, channel.endpoint.text, error, plan.attempt)
                 raise plan.surfaced(error)
+            _log.retrying(
+                method.path, channel.endpoint.text, error, plan.attempt, step.wait
+            )
             if step.refresh_token and auth is not None:
                 auth.refresh(generation)
             if step.wait:
@@ -371,6 +377,8 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
                 error = exc
                 continue
             pool.succeeded(channel)
+            if channel.endpoint != first:
+                _log.failed_over(method.path, first.text, channel.endpoint.text)
             return raw
 
     def _authenticate(self, username: str, password: str) -> str:

@@ -44,6 +44,7 @@ import time
 from collections import deque
 from typing import Deque, List, Optional, Tuple
 
+from .. import _log
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
@@ -346,7 +347,8 @@ class Connection:
         """Close the socket; every call still open ends with `error` (None:
         the ConnectionLostError of a connection the client closed)."""
         with self._lock:
-            if self._dead is None:
+            alive = self._dead is None
+            if alive:
                 events = self._core.close()
                 self._dead = error or ConnectionLostError(
                     "connection closed by the client", endpoint=self.endpoint
@@ -364,6 +366,8 @@ class Connection:
         for slot in sleepers:
             self._wake(slot)
         self._close_socket()
+        if alive and error is not None:
+            _log.connection_lost(self.endpoint, error)
 
     def forget(self) -> None:
         """In a forked child: close this process's copy of the descriptor and
@@ -659,12 +663,16 @@ class Connection:
                 slot = event.call.context
                 slot.headers = event.headers
             elif type(event) is ge.ConnectionClosed:
+                if event.error is not None and self._dead is None:
+                    _log.connection_lost(self.endpoint, event.error)
                 self._dead = event.error or ConnectionLostError(
                     "connection closed", endpoint=self.endpoint
                 )
                 continue
             else:
-                continue  # GoAway: `usable` turns False; PingAnswered: unused yet
+                if type(event) is ge.GoAway:  # `usable` turns False
+                    _log.went_away(self.endpoint, event.error_code, event.debug_data)
+                continue  # PingAnswered: unused yet
             if slot.asleep:
                 self._wake(slot)
 
@@ -726,13 +734,16 @@ class Connection:
 
     def _lost(self, reason: str, error: Optional[EtcdError] = None) -> None:
         with self._lock:
-            if self._dead is None:
+            alive = self._dead is None
+            if alive:
                 events = self._core.connection_lost(reason, error)
                 self._dead = error or ConnectionLostError(
                     f"{self.endpoint}: {reason}", endpoint=self.endpoint
                 )
                 self._dispatch(events)
         self._close_socket()
+        if alive:
+            _log.connection_lost(self.endpoint, reason)
 
     def _lost_by_peer(self, reason: str) -> Optional[EtcdError]:
         """The socket failed or ended (EOF, reset, broken pipe).  Before the

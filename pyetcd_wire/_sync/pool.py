@@ -24,6 +24,7 @@ from typing import (
     TypeVar,
 )
 
+from .. import _log
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint
 from .._streams.resume import retryable
@@ -103,8 +104,12 @@ class ChannelPool(Generic[C]):
         return self._channels.get(channel.endpoint) is channel
 
     def failed(self, endpoint: Endpoint, why: str) -> None:
+        now = time.monotonic()
         with self._lock:
-            self.balancer.failed(endpoint, time.monotonic(), why)
+            health = self.balancer.failed(endpoint, now, why)
+            facts = None if health is None else (health.until, health.failures)
+        if facts is not None:  # logged outside the lock
+            _log.quarantined(endpoint.text, facts[0] - now, facts[1], why)
 
     def stream_failed(self, endpoint: Endpoint, error: EtcdError) -> None:
         """A stream to `endpoint` failed, or could not open: if it may resume,
@@ -114,13 +119,23 @@ class ChannelPool(Generic[C]):
 
     def succeeded(self, channel: C) -> None:
         with self._lock:
-            self.balancer.succeeded(channel.endpoint)
+            ended = self.balancer.succeeded(channel.endpoint)
+        if ended:
+            _log.quarantine_ended(channel.endpoint.text, checked=False)
 
     def health_checked(self, endpoint: Endpoint, why: Optional[str]) -> None:
         """The health check of `endpoint` ended (`why`: see
         `Balancer.health_checked`)."""
+        now = time.monotonic()
         with self._lock:
-            self.balancer.health_checked(endpoint, time.monotonic(), why)
+            health = self.balancer.health_checked(endpoint, now, why)
+            facts = None if health is None else (health.until, health.failures)
+        if facts is None:
+            return
+        if why is None:
+            _log.quarantine_ended(endpoint.text, checked=True)
+        else:
+            _log.quarantined(endpoint.text, facts[0] - now, facts[1], why)
 
     def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
         """Use `endpoints` from now on; channels to the others are closed

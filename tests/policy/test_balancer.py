@@ -192,3 +192,30 @@ def test_attempt_shares_follow_the_endpoint_count():
     assert balancer.attempt_shares[6.0] == pytest.approx(2.0)
     balancer.set_endpoints([A])
     assert balancer.attempt_shares[6.0] == 6.0
+
+
+def test_each_change_returns_the_facts_the_driver_logs():
+    """The balancer logs nothing: `failed` and `health_checked` return the
+    endpoint's record, `succeeded` whether a quarantine ended (pool.py logs)."""
+    balancer = Balancer([A, B], rand=no_jitter)
+    assert balancer.succeeded(A) is False  # nothing to clear
+    record = balancer.failed(A, now=10.0, why="refused")
+    assert record is not None
+    assert (record.until, record.failures, record.last_error) == (
+        pytest.approx(10.0 + bal.QUARANTINE_FIRST),
+        1,
+        "refused",
+    )
+    assert balancer.failed(C, now=10.0, why="not listed") is None
+    assert balancer.succeeded(A) is True
+    assert balancer.succeeded(A) is False
+    balancer.failed(B, now=0.0, why="down")
+    assert balancer.health_checked(B, 0.5, None) is None  # no check was due
+    balancer.health_checks_due(bal.QUARANTINE_FIRST)
+    again = balancer.health_checked(B, 2.0, "health check: no leader")
+    assert again is not None
+    assert again.failures == 2
+    balancer.health_checks_due(10.0)
+    healthy = balancer.health_checked(B, 10.0, None)
+    assert healthy is not None
+    assert (healthy.until, healthy.failures) == (0.0, 0)

@@ -1,0 +1,186 @@
+"""What the clients log (docs/logging.md), against real etcd, for Client and
+AsyncClient alike: dials and their failures, quarantine and its end,
+retries, failovers, tokens (never a secret), watch resumes with their
+revision, lost leases, and nothing at all for calls that succeed."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import List
+
+import pytest
+
+from pyetcd_wire.errors import AuthFailedError
+from pyetcd_wire.testing import EtcdMember
+
+from ..helpers import free_port, internal, wait_for
+
+DEBUG, INFO, WARNING = logging.DEBUG, logging.INFO, logging.WARNING
+RANGE = "/etcdserverpb.KV/Range"
+
+
+def said(
+    caplog: pytest.LogCaptureFixture, logger: str, level: int, pattern: str
+) -> List[logging.LogRecord]:
+    """The records of `logger` ("pyetcd_wire." + it) at `level` whose message
+    matches `pattern` (a regular expression, searched)."""
+    return [
+        r
+        for r in caplog.records
+        if r.name == "pyetcd_wire." + logger
+        and r.levelno == level
+        and re.search(pattern, r.getMessage())
+    ]
+
+
+@pytest.fixture
+def member(etcd_binary):
+    """An etcd of the test's own, to kill and start again."""
+    with EtcdMember("logging", binary=etcd_binary) as member:
+        yield member
+
+
+def test_a_dead_endpoint_logs_its_dial_quarantine_retry_and_failover(
+    etcd_single, client_class, caplog
+):
+    caplog.set_level(DEBUG, logger="pyetcd_wire")
+    dead = f"127.0.0.1:{free_port()}"
+    live = etcd_single.endpoint
+    with client_class([dead, live], timeout=5) as client:
+        client.get(b"k")  # to the dead one first (round robin), then retried
+    e = re.escape
+    assert said(caplog, "connection", WARNING, f"^could not connect to {e(dead)}: .")
+    assert said(caplog, "endpoints", WARNING, f"^{e(dead)} quarantined for ")
+    assert said(caplog, "retry", DEBUG, f"^{RANGE} failed on {e(dead)} .*attempt 2")
+    assert said(
+        caplog, "endpoints", INFO, f"^{RANGE} failed over from {e(dead)} to {e(live)}$"
+    )
+    assert said(caplog, "connection", INFO, f"^connected to {e(live)}$")
+    assert not said(caplog, "retry", DEBUG, "no retry")
+
+
+def test_a_quarantine_and_its_end_are_logged(etcd_single, member, client_class, caplog):
+    caplog.set_level(INFO, logger="pyetcd_wire")
+    sick = re.escape(member.endpoint)
+
+    def reading_until(level: int, pattern: str) -> None:
+        wait_for(
+            lambda: client.get(b"k") and said(caplog, "endpoints", level, pattern),
+            timeout=60,
+            every=0.05,
+        )
+
+    with client_class([member.endpoint, etcd_single.endpoint], timeout=5) as client:
+        client.get(b"k")  # connects to `member`
+        member.kill()
+        reading_until(WARNING, f"^{sick} quarantined for ")
+        assert said(caplog, "connection", WARNING, f"^connection to {sick} lost: ")
+        member.start()
+        reading_until(INFO, f"^{sick} is healthy again ")
+
+
+PASSWORD = f"pw-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def secured(etcd_binary):
+    """An etcd with auth on, and a root user whose password is PASSWORD."""
+    with EtcdMember("logging-auth", binary=etcd_binary) as member:
+        for args in (
+            ("user", "add", f"root:{PASSWORD}"),
+            ("user", "grant-role", "root", "root"),
+            ("auth", "enable"),
+        ):
+            member.etcdctl(*args)
+        yield member
+
+
+def _token(client) -> str:
+    return internal(client, lambda c: dict(c._md.calls)["token"])
+
+
+def test_tokens_are_logged_without_a_secret(secured, client_class, caplog):
+    caplog.set_level(DEBUG, logger="pyetcd_wire")
+    wrong = f"wrong-{uuid.uuid4().hex}"
+    with client_class(
+        secured.endpoint, username="root", password=PASSWORD, timeout=10
+    ) as client:
+        client.put(b"k", b"v")
+        first = _token(client)
+        internal(client, lambda c: c._md.set_token("bogus.1"))  # as if expired
+        client.get(b"k")  # refused for its token: a new one, and sent again
+        second = _token(client)
+    with (
+        client_class(secured.endpoint, username="root", password=wrong) as client,
+        pytest.raises(AuthFailedError),
+    ):
+        client.get(b"k")
+    assert said(caplog, "auth", INFO, "^obtained a token for user 'root'$")
+    assert said(caplog, "auth", INFO, "^replaced the token of user 'root' ")
+    assert said(caplog, "auth", WARNING, "^could not get a token for user 'root': ")
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    logged = "\n".join(formatter.format(r) for r in caplog.records)
+    for secret in (PASSWORD, wrong, first, second):
+        assert secret not in logged
+
+
+def test_a_watch_resume_logs_its_revision(member, client_class, caplog):
+    caplog.set_level(INFO, logger="pyetcd_wire")
+    with client_class(member.endpoint, timeout=10) as client:
+        watch = client.watch(b"w/", prefix=True)
+        revision = client.put(b"w/1", b"a").header.revision
+        assert watch.get(timeout=10).events[0].kv.mod_revision == revision
+        member.kill()
+        member.start()
+        client.put(b"w/2", b"b")
+        response = watch.get(timeout=10)
+        assert [e.kv.key for e in response.events] == [b"w/2"]
+        watch.cancel()
+    where = re.escape(member.endpoint)
+    ended = f"^Watch stream on {where} ended .* 1 watch\\(es\\)$"
+    assert said(caplog, "watch", INFO, ended)
+    assert said(
+        caplog,
+        "watch",
+        INFO,
+        f"^watch \\d+ on b'w/' resumes on {where} from revision {revision + 1}$",
+    )
+
+
+def test_a_lost_lease_is_logged(etcd_single, client_class, caplog):
+    caplog.set_level(INFO, logger="pyetcd_wire")
+    with client_class(etcd_single.endpoint, timeout=5) as client:
+        lease = client.grant(3).ID
+        keep = client.keep_alive(lease)
+        client.revoke(lease)
+        wait_for(lambda: keep.lost, timeout=10)
+        keep.close()
+    assert said(caplog, "lease", WARNING, f"^lease {lease:x} lost: .*keep-alive ends")
+
+
+def test_successful_calls_watch_events_and_renewals_log_nothing(
+    etcd_single, client_class, caplog
+):
+    """The per-call success path logs nothing, even at DEBUG."""
+    caplog.set_level(DEBUG, logger="pyetcd_wire")
+    key = f"quiet/{uuid.uuid4().hex}".encode()
+    with client_class(etcd_single.endpoint, timeout=5) as client:
+        client.put(key, b"start")  # dials: logged, so before the count
+        watch = client.watch(key)
+        lease = client.grant(2).ID
+        keep = client.keep_alive(lease)
+        caplog.clear()
+        for i in range(100):
+            client.put(key, str(i).encode())
+            assert client.get(key).kvs[0].value == str(i).encode()
+        client.keep_alive_once(lease)
+        events = 0
+        while events < 100:
+            events += len(watch.get(timeout=10).events)
+        assert keep.get(timeout=5) is not None  # a renewal on the stream
+        assert caplog.records == []
+        keep.close()
+        watch.cancel()
+        client.revoke(lease)
