@@ -17,8 +17,10 @@ class StreamHalf:
     """The stream slot of a half; subclasses say when it is needed (`_live`),
     what to do once it opened (`_opened`) or failed to (`_open_failed`)."""
 
-    #: The stream's name in log records, and the half's logger (`_log`).
+    #: The stream's name and what `_live` counts, in log records; the
+    #: half's logger (`_log`).
     NAME = ""
+    USERS = "user(s)"
     log = _log.connection_log
 
     def __init__(self, lock: ContextManager[object], rand: Callable[[], float]):
@@ -86,7 +88,7 @@ class StreamHalf:
                 self._resumed(stream.connection.endpoint)
         return stream
 
-    def _stream_failed(self, stream: StreamPort, error: EtcdError, live: int) -> None:
+    def _resuming(self, stream: StreamPort, error: EtcdError, live: int) -> None:
         """`stream` ended with `error` and opens again after the backoff, for
         `live` users (log it; no lock held)."""
         if self._failed_on is None:
@@ -98,12 +100,8 @@ class StreamHalf:
             type(error).__name__,
             error,
             live,
-            self._users(),
+            self.USERS,
         )
-
-    def _users(self) -> str:
-        """What `_live` counts, in log records."""
-        return "user(s)"
 
     def _resumed(self, endpoint: str) -> None:
         """A stream opened on `endpoint` after one failed (log it)."""

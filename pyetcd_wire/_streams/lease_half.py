@@ -50,6 +50,7 @@ class LeaseHalf(StreamHalf):
     """
 
     NAME = "LeaseKeepAlive"
+    USERS = "lease(s)"
     log = _log.lease_log
 
     def __init__(
@@ -150,7 +151,7 @@ class LeaseHalf(StreamHalf):
             )
             self._on_stream_failed(stream, error)
             if self._failed(error, now) and len(self._core):
-                self._stream_failed(stream, error, len(self._core))
+                self._resuming(stream, error, len(self._core))
         return bool(messages) or stream.ended
 
     def _route(self, stream: StreamPort, raw: bytes, now: float) -> None:
@@ -199,9 +200,6 @@ class LeaseHalf(StreamHalf):
                 error,
             )
         return again
-
-    def _users(self) -> str:
-        return "lease(s)"
 
     def _lost(self, lease_id: int, reason: LostReason) -> None:
         """Tell every subscription of a lost lease (lock held)."""

@@ -65,6 +65,7 @@ class WatchHalf(StreamHalf):
     """
 
     NAME = "Watch"
+    USERS = "watch(es)"
     log = _log.watch_log
 
     def __init__(
@@ -343,18 +344,15 @@ class WatchHalf(StreamHalf):
         if not live:
             return
         if resume:
-            self._stream_failed(stream, error, live)
+            self._resuming(stream, error, live)
         else:
             self.log.warning(
-                "Watch stream on %s failed (%s: %s): its %d watches end",
+                "Watch stream on %s failed (%s: %s): its %d watch(es) end",
                 stream.connection.endpoint,
                 type(error).__name__,
                 error,
                 live,
             )
-
-    def _users(self) -> str:
-        return "watch(es)"
 
     def _resumed(self, endpoint: str) -> None:
         """Log each watch that resumes, from the revision it asks for."""

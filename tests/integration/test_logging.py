@@ -81,6 +81,34 @@ def test_a_quarantine_and_its_end_are_logged(etcd_single, member, client_class, 
         reading_until(INFO, f"^{sick} is healthy again ")
 
 
+def test_an_unanswered_keepalive_ping_is_logged(
+    etcd_single, member, client_class, caplog
+):
+    """A frozen member (SIGSTOP) answers no PING: the connection is given up,
+    and the call that waited on it, without a deadline, goes elsewhere."""
+    caplog.set_level(INFO, logger="pyetcd_wire")
+    frozen = re.escape(member.endpoint)
+    ping = "PING "
+    with client_class(
+        [member.endpoint, etcd_single.endpoint], keepalive_time=5, keepalive_timeout=1
+    ) as client:
+        client.get(b"k")  # to `member`: it is picked first
+        member.pause()
+        try:
+            wait_for(
+                lambda: client.get(b"k") and said(caplog, "connection", WARNING, ping),
+                timeout=30,
+            )
+        finally:
+            member.resume()
+    assert said(
+        caplog,
+        "connection",
+        WARNING,
+        f"^connection to {frozen} lost: keepalive: no answer to a PING within 1 s",
+    )
+
+
 PASSWORD = f"pw-{uuid.uuid4().hex}"
 
 
