@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import uuid
+from pathlib import Path
 from typing import List
 
 import pytest
 
+import pyetcd_wire
 from pyetcd_wire.errors import AuthFailedError
 from pyetcd_wire.testing import EtcdMember
 
@@ -212,3 +215,36 @@ def test_successful_calls_watch_events_and_renewals_log_nothing(
         keep.close()
         watch.cancel()
         client.revoke(lease)
+
+
+def test_successful_calls_do_not_even_ask_whether_logging_is_on(
+    etcd_single, client_class
+):
+    """No cost when logging is off: a call that succeeds never calls into the
+    logging module (no `isEnabledFor` either) from the client's code, on the
+    thread that runs it (the caller's for Client, the event loop's for
+    AsyncClient).  (hpack, which decodes response headers, asks
+    `isEnabledFor` for each header block it decodes: a new block only, the
+    client caches the rest.)"""
+    ours = str(Path(pyetcd_wire.__file__).parent)
+    entered: List[str] = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename == logging.__file__:
+            caller = frame.f_back.f_code
+            if caller.co_filename.startswith(ours):
+                entered.append(f"{caller.co_name} -> {frame.f_code.co_name}")
+
+    key = f"quiet/{uuid.uuid4().hex}".encode()
+    with client_class(etcd_single.endpoint, timeout=5) as client:
+        client.put(key, b"start")  # dials (and logs it) before the count
+        internal(client, lambda c: sys.setprofile(profile))  # the loop's thread
+        sys.setprofile(profile)
+        try:
+            for i in range(50):
+                client.put(key, str(i).encode())
+                client.get(key)
+        finally:
+            sys.setprofile(None)
+            internal(client, lambda c: sys.setprofile(None))
+    assert entered == []
