@@ -48,14 +48,33 @@ lease_log = logging.getLogger(ROOT + ".lease")
 # --- .connection ---------------------------------------------------------------
 
 
-def dialed(endpoint: str, tls: bool) -> None:
-    connection_log.info("connected to %s%s", endpoint, " (TLS)" if tls else "")
+def dialed(endpoint: str, tls: bool, failed: int) -> None:
+    """Connected, after `failed` dials in a row that failed."""
+    connection_log.info(
+        "connected to %s%s%s",
+        endpoint,
+        " (TLS)" if tls else "",
+        f" after {failed} failed dial(s)" if failed else "",
+    )
 
 
-def dial_failed(failures: Sequence[Tuple[str, str]]) -> None:
-    """A `ConnectionFailedError`'s (endpoint, reason) pairs."""
+def dial_failed(failures: Sequence[Tuple[str, str]], in_a_row: int) -> None:
+    """A `ConnectionFailedError`'s (endpoint, reason) pairs; the dial is the
+    `in_a_row`-th to fail in a row.  Only the first is a WARNING: during an
+    outage every call dials again (each retry, every 25 ms with one
+    endpoint), and one line says the endpoint is down; `dialed` says when
+    it is back."""
+    level = logging.WARNING if in_a_row == 1 else logging.DEBUG
+    if not connection_log.isEnabledFor(level):
+        return
     for endpoint, why in failures:
-        connection_log.warning("could not connect to %s: %s", endpoint, why)
+        connection_log.log(
+            level,
+            "could not connect to %s: %s%s",
+            endpoint,
+            why,
+            f" ({in_a_row} dials in a row)" if in_a_row > 1 else "",
+        )
 
 
 def connection_lost(endpoint: str, reason: object) -> None:
@@ -76,7 +95,10 @@ def went_away(endpoint: str, error_code: int, debug_data: bytes) -> None:
 
 
 def quarantined(endpoint: str, seconds: float, failures: int, why: str) -> None:
-    endpoints_log.warning(
+    """Only the first failure in a row is a WARNING (see `dial_failed`);
+    `quarantine_ended` says when the endpoint serves again."""
+    endpoints_log.log(
+        logging.WARNING if failures == 1 else logging.DEBUG,
         "%s quarantined for %.1f s (failure %d in a row): %s",
         endpoint,
         seconds,

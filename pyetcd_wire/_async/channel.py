@@ -69,6 +69,7 @@ class AsyncChannel:
         self._conns: List[AsyncConnection] = []
         self._closing: List[asyncio.Future[Any]] = []  # for `wait_closed`
         self._closed = False
+        self._dial_failures = 0  # in a row (for the log)
 
     async def unary(
         self,
@@ -147,9 +148,12 @@ class AsyncChannel:
             return
         error = dialing.exception()  # the waiters had it; none left is no leak
         if error is None:
-            _log.dialed(self.endpoint.text, tls=self.ssl_context is not None)
+            tls = self.ssl_context is not None
+            _log.dialed(self.endpoint.text, tls, self._dial_failures)
+            self._dial_failures = 0
         elif isinstance(error, ConnectionFailedError):
-            _log.dial_failed(error.failures)
+            self._dial_failures += 1
+            _log.dial_failed(error.failures, self._dial_failures)
 
     async def _dial(self) -> AsyncConnection:
         endpoint = self.endpoint

@@ -75,6 +75,7 @@ class Channel:
         self._current: Optional[Connection] = None
         self._draining: List[Connection] = []
         self._closed = False
+        self._dial_failures = 0  # in a row (for the log)
 
     def unary(
         self,
@@ -220,12 +221,15 @@ class Channel:
         except transport.DialTimedOutError as exc:
             if bound_by_deadline:
                 raise transport.dial_deadline_passed(self.endpoint.text) from exc
-            _log.dial_failed(exc.failures)
+            self._dial_failed(exc)
             raise
         except ConnectionFailedError as exc:
-            _log.dial_failed(exc.failures)
+            self._dial_failed(exc)
             raise
-        _log.dialed(self.endpoint.text, tls=self.ssl_context is not None)
+        _log.dialed(
+            self.endpoint.text, self.ssl_context is not None, self._dial_failures
+        )
+        self._dial_failures = 0
         core = GrpcConnection(
             authority=self.endpoint.authority,
             max_send_message_size=self.max_send_message_size,
@@ -243,6 +247,10 @@ class Channel:
             else Keepalive(keepalive_time, keepalive_timeout),
         )
         return self._current
+
+    def _dial_failed(self, error: ConnectionFailedError) -> None:
+        self._dial_failures += 1
+        _log.dial_failed(error.failures, self._dial_failures)
 
     def silent_since(self, when: float) -> bool:
         """True if the current connection has received nothing from the

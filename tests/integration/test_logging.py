@@ -15,7 +15,7 @@ from typing import List
 import pytest
 
 import pyetcd_wire
-from pyetcd_wire.errors import AuthFailedError
+from pyetcd_wire.errors import AuthFailedError, EtcdError
 from pyetcd_wire.testing import EtcdMember
 
 from ..helpers import free_port, internal, wait_for
@@ -248,3 +248,20 @@ def test_successful_calls_do_not_even_ask_whether_logging_is_on(
             sys.setprofile(None)
             internal(client, lambda c: sys.setprofile(None))
     assert entered == []
+
+
+def test_an_outage_is_one_warning_not_one_per_attempt(client_class, caplog):
+    """During an outage every attempt dials again (every 25 ms with one
+    endpoint): the first failure is the WARNING, the others are DEBUG."""
+    caplog.set_level(DEBUG, logger="pyetcd_wire")
+    dead = f"127.0.0.1:{free_port()}"
+    e = re.escape(dead)
+    with (
+        client_class(dead, timeout=0.5) as client,
+        pytest.raises(EtcdError),
+    ):
+        client.get(b"k")
+    assert len(said(caplog, "connection", WARNING, f"^could not connect to {e}")) == 1
+    assert said(caplog, "connection", DEBUG, f"^could not connect to {e}: .* in a row")
+    assert len(said(caplog, "endpoints", WARNING, f"^{e} quarantined")) == 1
+    assert said(caplog, "endpoints", DEBUG, f"^{e} quarantined .*failure 2 in a row")
