@@ -17,8 +17,12 @@ Theory of operation:
   watch event or keep-alive response: every record here marks a change of
   state (a dial, a failure, a resume), so logging costs a call nothing
   whether it is enabled or not (tests/integration/test_logging.py checks
-  that no record comes from successful calls; README "Logging" has the
-  measurement).  Messages use lazy %-formatting.
+  that successful calls never enter the logging module; docs/logging.md
+  has the measurement).  Messages use lazy %-formatting.
+* An outage is one WARNING per endpoint and connection pool, not one per
+  attempt: the first failed dial and the first quarantine in a row are
+  WARNINGs, the ones after DEBUG; the INFO of the next dial or of the
+  quarantine's end says the endpoint is back.
 * Never a secret: no token, password, TLS key or value is ever passed to a
   logger.  Users are named, keys of resuming watches are (as etcd's own
   logs do).
