@@ -151,7 +151,7 @@ class AsyncChannel:
             tls = self.ssl_context is not None
             _log.dialed(self.endpoint.text, tls, self._dial_failures)
             self._dial_failures = 0
-        elif isinstance(error, ConnectionFailedError):
+        elif isinstance(error, (ConnectionFailedError, TLSError)):
             self._dial_failures += 1
             _log.dial_failed(error.failures, self._dial_failures)
 

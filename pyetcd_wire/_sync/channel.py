@@ -21,7 +21,7 @@ from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import call_error
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
-from ..errors import ConnectionFailedError, ConnectionLostError, EtcdError
+from ..errors import ConnectionFailedError, ConnectionLostError, EtcdError, TLSError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
 from .tls_config import context_for
@@ -223,7 +223,7 @@ class Channel:
                 raise transport.dial_deadline_passed(self.endpoint.text) from exc
             self._dial_failed(exc)
             raise
-        except ConnectionFailedError as exc:
+        except (ConnectionFailedError, TLSError) as exc:
             self._dial_failed(exc)
             raise
         _log.dialed(
@@ -248,7 +248,7 @@ class Channel:
         )
         return self._current
 
-    def _dial_failed(self, error: ConnectionFailedError) -> None:
+    def _dial_failed(self, error: Union[ConnectionFailedError, TLSError]) -> None:
         self._dial_failures += 1
         _log.dial_failed(error.failures, self._dial_failures)
 

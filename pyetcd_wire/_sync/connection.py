@@ -743,7 +743,7 @@ class Connection:
                 self._dispatch(events)
         self._close_socket()
         if alive:
-            _log.connection_lost(self.endpoint, reason)
+            _log.connection_lost(self.endpoint, reason if error is None else error)
 
     def _lost_by_peer(self, reason: str) -> Optional[EtcdError]:
         """The socket failed or ended (EOF, reset, broken pipe).  Before the

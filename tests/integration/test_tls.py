@@ -5,6 +5,7 @@ forms, and the errors a misconfiguration gives; etcdctl (with --cacert,
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import ssl
 import threading
@@ -260,6 +261,26 @@ def test_wrong_ca_names_endpoint_and_reason(
     )
     assert tls_member.endpoint in text
     assert "certificate verify failed: unable to get local issuer certificate" in text
+
+
+def test_a_tls_failure_is_logged_as_a_failed_dial(
+    tls_member: EtcdMember,
+    certs: Certs,
+    client_class: ClientClass,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """docs/logging.md: a dial that fails for TLS is a WARNING with its reason."""
+    caplog.set_level(logging.WARNING, logger="pyetcd_wire")
+    tls = etcd.TLS(ca_file=certs.other_ca)
+    _call_error(client_class, tls_member.endpoint, tls, TLSError)
+    said = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "pyetcd_wire.connection" and r.levelno == logging.WARNING
+    ]
+    assert said
+    assert said[0].startswith(f"could not connect to {tls_member.endpoint}: TLS")
+    assert "certificate verify failed" in said[0]
 
 
 def test_https_without_tls_settings_trusts_only_the_system(
