@@ -63,6 +63,7 @@ from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
     EtcdError,
+    TLSError,
 )
 from .stream import AsyncStream
 
@@ -366,6 +367,10 @@ class AsyncConnection(asyncio.Protocol):
     # --- plumbing --------------------------------------------------------------
 
     def _check_usable(self) -> None:
+        if isinstance(self.dead, TLSError):
+            # Not a lost connection to retry: the server expects TLS.  (It
+            # can end between the dial and the call's start.)
+            raise TLSError(self.dead.failures)
         if self.dead is not None:
             raise ConnectionLostError(
                 f"connection to {self.endpoint} is closed: {self.dead}",

@@ -20,8 +20,8 @@ import pytest
 
 import pyetcd_wire as etcd
 from pyetcd_wire.errors import (
-    ConnectionFailedError,
     EtcdError,
+    TLSError,
     TooManyOpsError,
     UserEmptyError,
 )
@@ -125,7 +125,7 @@ def test_tls(dev_run: List[Dev]) -> None:
     # The certificate is checked: a client that trusts only the system's CAs
     # is refused, and one that trusts ours gets in by name too (localhost).
     assert "certificate verify failed" in refused(
-        dev.endpoints, ConnectionFailedError, tls=etcd.TLS()
+        dev.endpoints, TLSError, tls=etcd.TLS()
     )
     by_name = dev.endpoints[0].replace("127.0.0.1", "localhost")
     tls = etcd.TLS(ca_file=dev.exports["ETCDCTL_CACERT"])

@@ -1,0 +1,58 @@
+"""A plaintext connection that a TLS-only port closes before the server's
+HTTP/2 preface is a TLSError ("the server expects TLS"), not a lost
+connection to retry: also when it ends between the dial and the call's
+start, as a loaded event loop may let it (the async driver checked the
+dead connection with a ConnectionLostError, and the call dialed again)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from typing import Iterator, Tuple
+
+import pytest
+
+from pyetcd_wire._async.channel import AsyncChannel
+from pyetcd_wire.errors import TLSError
+from tests.aio import run
+
+
+@pytest.fixture
+def closing_port() -> Iterator[Tuple[str, int]]:
+    """A port that closes every connection at once, answering nothing (as a
+    TLS-only port answers a client that does not start a handshake)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[:2]
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+    listener.close()
+    thread.join(timeout=10)
+
+
+def test_a_connection_ended_before_the_call_starts_is_a_tls_error(
+    closing_port: Tuple[str, int],
+) -> None:
+    host, port = closing_port
+    endpoint = f"{host}:{port}"
+
+    async def main() -> None:
+        channel = AsyncChannel(endpoint)
+        try:
+            conn = await channel.connection(timeout=10)
+            await conn.socket_closed  # the port closed it before any call
+            with pytest.raises(TLSError, match="the server expects TLS"):
+                await conn.unary("/svc/Echo", b"x", timeout=10)
+        finally:
+            channel.close()
+            await channel.wait_closed()
+
+    run(main())
