@@ -440,6 +440,12 @@ class StreamWorker:
             self._tend_at = self._next_wakeup(now, self._idle_since)
             self._poll_sockets()
             self._dirty = False
+            if self._read_since(now):
+                # This look read a socket (the pump above, or a stream opened
+                # on a connection that first drained what had come): what it
+                # routed may be what the caller waits for, and the socket may
+                # be empty now.  End the turn instead of waiting in poll().
+                max_wait = 0.0
         timeout = self._tend_at - now
         if max_wait is not None and max_wait < timeout:
             timeout = max_wait
@@ -526,6 +532,10 @@ class StreamWorker:
     def _unpoll(self, fd: int) -> None:
         self._poll.unregister(fd)
         self._polled.pop(fd).release_fd()
+
+    def _read_since(self, when: float) -> bool:
+        """Did a stream's connection read anything at or after `when`?"""
+        return any(s.connection.last_read >= when for s in self._streams())
 
     def _pump(self) -> None:
         pumped: Set[int] = set()

@@ -11,6 +11,7 @@ user sees: each exactly once, in order.
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from typing import List, Optional, Union
@@ -556,6 +557,38 @@ def test_reader_role_handed_over_with_news_already_routed_returns_at_once(etcd, 
     assert time.monotonic() - started < HANG_BOUND
     reader.join(5)
     assert [r.events[0].kv.mod_revision for r in got if r is not None] == [2]
+
+
+@sync_only
+def test_news_read_while_a_turn_looks_after_the_streams_returns_at_once(etcd):
+    """With a lease kept alive, a turn that looks after the streams first
+    reads what waits in the socket (a renewal must not be declared late).
+    What that read routes (here an event the waiting thread wants) must end
+    the turn, not leave it in poll() on an empty socket until the next lease
+    timer (a third of the TTL: the watch after a cancel that stalled for
+    ~20 s, and `pyetcd elect -l` hung past Ctrl-C)."""
+    fake, _, client = etcd()
+    fake.lease_ttl[7] = 60  # the next renewal is due in 20 s
+    ka = client.keep_alive(7)
+    w = client.watch("k", timeout=5)
+    worker = client._streams
+    role = worker._role
+    me = Sleeper()
+    wait_for(lambda: role.claim(me, follow=False))  # nobody else reads now
+    try:
+        (fd,) = worker._polled
+        assert not select.select([fd], [], [], 0)[0]  # everything was read
+        fake.put()  # the event waits in the socket, unread
+        assert select.select([fd], [], [], 5)[0]
+        worker._dirty = True  # as after a turn whose routing asked for it
+        started = time.monotonic()
+        # What Watch.get() does holding the role: turns until it has news.
+        worker._read_until(w, w._has_news, time.monotonic() + LONG)
+        assert time.monotonic() - started < HANG_BOUND
+    finally:
+        role.release(me)
+    assert revisions(w, 1) == [2]
+    ka.close()
 
 
 class Interrupted(BaseException):
