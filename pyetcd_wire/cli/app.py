@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 from ..errors import EtcdError
 from . import auth, cluster, kv, lease, maintenance, recipes, txn, watch
 from .context import Context
-from .errors import EXIT_IO, EXIT_SIGINT, CliError, error_message, exit_code
+from .errors import EXIT_ERROR, EXIT_IO, EXIT_SIGINT, CliError, error_message, exit_code
 from .interrupts import Interrupts, SignalCaughtError
 from .output import err_line, silence_stdout
 from .parsing import Commands, parse_leaf, split_globals
@@ -51,9 +51,11 @@ def _run(words: List[str], interrupts: Interrupts) -> int:
     ctx: Optional[Context] = None
     try:
         global_args, rest = split_globals(words)
+        if rest == ["--version"]:  # etcdctl has no such flag; Python's tools do
+            rest = ["version"]
         leaf, group, rest = build().resolve(rest)
         if leaf is None:
-            return _group_help(group)
+            return _group_help(group, rest)
         parser, run = leaf
         try:
             args = parse_leaf(parser, rest, global_args)
@@ -111,8 +113,12 @@ def _flush(ctx: Optional[Context]) -> None:
         ctx.out.flush()
 
 
-def _group_help(group: Commands) -> int:
-    """A group named without a command (or with --help): its help, as
-    cobra prints it, exit 0."""
+def _group_help(group: Commands, rest: List[str]) -> int:
+    """A group named without a command (or with --help): its help, as cobra
+    prints it, exit 0; after the error, exit 1, for a flag it does not know
+    (as etcdctl)."""
+    unknown = [word for word in rest if word not in ("-h", "--help")]
+    if unknown:
+        err_line(f"Error: unknown flag: {unknown[0].split('=')[0]}")
     sys.stdout.write(group.help_text() + "\n")
-    return 0
+    return EXIT_ERROR if unknown else 0

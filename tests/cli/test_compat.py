@@ -290,6 +290,8 @@ ERRORS = [
     ["get", ""],
     ["get", "a", "--rev=99999999"],
     ["get", "a", "--bogus"],
+    ["--bogus"],
+    ["lease", "--bogus=1"],
     ["put"],
     ["put", "a", "b", "c"],
     ["del"],

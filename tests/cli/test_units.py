@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pyetcd_wire import __version__
 from pyetcd_wire._proto import rpc_pb2 as pb
 from pyetcd_wire.cli import gojson, printers
+from pyetcd_wire.cli.app import main
 from pyetcd_wire.cli.cluster import go_duration
 from pyetcd_wire.cli.errors import CliError
 from pyetcd_wire.cli.flags import parse_duration
@@ -116,3 +118,18 @@ def test_silence_stdout_points_stdout_at_devnull_and_leaks_nothing(
         monkeypatch.setattr(sys, "stdout", stdout)
         silence_stdout()
         assert os.readlink(f"/proc/self/fd/{stdout.fileno()}") == os.devnull
+
+
+def test_version_flag_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"pyetcd version: {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["lease", "--bogus"]])
+def test_unknown_flag_of_a_group_fails(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.err == "Error: unknown flag: --bogus\n"
+    assert captured.out.startswith("NAME:")
