@@ -85,6 +85,7 @@ class AsyncStreamWorker:
             on_stream_failed=self._stream_failed,
             refresh_token=self._refresh_token,
             all_quarantined=pool.balancer.all_quarantined,
+            anonymous=auth is None,
         )
         self._leases = LeaseHalf(
             NO_LOCK,

@@ -310,7 +310,7 @@ class UnaryRetry:
         them when all endpoints failed so (a TLSError).  etcd's "user name is
         empty" to a client without credentials says what to do."""
         if not self._auth and isinstance(error, UserEmptyError):
-            _hint(error, NO_CREDENTIALS_HINT)
+            add_hint(error, NO_CREDENTIALS_HINT)
         tls = list(self._tls_failures.items())
         if isinstance(error, TLSError):
             return TLSError(tls) if len(tls) > len(error.failures) else error
@@ -324,14 +324,15 @@ class UnaryRetry:
         return ConnectionFailedError([*tls, *unreached.failures, cut_short])
 
 
-#: Added to etcd's "user name is empty" when the client has no credentials:
-#: the cluster has auth enabled and takes no anonymous calls.
+#: Added to etcd's "user name is empty" (and to a watch's "permission
+#: denied") when the client has no credentials: the cluster has auth enabled
+#: and takes no anonymous calls.
 NO_CREDENTIALS_HINT = (
     "auth is enabled on this cluster: give the client username= and password="
 )
 
 
-def _hint(error: EtcdError, hint: str) -> None:
+def add_hint(error: EtcdError, hint: str) -> None:
     """Add `hint` to the message of `error` (its attributes stay as etcd sent
     them), once."""
     text = str(error)
@@ -346,9 +347,11 @@ def _while_connecting(error: EtcdError) -> bool:
 __all__ = [
     "MAX_ATTEMPTS",
     "MIN_ATTEMPT_SHARE",
+    "NO_CREDENTIALS_HINT",
     "AttemptShares",
     "Step",
     "UnaryRetry",
+    "add_hint",
     "attempt_timeout",
     "backoff",
     "endpoint_at_fault",

@@ -30,7 +30,7 @@ from google.protobuf.message import DecodeError
 from .. import _log
 from .._api.methods import WATCH_WATCH
 from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
-from .._policy.retry import needs_new_token
+from .._policy.retry import NO_CREDENTIALS_HINT, add_hint, needs_new_token
 from .._proto import rpc_pb2
 from .._sync.auth import CallMetadata
 from ..errors import (
@@ -62,6 +62,8 @@ class WatchHalf(StreamHalf):
             quarantine).
         refresh_token: gets a new token; True if one is in place.
         all_quarantined: True if no endpoint is left to try now.
+        anonymous: the client has no credentials (a refused create then
+            says to give some).
     """
 
     NAME = "Watch"
@@ -79,8 +81,10 @@ class WatchHalf(StreamHalf):
         on_stream_failed: Callable[[StreamPort, EtcdError], None],
         refresh_token: Callable[[], bool],
         all_quarantined: Callable[[float], bool],
+        anonymous: bool = False,
     ) -> None:
         super().__init__(lock, rand)
+        self._anonymous = anonymous
         self._metadata = metadata
         self._wake = wake
         self._on_stream_failed = on_stream_failed
@@ -302,12 +306,17 @@ class WatchHalf(StreamHalf):
         names a missing token: UserEmptyError): with password auth, get a
         new token, create the watch again, once, and open the stream anew for
         it (the others resume on the new stream, as after any reset).  Lock
-        held; True if so."""
+        held; True if so.  A client without credentials is told to give
+        some."""
         watcher = ended.watcher
         error = ended.error
         denied = isinstance(error, PermissionDeniedError) or (
             error is not None and needs_new_token(error)
         )
+        if denied and self._anonymous:
+            assert error is not None
+            add_hint(error, NO_CREDENTIALS_HINT)
+            return False
         if (
             not denied
             or watcher._was_created

@@ -152,6 +152,7 @@ class StreamWorker:
             on_stream_failed=self._stream_failed,
             refresh_token=self._refresh_token,
             all_quarantined=pool.balancer.all_quarantined,
+            anonymous=auth is None,
         )
         self._leases = LeaseHalf(
             self._lock,

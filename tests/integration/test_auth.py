@@ -297,3 +297,11 @@ def test_no_credentials_on_an_auth_cluster_says_what_to_do(secured, client_class
                 " give the client username= and password=)"
             )
             assert (error.retryable, error.outcome_known) == (False, True)
+
+        # A watch's create refused so (3.5: permission denied; 3.4: user name
+        # is empty) says it too.
+        with pytest.raises((PermissionDeniedError, UserEmptyError)) as refused:
+            c.watch(b"/a/k")
+        assert str(refused.value).endswith(
+            "(auth is enabled on this cluster: give the client username= and password=)"
+        )
