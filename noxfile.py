@@ -6,9 +6,9 @@ below.  Sessions:
 * lint       ruff check + ruff format --check
 * typecheck  mypy --strict on the package
 * proto      generated code is current: the protobuf modules
-             (scripts/gen_proto.py --check), the asyncio facades
-             (scripts/gen_async.py --check) and the sync recipes
-             (scripts/gen_recipes.py --check)
+             (scripts/gen_proto.py --check), and the sync facades and
+             recipes written from their asyncio sources
+             (scripts/unasync.py --check)
 * tests      unit, fake-peer and integration tests (real etcd) on CPython
 * tests_pypy the same on PyPy 3.9
 * oldest_deps  unit and fake-peer tests on the oldest protobuf and hpack we claim
@@ -88,8 +88,7 @@ def typecheck(session: nox.Session) -> None:
 def proto(session: nox.Session) -> None:
     session.install("grpcio-tools>=1.60", "ruff>=0.6")
     session.run("python", "scripts/gen_proto.py", "--check")
-    session.run("python", "scripts/gen_async.py", "--check")
-    session.run("python", "scripts/gen_recipes.py", "--check")
+    session.run("python", "scripts/unasync.py", "--check")
 
 
 @nox.session(python="python3")

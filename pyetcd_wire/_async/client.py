@@ -1,7 +1,8 @@
 """`AsyncClient`: the etcd v3 API for asyncio.
 
-The KV, Lease and admin methods are generated from the sync facades
-(`kv_calls.py`, `admin.py`: scripts/gen_async.py); the options are checked
+The KV, Lease and admin methods are the facades in `kv_calls.py`,
+`admin.py` and `stream_calls.py` (the source of the sync client's, which
+scripts/unasync.py writes); the options are checked
 by the same `Options`; the balancer, the retry decisions (`UnaryRetry`), the
 token bookkeeping, the watch and keep-alive halves (`_streams/`) and the
 metrics are the sync client's.  What is here is only the asyncio I/O:
@@ -41,6 +42,7 @@ from .._api.methods import (
     Method,
     RetryClass,
 )
+from .._client.snapshot_file import part_file
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
 from .._policy.balancer import (
@@ -50,7 +52,6 @@ from .._policy.balancer import (
 )
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
-from .._sync.admin import SNAPSHOT_FILE_MODE
 from .._sync.autosync import SYNC_TIMEOUT
 from .._sync.client_base import ClientBase, too_old
 from .._sync.measured import MeasuredCall
@@ -522,24 +523,16 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
     ) -> PathT:
         """As `Client.snapshot_save` (`<path>.part`, fsync, rename; the fsync
         runs in the loop's default executor, not blocking the loop)."""
-        part = os.fspath(path) + ".part"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
         loop = asyncio.get_running_loop()
-        try:
-            with open(os.open(part, flags, SNAPSHOT_FILE_MODE), "wb") as file:
-                blobs = self.snapshot(timeout=timeout)
-                try:
-                    async for blob in blobs:
-                        file.write(blob)
-                finally:
-                    await blobs.aclose()
-                file.flush()
-                await loop.run_in_executor(None, os.fsync, file.fileno())
-            os.replace(part, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(part)
-            raise
+        with part_file(path) as file:
+            blobs = self.snapshot(timeout=timeout)
+            try:
+                async for blob in blobs:
+                    file.write(blob)
+            finally:
+                await blobs.aclose()
+            file.flush()
+            await loop.run_in_executor(None, os.fsync, file.fileno())
         return path
 
     def _stream_worker(self) -> AsyncStreamWorker:

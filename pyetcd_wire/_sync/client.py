@@ -50,6 +50,7 @@ from .kv_calls import KVCalls
 from .measured import MeasuredCall
 from .options import parse_endpoints
 from .pool import ChannelPool
+from .snapshot import SnapshotCalls
 from .stream_calls import StreamCalls
 from .streams import StreamWorker
 from .watch import Watch
@@ -60,7 +61,7 @@ R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 
 
-class Client(ClientBase, KVCalls, StreamCalls, AdminCalls):
+class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
     """A client of one etcd cluster (sync; threads may share it).  The
     constructor's arguments and every method are listed in docs/api.md (the
     API reference, in the repository's docs/, with the user guide)."""

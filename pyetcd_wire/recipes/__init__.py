@@ -1,7 +1,7 @@
 """Recipes over the public client API, interoperable with Go's
 `concurrency` package (client/v3/concurrency): sessions, locks, elections, STM,
 a namespaced view and a mirror, each as a sync and an asyncio twin (the
-asyncio code is the source: scripts/gen_recipes.py writes the sync one)."""
+asyncio code is the source: scripts/unasync.py writes the sync one)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from ._async.mirror import AsyncMirror
 from ._async.namespace import AsyncNamespace
 from ._async.namespace import namespace as _async_namespace
 from ._async.session import AsyncSession
-from ._async.stm import AsyncSTM, Isolation, async_stm
+from ._async.stm import AsyncSTM, async_stm
+from ._isolation import Isolation
 from ._sync.election import Election
 from ._sync.lock import Lock
 from ._sync.mirror import Mirror

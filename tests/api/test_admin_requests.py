@@ -26,6 +26,7 @@ from pyetcd_wire._api.methods import (
 )
 from pyetcd_wire._proto import auth_pb2, rpc_pb2
 from pyetcd_wire._sync.admin import AdminCalls
+from pyetcd_wire._sync.snapshot import SnapshotCalls
 from pyetcd_wire.errors import (
     EmptyKeyError,
     RemoteProtocolError,
@@ -574,7 +575,7 @@ def test_names_must_be_str(build: Any, value: Any) -> None:
 # --- AdminCalls over fake hooks ------------------------------------------------------
 
 
-class FakeClient(AdminCalls):
+class FakeClient(AdminCalls, SnapshotCalls):
     """The hooks of `Client`, answering from scripted responses."""
 
     def __init__(self, answers: Optional[List[Message]] = None) -> None:

@@ -1,2 +1,2 @@
-"""The recipes: the asyncio modules here are the source; scripts/gen_recipes.py
+"""The recipes: the asyncio modules here are the source; scripts/unasync.py
 makes the sync twins in `recipes/_sync` from them."""

@@ -35,7 +35,6 @@ Theory of operation (Go client/v3/concurrency/stm.go):
 
 from __future__ import annotations
 
-import enum
 from typing import Awaitable, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from ... import Compare, Op
@@ -43,28 +42,13 @@ from ..._api.util import bytesify
 from ..._async.client import AsyncClient
 from ..._proto import kv_pb2, rpc_pb2
 from ...errors import FutureRevisionError
-
-# unasync: sync only: from .._async.stm import Isolation
+from .._isolation import Isolation
 
 Key = Union[str, bytes]
 #: A read: the revision of the store when it was read, and the key-value
 #: then (None: the key did not exist).
 _Read = Tuple[int, Optional[kv_pb2.KeyValue]]
 
-
-# unasync: async only (begin)
-class Isolation(enum.Enum):
-    """How much an STM commit guards (Go's Isolation); one enum serves the
-    sync and the asyncio STM.  See the module docstring for what each level
-    allows."""
-
-    SERIALIZABLE_SNAPSHOT = "serializable_snapshot"
-    SERIALIZABLE = "serializable"
-    REPEATABLE_READS = "repeatable_reads"
-    READ_COMMITTED = "read_committed"
-
-
-# unasync: async only (end)
 
 #: Per level (Go's mkSTM): (reads pinned to the first read's revision, and
 #: prefetched after a failed commit; read set guarded; write set guarded).
