@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from ._api.op import Op as Op
     from ._api.util import prefix_range_end as prefix_range_end
     from ._async.client import AsyncClient as AsyncClient
+    from ._client.tls import TLS as TLS
     from ._sync.client import Client as Client
-    from ._sync.tls_config import TLS as TLS
     from .errors import *  # noqa: F403
 
 #: Where each public name lives (the errors: `errors`).
@@ -28,7 +28,7 @@ _HOMES = {
     "Client": "._sync.client",
     "Compare": "._api.compare",
     "Op": "._api.op",
-    "TLS": "._sync.tls_config",
+    "TLS": "._client.tls",
     "prefix_range_end": "._api.util",
 }
 

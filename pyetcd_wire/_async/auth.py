@@ -8,7 +8,7 @@ import asyncio
 from typing import Awaitable, Callable, Optional
 
 from .. import _log
-from .._sync.auth import CallMetadata, TokenState
+from .._client.tokens import CallMetadata, TokenState
 from ..errors import AuthNotEnabledError, EtcdError
 
 

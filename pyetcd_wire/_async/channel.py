@@ -10,6 +10,14 @@ import time
 from typing import Any, List, Optional, Union
 
 from .. import _log
+from .._client.dial_errors import (
+    alpn_refusal,
+    describe,
+    dial_deadline_passed,
+    host_name,
+    tls_dial_error,
+)
+from .._client.tls import context_for
 from .._core.grpc.connection import (
     DEFAULT_MAX_RECV_MESSAGE_SIZE,
     DEFAULT_MAX_SEND_MESSAGE_SIZE,
@@ -18,14 +26,6 @@ from .._core.grpc.connection import (
 from .._core.grpc.metadata import Metadata
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
-from .._sync.tls_config import context_for
-from .._sync.transport import (
-    alpn_refusal,
-    describe,
-    dial_deadline_passed,
-    host_name,
-    tls_dial_error,
-)
 from ..errors import ConnectionFailedError, ConnectionLostError, TLSError
 from .connection import AsyncConnection
 from .stream import AsyncStream

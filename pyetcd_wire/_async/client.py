@@ -42,6 +42,10 @@ from .._api.methods import (
     Method,
     RetryClass,
 )
+from .._client.base import ClientBase, too_old
+from .._client.measured import MeasuredCall
+from .._client.options import SYNC_TIMEOUT, parse_endpoints
+from .._client.pool import ChannelPool
 from .._client.snapshot_file import part_file
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
@@ -52,11 +56,6 @@ from .._policy.balancer import (
 )
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
-from .._sync.autosync import SYNC_TIMEOUT
-from .._sync.client_base import ClientBase, too_old
-from .._sync.measured import MeasuredCall
-from .._sync.options import parse_endpoints
-from .._sync.pool import ChannelPool
 from ..errors import (
     ClientClosedError,
     DeadlineExceededError,

@@ -45,6 +45,7 @@ import time
 from typing import Any, Callable, List, Optional, Tuple
 
 from .. import _log
+from .._client.dial_errors import server_expects_tls
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
@@ -58,7 +59,6 @@ from .._core.grpc.outcome import unary_outcome
 from .._core.grpc.status import Status, StatusCode
 from .._core.state import CallState
 from .._policy.keepalive import Due, Keepalive
-from .._sync.transport import server_expects_tls
 from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,

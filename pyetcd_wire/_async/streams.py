@@ -33,6 +33,8 @@ import random
 import time
 from typing import Callable, List, Optional, Sequence
 
+from .._client.pool import ChannelPool
+from .._client.tokens import CallMetadata
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Watcher
 from .._policy.auth import first_token
@@ -42,8 +44,6 @@ from .._streams.boxes import KeepAliveBox
 from .._streams.lease_half import LeaseHalf
 from .._streams.ports import StreamNotReadyError, StreamPort
 from .._streams.watch_half import WatchHalf
-from .._sync.auth import CallMetadata
-from .._sync.pool import ChannelPool
 from ..errors import ClientClosedError, EtcdError
 from .auth import AsyncTokenSource
 from .channel import AsyncChannel

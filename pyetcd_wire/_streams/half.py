@@ -8,9 +8,9 @@ from typing import Callable, ContextManager, Optional
 
 from .. import _log
 from .._core.grpc.metadata import Metadata
+from .._policy.resume import Backoff
 from ..errors import EtcdError
 from .ports import OpenStream, StreamNotReadyError, StreamPort
-from .resume import Backoff
 
 
 class StreamHalf:

@@ -17,10 +17,11 @@ from google.protobuf.message import DecodeError
 
 from .. import _log
 from .._api.methods import LEASE_KEEP_ALIVE
+from .._client.tokens import CallMetadata
 from .._core.lease import KeepAliveState, LostReason
+from .._policy.resume import retryable
 from .._policy.retry import needs_new_token
 from .._proto import rpc_pb2
-from .._sync.auth import CallMetadata
 from ..errors import (
     EtcdError,
     InternalError,
@@ -31,7 +32,6 @@ from ..errors import (
 )
 from .half import StreamHalf
 from .ports import KeepAliveSink, OpenStream, Send, StreamPort
-from .resume import retryable
 
 
 class LeaseHalf(StreamHalf):

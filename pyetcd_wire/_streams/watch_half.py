@@ -29,10 +29,11 @@ from google.protobuf.message import DecodeError
 
 from .. import _log
 from .._api.methods import WATCH_WATCH
+from .._client.tokens import CallMetadata
 from .._core.watch import Created, Ended, Events, Progress, Watcher, WatchStream
+from .._policy.resume import retryable
 from .._policy.retry import NO_CREDENTIALS_HINT, add_hint, needs_new_token
 from .._proto import rpc_pb2
-from .._sync.auth import CallMetadata
 from ..errors import (
     EtcdError,
     InternalError,
@@ -41,7 +42,6 @@ from ..errors import (
 )
 from .half import StreamHalf
 from .ports import OpenStream, Send, StreamPort, WatchSink
-from .resume import retryable
 
 #: Backlog bytes (see above) at which the stream's credit is held back.
 BACKLOG_LIMIT = 1 << 20

@@ -12,10 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Callable, Optional
 
+from .._client.options import SYNC_TIMEOUT
 from ..errors import EtcdError
-
-#: Bound on each sync (Go's).
-SYNC_TIMEOUT = 5.0
 
 
 class AutoSync:

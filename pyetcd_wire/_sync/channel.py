@@ -11,6 +11,8 @@ import time
 from typing import Iterator, List, Optional, Tuple, Union
 
 from .. import _log
+from .._client import dial_errors
+from .._client.tls import context_for
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
     DEFAULT_MAX_RECV_MESSAGE_SIZE,
@@ -24,7 +26,6 @@ from .._policy.keepalive import Keepalive
 from ..errors import ConnectionFailedError, ConnectionLostError, EtcdError, TLSError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
-from .tls_config import context_for
 
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
 
@@ -191,7 +192,7 @@ class Channel:
         if current is not None and current.usable:
             return current
         if not self._lock.acquire(timeout=_lock_timeout(deadline)):
-            raise transport.dial_deadline_passed(self.endpoint.text)
+            raise dial_errors.dial_deadline_passed(self.endpoint.text)
         try:
             return self._connection_locked(deadline)
         finally:
@@ -208,7 +209,7 @@ class Channel:
             self._retire(current)
         timeout = None if deadline is None else deadline - time.monotonic()
         if timeout is not None and timeout <= 0:
-            raise transport.dial_deadline_passed(self.endpoint.text)
+            raise dial_errors.dial_deadline_passed(self.endpoint.text)
         bound_by_deadline = timeout is not None and (
             self.dial_timeout is None or timeout < self.dial_timeout
         )
@@ -220,7 +221,7 @@ class Channel:
             )
         except transport.DialTimedOutError as exc:
             if bound_by_deadline:
-                raise transport.dial_deadline_passed(self.endpoint.text) from exc
+                raise dial_errors.dial_deadline_passed(self.endpoint.text) from exc
             self._dial_failed(exc)
             raise
         except (ConnectionFailedError, TLSError) as exc:

@@ -22,6 +22,10 @@ from .._api.methods import (
     Method,
     RetryClass,
 )
+from .._client.base import ClientBase, too_old
+from .._client.measured import MeasuredCall
+from .._client.options import parse_endpoints
+from .._client.pool import ChannelPool
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
 from .._policy.balancer import (
@@ -44,12 +48,8 @@ from .admin import AdminCalls
 from .auth import TokenSource
 from .autosync import AutoSync
 from .channel import Channel, Stream
-from .client_base import ClientBase, too_old
 from .keepalive import KeepAlive
 from .kv_calls import KVCalls
-from .measured import MeasuredCall
-from .options import parse_endpoints
-from .pool import ChannelPool
 from .snapshot import SnapshotCalls
 from .stream_calls import StreamCalls
 from .streams import StreamWorker

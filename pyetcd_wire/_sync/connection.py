@@ -45,6 +45,7 @@ from collections import deque
 from typing import Deque, List, Optional, Tuple
 
 from .. import _log
+from .._client import dial_errors
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
@@ -336,7 +337,7 @@ class Connection:
                 try:
                     self._timeouts.for_receive(remaining)
                 except OSError as exc:
-                    self._lost(transport.describe(exc))
+                    self._lost(dial_errors.describe(exc))
                     return
                 if not self._recv_routed(0):
                     return  # the grace is over, or the connection
@@ -493,7 +494,7 @@ class Connection:
         except BlockingIOError:
             return False
         except OSError as exc:
-            self._lost_by_peer(transport.describe(exc))
+            self._lost_by_peer(dial_errors.describe(exc))
             return False
         if not data:
             self._lost_by_peer("the server closed the connection")
@@ -600,7 +601,7 @@ class Connection:
                     return False
                 continue
             except OSError as exc:
-                self._lost_by_peer(transport.describe(exc))
+                self._lost_by_peer(dial_errors.describe(exc))
                 return False
             if not data:
                 self._lost_by_peer("the server closed the connection")
@@ -751,7 +752,7 @@ class Connection:
         (`server_expects_tls`), whose error is returned."""
         error = None
         if self._plaintext and not self._core.server_preface_received:
-            error = transport.server_expects_tls(self.endpoint)
+            error = dial_errors.server_expects_tls(self.endpoint)
         self._lost(reason, error)
         return error
 
@@ -854,10 +855,10 @@ class Connection:
             with self._lock:
                 self._writing = False
                 self._close_if_unused()
-            error = self._lost_by_peer(transport.describe(exc))
+            error = self._lost_by_peer(dial_errors.describe(exc))
             if own:
                 raise error or ConnectionLostError(
-                    f"{self.endpoint}: {transport.describe(exc)}",
+                    f"{self.endpoint}: {dial_errors.describe(exc)}",
                     endpoint=self.endpoint,
                 ) from None
 

@@ -58,6 +58,8 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Set
 
+from .._client.pool import ChannelPool
+from .._client.tokens import CallMetadata
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Watcher
 from .._policy.auth import first_token
@@ -68,11 +70,10 @@ from .._streams.lease_half import LeaseHalf
 from .._streams.ports import StreamNotReadyError, StreamPort
 from .._streams.watch_half import WatchHalf
 from ..errors import ClientClosedError, EtcdError
-from .auth import CallMetadata, TokenSource
+from .auth import TokenSource
 from .channel import Channel, Stream
 from .connection import Connection
 from .keepalive import KeepAlive
-from .pool import ChannelPool
 from .reader_role import WORKER, ReaderRole, Sleeper
 from .watch import Watch
 

@@ -57,12 +57,12 @@ raw socket the kernel's behaviour described above (cooperative.py).
 
 from __future__ import annotations
 
-import re
 import socket
 import ssl
 import threading
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
+from .._client.dial_errors import HandshakeEOFError
 from .cooperative import CooperativeSocket
 
 # The largest TLS record on the wire: a 5-byte header and a fragment of at
@@ -74,39 +74,6 @@ RECORD_MAX = 5 + 2**14 + 2048
 SEND_CHUNK = 256 * 1024
 # Plaintext asked of the SSL object per read: a whole record's worth.
 _READ_CHUNK = 2**14 + 2048
-
-# Hints for the TLS alerts and errors people meet most, by OpenSSL reason.
-_HINTS: Dict[str, str] = {
-    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
-        "the server requires a client certificate (TLS cert_file= and key_file=)"
-    ),
-    "SSLV3_ALERT_BAD_CERTIFICATE": "the server rejected the client certificate",
-    "TLSV1_ALERT_UNKNOWN_CA": (
-        "the server does not trust the client certificate's issuer"
-    ),
-    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the server rejected the client certificate",
-    "WRONG_VERSION_NUMBER": "is the endpoint serving TLS?",
-    "RECORD_LAYER_FAILURE": "is the endpoint serving TLS?",
-    "PACKET_LENGTH_TOO_LONG": "is the endpoint serving TLS?",
-}
-_SOURCE_SUFFIX = re.compile(r"\s*\(_ssl\.c:\d+\)$")
-
-
-def describe_ssl_error(exc: ssl.SSLError) -> str:
-    """A short, readable reason for an ssl error (no OpenSSL source line)."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        detail = exc.verify_message or exc.reason or str(exc)
-        return f"certificate verify failed: {detail}"
-    text = exc.strerror if isinstance(exc.strerror, str) else str(exc)
-    text = _SOURCE_SUFFIX.sub("", text)
-    if text.startswith("[") and "] " in text:
-        text = text.split("] ", 1)[1]  # drop "[SSL: REASON_CODE]"
-    hint = _HINTS.get(str(exc.reason))
-    return f"{text} ({hint})" if hint else text
-
-
-class HandshakeEOFError(ConnectionError):
-    """The server closed the connection during the TLS handshake."""
 
 
 class TLSSocket:

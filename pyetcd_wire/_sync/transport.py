@@ -24,15 +24,11 @@ import struct
 import time
 from typing import Optional, Protocol, Union
 
+from .._client.dial_errors import alpn_refusal, describe, host_name, tls_dial_error
 from .._policy.endpoints import Endpoint
-from ..errors import ConnectionFailedError, DeadlineExceededError, TLSError
+from ..errors import ConnectionFailedError, TLSError
 from .cooperative import CooperativeSocket
-from .tls_socket import (
-    HandshakeEOFError,
-    TLSSocket,
-    client_handshake,
-    describe_ssl_error,
-)
+from .tls_socket import TLSSocket, client_handshake
 
 
 class DialTimedOutError(ConnectionFailedError):
@@ -124,57 +120,6 @@ def _handshake(
     raise TLSError([(endpoint.text, refused)])
 
 
-#: ssl errors that say the two sides' TLS settings disagree, as opposed to
-#: the connection breaking (EOF, reset), which a later dial may not meet.
-#: grpc-go likewise fails a dial at once on a handshake error that is not
-#: temporary (an x509 verification failure, a TLS alert).
-_TRANSIENT_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)
-
-
-def tls_dial_error(
-    endpoint: str, exc: OSError
-) -> Union[ConnectionFailedError, TLSError]:
-    """The error of a failed TLS handshake (both drivers): a TLSError, not
-    retried, when the settings disagree (certificate verification, a TLS
-    alert, a server that does not speak TLS); else a ConnectionFailedError."""
-    failures = [(endpoint, tls_failure(exc))]
-    if isinstance(exc, ssl.SSLError) and not isinstance(exc, _TRANSIENT_SSL_ERRORS):
-        return TLSError(failures)
-    return ConnectionFailedError(failures)
-
-
-def tls_failure(exc: OSError) -> str:
-    """Why a TLS handshake failed (both drivers' wording)."""
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {describe_ssl_error(exc)}"
-    if isinstance(exc, (HandshakeEOFError, ConnectionResetError)):
-        return (
-            "the server closed the connection during the TLS handshake"
-            " (does it serve TLS, and accept this client?)"
-        )
-    return f"TLS handshake failed: {describe(exc)}"
-
-
-def alpn_refusal(protocol: Optional[str]) -> Optional[str]:
-    """Why a TLS connection that did not agree on ALPN "h2" is no use (None
-    if it did)."""
-    if protocol == "h2":
-        return None
-    return (
-        f"the server did not select ALPN protocol 'h2' (it chose {protocol!r});"
-        " gRPC needs HTTP/2: an ssl.SSLContext given to the client must"
-        " offer it (context.set_alpn_protocols(['h2']))"
-    )
-
-
-def host_name(endpoint: Endpoint) -> str:
-    """The name the server's certificate is checked against (clientv3: the
-    host, or a unix socket's base name)."""
-    if endpoint.path:
-        return endpoint.path.rsplit("/", 1)[-1] or "localhost"
-    return endpoint.host
-
-
 def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
     try:
         if endpoint.path:
@@ -201,40 +146,6 @@ def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
     except OSError as exc:
         raise ConnectionFailedError([(endpoint.text, describe(exc))]) from None
     return sock
-
-
-def server_expects_tls(endpoint: str) -> TLSError:
-    """The error of a plaintext connection that the server closed before its
-    first byte (both drivers): an HTTP/2 server answers the preface with its
-    SETTINGS at once, while a TLS-only port (etcd with client TLS, which
-    waits for a ClientHello) just closes.  Not retried: the next dial would
-    meet the same."""
-    return TLSError(
-        [
-            (
-                endpoint,
-                "the server closed the connection before answering HTTP/2:"
-                " the server expects TLS (use an https:// endpoint, or tls=)",
-            )
-        ]
-    )
-
-
-def dial_deadline_passed(endpoint: str) -> DeadlineExceededError:
-    """The error of a call whose deadline passed before its dial completed
-    (both drivers)."""
-    return DeadlineExceededError(
-        f"deadline exceeded connecting to {endpoint}",
-        endpoint=endpoint,
-        connecting=True,
-    )
-
-
-def describe(exc: OSError) -> str:
-    """A short reason for an OSError (ssl errors included), for error messages."""
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS: {describe_ssl_error(exc)}"
-    return exc.strerror or str(exc) or type(exc).__name__
 
 
 class KernelTimeouts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyetcd_wire._streams.resume import (
+from pyetcd_wire._policy.resume import (
     BACKOFF_FIRST,
     BACKOFF_JITTER,
     BACKOFF_MAX,

@@ -25,11 +25,12 @@ import pytest
 
 from pyetcd_wire import TLS
 from pyetcd_wire._async.channel import AsyncChannel
+from pyetcd_wire._client import dial_errors
+from pyetcd_wire._client.tls import channel_settings, default_context
 from pyetcd_wire._policy.endpoints import parse_endpoint
-from pyetcd_wire._sync import tls_socket, transport
+from pyetcd_wire._sync import transport
 from pyetcd_wire._sync.channel import Channel
 from pyetcd_wire._sync.connection import READ_SIZE
-from pyetcd_wire._sync.tls_config import channel_settings, default_context
 from pyetcd_wire._sync.tls_socket import TLSSocket
 from pyetcd_wire.errors import ConnectionFailedError, DeadlineExceededError, TLSError
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
@@ -268,7 +269,7 @@ def test_missing_client_certificate_is_named(serve, certs, version):
     sock = dial(server, client_context(certs))
     with contextlib.closing(sock), pytest.raises(ssl.SSLError) as info:
         sock.recv(READ_SIZE)
-    assert "requires a client certificate" in transport.describe(info.value)
+    assert "requires a client certificate" in dial_errors.describe(info.value)
 
 
 @contextlib.contextmanager
@@ -820,7 +821,7 @@ def test_ssl_error_descriptions_drop_openssl_noise():
         1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)"
     )
     error.reason = "WRONG_VERSION_NUMBER"  # type: ignore[misc]
-    assert tls_socket.describe_ssl_error(error) == (
+    assert dial_errors.describe_ssl_error(error) == (
         "wrong version number (is the endpoint serving TLS?)"
     )
 

@@ -27,7 +27,7 @@ from typing import (
 from .. import _log
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint
-from .._streams.resume import retryable
+from .._policy.resume import retryable
 from ..errors import ClientClosedError, EtcdError
 
 

@@ -12,12 +12,14 @@ from .._core.lease import FIRST_RESPONSE_TIMEOUT
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.keepalive import Keepalive
 from ..metrics import RpcMetrics
-from .auth import CallMetadata
-from .tls_config import TLS, channel_settings
+from .tls import TLS, channel_settings
+from .tokens import CallMetadata
 
 # clientv3 sends its API version as metadata on every call (rpctypes
 # metadatafields.go); etcd counts it in its metrics.
 CLIENT_API_VERSION = "3.7"
+#: Bound on each auto-sync of the endpoints (Go's).
+SYNC_TIMEOUT = 5.0
 
 
 class Options:

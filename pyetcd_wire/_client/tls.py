@@ -15,7 +15,7 @@ import ssl
 from typing import Optional, Tuple, Union
 
 from .._policy.endpoints import Endpoint
-from .tls_socket import describe_ssl_error
+from .dial_errors import describe_ssl_error
 
 # gRPC runs over HTTP/2, which TLS negotiates by ALPN (RFC 7540 §3.3).
 ALPN_PROTOCOLS = ["h2"]

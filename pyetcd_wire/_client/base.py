@@ -12,7 +12,7 @@ from .. import _fork
 from .._policy.balancer import Balancer
 from ..metrics import RpcMetrics
 from .options import Options
-from .tls_config import TLS
+from .tls import TLS
 
 #: The oldest etcd the clients support (reject_old_cluster=True refuses older).
 MIN_CLUSTER_VERSION = (3, 4)
