@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 
 from .._api import kv as kv_api
 from .._api import lease as lease_api
-from .._api import txn as txn_api
+from .._api import op as op_api
 from .._api.compare import Compare
 from .._api.methods import (
     KV_COMPACT,
@@ -187,10 +187,10 @@ class KVCalls:
     ) -> rpc_pb2.TxnResponse:
         """An atomic transaction: if every `compare` holds, run `success`,
         else `failure` (etcd Txn).  `.succeeded` says which branch ran."""
-        request = txn_api.txn_request(compare, success, failure)
+        request = op_api.txn_request(compare, success, failure)
         # A read-only Txn is a read: repeatable, and never cancelled on the
         # server (`_api/methods.py`: KV_TXN_READ).
-        method = KV_TXN_READ if txn_api.is_read_only(request) else KV_TXN
+        method = KV_TXN_READ if op_api.is_read_only(request) else KV_TXN
         return self._call(method, request, rpc_pb2.TxnResponse, timeout)
 
     # --- Lease ------------------------------------------------------------------

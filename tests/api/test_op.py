@@ -9,8 +9,7 @@ import pytest
 
 from pyetcd_wire._api import kv
 from pyetcd_wire._api.compare import Compare
-from pyetcd_wire._api.op import KINDS, Op
-from pyetcd_wire._api.txn import txn_request
+from pyetcd_wire._api.op import KINDS, Op, txn_request
 from pyetcd_wire._proto import rpc_pb2
 
 GET_KWARGS: Dict[str, Any] = {

@@ -7,8 +7,7 @@ from typing import Any, Callable
 import pytest
 
 from pyetcd_wire._api.compare import Compare
-from pyetcd_wire._api.op import Op
-from pyetcd_wire._api.txn import is_read_only, txn_branches, txn_request
+from pyetcd_wire._api.op import Op, is_read_only, txn_branches, txn_request
 from pyetcd_wire._proto import rpc_pb2
 
 
