@@ -6,14 +6,11 @@ are the `KeepAliveBox`'s (_streams/boxes.py, shared with the sync
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Generator, Optional
+from typing import Any, Generator, Optional
 
 from .._proto import rpc_pb2
-from .._streams.boxes import KeepAliveBox
+from .._streams.boxes import KeepAliveBox, KeepAliveOwner
 from .waiting import NO_LOCK, Waiters
-
-if TYPE_CHECKING:
-    from .streams import AsyncStreamWorker
 
 
 class AsyncKeepAlive(KeepAliveBox):
@@ -30,7 +27,7 @@ class AsyncKeepAlive(KeepAliveBox):
     the subscription.
     """
 
-    def __init__(self, worker: AsyncStreamWorker, lease_id: int) -> None:
+    def __init__(self, worker: KeepAliveOwner, lease_id: int) -> None:
         super().__init__(worker, lease_id)
         self._mutex = NO_LOCK
         self._waiters = Waiters()

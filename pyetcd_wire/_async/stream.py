@@ -11,15 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import Callable, List, Optional, Protocol
 
 from .._core.grpc.call import Call
 from .._core.grpc.outcome import call_error
 from .._core.grpc.status import Status
 from ..errors import DeadlineExceededError, EtcdError
 
-if TYPE_CHECKING:
-    from .connection import AsyncConnection
+
+class StreamConnection(Protocol):
+    """What a stream needs of its `AsyncConnection` (typed so, the connection
+    module imports this one)."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def send_messages(
+        self, call: Call, messages: List[bytes], *, end: bool
+    ) -> None: ...
+
+    def message_consumed(self, call: Call, count: int) -> None: ...
+
+    def cancel_call(self, call: Call) -> None: ...
+
+    def close_with(self, error: Optional[EtcdError]) -> None: ...
 
 
 class AsyncStream:
@@ -29,7 +44,7 @@ class AsyncStream:
 
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: StreamConnection,
         call: Call,
         on_news: Optional[Callable[[], None]],
     ) -> None:
@@ -55,7 +70,7 @@ class AsyncStream:
     # --- the StreamPort of a stream worker ------------------------------------------
 
     @property
-    def connection(self) -> AsyncConnection:
+    def connection(self) -> StreamConnection:
         return self._conn
 
     def take_messages(self) -> List[bytes]:

@@ -5,15 +5,12 @@ shared with the sync `Watch`); this adds the waiting (waiting.py)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Generator, Optional
+from typing import Any, Generator, Optional
 
 from .._core.watch import Watcher
 from .._proto import rpc_pb2
-from .._streams.boxes import WatchBox
+from .._streams.boxes import WatchBox, WatchOwner
 from .waiting import NO_LOCK, Waiters
-
-if TYPE_CHECKING:
-    from .streams import AsyncStreamWorker
 
 
 class AsyncWatch(WatchBox):
@@ -28,7 +25,7 @@ class AsyncWatch(WatchBox):
 
     def __init__(
         self,
-        worker: AsyncStreamWorker,
+        worker: WatchOwner,
         watcher: Watcher,
         *,
         create_timeout: Optional[float] = None,

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import Iterator, Optional
 
 from .._proto import rpc_pb2
-from .._streams.boxes import MAX_QUEUED, KeepAliveBox
-
-if TYPE_CHECKING:
-    from .streams import StreamWorker
+from .._streams.boxes import MAX_QUEUED, KeepAliveBox, KeepAliveOwner
 
 
 class KeepAlive(KeepAliveBox):
@@ -32,7 +29,7 @@ class KeepAlive(KeepAliveBox):
     it just ends).
     """
 
-    def __init__(self, worker: StreamWorker, lease_id: int) -> None:
+    def __init__(self, worker: KeepAliveOwner, lease_id: int) -> None:
         super().__init__(worker, lease_id)
         self._cond = threading.Condition(threading.Lock())
         self._mutex = self._cond

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Protocol
 
 from .._core.watch import Watcher
 from .._proto import rpc_pb2
-from .._streams.boxes import WatchBox
+from .._streams.boxes import WatchBox, WatchOwner
 from .reader_role import Sleeper
 
-if TYPE_CHECKING:
-    from .streams import StreamWorker
+
+class WatchReader(WatchOwner, Protocol):
+    """The stream worker, as a watch sees it: it also waits for news, reading
+    the stream itself when nobody else does (`StreamWorker.await_watch`)."""
+
+    def await_watch(
+        self, watch: Watch, ready: Callable[[], bool], deadline: Optional[float]
+    ) -> None: ...
 
 
 class Watch(WatchBox):
@@ -33,7 +39,7 @@ class Watch(WatchBox):
     A context manager: leaving the ``with`` block cancels the watch.
     """
 
-    def __init__(self, worker: StreamWorker, watcher: Watcher) -> None:
+    def __init__(self, worker: WatchReader, watcher: Watcher) -> None:
         super().__init__(worker, watcher)
         self._stream_worker = worker
         self._mutex = threading.Lock()
