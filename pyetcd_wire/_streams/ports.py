@@ -59,6 +59,10 @@ class WatchSink(Protocol):
     _recreated: bool
     created_revision: int
 
+    @property
+    def ended(self) -> bool:
+        """Cancelled by the user, or ended."""
+
     def _on_created(self, revision: int) -> None: ...
 
     def _on_response(self, response: rpc_pb2.WatchResponse, size: int) -> bool:

@@ -23,7 +23,7 @@ Locking: `lock` (the driver's) guards the core and the sinks' registry;
 from __future__ import annotations
 
 import logging
-from typing import Callable, ContextManager, Dict, List, Optional
+from typing import Callable, ContextManager, Dict, List, Optional, Tuple
 
 from google.protobuf.message import DecodeError
 
@@ -245,6 +245,7 @@ class WatchHalf(StreamHalf):
     def _route(self, stream: StreamPort, messages: List[bytes]) -> None:
         queued = 0  # messages now held by a sink
         queued_bytes = 0
+        denied: List[Tuple[WatchSink, Ended]] = []  # creates to make again
         with self._lock:
             core = self._core
             for raw in messages:
@@ -275,9 +276,13 @@ class WatchHalf(StreamHalf):
                         sink._on_created(delivery.revision)
                     elif type(delivery) is Ended:
                         del self._sinks[delivery.watcher]
-                        if not self._recreate_denied(sink, delivery):
+                        if self._may_recreate(sink, delivery):
+                            denied.append((sink, delivery))
+                        else:
                             sink._on_end(delivery.error)
             self._backoff.succeeded()
+        if denied:
+            self._recreate(denied)
         with self._backlog_lock:
             self._backlog += queued_bytes
             stall = self._backlog >= BACKLOG_LIMIT
@@ -299,16 +304,13 @@ class WatchHalf(StreamHalf):
             if sink is not None:
                 sink._on_end(None)
 
-    def _recreate_denied(self, sink: WatchSink, ended: Ended) -> bool:
+    def _may_recreate(self, sink: WatchSink, ended: Ended) -> bool:
         """A create the server refused as not permitted may only have met a
         stream opened with a token that expired since (etcd checks the
         stream's token at each create, and says PermissionDenied; etcd 3.4
-        names a missing token: UserEmptyError): with password auth, get a
-        new token, create the watch again, once, and open the stream anew for
-        it (the others resume on the new stream, as after any reset).  Lock
-        held; True if so.  A client without credentials is told to give
-        some."""
-        watcher = ended.watcher
+        names a missing token: UserEmptyError): with password auth, it is
+        made again once with a new token (`_recreate`).  A client without
+        credentials is told to give some instead.  Lock held."""
         error = ended.error
         denied = isinstance(error, PermissionDeniedError) or (
             error is not None and needs_new_token(error)
@@ -317,22 +319,27 @@ class WatchHalf(StreamHalf):
             assert error is not None
             add_hint(error, NO_CREDENTIALS_HINT)
             return False
-        if (
-            not denied
-            or watcher._was_created
-            or sink._recreated
-            or not self._refresh_token()
-        ):
-            return False
-        sink._recreated = True
-        create = rpc_pb2.WatchCreateRequest()
-        create.CopyFrom(watcher._create)
-        create.watch_id = 0  # the core assigns a new one
-        sink._watcher = self._core.add(create)
-        sink.watch_id = sink._watcher.watch_id
-        self._sinks[sink._watcher] = sink
-        self._restart = True
-        return True
+        return denied and not ended.watcher._was_created and not sink._recreated
+
+    def _recreate(self, denied: List[Tuple[WatchSink, Ended]]) -> None:
+        """Get a new token (I/O, or a task in asyncio: no lock held), then
+        create each refused watch again, and open the stream anew for them
+        (the others resume on the new stream, as after any reset); without a
+        new token, or once the user cancelled it, each ends with its error."""
+        refreshed = self._refresh_token()
+        with self._lock:
+            for sink, ended in denied:
+                if not refreshed or sink.ended:
+                    sink._on_end(ended.error)
+                    continue
+                sink._recreated = True
+                create = rpc_pb2.WatchCreateRequest()
+                create.CopyFrom(ended.watcher._create)
+                create.watch_id = 0  # the core assigns a new one
+                sink._watcher = self._core.add(create)
+                sink.watch_id = sink._watcher.watch_id
+                self._sinks[sink._watcher] = sink
+                self._restart = True
 
     def _stream_ended(self, stream: StreamPort, now: float) -> None:
         error = stream.end_error() or InternalError(

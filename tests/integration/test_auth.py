@@ -15,11 +15,14 @@ from typing import Callable, Dict, List, Optional
 
 import pytest
 
+from pyetcd_wire import Client
 from pyetcd_wire.errors import AuthFailedError, PermissionDeniedError, UserEmptyError
 from pyetcd_wire.testing import EtcdMember
 from tests.async_bridge import AnyClient
 from tests.helpers import internal, token_deleted, wait_for
 
+#: Seconds that only bound a hang (what must not wait ends far sooner).
+HANG_BOUND = 10
 TOKEN_TTL = 2  # seconds (--auth-token-ttl): the tests outlive it
 
 
@@ -175,6 +178,37 @@ def test_a_call_refused_for_its_token_gets_a_new_one(
         spoil_token(c, token)
         call(c, env)
         assert internal(c, lambda t: t._auth.generation) == 2  # one refresh
+
+
+def test_a_watch_refused_for_its_token_gets_one_without_holding_the_worker(secured):
+    """The stream worker gets the new token for a refused watch create with
+    its lock released: Authenticate is a call to the server, and the calls
+    that change watches (watch(), cancel(), request_progress()) need that
+    lock.  The sync worker only (asyncio refreshes in a task)."""
+    with Client(secured.endpoint, username="root", password="rootpw", timeout=10) as c:
+        c.get(b"/a/k")  # the first token
+        spoil_token(c, None)  # the Watch stream opens without one: refused
+        started, release = threading.Event(), threading.Event()
+        refresh = c._auth.refresh
+
+        def slow_refresh(seen: int) -> None:
+            started.set()
+            release.wait(HANG_BOUND)
+            refresh(seen)
+
+        c._auth.refresh = slow_refresh  # type: ignore[method-assign]
+        watcher = threading.Thread(target=lambda: c.watch(b"/a/k").cancel())
+        watcher.start()
+        assert started.wait(HANG_BOUND)
+        asker = threading.Thread(target=c.request_progress)  # takes the lock
+        asker.start()
+        asker.join(HANG_BOUND)
+        released = not asker.is_alive()
+        release.set()
+        watcher.join(HANG_BOUND)
+        assert released, "request_progress() waited for the token refresh"
+        assert not watcher.is_alive()
+        assert c._auth.generation == 2  # one refresh, and the watch was made
 
 
 def test_calls_carry_a_token_and_survive_its_expiry(secured, client_class):
