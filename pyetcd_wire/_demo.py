@@ -34,7 +34,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"started a 3-member etcd {version} cluster (pids {pids})")
         print(f"  at {', '.join(cluster.endpoints)}\n")
         with Client(cluster.endpoints, timeout=5, keepalive_time=5) as client:
-            tour(client, cluster.endpoints[0], args.calls)
+            tour(client, cluster.endpoints[0])
             lock_tour(client)
             asyncio.run(async_tour(cluster.endpoints))
             failover_tour(client, cluster)
@@ -47,7 +47,14 @@ def show(what: str, result: object) -> None:
     print(f"  {what:<44} -> {result}")
 
 
-def tour(client: Client, endpoint: str, calls: int) -> None:
+def tour(client: Client, endpoint: str) -> None:
+    kv_tour(client, endpoint)
+    txn_tour(client)
+    watch_and_lease_tour(client, endpoint)
+    errors_tour(client)
+
+
+def kv_tour(client: Client, endpoint: str) -> None:
     print("KV")
     rev = client.put("/demo/greeting", "hello from pyetcd-wire").header.revision
     show('put("/demo/greeting", ...)', f"revision {rev}")
@@ -61,6 +68,8 @@ def tour(client: Client, endpoint: str, calls: int) -> None:
         client.get("/demo/", prefix=True, count_only=True).count,
     )
 
+
+def txn_tour(client: Client) -> None:
     print("\ntransactions")
     response = client.txn(
         compare=[Compare.value("/demo/greeting") == "hello from pyetcd-wire"],
@@ -72,6 +81,8 @@ def tour(client: Client, endpoint: str, calls: int) -> None:
         "txn(value == old: put new, get)", f"succeeded={response.succeeded}, {value!r}"
     )
 
+
+def watch_and_lease_tour(client: Client, endpoint: str) -> None:
     print("\nwatches and leases")
     with client.watch("/demo/", prefix=True, prev_kv=True) as watch:
         etcdctl([endpoint], "put", "/demo/greeting", "changed by etcdctl")
@@ -99,6 +110,8 @@ def tour(client: Client, endpoint: str, calls: int) -> None:
     etcdctl([endpoint], "lease", "revoke", f"{lease.ID:x}")
     show("etcdctl lease revoke", f"key there: {client.get('/demo/alive').count}")
 
+
+def errors_tour(client: Client) -> None:
     print("\nerrors are typed")
     old = client.put("/demo/counter", "1").header.revision
     latest = client.put("/demo/counter", "2").header.revision

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from typing import Any, List, Optional, Union
+from typing import Any, Callable, List, Optional, Union
 
 from .. import _log
 from .._client.dial_errors import (
@@ -157,7 +157,6 @@ class AsyncChannel:
 
     async def _dial(self) -> AsyncConnection:
         endpoint = self.endpoint
-        loop = asyncio.get_running_loop()
         core = GrpcConnection(
             authority=endpoint.authority,
             max_send_message_size=self.max_send_message_size,
@@ -172,6 +171,22 @@ class AsyncChannel:
         def protocol() -> AsyncConnection:
             return AsyncConnection(core, endpoint.text, keepalive)
 
+        conn = await self._open(protocol)
+        if self._closed:  # closed while dialing
+            conn.close()
+            raise ConnectionLostError("channel is closed", not_processed=True)
+        old, self.current = self.current, conn
+        if old is not None and old is not conn and not old.active:
+            old.close()  # one with calls in flight drains (GOAWAY lets them)
+        self._conns = [c for c in self._conns if not c.socket_closed.done()]
+        self._conns.append(conn)
+        return conn
+
+    async def _open(self, protocol: Callable[[], AsyncConnection]) -> AsyncConnection:
+        """The socket (and TLS, with ALPN h2) to the endpoint within
+        dial_timeout; its failures as the sync driver names them."""
+        endpoint = self.endpoint
+        loop = asyncio.get_running_loop()
         tls = self.ssl_context
         server_hostname = (self._server_name or host_name(endpoint)) if tls else None
         try:
@@ -208,14 +223,6 @@ class AsyncChannel:
             if refusal is not None:
                 transport.abort()
                 raise TLSError([(endpoint.text, refusal)])
-        if self._closed:  # closed while dialing
-            conn.close()
-            raise ConnectionLostError("channel is closed", not_processed=True)
-        old, self.current = self.current, conn
-        if old is not None and old is not conn and not old.active:
-            old.close()  # one with calls in flight drains (GOAWAY lets them)
-        self._conns = [c for c in self._conns if not c.socket_closed.done()]
-        self._conns.append(conn)
         return conn
 
     def silent_since(self, when: float) -> bool:

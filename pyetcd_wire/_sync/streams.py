@@ -420,31 +420,12 @@ class StreamWorker:
         if self._dirty or now >= self._tend_at:
             # The slow part of a turn; an event arriving on a quiet loop skips
             # it (one poll, one recv, the routing).
-            with self._lock:
-                if self._closed:
-                    return True
-                if not self._idle():
-                    self._idle_since = None
-                elif self._idle_since is None:
-                    self._idle_since = now
-                elif worker and now - self._idle_since >= LINGER:
-                    self._thread = None
-                    self._idle_since = None
-                    return True
-            if len(self._leases):
-                # A renewal may wait unread in the socket (nobody had the
-                # role): read it before a deadline declares the lease lost.
-                self._pump()
-                self._watches.read(now)
-                self._leases.read(now)
-            self._watches.tend(now, self._open, self._send)
-            self._leases.tend(now, self._open, self._send)
-            self._tend_at = self._next_wakeup(now, self._idle_since)
-            self._poll_sockets()
-            self._dirty = False
-            if self._read_since(now):
-                # This look read a socket (the pump above, or a stream opened
-                # on a connection that first drained what had come): what it
+            looked = self._look(now, worker=worker)
+            if looked is None:
+                return True
+            if looked:
+                # This look read a socket (the pump, or a stream opened on a
+                # connection that first drained what had come): what it
                 # routed may be what the caller waits for, and the socket may
                 # be empty now.  End the turn instead of waiting in poll().
                 max_wait = 0.0
@@ -477,6 +458,35 @@ class StreamWorker:
         if worker and self._role.followed:
             self._role.release(WORKER)  # hand over; the caller's release is a no-op
         return False
+
+    def _look(self, now: float, *, worker: bool) -> Optional[bool]:
+        """Look after the streams and timers (reader role held): open, send,
+        resume, close, and find when to look next.  None when the worker
+        should exit (idle for LINGER, or closed); else whether a socket was
+        read meanwhile."""
+        with self._lock:
+            if self._closed:
+                return None
+            if not self._idle():
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = now
+            elif worker and now - self._idle_since >= LINGER:
+                self._thread = None
+                self._idle_since = None
+                return None
+        if len(self._leases):
+            # A renewal may wait unread in the socket (nobody had the role):
+            # read it before a deadline declares the lease lost.
+            self._pump()
+            self._watches.read(now)
+            self._leases.read(now)
+        self._watches.tend(now, self._open, self._send)
+        self._leases.tend(now, self._open, self._send)
+        self._tend_at = self._next_wakeup(now, self._idle_since)
+        self._poll_sockets()
+        self._dirty = False
+        return self._read_since(now)
 
     def _keepalive_next(self) -> Optional[float]:
         """When a polled connection next needs a keepalive check."""
