@@ -42,6 +42,8 @@ from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Set, Tuple
 
 import pytest
 
+from tests import missing
+
 #: Collections per check: PyPy may need more than one to run every finalizer
 #: (an object's finalizer can keep another alive until the next one).
 GC_PASSES = 3 if sys.implementation.name == "pypy" else 1
@@ -184,6 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # A Python-level handler is reset to the default in a child at exec.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    missing.configure(config)
     _hypothesis_without_clocks()
 
 

@@ -4,6 +4,7 @@ on CPython and PyPy alike; what a module-scoped fixture holds does not."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -52,8 +53,13 @@ def test_closes_what_it_opens(shared):
 """
 
 
-def test_each_leak_fails_the_test_that_made_it(pytester: pytest.Pytester) -> None:
+def test_each_leak_fails_the_test_that_made_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conftest = (Path(__file__).parent / "conftest.py").read_text()
+    # The conftest imports `tests.missing` from the repository.
+    paths = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
     pytester.makeconftest(conftest.replace("THREAD_GRACE = 10.0", "THREAD_GRACE = 0.2"))
     pytester.makeini("[pytest]\nfilterwarnings = error\n")
     pytester.makepyfile(test_leaky=LEAKY)

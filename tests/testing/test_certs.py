@@ -18,6 +18,7 @@ from pyetcd_wire.testing import (
     make_certificates,
 )
 from pyetcd_wire.testing import certs as certs_module
+from tests.missing import missing
 
 
 def openssl_text(cert: str, *args: str) -> str:
@@ -36,7 +37,7 @@ def made(tmp_path: Path) -> Certificates:
     try:
         return make_certificates(tmp_path / "certs", client_name="root")
     except OpensslNotFoundError as exc:
-        pytest.skip(str(exc))
+        missing(str(exc))
 
 
 def test_the_files_and_what_they_name(made: Certificates, tmp_path: Path) -> None:
