@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import threading
 import time
-from typing import Any, Callable, List, Sequence, TypeVar
+from typing import Any, Callable, List, Optional, Sequence, TypeVar
 
 from pyetcd_wire._sync.keepalive import KeepAlive
 from pyetcd_wire._sync.reader_role import WORKER
@@ -154,3 +156,71 @@ def keep_alive_subscriptions(client: Any, lease_id: int) -> int:
         return lease.subscribers if lease else 0
 
     return internal(client, count)
+
+
+class Acceptor:
+    """A listener (by default TCP on 127.0.0.1, a free port) whose thread
+    accepts connections and runs `handle(conn)` on a thread of its own for
+    each; the connection is closed when `handle` returns.  What `handle`
+    raises is not caught: pytest reports a thread's exception as an error.
+
+    `close()` wakes the accept (shutdown(): close() alone leaves the thread
+    blocked in accept() for good), shuts down every connection it accepted
+    and every socket given to `track` (waking a `handle` blocked reading
+    one), and joins every thread, so that their sockets are closed before
+    the leak check looks (on a loaded machine a thread could still be about
+    to close one)."""
+
+    def __init__(
+        self,
+        handle: Callable[[socket.socket], None],
+        listener: Optional[socket.socket] = None,
+    ) -> None:
+        self.listener = listener or socket.create_server(("127.0.0.1", 0))
+        #: "127.0.0.1:PORT" (None for a unix socket).
+        self.address: Optional[str] = None
+        if self.listener.family != socket.AF_UNIX:
+            host, port = self.listener.getsockname()[:2]
+            self.address = f"{host}:{port}"
+        #: Connections accepted so far.
+        self.count = 0
+        self._handle = handle
+        self._sockets: List[socket.socket] = []
+        self._threads: List[threading.Thread] = []
+        self._spawn(self._accept)
+
+    def track(self, sock: socket.socket) -> None:
+        """Shut `sock` down too on `close()` (a handler's own socket)."""
+        self._sockets.append(sock)
+
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.count += 1
+            self.track(conn)
+            self._spawn(self._serve, conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            self._handle(conn)
+
+    def close(self, timeout: float = 10.0) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        self._threads[0].join(timeout)
+        self.listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):  # closed, or detached (TLS)
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads[1:]:
+            thread.join(timeout)
+        alive = [thread for thread in self._threads if thread.is_alive()]
+        assert not alive, f"a connection's handler never ended: {alive}"

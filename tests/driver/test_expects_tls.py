@@ -6,9 +6,6 @@ dead connection with a ConnectionLostError, and the call dialed again)."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 from typing import Iterator, Tuple
 
 import pytest
@@ -16,26 +13,16 @@ import pytest
 from pyetcd_wire._async.channel import AsyncChannel
 from pyetcd_wire.errors import TLSError
 from tests.aio import run
+from tests.helpers import Acceptor
 
 
 @pytest.fixture
 def closing_port() -> Iterator[Tuple[str, int]]:
     """A port that closes every connection at once, answering nothing (as a
     TLS-only port answers a client that does not start a handshake)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = listener.accept()
-                conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[:2]
-    listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
-    listener.close()
-    thread.join(timeout=10)
+    acceptor = Acceptor(lambda conn: None)  # the connection is closed after
+    yield acceptor.listener.getsockname()[:2]
+    acceptor.close()
 
 
 def test_a_connection_ended_before_the_call_starts_is_a_tls_error(

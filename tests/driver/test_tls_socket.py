@@ -36,7 +36,7 @@ from pyetcd_wire.errors import ConnectionFailedError, DeadlineExceededError, TLS
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import RequestEnded
 from tests.aio import run
-from tests.helpers import in_threads, wait_for
+from tests.helpers import Acceptor, in_threads, wait_for
 from tests.tls_certs import Certs, make_certs
 
 Handler = Callable[[ssl.SSLSocket], None]
@@ -80,31 +80,13 @@ class TLSServer:
         self.errors: List[BaseException] = []
         self.sni: List[Optional[str]] = []
         context.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)
+        listener = None
         if unix_path:
-            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.listener.bind(unix_path)
-            self.endpoint = f"unixs://{unix_path}"
-        else:
-            self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.listener.bind(("127.0.0.1", 0))
-            self.port = self.listener.getsockname()[1]
-            self.endpoint = f"127.0.0.1:{self.port}"
-        self.listener.listen(8)
-        self._threads: List[threading.Thread] = []
-        self._spawn(self._accept)
-
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                raw, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            self._spawn(self._serve, raw)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(unix_path)
+            listener.listen(8)
+        self._acceptor = Acceptor(self._serve, listener)
+        self.endpoint = self._acceptor.address or f"unixs://{unix_path}"
 
     def _serve(self, raw: socket.socket) -> None:
         try:
@@ -113,18 +95,9 @@ class TLSServer:
                 self.handler(conn)
         except Exception as exc:
             self.errors.append(exc)
-        finally:
-            raw.close()
 
     def close(self) -> None:
-        # shutdown() wakes the thread blocked in accept(), which close()
-        # alone does not (it stayed blocked for good: a leaked thread).
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self._threads[0].join(10.0)
-        self.listener.close()
-        for thread in self._threads[1:]:
-            thread.join(10.0)
+        self._acceptor.close()
 
 
 @pytest.fixture
@@ -274,30 +247,20 @@ def test_missing_client_certificate_is_named(serve, certs, version):
 
 @contextlib.contextmanager
 def raw_server(behaviour: Callable[[socket.socket], None]) -> Iterator[socket.socket]:
-    """A plain TCP listener running `behaviour` on its first connection.  On
-    exit the listener is closed and the thread joined, so the connection is
-    closed before the leak check looks (on a loaded machine the thread could
-    still be about to close it)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
+    """A plain TCP listener running `behaviour` on each connection (a dial
+    makes one).  On exit the listener and the connection are closed and the
+    threads joined (tests.helpers.Acceptor).  The client may reset the
+    connection: an OSError ends `behaviour` quietly."""
 
-    def run() -> None:
+    def quietly(conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
-            conn, _ = listener.accept()
-            with conn:
-                behaviour(conn)
+            behaviour(conn)
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    acceptor = Acceptor(quietly)
     try:
-        yield listener
+        yield acceptor.listener
     finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # wakes an accept() still waiting
-        listener.close()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the raw server's connection never ended"
+        acceptor.close()
 
 
 def _dial_raw(listener: socket.socket, certs: Certs, timeout: float = 5.0) -> None:

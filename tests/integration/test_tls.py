@@ -19,6 +19,7 @@ import pyetcd_wire as etcd
 from pyetcd_wire.errors import ConnectionFailedError, EtcdError, TLSError
 from pyetcd_wire.testing import EtcdMember, EtcdTLS
 from tests.async_bridge import ClientClass
+from tests.helpers import Acceptor
 from tests.tls_certs import Certs, make_certs
 
 # Failures must come fast: no endpoint will ever succeed.
@@ -85,29 +86,20 @@ class Dials:
     def __init__(self, target: str) -> None:
         host, port = target.rsplit("/", 1)[-1].rsplit(":", 1)
         self._target = (host, int(port))
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        self.count = 0
-        self._threads: List[threading.Thread] = []
-        self._sockets: List[socket.socket] = []
-        self._spawn(self._accept)
+        self._acceptor = Acceptor(self._forward)
+        self.address = self._acceptor.address
 
-    def _spawn(self, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
-        self._threads.append(thread)
-        thread.start()
+    @property
+    def count(self) -> int:
+        return self._acceptor.count
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            self.count += 1
-            upstream = socket.create_connection(self._target)
-            self._sockets += [conn, upstream]
-            self._spawn(self._pipe, conn, upstream)
-            self._spawn(self._pipe, upstream, conn)
+    def _forward(self, conn: socket.socket) -> None:
+        with socket.create_connection(self._target) as upstream:
+            self._acceptor.track(upstream)
+            back = threading.Thread(target=self._pipe, args=(upstream, conn))
+            back.start()
+            self._pipe(conn, upstream)
+            back.join()
 
     @staticmethod
     def _pipe(src: socket.socket, dst: socket.socket) -> None:
@@ -121,17 +113,7 @@ class Dials:
             dst.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
-        self._threads[0].join(5)
-        self._listener.close()
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        for thread in self._threads[1:]:
-            thread.join(5)
-        for sock in self._sockets:
-            sock.close()
+        self._acceptor.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import ssl
 import subprocess
-import threading
 from pathlib import Path
 from typing import List
 
@@ -18,6 +17,7 @@ from pyetcd_wire.testing import (
     make_certificates,
 )
 from pyetcd_wire.testing import certs as certs_module
+from tests.helpers import Acceptor
 from tests.missing import missing
 
 
@@ -61,26 +61,23 @@ def handshake(made: Certificates, host: str) -> List[str]:
     client_ctx = ssl.create_default_context(cafile=made.ca)
     client_ctx.load_cert_chain(made.client_cert, made.client_key)
     seen: List[str] = []
-    with socket.create_server(("127.0.0.1", 0)) as listener:
 
-        def serve() -> None:
-            conn, _ = listener.accept()
-            with server_ctx.wrap_socket(conn, server_side=True) as tls:
-                subject = dict(pair[0] for pair in tls.getpeercert()["subject"])
-                seen.append(subject["commonName"])
-                tls.sendall(b"x")
+    def serve(conn: socket.socket) -> None:
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            subject = dict(pair[0] for pair in tls.getpeercert()["subject"])
+            seen.append(subject["commonName"])
+            tls.sendall(b"x")
 
-        thread = threading.Thread(target=serve)
-        thread.start()
-        try:
-            address = ("127.0.0.1", listener.getsockname()[1])
-            with (
-                socket.create_connection(address, timeout=10) as raw,
-                client_ctx.wrap_socket(raw, server_hostname=host) as tls,
-            ):
-                assert tls.recv(1) == b"x"
-        finally:
-            thread.join(10)
+    server = Acceptor(serve)
+    try:
+        address = server.listener.getsockname()[:2]
+        with (
+            socket.create_connection(address, timeout=10) as raw,
+            client_ctx.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            assert tls.recv(1) == b"x"
+    finally:
+        server.close()
     return seen
 
 
