@@ -272,11 +272,14 @@ def _dial_raw(listener: socket.socket, certs: Certs, timeout: float = 5.0) -> No
 
 def test_handshake_is_bounded_by_the_dial_timeout(certs):
     done = threading.Event()
-    with raw_server(lambda conn: done.wait(10)) as listener:
+    with raw_server(lambda conn: done.wait(30)) as listener:
         started = time.monotonic()
+        # The dial's own timeout ended it: one that waited for the server
+        # would fail 30 s later, as "the server closed the connection during
+        # the TLS handshake" (no upper bound: a loaded machine wakes late).
         with pytest.raises(ConnectionFailedError, match="no TLS handshake within"):
             _dial_raw(listener, certs, timeout=0.3)
-        assert 0.25 < time.monotonic() - started < 3.0
+        assert time.monotonic() - started > 0.25  # not before its timeout
         done.set()
 
 
@@ -430,9 +433,9 @@ def test_kernel_timeouts_pass_through(serve, certs):
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
     assert raw != bytes(16)
     started = time.monotonic()
-    with pytest.raises(BlockingIOError):
+    with pytest.raises(BlockingIOError):  # the timeout fired: the echo says nothing
         sock.recv(READ_SIZE)
-    assert 0.02 < time.monotonic() - started < 2.0
+    assert time.monotonic() - started > 0.02  # not before it
     timeouts.for_receive(None)
     assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == bytes(16)
     sock.send(b"after")
