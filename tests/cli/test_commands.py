@@ -8,7 +8,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -246,20 +248,38 @@ def test_lock_runs_a_command_while_holding(
         "Error: exit status 3\n",
     )
     # An etcdctl lock holder excludes ours: ours runs only after it let go,
-    # that is after its command ended (and left `released` behind).
-    released = tmp_path / "released"
+    # that is after its command ended (and left `released` behind).  The
+    # holder lets go once ours waits behind it (its key is the second), not
+    # after a while, which a loaded machine may let pass before ours asks.
+    released, go = tmp_path / "released", tmp_path / "go"
     hold = tmp_path / "hold.sh"  # a script, not sh -c: no "--" needed
-    hold.write_text(f"sleep 1.5\ntouch {released}\n")
+    hold.write_text(f"while [ ! -e {go} ]; do sleep 0.01; done\ntouch {released}\n")
     endpoints = f"--endpoints={cli_etcd.endpoint}"
+
+    def queued() -> int:
+        return client.get(f"{name}/", prefix=True, count_only=True).count
+
     with subprocess.Popen(
         [etcdctl_binary, endpoints, "lock", name, "sh", str(hold)],
         env={**os.environ, "ETCDCTL_API": "3"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     ) as holder:
-        wait_for(lambda: client.get(f"{name}/", prefix=True, count_only=True).count)
+        wait_for(lambda: queued() == 1)
         after = f"import os, sys; sys.exit(not os.path.exists({str(released)!r}))"
-        assert ours("lock", name, "--", sys.executable, "-c", after).code == 0
+        codes: List[int] = []
+
+        def lock() -> None:
+            codes.append(ours("lock", name, "--", sys.executable, "-c", after).code)
+
+        thread = threading.Thread(target=lock)
+        thread.start()
+        try:
+            wait_for(lambda: queued() == 2, timeout=30)
+        finally:
+            go.touch()
+            thread.join(30)
+        assert codes == [0]
         holder.wait(timeout=10)
 
 
