@@ -61,6 +61,54 @@ def test_the_files_a_page_names_are_in_the_repository(page: Path) -> None:
     assert missing == []
 
 
+#: A Markdown link's target.
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def prose(page: Path) -> List[str]:
+    """The page's lines outside fenced code blocks."""
+    lines, fenced = [], False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
+def anchors(page: Path) -> List[str]:
+    """The page's headings as GitHub names their anchors: lower case, no
+    punctuation but hyphens and underscores, spaces as hyphens."""
+    return [
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in prose(page)
+        if line.startswith("#")
+    ]
+
+
+def test_every_link_between_the_pages_leads_somewhere() -> None:
+    """`[...](getting-started.md)`, `(../README.md)`, `(api.md#endpoints)`:
+    a page of the repository, and a heading of it (the check above looks
+    only at paths that start with a top-level folder)."""
+    broken, checked = [], 0
+    for page in pages():
+        where = page.relative_to(ROOT)
+        for line in prose(page):
+            for target in _LINK.findall(line):
+                if re.match(r"[a-z]+:", target):
+                    continue  # https:, mailto:
+                checked += 1
+                path, _, anchor = target.partition("#")
+                dest = (page.parent / path).resolve() if path else page
+                rel = dest.relative_to(ROOT).as_posix() if ROOT in dest.parents else ""
+                if not rel or not tracked(rel):
+                    broken.append(f"{where}: {target} (no such file)")
+                elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+                    broken.append(f"{where}: {target} (no such heading)")
+    assert checked > 50  # the pages link to each other: the pattern finds them
+    assert broken == []
+
+
 def test_the_readme_layout_names_what_is_there() -> None:
     """Every path in the README's Layout, and every module a line's
     description names (in that line's folder, or from the root if it has a
