@@ -151,7 +151,7 @@ class AsyncConnection(asyncio.Protocol):
             self.dead = error or ConnectionLostError(
                 f"{self.endpoint}: connection lost: {reason}", endpoint=self.endpoint
             )
-            _log.connection_lost(self.endpoint, reason)
+            _log.connection_lost(self.endpoint, error or reason)
         self._stop_timers()
         self._dispatch(self._core.connection_lost(reason, error))
         if not self.socket_closed.done():

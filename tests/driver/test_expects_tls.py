@@ -6,6 +6,7 @@ dead connection with a ConnectionLostError, and the call dialed again)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator, Tuple
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from pyetcd_wire._async.channel import AsyncChannel
 from pyetcd_wire.errors import TLSError
 from tests.aio import run
+from tests.async_bridge import ClientClass
 from tests.helpers import Acceptor
 
 
@@ -43,3 +45,26 @@ def test_a_connection_ended_before_the_call_starts_is_a_tls_error(
             await channel.wait_closed()
 
     run(main())
+
+
+def test_the_lost_connection_is_logged_with_the_tls_error(
+    closing_port: Tuple[str, int],
+    client_class: ClientClass,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Both drivers log the connection a TLS-only port closed with the
+    TLSError's words (docs/logging.md), not just "the server closed the
+    connection" (the asyncio driver logged the bare reason)."""
+    caplog.set_level(logging.WARNING, logger="pyetcd_wire")
+    host, port = closing_port
+    endpoint = f"{host}:{port}"
+    with client_class(endpoint, timeout=10) as client, pytest.raises(TLSError):
+        client.get(b"k")
+    lost = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "pyetcd_wire.connection"
+        and r.getMessage().startswith(f"connection to {endpoint} lost: ")
+    ]
+    assert lost
+    assert all("the server expects TLS" in message for message in lost)
