@@ -179,16 +179,15 @@ def _look_path(name: str) -> str:
     Raises:
         CliError: LookPath found no program (with its message).
     """
-    if name != "/" and ("/" in name or not name):
+    if name == "/":  # LookPath checks a name with a slash itself: no program
+        raise CliError(EXIT_ERROR, f"exec: {go_quote(name)}: permission denied")
+    if "/" in name or not name:
         return name
-    found = None if name == "/" else shutil.which(name)
-    if found:
-        return found
-    # LookPath checks a name with a slash itself: a directory is no program.
-    reason = (
-        "permission denied" if name == "/" else "executable file not found in $PATH"
-    )
-    raise CliError(EXIT_ERROR, f"exec: {go_quote(name)}: {reason}")
+    found = shutil.which(name)
+    if not found:
+        reason = "executable file not found in $PATH"
+        raise CliError(EXIT_ERROR, f"exec: {go_quote(name)}: {reason}")
+    return found
 
 
 def run_elect(ctx: Context, args: argparse.Namespace) -> None:
