@@ -47,16 +47,10 @@ class KeepAlive(KeepAliveBox):
         """Block until etcd answered the first renewal (bounded by `deadline`,
         monotonic, and by the lease's first-response deadline); raise as
         `_first_renewal_outcome` if there is none."""
+        timeout = None if deadline is None else deadline - time.monotonic()
         try:
             with self._cond:
-                while not self._answered_or_over():
-                    if deadline is None:
-                        self._cond.wait()
-                        continue
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
+                self._cond.wait_for(self._answered_or_over, timeout)
         except BaseException:
             self.close()  # interrupted (KeyboardInterrupt): nothing stays behind
             raise
