@@ -155,9 +155,7 @@ def _shared(registry: Any, names: list[str]) -> dict[str, Any]:
         ValueError: `registry` refused one (its name is taken); the ones
             registered by this call are unregistered and forgotten.
     """
-    series = _SHARED.get(registry)
-    if series is None:
-        series = _SHARED.setdefault(registry, {})
+    series = _SHARED.setdefault(registry, {})
     found: dict[str, Any] = {}
     made: list[str] = []
     try:
