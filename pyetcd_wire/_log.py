@@ -8,9 +8,10 @@ Theory of operation:
   of a unary call, DEBUG), ``.auth`` (tokens obtained and replaced),
   ``.watch`` (Watch stream resumes, with each watch's revision) and
   ``.lease`` (lost leases, LeaseKeepAlive stream resumes).
-* Who logs: the drivers (`_sync`, `_async`), the channel pool and the
-  stream halves (`_streams`), through the functions below, so both clients
-  say the same words.  `_core` and `_policy` never log: they return the
+* Who logs: the drivers (`_sync`, `_async`) and the channel pool, through
+  the functions below, so both clients say the same words; the stream
+  halves (`_streams`, which both clients run) on ``.watch`` and ``.lease``
+  themselves.  `_core` and `_policy` never log: they return the
   facts (`Balancer.failed` returns the endpoint's record with its
   quarantine), and the caller that acts on them logs.
 * Nothing is logged on a call that succeeds at its first attempt, nor per
@@ -63,11 +64,11 @@ def dialed(endpoint: str, tls: bool, failed: int) -> None:
 
 
 def dial_failed(failures: Sequence[Tuple[str, str]], in_a_row: int) -> None:
-    """A `ConnectionFailedError`'s (endpoint, reason) pairs; the dial is the
-    `in_a_row`-th to fail in a row.  Only the first is a WARNING: during an
-    outage every call dials again (each retry, every 25 ms with one
-    endpoint), and one line says the endpoint is down; `dialed` says when
-    it is back."""
+    """A `ConnectionFailedError`'s or `TLSError`'s (endpoint, reason) pairs;
+    the dial is the `in_a_row`-th to fail in a row.  Only the first is a
+    WARNING: during an outage every call dials again (each retry, every
+    25 ms with one endpoint), and one line says the endpoint is down;
+    `dialed` says when it is back."""
     level = logging.WARNING if in_a_row == 1 else logging.DEBUG
     if not connection_log.isEnabledFor(level):
         return

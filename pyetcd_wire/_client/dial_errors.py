@@ -47,10 +47,11 @@ class HandshakeEOFError(ConnectionError):
     """The server closed the connection during the TLS handshake."""
 
 
-#: ssl errors that say the two sides' TLS settings disagree, as opposed to
-#: the connection breaking (EOF, reset), which a later dial may not meet.
-#: grpc-go likewise fails a dial at once on a handshake error that is not
-#: temporary (an x509 verification failure, a TLS alert).
+#: ssl errors that say the connection broke during the handshake (EOF,
+#: reset), which a later dial may not meet; every other ssl error says the
+#: two sides' TLS settings disagree.  grpc-go likewise fails a dial at once
+#: on a handshake error that is not temporary (an x509 verification failure,
+#: a TLS alert).
 _TRANSIENT_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)
 
 

@@ -81,7 +81,9 @@ def may_retry(retry: RetryClass, error: EtcdError, endpoint_count: int) -> bool:
     Never on an error that says another attempt cannot change the answer
     (`retryable` False): a refusal of our own before anything was sent (a
     message over max_send_message_size, a closed client), or one of etcd's
-    typed refusals.  grpc refuses an oversized message locally with
+    typed refusals.  A learner's refusal (NotSupportedForLearnerError) is
+    the exception: it is retried when there is another endpoint, a voting
+    member that will not refuse.  grpc refuses an oversized message locally with
     RESOURCE_EXHAUSTED, and Go's client does not retry it either.
     """
     if retry is RetryClass.NONE:
@@ -238,7 +240,7 @@ class UnaryRetry:
         self.refreshes = 0
         # Why the call has had no connection since (see `surfaced`).
         self._unreached: Optional[ConnectionFailedError] = None
-        # Endpoint -> why TLS failed with it, for `_tls_step`.
+        # Endpoint -> why TLS failed with it, for `_tls_step` and `surfaced`.
         self._tls_failures: Dict[str, str] = {}
 
     def after(

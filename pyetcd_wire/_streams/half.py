@@ -18,7 +18,7 @@ class StreamHalf:
     what to do once it opened (`_opened`) or failed to (`_open_failed`)."""
 
     #: The stream's name and what `_live` counts, in log records; the
-    #: half's logger (`_log`).
+    #: half's logger (one of `_log`'s).
     NAME = ""
     USERS = "user(s)"
     log = _log.connection_log
