@@ -142,11 +142,12 @@ class AsyncConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         reason = str(exc) if exc else "the server closed the connection"
-        error: Optional[EtcdError] = None
-        if self._plaintext and not self._core.server_preface_received:
-            # Lost (EOF, reset, broken pipe) before the server's preface, in
-            # plaintext: a TLS-only port.  (If we closed it, `dead` is set.)
-            error = server_expects_tls(self.endpoint)
+        # A TLS-only port's TLSError, or None.  (If we closed it, `dead` is set.)
+        error = server_expects_tls(
+            self.endpoint,
+            plaintext=self._plaintext,
+            answered=self._core.server_preface_received,
+        )
         if self.dead is None:
             self.dead = error or ConnectionLostError(
                 f"{self.endpoint}: connection lost: {reason}", endpoint=self.endpoint

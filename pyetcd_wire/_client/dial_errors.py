@@ -99,12 +99,18 @@ def host_name(endpoint: Endpoint) -> str:
     return endpoint.host
 
 
-def server_expects_tls(endpoint: str) -> TLSError:
-    """The error of a plaintext connection that the server closed before its
-    first byte (both drivers): an HTTP/2 server answers the preface with its
-    SETTINGS at once, while a TLS-only port (etcd with client TLS, which
-    waits for a ClientHello) just closes.  Not retried: the next dial would
-    meet the same."""
+def server_expects_tls(
+    endpoint: str, *, plaintext: bool, answered: bool
+) -> Optional[TLSError]:
+    """The error of a connection the server ended (EOF, reset, broken pipe),
+    for both drivers: a TLSError if it was `plaintext` and the server had
+    not `answered` (sent its preface, RFC 9113 §3.4).  An HTTP/2 server
+    answers the preface with its SETTINGS at once, while a TLS-only port
+    (etcd with client TLS, which waits for a ClientHello) just closes.  Not
+    retried: the next dial would meet the same.  None: a connection lost as
+    any other."""
+    if not plaintext or answered:
+        return None
     return TLSError(
         [
             (

@@ -747,12 +747,14 @@ class Connection:
             _log.connection_lost(self.endpoint, reason if error is None else error)
 
     def _lost_by_peer(self, reason: str) -> Optional[EtcdError]:
-        """The socket failed or ended (EOF, reset, broken pipe).  Before the
-        server's preface, on a plaintext socket, that is a TLS-only port
-        (`server_expects_tls`), whose error is returned."""
-        error = None
-        if self._plaintext and not self._core.server_preface_received:
-            error = dial_errors.server_expects_tls(self.endpoint)
+        """The socket failed or ended (EOF, reset, broken pipe).  Returns the
+        TLSError of a TLS-only port (`dial_errors.server_expects_tls`), if it
+        was one."""
+        error = dial_errors.server_expects_tls(
+            self.endpoint,
+            plaintext=self._plaintext,
+            answered=self._core.server_preface_received,
+        )
         self._lost(reason, error)
         return error
 
