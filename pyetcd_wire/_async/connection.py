@@ -45,7 +45,7 @@ import time
 from typing import Any, Callable, List, Optional, Tuple
 
 from .. import _log
-from .._client.dial_errors import server_expects_tls
+from .._client.dial_errors import server_expects_tls, still_expects_tls
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
@@ -63,7 +63,6 @@ from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
     EtcdError,
-    TLSError,
 )
 from .stream import AsyncStream
 
@@ -368,12 +367,8 @@ class AsyncConnection(asyncio.Protocol):
     # --- plumbing --------------------------------------------------------------
 
     def _check_usable(self) -> None:
-        if isinstance(self.dead, TLSError):
-            # Not a lost connection to retry: the server expects TLS.  (It
-            # can end between the dial and the call's start.)
-            raise TLSError(self.dead.failures)
         if self.dead is not None:
-            raise ConnectionLostError(
+            raise still_expects_tls(self.dead) or ConnectionLostError(
                 f"connection to {self.endpoint} is closed: {self.dead}",
                 endpoint=self.endpoint,
                 not_processed=True,

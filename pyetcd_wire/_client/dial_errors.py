@@ -11,7 +11,7 @@ import ssl
 from typing import Dict, Optional, Union
 
 from .._policy.endpoints import Endpoint
-from ..errors import ConnectionFailedError, DeadlineExceededError, TLSError
+from ..errors import ConnectionFailedError, DeadlineExceededError, EtcdError, TLSError
 
 # Hints for the TLS alerts and errors people meet most, by OpenSSL reason.
 _HINTS: Dict[str, str] = {
@@ -120,6 +120,16 @@ def server_expects_tls(
             )
         ]
     )
+
+
+def still_expects_tls(dead: EtcdError) -> Optional[TLSError]:
+    """The error of a call that finds its connection dead before it starts
+    (both drivers): if a TLS-only port ended it (`server_expects_tls`), that
+    TLSError again, not a retirement that sends the call to a new
+    connection: the next dial would meet the same.  None: the call may."""
+    if isinstance(dead, TLSError):
+        return TLSError(dead.failures)
+    return None
 
 
 def dial_deadline_passed(endpoint: str) -> DeadlineExceededError:

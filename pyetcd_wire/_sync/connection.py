@@ -424,10 +424,12 @@ class Connection:
             self._drain_idle()
         with self._lock:
             if self._dead is not None:
-                raise ConnectionRetiredError(
-                    f"connection to {self.endpoint} is closed: {self._dead}",
-                    endpoint=self.endpoint,
-                    not_processed=True,
+                raise dial_errors.still_expects_tls(self._dead) or (
+                    ConnectionRetiredError(
+                        f"connection to {self.endpoint} is closed: {self._dead}",
+                        endpoint=self.endpoint,
+                        not_processed=True,
+                    )
                 )
             core = self._core
             try:

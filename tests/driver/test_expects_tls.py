@@ -12,19 +12,26 @@ from typing import Iterator, Tuple
 import pytest
 
 from pyetcd_wire._async.channel import AsyncChannel
+from pyetcd_wire._sync.channel import Channel
 from pyetcd_wire.errors import TLSError
 from tests.aio import run
 from tests.async_bridge import ClientClass
-from tests.helpers import Acceptor
+from tests.helpers import Acceptor, wait_for
 
 
 @pytest.fixture
-def closing_port() -> Iterator[Tuple[str, int]]:
+def closing() -> Iterator[Acceptor]:
     """A port that closes every connection at once, answering nothing (as a
     TLS-only port answers a client that does not start a handshake)."""
     acceptor = Acceptor(lambda conn: None)  # the connection is closed after
-    yield acceptor.listener.getsockname()[:2]
+    yield acceptor
     acceptor.close()
+
+
+@pytest.fixture
+def closing_port(closing: Acceptor) -> Tuple[str, int]:
+    host, port = closing.listener.getsockname()[:2]
+    return host, port
 
 
 def test_a_connection_ended_before_the_call_starts_is_a_tls_error(
@@ -45,6 +52,22 @@ def test_a_connection_ended_before_the_call_starts_is_a_tls_error(
             await channel.wait_closed()
 
     run(main())
+
+
+def test_a_sync_call_on_a_connection_ended_before_it_starts_dials_no_more(
+    closing_port: Tuple[str, int], closing: Acceptor
+) -> None:
+    """The sync driver's twin of the test above: the call raises the
+    TLSError, and does not start again on a new connection (a dead
+    connection retired the call to a second dial, which a write's probe of
+    the socket made the usual case: 28 of 30 Client.put calls dialed twice)."""
+    host, port = closing_port
+    with Channel(f"{host}:{port}") as channel:
+        conn = channel.connection(None)
+        wait_for(lambda: not conn.pump())  # the port closed it before any call
+        with pytest.raises(TLSError, match="the server expects TLS"):
+            channel.unary("/svc/Echo", b"x", timeout=10)
+    assert closing.count == 1
 
 
 def test_the_lost_connection_is_logged_with_the_tls_error(
