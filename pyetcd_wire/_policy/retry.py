@@ -248,13 +248,13 @@ class UnaryRetry:
     ) -> Step:
         """The attempt failed with `error` (`silent`: its connection heard
         nothing since it was sent)."""
+        if isinstance(error, TLSError):
+            return self._tls_step(error, now, endpoint_count)
         refresh = (
             self._auth
             and needs_new_token(error)
             and self.refreshes < MAX_TOKEN_REFRESHES
         )
-        if isinstance(error, TLSError):
-            return self._tls_step(error, now, endpoint_count)
         if isinstance(error, ConnectionFailedError):
             self._unreached = error
         elif not _while_connecting(error):
