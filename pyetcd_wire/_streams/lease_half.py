@@ -119,8 +119,11 @@ class LeaseHalf(StreamHalf):
         """Report leases past their deadline, open the stream when leases need
         it (close it when none do), and send the renewals that are due."""
         with self._lock:
-            for lease_id in self._core.expired(now):
+            lost = [
                 self._lost(lease_id, LostReason.DEADLINE)
+                for lease_id in self._core.expired(now)
+            ]
+        self._log_lost(lost)
         stream = self._stream_to_send_on(
             now, open_stream, LEASE_KEEP_ALIVE.path, self._metadata.lease
         )
@@ -140,11 +143,15 @@ class LeaseHalf(StreamHalf):
             return False
         messages = stream.take_messages()
         if messages:
+            lost: List[LeaseError] = []
             with self._lock:
                 for raw in messages:
-                    self._route(stream, raw, now)
+                    gone = self._route(stream, raw, now)
+                    if gone is not None:
+                        lost.append(gone)
                 self._backoff.succeeded()
             stream.message_consumed(len(messages))
+            self._log_lost(lost)
         if stream.ended:
             error = stream.end_error() or InternalError(
                 None, "the server ended the LeaseKeepAlive stream"
@@ -154,23 +161,25 @@ class LeaseHalf(StreamHalf):
                 self._resuming(stream, error, len(self._core))
         return bool(messages) or stream.ended
 
-    def _route(self, stream: StreamPort, raw: bytes, now: float) -> None:
-        """One response (lock held)."""
+    def _route(
+        self, stream: StreamPort, raw: bytes, now: float
+    ) -> Optional[LeaseError]:
+        """One response (lock held); the error of the lease it lost, if any."""
         try:
             response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)
         except DecodeError as exc:
             stream.connection.close_with(
                 RemoteProtocolError(f"LeaseKeepAlive stream: {exc}")
             )
-            return
+            return None
         delivery = self._core.received(response.ID, response.TTL, now)
         if delivery is None:
-            return  # no longer kept alive here
+            return None  # no longer kept alive here
         if delivery.lost:
-            self._lost(response.ID, LostReason.NOT_FOUND)
-        else:
-            for keep_alive in self._subscriptions.get(response.ID, ()):
-                keep_alive._on_response(response)
+            return self._lost(response.ID, LostReason.NOT_FOUND)
+        for keep_alive in self._subscriptions.get(response.ID, ()):
+            keep_alive._on_response(response)
+        return None
 
     def _live(self) -> int:
         return len(self._core)
@@ -201,14 +210,20 @@ class LeaseHalf(StreamHalf):
             )
         return again
 
-    def _lost(self, lease_id: int, reason: LostReason) -> None:
-        """Tell every subscription of a lost lease (lock held)."""
+    def _lost(self, lease_id: int, reason: LostReason) -> LeaseError:
+        """Tell every subscription of a lost lease (lock held); the error,
+        for `_log_lost` once the lock is released."""
         error: LeaseError = LeaseExpiredError(
             f"lease {lease_id:x} lost: {reason.value}", lease_id=lease_id
         )
-        self.log.warning("%s; its keep-alive ends", error)
         for keep_alive in self._subscriptions.pop(lease_id, ()):
             keep_alive._on_lost(error, reason)
+        return error
+
+    def _log_lost(self, lost: List[LeaseError]) -> None:
+        """Log the leases `_lost` (no lock held)."""
+        for error in lost:
+            self.log.warning("%s; its keep-alive ends", error)
 
 
 __all__ = ["LeaseHalf"]

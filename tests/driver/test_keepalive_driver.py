@@ -5,6 +5,7 @@ against `Client` and `AsyncClient` (conftest.py)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable, List, Optional, Union
@@ -378,3 +379,36 @@ def test_iteration_in_another_thread_is_woken(etcd, stop):
     assert not ka.lost  # closing is not losing the lease
     if worker_ended is not None:
         assert worker_ended()
+
+
+@pytest.mark.parametrize("client_class", [Client], ids=["sync"])
+def test_a_lost_lease_is_logged_outside_the_stream_lock(etcd):
+    """The WARNING of a lost lease is emitted with the stream worker's lock
+    released, as every other record (a handler may be slow, or write to
+    something that takes a while; the lock stops every watch and
+    keep-alive): a handler that takes the lock got it (it waited for
+    itself before)."""
+    fake, _, client = etcd()
+    fake.lease_ttl[9] = 1
+    ka = client.keep_alive(9)
+    assert ka.get(timeout=3).TTL == 1
+    lock = client._streams._lock
+    took: List[bool] = []
+
+    class TakesTheLock(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            got = lock.acquire(timeout=5)
+            if got:
+                lock.release()
+            took.append(got)
+
+    handler = TakesTheLock(logging.WARNING)
+    lease_log = logging.getLogger("pyetcd_wire.lease")
+    lease_log.addHandler(handler)
+    try:
+        fake.lease_ttl[9] = 0  # revoked: the next renewal answers TTL 0
+        with pytest.raises(LeaseExpiredError, match="TTL <= 0"):
+            read_until_error(ka, [], timeout=15)
+    finally:
+        lease_log.removeHandler(handler)
+    assert took == [True]
