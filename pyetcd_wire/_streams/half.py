@@ -66,7 +66,10 @@ class StreamHalf:
             stream = self.stream
             if stream is not None and not live:
                 self.stream = None
-            elif stream is None and (not live or now < self._backoff.until):
+            elif stream is None and not live:
+                self._failed_on = None  # nothing resumes: a later stream is new
+                return None
+            elif stream is None and now < self._backoff.until:
                 return None
         if stream is not None:
             if not live:
