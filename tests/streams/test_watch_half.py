@@ -233,12 +233,27 @@ def test_a_stream_not_ready_yet_is_opened_on_a_later_tend_without_backoff() -> N
     rig.open.fail_next(StreamNotReadyError())
     rig.tend()
     assert rig.open.opened == []
-    wakeup = rig.wake_time()
-    assert wakeup is not None
-    assert wakeup <= rig.now
     rig.tend()
     assert creates(rig.stream) == [(1, b"k", 0)]
     assert not box.ended
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="after an open the driver is not ready for (StreamNotReadyError: "
+    "dialing, or getting a token) next_wakeup answers the backoff's end, in "
+    "the past (0.0 before any failure): the asyncio worker's timer fires at "
+    "once, again and again, until the driver is ready (a watch of an "
+    "AsyncClient with a password ran ~45,000 looks in 1.5 s while etcd did "
+    "not answer Authenticate); the driver calls tend itself once ready",
+)
+def test_a_stream_not_ready_asks_for_no_timer() -> None:
+    rig = WatchRig()
+    rig.watch()
+    rig.open.fail_next(StreamNotReadyError())
+    rig.tend()
+    wakeup = rig.wake_time()
+    assert wakeup is None or wakeup > rig.now
 
 
 # --- resume --------------------------------------------------------------------------
