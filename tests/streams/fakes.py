@@ -294,12 +294,15 @@ class _Rig:
         #: they install the token "t<n>".
         self.refresh_answers: List[bool] = []
         self.refreshes = 0
+        #: Whether the lock was held at each `refresh_token` call.
+        self.refreshed_locked: List[bool] = []
 
     def _stream_failed(self, stream: StreamPort, error: EtcdError) -> None:
         self.failed.append((stream, error, self.lock.held))
 
     def _refresh_token(self) -> bool:
         self.refreshes += 1
+        self.refreshed_locked.append(self.lock.held)
         ok = self.refresh_answers.pop(0) if self.refresh_answers else False
         if ok:
             self.metadata.set_token(f"t{self.refreshes}")

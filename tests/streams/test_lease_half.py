@@ -291,7 +291,7 @@ def test_a_stream_ended_for_its_stale_token_opens_again_with_a_new_one(
     rig.refresh_answers = [refreshed]
     rig.stream.end(InvalidAuthTokenError())
     rig.read()
-    assert rig.refreshes == 1
+    assert rig.refreshed_locked == [False]  # Authenticate: no lock held
     if not refreshed:
         assert isinstance(loss(box), KeepAliveHaltedError)
         return
@@ -299,6 +299,21 @@ def test_a_stream_ended_for_its_stale_token_opens_again_with_a_new_one(
     assert rig.stream.metadata == (*LEASE_METADATA, ("token", "t1"))
     assert rig.stream.lease_requests() == [7]
     assert not box.lost
+
+
+def test_a_lease_added_while_the_stream_waits_out_its_backoff_waits_too() -> None:
+    rig = LeaseRig()
+    rig.keep_alive(7)
+    start = rig.now
+    rig.tend()
+    renewed(rig, 7, 60)
+    rig.stream.end(ConnectionLostError("reset"))
+    rig.read()
+    rig.keep_alive(8)
+    rig.tend()
+    assert len(rig.open.opened) == 1
+    at(rig, start + BACKOFF_FIRST)
+    assert rig.stream.lease_requests() == [8]  # 7 keeps its time
 
 
 def test_a_malformed_response_closes_the_connection_and_halts() -> None:

@@ -334,6 +334,21 @@ def test_a_watch_whose_cancel_was_in_flight_ends_on_the_resume() -> None:
     assert creates(rig.stream) == [(2, b"b", 10)]
 
 
+def test_a_watch_cancelled_while_the_stream_is_down_is_not_created_again() -> None:
+    rig = WatchRig()
+    a, b = rig.watch("a"), rig.watch("b")
+    rig.created_watches(a, b)
+    lose_stream(rig)
+    a.cancel()
+    assert len(rig.half) == 1  # never on the new stream: it ends at once
+    rig.watch("c")  # added meanwhile: waits for the backoff too
+    rig.tend()
+    assert len(rig.open.opened) == 1
+    after_backoff(rig)
+    assert creates(rig.stream) == [(2, b"b", 10), (3, b"c", 0)]
+    assert cancels(rig.stream) == []
+
+
 def test_a_progress_request_not_answered_is_sent_again_on_the_new_stream() -> None:
     rig = WatchRig()
     a = rig.watch()
@@ -684,6 +699,28 @@ def test_a_create_refused_as_permission_denied_is_made_again_with_a_new_token() 
     assert b.created_revision == 11
     assert [revisions(r) for r in b.take_all()] == [[12]]
     assert a.created_revision == 10
+
+
+def test_a_token_for_a_refused_create_is_fetched_without_the_lock() -> None:
+    """In the sync driver that is an Authenticate call on the network: every
+    watch(), cancel() and keep_alive() of the client would wait for it."""
+    rig = WatchRig()
+    rig.watch()
+    rig.refresh_answers = [True]
+    rig.tend()
+    rig.stream.push(refused())
+    rig.read()
+    assert rig.refreshed_locked == [False]
+
+
+def test_tokens_for_a_failed_stream_are_fetched_without_the_lock() -> None:
+    rig = WatchRig()
+    rig.created_watches(rig.watch())
+    rig.refresh_answers = [True, True]
+    lose_stream(rig, InvalidAuthTokenError())
+    rig.open.fail_next(InvalidAuthTokenError())
+    after_backoff(rig)
+    assert rig.refreshed_locked == [False, False]
 
 
 def test_a_create_refused_again_with_the_new_token_ends_the_watch() -> None:
