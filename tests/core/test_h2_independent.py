@@ -480,13 +480,24 @@ def test_a_response_split_at_every_byte_boundary() -> None:
     whole = joined(client.receive_data(wire))
     assert [e[0] for e in whole] == ["response-headers", "message", "message", "ended"]
 
+    def fresh() -> GrpcConnection:
+        """A client in the state `client` was in before `wire` came."""
+        again = GrpcConnection(authority="127.0.0.1:2379")
+        again.initiate()
+        again.receive_data(pair.handshake)
+        again.unary(PATH, b"req", server_streaming=True)
+        return again
+
     for cut in range(1, len(wire)):
-        fresh = GrpcConnection(authority="127.0.0.1:2379")
-        fresh.initiate()
-        fresh.receive_data(pair.handshake)
-        fresh.unary(PATH, b"req", server_streaming=True)
-        events = fresh.receive_data(wire[:cut]) + fresh.receive_data(wire[cut:])
+        cut_client = fresh()
+        events = cut_client.receive_data(wire[:cut])
+        events += cut_client.receive_data(wire[cut:])
         assert joined(events) == whole, f"cut at {cut}"
+    one_by_one = fresh()
+    events = []
+    for i in range(len(wire)):
+        events += one_by_one.receive_data(wire[i : i + 1])
+    assert joined(events) == whole
 
 
 # --- the same events as from our framer's bytes ------------------------------------
