@@ -385,6 +385,21 @@ def test_removing_the_last_subscription_stops_renewal_and_closes_the_stream() ->
     assert rig.owner.removed == [a, b, other]
 
 
+def test_closing_a_lost_subscription_leaves_a_new_one_of_the_same_lease() -> None:
+    rig = LeaseRig()
+    lost = rig.keep_alive(7)
+    rig.tend()
+    renewed(rig, 7, 0)
+    assert lost.lost
+    again = rig.keep_alive(7)  # a new entry for the same ID
+    lost.close()
+    assert len(rig.half) == 1
+    rig.tend()
+    assert rig.stream.lease_requests() == [7, 7]
+    renewed(rig, 7, 30)
+    assert again.take() is not None
+
+
 def test_a_subscription_closed_before_the_first_renewal_raises_nothing() -> None:
     rig = LeaseRig()
     box = rig.keep_alive(7)
