@@ -337,19 +337,21 @@ class KeepAliveState:
             entry.status = _transition(entry.status, _Input.DEADLINE_PASSED)
         return lost
 
-    def next_wakeup(self, now: float) -> Optional[float]:
+    def next_wakeup(self, now: float, *, sending: bool = True) -> Optional[float]:
         """When the driver must next call `due()` and `expired()`.
 
         The earliest of every due time (of leases not in flight) and every
         deadline; None when no lease is kept alive (sleep until an `add()`).
         Right after `due(now)` and `expired(now)` the result is > `now`; a
-        result <= `now` means "call them now".
+        result <= `now` means "call them now".  Without `sending` (no
+        stream to send on: due times stay past until it opens), deadlines
+        only.
         """
         wakeup: Optional[float] = None
         for entry in self._leases.values():
             at = entry.deadline
             next_send = entry.next_send
-            if next_send is not None and next_send < at:
+            if sending and next_send is not None and next_send < at:
                 at = next_send
             if wakeup is None or at < wakeup:
                 wakeup = at

@@ -29,6 +29,9 @@ class StreamHalf:
         self._backoff = Backoff(rand)
         # The endpoint of the stream that failed, until a new one opens.
         self._failed_on: Optional[str] = None
+        # The last open found the driver not ready (dialing, or fetching a
+        # token): it calls `tend` again once it is, so no timer is needed.
+        self._not_ready = False
 
     def _live(self) -> int:
         """How many users need the stream (lock held)."""
@@ -47,7 +50,7 @@ class StreamHalf:
     def next_wakeup(self, now: float) -> Optional[float]:
         """When `tend` must run for the backoff (None: no timer)."""
         with self._lock:
-            if self._live() and self.stream is None:
+            if self._live() and self.stream is None and not self._not_ready:
                 return self._backoff.until
             return None
 
@@ -77,9 +80,11 @@ class StreamHalf:
                 return None
             stream = self._replace(stream)
         if stream is None:
+            self._not_ready = False
             try:
                 stream = open_stream(path, metadata)
             except StreamNotReadyError:
+                self._not_ready = True
                 return None
             except EtcdError as exc:
                 self._open_failed(exc, now)

@@ -107,10 +107,11 @@ class LeaseHalf(StreamHalf):
     # --- the reader-role holder ------------------------------------------------
 
     def next_wakeup(self, now: float) -> Optional[float]:
-        """When `tend` must run next: a renewal due, a deadline, a backoff."""
+        """When `tend` must run next: a renewal due (while a stream is open
+        to send it on), a deadline, a backoff."""
         backoff = super().next_wakeup(now)
         with self._lock:
-            wakeup = self._core.next_wakeup(now)
+            wakeup = self._core.next_wakeup(now, sending=self.stream is not None)
         if backoff is None or wakeup is None:
             return backoff if wakeup is None else wakeup
         return min(wakeup, backoff)

@@ -97,6 +97,10 @@ class WatchHalf(StreamHalf):
         self._backlog = 0  # bytes queued in sinks, not taken yet
         self._stalled = False  # credit held back: the backlog is at the limit
         self._held = 0  # messages of the stream not credited yet
+        # Bytes of the fragments of a response not yet joined, per watch ID:
+        # counted in the backlog with the joined response.  (Their credit
+        # goes back at once: the rest of the response needs the window.)
+        self._fragments: Dict[int, int] = {}
 
     def __len__(self) -> int:
         """Live watches."""
@@ -256,6 +260,15 @@ class WatchHalf(StreamHalf):
                     error = RemoteProtocolError(f"Watch stream: {exc}")
                     stream.connection.close_with(error)
                     continue
+                size = len(raw)
+                if not deliveries:
+                    if response.fragment:
+                        watch_id = response.watch_id
+                        self._fragments[watch_id] = (
+                            self._fragments.get(watch_id, 0) + size
+                        )
+                elif self._fragments:
+                    size += self._fragments.pop(response.watch_id, 0)
                 for delivery in deliveries:
                     sink = self._sinks.get(delivery.watcher)
                     if sink is None:
@@ -267,15 +280,16 @@ class WatchHalf(StreamHalf):
                                 watch_id=sink.watch_id,
                                 events=delivery.events,
                             )
-                        if sink._on_response(response, len(raw)):
+                        if sink._on_response(response, size):
                             queued += 1
-                            queued_bytes += len(raw)
+                            queued_bytes += size
                     elif type(delivery) is Progress:
                         sink._on_response(_progress(response, sink.watch_id), 0)
                     elif type(delivery) is Created:
                         sink._on_created(delivery.revision)
                     elif type(delivery) is Ended:
                         del self._sinks[delivery.watcher]
+                        self._fragments.pop(delivery.watcher.watch_id, None)
                         if self._may_recreate(sink, delivery):
                             denied.append((sink, delivery))
                         else:
@@ -299,6 +313,7 @@ class WatchHalf(StreamHalf):
     def _reset(self) -> None:
         """The stream is gone: every watch is to be created again from where
         it was (lock held); the ones already cancelled end."""
+        self._fragments.clear()
         for delivery in self._core.reset():
             sink = self._sinks.pop(delivery.watcher, None)
             if sink is not None:

@@ -142,6 +142,7 @@ class StreamWorker:
         self._poll.register(self._wake_fd, select.POLLIN)
         self._polled: Dict[int, Connection] = {}
         self._dirty = True  # something changed: look after streams now
+        self._ready_again = False  # an open waited for what is ready now
         self._tend_at = 0.0  # when streams and timers next need it anyway
         self._idle_since: Optional[float] = None
         self._watches = WatchHalf(
@@ -484,6 +485,9 @@ class StreamWorker:
         self._watches.tend(now, self._open, self._send)
         self._leases.tend(now, self._open, self._send)
         self._tend_at = self._next_wakeup(now, self._idle_since)
+        if self._ready_again:  # a stream waits to open: no timer says so
+            self._ready_again = False
+            self._tend_at = now
         self._poll_sockets()
         self._dirty = False
         return self._read_since(now)
@@ -561,9 +565,10 @@ class StreamWorker:
         fetch = first_token(self._auth)
         if fetch is not None and self._auth is not None:
             # The first token (an Authenticate that fails fails this open),
-            # then the open again on the next turn (the half, live and
-            # without a stream, asks for one), with the metadata carrying it.
+            # then the open again at once, on the next turn, with the
+            # metadata carrying it.
             self._auth.refresh(fetch)
+            self._ready_again = True
             raise StreamNotReadyError
         channel = self._pool.pick()
         try:

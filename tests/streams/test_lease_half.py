@@ -456,13 +456,6 @@ def test_next_wakeup_is_the_earliest_of_the_backoff_and_the_lease_timers() -> No
     assert rig.wake_time() == pytest.approx(start + TIMEOUT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a renewal that falls due while the stream is down (backoff) is "
-    "never sent, so LeaseHalf.next_wakeup keeps answering its due time, in "
-    "the past: both drivers spin (the sync worker ran ~30,000 turns a second "
-    "against a stopped etcd, from TTL/3 until the lease was lost)",
-)
 def test_a_renewal_due_while_the_stream_is_down_does_not_make_the_loop_spin() -> None:
     rig = LeaseRig()
     rig.keep_alive(7)
@@ -481,13 +474,6 @@ def test_a_renewal_due_while_the_stream_is_down_does_not_make_the_loop_spin() ->
         rig.now = wakeup
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after an open the driver is not ready for (StreamNotReadyError) "
-    "next_wakeup answers the backoff's end, in the past: the asyncio worker "
-    "spins until the driver is ready (a watch of a client with a password "
-    "ran ~45,000 looks in 1.5 s while etcd did not answer Authenticate)",
-)
 def test_a_stream_not_ready_asks_for_no_timer() -> None:
     rig = LeaseRig()
     rig.keep_alive(7)

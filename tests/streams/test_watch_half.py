@@ -238,15 +238,6 @@ def test_a_stream_not_ready_yet_is_opened_on_a_later_tend_without_backoff() -> N
     assert not box.ended
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after an open the driver is not ready for (StreamNotReadyError: "
-    "dialing, or getting a token) next_wakeup answers the backoff's end, in "
-    "the past (0.0 before any failure): the asyncio worker's timer fires at "
-    "once, again and again, until the driver is ready (a watch of an "
-    "AsyncClient with a password ran ~45,000 looks in 1.5 s while etcd did "
-    "not answer Authenticate); the driver calls tend itself once ready",
-)
 def test_a_stream_not_ready_asks_for_no_timer() -> None:
     rig = WatchRig()
     rig.watch()
@@ -901,13 +892,6 @@ def test_credit_held_on_a_stream_that_ended_is_not_given_to_the_next() -> None:
     assert second.consumed == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a response joined from fragments counts only its last fragment's "
-    "bytes in the backlog (watch_half._route: len(raw) of the message that "
-    "completed it); its other fragments were credited at once, so a slow "
-    "reader of fragmented responses holds far more than BACKLOG_LIMIT + 4 MiB",
-)
 def test_a_response_joined_from_fragments_counts_all_its_bytes() -> None:
     rig = WatchRig()
     box = rig.watch()
