@@ -10,7 +10,7 @@ Theory of operation:
   ``.lease`` (lost leases, LeaseKeepAlive stream resumes).
 * Who logs: the drivers (`_sync`, `_async`) and the channel pool, through
   the functions below, so both clients say the same words; the stream
-  halves (`_streams`, which both clients run) on ``.watch`` and ``.lease``
+  managers (`_managers`, which both clients run) on ``.watch`` and ``.lease``
   themselves.  `_core` and `_policy` never log: they return the
   facts (`Balancer.failed` returns the endpoint's record with its
   quarantine), and the caller that acts on them logs.

@@ -6,7 +6,7 @@ source, as in httpcore.
     python scripts/unasync.py --check  # exit 1 if a twin is not current
 
 Sources and twins (`PAIRS`): the client's facades (``pyetcd_wire/_async/``
-kv_calls.py, admin.py, stream_calls.py, one-line methods over the driver's
+kv_calls.py, admin.py, watch_lease_calls.py, one-line methods over the driver's
 hooks) and every recipe (``pyetcd_wire/recipes/_async/*.py``), each written
 to the same name under ``_sync/``.
 
@@ -49,7 +49,7 @@ PAIRS: List[Tuple[Path, Path, List[str] | None]] = [
     (
         PACKAGE / "_async",
         PACKAGE / "_sync",
-        ["kv_calls.py", "admin.py", "stream_calls.py"],
+        ["kv_calls.py", "admin.py", "watch_lease_calls.py"],
     ),
     (PACKAGE / "recipes" / "_async", PACKAGE / "recipes" / "_sync", None),
 ]
@@ -62,7 +62,7 @@ NAMES = {
     "AsyncClient": "Client",
     "AsyncKVCalls": "KVCalls",
     "AsyncAdminCalls": "AdminCalls",
-    "AsyncStreamCalls": "StreamCalls",
+    "AsyncWatchLeaseCalls": "WatchLeaseCalls",
     "AsyncStreamWorker": "StreamWorker",
     "AsyncSession": "Session",
     "AsyncLock": "Lock",

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, TypeVar
 
-from pyetcd_wire._sync.keepalive import KeepAlive
+from pyetcd_wire._sync.lease_keepalive import KeepAlive
 from pyetcd_wire._sync.reader_role import WORKER
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.testing import EtcdMember
@@ -94,8 +94,8 @@ def current_connections(client: Any) -> List[Any]:
     refused connection is replaced, so a list that stays the same means none
     was."""
     pools = [client._pool]
-    if client._streams is not None:
-        pools.append(client._streams._pool)
+    if client._worker is not None:
+        pools.append(client._worker._pool)
     return [
         getattr(channel, "current", None) or getattr(channel, "_current", None)
         for pool in pools
@@ -107,7 +107,7 @@ def internal(obj: Any, read: Callable[[Any], T]) -> T:
     """`read(obj)`, for either client (or a watch or keep-alive of one): a
     sync object is read as it is; for one behind the blocking bridge `read`
     gets the AsyncClient (AsyncWatch, ...) itself and runs on its event
-    loop, where its internals change (as `client._streams._watches.stream`)."""
+    loop, where its internals change (as `client._worker._watches.stream`)."""
     if isinstance(obj, (BlockingAsyncClient, BlockingStream)):
         return on_loop(obj, read)
     return read(obj)
@@ -152,7 +152,7 @@ def keep_alive_subscriptions(client: Any, lease_id: int) -> int:
     has for a lease: 0 once none is left behind."""
 
     def count(c: Any) -> int:
-        lease = c._streams and c._streams._leases._core.lease(lease_id)
+        lease = c._worker and c._worker._leases._core.lease(lease_id)
         return lease.subscribers if lease else 0
 
     return internal(client, count)

@@ -28,7 +28,7 @@ LAYERS: List[Set[str]] = [
     {"_api"},  # requests and responses of each RPC
     {"_policy"},  # decisions: retry, balancing, auth, ping keepalive
     {"_client", "metrics", "_fork"},  # what both drivers share
-    {"_streams"},  # the watch and lease managers, driver-neutral
+    {"_managers"},  # the watch and lease managers, driver-neutral
     {"_sync", "_async"},  # the drivers: sockets and asyncio
     {"", "recipes", "testing", "_bundle"},
     {"cli", "cli_dev", "_demo", "pytest_plugin", "__main__"},

@@ -25,10 +25,10 @@ from .._core.grpc.connection import (
 )
 from .._core.grpc.metadata import Metadata
 from .._policy.endpoints import Endpoint, parse_endpoint
-from .._policy.keepalive import Keepalive
+from .._policy.ping import PingKeepalive
 from ..errors import ConnectionFailedError, ConnectionLostError, TLSError
+from .call_stream import AsyncStream
 from .connection import AsyncConnection
-from .stream import AsyncStream
 
 
 class AsyncChannel:
@@ -166,7 +166,7 @@ class AsyncChannel:
 
         keepalive = None
         if self._keepalive_time is not None:
-            keepalive = Keepalive(self._keepalive_time, self._keepalive_timeout)
+            keepalive = PingKeepalive(self._keepalive_time, self._keepalive_timeout)
 
         def protocol() -> AsyncConnection:
             return AsyncConnection(core, endpoint.text, keepalive)

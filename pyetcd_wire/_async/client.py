@@ -1,10 +1,10 @@
 """`AsyncClient`: the etcd v3 API for asyncio.
 
 The KV, Lease and admin methods are the facades in `kv_calls.py`,
-`admin.py` and `stream_calls.py` (the source of the sync client's, which
+`admin.py` and `watch_lease_calls.py` (the source of the sync client's, which
 scripts/unasync.py writes); the options are checked
 by the same `Options`; the balancer, the retry decisions (`UnaryRetry`), the
-token bookkeeping, the watch and keep-alive halves (`_streams/`) and the
+token bookkeeping, the watch and keep-alive managers (`_managers/`) and the
 metrics are the sync client's.  What is here is only the asyncio I/O:
 channels on the event loop, awaiting, sleeping, and the two things the sync
 constructor does that need the loop (`reject_old_cluster`, the auto-sync
@@ -68,14 +68,14 @@ from ..errors import (
 )
 from .admin import AsyncAdminCalls
 from .auth import AsyncTokenSource
+from .call_stream import AsyncStream
 from .channel import AsyncChannel
 from .connection import AsyncConnection
-from .keepalive import AsyncKeepAlive
 from .kv_calls import AsyncKVCalls
-from .stream import AsyncStream
-from .stream_calls import AsyncStreamCalls
-from .streams import AsyncStreamWorker
+from .lease_keepalive import AsyncKeepAlive
+from .stream_worker import AsyncStreamWorker
 from .watch import AsyncWatch
+from .watch_lease_calls import AsyncWatchLeaseCalls
 
 REPEATABLE = RetryClass.REPEATABLE
 R = TypeVar("R", bound=Message)
@@ -84,7 +84,7 @@ Key = Union[str, bytes]
 PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 
-class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
+class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCalls):
     """A client of one etcd cluster for asyncio; the arguments are
     `ClientBase`'s, as `Client`'s.  Use ``async with``, or ``await aclose()``.
     The API reference: docs/api.md (in the repository's docs/)."""
@@ -103,7 +103,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             self._auth = AsyncTokenSource(
                 *options.credentials, self._authenticate, self._md
             )
-        self._streams: Optional[AsyncStreamWorker] = None
+        self._worker: Optional[AsyncStreamWorker] = None
         self._closed = False
         # What needs the loop: run at `async with` or before the first call.
         self._first_use: Optional[asyncio.Future[None]] = None
@@ -121,7 +121,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         worker, health checks, auto-sync) are dropped; its watches and
         keep-alives left to it.  What needs the loop runs again before the
         first call."""
-        streams, self._streams = self._streams, None
+        streams, self._worker = self._worker, None
         self._health_checks = set()
         self._first_use = None
         self._auto_sync = None
@@ -139,8 +139,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
         """As `Client.set_endpoints`."""
         parsed = parse_endpoints(endpoints)
         self._pool.set_endpoints(parsed)
-        if self._streams is not None:
-            self._streams.set_endpoints(parsed)
+        if self._worker is not None:
+            self._worker.set_endpoints(parsed)
 
     async def sync(self, *, timeout: Optional[float] = None) -> Tuple[str, ...]:
         """As `Client.sync`."""
@@ -159,9 +159,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._auto_sync
             self._auto_sync = None
-        if self._streams is not None:
-            self._streams.close()
-            await self._streams.wait_closed()
+        if self._worker is not None:
+            self._worker.close()
+            await self._worker.wait_closed()
         checks = list(self._health_checks)
         for check in checks:
             check.cancel()
@@ -478,7 +478,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:
         if self._closed:
             raise ClientClosedError()
-        return self._streams
+        return self._worker
 
     async def snapshot(
         self, *, timeout: Optional[float] = None
@@ -537,8 +537,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
     def _stream_worker(self) -> AsyncStreamWorker:
         if self._closed:
             raise ClientClosedError()
-        if self._streams is None:
-            self._streams = AsyncStreamWorker(
+        if self._worker is None:
+            self._worker = AsyncStreamWorker(
                 ChannelPool(
                     self._balancer, self._new_channel, self._start_health_check
                 ),
@@ -546,7 +546,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncStreamCalls, AsyncAdminCalls):
                 first_response_timeout=self._options.first_keep_alive_timeout,
                 auth=self._auth,
             )
-        return self._streams
+        return self._worker
 
     def _deadline(self, timeout: Optional[float]) -> Optional[float]:
         timeout = self.timeout if timeout is None else timeout

@@ -15,12 +15,12 @@ because per call they cost more than the rest of the call together
 Cancelling the task that awaits a call cancels the call on the wire
 (RST_STREAM CANCEL) and leaves the connection usable.
 
-Streaming calls (`open_stream`, `AsyncStream` in stream.py) get their
+Streaming calls (`open_stream`, `AsyncStream` in call_stream.py) get their
 messages pushed as they arrive: each stream touched by one read is told
-once, after the read is routed.  With `keepalive` (a `Keepalive` policy), a
+once, after the read is routed.  With `keepalive` (a `PingKeepalive` policy), a
 timer PINGs a connection that has calls open and has heard nothing for
 `keepalive.time`, and gives it up if nothing answers within
-`keepalive.timeout` (_policy/keepalive.py).
+`keepalive.timeout` (_policy/ping.py).
 
 Closing.  A connection we give up (the client closes, a dial is replaced, a
 GOAWAY'd connection's last call ended, keepalive) is aborted, not closed:
@@ -58,13 +58,13 @@ from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import unary_outcome
 from .._core.grpc.status import Status, StatusCode
 from .._core.state import CallState
-from .._policy.keepalive import Due, Keepalive
+from .._policy.ping import Due, PingKeepalive
 from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
     EtcdError,
 )
-from .stream import AsyncStream
+from .call_stream import AsyncStream
 
 _OK = StatusCode.OK
 #: Deadline heap entries kept before finished calls are pruned (see
@@ -93,7 +93,7 @@ class AsyncConnection(asyncio.Protocol):
         self,
         core: GrpcConnection,
         endpoint: str,
-        keepalive: Optional[Keepalive] = None,
+        keepalive: Optional[PingKeepalive] = None,
     ) -> None:
         self.endpoint = endpoint
         self._core = core

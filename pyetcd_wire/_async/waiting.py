@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Tuple, TypeVar
 
 T = TypeVar("T")
 
-#: The mutex of an asyncio box or half: the loop runs one callback at a time.
+#: The mutex of an asyncio box or manager: the loop runs one callback at a time.
 NO_LOCK = contextlib.nullcontext()
 
 

@@ -1,5 +1,5 @@
 """`AsyncWatch`: what `AsyncClient.watch()` returns; the asyncio end of one
-watch.  The queue and its rules are the `WatchBox`'s (_streams/boxes.py,
+watch.  The queue and its rules are the `WatchBox`'s (_managers/boxes.py,
 shared with the sync `Watch`); this adds the waiting (waiting.py)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 from typing import Any, Generator, Optional
 
 from .._core.watch import Watcher
+from .._managers.boxes import WatchBox, WatchOwner
 from .._proto import rpc_pb2
-from .._streams.boxes import WatchBox, WatchOwner
 from .waiting import NO_LOCK, Waiters
 
 

@@ -10,7 +10,7 @@ from typing import Optional, Sequence, Tuple, Union
 from .._core.grpc.metadata import Metadata
 from .._core.lease import FIRST_RESPONSE_TIMEOUT
 from .._policy.endpoints import Endpoint, parse_endpoint
-from .._policy.keepalive import Keepalive
+from .._policy.ping import PingKeepalive
 from ..metrics import RpcMetrics
 from .tls import TLS, channel_settings
 from .tokens import CallMetadata
@@ -56,7 +56,7 @@ class Options:
         if max_send_message_size <= 0 or max_recv_message_size <= 0:
             raise ValueError("message size limits must be positive")
         if keepalive_time is not None:
-            Keepalive(keepalive_time, keepalive_timeout)  # checks the values
+            PingKeepalive(keepalive_time, keepalive_timeout)  # checks the values
         if auto_sync_interval is not None and not auto_sync_interval > 0:
             raise ValueError("auto_sync_interval must be a positive number of seconds")
         self.credentials: Optional[Tuple[str, str]] = None

@@ -2,7 +2,7 @@
 that says which one the next call uses.
 
 The client has two pools over one balancer: one for unary calls and one for
-the stream worker (whose connections are its own, see streams.py), so a
+the stream worker (whose connections are its own, see stream_worker.py), so a
 failure seen by either moves both away from the endpoint.  Either pool, on
 picking while endpoints are quarantined, starts the health checks the
 balancer says are due, with the client's `check_health` (a background thread

@@ -23,7 +23,7 @@ Theory of operation (Go: clientv3.md §1.8, "Token lifecycle"):
   again with a new token whatever its retry class: a unary call within its
   retry plan (`UnaryRetry`, up to `MAX_TOKEN_REFRESHES` times), any other
   call once, if it delivered nothing yet (a Snapshot before its first chunk;
-  the Watch and LeaseKeepAlive streams reopen through their halves).
+  the Watch and LeaseKeepAlive streams reopen through their managers).
 * A refresh replaces the token the refused call carried: `generation`
   counts the tokens installed, and replacing one that another thread has
   replaced already is a no-op (the call goes again with the newer token).

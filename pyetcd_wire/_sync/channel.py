@@ -22,7 +22,7 @@ from .._core.grpc.connection import (
 from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import call_error
 from .._policy.endpoints import Endpoint, parse_endpoint
-from .._policy.keepalive import Keepalive
+from .._policy.ping import PingKeepalive
 from ..errors import ConnectionFailedError, ConnectionLostError, EtcdError, TLSError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
@@ -245,7 +245,7 @@ class Channel:
             self.endpoint.text,
             keepalive=None
             if keepalive_time is None
-            else Keepalive(keepalive_time, keepalive_timeout),
+            else PingKeepalive(keepalive_time, keepalive_timeout),
         )
         return self._current
 

@@ -48,12 +48,12 @@ from .admin import AdminCalls
 from .auth import TokenSource
 from .autosync import AutoSync
 from .channel import Channel, Stream
-from .keepalive import KeepAlive
 from .kv_calls import KVCalls
+from .lease_keepalive import KeepAlive
 from .snapshot import SnapshotCalls
-from .stream_calls import StreamCalls
-from .streams import StreamWorker
+from .stream_worker import StreamWorker
 from .watch import Watch
+from .watch_lease_calls import WatchLeaseCalls
 
 REPEATABLE = RetryClass.REPEATABLE
 Key = Union[str, bytes]
@@ -61,7 +61,7 @@ R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 
 
-class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
+class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
     """A client of one etcd cluster (sync; threads may share it).  The
     constructor's arguments and every method are listed in docs/api.md (the
     API reference, in the repository's docs/, with the user guide)."""
@@ -81,7 +81,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
             self._balancer, self._new_channel, self._start_health_check
         )
         self._streams_lock = threading.Lock()
-        self._streams: Optional[StreamWorker] = None
+        self._worker: Optional[StreamWorker] = None
         self._closed = False
         self._auto_sync: Optional[AutoSync] = None
         self._auto_sync_due = False  # in a forked child, until it dials
@@ -102,7 +102,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
         afresh, the parent's connections let go of without a word, its
         watches and keep-alives left to it; the auto-sync thread starts
         again with the first dial."""
-        streams, self._streams = self._streams, None
+        streams, self._worker = self._worker, None
         self._health_checks_lock = threading.Lock()
         self._health_checks = set()
         self._streams_lock = threading.Lock()
@@ -132,7 +132,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
         parsed = parse_endpoints(endpoints)
         self._pool.set_endpoints(parsed)
         with self._streams_lock:
-            streams = self._streams
+            streams = self._worker
         if streams is not None:
             streams.set_endpoints(parsed)
 
@@ -168,7 +168,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
             self._auto_sync.stop()
         with self._streams_lock:
             self._closed = True
-            streams, self._streams = self._streams, None
+            streams, self._worker = self._worker, None
         if streams is not None:
             streams.close()
         with self._health_checks_lock:
@@ -224,7 +224,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
     def _stream_worker_or_none(self) -> Optional[StreamWorker]:
         if self._closed:
             raise ClientClosedError()
-        return self._streams
+        return self._worker
 
     def _one_message(
         self, method: Method, request: bytes, timeout: Optional[float]
@@ -251,8 +251,8 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
         with self._streams_lock:
             if self._closed:
                 raise ClientClosedError()
-            if self._streams is None:
-                self._streams = StreamWorker(
+            if self._worker is None:
+                self._worker = StreamWorker(
                     ChannelPool(
                         self._balancer, self._new_channel, self._start_health_check
                     ),
@@ -261,7 +261,7 @@ class Client(ClientBase, KVCalls, StreamCalls, AdminCalls, SnapshotCalls):
                     auth=self._auth,
                     keepalive=self.keepalive_time is not None,
                 )
-            return self._streams
+            return self._worker
 
     def _call(
         self,

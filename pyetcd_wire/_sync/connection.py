@@ -58,7 +58,7 @@ from .._core.grpc.metadata import Metadata
 from .._core.grpc.outcome import raise_for, unary_outcome
 from .._core.grpc.status import Status, StatusCode
 from .._core.state import CallState
-from .._policy.keepalive import Due, Keepalive
+from .._policy.ping import Due, PingKeepalive
 from ..errors import (
     ConnectionLostError,
     DeadlineExceededError,
@@ -100,7 +100,7 @@ class Connection:
         sock: transport.SocketLike,
         core: GrpcConnection,
         endpoint: str,
-        keepalive: Optional[Keepalive] = None,
+        keepalive: Optional[PingKeepalive] = None,
     ) -> None:
         self.endpoint = endpoint
         self._keepalive = keepalive
@@ -707,7 +707,7 @@ class Connection:
 
     def keepalive_check(self) -> bool:
         """PING a silent server, or give the connection up if a PING went
-        unanswered (`_policy/keepalive.py`).  False once it is lost."""
+        unanswered (`_policy/ping.py`).  False once it is lost."""
         keepalive = self._keepalive
         if keepalive is None:
             return self._dead is None

@@ -4,7 +4,7 @@ Theory of operation
 ===================
 
 The sync driver is written for blocking kernel sockets (transport.py,
-connection.py, tls_socket.py, streams.py):
+connection.py, tls_socket.py, stream_worker.py):
 
 * a recv or send sleeps in the kernel until it can proceed, or until the
   kernel timeout (SO_RCVTIMEO / SO_SNDTIMEO, `KernelTimeouts`) fires, when

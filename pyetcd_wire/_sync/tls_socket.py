@@ -4,7 +4,7 @@ Theory of operation
 ===================
 
 Why not `ssl.SSLSocket`: the driver relies on three things an SSLSocket does
-not give (transport.py, connection.py, streams.py):
+not give (transport.py, connection.py, stream_worker.py):
 
 * kernel timeouts (SO_RCVTIMEO / SO_SNDTIMEO) on a *blocking* socket, where a
   timed-out recv/send raises BlockingIOError;

@@ -1,8 +1,8 @@
 """`Watch`: what `Client.watch()` returns; the user's end of one watch.
 
-The stream worker (streams.py) fills it from whichever thread reads the
+The stream worker (stream_worker.py) fills it from whichever thread reads the
 stream; any thread may iterate it.  The queue and its rules are the
-`WatchBox`'s (_streams/boxes.py, shared with `AsyncWatch`); this adds the
+`WatchBox`'s (_managers/boxes.py, shared with `AsyncWatch`); this adds the
 waiting.  A thread waiting for a response reads the stream itself when
 nobody else does (`StreamWorker.await_watch`, reader_role.py); otherwise it
 sleeps on a one-shot `Sleeper` (not a `threading.Condition`, which is
@@ -16,8 +16,8 @@ import time
 from typing import Callable, Iterator, List, Optional, Protocol
 
 from .._core.watch import Watcher
+from .._managers.boxes import WatchBox, WatchOwner
 from .._proto import rpc_pb2
-from .._streams.boxes import WatchBox, WatchOwner
 from .reader_role import Sleeper
 
 

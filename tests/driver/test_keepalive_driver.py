@@ -15,7 +15,7 @@ import pytest
 from pyetcd_wire import Client
 from pyetcd_wire._core.lease import FIRST_RESPONSE_TIMEOUT
 from pyetcd_wire._proto import rpc_pb2
-from pyetcd_wire._sync.keepalive import KeepAlive
+from pyetcd_wire._sync.lease_keepalive import KeepAlive
 from pyetcd_wire.errors import (
     DeadlineExceededError,
     KeepAliveHaltedError,
@@ -57,11 +57,11 @@ def stream_worker_ended(client: AnyClient) -> Callable[[], bool]:
     sync worker is a thread (close() joins it); the asyncio one is event
     loop callbacks and a timer (aclose() closes it and cancels the timer)."""
     if isinstance(client, Client):
-        thread = client._streams.thread
+        thread = client._worker.thread
         assert thread is not None
         assert thread.name.startswith("pyetcd-wire-streams")
         return lambda: not thread.is_alive()
-    worker = client._streams  # read on the loop (the bridge's attribute rule)
+    worker = client._worker  # read on the loop (the bridge's attribute rule)
     assert worker is not None
     return lambda: (
         worker._closed and (worker._timer is None or worker._timer.cancelled())
@@ -392,7 +392,7 @@ def test_a_lost_lease_is_logged_outside_the_stream_lock(etcd):
     fake.lease_ttl[9] = 1
     ka = client.keep_alive(9)
     assert ka.get(timeout=3).TTL == 1
-    lock = client._streams._lock
+    lock = client._worker._lock
     took: List[bool] = []
 
     class TakesTheLock(logging.Handler):

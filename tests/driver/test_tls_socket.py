@@ -622,7 +622,7 @@ def test_channel_tls_choice_follows_the_endpoint_form(certs):
 
 def test_stream_worker_pattern_never_sleeps_on_decrypted_data(serve, certs):
     """poll(2) on the descriptor, then `pump()` (one non-blocking read): the
-    way streams.py reads.  Were decrypted bytes left in the adapter, poll
+    way stream_worker.py reads.  Were decrypted bytes left in the adapter, poll
     would sleep on them and the stream would never end."""
     server = serve(grpc_peer(messages=60, size=20_000))
     with Channel(server.endpoint, ssl_context=client_context(certs)) as channel:

@@ -20,8 +20,8 @@ import pytest
 
 from pyetcd_wire import Client
 from pyetcd_wire._core.h2.connection import DEFAULT_STREAM_WINDOW
+from pyetcd_wire._managers.watches import BACKLOG_LIMIT
 from pyetcd_wire._proto import rpc_pb2
-from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
 from pyetcd_wire._sync.reader_role import WORKER, Sleeper
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.errors import (
@@ -426,7 +426,7 @@ def test_unread_watch_holds_at_most_one_stream_window(etcd):
             return peer.pending(stream.sid)
 
     def stalled() -> bool:  # the client holds the stream's credit back
-        return internal(client, lambda c: c._streams._watches._stalled)
+        return internal(client, lambda c: c._worker._watches._stalled)
 
     wait_for(stalled, timeout=10)
     # Whatever credit the client gave before it stalled has reached the
@@ -539,7 +539,7 @@ def test_reader_role_handed_over_with_news_already_routed_returns_at_once(etcd, 
     reader = threading.Thread(target=lambda: got.append(w1.get(timeout=LONG)))
     reader.start()
     # A holds the reader role (once the worker handed it over), in poll().
-    wait_for(lambda: client._streams._role.holder not in (None, WORKER))
+    wait_for(lambda: client._worker._role.holder not in (None, WORKER))
     # The main thread's wait has a deadline far beyond HANG_BOUND: waiting in
     # poll() for news already routed would last until it.
     started = time.monotonic()
@@ -571,7 +571,7 @@ def test_news_read_while_a_turn_looks_after_the_streams_returns_at_once(etcd):
     fake.lease_ttl[7] = 60  # the next renewal is due in 20 s
     ka = client.keep_alive(7)
     w = client.watch("k", timeout=5)
-    worker = client._streams
+    worker = client._worker
     role = worker._role
     me = Sleeper()
     wait_for(lambda: role.claim(me, follow=False))  # nobody else reads now
@@ -605,7 +605,7 @@ def test_a_follower_interrupted_in_its_wait_leaves_the_reader_role(etcd, monkeyp
     fake, _, client = etcd()
     w1 = client.watch("a", timeout=5)
     w2 = client.watch("b", timeout=5)
-    role = client._streams._role
+    role = client._worker._role
     got: List[Optional[rpc_pb2.WatchResponse]] = []
     reader = threading.Thread(target=lambda: got.append(w1.get(timeout=10)))
     reader.start()

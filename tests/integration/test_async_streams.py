@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import pyetcd_wire as etcd
-from pyetcd_wire._async.keepalive import AsyncKeepAlive
+from pyetcd_wire._async.lease_keepalive import AsyncKeepAlive
 from pyetcd_wire.errors import CompactedError, DeadlineExceededError
 from tests.aio import run, wait_until
 from tests.helpers import keep_alive_subscriptions
@@ -153,10 +153,10 @@ def test_64_tasks_each_with_a_watch_on_one_stream(etcd_single, prefix):
                     return int(event.kv.value)
 
             values = await asyncio.gather(*(one(i) for i in range(64)))
-            half = client._streams._watches
+            manager = client._worker._watches
             # Closed with its last watch, as Go does (the worker looks on the
             # next loop turn).
-            await wait_until(lambda: half.stream is None)
+            await wait_until(lambda: manager.stream is None)
             reopened = await one(64)  # a new stream for a new watch
             return [*values, reopened]
 

@@ -216,16 +216,16 @@ def _member_of_watch(cluster, client):
 def _watch_connection(client):
     """The connection of the client's Watch stream (read on its loop, for
     the AsyncClient)."""
-    return internal(client, lambda c: c._streams._watches.stream.connection)
+    return internal(client, lambda c: c._worker._watches.stream.connection)
 
 
 def test_keep_alive_survives_the_death_of_its_member(cluster, client_class):
     with client_class(cluster.endpoints, timeout=5) as client:
         lease = client.grant(2).ID
         keep = client.keep_alive(lease)
-        wait_for(lambda: internal(client, lambda c: c._streams._leases.stream))
+        wait_for(lambda: internal(client, lambda c: c._worker._leases.stream))
         endpoint = internal(
-            client, lambda c: c._streams._leases.stream.connection.endpoint
+            client, lambda c: c._worker._leases.stream.connection.endpoint
         )
         victim = next(m for m in cluster.members if m.endpoint == endpoint)
         victim.kill()

@@ -113,7 +113,7 @@ def _wait(proc: Any, deadline: float) -> int:
 
 def _connections(client: etcd.Client) -> List[object]:
     """The parent's connections: the KV pool's and the stream worker's."""
-    streams = client._streams
+    streams = client._worker
     assert streams is not None
     channels = [*client._pool.channels(), *streams._pool.channels()]
     return [channel._current for channel in channels]

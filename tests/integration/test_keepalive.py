@@ -10,7 +10,7 @@ from typing import Iterator, Union
 
 import pytest
 
-from pyetcd_wire._sync.keepalive import KeepAlive
+from pyetcd_wire._sync.lease_keepalive import KeepAlive
 from pyetcd_wire.errors import LeaseExpiredError, LeaseNotFoundError
 from pyetcd_wire.testing import EtcdMember
 from tests.async_bridge import AnyClient, BlockingStream, ClientClass

@@ -15,7 +15,7 @@ import pytest
 import pyetcd_wire as etcd
 from pyetcd_wire._core.h2.connection import DEFAULT_STREAM_WINDOW
 from pyetcd_wire._core.watch import WatchStream
-from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
+from pyetcd_wire._managers.watches import BACKLOG_LIMIT
 from pyetcd_wire._sync.watch import Watch
 from pyetcd_wire.errors import (
     ClientClosedError,
@@ -187,7 +187,7 @@ def test_fifty_watches_share_one_stream_and_cancel_independently(
 ) -> None:
     base = prefix()
     watches = [client.watch(f"{base}{i:02d}") for i in range(50)]
-    stream = internal(client, lambda c: c._streams._watches.stream)
+    stream = internal(client, lambda c: c._worker._watches.stream)
     assert stream is not None
     cancelled = watches[::2]
     for w in cancelled:
@@ -205,7 +205,7 @@ def test_fifty_watches_share_one_stream_and_cancel_independently(
                 f"v{i}".encode(),
             )
     # one stream the whole time
-    assert internal(client, lambda c: c._streams._watches.stream) is stream
+    assert internal(client, lambda c: c._worker._watches.stream) is stream
     for w in watches:
         w.cancel()
 
@@ -243,10 +243,10 @@ def test_creates_are_pipelined(
 def credit_left(c: Any) -> Optional[int]:
     """What etcd may still send on the client's Watch stream, once the client
     holds its credit back (None until then)."""
-    half = c._streams._watches
-    if not half._stalled:
+    manager = c._worker._watches
+    if not manager._stalled:
         return None
-    stream = half.stream
+    stream = manager.stream
     h2 = stream.connection._core.h2
     return h2._streams[stream._call.stream_id].recv.available
 

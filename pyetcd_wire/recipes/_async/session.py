@@ -17,7 +17,7 @@ import time
 from typing import Any, Generator, Optional
 
 from ..._async.client import AsyncClient
-from ..._async.keepalive import AsyncKeepAlive
+from ..._async.lease_keepalive import AsyncKeepAlive
 from ...errors import EtcdError, LeaseNotFoundError
 
 

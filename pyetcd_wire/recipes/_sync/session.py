@@ -20,7 +20,7 @@ import time
 from typing import Optional
 
 from ..._sync.client import Client
-from ..._sync.keepalive import KeepAlive
+from ..._sync.lease_keepalive import KeepAlive
 from ...errors import EtcdError, LeaseNotFoundError
 
 

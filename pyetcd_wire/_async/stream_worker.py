@@ -1,21 +1,21 @@
 """The asyncio stream worker: watches and lease keep-alive of one
 `AsyncClient`, without a thread or a task of its own.
 
-The decisions are the driver-neutral halves' (`_streams/`: `WatchHalf`,
-`LeaseHalf`), as in the sync worker; this is only their loop, made of event
+The decisions are the driver-neutral managers' (`_managers/`: `WatchManager`,
+`LeaseManager`), as in the sync worker; this is only their loop, made of event
 loop callbacks:
 
 * what arrives is routed in the connection's `data_received`: each stream
-  calls `_on_news` once per read, which reads both halves (responses go to
+  calls `_on_news` once per read, which reads both managers (responses go to
   the `AsyncWatch` / `AsyncKeepAlive` objects, waking the tasks that await
-  them); when a half must look after its stream again (requests to send, a
+  them); when a manager must look after its stream again (requests to send, a
   stream that ended), a `_look` is scheduled;
-* `_look` (at most one pending, run by `call_soon`) tends both halves: opens
+* `_look` (at most one pending, run by `call_soon`) tends both managers: opens
   or closes their streams, resumes after failures, sends what is due; then
-  one timer is armed for the earliest of the halves' timers (a renewal, a
+  one timer is armed for the earliest of the managers' timers (a renewal, a
   lease deadline, a backoff);
 * opening a stream needs a connection: if the picked endpoint's is not up,
-  the half is told `StreamNotReadyError` and a dial task runs; its end
+  the manager is told `StreamNotReadyError` and a dial task runs; its end
   schedules a `_look` (a failed dial is reported to the next open, so it
   backs off and quarantines the endpoint as any failed open);
 * fetching the first token (the token rule, `_policy/auth.py`: no stream
@@ -37,18 +37,18 @@ from .._client.pool import ChannelPool
 from .._client.tokens import CallMetadata
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Watcher
+from .._managers.boxes import KeepAliveBox
+from .._managers.leases import LeaseManager
+from .._managers.ports import StreamNotReadyError, StreamPort
+from .._managers.watches import WatchManager
 from .._policy.auth import first_token
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
-from .._streams.boxes import KeepAliveBox
-from .._streams.lease_half import LeaseHalf
-from .._streams.ports import StreamNotReadyError, StreamPort
-from .._streams.watch_half import WatchHalf
 from ..errors import ClientClosedError, EtcdError
 from .auth import AsyncTokenSource
+from .call_stream import AsyncStream
 from .channel import AsyncChannel
-from .keepalive import AsyncKeepAlive
-from .stream import AsyncStream
+from .lease_keepalive import AsyncKeepAlive
 from .waiting import NO_LOCK
 from .watch import AsyncWatch
 
@@ -76,7 +76,7 @@ class AsyncStreamWorker:
         self._loop = asyncio.get_running_loop()
         self._pool = pool
         self._auth = auth
-        self._watches = WatchHalf(
+        self._watches = WatchManager(
             NO_LOCK,
             NO_LOCK,
             random.random,
@@ -87,7 +87,7 @@ class AsyncStreamWorker:
             all_quarantined=pool.balancer.all_quarantined,
             anonymous=auth is None,
         )
-        self._leases = LeaseHalf(
+        self._leases = LeaseManager(
             NO_LOCK,
             random.random,
             metadata=metadata,
@@ -296,7 +296,7 @@ class AsyncStreamWorker:
         try:
             stream.send_many(messages)
         except EtcdError as exc:
-            # The stream is failing; it ends (and resumes) through its half.
+            # The stream is failing; it ends (and resumes) through its manager.
             stream.connection.close_with(exc)
 
     def _stream_failed(self, stream: StreamPort, error: EtcdError) -> None:

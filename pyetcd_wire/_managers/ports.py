@@ -1,4 +1,4 @@
-"""What the stream halves need of a driver's streams and user objects."""
+"""What the stream managers need of a driver's streams and user objects."""
 
 from __future__ import annotations
 

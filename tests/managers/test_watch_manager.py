@@ -1,5 +1,5 @@
-"""WatchHalf (`_streams/watch_half.py`) in memory: fake streams, a manual
-clock, no socket and no thread (fakes.py).  Each test drives the half as a
+"""WatchManager (`_managers/watches.py`) in memory: fake streams, a manual
+clock, no socket and no thread (fakes.py).  Each test drives the manager as a
 driver's loop does (`tend`, `read`, `release_backlog`, `next_wakeup`) and
 looks at what reached the stream and the user's boxes."""
 
@@ -10,10 +10,10 @@ from typing import List, Optional, Tuple
 
 import pytest
 
+from pyetcd_wire._managers.ports import StreamNotReadyError
+from pyetcd_wire._managers.watches import BACKLOG_LIMIT
 from pyetcd_wire._policy.resume import BACKOFF_FIRST, BACKOFF_JITTER, BACKOFF_MAX
 from pyetcd_wire._policy.retry import NO_CREDENTIALS_HINT
-from pyetcd_wire._streams.ports import StreamNotReadyError
-from pyetcd_wire._streams.watch_half import BACKLOG_LIMIT
 from pyetcd_wire.errors import (
     AuthFailedError,
     CompactedError,
@@ -186,7 +186,7 @@ def test_the_stream_closes_with_its_last_watch_and_opens_for_the_next() -> None:
     assert not first.cancelled
     rig.tend()
     assert first.cancelled
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     assert rig.wake_time() is None
     rig.tend()
     assert rig.open.opened == [first]
@@ -195,7 +195,7 @@ def test_the_stream_closes_with_its_last_watch_and_opens_for_the_next() -> None:
     second = rig.stream
     assert second is not first
     assert creates(second) == [(3, b"c", 0)]
-    assert c.watch_id == 3  # IDs are never reused by one half
+    assert c.watch_id == 3  # IDs are never reused by one manager
 
 
 def test_a_watch_cancelled_before_its_create_went_out_opens_no_stream() -> None:
@@ -217,7 +217,7 @@ def test_read_says_whether_tend_must_run() -> None:
     rig.stream.push(created(1))
     assert rig.read() is False  # routed, nothing to send
     with rig.lock:
-        assert rig.half.request_progress()
+        assert rig.manager.request_progress()
     assert rig.read() is False  # nothing arrived: the driver was woken for that
     rig.stream.push(events_at(1, 11))
     assert rig.read() is True  # something arrived and a request waits
@@ -320,7 +320,7 @@ def test_a_watch_whose_cancel_was_in_flight_ends_on_the_resume() -> None:
     a.cancel()
     rig.tend()
     lose_stream(rig)
-    assert len(rig.half) == 1
+    assert len(rig.manager) == 1
     after_backoff(rig)
     assert creates(rig.stream) == [(2, b"b", 10)]
 
@@ -331,7 +331,7 @@ def test_a_watch_cancelled_while_the_stream_is_down_is_not_created_again() -> No
     rig.created_watches(a, b)
     lose_stream(rig)
     a.cancel()
-    assert len(rig.half) == 1  # never on the new stream: it ends at once
+    assert len(rig.manager) == 1  # never on the new stream: it ends at once
     rig.watch("c")  # added meanwhile: waits for the backoff too
     rig.tend()
     assert len(rig.open.opened) == 1
@@ -345,7 +345,7 @@ def test_a_progress_request_not_answered_is_sent_again_on_the_new_stream() -> No
     a = rig.watch()
     rig.created_watches(a)
     with rig.lock:
-        assert rig.half.request_progress()
+        assert rig.manager.request_progress()
     rig.tend()
     assert progress_requests(rig.stream) == 1
     lose_stream(rig)
@@ -437,7 +437,7 @@ def test_a_non_retryable_end_ends_every_watch_with_the_error(error: EtcdError) -
     assert revisions(a.take()) == [11]  # what was queued first
     assert error_of(a) is error
     assert error_of(b) is error
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     assert rig.wake_time() is None
     rig.tend()
     assert len(rig.open.opened) == 1
@@ -475,7 +475,7 @@ def test_a_first_open_failing_with_every_endpoint_quarantined_fails_the_watch() 
     rig.open.fail_next(error)
     rig.tend()
     assert error_of(box) is error
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     assert rig.wake_time() is None
 
 
@@ -510,7 +510,7 @@ def test_a_server_cancelled_watch_ends_with_its_reason_and_the_others_go_on() ->
     assert isinstance(canceled, WatchCanceledError)
     assert canceled.reason == "some reason"
     assert [revisions(r) for r in c.take_all()] == [[21]]
-    assert len(rig.half) == 1
+    assert len(rig.manager) == 1
     assert not rig.stream.cancelled
 
 
@@ -521,10 +521,10 @@ def test_fail_all_ends_every_watch_and_the_stream_then_closes() -> None:
     b = rig.watch("b")
     error = EtcdError("the worker failed")
     with rig.lock:
-        rig.half.fail_all(error)
+        rig.manager.fail_all(error)
     assert error_of(a) is error
     assert error_of(b) is error
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     rig.tend()
     assert rig.stream.cancelled
     assert len(rig.open.opened) == 1
@@ -535,7 +535,7 @@ def test_stop_hands_back_every_sink_to_tell() -> None:
     a, b = rig.watch("a"), rig.watch("b")
     rig.created_watches(a)
     with rig.lock:
-        sinks = rig.half.stop()
+        sinks = rig.manager.stop()
     assert sinks == [a, b]
     assert not a.ended  # the driver tells them
 
@@ -629,7 +629,7 @@ def test_a_progress_broadcast_reaches_every_created_watch_under_its_own_id() -> 
     rig.created_watches(a, b)
     c = rig.watch("c")  # its create is not answered yet
     with rig.lock:
-        assert rig.half.request_progress()
+        assert rig.manager.request_progress()
     rig.tend()
     assert progress_requests(rig.stream) == 1
     rig.stream.push(watch_response(-1, 15))
@@ -660,7 +660,7 @@ def test_progress_for_one_watch_reaches_only_that_watch() -> None:
 def test_request_progress_without_a_watch_sends_nothing() -> None:
     rig = WatchRig()
     with rig.lock:
-        assert rig.half.request_progress() is False
+        assert rig.manager.request_progress() is False
     rig.tend()
     assert rig.open.opened == []
 
@@ -853,14 +853,14 @@ def test_back_pressure_holds_credit_at_the_limit_and_gives_it_back_at_half() -> 
     assert stream.consumed == before + 4
     for _ in range(3):
         box.take()
-        rig.half.release_backlog()  # too early: nothing
+        rig.manager.release_backlog()  # too early: nothing
         assert rig.wakes == 0
         assert stream.consumed == before + 4
     box.take()  # down to a quarter
     assert rig.wakes == 1
-    rig.half.release_backlog()
+    rig.manager.release_backlog()
     assert stream.consumed == before + 6  # the two held back
-    rig.half.release_backlog()
+    rig.manager.release_backlog()
     assert stream.consumed == before + 6
     stream.push(big(1, 16))
     rig.read()
@@ -872,7 +872,7 @@ def test_cancelling_a_watch_gives_its_queued_bytes_back() -> None:
     rig, box, before = stalled_rig()
     box.cancel()
     assert rig.wakes == 1
-    rig.half.release_backlog()
+    rig.manager.release_backlog()
     assert rig.stream.consumed == before + 5
 
 
@@ -884,7 +884,7 @@ def test_credit_held_on_a_stream_that_ended_is_not_given_to_the_next() -> None:
     second = rig.stream
     box.take_all()
     assert rig.wakes  # the readers caught up
-    rig.half.release_backlog()
+    rig.manager.release_backlog()
     assert first.consumed == before + 3
     assert second.consumed == 0
     second.push(created(1))

@@ -1,5 +1,6 @@
-"""A stream worker's Watch half: every watch of a client, on one Watch stream
-(see `_sync/streams.py` and `_async/streams.py` for the loops that drive it).
+"""A stream worker's Watch manager: every watch of a client, on one Watch
+stream (see `_sync/stream_worker.py` and `_async/stream_worker.py` for the
+loops that drive it).
 
 `WatchStream` (_core/watch.py) keeps the protocol state of the stream; this
 module owns the stream itself: it opens it when watches need it and closes
@@ -7,7 +8,7 @@ it with the last one, resumes every watch on a new stream after a retryable
 failure (`resume.py`), hands each delivery to the user's `WatchSink`, and
 applies back-pressure.
 
-Back-pressure.  The half counts the wire bytes of the responses queued in
+Back-pressure.  The manager counts the wire bytes of the responses queued in
 sinks and not yet taken (the backlog; readers report with `taken`).  While
 it is below `BACKLOG_LIMIT` each message's HTTP/2 stream credit goes back as
 soon as it is routed; at the limit the credit is kept, so the server stops
@@ -40,14 +41,14 @@ from ..errors import (
     PermissionDeniedError,
     RemoteProtocolError,
 )
-from .half import StreamHalf
 from .ports import OpenStream, Send, StreamPort, WatchSink
+from .stream_slot import StreamSlot
 
 #: Backlog bytes (see above) at which the stream's credit is held back.
 BACKLOG_LIMIT = 1 << 20
 
 
-class WatchHalf(StreamHalf):
+class WatchManager(StreamSlot):
     """Watches, their sinks and their stream.
 
     Args:
@@ -414,4 +415,4 @@ def _progress(response: rpc_pb2.WatchResponse, watch_id: int) -> rpc_pb2.WatchRe
     return rpc_pb2.WatchResponse(header=response.header, watch_id=watch_id)
 
 
-__all__ = ["BACKLOG_LIMIT", "WatchHalf"]
+__all__ = ["BACKLOG_LIMIT", "WatchManager"]

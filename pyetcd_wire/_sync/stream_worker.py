@@ -22,8 +22,8 @@ Theory of operation
   does, and hands the role to a waiting user after its turn.  A turn waits
   in poll(2) on the socket and a wake-up socket, looks after the streams
   when something changed or a timer is due, and routes what arrived.
-* What to do with the streams is the driver-neutral halves' (`_streams/`:
-  `WatchHalf`, `LeaseHalf`, shared with the asyncio client) over the
+* What to do with the streams is the driver-neutral managers' (`_managers/`:
+  `WatchManager`, `LeaseManager`, shared with the asyncio client) over the
   sans-IO `WatchStream` (_core/watch.py) and `KeepAliveState`
   (_core/lease.py).  User threads change them under `_lock` and wake the
   reader; only the role holder sends and reads, so requests keep their
@@ -35,7 +35,7 @@ Theory of operation
   delivered (`WatchStream.reset`), every in-flight keep-alive is sent again
   (`KeepAliveState.stream_reset`).  Any other error ends every watch with it
   (Go's ``isHaltErr``), or halts keep-alive (`KeepAliveHaltedError`).
-* Back-pressure (watch_half.py): at `BACKLOG_LIMIT` bytes queued and not
+* Back-pressure (watches.py): at `BACKLOG_LIMIT` bytes queued and not
   taken, the Watch stream's credit is held back, so the server pauses it;
   the reader that brings the backlog down wakes the worker, which gives the
   credit back.  Keep-alive responses are tiny and credited at once; each
@@ -62,18 +62,18 @@ from .._client.pool import ChannelPool
 from .._client.tokens import CallMetadata
 from .._core.grpc.metadata import Metadata
 from .._core.watch import Watcher
+from .._managers.boxes import KeepAliveBox
+from .._managers.leases import LeaseManager
+from .._managers.ports import StreamNotReadyError, StreamPort
+from .._managers.watches import WatchManager
 from .._policy.auth import first_token
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._proto import rpc_pb2
-from .._streams.boxes import KeepAliveBox
-from .._streams.lease_half import LeaseHalf
-from .._streams.ports import StreamNotReadyError, StreamPort
-from .._streams.watch_half import WatchHalf
 from ..errors import ClientClosedError, EtcdError
 from .auth import TokenSource
 from .channel import Channel, Stream
 from .connection import Connection
-from .keepalive import KeepAlive
+from .lease_keepalive import KeepAlive
 from .reader_role import WORKER, ReaderRole, Sleeper
 from .watch import Watch
 
@@ -145,7 +145,7 @@ class StreamWorker:
         self._ready_again = False  # an open waited for what is ready now
         self._tend_at = 0.0  # when streams and timers next need it anyway
         self._idle_since: Optional[float] = None
-        self._watches = WatchHalf(
+        self._watches = WatchManager(
             self._lock,
             threading.Lock(),
             random.random,
@@ -156,7 +156,7 @@ class StreamWorker:
             all_quarantined=pool.balancer.all_quarantined,
             anonymous=auth is None,
         )
-        self._leases = LeaseHalf(
+        self._leases = LeaseManager(
             self._lock,
             random.random,
             metadata=metadata,
@@ -519,7 +519,7 @@ class StreamWorker:
                 pass
         self._woken = False
 
-    def _streams(self) -> List[Stream]:
+    def _open_streams(self) -> List[Stream]:
         streams = (self._watches.stream, self._leases.stream)
         return [s for s in streams if isinstance(s, Stream)]
 
@@ -528,9 +528,9 @@ class StreamWorker:
         The poll knows them by number, so each is held open while polled
         (`Connection.hold_fd`): a closed socket's number may come back on a
         new one, which the poll would then watch instead.  A stream that
-        ended since the halves looked (its connection closed by another
+        ended since the managers looked (its connection closed by another
         thread, which does not wake this loop) is seen to at once."""
-        streams = self._streams()
+        streams = self._open_streams()
         live = {id(s.connection): s.connection for s in streams if not s.ended}
         for fd, conn in list(self._polled.items()):
             if live.pop(id(conn), None) is not conn or conn.closed:
@@ -551,11 +551,11 @@ class StreamWorker:
 
     def _read_since(self, when: float) -> bool:
         """Did a stream's connection read anything at or after `when`?"""
-        return any(s.connection.last_read >= when for s in self._streams())
+        return any(s.connection.last_read >= when for s in self._open_streams())
 
     def _pump(self) -> None:
         pumped: Set[int] = set()
-        for stream in self._streams():
+        for stream in self._open_streams():
             conn = stream.connection
             if id(conn) not in pumped:
                 pumped.add(id(conn))
@@ -581,7 +581,7 @@ class StreamWorker:
         self._pool.stream_failed(parse_endpoint(stream.connection.endpoint), error)
 
     def _refresh_token(self) -> bool:
-        """For the halves: a new token (a stream was refused for its stale
+        """For the managers: a new token (a stream was refused for its stale
         one); True if one is in place (False without password auth, or if
         Authenticate failed: the stream's error stands)."""
         auth = self._auth

@@ -3,7 +3,7 @@ twin of `_sync/channel.Stream`).
 
 The connection pushes what arrives (`messages`, `status`) and calls `_news`
 once per read.  A stream worker reads with `take_messages` and gives credit
-back with `message_consumed` (the `StreamPort` of _streams/ports.py); a task
+back with `message_consumed` (the `StreamPort` of _managers/ports.py); a task
 awaits `receive()` instead (Snapshot, a single LeaseKeepAlive).
 """
 

@@ -1,5 +1,5 @@
-"""LeaseHalf (`_streams/lease_half.py`) in memory: fake streams, a manual
-clock, no socket and no thread (fakes.py).  Each test drives the half as a
+"""LeaseManager (`_managers/leases.py`) in memory: fake streams, a manual
+clock, no socket and no thread (fakes.py).  Each test drives the manager as a
 driver's loop does (`tend`, `read`, `next_wakeup`) and looks at the renewals
 sent and what reached the subscriptions."""
 
@@ -10,8 +10,8 @@ from typing import Optional
 import pytest
 
 from pyetcd_wire._core.lease import LostReason
+from pyetcd_wire._managers.ports import StreamNotReadyError
 from pyetcd_wire._policy.resume import BACKOFF_FIRST
-from pyetcd_wire._streams.ports import StreamNotReadyError
 from pyetcd_wire.errors import (
     AuthFailedError,
     ConnectionLostError,
@@ -116,9 +116,9 @@ def test_a_ttl_of_zero_means_the_lease_is_lost() -> None:
     assert box.lost
     with pytest.raises(LeaseNotFoundError):
         box._first_renewal_outcome()
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     with rig.lock:
-        assert rig.half.remove(box) is False  # lost: forgotten already
+        assert rig.manager.remove(box) is False  # lost: forgotten already
     rig.tend()
     assert rig.stream.cancelled  # its last lease is gone
     assert rig.wake_time() is None
@@ -139,7 +139,7 @@ def test_no_first_response_before_the_timeout_loses_the_lease() -> None:
     with pytest.raises(LeaseExpiredError) as raised:
         box._first_renewal_outcome()
     assert not isinstance(raised.value, LeaseNotFoundError)
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     assert rig.stream.cancelled
     assert rig.stream.lease_requests() == [7]
 
@@ -161,7 +161,7 @@ def test_a_deadline_passed_without_a_renewal_loses_the_lease() -> None:
     assert box.take() is not None  # the renewal queued before
     assert isinstance(loss(box), LeaseExpiredError)
     assert not other.lost
-    assert len(rig.half) == 1
+    assert len(rig.manager) == 1
     assert not rig.stream.cancelled
 
 
@@ -227,7 +227,7 @@ def test_a_halting_end_ends_every_subscription(error: EtcdError) -> None:
         assert isinstance(halted, KeepAliveHaltedError)
         assert halted.reason == str(error)
         assert halted.lease_id == lease_id
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     assert rig.wake_time() is None
     rig.tend()
     assert rig.open.opened == [lose]
@@ -371,7 +371,7 @@ def test_removing_the_last_subscription_stops_renewal_and_closes_the_stream() ->
     assert rig.stream.lease_requests() == [7, 8, 7, 8]  # b still needs it
     b.close()
     other.close()
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     # A response in flight for a lease no longer kept alive is dropped.
     before = b.response
     renewed(rig, 7, 45)
@@ -393,7 +393,7 @@ def test_closing_a_lost_subscription_leaves_a_new_one_of_the_same_lease() -> Non
     assert lost.lost
     again = rig.keep_alive(7)  # a new entry for the same ID
     lost.close()
-    assert len(rig.half) == 1
+    assert len(rig.manager) == 1
     rig.tend()
     assert rig.stream.lease_requests() == [7, 7]
     renewed(rig, 7, 30)
@@ -416,7 +416,7 @@ def test_no_first_renewal_before_the_caller_gives_up() -> None:
     with pytest.raises(DeadlineExceededError):
         box._first_renewal_outcome()
     assert box.closed
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
 
 
 def test_halt_and_stop() -> None:
@@ -424,17 +424,17 @@ def test_halt_and_stop() -> None:
     a, b = rig.keep_alive(7), rig.keep_alive(7)
     c = rig.keep_alive(8)
     with rig.lock:
-        rig.half.halt("the worker failed")
+        rig.manager.halt("the worker failed")
     for box in (a, b, c):
         halted = loss(box)
         assert isinstance(halted, KeepAliveHaltedError)
         assert halted.reason == "the worker failed"
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
     d = rig.keep_alive(9)
     with rig.lock:
-        assert rig.half.stop() == [d]
+        assert rig.manager.stop() == [d]
     assert not d.lost  # the driver tells it (_on_stopped)
-    assert len(rig.half) == 0
+    assert len(rig.manager) == 0
 
 
 # --- timers --------------------------------------------------------------------------

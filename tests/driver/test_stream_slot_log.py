@@ -1,8 +1,8 @@
-"""The "opened again" and "failed over" records of a stream half
-(_streams/half.py, docs/logging.md) are for a stream that resumes for the
+"""The "opened again" and "failed over" records of a stream manager
+(_managers/stream_slot.py, docs/logging.md) are for a stream that resumes for the
 users it had: a stream that failed and whose users all left before it opened
 again resumes nothing, and the stream opened later for new users is new.
-Against LeaseHalf with stub streams (no sockets)."""
+Against LeaseManager with stub streams (no sockets)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import contextlib
 import logging
 from typing import List, Optional
 
-from pyetcd_wire._streams.lease_half import LeaseHalf
+from pyetcd_wire._managers.leases import LeaseManager
 from pyetcd_wire._sync.auth import CallMetadata
 from pyetcd_wire.errors import EtcdError, UnavailableError
 
@@ -49,7 +49,7 @@ class Subscription:
 
 def test_a_stream_whose_users_left_before_it_reopened_is_new(caplog) -> None:
     caplog.set_level(logging.INFO, logger="pyetcd_wire")
-    half = LeaseHalf(
+    manager = LeaseManager(
         contextlib.nullcontext(),
         lambda: 0.5,
         metadata=CallMetadata((), ()),
@@ -70,15 +70,15 @@ def test_a_stream_whose_users_left_before_it_reopened_is_new(caplog) -> None:
         pass
 
     first = Subscription(7)
-    half.add(first, 0.0)
-    half.tend(0.0, opener("a:1"), send)
+    manager.add(first, 0.0)
+    manager.tend(0.0, opener("a:1"), send)
     opened[0].ended, opened[0].error = True, UnavailableError(None, "gone")
-    half.read(1.0)  # failed; it would open again after the backoff
-    assert half.remove(first)  # ... but its only user leaves first
-    half.tend(100.0, opener("a:1"), send)  # nothing to open it for
+    manager.read(1.0)  # failed; it would open again after the backoff
+    assert manager.remove(first)  # ... but its only user leaves first
+    manager.tend(100.0, opener("a:1"), send)  # nothing to open it for
     assert len(opened) == 1
-    half.add(Subscription(8), 200.0)
-    half.tend(200.0, opener("b:2"), send)  # a new stream, for a new lease
+    manager.add(Subscription(8), 200.0)
+    manager.tend(200.0, opener("b:2"), send)  # a new stream, for a new lease
     assert len(opened) == 2
     messages = [r.getMessage() for r in caplog.records]
     assert any("opens again for 1 lease(s)" in m for m in messages)

@@ -1,6 +1,6 @@
 """`AsyncKeepAlive`: what `AsyncClient.keep_alive()` returns; one
 subscription to the background renewal of a lease.  The queue and its rules
-are the `KeepAliveBox`'s (_streams/boxes.py, shared with the sync
+are the `KeepAliveBox`'s (_managers/boxes.py, shared with the sync
 `KeepAlive`); this adds the waiting."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any, Generator, Optional
 
+from .._managers.boxes import KeepAliveBox, KeepAliveOwner
 from .._proto import rpc_pb2
-from .._streams.boxes import KeepAliveBox, KeepAliveOwner
 from .waiting import NO_LOCK, Waiters
 
 

@@ -7,7 +7,7 @@ waiter; called with the mutex held).
 
 The rules, in one place:
 * a watch queues every response until it is read, cancelled or ended; its
-  queued bytes count against the stream's backlog (watch_half.py) until
+  queued bytes count against the stream's backlog (watches.py) until
   taken; `cancel()` drops the queue at once;
 * an error that ended a watch is raised after the responses queued before
   it; a watch ended by `cancel()` or the client's close just stops;
@@ -92,7 +92,7 @@ class WatchBox:
     def __init__(self, worker: WatchOwner, watcher: Watcher) -> None:
         self._worker = worker
         self._watcher = watcher
-        self._recreated = False  # once, after a stale token (watch_half.py)
+        self._recreated = False  # once, after a stale token (watches.py)
         self.watch_id = watcher.watch_id
         self.created_revision = 0
         self._items: Deque[_Item] = deque()

@@ -1,8 +1,8 @@
-"""In-memory ports for the stream halves (`pyetcd_wire/_streams`): no socket,
+"""In-memory ports for the stream managers (`pyetcd_wire/_managers`): no socket,
 no thread, no clock.
 
 * `FakeStream` is a `StreamPort`: the test scripts its inbox (`push`) and its
-  end (`end`), and reads what the half sent (`sent`), the credit it gave back
+  end (`end`), and reads what the manager sent (`sent`), the credit it gave back
   (`consumed`) and whether it cancelled it (`cancelled`).
 * `FakeConnection` is a `StreamConnection`; like a real one, `close_with`
   ends every stream on it with the error.
@@ -13,9 +13,9 @@ no thread, no clock.
   it was held when they were called.
 * `MemWatch` and `MemKeepAlive` are the real boxes (`WatchBox`,
   `KeepAliveBox`, the `WatchSink` and `KeepAliveSink` both drivers use) with
-  a no-op mutex; `Owner` is their stream worker, forwarding to the half as
+  a no-op mutex; `Owner` is their stream worker, forwarding to the manager as
   the drivers do.
-* `WatchRig` and `LeaseRig` wire a half to all of the above, with a manual
+* `WatchRig` and `LeaseRig` wire a manager to all of the above, with a manual
   clock (`now`) and a fixed `rand`.
 """
 
@@ -29,11 +29,11 @@ from pyetcd_wire._api.watch import watch_create_request
 from pyetcd_wire._client.tokens import CallMetadata
 from pyetcd_wire._core.grpc.metadata import Metadata
 from pyetcd_wire._core.watch import Watcher
+from pyetcd_wire._managers.boxes import KeepAliveBox, WatchBox
+from pyetcd_wire._managers.leases import LeaseManager
+from pyetcd_wire._managers.ports import StreamPort
+from pyetcd_wire._managers.watches import WatchManager
 from pyetcd_wire._proto import kv_pb2, rpc_pb2
-from pyetcd_wire._streams.boxes import KeepAliveBox, WatchBox
-from pyetcd_wire._streams.lease_half import LeaseHalf
-from pyetcd_wire._streams.ports import StreamPort
-from pyetcd_wire._streams.watch_half import WatchHalf
 from pyetcd_wire.errors import EtcdError
 
 BASE_METADATA: Metadata = (("base", "1"),)
@@ -158,12 +158,12 @@ class Opener:
 
 class Owner:
     """The stream worker the boxes call back (`WatchOwner`, `KeepAliveOwner`),
-    forwarding to the halves as the drivers do (`_sync/streams.py`)."""
+    forwarding to the managers as the drivers do (`_sync/stream_worker.py`)."""
 
     def __init__(self, lock: CheckedLock) -> None:
         self._lock = lock
-        self.watches: Optional[WatchHalf] = None
-        self.leases: Optional[LeaseHalf] = None
+        self.watches: Optional[WatchManager] = None
+        self.leases: Optional[LeaseManager] = None
         self.taken: List[int] = []
         self.cancelled: List[Watcher] = []
         self.removed: List[KeepAliveBox] = []
@@ -321,14 +321,14 @@ class _Rig:
 
 
 class WatchRig(_Rig):
-    """A `WatchHalf` wired to fakes; `watch()` adds one as `add_watch` does."""
+    """A `WatchManager` wired to fakes; `watch()` adds one as `add_watch` does."""
 
     def __init__(self, *, anonymous: bool = False, rand: float = NO_JITTER) -> None:
         super().__init__()
         self.backlog_lock = CheckedLock()
         self.wakes = 0
         self.quarantined = False
-        self.half = WatchHalf(
+        self.manager = WatchManager(
             self.lock,
             self.backlog_lock,
             lambda: rand,
@@ -339,7 +339,7 @@ class WatchRig(_Rig):
             all_quarantined=self._all_quarantined,
             anonymous=anonymous,
         )
-        self.owner.watches = self.half
+        self.owner.watches = self.manager
 
     def _wake(self) -> None:
         self.wakes += 1
@@ -351,15 +351,17 @@ class WatchRig(_Rig):
     def watch(self, key: str = "k", **options: Any) -> MemWatch:
         owner = self.owner
         with self.lock:
-            sink = self.half.add(create(key, **options), lambda w: MemWatch(owner, w))
+            sink = self.manager.add(
+                create(key, **options), lambda w: MemWatch(owner, w)
+            )
         assert isinstance(sink, MemWatch)
         return sink
 
     def tend(self) -> None:
-        self.half.tend(self.now, self.open, self.send)
+        self.manager.tend(self.now, self.open, self.send)
 
     def read(self) -> bool:
-        return self.half.read(self.now)
+        return self.manager.read(self.now)
 
     def turn(self) -> bool:
         """One turn of a driver's loop: read, then tend; what read said."""
@@ -374,18 +376,18 @@ class WatchRig(_Rig):
         self.read()
 
     def wake_time(self) -> Optional[float]:
-        return self.half.next_wakeup(self.now)
+        return self.manager.next_wakeup(self.now)
 
 
 class LeaseRig(_Rig):
-    """A `LeaseHalf` wired to fakes; `keep_alive()` subscribes as the driver's
+    """A `LeaseManager` wired to fakes; `keep_alive()` subscribes as the driver's
     `add_keep_alive` does."""
 
     FIRST_RESPONSE_TIMEOUT = 5.0
 
     def __init__(self) -> None:
         super().__init__()
-        self.half = LeaseHalf(
+        self.manager = LeaseManager(
             self.lock,
             lambda: NO_JITTER,
             metadata=self.metadata,
@@ -393,22 +395,22 @@ class LeaseRig(_Rig):
             on_stream_failed=self._stream_failed,
             refresh_token=self._refresh_token,
         )
-        self.owner.leases = self.half
+        self.owner.leases = self.manager
 
     def keep_alive(self, lease_id: int) -> MemKeepAlive:
         box = MemKeepAlive(self.owner, lease_id)
         with self.lock:
-            self.half.add(box, self.now)
+            self.manager.add(box, self.now)
         return box
 
     def tend(self) -> None:
-        self.half.tend(self.now, self.open, self.send)
+        self.manager.tend(self.now, self.open, self.send)
 
     def read(self) -> bool:
-        return self.half.read(self.now)
+        return self.manager.read(self.now)
 
     def wake_time(self) -> Optional[float]:
-        return self.half.next_wakeup(self.now)
+        return self.manager.next_wakeup(self.now)
 
 
 WATCH_PATH = WATCH_WATCH.path

@@ -1,4 +1,4 @@
-"""`AsyncStreamCalls`: the Watch and LeaseKeepAlive calls of `AsyncClient`,
+"""`AsyncWatchLeaseCalls`: the Watch and LeaseKeepAlive calls of `AsyncClient`,
 as a mixin over the driver hooks `_add_watch`, `_add_keep_alive`,
 `_one_message` and `_stream_worker_or_none`.
 
@@ -7,7 +7,7 @@ return a watch, a subscription (see each for when).
 """
 
 # unasync: async only (begin)
-# The source of _sync/stream_calls.py: change this module, then run
+# The source of _sync/watch_lease_calls.py: change this module, then run
 # python scripts/unasync.py.
 # unasync: async only (end)
 
@@ -20,14 +20,14 @@ from .._api import watch as watch_api
 from .._api.methods import LEASE_KEEP_ALIVE, Method
 from .._proto import rpc_pb2
 from ..errors import LeaseNotFoundError
-from .keepalive import AsyncKeepAlive
-from .streams import AsyncStreamWorker
+from .lease_keepalive import AsyncKeepAlive
+from .stream_worker import AsyncStreamWorker
 from .watch import AsyncWatch
 
 Key = Union[str, bytes]
 
 
-class AsyncStreamCalls:
+class AsyncWatchLeaseCalls:
     """Watch and Lease-stream calls; the class using it provides the hooks."""
 
     if TYPE_CHECKING:
@@ -180,4 +180,4 @@ class AsyncStreamCalls:
         return response
 
 
-__all__ = ["AsyncStreamCalls"]
+__all__ = ["AsyncWatchLeaseCalls"]

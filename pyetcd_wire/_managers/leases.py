@@ -1,6 +1,6 @@
-"""A stream worker's LeaseKeepAlive half: every kept-alive lease of a
-client, renewed on one stream (see `_sync/streams.py` and
-`_async/streams.py` for the loops that drive it).
+"""A stream worker's LeaseKeepAlive manager: every kept-alive lease of a
+client, renewed on one stream (see `_sync/stream_worker.py` and
+`_async/stream_worker.py` for the loops that drive it).
 
 `KeepAliveState` (_core/lease.py) schedules the renewals and finds lost
 leases; this module owns the stream, reopens it after retryable failures
@@ -30,11 +30,11 @@ from ..errors import (
     LeaseExpiredError,
     RemoteProtocolError,
 )
-from .half import StreamHalf
 from .ports import KeepAliveSink, OpenStream, Send, StreamPort
+from .stream_slot import StreamSlot
 
 
-class LeaseHalf(StreamHalf):
+class LeaseManager(StreamSlot):
     """Kept-alive leases, their subscriptions and their stream.
 
     Args:
@@ -227,4 +227,4 @@ class LeaseHalf(StreamHalf):
             self.log.warning("%s; its keep-alive ends", error)
 
 
-__all__ = ["LeaseHalf"]
+__all__ = ["LeaseManager"]

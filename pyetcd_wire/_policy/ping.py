@@ -34,7 +34,7 @@ class Due(enum.Enum):
     DEAD = "dead"  # a PING went unanswered for keepalive_timeout
 
 
-class Keepalive:
+class PingKeepalive:
     """The keepalive state of one connection."""
 
     __slots__ = ("ping_sent_at", "pings", "time", "timeout")
@@ -74,4 +74,4 @@ class Keepalive:
         self.pings += 1
 
 
-__all__ = ["MIN_TIME", "Due", "Keepalive"]
+__all__ = ["MIN_TIME", "Due", "PingKeepalive"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pyetcd_wire._policy.keepalive import MIN_TIME, Due, Keepalive
+from pyetcd_wire._policy.ping import MIN_TIME, Due, PingKeepalive
 
 
 def test_ping_after_keepalive_time_of_silence_then_dead_after_timeout():
-    ka = Keepalive(10.0, 2.0)
+    ka = PingKeepalive(10.0, 2.0)
     assert ka.due(now=109.9, last_read=100.0) is Due.NOTHING
     assert ka.next_check(last_read=100.0) == 110.0
     assert ka.due(now=110.0, last_read=100.0) is Due.PING
@@ -20,7 +20,7 @@ def test_ping_after_keepalive_time_of_silence_then_dead_after_timeout():
 
 
 def test_anything_heard_answers_the_ping():
-    ka = Keepalive(10.0, 2.0)
+    ka = PingKeepalive(10.0, 2.0)
     ka.pinged(110.0)
     ka.heard()
     assert ka.due(now=115.0, last_read=111.0) is Due.NOTHING
@@ -28,11 +28,11 @@ def test_anything_heard_answers_the_ping():
 
 
 def test_time_is_raised_to_the_servers_minimum():
-    assert Keepalive(0.5, 1.0).time == MIN_TIME
-    assert Keepalive(30.0, 1.0).time == 30.0
+    assert PingKeepalive(0.5, 1.0).time == MIN_TIME
+    assert PingKeepalive(30.0, 1.0).time == 30.0
 
 
 @pytest.mark.parametrize(("time", "timeout"), [(0, 1), (-1, 1), (10, 0)])
 def test_non_positive_values_are_refused(time, timeout):
     with pytest.raises(ValueError, match="positive"):
-        Keepalive(time, timeout)
+        PingKeepalive(time, timeout)

@@ -1,9 +1,9 @@
 """`KeepAlive`: what `Client.keep_alive()` returns; one subscription to the
 background renewal of a lease.
 
-The stream worker (streams.py) renews the lease at TTL/3 on the client's one
+The stream worker (stream_worker.py) renews the lease at TTL/3 on the client's one
 LeaseKeepAlive stream and hands every response to each subscription.  The
-queue and its rules are the `KeepAliveBox`'s (_streams/boxes.py, shared with
+queue and its rules are the `KeepAliveBox`'s (_managers/boxes.py, shared with
 `AsyncKeepAlive`): unlike Go, nothing is dropped without a trace (`skipped`),
 and the end of the lease is a state (`lost`, `lost_reason`) that iteration
 turns into `LeaseExpiredError`.  This adds the waiting, on a condition.
@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Iterator, Optional
 
+from .._managers.boxes import MAX_QUEUED, KeepAliveBox, KeepAliveOwner
 from .._proto import rpc_pb2
-from .._streams.boxes import MAX_QUEUED, KeepAliveBox, KeepAliveOwner
 
 
 class KeepAlive(KeepAliveBox):

@@ -1,4 +1,4 @@
-"""The user's end of a watch and of a keep-alive (`_streams/boxes.py`): the
+"""The user's end of a watch and of a keep-alive (`_managers/boxes.py`): the
 queue, the end, and what each tells its worker; without a driver (the boxes
 of fakes.py wake nobody, and their worker records)."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from pyetcd_wire._core.lease import LostReason
 from pyetcd_wire._core.watch import WatchStream
-from pyetcd_wire._streams.boxes import MAX_QUEUED
+from pyetcd_wire._managers.boxes import MAX_QUEUED
 from pyetcd_wire.errors import (
     CompactedError,
     DeadlineExceededError,

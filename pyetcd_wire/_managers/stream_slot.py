@@ -1,4 +1,4 @@
-"""What the Watch and LeaseKeepAlive halves share: one stream, kept open
+"""What the Watch and LeaseKeepAlive managers share: one stream, kept open
 while there is something to keep it for, and opened again after a backoff
 once it failed."""
 
@@ -13,12 +13,12 @@ from ..errors import EtcdError
 from .ports import OpenStream, StreamNotReadyError, StreamPort
 
 
-class StreamHalf:
-    """The stream slot of a half; subclasses say when it is needed (`_live`),
+class StreamSlot:
+    """The stream slot of a manager; subclasses say when it is needed (`_live`),
     what to do once it opened (`_opened`) or failed to (`_open_failed`)."""
 
     #: The stream's name and what `_live` counts, in log records; the
-    #: half's logger (one of `_log`'s).
+    #: manager's logger (one of `_log`'s).
     NAME = ""
     USERS = "user(s)"
     log = _log.connection_log
@@ -119,4 +119,4 @@ class StreamHalf:
             _log.failed_over(f"the {self.NAME} stream", failed_on, endpoint)
 
 
-__all__ = ["StreamHalf"]
+__all__ = ["StreamSlot"]
