@@ -36,10 +36,9 @@ from typing import Callable, List, Optional, Sequence
 from .._client.pool import ChannelPool
 from .._client.tokens import CallMetadata
 from .._core.grpc.metadata import Metadata
-from .._core.watch import Watcher
 from .._managers.boxes import KeepAliveBox
 from .._managers.leases import LeaseManager
-from .._managers.ports import StreamNotReadyError, StreamPort
+from .._managers.ports import StreamNotReadyError, StreamPort, WatchSink
 from .._managers.watches import WatchManager
 from .._policy.auth import first_token
 from .._policy.endpoints import Endpoint, parse_endpoint
@@ -117,8 +116,8 @@ class AsyncStreamWorker:
         self._wake()
         return watch
 
-    def cancel_watch(self, watcher: Watcher) -> None:
-        if not self._closed and self._watches.cancel(watcher):
+    def cancel_watch(self, sink: WatchSink) -> None:
+        if not self._closed and self._watches.cancel(sink):
             self._wake()
 
     def request_progress(self) -> None:

@@ -50,7 +50,7 @@ class WatchOwner(Protocol):
 
     def _taken(self, size: int) -> None: ...
 
-    def cancel_watch(self, watcher: Watcher) -> None: ...
+    def cancel_watch(self, sink: WatchBox) -> None: ...
 
 
 class KeepAliveOwner(Protocol):
@@ -64,7 +64,7 @@ class _ParentsWorker:
     def _taken(self, size: int) -> None:
         pass
 
-    def cancel_watch(self, watcher: Watcher) -> None:
+    def cancel_watch(self, sink: WatchBox) -> None:
         pass
 
     def remove_keep_alive(self, keep_alive: KeepAliveBox) -> None:
@@ -91,8 +91,6 @@ class WatchBox:
 
     def __init__(self, worker: WatchOwner, watcher: Watcher) -> None:
         self._worker = worker
-        self._watcher = watcher
-        self._recreated = False  # once, after a stale token (watches.py)
         self.watch_id = watcher.watch_id
         self.created_revision = 0
         self._items: Deque[_Item] = deque()
@@ -204,7 +202,7 @@ class WatchBox:
         dropped = sum(size for _, size in items)
         if dropped:
             self._worker._taken(dropped)
-        self._worker.cancel_watch(self._watcher)
+        self._worker.cancel_watch(self)
 
     def _orphan(self) -> None:
         """In a forked child (the driver made the mutex new): the watch is

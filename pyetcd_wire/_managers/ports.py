@@ -6,7 +6,6 @@ from typing import Callable, List, Optional, Protocol
 
 from .._core.grpc.metadata import Metadata
 from .._core.lease import LostReason
-from .._core.watch import Watcher
 from .._proto import rpc_pb2
 from ..errors import EtcdError, LeaseError
 
@@ -54,9 +53,7 @@ class StreamNotReadyError(Exception):
 class WatchSink(Protocol):
     """The user's end of one watch (`Watch`, `AsyncWatch`)."""
 
-    watch_id: int
-    _watcher: Watcher
-    _recreated: bool
+    watch_id: int  # the manager gives a watch made again a new one
     created_revision: int
 
     @property

@@ -24,7 +24,7 @@ Locking: `lock` (the driver's) guards the core and the sinks' registry;
 from __future__ import annotations
 
 import logging
-from typing import Callable, ContextManager, Dict, List, Optional, Tuple
+from typing import Callable, ContextManager, Dict, List, Optional, Set, Tuple
 
 from google.protobuf.message import DecodeError
 
@@ -92,7 +92,12 @@ class WatchManager(StreamSlot):
         self._refresh_token = refresh_token
         self._all_quarantined = all_quarantined
         self._core = WatchStream()
+        # The sinks by the core's watcher (routing), and what the manager
+        # keeps of each watch: its current watcher (a watch refused for a
+        # stale token is made again under a new one), and whether it was.
         self._sinks: Dict[Watcher, WatchSink] = {}
+        self._watcher_of: Dict[WatchSink, Watcher] = {}
+        self._recreated: Set[WatchSink] = set()
         self._restart = False  # cancel the stream, resume on a new one
         self._backlog_lock = backlog_lock
         self._backlog = 0  # bytes queued in sinks, not taken yet
@@ -117,14 +122,16 @@ class WatchManager(StreamSlot):
         watcher = self._core.add(create)
         sink = new_sink(watcher)
         self._sinks[watcher] = sink
+        self._watcher_of[sink] = watcher
         return sink
 
-    def cancel(self, watcher: Watcher) -> bool:
+    def cancel(self, sink: WatchSink) -> bool:
         """False if the watch had ended already."""
-        if watcher not in self._sinks:
+        watcher = self._watcher_of.get(sink)
+        if watcher is None or watcher not in self._sinks:
             return False
         for delivery in self._core.cancel(watcher):
-            self._sinks.pop(delivery.watcher, None)
+            self._done(self._sinks.pop(delivery.watcher, None))
         return True
 
     def request_progress(self) -> bool:
@@ -138,6 +145,8 @@ class WatchManager(StreamSlot):
         """Forget every watch (the client closes); the sinks to tell."""
         sinks = list(self._sinks.values())
         self._sinks.clear()
+        self._watcher_of.clear()
+        self._recreated.clear()
         return sinks
 
     def fail_all(self, error: EtcdError) -> None:
@@ -244,7 +253,7 @@ class WatchManager(StreamSlot):
             if sink is None or (only_uncreated and sink.created_revision):
                 continue
             for delivery in core.cancel(watcher):
-                self._sinks.pop(delivery.watcher, None)
+                self._done(self._sinks.pop(delivery.watcher, None))
             sink._on_end(error)
 
     def _route(self, stream: StreamPort, messages: List[bytes]) -> None:
@@ -294,6 +303,7 @@ class WatchManager(StreamSlot):
                         if self._may_recreate(sink, delivery):
                             denied.append((sink, delivery))
                         else:
+                            self._done(sink)
                             sink._on_end(delivery.error)
             self._backoff.succeeded()
         if denied:
@@ -318,7 +328,14 @@ class WatchManager(StreamSlot):
         for delivery in self._core.reset():
             sink = self._sinks.pop(delivery.watcher, None)
             if sink is not None:
+                self._done(sink)
                 sink._on_end(None)
+
+    def _done(self, sink: Optional[WatchSink]) -> None:
+        """Forget what the manager kept of a watch that is over (lock held)."""
+        if sink is not None:
+            self._watcher_of.pop(sink, None)
+            self._recreated.discard(sink)
 
     def _may_recreate(self, sink: WatchSink, ended: Ended) -> bool:
         """A create the server refused as not permitted may only have met a
@@ -335,7 +352,7 @@ class WatchManager(StreamSlot):
             assert error is not None
             add_hint(error, NO_CREDENTIALS_HINT)
             return False
-        return denied and not ended.watcher._was_created and not sink._recreated
+        return denied and not ended.watcher._was_created and sink not in self._recreated
 
     def _recreate(self, denied: List[Tuple[WatchSink, Ended]]) -> None:
         """Get a new token (I/O, or a task in asyncio: no lock held), then
@@ -346,15 +363,17 @@ class WatchManager(StreamSlot):
         with self._lock:
             for sink, ended in denied:
                 if not refreshed or sink.ended:
+                    self._done(sink)
                     sink._on_end(ended.error)
                     continue
-                sink._recreated = True
+                self._recreated.add(sink)
                 create = rpc_pb2.WatchCreateRequest()
                 create.CopyFrom(ended.watcher._create)
                 create.watch_id = 0  # the core assigns a new one
-                sink._watcher = self._core.add(create)
-                sink.watch_id = sink._watcher.watch_id
-                self._sinks[sink._watcher] = sink
+                watcher = self._core.add(create)
+                sink.watch_id = watcher.watch_id
+                self._watcher_of[sink] = watcher
+                self._sinks[watcher] = sink
                 self._restart = True
 
     def _stream_ended(self, stream: StreamPort, now: float) -> None:

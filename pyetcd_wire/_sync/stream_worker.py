@@ -61,10 +61,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Set
 from .._client.pool import ChannelPool
 from .._client.tokens import CallMetadata
 from .._core.grpc.metadata import Metadata
-from .._core.watch import Watcher
 from .._managers.boxes import KeepAliveBox
 from .._managers.leases import LeaseManager
-from .._managers.ports import StreamNotReadyError, StreamPort
+from .._managers.ports import StreamNotReadyError, StreamPort, WatchSink
 from .._managers.watches import WatchManager
 from .._policy.auth import first_token
 from .._policy.endpoints import Endpoint, parse_endpoint
@@ -181,9 +180,9 @@ class StreamWorker:
         assert isinstance(watch, Watch)
         return watch
 
-    def cancel_watch(self, watcher: Watcher) -> None:
+    def cancel_watch(self, sink: WatchSink) -> None:
         with self._lock:
-            if self._closed or not self._watches.cancel(watcher):
+            if self._closed or not self._watches.cancel(sink):
                 return
         self._wake()
 

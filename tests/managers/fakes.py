@@ -28,7 +28,6 @@ from pyetcd_wire._api.methods import LEASE_KEEP_ALIVE, WATCH_WATCH
 from pyetcd_wire._api.watch import watch_create_request
 from pyetcd_wire._client.tokens import CallMetadata
 from pyetcd_wire._core.grpc.metadata import Metadata
-from pyetcd_wire._core.watch import Watcher
 from pyetcd_wire._managers.boxes import KeepAliveBox, WatchBox
 from pyetcd_wire._managers.leases import LeaseManager
 from pyetcd_wire._managers.ports import StreamPort
@@ -165,7 +164,7 @@ class Owner:
         self.watches: Optional[WatchManager] = None
         self.leases: Optional[LeaseManager] = None
         self.taken: List[int] = []
-        self.cancelled: List[Watcher] = []
+        self.cancelled: List[WatchBox] = []
         self.removed: List[KeepAliveBox] = []
 
     def _taken(self, size: int) -> None:
@@ -173,11 +172,11 @@ class Owner:
         if self.watches is not None:
             self.watches.taken(size)
 
-    def cancel_watch(self, watcher: Watcher) -> None:
-        self.cancelled.append(watcher)
+    def cancel_watch(self, sink: WatchBox) -> None:
+        self.cancelled.append(sink)
         if self.watches is not None:
             with self._lock:
-                self.watches.cancel(watcher)
+                self.watches.cancel(sink)
 
     def remove_keep_alive(self, keep_alive: KeepAliveBox) -> None:
         self.removed.append(keep_alive)

@@ -102,7 +102,7 @@ def test_cancel_drops_the_queue_gives_its_bytes_back_and_is_idempotent() -> None
     box.cancel()
     box.cancel()
     assert worker.taken == [120]
-    assert worker.cancelled == [watcher]  # once
+    assert worker.cancelled == [box]  # once
     assert box.ended
     assert box._take() == (True, None)
     assert box._on_response(events_at(1, 13), 5) is False  # not queued

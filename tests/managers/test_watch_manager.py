@@ -692,6 +692,45 @@ def test_a_create_refused_as_permission_denied_is_made_again_with_a_new_token() 
     assert a.created_revision == 10
 
 
+def test_a_watch_made_again_is_cancelled_under_its_new_id() -> None:
+    """The manager keeps which watcher a watch is now (not the user's box):
+    cancelling it after it was made again cancels the new one."""
+    rig = WatchRig()
+    a, b = rig.watch("a"), rig.watch("b")
+    rig.tend()
+    rig.refresh_answers = [True]
+    rig.stream.push(created(1, 10), refused())
+    rig.read()
+    rig.tend()
+    rig.stream.push(created(1, 10), created(3, 11))
+    rig.read()
+    b.cancel()
+    rig.tend()
+    assert cancels(rig.stream) == [3]
+    rig.stream.push(watch_response(3, 11, canceled=True))
+    rig.read()
+    assert b.ended
+    assert not a.ended
+
+
+def test_the_manager_forgets_the_watches_that_are_over() -> None:
+    rig = WatchRig()
+    pending, created_, refused_ = rig.watch("p"), rig.watch("c"), rig.watch("r")
+    pending.cancel()  # never sent: over at once
+    rig.tend()
+    rig.refresh_answers = [False]  # no new token: the refused one ends
+    rig.stream.push(created(2, 10), refused())
+    rig.read()
+    created_.cancel()
+    rig.tend()
+    rig.stream.push(watch_response(2, 10, canceled=True))
+    rig.read()
+    assert refused_.ended
+    assert len(rig.manager) == 0
+    assert rig.manager._watcher_of == {}
+    assert rig.manager._recreated == set()
+
+
 def test_a_token_for_a_refused_create_is_fetched_without_the_lock() -> None:
     """In the sync driver that is an Authenticate call on the network: every
     watch(), cancel() and keep_alive() of the client would wait for it."""
