@@ -11,6 +11,7 @@ inside functions included.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Set
 
@@ -174,3 +175,34 @@ def test_the_cycle_finder_finds_cycles(
 ) -> None:
     monkeypatch.setattr(f"{__name__}.GRAPH", graph)
     assert cycles() == expected
+
+
+ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
+
+
+def test_the_architecture_page_lists_these_layers() -> None:
+    """ARCHITECTURE.md's layer table says what `LAYERS` says."""
+    rows = re.findall(
+        r"^\| (\d) \| (.*?) \|", ARCHITECTURE.read_text(encoding="utf-8"), re.M
+    )
+    assert [int(index) for index, _ in rows] == list(range(len(LAYERS)))
+    for index, cell in rows:
+        named = set(re.findall(r"`(\w+)`", cell))
+        if "the package" in cell:
+            named.add("")
+        assert named == LAYERS[int(index)], f"layer {index}"
+
+
+def test_the_architecture_page_names_modules_that_exist() -> None:
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:[\w.]+/)*[\w.]+(?:\.py|/))`", text))
+    bases = (PACKAGE.parent, PACKAGE)
+
+    def exists(name: str) -> bool:
+        if "/" not in name:  # a module named within its package's row
+            return any(PACKAGE.rglob(name))
+        return any((base / name).exists() for base in bases)
+
+    missing = sorted(n for n in named if not exists(n))
+    assert missing == []
+    assert len(named) > 40  # the pattern still finds the page's paths

@@ -47,6 +47,7 @@ FORBIDDEN_SUFFIXES = (".pyc", ".pyo", ".so", ".whl", ".tar.gz")
 SDIST_TOP = {
     "PKG-INFO",
     "README.md",
+    "ARCHITECTURE.md",
     "LICENSE",
     "MANIFEST.in",
     "pyproject.toml",
