@@ -1,4 +1,4 @@
-"""The single source of truth for checks and tests (STYLE.md §7).
+"""The single source of truth for checks and tests.
 
 `scripts/test` (the README's test command, and .ci/run) runs every session
 below.  Sessions:

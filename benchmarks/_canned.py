@@ -3,7 +3,7 @@
 The server side is python-hyper's `h2` in server mode, fed our client's real
 preface and requests, so the replayed bytes answer exactly what our client
 asked for.  Each response is shaped like grpc-go's (etcd's) answer to a unary
-call (reference/transport-bench.md §1.4, §3.4): a connection WINDOW_UPDATE
+call: a connection WINDOW_UPDATE
 for the request's DATA and a BDP PING, then HEADERS (:status 200,
 content-type), DATA (the length-prefixed message) and trailers HEADERS
 (grpc-status 0, grpc-message "") with END_STREAM.

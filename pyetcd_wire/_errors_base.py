@@ -348,7 +348,8 @@ def _defaults_for(cls: type) -> Tuple[StatusCode, str]:
     raise TypeError(f"{cls.__name__} needs a status code")
 
 
-# --- client-side errors (reference/clientv3.md §1.9); never from a status.
+# --- client-side errors (Go's ErrNoAvailableEndpoints and kin); never from a
+# status.
 
 
 class LeaseError(EtcdError):

@@ -27,7 +27,7 @@ from ._errors_base import (
 
 # Every etcd server error: gRPC code as sent by etcd 3.6+ -> {exact message: class}.
 # Copied from etcd-io/etcd api/v3rpc/rpctypes/error.go, the union of v3.4.0 to v3.7
-# (reference/clientv3.md §3).  etcd sends the text exactly (status.Error, then
+# (api/v3rpc/rpctypes/error.go).  etcd sends the text exactly (status.Error, then
 # percent-encoding that status.py undoes), so the match is exact, as in Go.  The
 # classes are defined below (two, PermissionDeniedError and DeadlineExceededError,
 # in _errors_base); errors.py resolves the names into ETCD_ERROR_BY_MESSAGE.

@@ -44,7 +44,7 @@ _IMPORT = re.compile(
 #: in protobuf 6.33 (pins.py).  The bundle always runs protobuf's pure-Python
 #: implementation: upb and cpp are extension modules that a zip cannot load,
 #: and the user's ``google._upb`` belongs to the user's protobuf (the
-#: namespace-package clash of reference/vendoring.md).
+#: two ``google`` namespace packages would clash).
 PATCHES: Tuple[Tuple[str, str, str], ...] = (
     (
         "google/protobuf/internal/api_implementation.py",

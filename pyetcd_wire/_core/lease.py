@@ -1,7 +1,7 @@
 """Keep-alive bookkeeping for every lease renewed on one LeaseKeepAlive stream.
 
-Theory of operation (clientv3.md §1.5, the parts of Go's lessor we keep, and
-the one we fix):
+Theory of operation (the parts of Go's lessor, client/v3/lease.go, we keep,
+and the one we fix):
 
 * One bidirectional stream renews every kept-alive lease.  `KeepAliveState`
   knows, per lease, when its next LeaseKeepAliveRequest is due and by when a
@@ -37,7 +37,7 @@ the one we fix):
   driver that sleeps until `next_wakeup()` never wakes for nothing and never
   spins.
 
-Per-lease status is a table (STYLE.md principle 2)::
+Per-lease status is a table::
 
     PENDING --response TTL>0--> ALIVE --response TTL>0--> ALIVE
     PENDING|ALIVE --response TTL<=0 | deadline passed--> LOST   (terminal)

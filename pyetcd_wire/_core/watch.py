@@ -14,7 +14,7 @@ back-pressure and buffering are the driver's job.
 Watch IDs (client-assigned, etcd 3.4+)
 --------------------------------------
 Go's clientv3 lets the server pick IDs and therefore sends one create at a
-time, waiting for each ``created`` (clientv3.md §1.4).  Here the client picks
+time, waiting for each ``created``.  Here the client picks
 ``watch_id`` itself: 1, 2, 3 ... in `add` order, never reused by one
 `WatchStream` (0 is Go's ``AutoWatchID``, -1 ``InvalidWatchID``).  etcd only
 requires IDs to be unique among the live watches of one stream, and a

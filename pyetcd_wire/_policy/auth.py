@@ -9,7 +9,7 @@ token generation, a send again), as it carries out `UnaryRetry`'s steps
 module exists to prevent (issue 14: a Snapshot as a client's first call went
 without a token, and etcd said "user name is empty").
 
-Theory of operation (Go: clientv3.md §1.8, "Token lifecycle"):
+Theory of operation (Go's clientv3: client.go's token handling, retry_interceptor.go):
 
 * No call goes out without the token once the client has credentials.  Go
   authenticates in `New`, and again before each stream it opens; our

@@ -1,6 +1,6 @@
 """Which endpoint the next call goes to: round robin over the healthy ones.
 
-Go's clientv3 hands this to grpc-go's `round_robin` (clientv3.md §2.3): each
+Go's clientv3 hands this to grpc-go's `round_robin`: each
 call to the next READY connection, with no notion of a member that answers
 TCP but not requests (etcd issue 16216).  Here each endpoint also has a
 health record: a failure on it (no connection, connection lost, a frozen
@@ -28,9 +28,10 @@ The health check is a unary Status call rather than an HTTP/2 PING, because:
   needed), and says whether the member has a leader;
 * etcd (grpc-go) counts a PING on a connection without open streams as a
   strike unless it has sent HEADERS or DATA since the previous PING, and
-  answers a third strike with GOAWAY "too_many_pings" (transport-bench.md
-  §1.5).  Health-check PINGs queued at a frozen member, one per quarantine,
-  would all be counted when it resumes.  A call sends no PING at all.
+  answers a third strike with GOAWAY "too_many_pings" (grpc-go's
+  keepalive enforcement policy).  Health-check PINGs queued at a frozen
+  member, one per quarantine, would all be counted when it resumes.  A call
+  sends no PING at all.
 
 Sans-IO: the caller passes `now` (monotonic seconds) and `rand` (a uniform
 [0, 1) source, for the jitter).

@@ -7,7 +7,7 @@ a connection that has carried calls and heard nothing from the server for
 that long gets a PING; if nothing at all arrives within `keepalive_timeout`
 after it, the connection is declared dead, its calls fail (reads are retried
 on another endpoint) and its streams resume elsewhere (gRPC's keepalive,
-clientv3.md §4).
+as Go's clientv3 configures it with DialKeepAliveTime/Timeout).
 
 Only while calls or streams are open (grpc-go's PermitWithoutStream=false,
 which etcd's server enforces): an idle connection is never pinged.  And

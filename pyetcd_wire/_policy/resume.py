@@ -1,5 +1,5 @@
 """When a broken stream is opened again, and how soon (Go's watch.go and
-lease.go resume rules; clientv3.md §1.4, §1.5)."""
+lease.go resume rules)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """When a failed unary call is sent again, and how long to wait first.
 
-Go's rules (client/v3/retry_interceptor.go, clientv3.md §2.2), as data,
+Go's rules (client/v3/retry_interceptor.go), as data,
 functions, and `UnaryRetry`, the plan both drivers follow:
 
 * REPEATABLE calls (Range, the Lease calls, MemberList, Status ...) are
@@ -153,7 +153,7 @@ def backoff(attempt: int, endpoint_count: int, rand: Callable[[], float]) -> flo
 
 
 #: The errors that mean "get a new token and send the call again" (Go's
-#: token refresh conditions, clientv3.md §1.8): the call was refused before
+#: token refresh conditions, retry_interceptor.go): the call was refused before
 #: it ran, so it is sent again whatever its retry class.
 TOKEN_ERRORS = (InvalidAuthTokenError, AuthOldRevisionError, UserEmptyError)
 #: Token refreshes per call at most.

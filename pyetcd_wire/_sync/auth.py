@@ -1,6 +1,6 @@
 """Password authentication: the token every call carries, and its refresh.
 
-Go (clientv3.md §1.8): with username and password the client obtains a token
+Go's clientv3: with username and password the client obtains a token
 with the Authenticate RPC (an AuthNotEnabledError just means no token), sends
 it as ``token`` metadata, and when a call fails because the token is no
 longer good (InvalidAuthTokenError once it expired, AuthOldRevisionError

@@ -1,7 +1,7 @@
 """`auto_sync_interval`: refresh the client's endpoints from the member list.
 
 Go runs `Sync` every interval with a 5 s timeout and only logs failures
-(clientv3.md §2.4).  Here: one daemon thread, named
+(client/v3/client.go, autoSync).  Here: one daemon thread, named
 ``pyetcd-wire-autosync``, started with the client and joined by `close()`;
 a failed sync leaves the endpoints as they were, and the last error is kept
 in `last_error` for whoever wants to look.

@@ -1,7 +1,7 @@
 """`Client`: the etcd v3 API over one channel (sync).
 
 Each method is a one-line facade over a request builder in `_api` and
-`Channel.unary` (STYLE.md §5, Go's kv.go: `Put` = `Do(OpPut(…))`).  Results are
+`Channel.unary` (Go's kv.go: `Put` = `Do(OpPut(…))`).  Results are
 the etcd protobuf response messages (docs/api.md).
 """
 

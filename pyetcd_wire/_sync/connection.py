@@ -4,7 +4,7 @@ Theory of operation.
 
 * All protocol decisions live in the sans-IO `GrpcConnection`; this module
   only moves bytes and wakes threads.  A lock guards the core.  Decisions are
-  made under it; socket I/O is done outside it (STYLE.md principle 10).
+  made under it; socket I/O is done outside it.
 * Reading uses a leader/follower scheme: a thread waiting for its call's
   result takes the *reader role* if no one holds it, reads the socket, feeds
   the core and hands every event to the call it belongs to.  Other waiting
@@ -17,7 +17,8 @@ Theory of operation.
 * Control-frame replies (PING ACK, WINDOW_UPDATE) produced while reading are
   sent on the reader's next turn, or with the next request when the reader's
   own call just ended: grpc-go sends a BDP PING per unary call, and answering
-  it with the next request halves those pings (transport-bench.md §1.4).
+  it with the next request halves those pings (grpc-go sends one BDP PING per
+  response while its previous one is unanswered).
 * A connection that has sat unread for a while is drained before reuse, so a
   GOAWAY or EOF that arrived meanwhile is seen before a request is sent.
 * Closing never pulls the socket from under a thread using it.  Any thread
@@ -639,7 +640,7 @@ class Connection:
                     # they ride *behind* the next request instead of costing
                     # a send.  Behind, because grpc-go then still has its BDP
                     # PING outstanding when the request arrives and sends
-                    # no new one: half the PINGs (transport-bench.md §1.4).
+                    # no new one: half the PINGs.
                     self._deferred += core.data_to_send()
                     return True
             out = self._write_locked_start()

@@ -10,8 +10,8 @@ client core it is sans-IO: bytes go in through
 send are pulled with :meth:`FakeEtcdPeer.data_to_send`. :class:`PeerServer`
 runs a peer on a socket in a helper thread for driver tests.
 
-What it sends follows a real grpc-go server (reference/transport-bench.md §1.2
-and §1.4, gRPC ``doc/PROTOCOL-HTTP2.md``):
+What it sends follows a real grpc-go server (as etcd 3.5 was seen sending,
+and gRPC's ``doc/PROTOCOL-HTTP2.md``):
 
 * Preface: one SETTINGS frame holding exactly ``local_settings`` (etcd 3.5 was
   observed sending ``MAX_FRAME_SIZE=16384, MAX_CONCURRENT_STREAMS=2**32-1``).

@@ -41,7 +41,7 @@ __all__ = [
 #: RFC 9113 §3.4: the client connection preface.
 CLIENT_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-#: The SETTINGS an etcd 3.5.1 server was observed sending (transport-bench §1.4).
+#: The SETTINGS an etcd 3.5.1 server was observed sending.
 ETCD_SERVER_SETTINGS: dict[int, int] = {
     SettingCodes.MAX_FRAME_SIZE: 16384,
     SettingCodes.MAX_CONCURRENT_STREAMS: 2**32 - 1,

@@ -2,7 +2,7 @@
 
 A unary call produces `MessageReceived` then `CallEnded`; response headers
 are reported only to calls that asked for them (streams), which keeps the
-unary path at two events (transport-bench.md §3.2).  Slotted plain classes,
+unary path at two events.  Slotted plain classes,
 immutable by convention, for the cost reason given in h2/events.py.
 """
 

@@ -2,8 +2,7 @@
 
 Sources: grpc/grpc `doc/statuscodes.md`, `doc/PROTOCOL-HTTP2.md` ("Responses"),
 `doc/http-grpc-status-mapping.md`.  The catalogues below are data: the HTTP
-status table and the RST_STREAM table are copied from those documents
-(reference/transport-bench.md §1.2, §1.3).
+status table and the RST_STREAM table are copied from those documents.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ Theory of operation.
   clock, touches a socket or sleeps.
 * Control frames are handled inside: SETTINGS are applied and ACKed, PINGs
   ACKed, WINDOW_UPDATEs release buffered DATA.  Their replies go out with the
-  next write (an ACK placed after the next request halves grpc-go's BDP pings,
-  transport-bench.md §1.4).
+  next write (an ACK placed after the next request halves grpc-go's BDP
+  pings: it sends no new one while one is unanswered).
 * Peer violations.  Frame handlers raise `LocalProtocolError`; `receive_data`
   is the single entry point for peer bytes and converts it to
   `RemoteProtocolError`, queues GOAWAY with the error code, closes the

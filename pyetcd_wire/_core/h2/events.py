@@ -2,8 +2,8 @@
 
 Events are values: slotted, keyword-only, and never changed after
 construction.  They are plain slotted classes rather than frozen dataclasses
-because a frozen dataclass costs ~0.7 µs to build on CPython against ~0.15 µs
-(reference/transport-bench.md §3.2), and a unary call produces several.
+because a frozen dataclass costs ~0.7 µs to build on CPython against ~0.15 µs,
+and a unary call produces several.
 Control frames (PING, SETTINGS, WINDOW_UPDATE) are handled inside the
 connection and produce no event unless the caller must act.
 """

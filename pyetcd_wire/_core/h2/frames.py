@@ -7,8 +7,7 @@ and return plain values, raising `LocalProtocolError` naming the frame and the
 rule it broke.  The connection turns those into `RemoteProtocolError` at the one
 place where peer bytes enter (`H2ClientConnection.receive_data`).
 
-One `struct` call per frame header keeps the per-call cost low
-(reference/transport-bench.md §3.2).
+One `struct` call per frame header keeps the per-call cost low.
 """
 
 from __future__ import annotations

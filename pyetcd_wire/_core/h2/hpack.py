@@ -10,7 +10,7 @@ dynamic table and size updates.  Every block goes through it, in order, even
 for streams we no longer care about, or its table would desynchronise.
 
 The decode cache.  Decoding costs 12-30 µs per block on CPython, a dict lookup
-0.1 µs (reference/transport-bench.md §3.2).  A block's decoding may be cached,
+0.1 µs.  A block's decoding may be cached,
 keyed by its bytes, only while decoding cannot depend on or change decoder
 state: that is true once the dynamic table's size is 0 *and* the peer may not
 raise it (we advertised SETTINGS_HEADER_TABLE_SIZE=0 and the peer ACKed it).
