@@ -409,6 +409,9 @@ def test_a_lost_lease_is_logged_outside_the_stream_lock(etcd):
         fake.lease_ttl[9] = 0  # revoked: the next renewal answers TTL 0
         with pytest.raises(LeaseExpiredError, match="TTL <= 0"):
             read_until_error(ka, [], timeout=15)
+        # The subscription learns of the loss before the worker logs it (the
+        # record goes out once the lock is released): wait for the record.
+        wait_for(lambda: took, timeout=15)
     finally:
         lease_log.removeHandler(handler)
     assert took == [True]
