@@ -574,7 +574,12 @@ def test_news_read_while_a_turn_looks_after_the_streams_returns_at_once(etcd):
     worker = client._worker
     role = worker._role
     me = Sleeper()
-    wait_for(lambda: role.claim(me, follow=False))  # nobody else reads now
+    # Take the reader role as a waiting user does: the worker may hold it,
+    # in a poll() that lasts until the lease timer; woken, it hands it over.
+    if not role.claim(me, follow=True):
+        worker._wake()
+        assert me.wait(time.monotonic() + HANG_BOUND)
+    assert role.holder is me  # nobody else reads now
     try:
         (fd,) = worker._polled
         assert not select.select([fd], [], [], 0)[0]  # everything was read
