@@ -28,7 +28,7 @@ def test_child_takes_no_lock_held_at_the_fork(client_class: type) -> None:
     client = client_class(_refused_endpoint(), dial_timeout=1.0, timeout=2.0)
     held = [client._pool._lock]  # as another thread of the parent might
     if isinstance(client, etcd.Client):
-        held += [client._streams_lock, client._health_checks_lock]
+        held += [client._worker_lock, client._health_checks_lock]
     for lock in held:
         lock.acquire()
     try:

@@ -80,7 +80,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         self._pool: ChannelPool[Channel] = ChannelPool(
             self._balancer, self._new_channel, self._start_health_check
         )
-        self._streams_lock = threading.Lock()
+        self._worker_lock = threading.Lock()
         self._worker: Optional[StreamWorker] = None
         self._closed = False
         self._auto_sync: Optional[AutoSync] = None
@@ -105,7 +105,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         streams, self._worker = self._worker, None
         self._health_checks_lock = threading.Lock()
         self._health_checks = set()
-        self._streams_lock = threading.Lock()
+        self._worker_lock = threading.Lock()
         if self._auth is not None:
             self._auth.after_fork()
         if self._auto_sync is not None:
@@ -131,7 +131,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         """
         parsed = parse_endpoints(endpoints)
         self._pool.set_endpoints(parsed)
-        with self._streams_lock:
+        with self._worker_lock:
             streams = self._worker
         if streams is not None:
             streams.set_endpoints(parsed)
@@ -166,7 +166,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         keep-alives end, the background threads are joined.  Idempotent."""
         if self._auto_sync is not None:
             self._auto_sync.stop()
-        with self._streams_lock:
+        with self._worker_lock:
             self._closed = True
             streams, self._worker = self._worker, None
         if streams is not None:
@@ -248,7 +248,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         return raw
 
     def _stream_worker(self) -> StreamWorker:
-        with self._streams_lock:
+        with self._worker_lock:
             if self._closed:
                 raise ClientClosedError()
             if self._worker is None:

@@ -420,10 +420,9 @@ class StreamWorker:
         if self._dirty or now >= self._tend_at:
             # The slow part of a turn; an event arriving on a quiet loop skips
             # it (one poll, one recv, the routing).
-            looked = self._look(now, worker=worker)
-            if looked is None:
+            if self._look(now, worker=worker):
                 return True
-            if looked:
+            if self._read_since(now):
                 # This look read a socket (the pump, or a stream opened on a
                 # connection that first drained what had come): what it
                 # routed may be what the caller waits for, and the socket may
@@ -459,14 +458,13 @@ class StreamWorker:
             self._role.release(WORKER)  # hand over; the caller's release is a no-op
         return False
 
-    def _look(self, now: float, *, worker: bool) -> Optional[bool]:
+    def _look(self, now: float, *, worker: bool) -> bool:
         """Look after the streams and timers (reader role held): open, send,
-        resume, close, and find when to look next.  None when the worker
-        should exit (idle for LINGER, or closed); else whether a socket was
-        read meanwhile."""
+        resume, close, and find when to look next.  True when the worker
+        should exit (idle for LINGER, or closed)."""
         with self._lock:
             if self._closed:
-                return None
+                return True
             if not self._idle():
                 self._idle_since = None
             elif self._idle_since is None:
@@ -474,7 +472,7 @@ class StreamWorker:
             elif worker and now - self._idle_since >= LINGER:
                 self._thread = None
                 self._idle_since = None
-                return None
+                return True
         if len(self._leases):
             # A renewal may wait unread in the socket (nobody had the role):
             # read it before a deadline declares the lease lost.
@@ -489,7 +487,7 @@ class StreamWorker:
             self._tend_at = now
         self._poll_sockets()
         self._dirty = False
-        return self._read_since(now)
+        return False
 
     def _keepalive_next(self) -> Optional[float]:
         """When a polled connection next needs a keepalive check."""
