@@ -20,11 +20,9 @@ from .._api.methods import LEASE_KEEP_ALIVE
 from .._client.tokens import CallMetadata
 from .._core.lease import KeepAliveState, LostReason
 from .._policy.resume import retryable
-from .._policy.retry import needs_new_token
 from .._proto import rpc_pb2
 from ..errors import (
     EtcdError,
-    InternalError,
     KeepAliveHaltedError,
     LeaseError,
     LeaseExpiredError,
@@ -63,9 +61,9 @@ class LeaseManager(StreamSlot):
         on_stream_failed: Callable[[StreamPort, EtcdError], None],
         refresh_token: Callable[[], bool],
     ) -> None:
-        super().__init__(lock, rand)
-        self._on_stream_failed = on_stream_failed
-        self._refresh_token = refresh_token
+        super().__init__(
+            lock, rand, on_stream_failed=on_stream_failed, refresh_token=refresh_token
+        )
         self._metadata = metadata
         self._core = KeepAliveState(first_response_timeout)
         self._subscriptions: Dict[int, List[KeepAliveSink]] = {}
@@ -154,10 +152,7 @@ class LeaseManager(StreamSlot):
             stream.message_consumed(len(messages))
             self._log_lost(lost)
         if stream.ended:
-            error = stream.end_error() or InternalError(
-                None, "the server ended the LeaseKeepAlive stream"
-            )
-            self._on_stream_failed(stream, error)
+            error = self._end_error(stream)
             if self._failed(error, now) and len(self._core):
                 self._resuming(stream, error, len(self._core))
         return bool(messages) or stream.ended
@@ -193,7 +188,7 @@ class LeaseManager(StreamSlot):
 
     def _failed(self, error: EtcdError, now: float) -> bool:
         """True if the stream is to open again (else keep-alive halts)."""
-        refreshed = needs_new_token(error) and self._refresh_token()
+        refreshed = self._refresh_for(error)
         with self._lock:
             self.stream = None
             again = refreshed or retryable(error, watch=False)

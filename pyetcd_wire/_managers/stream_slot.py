@@ -9,13 +9,22 @@ from typing import Callable, ContextManager, Optional
 from .. import _log
 from .._core.grpc.metadata import Metadata
 from .._policy.resume import Backoff
-from ..errors import EtcdError
+from .._policy.retry import needs_new_token
+from ..errors import EtcdError, InternalError
 from .ports import OpenStream, StreamNotReadyError, StreamPort
 
 
 class StreamSlot:
     """The stream slot of a manager; subclasses say when it is needed (`_live`),
-    what to do once it opened (`_opened`) or failed to (`_open_failed`)."""
+    what to do once it opened (`_opened`) or failed to (`_open_failed`).
+
+    Args:
+        lock: the driver's lock (a no-op one in asyncio).
+        rand: uniform in [0, 1), for the backoff's jitter.
+        on_stream_failed: told of a failed stream (its endpoint may go to
+            quarantine).
+        refresh_token: gets a new token; True if one is in place.
+    """
 
     #: The stream's name and what `_live` counts, in log records; the
     #: manager's logger (one of `_log`'s).
@@ -23,8 +32,17 @@ class StreamSlot:
     USERS = "user(s)"
     log = _log.connection_log
 
-    def __init__(self, lock: ContextManager[object], rand: Callable[[], float]):
+    def __init__(
+        self,
+        lock: ContextManager[object],
+        rand: Callable[[], float],
+        *,
+        on_stream_failed: Callable[[StreamPort, EtcdError], None],
+        refresh_token: Callable[[], bool],
+    ) -> None:
         self._lock = lock
+        self._on_stream_failed = on_stream_failed
+        self._refresh_token = refresh_token
         self.stream: Optional[StreamPort] = None
         self._backoff = Backoff(rand)
         # The endpoint of the stream that failed, until a new one opens.
@@ -53,6 +71,20 @@ class StreamSlot:
             if self._live() and self.stream is None and not self._not_ready:
                 return self._backoff.until
             return None
+
+    def _refresh_for(self, error: EtcdError) -> bool:
+        """True if `error` refused the stream for its stale token and a new
+        one is in place (the stream may be opened again)."""
+        return needs_new_token(error) and self._refresh_token()
+
+    def _end_error(self, stream: StreamPort) -> EtcdError:
+        """Why `stream` ended (an end with status OK too: it is not meant to
+        end), once told to `on_stream_failed`."""
+        error = stream.end_error() or InternalError(
+            None, f"the server ended the {self.NAME} stream"
+        )
+        self._on_stream_failed(stream, error)
+        return error
 
     def close_stream(self) -> None:
         if self.stream is not None:

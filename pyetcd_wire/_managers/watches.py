@@ -37,7 +37,6 @@ from .._policy.retry import NO_CREDENTIALS_HINT, add_hint, needs_new_token
 from .._proto import rpc_pb2
 from ..errors import (
     EtcdError,
-    InternalError,
     PermissionDeniedError,
     RemoteProtocolError,
 )
@@ -84,12 +83,12 @@ class WatchManager(StreamSlot):
         all_quarantined: Callable[[float], bool],
         anonymous: bool = False,
     ) -> None:
-        super().__init__(lock, rand)
+        super().__init__(
+            lock, rand, on_stream_failed=on_stream_failed, refresh_token=refresh_token
+        )
         self._anonymous = anonymous
         self._metadata = metadata
         self._wake = wake
-        self._on_stream_failed = on_stream_failed
-        self._refresh_token = refresh_token
         self._all_quarantined = all_quarantined
         self._core = WatchStream()
         # The sinks by the core's watcher (routing), and what the manager
@@ -131,7 +130,7 @@ class WatchManager(StreamSlot):
         if watcher is None or watcher not in self._sinks:
             return False
         for delivery in self._core.cancel(watcher):
-            self._done(self._sinks.pop(delivery.watcher, None))
+            self._forget(delivery.watcher)
         return True
 
     def request_progress(self) -> bool:
@@ -226,15 +225,10 @@ class WatchManager(StreamSlot):
             self._reset()
         return None
 
-    def _refresh_auth(self, error: EtcdError) -> bool:
-        """True if the stream failed for its stale token and a new one is in
-        place (the stream may be opened again)."""
-        return needs_new_token(error) and self._refresh_token()
-
     def _open_failed(self, error: EtcdError, now: float) -> None:
         """Watches that were never created fail with the error (as a unary
         call would); created ones wait for the next attempt."""
-        refreshed = self._refresh_auth(error)
+        refreshed = self._refresh_for(error)
         with self._lock:
             self._backoff.failed(now)
             if refreshed:
@@ -253,7 +247,7 @@ class WatchManager(StreamSlot):
             if sink is None or (only_uncreated and sink.created_revision):
                 continue
             for delivery in core.cancel(watcher):
-                self._done(self._sinks.pop(delivery.watcher, None))
+                self._forget(delivery.watcher)
             sink._on_end(error)
 
     def _route(self, stream: StreamPort, messages: List[bytes]) -> None:
@@ -326,16 +320,22 @@ class WatchManager(StreamSlot):
         it was (lock held); the ones already cancelled end."""
         self._fragments.clear()
         for delivery in self._core.reset():
-            sink = self._sinks.pop(delivery.watcher, None)
+            sink = self._forget(delivery.watcher)
             if sink is not None:
-                self._done(sink)
                 sink._on_end(None)
 
-    def _done(self, sink: Optional[WatchSink]) -> None:
-        """Forget what the manager kept of a watch that is over (lock held)."""
+    def _forget(self, watcher: Watcher) -> Optional[WatchSink]:
+        """Forget a watch that is over, by its watcher; its sink, if it had
+        one still (lock held)."""
+        sink = self._sinks.pop(watcher, None)
         if sink is not None:
-            self._watcher_of.pop(sink, None)
-            self._recreated.discard(sink)
+            self._done(sink)
+        return sink
+
+    def _done(self, sink: WatchSink) -> None:
+        """Forget what the manager kept of a watch that is over (lock held)."""
+        self._watcher_of.pop(sink, None)
+        self._recreated.discard(sink)
 
     def _may_recreate(self, sink: WatchSink, ended: Ended) -> bool:
         """A create the server refused as not permitted may only have met a
@@ -377,11 +377,8 @@ class WatchManager(StreamSlot):
                 self._restart = True
 
     def _stream_ended(self, stream: StreamPort, now: float) -> None:
-        error = stream.end_error() or InternalError(
-            None, "the server ended the Watch stream"
-        )
-        self._on_stream_failed(stream, error)
-        refreshed = self._refresh_auth(error)
+        error = self._end_error(stream)
+        refreshed = self._refresh_for(error)
         self._held = 0  # that stream's credit is gone with it
         with self._lock:
             self.stream = None
