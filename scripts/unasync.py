@@ -85,9 +85,6 @@ NAMES = {
 _NAME = re.compile(
     "|".join(rf"(?<!\w){re.escape(old)}\b" for old in NAMES), flags=re.MULTILINE
 )
-#: Keywords dropped from the code (never from docstrings or comments: prose
-#: may speak of ``async with``).
-KEYWORDS = ["async def", "async with", "async for", "await"]
 #: (what a rule is called in a report, pattern, replacement), in order.
 _REWRITES: List[Tuple[str, re.Pattern[str], str]] = [
     ("Awaitable[T]", re.compile(r"\bAwaitable\[(\w+)\]"), r"\1"),
@@ -99,17 +96,11 @@ class Twins:
     """Writes twins, counting what each rule matched."""
 
     def __init__(self) -> None:
+        # The keywords (`_without_keywords`) are the language, not rules:
+        # they are not counted.
         self.used: Dict[str, int] = dict.fromkeys(
-            [
-                *KEYWORDS,
-                *(name for name, _, _ in _REWRITES),
-                *NAMES,
-                BEGIN,
-                "sync only",
-            ],
-            0,
+            [*(name for name, _, _ in _REWRITES), *NAMES, BEGIN, "sync only"], 0
         )
-        self.grammar = set(KEYWORDS)  # always applied: not rules to use
 
     def twin(self, source: Path) -> str:
         lines = []
@@ -142,35 +133,29 @@ class Twins:
         )
         return header + text[3:]
 
-    def _without_keywords(self, text: str) -> str:
+    @staticmethod
+    def _without_keywords(text: str) -> str:
         """`text` with ``async`` (before def, with, for) and ``await`` taken
-        out of the code, each with the space after it."""
+        out of the code, each with the space after it (never out of
+        docstrings or comments: prose may speak of ``async with``)."""
         lines = text.splitlines(keepends=True)
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
         cuts: List[Tuple[int, int, int]] = []  # (row, from column, to column)
         for token, after in zip(tokens, tokens[1:]):
             if token.type != tokenize.NAME:
                 continue
-            if token.string == "await":
-                rule = "await"
-            elif token.string == "async" and after.string in ("def", "with", "for"):
-                rule = f"async {after.string}"
-            else:
-                continue
-            assert token.start[0] == after.start[0], f"line {token.start[0]}"
-            cuts.append((token.start[0], token.start[1], after.start[1]))
-            self.used[rule] += 1
+            if token.string == "await" or (
+                token.string == "async" and after.string in ("def", "with", "for")
+            ):
+                assert token.start[0] == after.start[0], f"line {token.start[0]}"
+                cuts.append((token.start[0], token.start[1], after.start[1]))
         for row, start, end in reversed(cuts):  # right to left within a line
             line = lines[row - 1]
             lines[row - 1] = line[:start] + line[end:]
         return "".join(lines)
 
     def unused(self) -> List[str]:
-        return [
-            name
-            for name, count in self.used.items()
-            if not count and name not in self.grammar
-        ]
+        return [name for name, count in self.used.items() if not count]
 
 
 def _without_repeated_imports(text: str) -> str:
