@@ -46,7 +46,7 @@ from .._client.base import ClientBase, too_old
 from .._client.measured import MeasuredCall
 from .._client.options import SYNC_TIMEOUT, parse_endpoints
 from .._client.pool import ChannelPool
-from .._client.snapshot_file import part_file
+from .._client.snapshot_file import PathT, part_file
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
 from .._policy.balancer import (
@@ -81,7 +81,6 @@ REPEATABLE = RetryClass.REPEATABLE
 R = TypeVar("R", bound=Message)
 T = TypeVar("T")
 Key = Union[str, bytes]
-PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 
 class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCalls):

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, TypeVar, Union
 
 #: Go's fileutil.PrivateFileMode: a snapshot holds every key, and the auth
 #: store's users and password hashes.
 SNAPSHOT_FILE_MODE = 0o600
+
+#: What `snapshot_save` takes and returns: the caller's path, as given.
+PathT = TypeVar("PathT", str, "os.PathLike[str]")
 
 
 @contextlib.contextmanager
@@ -31,4 +34,4 @@ def part_file(path: Union[str, os.PathLike[str]]) -> Iterator[BinaryIO]:
         raise
 
 
-__all__ = ["SNAPSHOT_FILE_MODE", "part_file"]
+__all__ = ["SNAPSHOT_FILE_MODE", "PathT", "part_file"]

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Generator, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Generator, Iterator, Optional
 
 from google.protobuf.message import Message
 
 from .._api import maintenance as maintenance_api
 from .._api.methods import MAINTENANCE_SNAPSHOT, Method
-from .._client.snapshot_file import part_file
-
-PathT = TypeVar("PathT", str, "os.PathLike[str]")
+from .._client.snapshot_file import PathT, part_file
 
 
 class SnapshotCalls:
