@@ -14,11 +14,12 @@ the bundle's too (where pyetcd_wire is the single-file bundle).
 from __future__ import annotations
 
 import os
-from typing import NoReturn
+from typing import Dict, NoReturn, Optional
 
 import pytest
 
-_state = {"required": False}
+#: "required" is None until `configure` ran (a session that did not skips).
+_state: Dict[str, Optional[bool]] = {"required": None}
 
 
 def configure(config: pytest.Config) -> None:

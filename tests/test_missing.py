@@ -33,6 +33,7 @@ def test_every_test_must_run_under_etcd_required_or_in_ci(
 
 
 def test_this_session_was_configured(pytestconfig: pytest.Config) -> None:
-    """tests/conftest.py read this session's --etcd-required (and CI)."""
+    """tests/conftest.py read this session's --etcd-required (and CI): the
+    state is a bool, not the None of a session that never configured it."""
     etcd_required = bool(pytestconfig.getoption("etcd_required", default=False))
     assert missing._state["required"] is missing.every_test_must_run(etcd_required)
