@@ -292,15 +292,18 @@ class _Rig:
         #: What the next `refresh_token` calls answer (then False); with True
         #: they install the token "t<n>".
         self.refresh_answers: List[bool] = []
-        self.refreshes = 0
         #: Whether the lock was held at each `refresh_token` call.
         self.refreshed_locked: List[bool] = []
 
     def _stream_failed(self, stream: StreamPort, error: EtcdError) -> None:
         self.failed.append((stream, error, self.lock.held))
 
+    @property
+    def refreshes(self) -> int:
+        """How many times `refresh_token` was called."""
+        return len(self.refreshed_locked)
+
     def _refresh_token(self) -> bool:
-        self.refreshes += 1
         self.refreshed_locked.append(self.lock.held)
         ok = self.refresh_answers.pop(0) if self.refresh_answers else False
         if ok:
