@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyetcd_wire._api.watch import watch_create_request
 from pyetcd_wire._core.watch import (
     Created,
     Ended,
@@ -16,45 +15,15 @@ from pyetcd_wire._core.watch import (
     WatcherState,
     WatchStream,
 )
-from pyetcd_wire._proto import kv_pb2, rpc_pb2
 from pyetcd_wire.errors import (
     CompactedError,
     PermissionDeniedError,
     RemoteProtocolError,
     WatchCanceledError,
 )
-
-
-def opts(key: str = "k", **kwargs: object) -> rpc_pb2.WatchCreateRequest:
-    return watch_create_request(key, **kwargs).create_request  # type: ignore[arg-type]
-
-
-def ev(rev: int, key: bytes = b"k") -> kv_pb2.Event:
-    kv = kv_pb2.KeyValue(key=key, mod_revision=rev, create_revision=rev, version=1)
-    return kv_pb2.Event(type=kv_pb2.Event.PUT, kv=kv)
-
-
-def resp(
-    watch_id: int,
-    rev: int = 1,
-    *,
-    events: Sequence[kv_pb2.Event] = (),
-    created: bool = False,
-    canceled: bool = False,
-    fragment: bool = False,
-    compact_revision: int = 0,
-    cancel_reason: str = "",
-) -> rpc_pb2.WatchResponse:
-    return rpc_pb2.WatchResponse(
-        header=rpc_pb2.ResponseHeader(revision=rev),
-        watch_id=watch_id,
-        created=created,
-        canceled=canceled,
-        fragment=fragment,
-        compact_revision=compact_revision,
-        cancel_reason=cancel_reason,
-        events=list(events),
-    )
+from tests.messages import create as opts
+from tests.messages import event as ev
+from tests.messages import watch_response as resp
 
 
 def revs(delivery: object) -> List[int]:

@@ -22,18 +22,18 @@ no thread, no clock.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager, List, Optional, Sequence, Tuple
+from typing import Any, ContextManager, List, Optional, Tuple
 
 from pyetcd_wire._api.methods import LEASE_KEEP_ALIVE, WATCH_WATCH
-from pyetcd_wire._api.watch import watch_create_request
 from pyetcd_wire._client.tokens import CallMetadata
 from pyetcd_wire._core.grpc.metadata import Metadata
 from pyetcd_wire._managers.boxes import KeepAliveBox, WatchBox
 from pyetcd_wire._managers.leases import LeaseManager
 from pyetcd_wire._managers.ports import StreamPort
 from pyetcd_wire._managers.watches import WatchManager
-from pyetcd_wire._proto import kv_pb2, rpc_pb2
+from pyetcd_wire._proto import rpc_pb2
 from pyetcd_wire.errors import EtcdError
+from tests.messages import create, event, watch_response
 
 BASE_METADATA: Metadata = (("base", "1"),)
 LEASE_METADATA: Metadata = (("base", "1"), ("hasleader", "true"))
@@ -224,32 +224,6 @@ class MemKeepAlive(_NoWaiting, KeepAliveBox):
 
 
 # --- messages -------------------------------------------------------------------
-
-
-def create(key: str = "k", **options: Any) -> rpc_pb2.WatchCreateRequest:
-    return watch_create_request(key, **options).create_request
-
-
-def event(revision: int, key: bytes = b"k", value: bytes = b"v") -> kv_pb2.Event:
-    kv = kv_pb2.KeyValue(
-        key=key, value=value, mod_revision=revision, create_revision=1, version=1
-    )
-    return kv_pb2.Event(type=kv_pb2.Event.PUT, kv=kv)
-
-
-def watch_response(
-    watch_id: int,
-    revision: int = 1,
-    *,
-    events: Sequence[kv_pb2.Event] = (),
-    **fields: Any,
-) -> rpc_pb2.WatchResponse:
-    return rpc_pb2.WatchResponse(
-        header=rpc_pb2.ResponseHeader(revision=revision),
-        watch_id=watch_id,
-        events=list(events),
-        **fields,
-    )
 
 
 def created(watch_id: int, revision: int = 10) -> rpc_pb2.WatchResponse:
