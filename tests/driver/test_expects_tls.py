@@ -7,7 +7,7 @@ dead connection with a ConnectionLostError, and the call dialed again)."""
 from __future__ import annotations
 
 import logging
-from typing import Iterator, Tuple
+from typing import Iterator
 
 import pytest
 
@@ -28,20 +28,11 @@ def closing() -> Iterator[Acceptor]:
     acceptor.close()
 
 
-@pytest.fixture
-def closing_port(closing: Acceptor) -> Tuple[str, int]:
-    host, port = closing.listener.getsockname()[:2]
-    return host, port
-
-
 def test_a_connection_ended_before_the_call_starts_is_a_tls_error(
-    closing_port: Tuple[str, int],
+    closing: Acceptor,
 ) -> None:
-    host, port = closing_port
-    endpoint = f"{host}:{port}"
-
     async def main() -> None:
-        channel = AsyncChannel(endpoint)
+        channel = AsyncChannel(closing.address)
         try:
             conn = await channel.connection(timeout=10)
             await conn.socket_closed  # the port closed it before any call
@@ -55,14 +46,13 @@ def test_a_connection_ended_before_the_call_starts_is_a_tls_error(
 
 
 def test_a_sync_call_on_a_connection_ended_before_it_starts_dials_no_more(
-    closing_port: Tuple[str, int], closing: Acceptor
+    closing: Acceptor,
 ) -> None:
     """The sync driver's twin of the test above: the call raises the
     TLSError, and does not start again on a new connection (a dead
     connection retired the call to a second dial, which a write's probe of
     the socket made the usual case: 28 of 30 Client.put calls dialed twice)."""
-    host, port = closing_port
-    with Channel(f"{host}:{port}") as channel:
+    with Channel(closing.address) as channel:
         conn = channel.connection(None)
         wait_for(lambda: not conn.pump())  # the port closed it before any call
         with pytest.raises(TLSError, match="the server expects TLS"):
@@ -71,7 +61,7 @@ def test_a_sync_call_on_a_connection_ended_before_it_starts_dials_no_more(
 
 
 def test_the_lost_connection_is_logged_with_the_tls_error(
-    closing_port: Tuple[str, int],
+    closing: Acceptor,
     client_class: ClientClass,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -79,8 +69,7 @@ def test_the_lost_connection_is_logged_with_the_tls_error(
     TLSError's words (docs/logging.md), not just "the server closed the
     connection" (the asyncio driver logged the bare reason)."""
     caplog.set_level(logging.WARNING, logger="pyetcd_wire")
-    host, port = closing_port
-    endpoint = f"{host}:{port}"
+    endpoint = closing.address
     with client_class(endpoint, timeout=10) as client, pytest.raises(TLSError):
         client.get(b"k")
     lost = [
