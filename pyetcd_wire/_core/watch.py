@@ -247,13 +247,22 @@ class Progress(WatchDelivery):
 class Ended(WatchDelivery):
     """The watch is over: `error` is None after a cancel we asked for, else why
     the server ended it (`CompactedError`, a mapped etcd error, or
-    `WatchCanceledError`)."""
+    `WatchCanceledError`).  `refused_create` is True when the server ended it
+    in answer to a create (a first one, or one resuming the watch on a new
+    stream), not while it was active."""
 
-    __slots__ = ("error",)
+    __slots__ = ("error", "refused_create")
 
-    def __init__(self, *, watcher: Watcher, error: Optional[EtcdError]) -> None:
+    def __init__(
+        self,
+        *,
+        watcher: Watcher,
+        error: Optional[EtcdError],
+        refused_create: bool = False,
+    ) -> None:
         super().__init__(watcher=watcher)
         self.error = error
+        self.refused_create = refused_create
 
 
 def cancel_error(reason: str, *, watch_id: int, compact_revision: int = 0) -> EtcdError:
@@ -323,6 +332,27 @@ class WatchStream:
         self._next_id += 1
         self._by_id[watcher.watch_id] = watcher
         self._outgoing.append(watcher)
+        return watcher
+
+    def again(self, ended: Watcher) -> Watcher:
+        """Registers anew, under a new ID, a watch whose create the server
+        refused (`Ended.refused_create`), and queues its create: the same
+        options, from where it was (its next revision and its floor), so no
+        event is lost or repeated.  Its acceptance is reported as `Created`
+        again.
+
+        Raises:
+            ValueError: `ended` has not ended.
+        """
+        if ended.state is not WatcherState.ENDED:
+            raise ValueError(f"{ended!r} has not ended")
+        options = rpc_pb2.WatchCreateRequest()
+        options.CopyFrom(ended._create)
+        options.watch_id = 0  # add() assigns the new one
+        watcher = self.add(options)
+        watcher.next_revision = ended.next_revision
+        watcher.last_revision = ended.last_revision
+        watcher.events_delivered = ended.events_delivered
         return watcher
 
     def cancel(self, watcher: Watcher) -> List[WatchDelivery]:
@@ -432,7 +462,8 @@ class WatchStream:
         if watcher.state is WatcherState.ENDED:
             return []
         if response.canceled:
-            return self._end(watcher, self._error(watcher, response))
+            error = self._error(watcher, response)
+            return self._end(watcher, error, refused_create=True)
         if response.watch_id != watcher.watch_id:
             raise LocalProtocolError(
                 f"created watch_id={response.watch_id}, requested "
@@ -503,11 +534,17 @@ class WatchStream:
             compact_revision=response.compact_revision,
         )
 
-    def _end(self, watcher: Watcher, error: Optional[EtcdError]) -> List[WatchDelivery]:
+    def _end(
+        self,
+        watcher: Watcher,
+        error: Optional[EtcdError],
+        *,
+        refused_create: bool = False,
+    ) -> List[WatchDelivery]:
         watcher._move(_Input.END)
         del self._by_id[watcher.watch_id]
         self._fragments.pop(watcher.watch_id, None)
-        return [Ended(watcher=watcher, error=error)]
+        return [Ended(watcher=watcher, error=error, refused_create=refused_create)]
 
     def _queue_cancel(self, watch_id: int) -> None:
         cancel = rpc_pb2.WatchCancelRequest(watch_id=watch_id)

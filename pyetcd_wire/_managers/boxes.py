@@ -113,10 +113,13 @@ class WatchBox:
     # --- the worker's side ----------------------------------------------------
 
     def _on_created(self, revision: int) -> None:
+        """Created, or created again after a refusal (the first revision
+        stays)."""
         with self._mutex:
-            self.created_revision = revision
-            self._created = True
-            self._notify()
+            if not self._created:
+                self.created_revision = revision
+                self._created = True
+                self._notify()
 
     def _on_response(self, response: rpc_pb2.WatchResponse, size: int) -> bool:
         """Queue a response; False (not queued) once the watch is cancelled."""

@@ -111,6 +111,8 @@ class StreamSlot:
                 stream.cancel()  # Go closes the stream with its last user
                 return None
             stream = self._replace(stream)
+            if stream is None and now < self._backoff.until:
+                return None  # reopened after the backoff (next_wakeup)
         if stream is None:
             self._not_ready = False
             try:

@@ -190,7 +190,7 @@ class WatchManager(StreamSlot):
         if not messages and not stream.ended:
             return False
         if messages:
-            self._route(stream, messages)
+            self._route(stream, messages, now)
         if stream.ended:
             self._stream_ended(stream, now)
             return True
@@ -250,7 +250,7 @@ class WatchManager(StreamSlot):
                 self._forget(delivery.watcher)
             sink._on_end(error)
 
-    def _route(self, stream: StreamPort, messages: List[bytes]) -> None:
+    def _route(self, stream: StreamPort, messages: List[bytes], now: float) -> None:
         queued = 0  # messages now held by a sink
         queued_bytes = 0
         denied: List[Tuple[WatchSink, Ended]] = []  # creates to make again
@@ -290,6 +290,7 @@ class WatchManager(StreamSlot):
                     elif type(delivery) is Progress:
                         sink._on_response(_progress(response, sink.watch_id), 0)
                     elif type(delivery) is Created:
+                        self._recreated.discard(sink)  # a later refusal is new
                         sink._on_created(delivery.revision)
                     elif type(delivery) is Ended:
                         del self._sinks[delivery.watcher]
@@ -301,7 +302,7 @@ class WatchManager(StreamSlot):
                             sink._on_end(delivery.error)
             self._backoff.succeeded()
         if denied:
-            self._recreate(denied)
+            self._recreate(denied, now)
         with self._backlog_lock:
             self._backlog += queued_bytes
             stall = self._backlog >= BACKLOG_LIMIT
@@ -352,29 +353,32 @@ class WatchManager(StreamSlot):
             assert error is not None
             add_hint(error, NO_CREDENTIALS_HINT)
             return False
-        return denied and not ended.watcher._was_created and sink not in self._recreated
+        return denied and ended.refused_create and sink not in self._recreated
 
-    def _recreate(self, denied: List[Tuple[WatchSink, Ended]]) -> None:
+    def _recreate(self, denied: List[Tuple[WatchSink, Ended]], now: float) -> None:
         """Get a new token (I/O, or a task in asyncio: no lock held), then
         create each refused watch again, and open the stream anew for them
-        (the others resume on the new stream, as after any reset); without a
-        new token, or once the user cancelled it, each ends with its error."""
+        (the others resume on the new stream, as after any reset).  Without
+        a new token (Authenticate failed: the server may be restarting), a
+        watch that was created waits for the next attempt, after the backoff,
+        as after a failed open; one never created ends with its error, as a
+        unary call would, and so does one the user cancelled."""
         refreshed = self._refresh_token()
         with self._lock:
             for sink, ended in denied:
-                if not refreshed or sink.ended:
+                if sink.ended or not (refreshed or sink.created_revision):
                     self._done(sink)
                     sink._on_end(ended.error)
                     continue
-                self._recreated.add(sink)
-                create = rpc_pb2.WatchCreateRequest()
-                create.CopyFrom(ended.watcher._create)
-                create.watch_id = 0  # the core assigns a new one
-                watcher = self._core.add(create)
+                if refreshed:
+                    self._recreated.add(sink)
+                watcher = self._core.again(ended.watcher)
                 sink.watch_id = watcher.watch_id
                 self._watcher_of[sink] = watcher
                 self._sinks[watcher] = sink
                 self._restart = True
+            if self._restart and not refreshed:
+                self._backoff.failed(now)
 
     def _stream_ended(self, stream: StreamPort, now: float) -> None:
         error = self._end_error(stream)

@@ -150,6 +150,7 @@ def test_create_failure(reason: str, error_type: type) -> None:
     )
     assert isinstance(ended, Ended)
     assert ended.watcher is first
+    assert ended.refused_create
     assert type(ended.error) is error_type
     if isinstance(ended.error, WatchCanceledError):
         assert ended.error.reason == reason
@@ -165,6 +166,45 @@ def test_server_cancel_without_reason() -> None:
     (ended,) = stream.receive(resp(1, 11, canceled=True))
     assert isinstance(ended.error, WatchCanceledError)
     assert ended.error.reason == ""
+    assert not ended.refused_create
+
+
+DENIED = "etcdserver: permission denied"
+
+
+def test_a_refused_resume_is_made_again_from_where_it_was() -> None:
+    """`again`: a watch created and fed on one stream, whose resume on the
+    next the server refused, is registered under a new ID with its options,
+    its next revision and its floor; its acceptance is `Created` again."""
+    stream = WatchStream()
+    (w,) = started(stream)
+    stream.receive(resp(1, 12, events=[ev(12)]))
+    stream.reset()
+    (request,) = stream.requests_to_send()
+    assert request.create_request.start_revision == 13
+    (ended,) = stream.receive(
+        resp(-1, 20, created=True, canceled=True, cancel_reason=DENIED)
+    )
+    assert isinstance(ended, Ended)
+    assert ended.refused_create
+    again = stream.again(w)
+    assert (again.watch_id, again.next_revision, again.last_revision) == (2, 13, 12)
+    assert again.events_delivered == 1
+    (request,) = stream.requests_to_send()
+    create = request.create_request
+    assert (create.key, create.watch_id, create.start_revision) == (b"k0", 2, 13)
+    (created,) = stream.receive(resp(2, 20, created=True))
+    assert isinstance(created, Created)
+    assert created.watcher is again
+    (events,) = stream.receive(resp(2, 20, events=[ev(12), ev(14)]))
+    assert revs(events) == [14]
+
+
+def test_again_refuses_a_watch_that_has_not_ended() -> None:
+    stream = WatchStream()
+    (w,) = started(stream)
+    with pytest.raises(ValueError, match="has not ended"):
+        stream.again(w)
 
 
 def test_progress_broadcast_and_per_watch() -> None:

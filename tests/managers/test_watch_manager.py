@@ -752,20 +752,113 @@ def test_tokens_for_a_failed_stream_are_fetched_without_the_lock() -> None:
     assert rig.refreshed_locked == [False, False]
 
 
-def test_a_create_refused_again_with_the_new_token_ends_the_watch() -> None:
+def resuming(rig: WatchRig) -> MemWatch:
+    """A watch created at 10, fed revision 12, whose stream was lost: its
+    create from 13 is sent on a new stream."""
+    box = rig.watch()
+    rig.created_watches(box)
+    rig.stream.push(events_at(1, 12))
+    rig.read()
+    lose_stream(rig)
+    after_backoff(rig)
+    return box
+
+
+def test_a_resumed_watch_refused_when_no_new_token_comes_waits_for_the_next_try() -> (
+    None
+):
+    """Authenticate may fail while the server restarts (a pooled connection
+    it closed): a watch that was created is not ended for that, it is made
+    again after the backoff, as after a failed open."""
     rig = WatchRig()
+    box = resuming(rig)
+    first = rig.stream
+    rig.refresh_answers = [False, True]
+    first.push(refused())
+    rig.read()
+    assert not box.ended
+    rig.tend()
+    assert first.cancelled
+    assert len(rig.open.opened) == 2  # not again before the backoff
+    wakeup = rig.wake_time()
+    assert wakeup is not None
+    assert wakeup > rig.now
+    after_backoff(rig)
+    second = rig.stream
+    assert second is not first
+    assert creates(second) == [(2, b"k", 13)]
+    second.push(refused())
+    rig.read()
+    assert rig.refreshes == 2
+    rig.tend()
+    assert creates(rig.stream) == [(3, b"k", 13)]
+    rig.stream.push(created(3, 20), events_at(3, 14))
+    rig.read()
+    assert [revisions(r) for r in box.take_all()] == [[12], [14]]
+
+
+def made_again(rig: WatchRig) -> MemWatch:
+    """A watch whose first create the server refused, made again with a new
+    token (its new create sent); the rig has a second new token to give."""
     box = rig.watch()
     rig.refresh_answers = [True, True]
     rig.tend()
     rig.stream.push(refused())
     rig.read()
     rig.tend()
+    return box
+
+
+def test_a_create_refused_again_with_the_new_token_ends_the_watch() -> None:
+    rig = WatchRig()
+    box = made_again(rig)
     rig.stream.push(refused())
     rig.read()
     error = error_of(box)
     assert isinstance(error, PermissionDeniedError)
     assert NO_CREDENTIALS_HINT not in str(error)
     assert rig.refreshes == 1  # once
+
+
+def test_a_resumed_watch_refused_for_its_token_is_made_again_from_where_it_was() -> (
+    None
+):
+    """A restarted etcd forgets its tokens: the watches that resume on the
+    new stream are refused (they had been created on the old one).  Each is
+    made again with a new token, from its next revision: no event lost or
+    repeated, and its created revision is still the first one."""
+    rig = WatchRig()
+    box = resuming(rig)
+    assert creates(rig.stream) == [(1, b"k", 13)]
+    rig.refresh_answers = [True]
+    rig.stream.push(refused())
+    rig.read()
+    assert rig.refreshes == 1
+    assert not box.ended
+    rig.tend()
+    assert creates(rig.stream) == [(2, b"k", 13)]
+    rig.stream.push(created(2, 20), events_at(2, 12, 14))
+    rig.read()
+    assert box.created_revision == 10
+    assert [revisions(r) for r in box.take_all()] == [[12], [14]]
+
+
+def test_a_watch_made_again_is_made_again_after_a_later_refusal() -> None:
+    """Once its new create was accepted, a watch refused again later (the
+    next restart of etcd) gets a new token again: once per refusal, not once
+    per watch."""
+    rig = WatchRig()
+    box = made_again(rig)
+    rig.stream.push(created(2, 10), events_at(2, 12))
+    rig.read()
+    lose_stream(rig)
+    after_backoff(rig)
+    rig.stream.push(refused())
+    rig.read()
+    assert rig.refreshes == 2
+    assert not box.ended
+    rig.tend()
+    assert creates(rig.stream) == [(3, b"k", 13)]
 
 
 def test_a_create_refused_when_no_new_token_comes_ends_the_watch() -> None:
