@@ -31,7 +31,7 @@ LAYERS: List[Set[str]] = [
     {"_client", "metrics", "_fork"},  # what both drivers share
     {"_managers"},  # the watch and lease managers, driver-neutral
     {"_sync", "_async"},  # the drivers: sockets and asyncio
-    {"", "recipes", "testing", "_bundle"},
+    {"", "recipes", "compat", "testing", "_bundle"},
     {"cli", "cli_dev", "_demo", "pytest_plugin", "__main__"},
 ]
 
