@@ -130,6 +130,8 @@ def test_range_requests_check_sort_options() -> None:
             assert request.sort_target == wanted
         request = client._build_get_range_request(b"k", sort_order="descend", limit=3)
         assert (request.sort_order, request.limit) == (etcdrpc.RangeRequest.DESCEND, 3)
+        request = client._build_get_range_request(b"k", sort_order="ascend")
+        assert request.sort_order == etcdrpc.RangeRequest.ASCEND  # as given
         request = client._build_get_range_request(b"k", min_create_revision=4)
         assert (request.min_create_revision, request.min_mod_revision) == (4, 0)
         with pytest.raises(ValueError, match="sort_target must be one of"):

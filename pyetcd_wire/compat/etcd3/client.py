@@ -64,6 +64,13 @@ from .watch import Watcher, WatchMethods
 BytesLike = Union[str, bytes]
 T = TypeVar("T")
 
+#: Our sort orders -> RangeRequest's.
+_SORT_ORDER_ENUMS = {
+    "none": etcdrpc.RangeRequest.NONE,
+    "ascend": etcdrpc.RangeRequest.ASCEND,
+    "descend": etcdrpc.RangeRequest.DESCEND,
+}
+
 #: The errors after which `status`, `defragment` and `hash` ask the next
 #: member (each asks exactly one: our per-member calls).
 _MEMBER_DOWN = (ours.TransportError, ours.UnavailableError, ours.DeadlineExceededError)
@@ -165,13 +172,19 @@ class MultiEndpointEtcd3Client(WatchMethods):
     # --- KV -------------------------------------------------------------------
 
     def _build_get_range_request(self, key: BytesLike, **kwargs: Any) -> Any:
-        """The ``etcdrpc.RangeRequest`` that a get with these keywords sends.
+        """The ``etcdrpc.RangeRequest`` of a get with these keywords, as
+        python-etcd3 built it: the sort order as given (our client sends
+        ascending by key as no order, as Go's does: etcd's results come
+        so sorted, and an order makes it read the whole range first).
 
         Raises:
             ValueError: an unknown sort order or target.
         """
-        op = pyetcd_wire.Op.get(key, **range_options(**kwargs))
-        return op.to_request_op().request_range
+        options = range_options(**kwargs)
+        op = pyetcd_wire.Op.get(key, **options)
+        request = op.to_request_op().request_range
+        request.sort_order = _SORT_ORDER_ENUMS[options["sort_order"]]
+        return request
 
     @translate_errors
     def get_response(self, key: BytesLike, **kwargs: Any) -> Any:
