@@ -77,11 +77,14 @@ _MEMBER_DOWN = (ours.TransportError, ours.UnavailableError, ours.DeadlineExceede
 
 
 def _pairs(response: Any) -> Generator[Tuple[bytes, KVMetadata], None, None]:
+    """``(value, KVMetadata)`` of each key of a RangeResponse."""
     for kv in response.kvs:
         yield kv.value, KVMetadata(kv, response.header)
 
 
 def _yield(items: Iterable[T]) -> Generator[T, None, None]:
+    """`items` as a generator (python-etcd3's shape), its call made already:
+    an error is raised by the call, not by the first ``next()``."""
     yield from items
 
 
