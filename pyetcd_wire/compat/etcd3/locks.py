@@ -8,9 +8,10 @@ layout as python-etcd3's, so both can share a lock during a migration.
 What python-etcd3 got wrong, and this does not:
 
 * ``acquire(timeout)`` under contention: python-etcd3 0.12.0 waited through
-  tenacity, which broke with tenacity 7 (no wait at all, then errors), and
-  its watch for the release started "now", so a release just before it was
-  missed and the wait ran to its timeout (or forever).  Here the wait is
+  tenacity, and a contended acquire failed with tenacity 7 and later
+  (python-etcd3 #2149); its watch for the release started "now", so a
+  release just before it was missed and the wait ran to its timeout (or
+  forever).  Here the wait is
   a watch for the key's deletion from the revision right after the one at
   which the key was seen held, bounded by what is left of `timeout`; a
   compacted or broken watch only means "look again".
@@ -104,7 +105,7 @@ class Lock:
             return None
         self._revoke(lease)
         held = responses[0]
-        if not held:  # gone between compare and get: not in one txn
+        if not held:  # not in one txn; were it so, look again
             return 0
         _, meta = held[0]
         self.revision = meta.mod_revision
