@@ -216,6 +216,25 @@ def test_a_callback_can_add_and_cancel_watches(
     etcd.cancel_watch(outer_id)
 
 
+def test_a_callback_can_cancel_its_own_watch(
+    etcd: Compat, client: pyetcd_wire.Client, base: str
+) -> None:
+    got = Deliveries()
+    ids: List[int] = []
+
+    def once(response: Any) -> None:
+        got(response)
+        etcd.cancel_watch(ids[0])
+
+    ids.append(etcd.add_watch_callback(base + "k", once))
+    client.put(base + "k", "1")
+    assert [e.value for e in got.events(1)] == [b"1"]
+    wait_for(no_compat_threads, HANG_BOUND)
+    client.put(base + "k", "2")
+    etcd.watcher.close()
+    assert got.items.empty()  # neither the second put nor a last call
+
+
 def test_a_compacted_start_revision_ends_the_watch_with_its_error(
     member: EtcdMember, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -251,6 +270,23 @@ def test_a_compacted_start_revision_ends_the_watch_with_its_error(
         cancel()
         etcd.watcher.close()
     assert no_compat_threads()
+
+
+def test_a_watch_whose_thread_cannot_start_is_cancelled(
+    etcd: Compat, client: pyetcd_wire.Client, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = threading.Thread.start
+
+    def no_compat_thread(thread: threading.Thread) -> None:
+        if thread.name.startswith(THREAD_PREFIX):
+            raise RuntimeError("can't start new thread")
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", no_compat_thread)
+    with pytest.raises(RuntimeError, match="new thread"):
+        etcd.add_watch_callback(base + "k", Deliveries())
+    monkeypatch.undo()
+    wait_for(lambda: len(client._worker._watches) == 0, HANG_BOUND)
 
 
 # --- iterators ---------------------------------------------------------------------

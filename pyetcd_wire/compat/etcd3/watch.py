@@ -236,9 +236,13 @@ class Watcher:
         )
         with self._lock:
             subscription = _Subscription(next(self._ids), watch, callback, self._forget)
+            try:
+                subscription.thread.start()  # it forgets itself after this block
+            except BaseException:  # no thread to be had: no watch either
+                watch.cancel()
+                raise
             self._subscriptions[subscription.watch_id] = subscription
             self._running.add(subscription)
-            subscription.thread.start()
         return subscription.watch_id
 
     def _create(self, key: Key, **options: Unpack[WatchOptions]) -> _Watch:
@@ -363,7 +367,9 @@ class WatchMethods:
         """Watch a key: ``(responses_iterator, cancel)``.  Iteration yields
         each `WatchResponse` (header and events), raises the error that
         ended the watch, and ends after ``cancel()`` (also in a thread
-        waiting in it) or when the client closes.
+        waiting in it) or when the client closes.  Call ``cancel()`` when
+        done: until then the watch, its thread and the responses nobody
+        read stay (as in python-etcd3, the queue of them is not bounded).
 
         Raises:
             WatchTimedOut: the watch was not created within the timeout.
