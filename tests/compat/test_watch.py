@@ -160,15 +160,25 @@ def test_prefix_callback_with_filters_and_prev_kv(
     etcd: Compat, client: pyetcd_wire.Client, base: str
 ) -> None:
     got = Deliveries()
+    puts = Deliveries()
     watch_id = etcd.add_watch_prefix_callback(base, got, filters=[NOPUT], prev_kv=True)
+    puts_id = etcd.add_watch_prefix_callback(base, puts, filters=[NODELETE])
     client.put(base + "a", "1")
     client.put(base + "abc", "2")
     client.put(base[:-1] + "x", "outside")
     client.delete(base + "a")
+    client.put(base + "z", "3")
     (event,) = got.events(1)
     assert isinstance(event, DeleteEvent)
     assert (event.key, event.prev_value) == ((base + "a").encode(), b"1")
+    events = puts.events(3)
+    assert [(type(e), e.value, e.prev_value) for e in events] == [
+        (PutEvent, b"1", b""),
+        (PutEvent, b"2", b""),
+        (PutEvent, b"3", b""),
+    ]
     etcd.cancel_watch(watch_id)
+    etcd.cancel_watch(puts_id)
     with pytest.raises(ValueError, match="filters"):
         etcd.add_watch_callback(base, got, filters=[7])
 
