@@ -491,6 +491,9 @@ class EtcdCluster:
 
     Args:
         size: the number of members (1, 3 or 5 are sensible).
+        name_prefix: the members' names are this and their index: ``etcd0``...
+            by default; ``pifpaf0``... for tests that find members by name
+            (python-etcd3's, which pgrep for ``--name pifpaf[12]``).
         binary: the etcd executable; default ``find_etcd_binary()``.
         extra_args, env, heartbeat_interval_ms, election_timeout_ms,
         start_timeout, stop_timeout, durable: passed to every ``EtcdMember``.
@@ -504,6 +507,7 @@ class EtcdCluster:
         self,
         size: int = 1,
         *,
+        name_prefix: str = "etcd",
         binary: str | None = None,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
@@ -516,6 +520,7 @@ class EtcdCluster:
         if size < 1:
             raise ValueError(f"a cluster needs at least one member, not {size}")
         self.size = size
+        self.name_prefix = name_prefix
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._new_member = functools.partial(
@@ -536,7 +541,7 @@ class EtcdCluster:
 
     def _build_members(self) -> list[EtcdMember]:
         ports = _free_ports(2 * self.size)
-        names = [f"etcd{i}" for i in range(self.size)]
+        names = [f"{self.name_prefix}{i}" for i in range(self.size)]
         peers = {n: f"http://127.0.0.1:{ports[2 * i + 1]}" for i, n in enumerate(names)}
         token = f"pyetcd-wire-{uuid.uuid4()}"
         return [

@@ -227,6 +227,19 @@ def test_cluster_close_is_idempotent_with_dead_and_paused_members() -> None:
     cluster.close()
 
 
+def test_cluster_members_are_named_by_the_prefix_and_their_index() -> None:
+    default, pifpaf = EtcdCluster(2), EtcdCluster(2, name_prefix="pifpaf")
+    try:
+        assert [m.name for m in default.members] == ["etcd0", "etcd1"]
+        assert [m.name for m in pifpaf.members] == ["pifpaf0", "pifpaf1"]
+        command = " ".join(pifpaf.members[1].command())
+        assert "--name pifpaf1 " in command
+        assert "pifpaf0=http://127.0.0.1:" in command  # --initial-cluster
+    finally:
+        default.close()
+        pifpaf.close()
+
+
 # --- binaries ------------------------------------------------------------------
 
 
