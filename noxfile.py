@@ -30,6 +30,11 @@ below.  Sessions:
 * docs       every Python block and shell command of README.md and docs/
              against the test kit's etcd (tests/docs/run_docs.py; its
              markers: docs/testing.md)
+* etcd3_suite  python-etcd3's own tests (the etcd3 0.12.0 sdist's, from
+             PyPI) against pyetcd_wire.compat.etcd3 imported as `etcd3`, on a
+             3-member etcd (tests/etcd3_suite/run.py); the tests that need
+             grpc internals or private helpers are deselected, each with its
+             reason (tests/etcd3_suite/plugin.py)
 """
 
 from __future__ import annotations
@@ -283,3 +288,18 @@ def docs(session: nox.Session) -> None:
         *("-p", "no:asyncio"),
         *session.posargs,
     )
+
+
+# What python-etcd3's test file imports besides etcd3 (grpc, mock, six,
+# tenacity, hypothesis): in this session alone, never beside the package's
+# own tests.
+ETCD3_SUITE_DEPS = ["grpcio", "mock", "six", "tenacity", "hypothesis"]
+
+
+@nox.session(python="python3")
+def etcd3_suite(session: nox.Session) -> None:
+    # Editable, as the other sessions: a build of `.` would write build/ and
+    # egg-info into the checkout while the other lane installs from it.
+    session.install("-e", ".[server]", *TEST_DEPS, *ETCD3_SUITE_DEPS)
+    tmp = Path(session.create_tmp()).resolve()
+    session.run("python", "tests/etcd3_suite/run.py", str(tmp), *session.posargs)
