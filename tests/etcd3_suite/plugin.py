@@ -93,10 +93,12 @@ def alias_modules(package: str, alias: str) -> Dict[str, ModuleType]:
 
 
 def with_default_address(
-    client: Callable[..., Any], host: str, port: int
+    client: Callable[..., Any], host: str, port: int, takes: Callable[..., Any]
 ) -> Callable[..., Any]:
-    """`client`, with `host` and `port` for the ones a call leaves out."""
-    signature = inspect.signature(client)
+    """`client`, with `host` and `port` for the ones a call leaves out; a
+    call's arguments are those of `takes` (`client` may pass them on as
+    ``*args, **kwargs``)."""
+    signature = inspect.signature(takes)
 
     @functools.wraps(client)
     def pointed(*args: Any, **kwargs: Any) -> Any:
@@ -149,7 +151,9 @@ def pytest_configure(config: pytest.Config) -> None:
     original = getattr(modules[ALIAS], "client", None)
     if url and original is not None:  # without it, the file's imports fail
         top, address = modules[ALIAS], urlsplit(url)
-        top.client = with_default_address(original, address.hostname, address.port)
+        top.client = with_default_address(
+            original, address.hostname, address.port, takes=top.Etcd3Client
+        )
         _undo.append(lambda: setattr(top, "client", original))
     suppress_the_fixture_health_check()
 

@@ -50,14 +50,22 @@ def test_every_module_is_aliased_and_the_package_keeps_its_names(
     assert "etcd3" not in sys.modules  # the plugin enters them, not this
 
 
-def client(host: str = "localhost", port: int = 2379, timeout: Any = None) -> Any:
-    return host, port, timeout
+class Client:
+    def __init__(
+        self, host: str = "localhost", port: int = 2379, timeout: Any = None
+    ) -> None:
+        self.args = host, port, timeout
+
+
+def client(*args: Any, **kwargs: Any) -> Any:
+    return Client(*args, **kwargs).args
 
 
 def test_the_default_address_is_used_only_where_a_call_leaves_it_out() -> None:
-    pointed = plugin.with_default_address(client, "127.0.0.1", 40001)
+    pointed = plugin.with_default_address(client, "127.0.0.1", 40001, takes=Client)
     assert pointed() == ("127.0.0.1", 40001, None)
     assert pointed(timeout=3) == ("127.0.0.1", 40001, 3)
+    assert pointed("h") == ("h", 40001, None)
     assert pointed("h", 1) == ("h", 1, None)
     assert pointed(host="h", port=1, timeout=3) == ("h", 1, 3)
     assert pointed.__name__ == "client"
