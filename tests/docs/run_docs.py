@@ -15,7 +15,9 @@ Not collected by a plain `pytest` (its name does not start with ``test_``):
   `blocks.output_matches`).
 * The documented endpoint ``127.0.0.1:2379`` (and ``localhost:2379``) is
   rewritten to the test etcd's, and ``127.0.0.1:22379`` and
-  ``127.0.0.1:32379`` to the other members of a ``cluster=3`` block;
+  ``127.0.0.1:32379`` to the other members of a ``cluster=3`` block (also
+  with the host and the port apart, as python-etcd3 takes them:
+  ``"127.0.0.1", 2379``);
   ``ETCDCTL_ENDPOINTS`` names the same members for shell commands.  A block
   that still names another address fails before it runs: examples reach no
   other machine.
@@ -71,6 +73,12 @@ MEMBER_ADDRESSES = {
 }
 _IPV4 = re.compile(r"(?<![\w.])(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w.])")
 _DEFAULT_PORT = re.compile(r"[\w.]+:(2379|22379|32379)(?!\d)")
+#: A documented address with its host and port apart, as python-etcd3 takes
+#: them: ``etcd3.client("127.0.0.1", 2379)``, ``Endpoint(host="localhost",
+#: port=2379)``.
+_HOST_AND_PORT = re.compile(
+    r"""(["'])(127\.0\.0\.1|localhost)\1(\s*,\s*(?:port\s*=\s*)?)(2379|22379|32379)(?!\d)"""
+)
 
 BLOCKS = all_blocks()
 
@@ -209,6 +217,7 @@ def rewrite(
             continue  # :22379 and :32379 without cluster=3: fails below
         pattern = r"(?<![\w.])" + re.escape(address) + r"(?!\d)"
         code = re.sub(pattern, members[n % len(members)], code)
+    code = _HOST_AND_PORT.sub(lambda match: _split_member(match, members), code)
     for path, test_path in files.items():
         code = code.replace(path, test_path)
     for match in _IPV4.finditer(code):
@@ -217,13 +226,24 @@ def rewrite(
             pytest.fail(
                 f"{block.id}: {address} is not loopback: examples use 127.0.0.1"
             )
-    leftover = _DEFAULT_PORT.search(code)
+    leftover = _DEFAULT_PORT.search(code) or _HOST_AND_PORT.search(code)
     if leftover:
         pytest.fail(
             f"{block.id}: {leftover.group(0)} stands for no member of the test etcd "
             "(cluster=3 for :22379 and :32379, or endpoints=...)"
         )
     return code
+
+
+def _split_member(match: re.Match[str], members: Sequence[str]) -> str:
+    """A `_HOST_AND_PORT` match with the host and port of the member it
+    stands for (unchanged if none: it fails then)."""
+    quote, host, between, port = match.groups()
+    n = MEMBER_ADDRESSES.get(f"{host}:{port}")
+    if n is None or n >= len(members):
+        return match.group(0)
+    host, port = members[n].rsplit(":", 1)
+    return f"{quote}{host}{quote}{between}{port}"
 
 
 def test_doc_block(block: Block, docs: Docs) -> None:

@@ -142,3 +142,22 @@ def test_a_print_whose_comment_is_a_literal_is_a_claim() -> None:
         namespace,
     )
     assert answer["ok"]
+
+
+def test_python_etcd3s_host_and_port_become_a_members() -> None:
+    from .run_docs import Page, rewrite
+
+    code = (
+        'etcd3.client("127.0.0.1", 2379)\n'
+        "etcd3.client(host='localhost', port=2379)\n"
+        'Endpoint("127.0.0.1", 22379)\n'
+    )
+    block = Block("page.md", 1, "python", code)
+    members = ["127.0.0.1:40001", "127.0.0.1:40002", "127.0.0.1:40003"]
+    assert rewrite(block, members, {}, Page(tmp=Path("."))) == (
+        'etcd3.client("127.0.0.1", 40001)\n'
+        "etcd3.client(host='127.0.0.1', port=40001)\n"
+        'Endpoint("127.0.0.1", 40002)\n'
+    )
+    with pytest.raises(pytest.fail.Exception, match="22379 stands for no member"):
+        rewrite(block, members[:1], {}, Page(tmp=Path(".")))
