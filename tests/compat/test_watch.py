@@ -534,13 +534,6 @@ def test_watches_survive_an_expired_token(secured: EtcdMember) -> None:
         assert got.next() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyetcd_wire bug: a watch resumed after a reconnect whose create "
-    "etcd refuses for a stale token (PermissionDenied) ends instead of being "
-    "made again with a new token (_managers/watches.py _may_recreate skips "
-    "watches created before)",
-)
 def test_watches_survive_a_restart_of_a_server_with_auth(secured: EtcdMember) -> None:
     """A restarted etcd forgets its simple tokens: each watch is resumed on
     a new stream, and needs a new token for that."""

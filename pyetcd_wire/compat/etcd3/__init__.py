@@ -5,15 +5,22 @@ no grpcio: ``import pyetcd_wire.compat.etcd3 as etcd3``.
 The submodules python-etcd3 had are here under the same names
 (``etcd3.client``, ``.exceptions``, ``.utils``, ``.transactions``,
 ``.leases``, ``.locks``, ``.members``, ``.events``, ``.watch``,
-``.etcdrpc``); ``etcd3.events`` is loaded when first used.
+``.etcdrpc``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from . import etcdrpc, exceptions, leases, locks, members, transactions, utils
+from . import (
+    etcdrpc,
+    events,
+    exceptions,
+    leases,
+    locks,
+    members,
+    transactions,
+    utils,
+    watch,
+)
 from .client import (
     Endpoint,
     Etcd3Client,
@@ -29,16 +36,6 @@ from .members import Member
 #: The python-etcd3 release whose API this is.
 __version__ = "0.12.0"
 
-#: Submodules imported when first named (``etcd3.events``).
-_LAZY = ("events",)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "Endpoint",
     "Etcd3Client",
@@ -50,10 +47,12 @@ __all__ = [
     "Transactions",
     "client",
     "etcdrpc",
+    "events",
     "exceptions",
     "leases",
     "locks",
     "members",
     "transactions",
     "utils",
+    "watch",
 ]

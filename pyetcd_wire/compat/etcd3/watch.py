@@ -43,8 +43,8 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
-import threading  # noqa: TID251 (a thread per watch calls its callback)
-import time  # noqa: TID251 (watch_once's timeout)
+import threading
+import time
 from typing import (
     TYPE_CHECKING,
     Callable,
