@@ -41,7 +41,6 @@ PACKAGE = "pyetcd_wire.compat.etcd3"
 ALIAS = "etcd3"
 
 _GRPC_ERROR = "mocks a grpc stub to raise grpc.RpcError with a grpc status code"
-_RANGE_BUILDER = "calls the private request builder etcd._build_get_range_request"
 #: ``Class::test`` of the file: why each is not run.  The rest, every test
 #: through the public API, must pass.
 DESELECTED: Dict[str, str] = {
@@ -55,17 +54,10 @@ DESELECTED: Dict[str, str] = {
     "TestEtcd3::test_watch_timeout_on_establishment": (
         "patches the private grpc stub etcd.watcher._watch_stub"
     ),
-    "TestEtcd3::test_ops_to_requests": "calls the private etcd._ops_to_requests",
     "TestEtcd3::test_internal_exception_on_internal_error": _GRPC_ERROR,
     "TestEtcd3::test_connection_failure_exception_on_connection_failure": (_GRPC_ERROR),
     "TestEtcd3::test_connection_timeout_exception_on_connection_timeout": (_GRPC_ERROR),
     "TestEtcd3::test_grpc_exception_on_unknown_code": _GRPC_ERROR,
-    "TestEtcdTokenCallCredentials::test_token_callback": (
-        "calls EtcdTokenCallCredentials as grpc's AuthMetadataPlugin"
-        " (token call credentials)"
-    ),
-    "TestClient::test_sort_target": _RANGE_BUILDER,
-    "TestClient::test_sort_order": _RANGE_BUILDER,
     "TestClient::test_user_pwd_auth": (
         "patches the grpc stub etcdrpc.AuthStub and checks client.call_credentials"
         " (token call credentials)"
