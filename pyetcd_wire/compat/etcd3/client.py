@@ -574,11 +574,29 @@ class Etcd3Client(MultiEndpointEtcd3Client):
         )
 
 
-def client(*args: Any, **kwargs: Any) -> Etcd3Client:
-    """An `Etcd3Client`: ``client(host="localhost", port=2379, ca_cert=None,
-    cert_key=None, cert_cert=None, timeout=None, user=None, password=None,
-    grpc_options=None)``, the arguments of `Etcd3Client`."""
-    return Etcd3Client(*args, **kwargs)
+def client(
+    host: str = "localhost",
+    port: int = 2379,
+    ca_cert: Optional[str] = None,
+    cert_key: Optional[str] = None,
+    cert_cert: Optional[str] = None,
+    timeout: Optional[float] = None,
+    user: Optional[str] = None,
+    password: Optional[str] = None,
+    grpc_options: Any = None,
+) -> Etcd3Client:
+    """An `Etcd3Client` (the same arguments)."""
+    return Etcd3Client(
+        host=host,
+        port=port,
+        ca_cert=ca_cert,
+        cert_key=cert_key,
+        cert_cert=cert_cert,
+        timeout=timeout,
+        user=user,
+        password=password,
+        grpc_options=grpc_options,
+    )
 
 
 __all__ = [
