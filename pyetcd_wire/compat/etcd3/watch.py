@@ -49,7 +49,6 @@ from typing import (
     TYPE_CHECKING,
     Callable,
     Dict,
-    Iterable,
     Iterator,
     List,
     Optional,
@@ -66,6 +65,7 @@ from ..._proto import rpc_pb2
 from ...errors import ClientClosedError, DeadlineExceededError, EtcdError
 from .events import Event, new_event
 from .exceptions import WatchTimedOut, translated
+from .utils import response_to_event_iterator
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -398,7 +398,7 @@ class WatchMethods:
         """Watch a key: ``(events_iterator, cancel)``, as `watch_response`
         but one event at a time."""
         responses, cancel = self.watch_response(key, **kwargs)
-        return _events_of(responses), cancel
+        return response_to_event_iterator(responses), cancel
 
     def watch_prefix_response(
         self, key_prefix: Key, **kwargs: Unpack[WatchOptions]
@@ -490,11 +490,6 @@ class WatchMethods:
                     return response
         finally:
             self.cancel_watch(watch_id)
-
-
-def _events_of(responses: Iterable[WatchResponse]) -> Iterator[Event]:
-    for response in responses:
-        yield from response.events
 
 
 __all__ = ["WatchMethods", "WatchResponse", "Watcher"]
