@@ -88,6 +88,16 @@ class WatchLog:
     error: Optional[str] = None  # how it ended, if not by the campaign's stop
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One thing a check found wrong: which check, and a short account of it
+    (at most a few lines: the operations or events involved, not the whole
+    history)."""
+
+    check: str  # e.g. "linearizable", "watch-gap-free", "ack-write-present"
+    detail: str
+
+
 @dataclass
 class History:
     """A whole campaign's records."""
