@@ -86,7 +86,16 @@ def test_endpoint_health(ours: Runner, cli_etcd: EtcdMember) -> None:
         rb'\[\{"endpoint":"http://[^"]+","health":true,"took":"[^"]+"\}\]\n', json_out
     )
     table = ours("endpoint", "health", "-w", "table").out.decode()
-    assert "| ENDPOINT | HEALTH |" in table.replace(" " * 10, "") or "HEALTH" in table
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("|")
+    ]
+    assert rows[0] == ["ENDPOINT", "HEALTH", "TOOK", "ERROR"]
+    assert len(rows) == 2
+    assert rows[1][:2] == [cli_etcd.endpoint.split("//")[-1], "true"]
+    assert re.fullmatch(r"[0-9.]+(ms|µs|s)", rows[1][2])
+    assert rows[1][3] == ""
     down = run_in_process(
         ["--endpoints=127.0.0.1:1", "--dial-timeout=200ms", "endpoint", "health"]
     )
