@@ -43,6 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import EtcdError, RpcError, UnavailableError
 from .endpoints import Endpoint
+from .growth import capped_exponential
 from .retry import AttemptShares
 
 #: Quarantine after the first failure in a row, its growth and its cap (s).
@@ -135,8 +136,8 @@ class Balancer:
         health = self._health.get(endpoint)
         if health is None:  # removed meanwhile
             return None
-        delay = min(
-            QUARANTINE_MAX, QUARANTINE_FIRST * QUARANTINE_FACTOR**health.failures
+        delay = capped_exponential(
+            QUARANTINE_FIRST, QUARANTINE_FACTOR, QUARANTINE_MAX, health.failures
         )
         delay *= 1.0 + QUARANTINE_JITTER * (2.0 * self._rand() - 1.0)
         if not health.until:

@@ -13,6 +13,7 @@ from ..errors import (
     TransportError,
     UnavailableError,
 )
+from .growth import capped_exponential
 
 #: Reconnect backoff: first delay, growth factor, cap (seconds), +/- jitter.
 BACKOFF_FIRST = 0.025
@@ -41,7 +42,9 @@ class Backoff:
         self.until = 0.0
 
     def failed(self, now: float) -> None:
-        delay = min(BACKOFF_MAX, BACKOFF_FIRST * BACKOFF_FACTOR**self.failures)
+        delay = capped_exponential(
+            BACKOFF_FIRST, BACKOFF_FACTOR, BACKOFF_MAX, self.failures
+        )
         delay *= 1.0 + BACKOFF_JITTER * (2.0 * self._rand() - 1.0)
         self.failures += 1
         self.until = now + delay

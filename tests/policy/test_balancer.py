@@ -219,3 +219,12 @@ def test_each_change_returns_the_facts_the_driver_logs():
     healthy = balancer.health_checked(B, 10.0, None)
     assert healthy is not None
     assert (healthy.until, healthy.failures) == (0.0, 0)
+
+
+def test_an_endpoint_failing_for_hours_stays_at_the_longest_quarantine():
+    # 1.6 ** 1510 is past the largest float: counting on in the exponent made
+    # every call raise OverflowError once an endpoint had failed that often.
+    balancer = Balancer([A, B], rand=no_jitter)
+    for _ in range(5000):
+        balancer.failed(A, now=0.0, why="connection refused")
+    assert balancer.quarantined(0.0)[0][1] == pytest.approx(bal.QUARANTINE_MAX)
