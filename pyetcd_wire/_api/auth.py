@@ -28,6 +28,7 @@ from typing import Dict, Optional, Union
 
 from .._proto import auth_pb2, rpc_pb2
 from ..errors import RoleEmptyError, UserEmptyError
+from .check import text
 from .kv import _parse_enum, resolve_range
 from .util import FROM_KEY_END, BytesLike
 
@@ -40,12 +41,6 @@ PERMISSION_TYPES: Dict[str, auth_pb2.Permission.Type] = {
     "readwrite": _Permission.READWRITE,
 }
 _PERMISSION_TYPE_NUMBERS = {int(v): v for v in PERMISSION_TYPES.values()}
-
-
-def _text(value: str, what: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
-    return value
 
 
 def permission_type_enum(perm: Union[str, int]) -> auth_pb2.Permission.Type:
@@ -85,7 +80,7 @@ def authenticate_request(name: str, password: str) -> rpc_pb2.AuthenticateReques
         TypeError: `name` or `password` is not a str.
     """
     return rpc_pb2.AuthenticateRequest(
-        name=_text(name, "name"), password=_text(password, "password")
+        name=text(name, "name"), password=text(password, "password")
     )
 
 
@@ -105,7 +100,7 @@ def user_add_request(
         ValueError: both or neither of `password` and `no_password` given.
         TypeError: `name` or `password` is not a str.
     """
-    name = _text(name, "name")
+    name = text(name, "name")
     if no_password:
         if password is not None:
             raise ValueError(
@@ -117,7 +112,7 @@ def user_add_request(
             "give the new user a password, or no_password=True for a user that"
             " authenticates by TLS common name only"
         )
-    password = _text(password, "password")
+    password = text(password, "password")
     if not name:
         raise UserEmptyError(
             details="user name must not be empty (etcd: user name is empty)"
@@ -135,7 +130,7 @@ def user_delete_request(name: str) -> rpc_pb2.AuthUserDeleteRequest:
     Raises:
         TypeError: `name` is not a str.
     """
-    return rpc_pb2.AuthUserDeleteRequest(name=_text(name, "name"))
+    return rpc_pb2.AuthUserDeleteRequest(name=text(name, "name"))
 
 
 def user_get_request(name: str) -> rpc_pb2.AuthUserGetRequest:
@@ -144,7 +139,7 @@ def user_get_request(name: str) -> rpc_pb2.AuthUserGetRequest:
     Raises:
         TypeError: `name` is not a str.
     """
-    return rpc_pb2.AuthUserGetRequest(name=_text(name, "name"))
+    return rpc_pb2.AuthUserGetRequest(name=text(name, "name"))
 
 
 def user_list_request() -> rpc_pb2.AuthUserListRequest:
@@ -161,7 +156,7 @@ def user_change_password_request(
         TypeError: `name` or `password` is not a str.
     """
     return rpc_pb2.AuthUserChangePasswordRequest(
-        name=_text(name, "name"), password=_text(password, "password")
+        name=text(name, "name"), password=text(password, "password")
     )
 
 
@@ -172,7 +167,7 @@ def user_grant_role_request(name: str, role: str) -> rpc_pb2.AuthUserGrantRoleRe
         TypeError: `name` or `role` is not a str.
     """
     return rpc_pb2.AuthUserGrantRoleRequest(
-        user=_text(name, "name"), role=_text(role, "role")
+        user=text(name, "name"), role=text(role, "role")
     )
 
 
@@ -183,7 +178,7 @@ def user_revoke_role_request(name: str, role: str) -> rpc_pb2.AuthUserRevokeRole
         TypeError: `name` or `role` is not a str.
     """
     return rpc_pb2.AuthUserRevokeRoleRequest(
-        name=_text(name, "name"), role=_text(role, "role")
+        name=text(name, "name"), role=text(role, "role")
     )
 
 
@@ -194,7 +189,7 @@ def role_add_request(role: str) -> rpc_pb2.AuthRoleAddRequest:
         RoleEmptyError: `role` is empty (what etcd answers).
         TypeError: `role` is not a str.
     """
-    if not _text(role, "role"):
+    if not text(role, "role"):
         raise RoleEmptyError(
             details="role name must not be empty (etcd: role name is empty)"
         )
@@ -207,7 +202,7 @@ def role_delete_request(role: str) -> rpc_pb2.AuthRoleDeleteRequest:
     Raises:
         TypeError: `role` is not a str.
     """
-    return rpc_pb2.AuthRoleDeleteRequest(role=_text(role, "role"))
+    return rpc_pb2.AuthRoleDeleteRequest(role=text(role, "role"))
 
 
 def role_get_request(role: str) -> rpc_pb2.AuthRoleGetRequest:
@@ -216,7 +211,7 @@ def role_get_request(role: str) -> rpc_pb2.AuthRoleGetRequest:
     Raises:
         TypeError: `role` is not a str.
     """
-    return rpc_pb2.AuthRoleGetRequest(role=_text(role, "role"))
+    return rpc_pb2.AuthRoleGetRequest(role=text(role, "role"))
 
 
 def role_list_request() -> rpc_pb2.AuthRoleListRequest:
@@ -247,7 +242,7 @@ def role_grant_permission_request(
             (EmptyKeyError) unless prefix=True; an empty range.
         TypeError: `role` not a str, `key` or `range_end` not str/bytes.
     """
-    role = _text(role, "role")
+    role = text(role, "role")
     perm_type = permission_type_enum(perm)
     key_bytes, end = resolve_range(key, range_end, prefix, False)
     if end and end != FROM_KEY_END and end <= key_bytes:
@@ -276,7 +271,7 @@ def role_revoke_permission_request(
             unless prefix=True.
         TypeError: `role` not a str, `key` or `range_end` not str/bytes.
     """
-    role = _text(role, "role")
+    role = text(role, "role")
     key_bytes, end = resolve_range(key, range_end, prefix, False)
     return rpc_pb2.AuthRoleRevokePermissionRequest(
         role=role, key=key_bytes, range_end=end

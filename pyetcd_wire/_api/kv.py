@@ -27,12 +27,12 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple, TypeVar, Union
 
 from .._proto import rpc_pb2
+from .check import flags
 from .util import (
     FROM_KEY_END,
     BytesLike,
     bytesify,
     check_key,
-    int64,
     non_negative_int64,
     prefix_range_end,
 )
@@ -70,6 +70,10 @@ _NUMBER_NAMES = (
     "max_create_revision",
 )
 _ZEROS = (0,) * len(_NUMBER_NAMES)
+# The bool keywords of range_request, put_request and delete_request.
+_RANGE_FLAGS = ("prefix", "from_key", "serializable", "keys_only", "count_only")
+_PUT_FLAGS = ("prev_kv", "ignore_value", "ignore_lease")
+_DELETE_FLAGS = ("prefix", "from_key", "prev_kv")
 
 
 def resolve_range(
@@ -215,8 +219,17 @@ def range_request(
         ValueError: an invalid option mix (see `resolve_range`), an empty
             key, a negative revision, limit or revision filter, or an unknown
             sort target or order.
-        TypeError: a key that is not str/bytes or a number that is not an int.
+        TypeError: a key that is not str/bytes, a number that is not an
+            int, or a flag that is not a bool.
     """
+    if not (
+        prefix is False
+        and from_key is False
+        and serializable is False
+        and keys_only is False
+        and count_only is False
+    ):
+        flags(_RANGE_FLAGS, (prefix, from_key, serializable, keys_only, count_only))
     key_bytes, end = resolve_range(key, range_end, prefix, from_key)
     numbers: Tuple[int, ...] = (
         revision,
@@ -299,13 +312,16 @@ def put_request(
         The PutRequest.
 
     Raises:
-        ValueError: empty key; ignore_value with a non-empty value (etcd:
-            ErrValueProvided); ignore_lease with a lease (etcd:
-            ErrLeaseProvided).
-        TypeError: key or value not str/bytes, or lease not an int.
+        ValueError: empty key; a negative lease; ignore_value with a
+            non-empty value (etcd: ErrValueProvided); ignore_lease with a
+            lease (etcd: ErrLeaseProvided).
+        TypeError: key or value not str/bytes, lease not an int, or a flag
+            that is not a bool.
     """
     if type(lease) is not int or lease:
-        lease = int64(lease, "lease")
+        lease = non_negative_int64(lease, "lease")
+    if not (prev_kv is False and ignore_value is False and ignore_lease is False):
+        flags(_PUT_FLAGS, (prev_kv, ignore_value, ignore_lease))
     key_bytes = bytesify(key, "key")
     value_bytes = bytesify(value, "value")
     if ignore_value and value_bytes:
@@ -357,8 +373,11 @@ def delete_request(
     Raises:
         ValueError: an invalid option mix (see `resolve_range`) or an empty
             key.
-        TypeError: key or range_end is not str or bytes.
+        TypeError: key or range_end is not str or bytes, or a flag that is
+            not a bool.
     """
+    if not (prefix is False and from_key is False and prev_kv is False):
+        flags(_DELETE_FLAGS, (prefix, from_key, prev_kv))
     key_bytes, end = resolve_range(key, range_end, prefix, from_key)
     request = _DeleteRangeRequest(key=key_bytes, range_end=end)
     if prev_kv:

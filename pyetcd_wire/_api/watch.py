@@ -28,17 +28,12 @@ from __future__ import annotations
 from typing import List, Optional
 
 from .._proto import rpc_pb2
+from .check import flag
 from .kv import resolve_range
 from .util import BytesLike, non_negative_int64
 
 _FILTER_NOPUT = rpc_pb2.WatchCreateRequest.NOPUT
 _FILTER_NODELETE = rpc_pb2.WatchCreateRequest.NODELETE
-
-
-def _flag(value: bool, what: str) -> bool:
-    if value is True or value is False:
-        return value
-    raise TypeError(f"{what} must be a bool, not {type(value).__name__}")
 
 
 def watch_create_request(
@@ -83,22 +78,22 @@ def watch_create_request(
             wrong type.
     """
     key_bytes, end = resolve_range(
-        key, range_end, _flag(prefix, "prefix"), _flag(from_key, "from_key")
+        key, range_end, flag(prefix, "prefix"), flag(from_key, "from_key")
     )
     filters: List[rpc_pb2.WatchCreateRequest.FilterType] = []
-    if _flag(filter_put, "filter_put"):
+    if flag(filter_put, "filter_put"):
         filters.append(_FILTER_NOPUT)
-    if _flag(filter_delete, "filter_delete"):
+    if flag(filter_delete, "filter_delete"):
         filters.append(_FILTER_NODELETE)
     create = rpc_pb2.WatchCreateRequest(
         key=key_bytes,
         range_end=end,
         start_revision=non_negative_int64(start_revision, "start_revision"),
-        progress_notify=_flag(progress_notify, "progress_notify"),
+        progress_notify=flag(progress_notify, "progress_notify"),
         filters=filters,
-        prev_kv=_flag(prev_kv, "prev_kv"),
+        prev_kv=flag(prev_kv, "prev_kv"),
         watch_id=non_negative_int64(watch_id, "watch_id"),
-        fragment=_flag(fragment, "fragment"),
+        fragment=flag(fragment, "fragment"),
     )
     return rpc_pb2.WatchRequest(create_request=create)
 

@@ -35,6 +35,7 @@ from google.protobuf.message import Message
 from .. import _log
 from .._api import auth as auth_api
 from .._api import maintenance as maintenance_api
+from .._api.check import seconds
 from .._api.methods import (
     AUTH_AUTHENTICATE,
     MAINTENANCE_SNAPSHOT,
@@ -206,8 +207,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
     ) -> R:
         """One unary call, retried as `UnaryRetry` decides (as `Client._call`)."""
         data = request.SerializeToString()
-        if timeout is None:
-            timeout = self.timeout
+        timeout = self.timeout if timeout is None else seconds(timeout, "timeout")
         started = time.monotonic() if timeout is not None else 0.0
         # A read's first attempt: its share of the deadline (`attempt_timeout`).
         attempt = (
@@ -462,7 +462,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
     ) -> AsyncWatch:
         """A new watch, to be awaited for its creation (within `timeout`)."""
         watch = self._stream_worker().add_watch(create)
-        watch.create_timeout = self.timeout if timeout is None else timeout
+        watch.create_timeout = self._timeout(timeout)
         return watch
 
     def _add_keep_alive(
@@ -471,7 +471,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         """A new keep-alive subscription, to be awaited for its first renewal
         (within `timeout`)."""
         keep_alive = self._stream_worker().add_keep_alive(lease_id)
-        keep_alive.first_timeout = self.timeout if timeout is None else timeout
+        keep_alive.first_timeout = self._timeout(timeout)
         return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:
@@ -548,7 +548,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         return self._worker
 
     def _deadline(self, timeout: Optional[float]) -> Optional[float]:
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self._timeout(timeout)
         return None if timeout is None else time.monotonic() + timeout
 
     async def _one_message(

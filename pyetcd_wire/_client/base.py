@@ -9,6 +9,7 @@ import ssl
 from typing import Optional, Sequence, Tuple, Union
 
 from .. import _fork
+from .._api.check import seconds
 from .._policy.balancer import Balancer
 from ..metrics import RpcMetrics
 from .options import Options
@@ -119,6 +120,11 @@ class ClientBase:
         inherited one may have been changed half-way when the parent forked."""
         self._balancer = Balancer(self._balancer.endpoints, rand=random.random)
         return self._balancer
+
+    def _timeout(self, timeout: Optional[float]) -> Optional[float]:
+        """A call's `timeout=`: the client's default for None, else checked
+        (`_api.check.seconds`) before anything is sent."""
+        return self.timeout if timeout is None else seconds(timeout, "timeout")
 
     @property
     def endpoints(self) -> Tuple[str, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ssl
 from typing import Optional, Sequence, Tuple, Union
 
+from .._api.check import flag, optional_seconds, positive_int, seconds, text
 from .._core.grpc.metadata import Metadata
 from .._core.lease import FIRST_RESPONSE_TIMEOUT
 from .._policy.endpoints import Endpoint, parse_endpoint
@@ -26,8 +27,9 @@ class Options:
     """The validated settings (see `Client` for each argument).
 
     Raises:
-        ValueError: a malformed endpoint or option.
-        TypeError: `tls` of another type.
+        ValueError: a malformed endpoint or an option out of range.
+        TypeError: an option of the wrong type (`tls`, a timeout, a size,
+            a flag, username or password).
     """
 
     def __init__(
@@ -50,22 +52,24 @@ class Options:
     ) -> None:
         self.ssl_context, self.server_name = channel_settings(tls)
         self.endpoints = parse_endpoints(endpoints)
-        for name, value in (("dial_timeout", dial_timeout), ("timeout", timeout)):
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be a positive number of seconds or None")
-        if max_send_message_size <= 0 or max_recv_message_size <= 0:
-            raise ValueError("message size limits must be positive")
+        dial_timeout = optional_seconds(dial_timeout, "dial_timeout")
+        timeout = optional_seconds(timeout, "timeout")
+        positive_int(max_send_message_size, "max_send_message_size")
+        positive_int(max_recv_message_size, "max_recv_message_size")
         if keepalive_time is not None:
+            seconds(keepalive_time, "keepalive_time")
+            seconds(keepalive_timeout, "keepalive_timeout")
             PingKeepalive(keepalive_time, keepalive_timeout)  # checks the values
-        if auto_sync_interval is not None and not auto_sync_interval > 0:
-            raise ValueError("auto_sync_interval must be a positive number of seconds")
+        optional_seconds(auto_sync_interval, "auto_sync_interval")
+        flag(require_leader, "require_leader")
+        flag(reject_old_cluster, "reject_old_cluster")
         self.credentials: Optional[Tuple[str, str]] = None
         if username is not None or password is not None:
             if not username or not password:
                 raise ValueError(
                     "password auth needs both username= and password= (non-empty)"
                 )
-            self.credentials = (username, password)
+            self.credentials = (text(username, "username"), text(password, "password"))
         self.dial_timeout = dial_timeout
         self.timeout = timeout
         self.keepalive_time = keepalive_time
@@ -87,8 +91,19 @@ class Options:
 
 
 def parse_endpoints(endpoints: Union[str, Sequence[str]]) -> Tuple[Endpoint, ...]:
-    """One endpoint string or several, parsed (ValueError names a bad one)."""
-    items = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
+    """One endpoint string or several, parsed (ValueError names a bad one,
+    TypeError says `endpoints` is neither a str nor a sequence)."""
+    if isinstance(endpoints, str):
+        items: Tuple[str, ...] = (endpoints,)
+    elif isinstance(endpoints, (bytes, bytearray)) or not hasattr(
+        endpoints, "__iter__"
+    ):
+        raise TypeError(
+            "endpoints must be a str or a sequence of str, "
+            f"not {type(endpoints).__name__}"
+        )
+    else:
+        items = tuple(endpoints)
     if not items:
         raise ValueError("endpoints: give at least one endpoint")
     return tuple(parse_endpoint(e) for e in items)

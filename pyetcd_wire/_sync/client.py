@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from .. import _log
 from .._api import auth as auth_api
+from .._api.check import seconds
 from .._api.methods import (
     AUTH_AUTHENTICATE,
     MAINTENANCE_STATUS,
@@ -206,7 +207,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         self, create: rpc_pb2.WatchCreateRequest, timeout: Optional[float]
     ) -> Watch:
         """A new watch, once the server created it (within `timeout`)."""
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self._timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         watch = self._stream_worker().add_watch(create)
         watch._wait_created(deadline)
@@ -215,7 +216,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
     def _add_keep_alive(self, lease_id: int, timeout: Optional[float]) -> KeepAlive:
         """A new keep-alive subscription, once etcd answered its first renewal
         (within `timeout`)."""
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self._timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         keep_alive = self._stream_worker().add_keep_alive(lease_id)
         keep_alive._wait_first_renewal(deadline)
@@ -273,8 +274,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         """One unary call, retried on other endpoints as `method.retry`
         allows (`_policy/retry.py`), within the call's deadline."""
         data = request.SerializeToString()
-        if timeout is None:
-            timeout = self.timeout
+        timeout = self.timeout if timeout is None else seconds(timeout, "timeout")
         started = time.monotonic() if timeout is not None else 0.0
         repeatable = method.retry is REPEATABLE
         # A read's first attempt: its share of the deadline (`attempt_timeout`).
@@ -464,7 +464,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         auth.refresh(generation)
 
     def _deadline(self, timeout: Optional[float]) -> Optional[float]:
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self._timeout(timeout)
         return None if timeout is None else time.monotonic() + timeout
 
     def _call_endpoint(

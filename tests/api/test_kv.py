@@ -250,7 +250,6 @@ P = rpc_pb2.PutRequest
 PUT_CASES = [
     ({}, P(key=b"k", value=b"v")),
     ({"lease": 0x1234}, P(key=b"k", value=b"v", lease=0x1234)),
-    ({"lease": -3}, P(key=b"k", value=b"v", lease=-3)),
     ({"prev_kv": True}, P(key=b"k", value=b"v", prev_kv=True)),
     ({"ignore_lease": True}, P(key=b"k", value=b"v", ignore_lease=True)),
     (
@@ -305,6 +304,9 @@ PUT_ERRORS = [
     (b"k", b"v", {"lease": True}, TypeError, r"^lease must be an int, not bool$"),
     (b"k", b"v", {"lease": "5"}, TypeError, r"^lease must be an int, not str$"),
     (b"k", b"v", {"lease": 2**64}, ValueError, r"^lease must fit in int64"),
+    # etcd never grants a negative lease ID (lease_grant_request refuses one).
+    (b"k", b"v", {"lease": -3}, ValueError, r"^lease must be >= 0, got -3$"),
+    (b"k", b"v", {"prev_kv": 1}, TypeError, r"^prev_kv must be a bool, not int$"),
     (b"k", None, {}, TypeError, r"^value must be str or bytes, not NoneType$"),
     (b"k", 5, {}, TypeError, r"^value must be str or bytes, not int$"),
     (5, b"v", {}, TypeError, r"^key must be str or bytes, not int$"),

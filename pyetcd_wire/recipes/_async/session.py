@@ -16,6 +16,7 @@ import contextlib
 import time
 from typing import Any, Generator, Optional
 
+from ..._api.check import wait_seconds
 from ..._async.client import AsyncClient
 from ..._async.lease_keepalive import AsyncKeepAlive
 from ...errors import EtcdError, LeaseNotFoundError
@@ -91,6 +92,7 @@ class AsyncSession:
     async def wait_lost(self, timeout: Optional[float] = None) -> bool:
         """Wait until the session is lost (True), or `timeout` passes, or the
         session is closed (False)."""
+        timeout = wait_seconds(timeout, "timeout")
         keep_alive = self._keep_alive
         if keep_alive is None:
             return False

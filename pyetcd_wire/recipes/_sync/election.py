@@ -46,6 +46,7 @@ import time
 from collections import deque
 from typing import Deque, Optional, Union
 
+from ..._api.check import wait_seconds
 from ..._api.compare import Compare
 from ..._api.op import Op
 from ..._api.util import bytesify
@@ -118,6 +119,7 @@ class Election:
             EtcdError: a server or connection error (the candidacy is
                 withdrawn as far as the server can still be reached).
         """
+        timeout = wait_seconds(timeout, "timeout")
         deadline = None if timeout is None else time.monotonic() + timeout
         if timeout is not None and timeout <= 0:
             raise DeadlineExceededError("timed out before campaigning")

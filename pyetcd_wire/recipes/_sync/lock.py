@@ -35,6 +35,8 @@ import time
 from typing import Optional, Union
 
 from ... import Compare, Op
+from ..._api.check import wait_seconds
+from ..._api.util import bytesify
 from ..._proto import rpc_pb2
 from ...errors import (
     DeadlineExceededError,
@@ -75,7 +77,7 @@ class Lock:
     """
 
     def __init__(self, session: Session, name: Union[str, bytes]) -> None:
-        prefix = name.encode() if isinstance(name, str) else bytes(name)
+        prefix = bytesify(name, "name")
         if not prefix:
             raise ValueError("a lock needs a non-empty name")
         self._session = session
@@ -109,6 +111,7 @@ class Lock:
                 before the lock was held.
             EtcdError: a call failed; the key was deleted, as for a timeout.
         """
+        timeout = wait_seconds(timeout, "timeout")
         deadline = None if timeout is None else time.monotonic() + timeout
         self._lock(deadline, wait=True)
 

@@ -19,6 +19,7 @@ import contextlib
 import time
 from typing import Optional
 
+from ..._api.check import wait_seconds
 from ..._sync.client import Client
 from ..._sync.lease_keepalive import KeepAlive
 from ...errors import EtcdError, LeaseNotFoundError
@@ -84,6 +85,7 @@ class Session:
     def wait_lost(self, timeout: Optional[float] = None) -> bool:
         """Wait until the session is lost (True), or `timeout` passes, or the
         session is closed (False)."""
+        timeout = wait_seconds(timeout, "timeout")
         keep_alive = self._keep_alive
         if keep_alive is None:
             return False
