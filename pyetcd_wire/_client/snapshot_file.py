@@ -22,6 +22,8 @@ def part_file(path: Union[str, os.PathLike[str]]) -> Iterator[BinaryIO]:
     """The open part file; the caller writes, flushes and fsyncs it (the
     asyncio client fsyncs in an executor), and it becomes `path` when the
     block ends without an error."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, not {type(path).__name__}")
     part = os.fspath(path) + ".part"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
