@@ -206,35 +206,28 @@ async def _await(result: Any) -> None:
         await result
 
 
+@pytest.mark.parametrize("driver", ["sync", "async"])
 @pytest.mark.parametrize(
     ("method", "args", "kwargs", "error", "name"), CALLS, ids=_ids(CALLS)
 )
-def test_sync_client(
+def test_client_method(
     silent: str,
+    driver: str,
     method: str,
     args: Tuple[Any, ...],
     kwargs: Dict[str, Any],
     error: type,
     name: str,
 ) -> None:
-    with (
-        etcd.Client(silent, dial_timeout=1.0, timeout=1.0) as client,
-        pytest.raises(error, match=_named(name)),
-    ):
-        _call(client, method, args, kwargs)
+    if driver == "sync":
+        client = etcd.Client(silent, dial_timeout=1.0, timeout=1.0)
+        try:
+            with pytest.raises(error, match=_named(name)):
+                _call(client, method, args, kwargs)
+        finally:
+            client.close()
+        return
 
-
-@pytest.mark.parametrize(
-    ("method", "args", "kwargs", "error", "name"), CALLS, ids=_ids(CALLS)
-)
-def test_async_client(
-    silent: str,
-    method: str,
-    args: Tuple[Any, ...],
-    kwargs: Dict[str, Any],
-    error: type,
-    name: str,
-) -> None:
     async def main() -> None:
         async with etcd.AsyncClient(silent, dial_timeout=1.0, timeout=1.0) as client:
             with pytest.raises(error, match=_named(name)):
