@@ -59,7 +59,7 @@ from ...errors import (
     NotLeaderError,
     SessionExpiredError,
 )
-from .queue import settled, wait_predecessors
+from .queue import remaining, settled, wait_predecessors
 from .session import AsyncSession
 
 Value = Union[str, bytes]
@@ -136,7 +136,7 @@ class AsyncElection:
                 mine = response.responses[0].response_range.kvs[0]
                 self.revision = mine.create_revision
                 if mine.value != data:
-                    await self.proclaim(data, timeout=_remaining(deadline))
+                    await self.proclaim(data, timeout=remaining(deadline))
             await wait_predecessors(
                 self.client, self.prefix, key, self.revision, deadline
             )
@@ -340,11 +340,6 @@ def _one_kv(
     header: rpc_pb2.ResponseHeader, kv: kv_pb2.KeyValue
 ) -> rpc_pb2.RangeResponse:
     return rpc_pb2.RangeResponse(header=header, kvs=[kv], count=1)
-
-
-def _remaining(deadline: Optional[float]) -> Optional[float]:
-    """Seconds left until `deadline` (None: no deadline)."""
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 __all__ = ["AsyncElection", "LeaderObserver"]

@@ -36,14 +36,13 @@ from ..._api.check import wait_seconds
 from ..._api.util import bytesify
 from ..._proto import rpc_pb2
 from ...errors import (
-    DeadlineExceededError,
     EtcdError,
     LeaseNotFoundError,
     LockedError,
     LockReleasedError,
     SessionExpiredError,
 )
-from .queue import settled, wait_predecessors
+from .queue import remaining, settled, wait_predecessors
 from .session import AsyncSession
 
 #: `revision` of a lock that is neither held nor queued (Go's myRev after
@@ -192,7 +191,7 @@ class AsyncLock:
         """The one Txn that puts my key (or finds it) and reads the holder;
         sets `key` and `revision`."""
         session = await self._session  # starts an asyncio session, if need be
-        _remaining(deadline)  # raises if it passed
+        remaining(deadline, "timed out waiting for the lock")  # raises if it passed
         self.key = self._prefix + f"{session.lease_id:x}".encode()
         response = await settled(  # see `settled`: why not within `deadline`
             session.client.txn(
@@ -230,20 +229,6 @@ class AsyncLock:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.release()
-
-
-def _remaining(deadline: Optional[float]) -> Optional[float]:
-    """Seconds left until `deadline` (None: no deadline).
-
-    Raises:
-        DeadlineExceededError: none are left.
-    """
-    if deadline is None:
-        return None
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise DeadlineExceededError("timed out waiting for the lock")
-    return remaining
 
 
 __all__ = ["AsyncLock"]

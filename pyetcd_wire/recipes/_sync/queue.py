@@ -73,7 +73,7 @@ def wait_predecessors(
     )
     while True:
         response = client.txn(
-            compare=[mine], success=[newest_older], timeout=_remaining(deadline)
+            compare=[mine], success=[newest_older], timeout=remaining(deadline)
         )
         if not response.succeeded:
             raise SessionExpiredError()
@@ -91,10 +91,10 @@ def _wait_deleted(
     next read makes up for."""
     try:
         with client.watch(
-            key, start_revision=start, filter_put=True, timeout=_remaining(deadline)
+            key, start_revision=start, filter_put=True, timeout=remaining(deadline)
         ) as watch:
             while True:
-                response = watch.get(timeout=_remaining(deadline))
+                response = watch.get(timeout=remaining(deadline))
                 if response is None:
                     if watch.ended:
                         raise ClientClosedError("watch ended: the client is closed")
@@ -107,9 +107,21 @@ def _wait_deleted(
         return
 
 
-def _remaining(deadline: Optional[float]) -> Optional[float]:
-    """Seconds left until `deadline` (None: no deadline)."""
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+def remaining(
+    deadline: Optional[float], what: str = "deadline exceeded"
+) -> Optional[float]:
+    """Seconds left until `deadline` (None: no deadline), for a call's
+    `timeout=`, which must be above 0.
+
+    Raises:
+        DeadlineExceededError: none are left (its message `what`).
+    """
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceededError(what)
+    return left
 
 
-__all__ = ["wait_predecessors"]
+__all__ = ["remaining", "wait_predecessors"]
