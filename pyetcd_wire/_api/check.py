@@ -66,6 +66,27 @@ def seconds(value: float, what: str) -> float:
     return value
 
 
+def call_timeout(value: float) -> float:
+    """Returns a call's `timeout=` if it is a number of seconds, not NaN or
+    infinite.  0 or less is a deadline already passed: the call raises
+    DeadlineExceededError without sending anything, as a Go context past its
+    deadline does (a remaining time computed by the caller may reach 0).
+
+    Raises:
+        TypeError: a bool, a str or anything else not an int or float.
+        ValueError: NaN or infinite.
+    """
+    if (type(value) is not float and type(value) is not int) and (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+    ):
+        raise TypeError(
+            f"timeout must be a number of seconds, not {type(value).__name__}"
+        )
+    if not -math.inf < value < math.inf:  # NaN fails too
+        raise ValueError(f"timeout must be a finite number of seconds, got {value}")
+    return value
+
+
 def optional_seconds(value: Optional[float], what: str) -> Optional[float]:
     """`seconds`, or None (no bound)."""
     return None if value is None else seconds(value, what)
@@ -105,6 +126,7 @@ def positive_int(value: int, what: str) -> int:
 
 
 __all__ = [
+    "call_timeout",
     "flag",
     "flags",
     "optional_seconds",

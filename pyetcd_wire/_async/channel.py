@@ -108,8 +108,8 @@ class AsyncChannel:
         timeout: Optional[float] = None,
     ) -> AsyncStream:
         """A streaming call (see `AsyncConnection.open_stream`), dialing if
-        needed."""
-        conn = await self.connection()
+        needed (within `timeout`)."""
+        conn = await self.connection(timeout)
         return conn.open_stream(
             path, metadata=metadata, request=request, timeout=timeout
         )
@@ -124,6 +124,8 @@ class AsyncChannel:
         current = self.current
         if current is not None and current.usable:
             return current
+        if timeout is not None and timeout <= 0:  # no dial for a call past its deadline
+            raise dial_deadline_passed(self.endpoint.text)
         dialing = self._dialing
         if dialing is None:
             dialing = self._dialing = asyncio.ensure_future(self._dial())

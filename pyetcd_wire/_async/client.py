@@ -35,7 +35,7 @@ from google.protobuf.message import Message
 from .. import _log
 from .._api import auth as auth_api
 from .._api import maintenance as maintenance_api
-from .._api.check import seconds
+from .._api.check import call_timeout
 from .._api.methods import (
     AUTH_AUTHENTICATE,
     MAINTENANCE_SNAPSHOT,
@@ -207,7 +207,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
     ) -> R:
         """One unary call, retried as `UnaryRetry` decides (as `Client._call`)."""
         data = request.SerializeToString()
-        timeout = self.timeout if timeout is None else seconds(timeout, "timeout")
+        timeout = self.timeout if timeout is None else call_timeout(timeout)
         started = time.monotonic() if timeout is not None else 0.0
         # A read's first attempt: its share of the deadline (`attempt_timeout`).
         attempt = (

@@ -9,7 +9,7 @@ import ssl
 from typing import Optional, Sequence, Tuple, Union
 
 from .. import _fork
-from .._api.check import seconds
+from .._api.check import call_timeout
 from .._policy.balancer import Balancer
 from ..metrics import RpcMetrics
 from .options import Options
@@ -123,8 +123,8 @@ class ClientBase:
 
     def _timeout(self, timeout: Optional[float]) -> Optional[float]:
         """A call's `timeout=`: the client's default for None, else checked
-        (`_api.check.seconds`) before anything is sent."""
-        return self.timeout if timeout is None else seconds(timeout, "timeout")
+        (`_api.check.call_timeout`) before anything is sent."""
+        return self.timeout if timeout is None else call_timeout(timeout)
 
     @property
     def endpoints(self) -> Tuple[str, ...]:

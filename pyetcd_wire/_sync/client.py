@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 
 from .. import _log
 from .._api import auth as auth_api
-from .._api.check import seconds
+from .._api.check import call_timeout
 from .._api.methods import (
     AUTH_AUTHENTICATE,
     MAINTENANCE_STATUS,
@@ -274,7 +274,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         """One unary call, retried on other endpoints as `method.retry`
         allows (`_policy/retry.py`), within the call's deadline."""
         data = request.SerializeToString()
-        timeout = self.timeout if timeout is None else seconds(timeout, "timeout")
+        timeout = self.timeout if timeout is None else call_timeout(timeout)
         started = time.monotonic() if timeout is not None else 0.0
         repeatable = method.retry is REPEATABLE
         # A read's first attempt: its share of the deadline (`attempt_timeout`).

@@ -21,6 +21,8 @@ from pyetcd_wire.recipes import AsyncElection, AsyncLock, AsyncSession
 from tests import aio
 
 T, V = TypeError, ValueError
+# A call's timeout of 0 or less is a deadline already passed, not a bad value.
+D = etcd.DeadlineExceededError
 NAN, INF = math.nan, math.inf
 
 #: (method, args, kwargs, error, the argument the message names)
@@ -46,8 +48,8 @@ CALLS = [
     ("get", ("k",), {"prefix": "/a"}, T, "prefix"),
     ("get", ("k",), {"serializable": 1}, T, "serializable"),
     ("get", ("k",), {"keys_only": None}, T, "keys_only"),
-    ("get", ("k",), {"timeout": -1}, V, "timeout"),
-    ("get", ("k",), {"timeout": 0}, V, "timeout"),
+    ("get", ("k",), {"timeout": -1}, D, "deadline"),
+    ("get", ("k",), {"timeout": 0}, D, "deadline"),
     ("get", ("k",), {"timeout": NAN}, V, "timeout"),
     ("get", ("k",), {"timeout": INF}, V, "timeout"),
     ("get", ("k",), {"timeout": "1"}, T, "timeout"),
@@ -61,7 +63,7 @@ CALLS = [
     ("put", ("k", "v"), {"lease": "5"}, T, "lease"),
     ("put", ("k", "v"), {"lease": 1.0}, T, "lease"),
     ("put", ("k", "v"), {"prev_kv": "no"}, T, "prev_kv"),
-    ("put", ("k", "v"), {"timeout": -1}, V, "timeout"),
+    ("put", ("k", "v"), {"timeout": -1}, D, "deadline"),
     ("delete", (None,), {}, T, "key"),
     ("delete", ("",), {}, V, "key"),
     ("delete", ("k",), {"range_end": 1}, T, "range_end"),
@@ -88,10 +90,10 @@ CALLS = [
     ("revoke", (2**63,), {}, V, "lease_id"),
     ("revoke", ("1",), {}, T, "lease_id"),
     ("time_to_live", (1.0,), {}, T, "lease_id"),
-    ("time_to_live", (1,), {"timeout": 0}, V, "timeout"),
+    ("time_to_live", (1,), {"timeout": 0}, D, "deadline"),
     ("keep_alive", (-1,), {}, V, "lease_id"),
     ("keep_alive", ("x",), {}, T, "lease_id"),
-    ("keep_alive", (1,), {"timeout": -1}, V, "timeout"),
+    ("keep_alive", (1,), {"timeout": -1}, D, "deadline"),
     ("keep_alive_once", (-1,), {}, V, "lease_id"),
     ("keep_alive_once", (1,), {"timeout": NAN}, V, "timeout"),
     ("watch", (None,), {}, T, "key"),
@@ -100,14 +102,14 @@ CALLS = [
     ("watch", ("k",), {"start_revision": "1"}, T, "start_revision"),
     ("watch", ("k",), {"range_end": 3}, T, "range_end"),
     ("watch", ("k",), {"prev_kv": "x"}, T, "prev_kv"),
-    ("watch", ("k",), {"timeout": -1}, V, "timeout"),
+    ("watch", ("k",), {"timeout": -1}, D, "deadline"),
     ("member_add", ("localhost",), {}, V, "peer URL"),
     ("member_add", (None,), {}, T, "peer_urls"),
     ("member_remove", (-1,), {}, V, "member_id"),
     ("member_remove", ("1",), {}, T, "member_id"),
     ("member_update", (1, 5), {}, T, "peer_urls"),
     ("member_promote", (0,), {}, V, "member_id"),
-    ("member_list", (), {"timeout": -1}, V, "timeout"),
+    ("member_list", (), {"timeout": -1}, D, "deadline"),
     ("move_leader", (-1,), {}, V, "target_id"),
     ("move_leader", ("a",), {}, T, "target_id"),
     ("hash_kv", ("127.0.0.1:1", -1), {}, V, "revision"),
@@ -134,9 +136,9 @@ CALLS = [
     ("role_revoke_permission", ("r", ""), {}, V, "key"),
     ("set_endpoints", (), {}, V, "endpoint"),
     ("set_endpoints", ("ftp://h:1",), {}, V, "endpoint"),
-    ("snapshot", (), {"timeout": -1}, V, "timeout"),
+    ("snapshot", (), {"timeout": -1}, D, "deadline"),
     ("snapshot_save", (None,), {}, T, "path"),
-    ("sync", (), {"timeout": 0}, V, "timeout"),
+    ("sync", (), {"timeout": 0}, D, "deadline"),
 ]
 
 #: (Client keyword arguments, error, the argument the message names)
