@@ -49,7 +49,9 @@ class Op:
     value: Optional[bytes] = None  # PUT and CAS: the value written
     expect: Optional[bytes] = None  # CAS: the value compared against
     result: Optional[bytes] = None  # GET: the value read (None: absent)
-    succeeded: Optional[bool] = None  # CAS: whether the compare held
+    # CAS: whether the compare held; DELETE: whether it deleted a key (None:
+    # not known).
+    succeeded: Optional[bool] = None
     revision: Optional[int] = None  # the response header's revision
     serializable: bool = False  # GET: a serializable (maybe stale) read
     deadline: Optional[float] = None  # the call's timeout, in seconds
@@ -83,6 +85,10 @@ class WatchLog:
     # Progress notifications and bookmarks: the header revisions of responses
     # that carried no event, in order (each says "nothing below this missed").
     progress: List[int] = field(default_factory=list)
+    # Which response of the stream each of `progress` was, in the numbering
+    # of WatchEvent.response: where the notifications stand among the events
+    # (without it, the checks can only see the progress revisions' order).
+    progress_responses: List[int] = field(default_factory=list)
     # The revision the watcher had reached when the campaign stopped it.
     last_revision: int = 0
     error: Optional[str] = None  # how it ended, if not by the campaign's stop

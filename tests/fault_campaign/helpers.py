@@ -3,6 +3,7 @@ checker to compare the real one with on small histories."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from typing import Iterator, List, Optional, Sequence
@@ -15,6 +16,8 @@ from benchmarks.fault_campaign.history import (
     PUT,
     UNKNOWN,
     Op,
+    WatchEvent,
+    WatchLog,
 )
 
 KEY = b"k"
@@ -185,3 +188,62 @@ def simulate(
             op.succeeded = None
         ops.append(op)
     return ops
+
+
+def reference_history(
+    rand: random.Random, revisions: int, keys: Sequence[bytes]
+) -> List[WatchEvent]:
+    """etcd's history of `revisions` revisions over `keys`: each revision a
+    put or a delete of one key, or a transaction over two."""
+    events: List[WatchEvent] = []
+    live: dict = {}  # key -> (create_revision, version)
+    for revision in range(2, revisions + 2):
+        touched = rand.sample(list(keys), 2 if rand.random() < 0.2 else 1)
+        for key in touched:
+            if key in live and rand.random() < 0.25:
+                del live[key]
+                events.append(WatchEvent(revision, key, "delete", None))
+                continue
+            created, version = live.get(key, (revision, 0))
+            live[key] = (created, version + 1)
+            value = b"%s=%d" % (key, revision)
+            events.append(WatchEvent(revision, key, "put", value, created, version + 1))
+    return events
+
+
+def watch_log(
+    rand: random.Random,
+    reference: Sequence[WatchEvent],
+    prefix: bytes,
+    start_revision: int,
+    prev_kv: bool,
+) -> WatchLog:
+    """What a correct watcher of `prefix` from `start_revision` sees of
+    `reference`: its events, a revision's in one response, several
+    revisions per response at times, progress notifications between them."""
+    log = WatchLog("w", prefix, start_revision, prev_kv=prev_kv)
+    state: dict = {}
+    response = 0
+    last = 0
+    for event in reference:
+        before = state.get(event.key, (None, None))
+        if event.type == "delete":
+            state.pop(event.key, None)
+        else:
+            state[event.key] = (event.value, event.revision)
+        if not event.key.startswith(prefix) or event.revision < start_revision:
+            continue
+        if event.revision != last:
+            if last and rand.random() < 0.6:
+                response += 1
+                if rand.random() < 0.2:
+                    log.progress.append(last)
+                    log.progress_responses.append(response)
+                    response += 1
+            last = event.revision
+        delivered = dataclasses.replace(event, response=response)
+        if prev_kv:
+            delivered.prev_value, delivered.prev_mod_revision = before
+        log.events.append(delivered)
+    log.last_revision = reference[-1].revision if reference else 0
+    return log

@@ -1,0 +1,234 @@
+"""What one watcher saw, against etcd's own history of events.
+
+The guarantees are etcd's (api/v3rpc watch documentation, and the names of
+tests/robustness/validate/watch.go in etcd's repository):
+
+* watch-ordered: events come in revision order: revisions never go down.
+  (From one response to the next they go up: a revision in two responses
+  is watch-atomic's.)
+* watch-unique: no event (revision, key) comes twice.
+* watch-atomic: the events of one revision come in one response.
+* watch-reliable: no event is missed: every event of the reference under the
+  watched prefix, from the first revision asked for to the last the watcher
+  reached, comes, and as etcd recorded it (type, value, create_revision,
+  version); nothing comes that etcd did not record.
+* watch-resumable: a watch from revision R delivers nothing below R, and
+  starts at the first event at or after R.
+* watch-prev-kv: with prev_kv, each event carries the key's value and
+  mod_revision just before it (none for a key that did not exist).
+* watch-bookmarkable: progress revisions never go down, and no event after a
+  progress notification at R has a revision at or below R.
+
+`reference` is etcd's whole history, every key's events in revision order
+(events of one transaction share a revision).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import defaultdict
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from .history import Violation, WatchEvent, WatchLog
+
+_EXAMPLES = 3  # events named in a violation's detail
+
+
+def check(log: WatchLog, reference: Sequence[WatchEvent]) -> List[Violation]:
+    """Every check above of `log`, against `reference`; empty when all hold."""
+    mine = [e for e in reference if e.key.startswith(log.prefix)]
+    violations: List[Violation] = []
+    for name, found in (
+        ("watch-ordered", _ordered(log)),
+        ("watch-unique", _unique(log)),
+        ("watch-atomic", _atomic(log)),
+        ("watch-reliable", _reliable(log, mine)),
+        ("watch-resumable", _resumable(log, mine)),
+        ("watch-prev-kv", _prev_kv(log, reference) if log.prev_kv else []),
+        ("watch-bookmarkable", _bookmarkable(log)),
+    ):
+        if found:
+            violations.append(Violation(name, _detail(log, found)))
+    return violations
+
+
+def check_reference(reference: Sequence[WatchEvent]) -> List[Violation]:
+    """The reference itself: revisions never go down, one event per key and
+    revision, and each key's versions and create_revisions as etcd keeps
+    them (a put counts from 1 after a create, a delete ends the key)."""
+    found: List[str] = []
+    previous = 0
+    versions: Dict[bytes, Tuple[int, int]] = {}  # key -> (version, created)
+    seen: Set[Tuple[int, bytes]] = set()
+    for event in reference:
+        if event.revision < previous:
+            found.append(f"revision {event.revision} after {previous}")
+        previous = event.revision
+        if (event.revision, event.key) in seen:
+            found.append(f"{_event(event)} twice")
+        seen.add((event.revision, event.key))
+        version, created = versions.get(event.key, (0, 0))
+        if event.type == "delete":
+            versions.pop(event.key, None)
+            continue
+        want = (version + 1, created or event.revision)
+        if (event.version, event.create_revision) != want:
+            found.append(
+                f"{_event(event)}: version {event.version} created "
+                f"{event.create_revision}, expected {want[0]} created {want[1]}"
+            )
+        versions[event.key] = (event.version, event.create_revision)
+    if not found:
+        return []
+    return [Violation("reference", _join(found))]
+
+
+def _ordered(log: WatchLog) -> List[str]:
+    found = []
+    for before, after in zip(log.events, log.events[1:]):
+        if after.revision < before.revision:
+            found.append(f"{_event(after)} after {_event(before)}")
+    return found
+
+
+def _unique(log: WatchLog) -> List[str]:
+    seen: Set[Tuple[int, bytes]] = set()
+    found = []
+    for event in log.events:
+        if (event.revision, event.key) in seen:
+            found.append(f"{_event(event)} twice")
+        seen.add((event.revision, event.key))
+    return found
+
+
+def _atomic(log: WatchLog) -> List[str]:
+    responses: Dict[int, Set[int]] = defaultdict(set)
+    for event in log.events:
+        responses[event.revision].add(event.response)
+    return [
+        f"revision {revision} split over responses {sorted(split)}"
+        for revision, split in sorted(responses.items())
+        if len(split) > 1
+    ]
+
+
+def _first_asked(log: WatchLog) -> int:
+    """The first revision the watch must deliver from: the one asked for, or
+    for a watch from "now", the first it delivered."""
+    if log.start_revision > 0:
+        return log.start_revision
+    if log.events:
+        return min(e.revision for e in log.events)
+    return log.last_revision + 1
+
+
+def _same(a: WatchEvent, b: WatchEvent) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type == "delete":  # etcd's delete events carry the key alone
+        return True
+    return (a.value, a.create_revision, a.version) == (
+        b.value,
+        b.create_revision,
+        b.version,
+    )
+
+
+def _reliable(log: WatchLog, mine: Sequence[WatchEvent]) -> List[str]:
+    first, last = _first_asked(log), log.last_revision
+    expected = {(e.revision, e.key): e for e in mine if first <= e.revision <= last}
+    recorded = {(e.revision, e.key): e for e in mine}
+    delivered: Set[Tuple[int, bytes]] = set()
+    found = []
+    for event in log.events:
+        delivered.add((event.revision, event.key))
+        truth = recorded.get((event.revision, event.key))
+        if truth is None or not event.key.startswith(log.prefix):
+            found.append(f"{_event(event)} is not in etcd's history")
+        elif not _same(event, truth):
+            found.append(f"{_event(event)} differs from etcd's {_event(truth)}")
+    for where in sorted(expected):
+        if where not in delivered:
+            found.append(f"{_event(expected[where])} missed")
+    return found
+
+
+def _resumable(log: WatchLog, mine: Sequence[WatchEvent]) -> List[str]:
+    start = log.start_revision
+    if start <= 0:
+        return []
+    found = [
+        f"{_event(event)} below the start revision {start}"
+        for event in log.events
+        if event.revision < start
+    ]
+    later = [e for e in mine if e.revision >= start]
+    if log.events and later and log.events[0].revision >= start:
+        if log.events[0].revision != later[0].revision:
+            found.append(
+                f"from revision {start} it began at {_event(log.events[0])}, "
+                f"not {_event(later[0])}"
+            )
+    return found
+
+
+def _prev_kv(log: WatchLog, reference: Sequence[WatchEvent]) -> List[str]:
+    # Each key's state before each of its events: (value, mod_revision).
+    before: Dict[Tuple[int, bytes], Tuple[Optional[bytes], Optional[int]]] = {}
+    state: Dict[bytes, Tuple[Optional[bytes], Optional[int]]] = {}
+    for event in reference:
+        before[(event.revision, event.key)] = state.get(event.key, (None, None))
+        if event.type == "delete":
+            state.pop(event.key, None)
+        else:
+            state[event.key] = (event.value, event.revision)
+    found = []
+    for event in log.events:
+        want = before.get((event.revision, event.key))
+        if want is None:
+            continue  # not etcd's event at all: watch-reliable says so
+        have = (event.prev_value, event.prev_mod_revision or None)
+        if have != want:
+            found.append(
+                f"{_event(event)} prev {have[0]!r}@{have[1]}, "
+                f"etcd had {want[0]!r}@{want[1]}"
+            )
+    return found
+
+
+def _bookmarkable(log: WatchLog) -> List[str]:
+    found = [
+        f"progress {after} after progress {before}"
+        for before, after in zip(log.progress, log.progress[1:])
+        if after < before
+    ]
+    if len(log.progress_responses) != len(log.progress):
+        return found
+    marks = sorted(zip(log.progress_responses, log.progress))
+    responses = [response for response, _ in marks]
+    highest = list(itertools.accumulate((r for _, r in marks), max))
+    for event in log.events:
+        before = bisect.bisect_left(responses, event.response)
+        if before and event.revision <= highest[before - 1]:
+            found.append(
+                f"{_event(event)} after a progress notification at "
+                f"{highest[before - 1]}"
+            )
+    return found
+
+
+def _event(event: WatchEvent) -> str:
+    what = event.type if event.type == "delete" else f"put {event.value!r}"
+    return f"{event.key!r}@{event.revision} {what} (response {event.response})"
+
+
+def _detail(log: WatchLog, found: Iterable[str]) -> str:
+    return f"watch {log.name} of {log.prefix!r}: " + _join(list(found))
+
+
+def _join(found: List[str]) -> str:
+    shown = "; ".join(found[:_EXAMPLES])
+    if len(found) > _EXAMPLES:
+        shown += f"; and {len(found) - _EXAMPLES} more"
+    return shown[:600]
