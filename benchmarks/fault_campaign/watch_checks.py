@@ -164,12 +164,12 @@ def _resumable(log: WatchLog, mine: Sequence[WatchEvent]) -> List[str]:
         if event.revision < start
     ]
     later = [e for e in mine if e.revision >= start]
-    if log.events and later and log.events[0].revision >= start:
-        if log.events[0].revision != later[0].revision:
-            found.append(
-                f"from revision {start} it began at {_event(log.events[0])}, "
-                f"not {_event(later[0])}"
-            )
+    first = log.events[0].revision if log.events else None
+    if later and first is not None and start <= first != later[0].revision:
+        found.append(
+            f"from revision {start} it began at {_event(log.events[0])}, "
+            f"not {_event(later[0])}"
+        )
     return found
 
 

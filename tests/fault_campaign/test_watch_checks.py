@@ -105,10 +105,7 @@ def below_start(
         if e.key.startswith(log.prefix) and e.revision < log.start_revision
     ]
     event = dataclasses.replace(rand.choice(earlier), response=-1)
-    if log.prev_kv:  # as etcd would have sent it
-        event.prev_value = log.events[0].prev_value
-    log.events.insert(0, event)
-    log.events[0] = _with_prev(event, reference)
+    log.events.insert(0, _with_prev(event, reference))  # prev_kv as etcd's
 
 
 def _with_prev(event: WatchEvent, reference: List[WatchEvent]) -> WatchEvent:
@@ -129,8 +126,7 @@ def after_progress(
     # A progress notification that claims the revision of the event after it.
     i = rand.randrange(len(log.progress))
     nxt = next(e for e in log.events if e.response > log.progress_responses[i])
-    later = [p for p in log.progress[i + 1 :]]
-    log.progress[i] = min([nxt.revision, *later])
+    log.progress[i] = min([nxt.revision, *log.progress[i + 1 :]])
 
 
 CORRUPTIONS: Dict[str, Callable[[random.Random, WatchLog, List[WatchEvent]], None]] = {
@@ -211,3 +207,12 @@ def test_check_reference_catches_a_wrong_version_and_a_revision_going_down() -> 
     swapped = list(reference)
     swapped[3], swapped[10] = swapped[10], swapped[3]
     assert [v.check for v in check_reference(swapped)] == ["reference"]
+
+
+def test_a_watch_from_a_revision_that_skips_its_first_event_is_not_resumable() -> None:
+    _, reference, log = _setup(11)
+    log.start_revision = log.events[0].revision
+    first = [e for e in log.events if e.revision == log.start_revision]
+    log.events = log.events[len(first) :]
+    names = [v.check for v in check(log, reference)]
+    assert names == ["watch-reliable", "watch-resumable"]
