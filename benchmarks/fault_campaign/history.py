@@ -104,6 +104,38 @@ class Violation:
     detail: str
 
 
+def describe(op: Op) -> str:
+    """One operation, in a few words, for a Violation's detail."""
+    if op.kind == GET:
+        what = f"get->{op.result!r}" + (" (serializable)" if op.serializable else "")
+    elif op.kind == PUT:
+        what = f"put {op.value!r}"
+    elif op.kind == CAS:
+        what = f"cas {op.expect!r}->{op.value!r}"
+    else:
+        what = op.kind
+    if op.succeeded is not None:
+        what += f"={op.succeeded}"
+    end = "?" if op.end is None else f"{op.end:.3f}"
+    revision = "" if op.revision is None else f"@{op.revision}"
+    return (
+        f"{op.process} {op.key!r} {what} [{op.start:.3f},{end}] {op.outcome}{revision}"
+    )
+
+
+#: How many findings a Violation's detail names; it counts the rest.
+EXAMPLES = 3
+
+
+def summarize(found: List[str]) -> str:
+    """A Violation's detail from one check's findings: the first few, and
+    how many more (at most 600 characters)."""
+    shown = "; ".join(found[:EXAMPLES])
+    if len(found) > EXAMPLES:
+        shown += f"; and {len(found) - EXAMPLES} more"
+    return shown[:600]
+
+
 @dataclass
 class History:
     """A whole campaign's records."""

@@ -46,7 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from .history import CAS, DELETE, FAIL, GET, OK, PUT, UNKNOWN, Op, Violation
+from .history import CAS, DELETE, FAIL, GET, OK, PUT, UNKNOWN, Op, Violation, describe
 
 #: Steps of the search per key before it gives up: measured at about a
 #: second of CPython per million steps.
@@ -112,11 +112,11 @@ def check_key(ops: Sequence[Op], budget: int = DEFAULT_BUDGET) -> Optional[Viola
 
 
 def _steps(ops: Sequence[Op]) -> List[_Step]:
+    # A CAS's compare observes, whatever its outcome: an unknown CAS that
+    # applied tells its expected value from any other.
     observed: Dict[Optional[bytes], int] = {None: ABSENT}
     for op in ops:
-        if op.outcome != OK:
-            continue
-        if op.kind == GET and op.result is not None:
+        if op.kind == GET and op.outcome == OK and op.result is not None:
             observed.setdefault(op.result, len(observed) + 1)
         elif op.kind == CAS and op.expect is not None:
             observed.setdefault(op.expect, len(observed) + 1)
@@ -357,16 +357,5 @@ def _explain(steps: List[_Step], budget: int) -> str:
     return (
         f"key {key!r}: after {len(search.deepest)} of {len(steps)} operations "
         f"in order (value then {state}), none can go next: "
-        + "; ".join(_describe(steps[i].op) for i in window)
+        + "; ".join(describe(steps[i].op) for i in window)
     )[:600]
-
-
-def _describe(op: Op) -> str:
-    what = {
-        GET: lambda: f"get->{op.result!r}",
-        PUT: lambda: f"put {op.value!r}",
-        DELETE: lambda: "delete" + ("" if op.succeeded is None else f"={op.succeeded}"),
-        CAS: lambda: f"cas {op.expect!r}->{op.value!r}={op.succeeded}",
-    }[op.kind]()
-    end = "?" if op.outcome == UNKNOWN or op.end is None else f"{op.end:.3f}"
-    return f"{op.process} {what} [{op.start:.3f},{end}]"

@@ -30,9 +30,7 @@ import itertools
 from collections import defaultdict
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from .history import Violation, WatchEvent, WatchLog
-
-_EXAMPLES = 3  # events named in a violation's detail
+from .history import Violation, WatchEvent, WatchLog, summarize
 
 
 def check(log: WatchLog, reference: Sequence[WatchEvent]) -> List[Violation]:
@@ -81,7 +79,7 @@ def check_reference(reference: Sequence[WatchEvent]) -> List[Violation]:
         versions[event.key] = (event.version, event.create_revision)
     if not found:
         return []
-    return [Violation("reference", _join(found))]
+    return [Violation("reference", summarize(found))]
 
 
 def _ordered(log: WatchLog) -> List[str]:
@@ -224,11 +222,4 @@ def _event(event: WatchEvent) -> str:
 
 
 def _detail(log: WatchLog, found: Iterable[str]) -> str:
-    return f"watch {log.name} of {log.prefix!r}: " + _join(list(found))
-
-
-def _join(found: List[str]) -> str:
-    shown = "; ".join(found[:_EXAMPLES])
-    if len(found) > _EXAMPLES:
-        shown += f"; and {len(found) - _EXAMPLES} more"
-    return shown[:600]
+    return f"watch {log.name} of {log.prefix!r}: " + summarize(list(found))
