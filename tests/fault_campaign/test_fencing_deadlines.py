@@ -1,0 +1,62 @@
+"""The fault campaign's fencing and deadline checks
+(benchmarks/fault_campaign/fencing.py, deadlines.py)."""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import pytest
+
+from benchmarks.fault_campaign import deadlines, fencing
+from benchmarks.fault_campaign.history import Op
+
+from .helpers import put
+
+GOOD = [("t1", 1), ("t1", 2), ("t2", 1), ("t3", 1), ("t3", 2), ("t3", 3)]
+
+
+def test_values_round_trip() -> None:
+    assert fencing.decode(fencing.encode("host-1/42", 7)) == ("host-1/42", 7)
+    with pytest.raises(ValueError, match="not a fenced write"):
+        fencing.decode(b"plain")
+    with pytest.raises(ValueError, match="cannot hold"):
+        fencing.encode("a#b", 1)
+
+
+def test_one_run_per_tenure_passes() -> None:
+    assert fencing.check(GOOD) == []
+    assert fencing.check([]) == []
+
+
+@pytest.mark.parametrize(
+    "writes",
+    [
+        [("t1", 1), ("t2", 1), ("t1", 2)],  # two holders interleave
+        [("t1", 1), ("t1", 3)],  # a write of the run lost
+        [("t1", 1), ("t1", 1)],  # one written twice
+        [("t1", 2)],  # a run that does not begin at 1
+        [("t1", 1), ("t1", 2), ("t2", 1), ("t1", 3)],  # a holder after its end
+        [("t1", 1), ("t2", 1), ("t1", 1)],  # one tenure, two runs
+    ],
+)
+def test_interleaved_or_broken_runs_fail(writes: List[Tuple[str, int]]) -> None:
+    [violation] = fencing.check(writes)
+    assert violation.check == "fencing"
+    assert "t1" in violation.detail
+
+
+def _op(start: float, end: float, deadline: float) -> Op:
+    op = put("a", start, end, b"x")
+    op.deadline = deadline
+    return op
+
+
+def test_deadlines() -> None:
+    within = [_op(0, 1.05, 1.0), _op(0, 5, 9.0), put("a", 0, 100, b"y")]
+    within.append(Op("a", "get", b"k", 0, None, "unknown", deadline=1.0))
+    assert deadlines.check(within) == []
+    late = [*within, _op(10, 11.2, 1.0)]
+    [violation] = deadlines.check(late)
+    assert violation.check == "deadline"
+    assert "1.200 s of 1.0 s" in violation.detail
+    assert deadlines.check(late, slack=0.3) == []
