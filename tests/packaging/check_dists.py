@@ -8,8 +8,9 @@ without --sdist/--wheel, and pip does with an sdist), so a file the sdist
 lacks is missing from the wheel too, and fails the wheel's check.
 
 * sdist: the package's sources and data, the .proto files the generated
-  modules come from, the tests and the docs, README.md and LICENSE; nothing
-  else (no venv, cache or build output).
+  modules come from, the tests, the docs and the benchmarks (the tests
+  import the fault campaign's checks; not benchmarks/results), README.md
+  and LICENSE; nothing else (no venv, cache or build output).
 * wheel: exactly the package's modules, stubs and py.typed, and the
   metadata: README.md as the long description, the license, the Python and
   implementation classifiers, requires-python, the extras, the `pyetcd`
@@ -39,7 +40,6 @@ FORBIDDEN_PARTS = {
     "__pycache__",
     "build",
     "dist",
-    "benchmarks",
     "scripts",
 }
 FORBIDDEN_SUFFIXES = (".pyc", ".pyo", ".so", ".whl", ".tar.gz")
@@ -96,6 +96,15 @@ def tree(folder: str, keep: str = "") -> Set[str]:
 
 def package_files() -> Set[str]:
     return tree("pyetcd_wire", keep="package")
+
+
+def benchmark_files() -> Set[str]:
+    """The benchmarks, without the results of their runs."""
+    return {
+        name
+        for name in tree("benchmarks")
+        if not name.startswith("benchmarks/results/")
+    }
 
 
 def compare(what: str, have: Iterable[str], want: Iterable[str]) -> None:
@@ -162,7 +171,12 @@ def check_sdist(sdist: Path, version: str) -> None:
     compare(
         "sdist",
         relative - egg_info,
-        SDIST_TOP | package_files() | tree("proto") | tree("tests") | tree("docs"),
+        SDIST_TOP
+        | package_files()
+        | tree("proto")
+        | tree("tests")
+        | tree("docs")
+        | benchmark_files(),
     )
     compare(
         "sdist",
