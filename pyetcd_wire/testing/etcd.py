@@ -173,6 +173,12 @@ class EtcdMember:
         extra_args: more etcd flags, e.g. ``("--auth-token-ttl", "5")``.
         env: environment variables set for etcd.
         tls: serve clients over TLS (``https://`` URLs); default plaintext.
+        advertise_peer_url: the peer URL the member tells its peers
+            (``--initial-advertise-peer-urls``); default ``peer_url``.  A
+            proxy's address, so that peer traffic can be cut or slowed; then
+            ``initial_cluster`` names the proxies too.
+        initial_cluster_state: ``"new"``, or ``"existing"`` for a member
+            added to a running cluster (``member_add``) and started afresh.
         durable: fsync as etcd does by default.  Members run with
             ``--unsafe-no-fsync`` otherwise (fast), and etcd 3.5 then keeps
             its WAL tail in memory: a SIGKILL can lose writes it already
@@ -206,8 +212,15 @@ class EtcdMember:
         start_timeout: float = DEFAULT_START_TIMEOUT,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
         tls: EtcdTLS | None = None,
+        advertise_peer_url: str | None = None,
+        initial_cluster_state: str = "new",
         durable: bool = False,
     ) -> None:
+        if initial_cluster_state not in ("new", "existing"):
+            raise ValueError(
+                f"initial_cluster_state must be 'new' or 'existing',"
+                f" not {initial_cluster_state!r}"
+            )
         self.name = name
         self.tls = tls
         self.durable = durable
@@ -219,7 +232,9 @@ class EtcdMember:
         self.peer_port = peer_port or free[1]
         # Only a lone member with ports of its own choosing may move on a clash.
         self._movable = initial_cluster is None and not (client_port or peer_port)
-        self.initial_cluster = dict(initial_cluster or {name: self.peer_url})
+        self._advertise_peer_url = advertise_peer_url
+        self.initial_cluster_state = initial_cluster_state
+        self.initial_cluster = dict(initial_cluster or {name: self.advertise_peer_url})
         self.cluster_token = cluster_token or f"pyetcd-wire-{uuid.uuid4()}"
         self.extra_args = tuple(extra_args)
         self.env = dict(env or {})
@@ -246,6 +261,11 @@ class EtcdMember:
     def peer_url(self) -> str:
         """``http://127.0.0.1:<peer port>``."""
         return f"http://127.0.0.1:{self.peer_port}"
+
+    @property
+    def advertise_peer_url(self) -> str:
+        """The peer URL peers are told: ``advertise_peer_url``, or ``peer_url``."""
+        return self._advertise_peer_url or self.peer_url
 
     @property
     def endpoint(self) -> str:
@@ -283,8 +303,9 @@ class EtcdMember:
             *("--listen-client-urls", self.client_url),
             *("--advertise-client-urls", self.client_url),
             *("--listen-peer-urls", self.peer_url),
-            *("--initial-advertise-peer-urls", self.peer_url),
-            *("--initial-cluster", cluster, "--initial-cluster-state", "new"),
+            *("--initial-advertise-peer-urls", self.advertise_peer_url),
+            *("--initial-cluster", cluster),
+            *("--initial-cluster-state", self.initial_cluster_state),
             *("--initial-cluster-token", self.cluster_token),
             *("--heartbeat-interval", str(self.heartbeat_interval_ms)),
             *("--election-timeout", str(self.election_timeout_ms)),
@@ -326,7 +347,7 @@ class EtcdMember:
                     raise
                 shutil.rmtree(self.data_dir, ignore_errors=True)
                 self.client_port, self.peer_port = _free_ports(2)
-                self.initial_cluster = {self.name: self.peer_url}
+                self.initial_cluster = {self.name: self.advertise_peer_url}
             except BaseException:
                 self.kill()
                 raise
