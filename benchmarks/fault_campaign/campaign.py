@@ -1,0 +1,141 @@
+"""The campaign from start to end: cluster, workload, faults, read-back,
+checks, figures.  `main` is benchmarks/chaos.py's."""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import checks, inject, report
+from .cluster import ChaosCluster
+from .faults import MEMBER_FAULTS, NETWORK_FAULTS, Schedule
+from .proxy import ProxyHub
+from .workload import KV_PREFIX, PREFIX, Recorder, Workload, read_reference
+
+# Past the run, how long the heal, the read-back and the checks may take
+# before the watchdog dumps every thread's stack and exits.
+WATCHDOG_MARGIN = 600.0
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="chaos.py", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--faults",
+        default=",".join(MEMBER_FAULTS + NETWORK_FAULTS),
+        help="the fault kinds to use, comma-separated (default: all)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep data dirs and logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each fault")
+    parser.add_argument(
+        "--inject-bug", choices=inject.BUGS, help=argparse.SUPPRESS
+    )  # corrupt the records: shows the checks catch it
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse(argv)
+    kinds = tuple(k for k in args.faults.split(",") if k)
+    unknown = set(kinds) - set(MEMBER_FAULTS + NETWORK_FAULTS)
+    if unknown:
+        print(f"chaos.py: unknown fault kinds {sorted(unknown)}", file=sys.stderr)
+        return 2
+    faulthandler.dump_traceback_later(args.seconds + WATCHDOG_MARGIN, exit=True)
+    log = _logger(args.verbose)
+    hub = ProxyHub()
+    cluster = ChaosCluster(hub)
+    try:
+        cluster.start()
+        log(f"cluster up: clients {cluster.endpoints}, members {cluster.direct_endpoints}")
+        data = run(args, cluster, kinds, log)
+    finally:
+        if args.keep:
+            print("kept:", " ".join(cluster.keep()), file=sys.stderr)
+            for member in cluster.members.values():
+                member.kill()
+            cluster.admin.close()
+        else:
+            cluster.close()
+        hub.close()
+        faulthandler.cancel_dump_traceback_later()
+    print(report.table(data))
+    if args.json is not None:
+        args.json.write_text(json.dumps(data, indent=1) + "\n")
+    return 1 if data["violations"] else 0
+
+
+def _logger(verbose: bool) -> Any:
+    began = time.monotonic()
+
+    def log(line: str) -> None:
+        if verbose:
+            print(f"[{time.monotonic() - began:7.1f}] {line}", file=sys.stderr, flush=True)
+
+    return log
+
+
+def run(
+    args: argparse.Namespace, cluster: ChaosCluster, kinds: tuple, log: Any
+) -> Dict[str, Any]:
+    admin = cluster.admin
+    before = checks.resources()
+    first_revision = admin.get(PREFIX, timeout=5.0).header.revision + 1
+    recorder = Recorder()
+    workload = Workload(cluster.endpoints, args.seed, recorder, first_revision)
+    schedule = Schedule(cluster, args.seed, kinds=kinds, log=log)
+    began = time.monotonic()
+    workload.start()
+    schedule.start()
+    time.sleep(args.seconds)
+    schedule.stop()
+    log("faults stopped; stopping the workload")
+    cluster.wait_healthy(30.0)
+    workload.stop(lambda: admin.get(b"\0", timeout=5.0).header.revision)
+    seconds = time.monotonic() - began
+    end_revision = admin.get(b"\0", timeout=5.0).header.revision
+    log(f"reading back etcd's history up to revision {end_revision}")
+    reference = read_reference(admin, end_revision)
+    found = {"leaks": checks.leaks(before), "workload": list(recorder.violations)}
+    injected: Optional[str] = None
+    if args.inject_bug:
+        injected = inject.inject(
+            args.inject_bug, recorder.ops, recorder.watches, reference, random.Random(args.seed)
+        )
+        log(f"injected: {injected}")
+    log(f"checking {len(recorder.ops)} ops, {len(recorder.watches)} watch logs")
+    found.update(
+        checks.run_all(
+            recorder.ops,
+            recorder.watches,
+            reference,
+            schedule.outages,
+            kv_prefix=KV_PREFIX,
+            fenced={},
+        )
+    )
+    fault_errors = [f"{r.kind} {r.member}: {r.error}" for r in schedule.records if r.error]
+    extra: Dict[str, Any] = {"end_revision": end_revision}
+    if injected:
+        extra["injected_bug"] = injected
+    return report.figures(
+        seconds=seconds,
+        seed=args.seed,
+        faults=schedule.counts(),
+        fault_errors=fault_errors,
+        ops=recorder.ops,
+        watches=recorder.watches,
+        reference_events=len(reference),
+        checks=found,
+        extra=extra,
+    )
+
+
+__all__: List[str] = ["main"]

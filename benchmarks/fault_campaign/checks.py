@@ -1,0 +1,140 @@
+"""Every check of a campaign, by name: the pure checkers (linearizability.py,
+watch_checks.py, writes.py, fencing.py, deadlines.py) over the records, and
+the ones that need what only the live run knew (outages, threads, fds).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Sequence, Set
+
+from .faults import Outage
+from .history import OK, Op, Violation, WatchEvent, WatchLog
+
+# A member back from an outage is not usable at once: the client dials it
+# again only after its quarantine (up to ~1 s) and a dial; 3 s covers that
+# on a loaded machine.
+OUTAGE_GRACE = 3.0
+
+
+def _checker(name: str) -> Any:
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def call_checker(
+    name: str, run: Callable[[Any], List[Violation]]
+) -> List[Violation]:
+    """Run one pure checker; a missing or crashing one is a violation (the
+    campaign never passes unchecked)."""
+    try:
+        module = _checker(name)
+    except ImportError as exc:
+        return [Violation(f"{name}-missing", f"cannot import {name}: {exc}")]
+    try:
+        return list(run(module))
+    except Exception as exc:  # noqa: BLE001 - a crashed checker is reported
+        return [Violation(f"{name}-crashed", f"{type(exc).__name__}: {exc}"[:600])]
+
+
+def serializable_reads(ops: Sequence[Op], outages: Sequence[Outage]) -> List[Violation]:
+    """A serializable read may only fail while two or more members were out
+    of the client's reach (one out: the client has time to go elsewhere
+    within the read's 5 s deadline)."""
+    found: List[Violation] = []
+    for op in ops:
+        if not op.serializable or op.outcome == OK:
+            continue
+        end = op.end if op.end is not None else float("inf")
+        out = {
+            outage.member
+            for outage in outages
+            if outage.start < end and outage.end + OUTAGE_GRACE > op.start
+        }
+        if len(out) <= 1:
+            found.append(
+                Violation(
+                    "serializable-read-available",
+                    f"{op.process} serializable get {op.key!r} failed"
+                    f" ({op.error}) after {end - op.start:.2f} s of {op.deadline} s"
+                    f" while only {sorted(out) or 'no member'} was out",
+                )
+            )
+    return found
+
+
+@dataclass
+class Resources:
+    threads: Set[int]
+    names: Dict[int, str]
+    fds: Set[str]
+
+
+def resources() -> Resources:
+    threads = {t.ident: t.name for t in threading.enumerate() if t.ident is not None}
+    try:
+        fds = set(os.listdir("/proc/self/fd"))
+    except OSError:
+        fds = set()
+    return Resources(set(threads), threads, fds)
+
+
+def leaks(before: Resources, settle: float = 10.0) -> List[Violation]:
+    """Threads and file descriptors back to `before` (within `settle` s:
+    closing clients join their threads)."""
+    deadline = time.monotonic() + settle
+    while True:
+        now = resources()
+        threads = now.threads - before.threads
+        fds = now.fds - before.fds
+        if (not threads and not fds) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    found = []
+    if threads:
+        names = sorted(now.names[t] for t in threads)
+        found.append(Violation("threads-back", f"{len(names)} threads left: {names}"))
+    if fds:
+        targets = []
+        for fd in sorted(fds, key=int)[:10]:
+            try:
+                targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                targets.append("?")
+        found.append(Violation("fds-back", f"{len(fds)} fds left: {targets}"))
+    return found
+
+
+def run_all(
+    ops: Sequence[Op],
+    watches: Sequence[WatchLog],
+    reference: Sequence[WatchEvent],
+    outages: Sequence[Outage],
+    *,
+    kv_prefix: bytes,
+    fenced: Dict[str, List[bytes]],
+) -> Dict[str, List[Violation]]:
+    """Each check's violations, by check family."""
+    results: Dict[str, List[Violation]] = {}
+    results["linearizability"] = call_checker(
+        "linearizability", lambda m: m.check(list(ops))
+    )
+    watch_found: List[Violation] = []
+    for log in watches:
+        watch_found += call_checker("watch_checks", lambda m: m.check(log, reference))
+    results["watch"] = watch_found
+    results["writes"] = call_checker(
+        "writes", lambda m: m.check(list(ops), reference, kv_prefix)
+    )
+    results["deadlines"] = call_checker(
+        "deadlines", lambda m: m.check(list(ops), slack=0.1)
+    )
+    for key, values in fenced.items():
+        results[f"fencing {key}"] = call_checker(
+            "fencing", lambda m: m.check([m.decode(v) for v in values])
+        )
+    results["serializable"] = serializable_reads(ops, outages)
+    return results

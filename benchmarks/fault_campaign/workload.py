@@ -1,0 +1,446 @@
+"""The campaign's clients: sync writers and readers on threads, the same on
+an asyncio client, and watchers; each records what it did (history.py).
+
+Every call has a deadline (2-5 s) and every outcome is recorded, whatever it
+was: ``ok`` with the result, ``fail`` or ``unknown`` as the error's
+``outcome_known`` says, and any exception that is not an `EtcdError` as a
+violation of its own ("typed-errors").  Values are unique per write
+(``<process>:<seq>``), so the checks can tell writes apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import pyetcd_wire as etcd
+from pyetcd_wire import Compare, Op as TxnOp
+
+from .history import CAS, DELETE, FAIL, GET, OK, PUT, UNKNOWN, Op, Violation, WatchEvent, WatchLog
+
+PREFIX = b"/chaos/"
+KV_PREFIX = PREFIX + b"kv/"
+KEYS = [KV_PREFIX + b"k%d" % i for i in range(6)]
+
+
+def deadline_for(rng: random.Random) -> float:
+    return round(rng.uniform(2.0, 5.0), 2)
+
+
+class Stop:
+    """The workload's end, in two steps: the writers stop (`set`), then,
+    once the last revision is known (`finish`), the watchers read up to it."""
+
+    def __init__(self) -> None:
+        self._writers = threading.Event()
+        self.end_known = threading.Event()
+        self.end_revision = 0
+
+    def set(self) -> None:
+        self._writers.set()
+
+    def is_set(self) -> bool:
+        return self._writers.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._writers.wait(timeout)
+
+    def finish(self, end_revision: int) -> None:
+        self.end_revision = end_revision
+        self.end_known.set()
+
+
+class Recorder:
+    """Every Op of every worker, and what was wrong beyond them."""
+
+    def __init__(self) -> None:
+        self.ops: List[Op] = []
+        self.watches: List[WatchLog] = []
+        self.violations: List[Violation] = []
+        self._lock = threading.Lock()
+
+    def add(self, op: Op) -> None:
+        with self._lock:
+            self.ops.append(op)
+
+    def add_watch(self, log: WatchLog) -> None:
+        with self._lock:
+            self.watches.append(log)
+
+    def violation(self, check: str, detail: str) -> None:
+        with self._lock:
+            self.violations.append(Violation(check, detail[:600]))
+
+
+# --- one operation: planned, run (sync or async), recorded ----------------------
+
+
+class Plan:
+    """What a worker does next, and what it remembers per key (for CAS)."""
+
+    def __init__(self, process: str, rng: random.Random, *, serializable: bool) -> None:
+        self.process = process
+        self.rng = rng
+        self.serializable = serializable
+        self.seq = 0
+        self.seen: Dict[bytes, Optional[bytes]] = {}
+
+    def next(self) -> Op:
+        rng = self.rng
+        key = rng.choice(KEYS)
+        roll = rng.random()
+        op = Op(self.process, GET, key, start=0.0, deadline=deadline_for(rng))
+        if self.serializable:
+            op.serializable = roll < 0.7
+        elif roll < 0.35:
+            op.kind = PUT
+        elif roll < 0.6:
+            op.kind = CAS
+            op.expect = self.seen.get(key)
+        elif roll < 0.65:
+            op.kind = DELETE
+        if op.kind in (PUT, CAS):
+            self.seq += 1
+            op.value = f"{self.process}:{self.seq}".encode()
+        return op
+
+    def request(self, op: Op) -> Tuple[str, tuple, Dict[str, Any]]:
+        """The client method, its arguments and keywords."""
+        timeout = op.deadline
+        if op.kind == PUT:
+            return "put", (op.key, op.value), {"timeout": timeout}
+        if op.kind == DELETE:
+            return "delete", (op.key,), {"timeout": timeout}
+        if op.kind == CAS:
+            compare = (
+                Compare.create_revision(op.key) == 0
+                if op.expect is None
+                else Compare.value(op.key) == op.expect
+            )
+            put = TxnOp.put(op.key, op.value or b"")
+            return "txn", ([compare], [put]), {"timeout": timeout}
+        return "get", (op.key,), {"serializable": op.serializable, "timeout": timeout}
+
+    def finish(self, op: Op, response: Any) -> None:
+        op.end = time.monotonic()
+        op.outcome = OK
+        op.revision = response.header.revision
+        if op.kind == GET:
+            op.result = response.kvs[0].value if response.kvs else None
+            self.seen[op.key] = op.result
+        elif op.kind == CAS:
+            op.succeeded = response.succeeded
+            if response.succeeded:
+                self.seen[op.key] = op.value
+        elif op.kind == PUT:
+            self.seen[op.key] = op.value
+        else:
+            self.seen[op.key] = None
+
+    def failed(self, op: Op, exc: BaseException, recorder: Recorder) -> None:
+        op.end = time.monotonic()
+        op.error = type(exc).__name__
+        if isinstance(exc, etcd.EtcdError):
+            op.outcome = FAIL if exc.outcome_known else UNKNOWN
+        else:
+            op.outcome = UNKNOWN
+            recorder.violation(
+                "typed-errors", f"{self.process} {op.kind} {op.key!r}: {exc!r}"
+            )
+        # Whatever a failed write did, the value is no longer known.
+        self.seen.pop(op.key, None)
+
+
+def sync_worker(
+    client: etcd.Client, plan: Plan, recorder: Recorder, stop: Stop
+) -> None:
+    while not stop.is_set():
+        op = plan.next()
+        method, args, kwargs = plan.request(op)
+        recorder.add(op)
+        op.start = time.monotonic()
+        try:
+            response = getattr(client, method)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every exception is recorded
+            plan.failed(op, exc, recorder)
+            stop.wait(0.05)  # not a busy loop while a member is down
+        else:
+            plan.finish(op, response)
+
+
+async def async_worker(
+    client: etcd.AsyncClient, plan: Plan, recorder: Recorder, stop: Stop
+) -> None:
+    while not stop.is_set():
+        op = plan.next()
+        method, args, kwargs = plan.request(op)
+        recorder.add(op)
+        op.start = time.monotonic()
+        try:
+            response = await getattr(client, method)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every exception is recorded
+            plan.failed(op, exc, recorder)
+            await asyncio.sleep(0.05)
+        else:
+            plan.finish(op, response)
+
+
+# --- watchers ------------------------------------------------------------------
+
+
+class WatchRecorder:
+    """Turns Watch responses into a WatchLog."""
+
+    def __init__(self, log: WatchLog) -> None:
+        self.log = log
+        self.responses = 0
+
+    def take(self, response: Any) -> None:
+        self.responses += 1
+        log = self.log
+        if not response.events:
+            if response.header.revision:
+                log.progress.append(response.header.revision)
+                log.last_revision = max(log.last_revision, response.header.revision)
+            return
+        for event in response.events:
+            kv = event.kv
+            has_prev = event.HasField("prev_kv")
+            log.events.append(
+                WatchEvent(
+                    revision=kv.mod_revision,
+                    key=kv.key,
+                    type="delete" if event.type == 1 else "put",
+                    value=None if event.type == 1 else kv.value,
+                    create_revision=kv.create_revision,
+                    version=kv.version,
+                    prev_value=event.prev_kv.value if has_prev else None,
+                    prev_mod_revision=event.prev_kv.mod_revision if has_prev else None,
+                    response=self.responses,
+                )
+            )
+            log.last_revision = max(log.last_revision, kv.mod_revision)
+
+
+def sync_watcher(
+    client: etcd.Client,
+    name: str,
+    recorder: Recorder,
+    stop: Stop,
+    rng: random.Random,
+    first_revision: int,
+) -> None:
+    """Watch PREFIX with prev_kv from `first_revision`; now and then cancel
+    and resume from the revision after the last one seen (a new WatchLog)."""
+    start = first_revision
+    segment = 0
+    while not stop.is_set():
+        log = WatchLog(f"{name}.{segment}", PREFIX, start, prev_kv=True)
+        recorder.add_watch(log)
+        segment += 1
+        taker = WatchRecorder(log)
+        until = time.monotonic() + rng.uniform(5.0, 30.0)
+        try:
+            with client.watch(
+                PREFIX,
+                prefix=True,
+                start_revision=start,
+                prev_kv=True,
+                progress_notify=True,
+                timeout=10.0,
+            ) as watch:
+                while not stop.is_set() and time.monotonic() < until:
+                    response = watch.get(timeout=0.5)
+                    if response is not None:
+                        taker.take(response)
+                if stop.is_set():
+                    _drain_to_end(client, watch, taker, stop)
+        except Exception as exc:  # noqa: BLE001 - every exception is recorded
+            log.error = f"{type(exc).__name__}: {exc}"[:300]
+            if not isinstance(exc, etcd.EtcdError):
+                recorder.violation("typed-errors", f"watch {log.name}: {exc!r}")
+            stop.wait(0.5)
+        start = max(log.last_revision + 1, start)
+
+
+def _drain_to_end(
+    client: etcd.Client, watch: Any, taker: WatchRecorder, stop: Stop
+) -> None:
+    """After the workload stopped: read on until a progress notification
+    says the watch has caught up with the last revision."""
+    stop.end_known.wait(60.0)
+    deadline = time.monotonic() + 30.0
+    while taker.log.last_revision < stop.end_revision and time.monotonic() < deadline:
+        client.request_progress()
+        response = watch.get(timeout=1.0)
+        if response is not None:
+            taker.take(response)
+
+
+async def async_watcher(
+    client: etcd.AsyncClient,
+    name: str,
+    recorder: Recorder,
+    stop: Stop,
+    first_revision: int,
+) -> None:
+    log = WatchLog(name, PREFIX, first_revision, prev_kv=True)
+    recorder.add_watch(log)
+    taker = WatchRecorder(log)
+    try:
+        watch = client.watch(
+            PREFIX,
+            prefix=True,
+            start_revision=first_revision,
+            prev_kv=True,
+            progress_notify=True,
+            timeout=10.0,
+        )
+        async with watch:
+            while not stop.is_set():
+                response = await watch.get(timeout=0.5)
+                if response is not None:
+                    taker.take(response)
+            while not stop.end_known.is_set():
+                await asyncio.sleep(0.1)
+            deadline = time.monotonic() + 30.0
+            while log.last_revision < stop.end_revision and time.monotonic() < deadline:
+                client.request_progress()
+                response = await watch.get(timeout=1.0)
+                if response is not None:
+                    taker.take(response)
+    except Exception as exc:  # noqa: BLE001 - every exception is recorded
+        log.error = f"{type(exc).__name__}: {exc}"[:300]
+        if not isinstance(exc, etcd.EtcdError):
+            recorder.violation("typed-errors", f"watch {log.name}: {exc!r}")
+
+
+def read_reference(client: etcd.Client, end_revision: int) -> List[WatchEvent]:
+    """etcd's whole event history, revision 1 to `end_revision`, as one
+    watch from revision 1 delivers it (compaction is off)."""
+    log = WatchLog("reference", b"\0", 1)
+    taker = WatchRecorder(log)
+    deadline = time.monotonic() + 120.0
+    with client.watch(b"\0", from_key=True, start_revision=1, timeout=10.0) as watch:
+        while log.last_revision < end_revision:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the reference read stopped at revision {log.last_revision}"
+                    f" of {end_revision}"
+                )
+            response = watch.get(timeout=1.0)
+            if response is None:
+                client.request_progress()
+            else:
+                taker.take(response)
+    return [event for event in log.events if event.revision <= end_revision]
+
+
+# --- the workload as a whole -------------------------------------------------------
+
+
+class Workload:
+    """Starts every worker; `stop()` ends them and waits."""
+
+    def __init__(
+        self, endpoints: List[str], seed: int, recorder: Recorder, first_revision: int
+    ) -> None:
+        self.endpoints = endpoints
+        self.recorder = recorder
+        self.rng = random.Random(seed)
+        self.first_revision = first_revision
+        self.stop_event = Stop()
+        self.clients: List[etcd.Client] = []
+        self.threads: List[threading.Thread] = []
+        self.writers: List[threading.Thread] = []
+        self._async_writers_done = threading.Event()
+        self._loop_thread: Optional[threading.Thread] = None
+
+    def _client(self) -> etcd.Client:
+        client = etcd.Client(
+            self.endpoints,
+            dial_timeout=2.0,
+            timeout=5.0,
+            keepalive_time=1.0,
+            keepalive_timeout=1.0,
+        )
+        self.clients.append(client)
+        return client
+
+    def _thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        if name.startswith(("chaos-w", "chaos-r")):
+            self.writers.append(thread)
+
+    def start(self) -> None:
+        rng, recorder, stop = self.rng, self.recorder, self.stop_event
+        first, second = self._client(), self._client()
+        for i, client in enumerate((first, first, second)):
+            plan = Plan(f"w{i}", random.Random(rng.random()), serializable=False)
+            self._thread(f"chaos-w{i}", sync_worker, client, plan, recorder, stop)
+        for i, client in enumerate((first, second)):
+            plan = Plan(f"r{i}", random.Random(rng.random()), serializable=True)
+            self._thread(f"chaos-r{i}", sync_worker, client, plan, recorder, stop)
+        for i, client in enumerate((first, second)):
+            self._thread(
+                f"chaos-watch{i}",
+                sync_watcher,
+                client,
+                f"watch{i}",
+                recorder,
+                stop,
+                random.Random(rng.random()),
+                self.first_revision,
+            )
+        self._thread("chaos-asyncio", self._run_async, random.Random(rng.random()))
+
+    def _run_async(self, rng: random.Random) -> None:
+        asyncio.run(self._async_main(rng))
+
+    async def _async_main(self, rng: random.Random) -> None:
+        client = etcd.AsyncClient(
+            self.endpoints,
+            dial_timeout=2.0,
+            timeout=5.0,
+            keepalive_time=1.0,
+            keepalive_timeout=1.0,
+        )
+        recorder, stop = self.recorder, self.stop_event
+        try:
+            writer = Plan("a0", random.Random(rng.random()), serializable=False)
+            reader = Plan("a1", random.Random(rng.random()), serializable=True)
+            watcher = asyncio.ensure_future(
+                async_watcher(client, "awatch", recorder, stop, self.first_revision)
+            )
+            try:
+                await asyncio.gather(
+                    async_worker(client, writer, recorder, stop),
+                    async_worker(client, reader, recorder, stop),
+                )
+            finally:
+                self._async_writers_done.set()
+            await watcher
+        finally:
+            self._async_writers_done.set()
+            await client.aclose()
+
+    def stop(self, end_revision: Callable[[], int]) -> None:
+        """Stop the writers, then let the watchers catch up with the last
+        revision, then close every client."""
+        self.stop_event.set()
+        # The writers stop within a deadline; only then is the end known.
+        for thread in self.writers:
+            thread.join(30)
+        self._async_writers_done.wait(30)
+        self.stop_event.finish(end_revision())
+        for thread in self.threads:
+            thread.join(60)
+            if thread.is_alive():
+                self.recorder.violation("hang", f"{thread.name} did not stop in 60 s")
+        for client in self.clients:
+            client.close()
