@@ -16,6 +16,7 @@ from . import checks, inject, report
 from .cluster import ChaosCluster
 from .faults import MEMBER_FAULTS, NETWORK_FAULTS, Schedule
 from .proxy import ProxyHub
+from .recipe_worker import ELECTION_FENCE, LOCK_FENCE
 from .workload import KV_PREFIX, PREFIX, Recorder, Workload, read_reference
 
 # Past the run, how long the heal, the read-back and the checks may take
@@ -54,14 +55,17 @@ def main(argv: Sequence[str]) -> int:
     cluster = ChaosCluster(hub)
     try:
         cluster.start()
-        log(f"cluster up: clients {cluster.endpoints}, members {cluster.direct_endpoints}")
+        log(
+            f"cluster up: clients {cluster.endpoints},"
+            f" members {cluster.direct_endpoints}"
+        )
         data = run(args, cluster, kinds, log)
     finally:
         if args.keep:
             print("kept:", " ".join(cluster.keep()), file=sys.stderr)
             for member in cluster.members.values():
                 member.kill()
-            cluster.admin.close()
+            cluster.close_admin()
         else:
             cluster.close()
         hub.close()
@@ -77,7 +81,9 @@ def _logger(verbose: bool) -> Any:
 
     def log(line: str) -> None:
         if verbose:
-            print(f"[{time.monotonic() - began:7.1f}] {line}", file=sys.stderr, flush=True)
+            print(
+                f"[{time.monotonic() - began:7.1f}] {line}", file=sys.stderr, flush=True
+            )
 
     return log
 
@@ -85,11 +91,19 @@ def _logger(verbose: bool) -> Any:
 def run(
     args: argparse.Namespace, cluster: ChaosCluster, kinds: tuple, log: Any
 ) -> Dict[str, Any]:
-    admin = cluster.admin
     before = checks.resources()
+    cluster.open_admin()
+    admin = cluster.admin
     first_revision = admin.get(PREFIX, timeout=5.0).header.revision + 1
     recorder = Recorder()
-    workload = Workload(cluster.endpoints, args.seed, recorder, first_revision)
+    workload = Workload(
+        cluster.endpoints,
+        args.seed,
+        recorder,
+        first_revision,
+        admin=lambda: cluster.admin,
+        seconds=args.seconds,
+    )
     schedule = Schedule(cluster, args.seed, kinds=kinds, log=log)
     began = time.monotonic()
     workload.start()
@@ -103,11 +117,20 @@ def run(
     end_revision = admin.get(b"\0", timeout=5.0).header.revision
     log(f"reading back etcd's history up to revision {end_revision}")
     reference = read_reference(admin, end_revision)
-    found = {"leaks": checks.leaks(before), "workload": list(recorder.violations)}
+    cluster.close_admin()
+    found = {
+        "leaks": checks.leaks(before, cluster.hub.fds),
+        "workload": list(recorder.violations),
+        "election": workload.election_violations(),
+    }
     injected: Optional[str] = None
     if args.inject_bug:
         injected = inject.inject(
-            args.inject_bug, recorder.ops, recorder.watches, reference, random.Random(args.seed)
+            args.inject_bug,
+            recorder.ops,
+            recorder.watches,
+            reference,
+            random.Random(args.seed),
         )
         log(f"injected: {injected}")
     log(f"checking {len(recorder.ops)} ops, {len(recorder.watches)} watch logs")
@@ -118,11 +141,31 @@ def run(
             reference,
             schedule.outages,
             kv_prefix=KV_PREFIX,
-            fenced={},
+            fenced={
+                key.decode(): [
+                    e.value or b""
+                    for e in reference
+                    if e.key == key and e.type == "put"
+                ]
+                for key in (LOCK_FENCE, ELECTION_FENCE)
+            },
         )
     )
-    fault_errors = [f"{r.kind} {r.member}: {r.error}" for r in schedule.records if r.error]
-    extra: Dict[str, Any] = {"end_revision": end_revision}
+    fault_errors = [
+        f"{r.kind} {r.member}: {r.error}" for r in schedule.records if r.error
+    ]
+    lock_counts: Dict[str, int] = {}
+    election_counts: Dict[str, int] = {}
+    for summary in workload.recipe_summaries:
+        into = lock_counts if summary["role"] == "lock" else election_counts
+        for what, count in summary["counts"].items():
+            into[what] = into.get(what, 0) + count
+    extra: Dict[str, Any] = {
+        "end_revision": end_revision,
+        "leases": workload.lease_stats.counts,
+        "lock": lock_counts,
+        "election": {**election_counts, "leaders_seen": len(workload.election_leaders)},
+    }
     if injected:
         extra["injected_bug"] = injected
     return report.figures(

@@ -25,9 +25,7 @@ def _checker(name: str) -> Any:
     return importlib.import_module(f"{__package__}.{name}")
 
 
-def call_checker(
-    name: str, run: Callable[[Any], List[Violation]]
-) -> List[Violation]:
+def call_checker(name: str, run: Callable[[Any], List[Violation]]) -> List[Violation]:
     """Run one pure checker; a missing or crashing one is a violation (the
     campaign never passes unchecked)."""
     try:
@@ -36,7 +34,7 @@ def call_checker(
         return [Violation(f"{name}-missing", f"cannot import {name}: {exc}")]
     try:
         return list(run(module))
-    except Exception as exc:  # noqa: BLE001 - a crashed checker is reported
+    except Exception as exc:
         return [Violation(f"{name}-crashed", f"{type(exc).__name__}: {exc}"[:600])]
 
 
@@ -82,14 +80,17 @@ def resources() -> Resources:
     return Resources(set(threads), threads, fds)
 
 
-def leaks(before: Resources, settle: float = 10.0) -> List[Violation]:
+def leaks(
+    before: Resources, others: Callable[[], Set[str]], settle: float = 10.0
+) -> List[Violation]:
     """Threads and file descriptors back to `before` (within `settle` s:
-    closing clients join their threads)."""
+    closing clients join their threads), but for the fds `others()` names
+    (the proxies')."""
     deadline = time.monotonic() + settle
     while True:
         now = resources()
         threads = now.threads - before.threads
-        fds = now.fds - before.fds
+        fds = now.fds - before.fds - others()
         if (not threads and not fds) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -124,7 +125,9 @@ def run_all(
     )
     watch_found: List[Violation] = []
     for log in watches:
-        watch_found += call_checker("watch_checks", lambda m: m.check(log, reference))
+        watch_found += call_checker(
+            "watch_checks", lambda m, log=log: m.check(log, reference)
+        )
     results["watch"] = watch_found
     results["writes"] = call_checker(
         "writes", lambda m: m.check(list(ops), reference, kv_prefix)
@@ -134,7 +137,7 @@ def run_all(
     )
     for key, values in fenced.items():
         results[f"fencing {key}"] = call_checker(
-            "fencing", lambda m: m.check([m.decode(v) for v in values])
+            "fencing", lambda m, values=values: m.check([m.decode(v) for v in values])
         )
     results["serializable"] = serializable_reads(ops, outages)
     return results

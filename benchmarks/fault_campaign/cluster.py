@@ -14,8 +14,8 @@ import uuid
 from typing import Dict, List, Optional
 
 import pyetcd_wire as etcd
-from pyetcd_wire.testing.etcd import EtcdMember, EtcdStartError
 from pyetcd_wire.testing._etcd_process import _free_ports, _health
+from pyetcd_wire.testing.etcd import EtcdMember, EtcdStartError
 
 from .proxy import Proxy, ProxyHub
 
@@ -75,9 +75,18 @@ class ChaosCluster:
     def start(self) -> None:
         for member in self.members.values():
             member.start(wait=False)
-        self.wait_healthy(START_TIMEOUT)
+        if not self.wait_healthy(START_TIMEOUT):
+            raise RuntimeError(f"the cluster was not healthy in {START_TIMEOUT} s")
+
+    def open_admin(self) -> None:
+        """The campaign's own client (faults, checks), on the members."""
         self._admin = etcd.Client(self.direct_endpoints, timeout=5.0, dial_timeout=2.0)
         self.refresh_ids()
+
+    def close_admin(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
 
     @property
     def admin(self) -> etcd.Client:
@@ -122,37 +131,53 @@ class ChaosCluster:
                     return other
         return None
 
+    def _member_with(self, peer_url: str) -> Optional[int]:
+        """The ID of the member whose peer URL is `peer_url`, None if none."""
+        for m in self.admin.member_list(timeout=5.0).members:
+            if peer_url in m.peerURLs:
+                return int(m.ID)
+        return None
+
     def remove_and_add_back(self, name: str) -> None:
-        """Remove the member, wipe it, add it back and start it afresh."""
+        """Remove the member, wipe it, add it back and start it afresh.
+
+        A refused remove (etcd: it would leave the cluster unhealthy) raises
+        and changes nothing.  Once removed, the add is tried until it is
+        done (its outcome may be unknown: the membership tells)."""
         member = self.members[name]
-        self.admin.member_remove(self.ids[name], timeout=5.0)
+        peer_url = member.advertise_peer_url
+        try:
+            self.admin.member_remove(self.ids[name], timeout=5.0)
+        except etcd.EtcdError:
+            if self._member_with(peer_url) is not None:
+                raise
         member.kill()
         shutil.rmtree(member.data_dir, ignore_errors=True)
-        peer_url = member.advertise_peer_url
-        response = self.admin.member_add([peer_url], timeout=5.0)
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                new_id = int(self.admin.member_add([peer_url], timeout=5.0).member.ID)
+                break
+            except etcd.EtcdError:
+                found = self._member_with(peer_url)
+                if found is not None:
+                    new_id = found
+                    break
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         member.initial_cluster = {
             other: m.advertise_peer_url for other, m in self.members.items()
         }
         member.initial_cluster_state = "existing"
-        self.ids[name] = response.member.ID
+        self.ids[name] = new_id
         member.start()
 
     def close(self) -> None:
-        if self._admin is not None:
-            self._admin.close()
+        self.close_admin()
         for member in self.members.values():
             member.close()
 
     def keep(self) -> List[str]:
         """The members' directories (data and logs), kept for a post-mortem."""
         return [member.tmp_dir for member in self.members.values()]
-
-
-def close_quietly(cluster: ChaosCluster, keep: bool) -> None:
-    if keep:
-        if cluster._admin is not None:
-            cluster._admin.close()
-        for member in cluster.members.values():
-            member.kill()
-    else:
-        cluster.close()

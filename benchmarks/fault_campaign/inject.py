@@ -25,7 +25,10 @@ def inject(
         puts = [op for op in ops if op.kind == PUT and op.outcome == OK]
         op = rng.choice(puts)
         op.value = (op.value or b"") + b"-lost"
-        return f"{op.process}'s put of {op.key!r} at revision {op.revision} reported a value never written"
+        return (
+            f"{op.process}'s put of {op.key!r} at revision {op.revision}"
+            " reported a value never written"
+        )
     if bug == "stale-read":
         # A linearizable read that returns the value its key had before the
         # last write that completed before the read began.
@@ -40,11 +43,15 @@ def inject(
             ]
             if older and op.start > ops[0].start + 5:
                 op.result = older[0]
-                return f"{op.process}'s get of {op.key!r} at revision {op.revision} returned an old value"
+                return (
+                    f"{op.process}'s get of {op.key!r} at revision {op.revision}"
+                    " returned an old value"
+                )
         raise RuntimeError("no read to make stale")
     if bug == "double-event":
         log = max(watches, key=lambda w: len(w.events))
         at = rng.randrange(len(log.events))
         log.events.insert(at + 1, log.events[at])
-        return f"watch {log.name} delivered the event at revision {log.events[at].revision} twice"
+        revision = log.events[at].revision
+        return f"watch {log.name} delivered the event at revision {revision} twice"
     raise ValueError(f"unknown bug {bug!r}; one of {', '.join(BUGS)}")

@@ -25,6 +25,7 @@ the workload's asyncio client never shares a loop with them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -80,10 +81,9 @@ def _abort(writer: asyncio.StreamWriter) -> None:
     """Close with RST: SO_LINGER 0, then close."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            linger = struct.pack("ii", 1, 0)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
     writer.transport.abort()
 
 
@@ -240,7 +240,9 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[bytes, Optional[str]
     if at < 0:
         return head, None
     end = lower.find(b"\r\n", at + 2)
-    return head, lower[at + len(_SOURCE_HEADER) : end].strip().decode("ascii", "replace")
+    return head, lower[at + len(_SOURCE_HEADER) : end].strip().decode(
+        "ascii", "replace"
+    )
 
 
 class ProxyHub:
@@ -274,6 +276,24 @@ class ProxyHub:
         self.run(proxy.start())
         self.proxies.append(proxy)
         return proxy
+
+    def fds(self) -> Set[str]:
+        """The file descriptors the proxies hold now (their listening and
+        proxied sockets): the campaign's, not the clients'."""
+
+        async def collect() -> Set[str]:
+            found: Set[str] = set()
+            for proxy in self.proxies:
+                if proxy._server is not None:
+                    found.update(str(s.fileno()) for s in proxy._server.sockets)
+                for link in proxy.links:
+                    for writer in link.writers:
+                        sock = writer.get_extra_info("socket")
+                        if sock is not None:
+                            found.add(str(sock.fileno()))
+            return found
+
+        return self.run(collect())
 
     def close(self) -> None:
         for proxy in self.proxies:

@@ -11,18 +11,40 @@ violation of its own ("typed-errors").  Values are unique per write
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pyetcd_wire as etcd
-from pyetcd_wire import Compare, Op as TxnOp
+from pyetcd_wire import Compare
+from pyetcd_wire import Op as TxnOp
+from pyetcd_wire.recipes import Election, Session
 
-from .history import CAS, DELETE, FAIL, GET, OK, PUT, UNKNOWN, Op, Violation, WatchEvent, WatchLog
+from .history import (
+    CAS,
+    DELETE,
+    FAIL,
+    GET,
+    OK,
+    PUT,
+    UNKNOWN,
+    Op,
+    Violation,
+    WatchEvent,
+    WatchLog,
+)
+from .recipe_worker import ELECTION_NAME
 
 PREFIX = b"/chaos/"
 KV_PREFIX = PREFIX + b"kv/"
+
 KEYS = [KV_PREFIX + b"k%d" % i for i in range(6)]
 
 
@@ -164,7 +186,7 @@ def sync_worker(
         op.start = time.monotonic()
         try:
             response = getattr(client, method)(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every exception is recorded
+        except Exception as exc:
             plan.failed(op, exc, recorder)
             stop.wait(0.05)  # not a busy loop while a member is down
         else:
@@ -181,7 +203,7 @@ async def async_worker(
         op.start = time.monotonic()
         try:
             response = await getattr(client, method)(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every exception is recorded
+        except Exception as exc:
             plan.failed(op, exc, recorder)
             await asyncio.sleep(0.05)
         else:
@@ -258,7 +280,7 @@ def sync_watcher(
                         taker.take(response)
                 if stop.is_set():
                     _drain_to_end(client, watch, taker, stop)
-        except Exception as exc:  # noqa: BLE001 - every exception is recorded
+        except Exception as exc:
             log.error = f"{type(exc).__name__}: {exc}"[:300]
             if not isinstance(exc, etcd.EtcdError):
                 recorder.violation("typed-errors", f"watch {log.name}: {exc!r}")
@@ -308,11 +330,11 @@ async def async_watcher(
                 await asyncio.sleep(0.1)
             deadline = time.monotonic() + 30.0
             while log.last_revision < stop.end_revision and time.monotonic() < deadline:
-                client.request_progress()
+                await client.request_progress()
                 response = await watch.get(timeout=1.0)
                 if response is not None:
                     taker.take(response)
-    except Exception as exc:  # noqa: BLE001 - every exception is recorded
+    except Exception as exc:
         log.error = f"{type(exc).__name__}: {exc}"[:300]
         if not isinstance(exc, etcd.EtcdError):
             recorder.violation("typed-errors", f"watch {log.name}: {exc!r}")
@@ -346,9 +368,22 @@ class Workload:
     """Starts every worker; `stop()` ends them and waits."""
 
     def __init__(
-        self, endpoints: List[str], seed: int, recorder: Recorder, first_revision: int
+        self,
+        endpoints: List[str],
+        seed: int,
+        recorder: Recorder,
+        first_revision: int,
+        *,
+        admin: Callable[[], etcd.Client],
+        seconds: float,
     ) -> None:
         self.endpoints = endpoints
+        self.admin = admin
+        self.seconds = seconds
+        self.lease_stats = LeaseStats()
+        self.election_leaders: List[Tuple[float, int, bytes]] = []
+        self.recipe_processes: List[subprocess.Popen[str]] = []
+        self.recipe_summaries: List[Dict[str, Any]] = []
         self.recorder = recorder
         self.rng = random.Random(seed)
         self.first_revision = first_revision
@@ -398,6 +433,92 @@ class Workload:
                 self.first_revision,
             )
         self._thread("chaos-asyncio", self._run_async, random.Random(rng.random()))
+        self._thread(
+            "chaos-lease",
+            lease_worker,
+            self._client(),
+            self.admin,
+            recorder,
+            stop,
+            random.Random(rng.random()),
+            self.lease_stats,
+        )
+        self._thread("chaos-observer", self._observe, second)
+        self._start_recipes()
+
+    def _start_recipes(self) -> None:
+        here = Path(__file__).resolve().parent
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(here.parent), str(here.parent.parent), env.get("PYTHONPATH", "")]
+        )
+        endpoints = ",".join(self.endpoints)
+        roles = [("lock", f"lock{i}") for i in range(3)]
+        roles += [("election", f"candidate{i}") for i in range(2)]
+        for role, name in roles:
+            self.recipe_processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "fault_campaign.recipe_worker",
+                        role,
+                        name,
+                        endpoints,
+                        str(self.seconds),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+            )
+
+    def _observe(self, client: etcd.Client) -> None:
+        """Poll the election's leader: a leader, once replaced, never comes
+        back (its key's create revision never goes down)."""
+        stop = self.stop_event
+        while not stop.is_set():
+            try:
+                with Session(client, ttl=10) as session:
+                    election = Election(session, ELECTION_NAME)
+                    while not stop.is_set() and not session.lost:
+                        try:
+                            kv = election.leader(timeout=2.0).kvs[0]
+                        except etcd.EtcdError:
+                            stop.wait(0.2)
+                            continue
+                        except IndexError:
+                            kv = None
+                        if kv is not None:
+                            seen = (time.monotonic(), kv.create_revision, kv.value)
+                            self.election_leaders.append(seen)
+                        stop.wait(0.1)
+            except etcd.EtcdError:
+                stop.wait(0.5)
+            except Exception as exc:
+                self.recorder.violation("typed-errors", f"election observer: {exc!r}")
+                stop.wait(0.5)
+
+    def _finish_recipes(self) -> None:
+        for process in self.recipe_processes:
+            try:
+                out, err = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, err = process.communicate()
+                self.recorder.violation("hang", f"recipe worker {process.args[4]} hung")
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            if process.returncode != 0 or not lines:
+                self.recorder.violation(
+                    "recipe-worker",
+                    f"{process.args[4]} exited {process.returncode}: {err[-400:]}",
+                )
+                continue
+            summary = json.loads(lines[-1])
+            self.recipe_summaries.append(summary)
+            for untyped in summary["untyped"]:
+                self.recorder.violation("typed-errors", untyped)
 
     def _run_async(self, rng: random.Random) -> None:
         asyncio.run(self._async_main(rng))
@@ -444,3 +565,127 @@ class Workload:
                 self.recorder.violation("hang", f"{thread.name} did not stop in 60 s")
         for client in self.clients:
             client.close()
+        self._finish_recipes()
+
+    def election_violations(self) -> List[Violation]:
+        found = []
+        highest = 0
+        for _at, revision, value in self.election_leaders:
+            if revision < highest:
+                found.append(
+                    Violation(
+                        "election-one-leader",
+                        f"leader {value!r} (created at revision {revision}) seen again"
+                        f" after a leader created at {highest}",
+                    )
+                )
+            highest = max(highest, revision)
+        return found[:20]
+
+
+# --- leases ----------------------------------------------------------------------
+
+LEASE_TTL = 10
+# How late past its TTL a revoked lease may be reported lost: the renewal
+# that finds it gone goes out every TTL/3 and gets its answer within a
+# round trip; 1 s covers a loaded machine's scheduling and one reconnect.
+LEASE_LOST_SLACK = 1.0
+
+
+class LeaseStats:
+    def __init__(self) -> None:
+        self.counts: Dict[str, int] = {}
+
+    def count(self, what: str) -> None:
+        self.counts[what] = self.counts.get(what, 0) + 1
+
+
+def lease_worker(
+    client: etcd.Client,
+    admin: Callable[[], etcd.Client],
+    recorder: Recorder,
+    stop: Stop,
+    rng: random.Random,
+    stats: LeaseStats,
+) -> None:
+    """Grant a lease, keep it alive with a TTL-bound key on it, and watch
+    that (a) the client never says it is lost while etcd still has it
+    (asked through the campaign's own client), (b) once revoked, the client
+    says so within TTL + slack."""
+    while not stop.is_set():
+        try:
+            lease_id = client.grant(LEASE_TTL, timeout=5.0).ID
+            keep = client.keep_alive(lease_id, timeout=5.0)
+        except etcd.EtcdError as exc:
+            stats.count(f"grant-{type(exc).__name__}")
+            stop.wait(0.5)
+            continue
+        except Exception as exc:
+            recorder.violation("typed-errors", f"lease grant/keep_alive: {exc!r}")
+            stop.wait(0.5)
+            continue
+        stats.count("granted")
+        try:
+            client.put(
+                PREFIX + b"lease/%x" % lease_id, b"bound", lease=lease_id, timeout=5.0
+            )
+        except etcd.EtcdError:
+            stats.count("bound-key-failed")
+        hold_until = time.monotonic() + rng.uniform(5.0, 20.0)
+        while not stop.is_set() and time.monotonic() < hold_until and not keep.lost:
+            stop.wait(0.25)
+        if keep.lost:
+            _lost_unasked(admin(), lease_id, keep.lost_reason, recorder, stats)
+        elif not stop.is_set() and rng.random() < 0.5:
+            _revoke_and_wait(admin(), lease_id, keep, recorder, stats)
+        keep.close()
+        # Already gone, or it expires by itself.
+        with contextlib.suppress(etcd.EtcdError):
+            client.revoke(lease_id, timeout=5.0)
+
+
+def _lost_unasked(
+    admin: etcd.Client,
+    lease_id: int,
+    reason: str,
+    recorder: Recorder,
+    stats: LeaseStats,
+) -> None:
+    """The client says the lease is lost though nobody revoked it: etcd
+    must not have it any more."""
+    try:
+        ttl = admin.time_to_live(lease_id, timeout=5.0).TTL
+    except etcd.EtcdError:
+        stats.count("lost-unconfirmed")
+        return
+    if ttl > 0:
+        recorder.violation(
+            "lease-kept",
+            f"lease {lease_id:x} reported lost ({reason}) while etcd still has it"
+            f" ({ttl} s left)",
+        )
+    else:
+        stats.count("expired-under-faults")
+
+
+def _revoke_and_wait(
+    admin: etcd.Client, lease_id: int, keep: Any, recorder: Recorder, stats: LeaseStats
+) -> None:
+    try:
+        admin.revoke(lease_id, timeout=5.0)
+    except etcd.EtcdError:
+        stats.count("revoke-failed")
+        return
+    revoked = time.monotonic()
+    limit = LEASE_TTL + LEASE_LOST_SLACK
+    while not keep.lost and time.monotonic() - revoked < limit + 5.0:
+        time.sleep(0.05)
+    took = time.monotonic() - revoked
+    if not keep.lost or took > limit:
+        recorder.violation(
+            "lease-lost-reported",
+            f"lease {lease_id:x} revoked, reported lost after {took:.2f} s"
+            f" (TTL {LEASE_TTL} s + {LEASE_LOST_SLACK} s)",
+        )
+    else:
+        stats.count("revoked-seen")

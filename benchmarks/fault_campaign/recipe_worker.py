@@ -1,0 +1,162 @@
+"""A Lock contender or an Election candidate, each in a process of its own
+(``python -m fault_campaign.recipe_worker lock|election NAME ENDPOINTS SECONDS``
+with benchmarks/ on the path), so that the recipes are contended by
+independent clients and sessions.
+
+While it holds the lock (or leads), a worker writes a fenced key through a
+txn guarded by `Lock.is_owner()` (`Election.is_leader()`): values
+``fencing.encode(tenure, seq)``, seq 0, 1, 2... within one tenure, which
+ends at the first write that fails or whose outcome is unknown.  The fencing
+check then finds, in etcd's history, whether two holders ever interleaved.
+
+It prints one JSON line at the end: its counts, and every exception that
+was not an `EtcdError` (each a violation).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections import Counter
+from typing import Any, Dict, List, Union
+
+import pyetcd_wire as etcd
+from pyetcd_wire import Op
+from pyetcd_wire.recipes import Election, Lock, Session
+
+try:
+    from .fencing import encode
+except ImportError:  # until the fencing checker lands: its format, "tenure:seq"
+
+    def encode(tenure: str, seq: int) -> bytes:
+        return f"{tenure}:{seq}".encode()
+
+
+LOCK_NAME = b"/chaos/lock"
+LOCK_FENCE = b"/chaos/fenced/lock"
+ELECTION_NAME = b"/chaos/election"
+ELECTION_FENCE = b"/chaos/fenced/election"
+SESSION_TTL = 5
+CALL_TIMEOUT = 3.0
+
+
+def _held_writes(
+    client: etcd.Client,
+    guard: Any,
+    fence: bytes,
+    tenure: str,
+    counts: Counter,
+    rng: random.Random,
+) -> None:
+    """Fenced writes for up to 1.5 s of a tenure; stops at the first doubt."""
+    until = time.monotonic() + rng.uniform(0.2, 1.5)
+    seq = 0
+    while time.monotonic() < until:
+        value = encode(tenure, seq)
+        try:
+            response = client.txn([guard], [Op.put(fence, value)], timeout=CALL_TIMEOUT)
+        except etcd.EtcdError as exc:
+            counts["write-" + ("fail" if exc.outcome_known else "unknown")] += 1
+            return
+        if not response.succeeded:
+            counts["write-not-owner"] += 1
+            return
+        counts["write-ok"] += 1
+        seq += 1
+        time.sleep(0.02)
+
+
+def lock_loop(client: etcd.Client, name: str, seconds: float, counts: Counter) -> None:
+    rng = random.Random(name)
+    stop_at = time.monotonic() + seconds
+    tenure = 0
+    while time.monotonic() < stop_at:
+        with Session(client, ttl=SESSION_TTL) as session:
+            lock = Lock(session, LOCK_NAME)
+            while time.monotonic() < stop_at and not session.lost:
+                try:
+                    lock.acquire(timeout=5.0)
+                except etcd.EtcdError as exc:
+                    counts[f"acquire-{type(exc).__name__}"] += 1
+                    continue
+                counts["acquired"] += 1
+                tenure += 1
+                _held_writes(
+                    client, lock.is_owner(), LOCK_FENCE, f"{name}.{tenure}", counts, rng
+                )
+                try:
+                    lock.release()
+                except etcd.EtcdError as exc:
+                    counts[f"release-{type(exc).__name__}"] += 1
+                time.sleep(rng.uniform(0.0, 0.2))
+
+
+def election_loop(
+    client: etcd.Client, name: str, seconds: float, counts: Counter
+) -> None:
+    rng = random.Random(name)
+    stop_at = time.monotonic() + seconds
+    term = 0
+    while time.monotonic() < stop_at:
+        with Session(client, ttl=SESSION_TTL) as session:
+            election = Election(session, ELECTION_NAME)
+            while time.monotonic() < stop_at and not session.lost:
+                term += 1
+                try:
+                    election.campaign(f"{name}.{term}", timeout=5.0)
+                except etcd.EtcdError as exc:
+                    counts[f"campaign-{type(exc).__name__}"] += 1
+                    continue
+                counts["elected"] += 1
+                _held_writes(
+                    client,
+                    election.is_leader(),
+                    ELECTION_FENCE,
+                    f"{name}.{term}",
+                    counts,
+                    rng,
+                )
+                try:
+                    election.resign(timeout=CALL_TIMEOUT)
+                except etcd.EtcdError as exc:
+                    counts[f"resign-{type(exc).__name__}"] += 1
+                time.sleep(rng.uniform(0.0, 0.3))
+
+
+def main(argv: List[str]) -> int:
+    role, name, endpoints, seconds = argv
+    counts: Counter = Counter()
+    untyped: List[str] = []
+    loop = lock_loop if role == "lock" else election_loop
+    stop_at = time.monotonic() + float(seconds)
+    client = etcd.Client(
+        endpoints.split(","),
+        timeout=CALL_TIMEOUT,
+        dial_timeout=2.0,
+        keepalive_time=1.0,
+        keepalive_timeout=1.0,
+    )
+    with client:
+        while time.monotonic() < stop_at:
+            try:
+                loop(client, name, stop_at - time.monotonic(), counts)
+            except etcd.EtcdError as exc:  # a session that could not start or end
+                counts[f"session-{type(exc).__name__}"] += 1
+                time.sleep(0.2)
+            except Exception as exc:
+                untyped.append(f"{name}: {exc!r}"[:300])
+                time.sleep(0.2)
+    summary: Dict[str, Union[str, Dict[str, int], List[str]]] = {
+        "name": name,
+        "role": role,
+        "counts": dict(counts),
+        "untyped": untyped,
+    }
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
