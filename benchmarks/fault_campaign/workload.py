@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -160,6 +161,7 @@ class Plan:
         elif op.kind == PUT:
             self.seen[op.key] = op.value
         else:
+            op.succeeded = response.deleted > 0
             self.seen[op.key] = None
 
     def failed(self, op: Op, exc: BaseException, recorder: Recorder) -> None:
@@ -169,8 +171,11 @@ class Plan:
             op.outcome = FAIL if exc.outcome_known else UNKNOWN
         else:
             op.outcome = UNKNOWN
+            where = traceback.format_exception(type(exc), exc, exc.__traceback__)
             recorder.violation(
-                "typed-errors", f"{self.process} {op.kind} {op.key!r}: {exc!r}"
+                "typed-errors",
+                f"{self.process} {op.kind} {op.key!r}: {exc!r} at"
+                f" {' | '.join(line.strip() for line in where[-4:-1])}",
             )
         # Whatever a failed write did, the value is no longer known.
         self.seen.pop(op.key, None)
@@ -226,6 +231,7 @@ class WatchRecorder:
         if not response.events:
             if response.header.revision:
                 log.progress.append(response.header.revision)
+                log.progress_responses.append(self.responses)
                 log.last_revision = max(log.last_revision, response.header.revision)
             return
         for event in response.events:
