@@ -44,6 +44,7 @@ from .._api.methods import (
     RetryClass,
 )
 from .._client.base import ClientBase, too_old
+from .._client.dial_errors import ClosedBeforeAnswerError, expects_tls
 from .._client.measured import MeasuredCall
 from .._client.options import SYNC_TIMEOUT, parse_endpoints
 from .._client.pool import ChannelPool
@@ -75,6 +76,7 @@ from .connection import AsyncConnection
 from .kv_calls import AsyncKVCalls
 from .lease_keepalive import AsyncKeepAlive
 from .stream_worker import AsyncStreamWorker
+from .tls_probe import speaks_tls
 from .watch import AsyncWatch
 from .watch_lease_calls import AsyncWatchLeaseCalls
 
@@ -281,6 +283,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         generation = auth.generation if auth is not None else 0
         first = channel.endpoint
         while True:
+            if isinstance(error, ClosedBeforeAnswerError):
+                error = await self._diagnosed(channel.endpoint, error, deadline)
             step = plan.after(
                 error,
                 time.monotonic(),
@@ -339,6 +343,21 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         auth = self._auth
         assert auth is not None  # only a client with credentials decides so
         await auth.refresh(generation)
+
+    async def _diagnosed(
+        self,
+        endpoint: Endpoint,
+        error: ClosedBeforeAnswerError,
+        deadline: Optional[float],
+    ) -> EtcdError:
+        """As `Client._diagnosed`: `error`, or its TLSError if `endpoint`
+        answers a TLS handshake."""
+        timeout = self._probe_timeout(deadline)
+        if timeout is not None and timeout <= 0:
+            return error
+        if await speaks_tls(endpoint, timeout):
+            return expects_tls(error)
+        return error
 
     async def _authenticate(self, username: str, password: str) -> str:
         """The Authenticate RPC without a token, on the endpoints in turn."""

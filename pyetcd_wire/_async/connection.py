@@ -45,7 +45,7 @@ import time
 from typing import Any, Callable, List, Optional, Tuple
 
 from .. import _log
-from .._client.dial_errors import server_expects_tls, still_expects_tls
+from .._client.dial_errors import closed_before_answer, still_closed
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
@@ -141,8 +141,9 @@ class AsyncConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         reason = str(exc) if exc else "the server closed the connection"
-        # A TLS-only port's TLSError, or None.  (If we closed it, `dead` is set.)
-        error = server_expects_tls(
+        # The error of a server that ended it before answering HTTP/2, or
+        # None.  (If we closed it, `dead` is set.)
+        error = closed_before_answer(
             self.endpoint,
             plaintext=self._plaintext,
             answered=self._core.server_preface_received,
@@ -368,7 +369,7 @@ class AsyncConnection(asyncio.Protocol):
 
     def _check_usable(self) -> None:
         if self.dead is not None:
-            raise still_expects_tls(self.dead) or ConnectionLostError(
+            raise still_closed(self.dead) or ConnectionLostError(
                 f"connection to {self.endpoint} is closed: {self.dead}",
                 endpoint=self.endpoint,
                 not_processed=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import ssl
+import time
 from typing import Optional, Sequence, Tuple, Union
 
 from .. import _fork
@@ -125,6 +126,15 @@ class ClientBase:
         """A call's `timeout=`: the client's default for None, else checked
         (`_api.check.call_timeout`) before anything is sent."""
         return self.timeout if timeout is None else call_timeout(timeout)
+
+    def _probe_timeout(self, deadline: Optional[float]) -> Optional[float]:
+        """How long a probe of an endpoint may take: dial_timeout, within
+        the call's `deadline` (both monotonic; None: no bound)."""
+        timeout = self._options.dial_timeout
+        if deadline is None:
+            return timeout
+        left = deadline - time.monotonic()
+        return left if timeout is None else min(timeout, left)
 
     @property
     def endpoints(self) -> Tuple[str, ...]:

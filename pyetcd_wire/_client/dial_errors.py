@@ -1,8 +1,9 @@
 """What a failed dial or a lost connection is called, the same in both
 drivers: TLS handshake failures (settings that disagree are a `TLSError`,
 not retried; a broken connection a retried `ConnectionFailedError`), a
-server that expects TLS, a deadline passed while dialing, and short
-readable reasons for OSError and ssl errors."""
+server that closed a plaintext connection before answering (and whether it
+expects TLS), a deadline passed while dialing, and short readable reasons
+for OSError and ssl errors."""
 
 from __future__ import annotations
 
@@ -99,37 +100,80 @@ def host_name(endpoint: Endpoint) -> str:
     return endpoint.host
 
 
-def server_expects_tls(
+class ClosedBeforeAnswerError(ConnectionFailedError):
+    """A plaintext connection the server ended before it answered HTTP/2
+    (RFC 9113 §3.4: an HTTP/2 server sends its SETTINGS at once).  Either a
+    TLS-only port (etcd with client TLS waits for a ClientHello and closes on
+    anything else), or something in between whose far side is gone: a TCP
+    proxy or load balancer with its member down, a member dying as it
+    accepted.  The bytes cannot tell them apart; a TLS handshake on a
+    second connection can (`answered_tls`): the clients ask before they
+    retry, and raise `expects_tls` for the first kind."""
+
+
+#: What the failure says while it is not known whether TLS was expected.
+CLOSED_BEFORE_ANSWER = "the server closed the connection before answering HTTP/2"
+
+
+def closed_before_answer(
     endpoint: str, *, plaintext: bool, answered: bool
-) -> Optional[TLSError]:
+) -> Optional[ClosedBeforeAnswerError]:
     """The error of a connection the server ended (EOF, reset, broken pipe),
-    for both drivers: a TLSError if it was `plaintext` and the server had
-    not `answered` (sent its preface, RFC 9113 §3.4).  An HTTP/2 server
-    answers the preface with its SETTINGS at once, while a TLS-only port
-    (etcd with client TLS, which waits for a ClientHello) just closes.  Not
-    retried: the next dial would meet the same.  None: a connection lost as
-    any other."""
+    for both drivers: a ClosedBeforeAnswerError if it was `plaintext` and
+    the server had not `answered` (sent its preface).  None: a connection
+    lost as any other."""
     if not plaintext or answered:
         return None
+    return ClosedBeforeAnswerError([(endpoint, CLOSED_BEFORE_ANSWER)])
+
+
+def still_closed(dead: EtcdError) -> Optional[ClosedBeforeAnswerError]:
+    """The error of a call that finds its connection dead before it starts
+    (both drivers): if the server ended it before answering, that error
+    again (for the client to ask whether TLS was expected), not a lost
+    connection.  None: the call may start again on a new one."""
+    if isinstance(dead, ClosedBeforeAnswerError):
+        return ClosedBeforeAnswerError(dead.failures)
+    return None
+
+
+def expects_tls(error: ClosedBeforeAnswerError) -> TLSError:
+    """The TLSError of a port that closed a plaintext connection before
+    answering and answered a TLS handshake: not retried, the next dial would
+    meet the same."""
     return TLSError(
         [
             (
                 endpoint,
-                "the server closed the connection before answering HTTP/2:"
-                " the server expects TLS (use an https:// endpoint, or tls=)",
+                f"{CLOSED_BEFORE_ANSWER}: the server expects TLS"
+                " (use an https:// endpoint, or tls=)",
             )
+            for endpoint, _ in error.failures
         ]
     )
 
 
-def still_expects_tls(dead: EtcdError) -> Optional[TLSError]:
-    """The error of a call that finds its connection dead before it starts
-    (both drivers): if a TLS-only port ended it (`server_expects_tls`), that
-    TLSError again, not a retirement that sends the call to a new
-    connection: the next dial would meet the same.  None: the call may."""
-    if isinstance(dead, TLSError):
-        return TLSError(dead.failures)
-    return None
+def probe_context() -> ssl.SSLContext:
+    """The context of the handshake that asks whether a port speaks TLS: no
+    verification (any certificate, any name: only the answer counts)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    return context
+
+
+def answered_tls(failure: Optional[BaseException]) -> bool:
+    """Whether a probe's TLS handshake, ended by `failure` (None: it
+    completed), met a TLS server: one that completed it or sent a TLS alert
+    (a client certificate required, a protocol version refused).  An EOF, a
+    reset, a refusal, a timeout or a reply that is not TLS: no."""
+    if failure is None:
+        return True
+    reason = getattr(failure, "reason", None)
+    return isinstance(failure, ssl.SSLError) and str(reason).startswith(
+        ("SSLV3_ALERT", "TLSV1_ALERT", "TLSV13_ALERT")
+    )
 
 
 def dial_deadline_passed(endpoint: str) -> DeadlineExceededError:

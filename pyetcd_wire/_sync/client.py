@@ -24,6 +24,7 @@ from .._api.methods import (
     RetryClass,
 )
 from .._client.base import ClientBase, too_old
+from .._client.dial_errors import ClosedBeforeAnswerError, expects_tls
 from .._client.measured import MeasuredCall
 from .._client.options import parse_endpoints
 from .._client.pool import ChannelPool
@@ -45,6 +46,7 @@ from ..errors import (
     TransportError,
     UnavailableError,
 )
+from . import transport
 from .admin import AdminCalls
 from .auth import TokenSource
 from .autosync import AutoSync
@@ -343,6 +345,8 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         generation = auth.generation if auth is not None else 0
         first = channel.endpoint
         while True:
+            if isinstance(error, ClosedBeforeAnswerError):
+                error = self._diagnosed(channel.endpoint, error, deadline)
             step = plan.after(
                 error,
                 time.monotonic(),
@@ -381,6 +385,22 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
             if channel.endpoint != first:
                 _log.failed_over(method.path, first.text, channel.endpoint.text)
             return raw
+
+    def _diagnosed(
+        self,
+        endpoint: Endpoint,
+        error: ClosedBeforeAnswerError,
+        deadline: Optional[float],
+    ) -> EtcdError:
+        """`error` if `endpoint` does not answer TLS either (a proxy whose
+        member is gone, a member dying: retried); its TLSError if it does (a
+        TLS-only port: not retried)."""
+        timeout = self._probe_timeout(deadline)
+        if timeout is not None and timeout <= 0:
+            return error
+        if transport.speaks_tls(endpoint, timeout):
+            return expects_tls(error)
+        return error
 
     def _authenticate(self, username: str, password: str) -> str:
         """The Authenticate RPC, sent without a token, on the endpoints in

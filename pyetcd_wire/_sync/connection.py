@@ -425,7 +425,7 @@ class Connection:
             self._drain_idle()
         with self._lock:
             if self._dead is not None:
-                raise dial_errors.still_expects_tls(self._dead) or (
+                raise dial_errors.still_closed(self._dead) or (
                     ConnectionRetiredError(
                         f"connection to {self.endpoint} is closed: {self._dead}",
                         endpoint=self.endpoint,
@@ -751,9 +751,9 @@ class Connection:
 
     def _lost_by_peer(self, reason: str) -> Optional[EtcdError]:
         """The socket failed or ended (EOF, reset, broken pipe).  Returns the
-        TLSError of a TLS-only port (`dial_errors.server_expects_tls`), if it
-        was one."""
-        error = dial_errors.server_expects_tls(
+        error of a server that ended it before answering HTTP/2
+        (`dial_errors.closed_before_answer`), if it did."""
+        error = dial_errors.closed_before_answer(
             self.endpoint,
             plaintext=self._plaintext,
             answered=self._core.server_preface_received,

@@ -24,7 +24,14 @@ import struct
 import time
 from typing import Optional, Protocol, Union
 
-from .._client.dial_errors import alpn_refusal, describe, host_name, tls_dial_error
+from .._client.dial_errors import (
+    alpn_refusal,
+    answered_tls,
+    describe,
+    host_name,
+    probe_context,
+    tls_dial_error,
+)
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionFailedError, TLSError
 from .cooperative import CooperativeSocket
@@ -118,6 +125,21 @@ def _handshake(
     if refused is None:
         return tls
     raise TLSError([(endpoint.text, refused)])
+
+
+def speaks_tls(endpoint: Endpoint, timeout: Optional[float]) -> bool:
+    """Whether `endpoint` answers a TLS handshake, on a connection of its own
+    (`dial_errors.ClosedBeforeAnswerError` says when to ask)."""
+    try:
+        sock = _dial(endpoint, timeout)
+    except ConnectionFailedError:
+        return False
+    with sock:
+        try:
+            client_handshake(sock, probe_context(), None)
+        except (ssl.SSLError, OSError) as exc:
+            return answered_tls(exc)
+    return True
 
 
 def _dial(endpoint: Endpoint, timeout: Optional[float]) -> socket.socket:
