@@ -10,7 +10,8 @@ below.  Sessions:
              recipes written from their asyncio sources
              (scripts/unasync.py --check)
 * tests      unit, fake-peer and integration tests (real etcd) on CPython
-* tests_pypy the same on PyPy 3.9
+* tests_pypy the same on PyPy 3.9 (both without the fault campaign's end-to-end
+             tests, which `chaos` runs)
 * oldest_deps  unit and fake-peer tests on the oldest protobuf and hpack we claim
 * smoke-3.9, smoke-3.10, smoke-3.12, smoke-3.13
              every other CPython we claim: unit and fake-peer tests, and the
@@ -35,6 +36,10 @@ below.  Sessions:
              3-member etcd (tests/etcd3_suite/run.py); the tests that need
              grpc internals or private helpers are deselected, each with its
              reason (tests/etcd3_suite/plugin.py)
+* chaos      the fault campaign: its end-to-end tests (a clean run passes, a
+             corrupted record is caught), then `benchmarks/chaos.py --seconds 60
+             --seed 19` (a 3-member etcd behind proxies, faults mixed at random,
+             every check; benchmarks/README.md)
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ HPACK_OLDEST = "hpack==4.0.0"
 # requires-python); each runs the smoke session.
 OTHER_PYTHONS = ["3.9", "3.10", "3.12", "3.13"]
 SMOKE = "tests/integration/test_smoke.py"
+# The fault campaign's end-to-end tests run in the `chaos` session alone.
+NOT_CHAOS = ("-m", "not chaos")
+ETCD_REQUIRED = ("--etcd-required",)
 
 
 def interpreter(version: str) -> str:
@@ -100,13 +108,24 @@ def proto(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[testing]", *DEV)
     # The plugin's fixtures fail, not skip, without etcd: scripts/test installs it.
-    session.run("python", "-m", "pytest", "--etcd-required", *session.posargs)
+    session.run("python", "-m", "pytest", *NOT_CHAOS, *ETCD_REQUIRED, *session.posargs)
 
 
 @nox.session(python="pypy3")
 def tests_pypy(session: nox.Session) -> None:
     session.install("-e", ".[testing]", *TEST_DEPS)
-    session.run("python", "-m", "pytest", "--etcd-required", *session.posargs)
+    session.run("python", "-m", "pytest", *NOT_CHAOS, *ETCD_REQUIRED, *session.posargs)
+
+
+@nox.session(python="python3")
+def chaos(session: nox.Session) -> None:
+    session.install("-e", ".[testing]", *TEST_DEPS)
+    # The campaign can fail (a corrupted record is caught), and passes clean.
+    session.run(
+        *("python", "-m", "pytest", "-m", "chaos", "tests/fault_campaign"),
+        *("--etcd-required", *session.posargs),
+    )
+    session.run("python", "benchmarks/chaos.py", "--seconds", "60", "--seed", "19")
 
 
 @nox.session(python="python3")

@@ -14,7 +14,9 @@ import pytest
 
 from pyetcd_wire.pytest_plugin import etcd_binary_for
 
-pytestmark = pytest.mark.integration
+# Two campaigns of ~20 s each: CI runs them in the `chaos` session, beside the
+# seeded 60 s campaign, not in every interpreter's `tests`.
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 CHAOS = Path(__file__).resolve().parents[2] / "benchmarks" / "chaos.py"
 
