@@ -15,8 +15,10 @@ from pyetcd_wire._core.grpc.framing import encode_message
 from pyetcd_wire._core.grpc.status import StatusCode
 from pyetcd_wire._core.h2 import frames as fr
 from pyetcd_wire._core.h2.connection import (
+    CONTINUATION_OVERHEAD,
     DEFAULT_CONNECTION_WINDOW,
     DEFAULT_STREAM_WINDOW,
+    MAX_QUEUED_CONTROL_FRAMES,
 )
 from pyetcd_wire._core.h2.events import DataReceived
 from pyetcd_wire._core.h2.frames import ErrorCode, FrameType
@@ -377,6 +379,54 @@ def test_continuation_flood_is_cut_off():
     error = terminated(conn.receive_data(data))
     assert error.frame == "CONTINUATION"
     assert error.error_code == ErrorCode.ENHANCE_YOUR_CALM
+
+
+def test_empty_continuation_flood_is_cut_off():
+    # Found by tests/fuzz: empty CONTINUATIONs never reach the size cap, and
+    # each one grew the held block's fragment list.
+    conn, _server = connected(max_header_list_size=1000)
+    conn.unary(PATH, b"")
+    data = fr.frame(FrameType.HEADERS, 0, 1, b"\x88")
+    flood = fr.frame(FrameType.CONTINUATION, 0, 1, b"")
+    allowed = (1000 - 1) // CONTINUATION_OVERHEAD
+    assert conn.receive_data(data + flood * allowed) == []
+    error = terminated(conn.receive_data(flood))
+    assert error.error_code == ErrorCode.ENHANCE_YOUR_CALM
+    assert "grew past 1000 octets" in str(error)
+    assert conn.h2._header_block is None
+
+
+def test_header_block_over_the_limit_is_not_held():
+    # Found by tests/fuzz: the first fragment was stored before its size was
+    # checked, and held after the connection ended.
+    conn, _server = connected(max_header_list_size=200)
+    conn.unary(PATH, b"")
+    error = terminated(
+        conn.receive_data(fr.frame(FrameType.HEADERS, 0, 1, b"\0" * 229))
+    )
+    assert error.error_code == ErrorCode.ENHANCE_YOUR_CALM
+    assert conn.h2._header_block is None
+
+
+@pytest.mark.parametrize(
+    ("flood", "frame"),
+    [
+        (fr.ping_frame(b"12345678"), "PING"),
+        (fr.settings_frame(), "SETTINGS"),
+    ],
+)
+def test_ping_and_settings_floods_are_bounded_when_we_cannot_send(flood, frame):
+    conn, _server = connected()
+    events = conn.receive_data(flood * MAX_QUEUED_CONTROL_FRAMES)
+    assert events == []
+    assert conn.data_to_send()  # sent: the count starts again
+    assert conn.receive_data(flood * MAX_QUEUED_CONTROL_FRAMES) == []
+    error = terminated(conn.receive_data(flood))  # one more before we send
+    assert error.error_code == ErrorCode.ENHANCE_YOUR_CALM
+    assert error.frame == frame
+    sent = parse_frames(conn.data_to_send())
+    assert len(sent) == MAX_QUEUED_CONTROL_FRAMES + 1  # the ACKs, then GOAWAY
+    assert sent[-1][0] == FrameType.GOAWAY
 
 
 def test_unknown_frames_and_priority_are_ignored():

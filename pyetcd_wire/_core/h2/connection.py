@@ -68,6 +68,21 @@ DEFAULT_CONNECTION_WINDOW = 16 * 1024 * 1024
 # grpc-message still fits in 64 KiB (hpack's own default).
 DEFAULT_MAX_HEADER_LIST_SIZE = 64 * 1024
 
+# Flood limits (the frames a peer can make us hold without sending us data).
+# CONTINUATION: each frame of a header block counts its 9-octet frame header
+# against our max header list size, so empty CONTINUATIONs (CVE-2024-27316
+# and kin) reach the cap too instead of growing the held fragment list
+# forever; a block in 1-octet fragments, which the RFC allows, still passes.
+CONTINUATION_OVERHEAD = 9
+# Replies a peer's frames make us queue (PING ACK, SETTINGS ACK) between two
+# `data_to_send()` calls.  A driver takes its bytes after every read, so only
+# a peer that floods PINGs or SETTINGS (CVE-2019-9512, -9515) while we cannot
+# send reaches it; then the connection ends with ENHANCE_YOUR_CALM rather
+# than queue without bound.  nghttp2 allows 1000 such frames queued
+# (max_outbound_ack), Netty 10000; grpc-go stops reading at 50 until its
+# writer catches up, which a sans-IO core cannot do.
+MAX_QUEUED_CONTROL_FRAMES = 1000
+
 
 class H2ClientConnection:
     """One HTTP/2 connection, client side, without I/O."""
@@ -94,6 +109,7 @@ class H2ClientConnection:
         self._sender = SendScheduler()
         self._recv_window = ReceiveWindow(fr.DEFAULT_WINDOW)
         self._out: List[bytes] = []
+        self._queued_replies = 0  # PING/SETTINGS ACKs in _out (a flood guard)
         self._inbuf = bytearray()
         # HEADERS waiting for CONTINUATION: (stream_id, flags, fragments, size)
         self._header_block: Optional[Tuple[int, int, List[bytes], int]] = None
@@ -142,6 +158,7 @@ class H2ClientConnection:
             return b""
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
+        self._queued_replies = 0
         return data
 
     @property
@@ -451,6 +468,7 @@ class H2ClientConnection:
             )
         )
         self._streams.clear()
+        self._header_block = None
         self.state = st.ConnectionState.CLOSED
         return ConnectionTerminated(error=error, stream_ids=ids)
 
@@ -558,8 +576,8 @@ class H2ClientConnection:
         if flags & fr.END_HEADERS:
             self._headers_complete(stream_id, flags, fragment, events)
         else:
-            self._header_block = (stream_id, flags, [fragment], len(fragment))
             self._check_header_size(len(fragment))
+            self._header_block = (stream_id, flags, [fragment], len(fragment))
 
     def _on_continuation(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]
@@ -572,9 +590,9 @@ class H2ClientConnection:
                 " (§6.10)",
             )
         sid, first_flags, fragments, size = pending
-        fragments.append(payload)
-        size += len(payload)
+        size += len(payload) + CONTINUATION_OVERHEAD
         self._check_header_size(size)
+        fragments.append(payload)
         if flags & fr.END_HEADERS:
             self._header_block = None
             self._headers_complete(sid, first_flags, b"".join(fragments), events)
@@ -585,7 +603,8 @@ class H2ClientConnection:
         if size > self._max_header_list_size:
             raise violation(
                 FrameType.CONTINUATION,
-                f"header block grew past {self._max_header_list_size} octets, our"
+                f"header block grew past {self._max_header_list_size} octets"
+                " (with 9 per CONTINUATION frame), our"
                 " SETTINGS_MAX_HEADER_LIST_SIZE (§6.5.2, §10.5.1)",
                 ErrorCode.ENHANCE_YOUR_CALM,
             )
@@ -651,7 +670,7 @@ class H2ClientConnection:
         )
         self._handlers = self._open_handlers
         delta = self.remote.apply(pairs)
-        self._out.append(fr.settings_frame(ack=True))
+        self._queue_reply(fr.SETTINGS_ACK_FRAME, FrameType.SETTINGS)
         if delta:
             for sid, stream in list(self._streams.items()):
                 if stream.send.available + delta > fr.MAX_WINDOW:
@@ -681,7 +700,19 @@ class H2ClientConnection:
                 del self._pings[data]
                 events.append(PingAcknowledged(data=data))
             return
-        self._out.append(fr.PING_ACK_HEADER + data)
+        self._queue_reply(fr.PING_ACK_HEADER + data, FrameType.PING)
+
+    def _queue_reply(self, frame: bytes, frame_type: int) -> None:
+        """Queue the ACK a PING or SETTINGS asks for, up to the flood limit."""
+        self._queued_replies += 1
+        if self._queued_replies > MAX_QUEUED_CONTROL_FRAMES:
+            raise violation(
+                frame_type,
+                f"more than {MAX_QUEUED_CONTROL_FRAMES} PING and SETTINGS"
+                " frames arrived before we could send their ACKs (a flood)",
+                ErrorCode.ENHANCE_YOUR_CALM,
+            )
+        self._out.append(frame)
 
     def _on_goaway(
         self, flags: int, stream_id: int, payload: bytes, events: List[H2Event]

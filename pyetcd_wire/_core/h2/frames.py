@@ -126,6 +126,7 @@ def frame_header(frame_type: int, flags: int, stream_id: int, length: int) -> by
     return _HEADER_PACK(length >> 8, length & 0xFF, frame_type, flags, stream_id)
 
 
+SETTINGS_ACK_FRAME = frame_header(FrameType.SETTINGS, ACK, 0, 0)
 # Every PING ACK has the same header; one per unary call against grpc-go.
 PING_ACK_HEADER = frame_header(FrameType.PING, ACK, 0, 8)
 
