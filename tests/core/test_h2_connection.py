@@ -558,6 +558,27 @@ def test_goaway_fails_queued_calls_as_not_processed():
     assert end.status.not_processed
 
 
+def test_queued_call_over_the_servers_header_list_size_ends():
+    # Found by tests/fuzz: a queued call's block exceeding a
+    # SETTINGS_MAX_HEADER_LIST_SIZE that arrived while it waited made
+    # receive_data raise LocalProtocolError from open_stream.
+    conn, server = connected()
+    conn.receive_data(server.settings(max_concurrent_streams=0))
+    queued = conn.unary(PATH, b"")
+    events = conn.receive_data(
+        server.settings(max_concurrent_streams=5, max_header_list_size=10)
+    )
+    [end] = ended(events)
+    assert end.call is queued
+    assert end.status.code is StatusCode.INTERNAL
+    assert end.status.not_processed
+    assert "exceeds the SETTINGS_MAX_HEADER_LIST_SIZE (10)" in end.status.message
+    assert not [f for f in parse_frames(conn.data_to_send()) if f[0] == 1]
+    with pytest.raises(LocalProtocolError, match="SETTINGS_MAX_HEADER_LIST_SIZE"):
+        conn.start_call(PATH)
+    assert conn.active_calls == 0
+
+
 def test_rst_stream_maps_to_status():
     conn, server = connected()
     conn.unary(PATH, b"")

@@ -332,6 +332,7 @@ class GrpcConnection:
             else:
                 self._on_control(event, out)
         if self._queued:
+            self._end_oversized(out)
             self._start_queued()
         return out
 
@@ -501,7 +502,31 @@ class GrpcConnection:
                 f" ({self.h2.state.value})"
             )
         block = self._headers.block(path, metadata, timeout)
+        if len(block) > self.h2.remote.max_header_list_size:
+            raise LocalProtocolError(self._oversized(len(block)))
         return Call(path, block, MessageDecoder(self.max_recv_message_size), unary)
+
+    def _oversized(self, size: int) -> str:
+        return (
+            f"request header block of {size} octets exceeds the"
+            f" SETTINGS_MAX_HEADER_LIST_SIZE ({self.h2.remote.max_header_list_size})"
+            f" of {self.endpoint}"
+        )
+
+    def _end_oversized(self, out: List[GrpcEvent]) -> None:
+        """End the queued calls whose header block the server's SETTINGS,
+        received while they waited, no longer allow (as grpc-go: INTERNAL).
+        Only SETTINGS change the limit, so after this no queued call exceeds
+        it and `_start_queued` never meets one."""
+        limit = self.h2.remote.max_header_list_size
+        for call in [c for c in self._queued if len(c.header_block) > limit]:
+            self._queued.remove(call)
+            status = Status(
+                StatusCode.INTERNAL,
+                self._oversized(len(call.header_block)),
+                not_processed=True,
+            )
+            self._finish(call, status, out)
 
     def _check_send_size(self, n: int) -> None:
         if n > self.max_send_message_size:
