@@ -15,6 +15,7 @@ space.
 
 from __future__ import annotations
 
+import random
 import struct
 from typing import List, Protocol, Sequence, Tuple, TypeVar
 
@@ -34,6 +35,23 @@ class Source(Protocol):
     def integer(self, lo: int, hi: int) -> int: ...
 
     def raw(self, max_size: int) -> bytes: ...
+
+
+class RandomSource:
+    """A `Source` over a Random, e.g. one Hypothesis drew (st.randoms()):
+    its choices are uniform (Hypothesis' own integers prefer the small end,
+    and the generator's odd cases sit everywhere), yet replayed and shrunk
+    by it."""
+
+    def __init__(self, rnd: random.Random) -> None:
+        self._rnd = rnd
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self._rnd.randint(lo, hi)
+
+    def raw(self, max_size: int) -> bytes:
+        n = self._rnd.randint(0, max_size)
+        return bytes(self._rnd.getrandbits(8) for _ in range(n))
 
 
 def pick(src: Source, options: Sequence[T]) -> T:

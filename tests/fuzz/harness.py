@@ -28,8 +28,9 @@ coverage-guided run (benchmarks/fuzz_receive.py).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pyetcd_wire._core.grpc import events as ge
 from pyetcd_wire._core.grpc.call import Call
@@ -69,6 +70,7 @@ class Config:
     connection_window: int = 1 << 20
     max_header_list_size: int = 16 * 1024
     max_recv_message_size: int = 256 * 1024
+    first_stream_id: int = 1
     drain: bool = True  # take data_to_send() after each piece, as a driver does
 
     def connection(self) -> GrpcConnection:
@@ -78,6 +80,7 @@ class Config:
             connection_window=self.connection_window,
             max_header_list_size=self.max_header_list_size,
             max_recv_message_size=self.max_recv_message_size,
+            first_stream_id=self.first_stream_id,
         )
 
 
@@ -100,6 +103,8 @@ class Outcome:
     messages: int = 0
     connection_error: Optional[RemoteProtocolError] = None
     max_buffered: int = 0
+    # SHA-256 of every message delivered, in order, for a replay to compare.
+    digest: Any = field(default_factory=hashlib.sha256)
 
 
 class _Run:
@@ -221,6 +226,7 @@ class _Run:
         call = event.call
         self._live(call, "message")
         self.outcome.messages += 1
+        self.outcome.digest.update(event.message)
         if len(event.message) > self.config.max_recv_message_size:
             raise PropertyFailedError(
                 f"a message of {len(event.message)} octets delivered, over the"

@@ -9,24 +9,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .generate import generated
+from .generate import RandomSource, generated
 from .harness import drive
-
-
-class RandomSource:
-    """A `Source` over a Random that Hypothesis drew: its choices are
-    uniform (Hypothesis' own integers prefer the small end, and the
-    generator's odd cases sit everywhere), yet replayed and shrunk by it."""
-
-    def __init__(self, rnd: random.Random) -> None:
-        self._rnd = rnd
-
-    def integer(self, lo: int, hi: int) -> int:
-        return self._rnd.randint(lo, hi)
-
-    def raw(self, max_size: int) -> bytes:
-        n = self._rnd.randint(0, max_size)
-        return bytes(self._rnd.getrandbits(8) for _ in range(n))
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
