@@ -82,6 +82,12 @@ CONTINUATION_OVERHEAD = 9
 # (max_outbound_ack), Netty 10000; grpc-go stops reading at 50 until its
 # writer catches up, which a sans-IO core cannot do.
 MAX_QUEUED_CONTROL_FRAMES = 1000
+# Frames that ask no reply (empty DATA, RST_STREAM or WINDOW_UPDATE for a
+# closed stream, PRIORITY, unknown types, SETTINGS ACKs) queue nothing and
+# leave no state behind, so they cost the peer what they cost us and have no
+# limit of their own (Netty ends a connection after 2 consecutive empty DATA
+# frames; nghttp2 and grpc-go do not count them).  WINDOW_UPDATEs end at the
+# largest window, 2^31-1 (§6.9.1).
 
 
 class H2ClientConnection:
