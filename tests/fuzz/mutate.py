@@ -116,7 +116,7 @@ def _mutate_frame(src: Source, frame: bytes) -> bytes:
     if kind == 3 and len(frame) >= 9:  # change the length field
         length = int.from_bytes(frame[:3], "big")
         new = pick(src, (0, length + 1, max(length - 1, 0), 16_385, 2**24 - 1))
-        return new.to_bytes(3, "big") + frame[3:]
+        return min(new, 2**24 - 1).to_bytes(3, "big") + frame[3:]
     if len(frame) >= 9:  # change the type, flags or stream id
         field = src.integer(3, 8)
         return frame[:field] + bytes([src.integer(0, 255)]) + frame[field + 1 :]
