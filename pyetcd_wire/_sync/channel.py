@@ -145,6 +145,11 @@ class Channel:
                 metadata=metadata,
                 cancellable=cancellable,
             )
+        except dial_errors.ClosedBeforeAnswerError:
+            # The caller's to decide (is it a TLS-only port?), but the next
+            # call dials again: the member behind a proxy may be back.
+            self._drop(conn)
+            raise
 
     def server_stream(
         self,
@@ -260,6 +265,13 @@ class Channel:
         slowness."""
         current = self._current
         return current is None or current.last_read < when
+
+    def _drop(self, conn: Connection) -> None:
+        """Give `conn` no more calls: the next one dials."""
+        with self._lock:
+            if self._current is conn:
+                self._current = None
+                self._retire(conn)
 
     def _retire(self, conn: Connection) -> None:
         """Stop giving `conn` new calls (lock held).  A connection with calls

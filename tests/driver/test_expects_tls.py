@@ -94,6 +94,22 @@ def test_a_sync_call_on_a_connection_ended_before_it_starts_dials_no_more(
     assert closing.count == 1
 
 
+def test_the_next_call_on_a_sync_channel_dials_again(closing: Acceptor) -> None:
+    """A channel whose connection the server ended before answering dials a
+    new one for its next call: the member behind a proxy may be back (the
+    dead connection's error, raised to every later call, made a member once
+    down unusable for unary calls; found by the fault campaign)."""
+    with Channel(closing.address) as channel:
+        conn = channel.connection(None)
+        wait_for(lambda: not conn.pump())
+        with pytest.raises(ClosedBeforeAnswerError, match="before answering"):
+            channel.unary("/svc/Echo", b"x", timeout=10)
+        assert closing.count == 1
+        with pytest.raises(ClosedBeforeAnswerError, match="before answering"):
+            channel.unary("/svc/Echo", b"x", timeout=10)
+        assert closing.count == 2
+
+
 def test_a_tls_only_port_fails_the_call_at_once(
     tls_only: Acceptor, client_class: ClientClass
 ) -> None:
