@@ -117,3 +117,15 @@ def test_a_serializable_read_may_lag() -> None:
     assert check(ops, REFERENCE, prefix=b"/w/") == []
     ops[-1].serializable = False
     assert [v.check for v in check(ops, REFERENCE, prefix=b"/w/")] == ["read-current"]
+
+
+def test_values_repeat_freely_outside_the_prefix() -> None:
+    # Other keys (a lock's, a lease-bound key) may hold the same value
+    # many times, and may hold one of the workload's values.
+    reference = [
+        *REFERENCE,
+        event(7, b"", key=b"/elsewhere/lock/1"),
+        event(8, b"", key=b"/elsewhere/lock/2"),
+        event(9, b"z", key=b"/elsewhere"),
+    ]
+    assert check(good(), reference, prefix=b"/w/") == []
