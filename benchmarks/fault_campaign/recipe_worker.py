@@ -5,8 +5,10 @@ independent clients and sessions.
 
 While it holds the lock (or leads), a worker writes a fenced key through a
 txn guarded by `Lock.is_owner()` (`Election.is_leader()`): values
-``fencing.encode(tenure, seq)``, seq 0, 1, 2... within one tenure, which
-ends at the first write that fails or whose outcome is unknown.  The fencing
+``fencing.encode(tenure, seq)``, seq 1, 2, 3... within one tenure, which
+ends at the first write that fails or whose outcome is unknown.  A tenure's
+id (``<name>.<n>``) is never used twice in the process, even across
+sessions.  The fencing
 check then finds, in etcd's history, whether two holders ever interleaved.
 
 It prints one JSON line at the end: its counts, and every exception that
@@ -15,6 +17,7 @@ was not an `EtcdError` (each a violation).
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import sys
@@ -26,13 +29,7 @@ import pyetcd_wire as etcd
 from pyetcd_wire import Op
 from pyetcd_wire.recipes import Election, Lock, Session
 
-try:
-    from .fencing import encode
-except ImportError:  # until the fencing checker lands: its format, "tenure:seq"
-
-    def encode(tenure: str, seq: int) -> bytes:
-        return f"{tenure}:{seq}".encode()
-
+from .fencing import encode
 
 LOCK_NAME = b"/chaos/lock"
 LOCK_FENCE = b"/chaos/fenced/lock"
@@ -40,6 +37,11 @@ ELECTION_NAME = b"/chaos/election"
 ELECTION_FENCE = b"/chaos/fenced/election"
 SESSION_TTL = 5
 CALL_TIMEOUT = 3.0
+
+# Tenures (terms) are numbered across the whole process: a loop that ends
+# on an error and starts again must not reuse an id the fencing check has
+# seen end.
+_tenures = itertools.count(1)
 
 
 def _held_writes(
@@ -52,7 +54,7 @@ def _held_writes(
 ) -> None:
     """Fenced writes for up to 1.5 s of a tenure; stops at the first doubt."""
     until = time.monotonic() + rng.uniform(0.2, 1.5)
-    seq = 0
+    seq = 1
     while time.monotonic() < until:
         value = encode(tenure, seq)
         try:
@@ -71,7 +73,6 @@ def _held_writes(
 def lock_loop(client: etcd.Client, name: str, seconds: float, counts: Counter) -> None:
     rng = random.Random(name)
     stop_at = time.monotonic() + seconds
-    tenure = 0
     while time.monotonic() < stop_at:
         with Session(client, ttl=SESSION_TTL) as session:
             lock = Lock(session, LOCK_NAME)
@@ -82,10 +83,8 @@ def lock_loop(client: etcd.Client, name: str, seconds: float, counts: Counter) -
                     counts[f"acquire-{type(exc).__name__}"] += 1
                     continue
                 counts["acquired"] += 1
-                tenure += 1
-                _held_writes(
-                    client, lock.is_owner(), LOCK_FENCE, f"{name}.{tenure}", counts, rng
-                )
+                tenure = f"{name}.{next(_tenures)}"
+                _held_writes(client, lock.is_owner(), LOCK_FENCE, tenure, counts, rng)
                 try:
                     lock.release()
                 except etcd.EtcdError as exc:
@@ -98,14 +97,13 @@ def election_loop(
 ) -> None:
     rng = random.Random(name)
     stop_at = time.monotonic() + seconds
-    term = 0
     while time.monotonic() < stop_at:
         with Session(client, ttl=SESSION_TTL) as session:
             election = Election(session, ELECTION_NAME)
             while time.monotonic() < stop_at and not session.lost:
-                term += 1
+                term = f"{name}.{next(_tenures)}"
                 try:
-                    election.campaign(f"{name}.{term}", timeout=5.0)
+                    election.campaign(term, timeout=5.0)
                 except etcd.EtcdError as exc:
                     counts[f"campaign-{type(exc).__name__}"] += 1
                     continue
@@ -114,7 +112,7 @@ def election_loop(
                     client,
                     election.is_leader(),
                     ELECTION_FENCE,
-                    f"{name}.{term}",
+                    term,
                     counts,
                     rng,
                 )
