@@ -411,11 +411,19 @@ class Workload:
         self.clients.append(client)
         return client
 
-    def _thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
+    def _thread(
+        self,
+        name: str,
+        target: Callable[..., None],
+        *args: Any,
+        writer: bool = False,
+    ) -> None:
+        """Start a worker thread (`writer`: one of those `stop` waits for
+        before the last revision is known)."""
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
-        if name.startswith(("chaos-w", "chaos-r")):
+        if writer:
             self.writers.append(thread)
 
     def start(self) -> None:
@@ -423,10 +431,14 @@ class Workload:
         first, second = self._client(), self._client()
         for i, client in enumerate((first, first, second)):
             plan = Plan(f"w{i}", random.Random(rng.random()), serializable=False)
-            self._thread(f"chaos-w{i}", sync_worker, client, plan, recorder, stop)
+            self._thread(
+                f"chaos-w{i}", sync_worker, client, plan, recorder, stop, writer=True
+            )
         for i, client in enumerate((first, second)):
             plan = Plan(f"r{i}", random.Random(rng.random()), serializable=True)
-            self._thread(f"chaos-r{i}", sync_worker, client, plan, recorder, stop)
+            self._thread(
+                f"chaos-r{i}", sync_worker, client, plan, recorder, stop, writer=True
+            )
         for i, client in enumerate((first, second)):
             self._thread(
                 f"chaos-watch{i}",
