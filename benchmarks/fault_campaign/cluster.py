@@ -106,14 +106,20 @@ class ChaosCluster:
         return member.is_running and _health(member.client_port, 1.0, None)[0]
 
     def wait_healthy(self, timeout: float) -> bool:
-        """Wait until every member answers /health; False if not in time."""
+        """Wait until every member answers /health; False if not in time.
+        A member that is not running (the other fault lane killed it, or is
+        replacing it) is waited for too: the test kit's wait fails at once
+        on a process that has exited."""
         deadline = time.monotonic() + timeout
         for member in self.members.values():
-            remaining = deadline - time.monotonic()
-            try:
-                member.wait_ready(max(0.1, remaining))
-            except EtcdStartError:
-                return False
+            while True:
+                try:
+                    member.wait_ready(max(0.1, deadline - time.monotonic()))
+                    break
+                except EtcdStartError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(0.1)
         return True
 
     def leader(self) -> Optional[str]:
