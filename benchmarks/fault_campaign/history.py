@@ -118,8 +118,10 @@ def describe(op: Op) -> str:
         what += f"={op.succeeded}"
     end = "?" if op.end is None else f"{op.end:.3f}"
     revision = "" if op.revision is None else f"@{op.revision}"
+    error = "" if op.error is None else f" ({op.error})"
     return (
-        f"{op.process} {op.key!r} {what} [{op.start:.3f},{end}] {op.outcome}{revision}"
+        f"{op.process} {op.key!r} {what} [{op.start:.3f},{end}]"
+        f" {op.outcome}{error}{revision}"
     )
 
 
