@@ -91,6 +91,8 @@ def _logger(verbose: bool) -> Any:
 def run(
     args: argparse.Namespace, cluster: ChaosCluster, kinds: tuple, log: Any
 ) -> Dict[str, Any]:
+    monitor = checks.StallMonitor()
+    monitor.start()
     before = checks.resources()
     cluster.open_admin()
     admin = cluster.admin
@@ -117,8 +119,10 @@ def run(
     end_revision = admin.get(b"\0", timeout=5.0).header.revision
     log(f"reading back etcd's history up to revision {end_revision}")
     reference = read_reference(admin, end_revision)
+    agree = checks.members_agree(admin, cluster.direct_endpoints, end_revision)
     cluster.close_admin()
     found = {
+        "members": agree,
         "leaks": checks.leaks(before, cluster.hub.fds),
         "workload": list(recorder.violations),
         "election": workload.election_violations(),
@@ -149,8 +153,10 @@ def run(
                 ]
                 for key in (LOCK_FENCE, ELECTION_FENCE)
             },
+            stalls=monitor.stalls,
         )
     )
+    monitor.stop()
     fault_errors = [
         f"{r.kind} {r.member}: {r.error}" for r in schedule.records if r.error
     ]
@@ -165,6 +171,7 @@ def run(
         "leases": workload.lease_stats.counts,
         "lock": lock_counts,
         "election": {**election_counts, "leaders_seen": len(workload.election_leaders)},
+        "stalls": monitor.figures(),
     }
     if injected:
         extra["injected_bug"] = injected

@@ -10,7 +10,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence, Set
+from typing import Any, Callable, Dict, List, Sequence, Set, Tuple
+
+import pyetcd_wire as etcd
 
 from .faults import Outage
 from .history import OK, Op, Violation, WatchEvent, WatchLog
@@ -62,6 +64,85 @@ def serializable_reads(ops: Sequence[Op], outages: Sequence[Outage]) -> List[Vio
                 )
             )
     return found
+
+
+# How long a member may take to apply up to the last revision (a member
+# just back from a fault catches up from its peers).
+CATCH_UP = 10.0
+
+
+def members_agree(
+    admin: Any, endpoints: Sequence[str], revision: int
+) -> List[Violation]:
+    """etcd's own members hold one history: each member's hash of its
+    key-value history up to `revision` (HashKV) is the same.  When they
+    differ, the client checks read a history etcd itself does not agree
+    on (etcd 3.5.0 to 3.5.2 can corrupt a member killed under load:
+    etcd-io/etcd#13766, fixed in 3.5.3)."""
+    hashes: Dict[str, Any] = {}
+    for endpoint in endpoints:
+        deadline = time.monotonic() + CATCH_UP
+        while True:
+            try:
+                hashes[endpoint] = admin.hash_kv(endpoint, revision, timeout=5.0).hash
+                break
+            except etcd.EtcdError as exc:  # a member behind (FutureRevisionError), down
+                if time.monotonic() > deadline:
+                    hashes[endpoint] = f"{type(exc).__name__}: {exc}"[:120]
+                    break
+                time.sleep(0.2)
+    if len(set(hashes.values())) <= 1:
+        return []
+    return [
+        Violation(
+            "members-agree",
+            f"etcd's members disagree on their history up to revision {revision}"
+            f" (HashKV): {hashes}",
+        )
+    ]
+
+
+class StallMonitor:
+    """Measures how long the process went without CPU: a thread sleeps
+    `TICK` s at a time, and a wake-up that came late by more than the CPU
+    the process used meanwhile (`time.process_time`: every thread of its
+    own, the GIL's holder included) was kept waiting by the machine.  Each
+    such stall is (start, end, starved seconds); deadlines.py excuses an
+    overrun by no more than the stalls between the deadline and the end."""
+
+    TICK = 0.01
+    NOTED = 0.005  # shorter stalls are not kept (the slack covers them)
+
+    def __init__(self) -> None:
+        self.stalls: List[Tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="chaos-stalls", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began, cpu = time.monotonic(), time.process_time()
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            starved = now - began - self.TICK - (time.process_time() - cpu)
+            if starved > self.NOTED:
+                self.stalls.append((began, now, starved))
+
+    def figures(self) -> Dict[str, float]:
+        starved = [stall[2] for stall in self.stalls]
+        return {
+            "count": len(starved),
+            "starved_s": round(sum(starved), 3),
+            "longest_s": round(max(starved, default=0.0), 3),
+        }
 
 
 @dataclass
@@ -117,6 +198,7 @@ def run_all(
     *,
     kv_prefix: bytes,
     fenced: Dict[str, List[bytes]],
+    stalls: Sequence[Tuple[float, float, float]] = (),
 ) -> Dict[str, List[Violation]]:
     """Each check's violations, by check family."""
     results: Dict[str, List[Violation]] = {}
@@ -133,7 +215,7 @@ def run_all(
         "writes", lambda m: m.check(list(ops), reference, kv_prefix)
     )
     results["deadlines"] = call_checker(
-        "deadlines", lambda m: m.check(list(ops), slack=0.1)
+        "deadlines", lambda m: m.check(list(ops), slack=0.1, stalls=stalls)
     )
     for key, values in fenced.items():
         results[f"fencing {key}"] = call_checker(

@@ -1,20 +1,51 @@
 """No call outlived its deadline: an operation given a timeout of D seconds
 ended (returned or raised) within D plus `slack` of its start (check
-"deadline")."""
+"deadline").
+
+A call can end no sooner than its process is scheduled again: `stalls`
+(from the campaign's stall monitor: each a stretch of time in which the
+process wanted to run and the machine gave it no CPU) excuse as much of an
+overrun as they cover between the deadline and the call's end.  Time the
+process spent running (its own threads holding the GIL included) excuses
+nothing.
+"""
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 from .history import Op, Violation, describe, summarize
 
+#: (start, end, starved seconds) of one stall, on the monotonic clock.
+Stall = Tuple[float, float, float]
 
-def check(ops: Sequence[Op], slack: float = 0.1) -> List[Violation]:
-    found = [
-        f"{describe(op)} ran {op.end - op.start:.3f} s of {op.deadline} s"
-        for op in ops
-        if op.deadline is not None
-        and op.end is not None
-        and op.end > op.start + op.deadline + slack
-    ]
+
+def starved_between(stalls: Sequence[Stall], start: float, end: float) -> float:
+    """Seconds the process was starved of CPU from `start` to `end` (a stall
+    partly inside counts in proportion)."""
+    total = 0.0
+    for stall_start, stall_end, starved in stalls:
+        overlap = min(end, stall_end) - max(start, stall_start)
+        if overlap > 0 and stall_end > stall_start:
+            total += starved * overlap / (stall_end - stall_start)
+    return total
+
+
+def check(
+    ops: Sequence[Op], slack: float = 0.1, stalls: Sequence[Stall] = ()
+) -> List[Violation]:
+    found = []
+    for op in ops:
+        if op.deadline is None or op.end is None:
+            continue
+        due = op.start + op.deadline
+        over = op.end - due - slack
+        if over <= 0:
+            continue
+        starved = starved_between(stalls, due, op.end)
+        if starved < over:
+            found.append(
+                f"{describe(op)} ran {op.end - op.start:.3f} s of {op.deadline} s"
+                + (f" ({starved:.3f} s starved)" if starved else "")
+            )
     return [Violation("deadline", summarize(found))] if found else []

@@ -60,3 +60,19 @@ def test_deadlines() -> None:
     assert violation.check == "deadline"
     assert "1.200 s of 1.0 s" in violation.detail
     assert deadlines.check(late, slack=0.3) == []
+
+
+def test_a_starved_process_is_late_by_no_more_than_its_stalls() -> None:
+    # Due at 11.0, ended at 11.2: 0.1 s past the slack.
+    late = [_op(10, 11.2, 1.0)]
+    # 0.15 s starved between the deadline and the end covers it.
+    assert deadlines.check(late, stalls=[(11.0, 11.2, 0.15)]) == []
+    # Half of a stall inside the window counts half.
+    assert deadlines.check(late, stalls=[(10.9, 11.1, 0.3)]) == []
+    for stalls in (
+        [(11.0, 11.2, 0.05)],  # too short
+        [(10.0, 10.9, 0.9)],  # before the deadline: no excuse
+        [(11.3, 12.0, 0.7)],  # after the end
+    ):
+        [violation] = deadlines.check(late, stalls=stalls)
+        assert violation.check == "deadline", stalls
