@@ -53,6 +53,15 @@ def main(argv: Sequence[str]) -> int:
     log = _logger(args.verbose)
     hub = ProxyHub()
     cluster = ChaosCluster(hub)
+    member = next(iter(cluster.members.values()))
+    version = ".".join(map(str, member.version))
+    if (3, 5, 0) <= member.version < (3, 5, 3) and "kill" in kinds:
+        print(
+            f"chaos.py: etcd {version} ({member.binary}) can corrupt a member"
+            " SIGKILLed under load (etcd-io/etcd#13766, fixed in 3.5.3); the"
+            " members-agree check says when it did.  ETCD_BIN picks another etcd.",
+            file=sys.stderr,
+        )
     try:
         cluster.start()
         log(
@@ -60,6 +69,7 @@ def main(argv: Sequence[str]) -> int:
             f" members {cluster.direct_endpoints}"
         )
         data = run(args, cluster, kinds, log)
+        data["etcd"] = version
     finally:
         if args.keep:
             print("kept:", " ".join(cluster.keep()), file=sys.stderr)

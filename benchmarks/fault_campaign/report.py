@@ -52,7 +52,8 @@ def figures(
 
 
 def table(data: Dict[str, Any]) -> str:
-    lines = [f"fault campaign: {data['seconds']} s, seed {data['seed']}", ""]
+    etcd = f", etcd {data['etcd']}" if "etcd" in data else ""
+    lines = [f"fault campaign: {data['seconds']} s, seed {data['seed']}{etcd}", ""]
     lines.append(f"{'faults':<28}{data['faults_total']:>8}")
     for kind, count in data["faults"].items():
         lines.append(f"  {kind:<26}{count:>8}")
