@@ -167,6 +167,9 @@ class Plan:
     def failed(self, op: Op, exc: BaseException, recorder: Recorder) -> None:
         op.end = time.monotonic()
         op.error = type(exc).__name__
+        if op.deadline is not None and op.end - op.start > op.deadline:
+            # Late: what the error says (where it waited) goes with the record.
+            op.error = f"{op.error}: {exc}"[:200]
         if isinstance(exc, etcd.EtcdError):
             op.outcome = FAIL if exc.outcome_known else UNKNOWN
         else:
