@@ -480,8 +480,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         self, create: rpc_pb2.WatchCreateRequest, timeout: Optional[float]
     ) -> AsyncWatch:
         """A new watch, to be awaited for its creation (within `timeout`)."""
+        create_timeout = self._timeout(timeout)  # before the worker dials
         watch = self._stream_worker().add_watch(create)
-        watch.create_timeout = self._timeout(timeout)
+        watch.create_timeout = create_timeout
         return watch
 
     def _add_keep_alive(
@@ -489,8 +490,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
     ) -> AsyncKeepAlive:
         """A new keep-alive subscription, to be awaited for its first renewal
         (within `timeout`)."""
+        first_timeout = self._timeout(timeout)  # before the worker dials
         keep_alive = self._stream_worker().add_keep_alive(lease_id)
-        keep_alive.first_timeout = self._timeout(timeout)
+        keep_alive.first_timeout = first_timeout
         return keep_alive
 
     def _stream_worker_or_none(self) -> Optional[AsyncStreamWorker]:

@@ -12,6 +12,7 @@ from typing import Optional, Sequence, Tuple, Union
 from .. import _fork
 from .._api.check import call_timeout
 from .._policy.balancer import Balancer
+from ..errors import DeadlineExceededError
 from ..metrics import RpcMetrics
 from .options import Options
 from .tls import TLS
@@ -123,9 +124,21 @@ class ClientBase:
         return self._balancer
 
     def _timeout(self, timeout: Optional[float]) -> Optional[float]:
-        """A call's `timeout=`: the client's default for None, else checked
-        (`_api.check.call_timeout`) before anything is sent."""
-        return self.timeout if timeout is None else call_timeout(timeout)
+        """A stream's or a watch's `timeout=`: the client's default for None,
+        else checked (`_api.check.call_timeout`) before anything is sent.
+
+        Raises:
+            DeadlineExceededError: 0 or less, a deadline already passed: no
+                stream is opened (a watch's would start dialing at once).
+        """
+        if timeout is None:
+            return self.timeout
+        if call_timeout(timeout) <= 0:
+            raise DeadlineExceededError(
+                f"deadline exceeded before the call started (timeout={timeout})",
+                connecting=True,
+            )
+        return timeout
 
     def _probe_timeout(self, deadline: Optional[float]) -> Optional[float]:
         """How long a probe of an endpoint may take: dial_timeout, within

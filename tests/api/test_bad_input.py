@@ -226,6 +226,9 @@ def test_client_method(
         try:
             with pytest.raises(error, match=_named(name)):
                 _call(client, method, args, kwargs)
+            # No stream worker either: it would dial in its own time (the
+            # silent port's check alone could miss it).
+            assert client._worker is None
         finally:
             client.close()
         return
@@ -234,6 +237,7 @@ def test_client_method(
         async with etcd.AsyncClient(silent, dial_timeout=1.0, timeout=1.0) as client:
             with pytest.raises(error, match=_named(name)):
                 await _await(getattr(client, method)(*args, **kwargs))
+            assert client._worker is None
 
     aio.run(main())
 
