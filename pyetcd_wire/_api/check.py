@@ -28,8 +28,8 @@ def flag(value: bool, what: str) -> bool:
 
 
 def flags(names: Sequence[str], values: Sequence[bool]) -> None:
-    """`flag` for each of `values`, named by `names` (the caller's fast path
-    skips this when every value is False)."""
+    """`flag` for each of `values`, named by `names` (the callers' fast path,
+    a few identity tests, skips this when every value is True or False)."""
     for name, value in zip(names, values):
         flag(value, name)
 

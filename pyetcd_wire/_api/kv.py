@@ -223,11 +223,11 @@ def range_request(
             int, or a flag that is not a bool.
     """
     if not (
-        prefix is False
-        and from_key is False
-        and serializable is False
-        and keys_only is False
-        and count_only is False
+        (prefix is False or prefix is True)
+        and (from_key is False or from_key is True)
+        and (serializable is False or serializable is True)
+        and (keys_only is False or keys_only is True)
+        and (count_only is False or count_only is True)
     ):
         flags(_RANGE_FLAGS, (prefix, from_key, serializable, keys_only, count_only))
     key_bytes, end = resolve_range(key, range_end, prefix, from_key)
@@ -320,7 +320,11 @@ def put_request(
     """
     if type(lease) is not int or lease:
         lease = non_negative_int64(lease, "lease")
-    if not (prev_kv is False and ignore_value is False and ignore_lease is False):
+    if not (
+        (prev_kv is False or prev_kv is True)
+        and (ignore_value is False or ignore_value is True)
+        and (ignore_lease is False or ignore_lease is True)
+    ):
         flags(_PUT_FLAGS, (prev_kv, ignore_value, ignore_lease))
     key_bytes = bytesify(key, "key")
     value_bytes = bytesify(value, "value")
@@ -376,7 +380,11 @@ def delete_request(
         TypeError: key or range_end is not str or bytes, or a flag that is
             not a bool.
     """
-    if not (prefix is False and from_key is False and prev_kv is False):
+    if not (
+        (prefix is False or prefix is True)
+        and (from_key is False or from_key is True)
+        and (prev_kv is False or prev_kv is True)
+    ):
         flags(_DELETE_FLAGS, (prefix, from_key, prev_kv))
     key_bytes, end = resolve_range(key, range_end, prefix, from_key)
     request = _DeleteRangeRequest(key=key_bytes, range_end=end)
