@@ -101,7 +101,7 @@ def _logger(verbose: bool) -> Any:
 def run(
     args: argparse.Namespace, cluster: ChaosCluster, kinds: tuple, log: Any
 ) -> Dict[str, Any]:
-    monitor = checks.StallMonitor()
+    monitor = checks.StallMonitor(others=[cluster.hub.thread])
     monitor.start()
     before = checks.resources()
     cluster.open_admin()

@@ -103,24 +103,38 @@ def members_agree(
 
 
 class StallMonitor:
-    """Measures how long the process went without CPU: a thread sleeps
-    `TICK` s at a time, and a wake-up that came late by more than the CPU
-    the process used meanwhile (`time.process_time`: every thread of its
-    own, the GIL's holder included) was kept waiting by the machine.  Each
-    such stall is (start, end, starved seconds); deadlines.py excuses an
-    overrun by no more than the stalls between the deadline and the end."""
+    """Measures how long the clients' threads could not run for reasons not
+    their own: a thread sleeps `TICK` s at a time, and a wake-up that came
+    late by more than the CPU the clients' threads used meanwhile was kept
+    waiting by the machine (other processes) or by the campaign's own
+    `others` threads holding the GIL (the proxies: every byte the clients
+    send or receive is moved in this process, by Python code).  CPU the
+    clients used themselves excuses nothing.  Each stall is (start, end,
+    starved seconds); deadlines.py excuses an overrun by no more than the
+    stalls between the deadline and the end."""
 
     TICK = 0.01
     NOTED = 0.005  # shorter stalls are not kept (the slack covers them)
 
-    def __init__(self) -> None:
+    def __init__(self, others: Sequence[threading.Thread] = ()) -> None:
         self.stalls: List[Tuple[float, float, float]] = []
+        self._others = others
+        self._clocks: List[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="chaos-stalls", daemon=True
         )
 
+    def _clients_cpu(self) -> float:
+        """CPU seconds of every thread of the process but `others`."""
+        return time.process_time() - sum(map(time.clock_gettime, self._clocks))
+
     def start(self) -> None:
+        self._clocks = [
+            time.pthread_getcpuclockid(thread.ident)
+            for thread in self._others
+            if thread.ident is not None
+        ]
         self._thread.start()
 
     def stop(self) -> None:
@@ -129,10 +143,12 @@ class StallMonitor:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            began, cpu = time.monotonic(), time.process_time()
+            if not all(thread.is_alive() for thread in self._others):
+                return  # their clocks are gone
+            began, cpu = time.monotonic(), self._clients_cpu()
             time.sleep(self.TICK)
             now = time.monotonic()
-            starved = now - began - self.TICK - (time.process_time() - cpu)
+            starved = now - began - self.TICK - (self._clients_cpu() - cpu)
             if starved > self.NOTED:
                 self.stalls.append((began, now, starved))
 

@@ -252,10 +252,10 @@ class ProxyHub:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.proxies: list[Proxy] = []
-        self._thread = threading.Thread(
+        self.thread = threading.Thread(
             target=self.loop.run_forever, name="chaos-proxies", daemon=True
         )
-        self._thread.start()
+        self.thread.start()
 
     def run(self, coro: Awaitable[T], timeout: float = 10.0) -> T:
         async def wrapped() -> T:
@@ -299,5 +299,5 @@ class ProxyHub:
         for proxy in self.proxies:
             self.run(proxy.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        self.thread.join(10)
         self.loop.close()
