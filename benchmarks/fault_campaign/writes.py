@@ -45,19 +45,31 @@ class _Timeline:
     def __init__(self) -> None:
         self.revisions: List[int] = []
         self.values: List[Optional[bytes]] = []  # None: deleted
+        self.first: Dict[bytes, int] = {}  # value -> the revision first put
 
     def add(self, event: WatchEvent) -> None:
         self.revisions.append(event.revision)
-        self.values.append(event.value if event.type == "put" else None)
+        if event.type == "put":
+            value = event.value or b""
+            self.values.append(value)
+            self.first.setdefault(value, event.revision)
+        else:
+            self.values.append(None)
 
     def at(self, revision: int) -> Optional[bytes]:
         """The value as of `revision` (None: absent)."""
         i = bisect.bisect_right(self.revisions, revision)
         return self.values[i - 1] if i else None
 
-    def until(self, revision: int) -> List[Optional[bytes]]:
-        """Every value the key had at `revision` or before (None: absent)."""
-        return [None, *self.values[: bisect.bisect_right(self.revisions, revision)]]
+    def had(self, value: Optional[bytes], revision: int) -> bool:
+        """Whether the key had `value` at `revision` or before (None: absent,
+        as every key is before its first put).  Constant time: a campaign
+        checks hundreds of thousands of reads against keys of tens of
+        thousands of values."""
+        if value is None:
+            return True
+        first = self.first.get(value)
+        return first is not None and first <= revision
 
 
 def check(
@@ -152,7 +164,7 @@ def _read(op: Op, timeline: _Timeline, report: Callable[[str, str], None]) -> No
                 "read-current",
                 f"{describe(op)}, but as of revision {op.revision} it was {value!r}",
             )
-    elif op.result not in timeline.until(op.revision):
+    elif not timeline.had(op.result, op.revision):
         report(
             "read-not-invented",
             f"{describe(op)}: the key never had that value by revision {op.revision}",
