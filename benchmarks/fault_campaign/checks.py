@@ -221,12 +221,9 @@ def run_all(
     results["linearizability"] = call_checker(
         "linearizability", lambda m: m.check(list(ops))
     )
-    watch_found: List[Violation] = []
-    for log in watches:
-        watch_found += call_checker(
-            "watch_checks", lambda m, log=log: m.check(log, reference)
-        )
-    results["watch"] = watch_found
+    results["watch"] = call_checker(
+        "watch_checks", lambda m: m.check_all(watches, reference)
+    )
     results["writes"] = call_checker(
         "writes", lambda m: m.check(list(ops), reference, kv_prefix)
     )

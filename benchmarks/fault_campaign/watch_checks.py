@@ -28,14 +28,74 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import defaultdict
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from .history import Violation, WatchEvent, WatchLog, summarize
 
 
-def check(log: WatchLog, reference: Sequence[WatchEvent]) -> List[Violation]:
-    """Every check above of `log`, against `reference`; empty when all hold."""
-    mine = [e for e in reference if e.key.startswith(log.prefix)]
+class Index:
+    """What the checks of every log need from the reference, computed once
+    (a long campaign has hundreds of logs and a reference of 10^5 events or
+    more: per log, they would cost as much as the rest of the checks)."""
+
+    def __init__(self, reference: Sequence[WatchEvent]) -> None:
+        self.reference = reference
+        self._mine: Dict[bytes, _Mine] = {}
+        self._before: Optional[_Before] = None
+
+    def mine(self, prefix: bytes) -> _Mine:
+        """The reference's events under `prefix`, their revisions, and each
+        by (revision, key)."""
+        if prefix not in self._mine:
+            events = [e for e in self.reference if e.key.startswith(prefix)]
+            self._mine[prefix] = _Mine(
+                events,
+                [e.revision for e in events],
+                {(e.revision, e.key): e for e in events},
+            )
+        return self._mine[prefix]
+
+    def before(self) -> _Before:
+        """Each key's state just before each of its events: (value,
+        mod_revision), (None, None) if it did not exist."""
+        if self._before is None:
+            before: _Before = {}
+            state: Dict[bytes, Tuple[Optional[bytes], Optional[int]]] = {}
+            for event in self.reference:
+                before[(event.revision, event.key)] = state.get(event.key, (None, None))
+                if event.type == "delete":
+                    state.pop(event.key, None)
+                else:
+                    state[event.key] = (event.value, event.revision)
+            self._before = before
+        return self._before
+
+
+class _Mine(NamedTuple):
+    events: List[WatchEvent]
+    revisions: List[int]
+    by_place: Dict[Tuple[int, bytes], WatchEvent]
+
+
+_Before = Dict[Tuple[int, bytes], Tuple[Optional[bytes], Optional[int]]]
+
+
+def check_all(
+    logs: Sequence[WatchLog], reference: Sequence[WatchEvent]
+) -> List[Violation]:
+    """`check` of every log, the reference indexed once."""
+    index = Index(reference)
+    return [v for log in logs for v in check(log, reference, index)]
+
+
+def check(
+    log: WatchLog, reference: Sequence[WatchEvent], index: Optional[Index] = None
+) -> List[Violation]:
+    """Every check above of `log`, against `reference` (`index`: of it, when
+    several logs are checked); empty when all hold."""
+    if index is None:
+        index = Index(reference)
+    mine = index.mine(log.prefix)
     violations: List[Violation] = []
     for name, found in (
         ("watch-ordered", _ordered(log)),
@@ -43,7 +103,7 @@ def check(log: WatchLog, reference: Sequence[WatchEvent]) -> List[Violation]:
         ("watch-atomic", _atomic(log)),
         ("watch-reliable", _reliable(log, mine)),
         ("watch-resumable", _resumable(log, mine)),
-        ("watch-prev-kv", _prev_kv(log, reference) if log.prev_kv else []),
+        ("watch-prev-kv", _prev_kv(log, index.before()) if log.prev_kv else []),
         ("watch-bookmarkable", _bookmarkable(log)),
     ):
         if found:
@@ -133,10 +193,15 @@ def _same(a: WatchEvent, b: WatchEvent) -> bool:
     )
 
 
-def _reliable(log: WatchLog, mine: Sequence[WatchEvent]) -> List[str]:
+def _reliable(log: WatchLog, mine: _Mine) -> List[str]:
     first, last = _first_asked(log), log.last_revision
-    expected = {(e.revision, e.key): e for e in mine if first <= e.revision <= last}
-    recorded = {(e.revision, e.key): e for e in mine}
+    within = mine.events[
+        bisect.bisect_left(mine.revisions, first) : bisect.bisect_right(
+            mine.revisions, last
+        )
+    ]
+    expected = {(e.revision, e.key): e for e in within}
+    recorded = mine.by_place
     delivered: Set[Tuple[int, bytes]] = set()
     found = []
     for event in log.events:
@@ -152,7 +217,7 @@ def _reliable(log: WatchLog, mine: Sequence[WatchEvent]) -> List[str]:
     return found
 
 
-def _resumable(log: WatchLog, mine: Sequence[WatchEvent]) -> List[str]:
+def _resumable(log: WatchLog, mine: _Mine) -> List[str]:
     start = log.start_revision
     if start <= 0:
         return []
@@ -161,26 +226,18 @@ def _resumable(log: WatchLog, mine: Sequence[WatchEvent]) -> List[str]:
         for event in log.events
         if event.revision < start
     ]
-    later = [e for e in mine if e.revision >= start]
+    at = bisect.bisect_left(mine.revisions, start)
+    later = mine.events[at] if at < len(mine.events) else None
     first = log.events[0].revision if log.events else None
-    if later and first is not None and start <= first != later[0].revision:
+    if later and first is not None and start <= first != later.revision:
         found.append(
             f"from revision {start} it began at {_event(log.events[0])}, "
-            f"not {_event(later[0])}"
+            f"not {_event(later)}"
         )
     return found
 
 
-def _prev_kv(log: WatchLog, reference: Sequence[WatchEvent]) -> List[str]:
-    # Each key's state before each of its events: (value, mod_revision).
-    before: Dict[Tuple[int, bytes], Tuple[Optional[bytes], Optional[int]]] = {}
-    state: Dict[bytes, Tuple[Optional[bytes], Optional[int]]] = {}
-    for event in reference:
-        before[(event.revision, event.key)] = state.get(event.key, (None, None))
-        if event.type == "delete":
-            state.pop(event.key, None)
-        else:
-            state[event.key] = (event.value, event.revision)
+def _prev_kv(log: WatchLog, before: _Before) -> List[str]:
     found = []
     for event in log.events:
         want = before.get((event.revision, event.key))
