@@ -130,6 +130,7 @@ def run(
     log(f"reading back etcd's history up to revision {end_revision}")
     reference = read_reference(admin, end_revision)
     agree = checks.members_agree(admin, cluster.direct_endpoints, end_revision)
+    down = checks.unreachable(admin, cluster.direct_endpoints)
     cluster.close_admin()
     found = {
         "members": agree,
@@ -182,6 +183,7 @@ def run(
         "lock": lock_counts,
         "election": {**election_counts, "leaders_seen": len(workload.election_leaders)},
         "stalls": monitor.figures(),
+        "members_down_at_end": down,
     }
     if injected:
         extra["injected_bug"] = injected

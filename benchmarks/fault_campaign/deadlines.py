@@ -2,12 +2,14 @@
 ended (returned or raised) within D plus `slack` of its start (check
 "deadline").
 
-A call can end no sooner than its process is scheduled again: `stalls`
+A call can end no sooner than its thread is scheduled again: `stalls`
 (from the campaign's stall monitor: each a stretch of time in which the
-process wanted to run and the machine gave it no CPU) excuse as much of an
-overrun as they cover between the deadline and the call's end.  Time the
-process spent running (its own threads holding the GIL included) excuses
-nothing.
+clients could not run, the CPU going to other processes or to the
+campaign's own proxies) excuse as much of an overrun as they cover between
+the deadline and the call's end, and so does the time the calling thread
+itself waited, runnable, on the kernel's run queue during the call
+(`Op.runnable`), whichever is more.  Time the clients spent running
+excuses nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def check(
         over = op.end - due - slack
         if over <= 0:
             continue
-        starved = starved_between(stalls, due, op.end)
+        starved = max(starved_between(stalls, due, op.end), op.runnable)
         if starved < over:
             found.append(
                 f"{describe(op)} ran {op.end - op.start:.3f} s of {op.deadline} s"

@@ -56,6 +56,9 @@ class Op:
     serializable: bool = False  # GET: a serializable (maybe stale) read
     deadline: Optional[float] = None  # the call's timeout, in seconds
     error: Optional[str] = None  # the error's class name, when it raised
+    # Seconds the calling thread was runnable but not running during the
+    # call (the kernel's run queue: the machine's load, not the client).
+    runnable: float = 0.0
 
 
 @dataclass

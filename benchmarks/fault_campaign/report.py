@@ -70,7 +70,7 @@ def table(data: Dict[str, Any]) -> str:
     lines.append(f"{'watch logs':<28}{data['watch_logs']:>8}")
     lines.append(f"{'watch events checked':<28}{data['events_checked']:>8}")
     lines.append(f"{'reference events':<28}{data['reference_events']:>8}")
-    for name in ("leases", "lock", "election", "stalls"):
+    for name in ("leases", "lock", "election", "stalls", "members_down_at_end"):
         if name in data:
             lines.append(f"{name:<28}{json.dumps(data[name])}")
     lines.append("")

@@ -184,6 +184,16 @@ class Plan:
         self.seen.pop(op.key, None)
 
 
+def run_queue_seconds() -> float:
+    """How long the calling thread has waited, runnable, for a CPU (Linux's
+    /proc/thread-self/schedstat; 0 elsewhere)."""
+    try:
+        with open("/proc/thread-self/schedstat") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def sync_worker(
     client: etcd.Client, plan: Plan, recorder: Recorder, stop: Stop
 ) -> None:
@@ -191,14 +201,17 @@ def sync_worker(
         op = plan.next()
         method, args, kwargs = plan.request(op)
         recorder.add(op)
+        queued = run_queue_seconds()
         op.start = time.monotonic()
         try:
             response = getattr(client, method)(*args, **kwargs)
         except Exception as exc:
             plan.failed(op, exc, recorder)
+            op.runnable = run_queue_seconds() - queued
             stop.wait(0.05)  # not a busy loop while a member is down
         else:
             plan.finish(op, response)
+            op.runnable = run_queue_seconds() - queued
 
 
 async def async_worker(
@@ -208,14 +221,17 @@ async def async_worker(
         op = plan.next()
         method, args, kwargs = plan.request(op)
         recorder.add(op)
+        queued = run_queue_seconds()
         op.start = time.monotonic()
         try:
             response = await getattr(client, method)(*args, **kwargs)
         except Exception as exc:
             plan.failed(op, exc, recorder)
+            op.runnable = run_queue_seconds() - queued
             await asyncio.sleep(0.05)
         else:
             plan.finish(op, response)
+            op.runnable = run_queue_seconds() - queued
 
 
 # --- watchers ------------------------------------------------------------------

@@ -76,3 +76,12 @@ def test_a_starved_process_is_late_by_no_more_than_its_stalls() -> None:
     ):
         [violation] = deadlines.check(late, stalls=stalls)
         assert violation.check == "deadline", stalls
+
+
+def test_a_thread_kept_runnable_is_late_by_no_more_than_it_waited() -> None:
+    late = _op(10, 11.2, 1.0)
+    late.runnable = 0.15
+    assert deadlines.check([late]) == []
+    late.runnable = 0.05
+    [violation] = deadlines.check([late])
+    assert "(0.050 s starved)" in violation.detail
