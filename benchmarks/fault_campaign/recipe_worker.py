@@ -7,8 +7,8 @@ While it holds the lock (or leads), a worker writes a fenced key through a
 txn guarded by `Lock.is_owner()` (`Election.is_leader()`): values
 ``fencing.encode(tenure, seq)``, seq 1, 2, 3... within one tenure, which
 ends at the first write that fails or whose outcome is unknown.  A tenure's
-id (``<name>.<n>``) is never used twice in the process, even across
-sessions.  The fencing
+id (``<name>.<n>:<key>@<create revision>``) is never used twice in the
+process, even across sessions.  The fencing
 check then finds, in etcd's history, whether two holders ever interleaved.
 
 It prints one JSON line at the end: its counts, and every exception that
@@ -83,7 +83,9 @@ def lock_loop(client: etcd.Client, name: str, seconds: float, counts: Counter) -
                     counts[f"acquire-{type(exc).__name__}"] += 1
                     continue
                 counts["acquired"] += 1
-                tenure = f"{name}.{next(_tenures)}"
+                # The key and its create revision in the tenure's id: a
+                # fencing violation then shows which key each holder held.
+                tenure = f"{name}.{next(_tenures)}:{lock.key.decode()}@{lock.revision}"
                 _held_writes(client, lock.is_owner(), LOCK_FENCE, tenure, counts, rng)
                 try:
                     lock.release()
@@ -112,7 +114,7 @@ def election_loop(
                     client,
                     election.is_leader(),
                     ELECTION_FENCE,
-                    term,
+                    f"{term}:{election.key.decode()}@{election.revision}",
                     counts,
                     rng,
                 )
