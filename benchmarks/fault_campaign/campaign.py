@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import json
+import os
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -51,6 +53,8 @@ def main(argv: Sequence[str]) -> int:
         return 2
     faulthandler.dump_traceback_later(args.seconds + WATCHDOG_MARGIN, exit=True)
     log = _logger(args.verbose)
+    if args.keep:  # the recipe workers' traces, beside the members' logs
+        os.environ["CHAOS_TRACE_DIR"] = tempfile.mkdtemp(prefix="chaos-trace-")
     hub = ProxyHub()
     cluster = ChaosCluster(hub)
     member = next(iter(cluster.members.values()))
@@ -72,7 +76,8 @@ def main(argv: Sequence[str]) -> int:
         data["etcd"] = version
     finally:
         if args.keep:
-            print("kept:", " ".join(cluster.keep()), file=sys.stderr)
+            kept = [*cluster.keep(), os.environ["CHAOS_TRACE_DIR"]]
+            print("kept:", " ".join(kept), file=sys.stderr)
             for member in cluster.members.values():
                 member.kill()
             cluster.close_admin()

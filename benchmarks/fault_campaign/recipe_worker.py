@@ -12,18 +12,22 @@ process, even across sessions.  The fencing
 check then finds, in etcd's history, whether two holders ever interleaved.
 
 It prints one JSON line at the end: its counts, and every exception that
-was not an `EtcdError` (each a violation).
+was not an `EtcdError` (each a violation).  With ``CHAOS_TRACE_DIR`` set, it
+also writes ``<dir>/<name>.jsonl``: one line per acquisition, fenced write
+and release, with the revision and member of etcd's answer, for a
+post-mortem of a fencing violation.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import sys
 import time
 from collections import Counter
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Union
 
 import pyetcd_wire as etcd
 from pyetcd_wire import Op
@@ -44,6 +48,25 @@ CALL_TIMEOUT = 3.0
 _tenures = itertools.count(1)
 
 
+class Trace:
+    """JSON lines of what a worker did and what etcd answered (or nothing)."""
+
+    def __init__(self, path: Optional[str]) -> None:
+        self._path = path
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        if self._path is not None:
+            fields.update(t=round(time.monotonic(), 4), ev=event)
+            with open(self._path, "a") as file:  # whole lines, even if killed
+                file.write(json.dumps(fields) + "\n")
+
+    def answer(self, event: str, header: Any, **fields: Any) -> None:
+        self(event, rev=header.revision, member=f"{header.member_id:x}", **fields)
+
+
+trace = Trace(None)
+
+
 def _held_writes(
     client: etcd.Client,
     guard: Any,
@@ -61,7 +84,10 @@ def _held_writes(
             response = client.txn([guard], [Op.put(fence, value)], timeout=CALL_TIMEOUT)
         except etcd.EtcdError as exc:
             counts["write-" + ("fail" if exc.outcome_known else "unknown")] += 1
+            trace("write-error", tenure=tenure, seq=seq, error=repr(exc)[:200])
             return
+        ok = response.succeeded
+        trace.answer("write", response.header, tenure=tenure, seq=seq, ok=ok)
         if not response.succeeded:
             counts["write-not-owner"] += 1
             return
@@ -75,22 +101,28 @@ def lock_loop(client: etcd.Client, name: str, seconds: float, counts: Counter) -
     stop_at = time.monotonic() + seconds
     while time.monotonic() < stop_at:
         with Session(client, ttl=SESSION_TTL) as session:
+            trace("session", lease=f"{session.lease_id:x}")
             lock = Lock(session, LOCK_NAME)
             while time.monotonic() < stop_at and not session.lost:
                 try:
                     lock.acquire(timeout=5.0)
                 except etcd.EtcdError as exc:
                     counts[f"acquire-{type(exc).__name__}"] += 1
+                    trace("acquire-error", key=lock.key.decode(), error=repr(exc)[:200])
                     continue
                 counts["acquired"] += 1
                 # The key and its create revision in the tenure's id: a
                 # fencing violation then shows which key each holder held.
                 tenure = f"{name}.{next(_tenures)}:{lock.key.decode()}@{lock.revision}"
+                assert lock.header is not None
+                trace.answer("acquired", lock.header, tenure=tenure)
                 _held_writes(client, lock.is_owner(), LOCK_FENCE, tenure, counts, rng)
                 try:
                     lock.release()
+                    trace("released", tenure=tenure)
                 except etcd.EtcdError as exc:
                     counts[f"release-{type(exc).__name__}"] += 1
+                    trace("release-error", tenure=tenure, error=repr(exc)[:200])
                 time.sleep(rng.uniform(0.0, 0.2))
 
 
@@ -126,7 +158,10 @@ def election_loop(
 
 
 def main(argv: List[str]) -> int:
+    global trace
     role, name, endpoints, seconds = argv
+    trace_dir = os.environ.get("CHAOS_TRACE_DIR")
+    trace = Trace(os.path.join(trace_dir, f"{name}.jsonl") if trace_dir else None)
     counts: Counter = Counter()
     untyped: List[str] = []
     loop = lock_loop if role == "lock" else election_loop
