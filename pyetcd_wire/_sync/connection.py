@@ -43,7 +43,7 @@ import socket
 import threading
 import time
 from collections import deque
-from typing import Deque, List, Optional, Tuple
+from typing import Deque, List, Optional, Tuple, Union
 
 from .. import _log
 from .._client import dial_errors
@@ -72,6 +72,10 @@ from .tls_socket import TLSSocket
 READ_SIZE = 256 * 1024
 # A connection unread for this long is drained before it carries a request.
 IDLE_CHECK_SECONDS = 1.0
+# How long a cancel (RST_STREAM) or a control reply may hold a caller whose
+# deadline has passed, waiting for room in the socket: what is not sent by
+# then waits in line for the next writer, the frames whole.
+PAST_DEADLINE_SEND_SECONDS = 0.01
 
 
 class ConnectionRetiredError(ConnectionLostError):
@@ -293,10 +297,11 @@ class Connection:
             self._release_reader()
         return self._dead is None
 
-    def cancel(self, call: Call) -> None:
+    def cancel(self, call: Call, send_for: float = 1.0) -> None:
         """Cancel a call (RST_STREAM CANCEL); idempotent.  A draining
         connection (GOAWAY) whose last call this was closes, as it does when
-        its last call is answered (`_received`)."""
+        its last call is answered (`_received`).  `send_for`: how long the
+        RST_STREAM may wait for the socket."""
         with self._lock:
             core = self._core
             if self._dead is None:
@@ -308,7 +313,7 @@ class Connection:
         if data:
             # Best effort: if this fails, the connection is failing anyway.
             with contextlib.suppress(EtcdError):
-                self._write(data, time.monotonic() + 1.0)
+                self._write(data, time.monotonic() + send_for)
         if retired:
             self.close()
 
@@ -600,7 +605,7 @@ class Connection:
                 data = recv(READ_SIZE)
             except BlockingIOError:
                 # The kernel timeout fired: the deadline, or keepalive's turn.
-                if keepalive is not None and not self.keepalive_check():
+                if keepalive is not None and not self.keepalive_check(deadline):
                     return False
                 continue
             except OSError as exc:
@@ -609,14 +614,19 @@ class Connection:
             if not data:
                 self._lost_by_peer("the server closed the connection")
                 return False
-            if self._received(data, slot, need_message):
+            if self._received(data, slot, need_message, deadline):
                 return True
 
     def _received(
-        self, data: bytes, own: Optional[_Slot] = None, need_message: bool = False
+        self,
+        data: bytes,
+        own: Optional[_Slot] = None,
+        need_message: bool = False,
+        deadline: Optional[float] = None,
     ) -> bool:
         """Feed the core and route its events.  When `own` (the reader's slot)
-        is satisfied, gives up the reader role and returns True."""
+        is satisfied, gives up the reader role and returns True.  Control
+        replies are sent within `deadline` (the reader's), if any."""
         self.last_read = self._last_look = time.monotonic()
         if self._keepalive is not None:
             self._keepalive.heard()
@@ -647,7 +657,7 @@ class Connection:
         if out:
             # A failure reaches the calls through _lost.
             with contextlib.suppress(EtcdError):
-                self._write(out, time.monotonic() + 5.0)
+                self._write(out, _send_until(deadline, 5.0))
         if retired:
             self.close()
         return done
@@ -706,9 +716,10 @@ class Connection:
             return None
         return keepalive.next_check(self.last_read)
 
-    def keepalive_check(self) -> bool:
+    def keepalive_check(self, deadline: Optional[float] = None) -> bool:
         """PING a silent server, or give the connection up if a PING went
-        unanswered (`_policy/ping.py`).  False once it is lost."""
+        unanswered (`_policy/ping.py`).  False once it is lost.  The PING is
+        sent within `deadline` (the calling reader's), if any."""
         keepalive = self._keepalive
         if keepalive is None:
             return self._dead is None
@@ -733,7 +744,7 @@ class Connection:
             return False
         if data:
             with contextlib.suppress(EtcdError):  # reaches the calls via _lost
-                self._write(data, now + keepalive.timeout)
+                self._write(data, _send_until(deadline, keepalive.timeout))
         return self._dead is None
 
     def _lost(self, reason: str, error: Optional[EtcdError] = None) -> None:
@@ -789,7 +800,7 @@ class Connection:
                 self._sock.close()
 
     def _deadline_passed(self, call: Call) -> None:
-        self.cancel(call)
+        self.cancel(call, send_for=PAST_DEADLINE_SEND_SECONDS)
         raise DeadlineExceededError(
             f"deadline exceeded waiting for {call.path} from {self.endpoint}",
             endpoint=self.endpoint,
@@ -823,8 +834,9 @@ class Connection:
         send = self._sock.send
         timeouts = self._timeouts
         own = True  # still sending the caller's batch
+        rest: Union[bytes, memoryview] = data
         try:
-            while data:
+            while rest:
                 if deadline is not None:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -837,21 +849,23 @@ class Connection:
                 else:
                     timeouts.for_send(None)
                 try:
-                    sent = send(data)
+                    sent = send(rest)
                 except BlockingIOError:
                     sent = 0  # the kernel timeout fired with nothing sent
-                if sent < len(data):
-                    data = data[sent:]
+                if sent < len(rest):
+                    # A view: a large batch sent piecemeal is not copied anew
+                    # for every piece.
+                    rest = memoryview(rest)[sent:]
                     continue
                 own = False
                 with self._lock:
-                    data = b"" if self._dead is not None else self._core.data_to_send()
-                    if not data:
+                    rest = b"" if self._dead is not None else self._core.data_to_send()
+                    if not rest:
                         self._writing = False
                         self._close_if_unused()
         except DeadlineExceededError:
             with self._lock:
-                self._unsent = data + self._unsent
+                self._unsent = bytes(rest) + self._unsent
                 self._writing = False
                 self._close_if_unused()
             if own:
@@ -878,6 +892,15 @@ class Connection:
         return unary_outcome(
             call.path, slot.messages, slot.status, slot.error, self.endpoint
         )
+
+
+def _send_until(deadline: Optional[float], at_most: float) -> float:
+    """Until when a reader may wait to send control frames: `at_most`
+    seconds, and not past its own call's `deadline` (by more than a grain)."""
+    until = time.monotonic() + at_most
+    if deadline is None:
+        return until
+    return min(until, max(deadline, time.monotonic() + PAST_DEADLINE_SEND_SECONDS))
 
 
 __all__ = ["Connection", "ConnectionRetiredError"]

@@ -41,7 +41,7 @@ import select
 import socket
 import struct
 import time
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Optional, TypeVar, Union
 
 # struct timeval {long tv_sec; long tv_usec;}, as SO_RCVTIMEO takes it.
 _TIMEVAL = struct.Struct("ll")
@@ -75,7 +75,7 @@ class CooperativeSocket:
             lambda: sock.recv(bufsize, flags), flags, self._readable, self._recv_timeout
         )
 
-    def send(self, data: bytes, flags: int = 0, /) -> int:
+    def send(self, data: Union[bytes, memoryview], flags: int = 0, /) -> int:
         """As a blocking socket's send: BlockingIOError once the send timeout
         passed with nothing sent, or at once with MSG_DONTWAIT."""
         sock = self._sock

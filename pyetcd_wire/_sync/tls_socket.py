@@ -206,7 +206,7 @@ class TLSSocket:
 
     # --- writing ------------------------------------------------------------------
 
-    def send(self, data: bytes) -> int:
+    def send(self, data: Union[bytes, memoryview]) -> int:
         """Encrypt up to `SEND_CHUNK` bytes of `data` and send them; returns
         how many plaintext bytes were taken: 0 if ciphertext an earlier call
         left (rule 4) is still not all out.  Taken bytes whose ciphertext the

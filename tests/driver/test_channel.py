@@ -28,6 +28,7 @@ from pyetcd_wire.errors import (
 )
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import (
+    ETCD_SERVER_SETTINGS,
     PeerEvent,
     RequestEnded,
     StreamReset,
@@ -419,6 +420,44 @@ def test_peer_that_stops_reading(serve):
     assert time.monotonic() - started < 3
     server.resume_reading()
     ch.close()
+
+
+def test_deadline_is_kept_when_the_cancel_cannot_be_sent(serve):
+    """A call whose deadline passes while the socket takes no bytes (the
+    server stopped reading; another call's request filled the buffer) ends
+    at its deadline: its RST_STREAM waits in line for the next writer, and
+    does not hold the caller (the fault campaign's deadline check found a
+    cancel that took a second of its own)."""
+
+    def open_windows(peer, sid, request):  # so that a request can fill the socket
+        peer.window_update(0, 1 << 30)
+        peer.reply(sid, request)
+
+    def wide_open() -> FakeEtcdPeer:
+        settings = dict(ETCD_SERVER_SETTINGS)
+        settings[SettingCodes.INITIAL_WINDOW_SIZE] = (1 << 31) - 1
+        return FakeEtcdPeer(local_settings=settings)
+
+    server, ch = serve(route(Hang=silent, Open=open_windows), peer_factory=wide_open)
+    ch.max_send_message_size = 64 * 1024 * 1024
+    assert ch.unary("/svc/Open", b"warm-up", timeout=5) == b"warm-up"
+    server.stop_reading()
+    seconds: Dict[str, float] = {}
+
+    def timed(name: str, request: bytes, timeout: float) -> None:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError):
+            ch.unary("/svc/Hang", request, timeout=timeout)
+        seconds[name] = time.monotonic() - started
+
+    waiter = threading.Thread(target=timed, args=("small", b"", 1.0))
+    waiter.start()
+    wait_for(lambda: ch._current is not None and not ch._current.idle)
+    timed("large", b"x" * (8 * 1024 * 1024), 0.3)
+    waiter.join(5)
+    assert seconds["large"] < 0.3 + 0.5, seconds
+    assert seconds["small"] < 1.0 + 0.5, seconds  # was 2.0: one more to cancel
+    server.resume_reading()
 
 
 def test_server_closes_mid_call_then_reconnect(serve):

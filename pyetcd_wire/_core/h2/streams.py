@@ -28,8 +28,11 @@ class Stream:
         self.state = st.StreamState.OPEN
         self.send = SendWindow(send_window)
         self.recv = ReceiveWindow(recv_window)
-        # Outbound DATA not yet covered by window: (payload, end_stream).
-        self.pending: Deque[Tuple[bytes, bool]] = deque()
+        # Outbound DATA not yet covered by window: (payload, end_stream),
+        # views, so that sending a large message frame by frame copies each
+        # byte once (slicing bytes copied the rest at every frame: 39 s for
+        # a 48 MiB request).
+        self.pending: Deque[Tuple[memoryview, bool]] = deque()
 
 
 class SendScheduler:
@@ -52,7 +55,7 @@ class SendScheduler:
     ) -> None:
         """Queue `data` on the stream and send what the windows allow."""
         if stream.pending:
-            stream.pending.append((data, end_stream))
+            stream.pending.append((memoryview(data), end_stream))
             return
         n = len(data)
         if n <= max_frame and n <= stream.send.available and n <= self.window.available:
@@ -63,7 +66,7 @@ class SendScheduler:
             out.append(fr.frame_header(fr.FrameType.DATA, flags, stream_id, n))
             out.append(data)
             return
-        stream.pending.append((data, end_stream))
+        stream.pending.append((memoryview(data), end_stream))
         self.flush(stream_id, stream, max_frame, out)
 
     def flush(
@@ -78,14 +81,14 @@ class SendScheduler:
                 if stream_id not in self.blocked:
                     self.blocked.append(stream_id)
                 return
-            chunk = data[:room] if len(data) > room else data
-            rest = data[len(chunk) :]
+            chunk = data[:room]
+            rest = data[room:]
             n = len(chunk)
             stream.send.available -= n
             self.window.available -= n
             flags = fr.END_STREAM if end_stream and not rest else 0
             out.append(fr.frame_header(fr.FrameType.DATA, flags, stream_id, n))
-            out.append(chunk)
+            out.append(chunk.tobytes())
             if rest:
                 pending[0] = (rest, end_stream)
             else:
