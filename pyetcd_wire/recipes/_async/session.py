@@ -25,8 +25,9 @@ from ...errors import EtcdError, LeaseNotFoundError
 class AsyncSession:
     """A lease kept alive until `aclose()`.
 
-    Open it with ``async with`` (an asyncio session starts there, or when
-    awaited; a sync one in its constructor).
+    Use it as a context manager (``with``; ``async with`` in asyncio).  A
+    sync session starts in its constructor, an asyncio one when entered or
+    awaited.
 
     Args:
         client: the client the lease lives on.

@@ -243,7 +243,8 @@ class LeaderObserver:
     key and value, and the header of the read or watch response that
     carried it.  It waits while there is no leader.
 
-    Use it with ``async with``, or call `close()`: it holds a watch on
+    Use it as a context manager (``with``; ``async with`` in asyncio), or
+    call `close()`: it holds a watch on
     etcd.  Closing it (from another task too) ends the iteration.
 
     Raises:

@@ -56,10 +56,11 @@ NOT_QUEUED = -1
 class Lock:
     """A mutex named `name`, held by at most one session at a time.
 
-    Use it as ``async with Lock(session, "name"):``, or call `acquire`
-    and `release`.  The lock excludes sessions, not tasks or threads: locking
-    again through the same session (even through another Lock) reuses
-    the session's key and does not wait for itself, as in Go.  Contenders
+    Use it as a context manager (``with``; ``async with`` in asyncio), or
+    call `acquire` and `release`.  The lock excludes sessions, not tasks or
+    threads: locking again through the same session (even through another
+    Lock) reuses the session's key and does not wait for itself, as in
+    Go.  Contenders
     within one program that must exclude each other need a session each.
 
     Args:
