@@ -63,6 +63,13 @@ class Options:
         optional_seconds(auto_sync_interval, "auto_sync_interval")
         flag(require_leader, "require_leader")
         flag(reject_old_cluster, "reject_old_cluster")
+        if metrics is not None and not all(
+            callable(getattr(metrics, hook, None)) for hook in ("started", "handled")
+        ):
+            raise TypeError(
+                "metrics must be an RpcMetrics (with started() and handled()),"
+                f" not {type(metrics).__name__}"
+            )
         self.credentials: Optional[Tuple[str, str]] = None
         if username is not None or password is not None:
             if not username or not password:

@@ -171,6 +171,8 @@ CONSTRUCTOR = [
     ({"auto_sync_interval": "x"}, T, "auto_sync_interval"),
     ({"require_leader": "yes"}, T, "require_leader"),
     ({"reject_old_cluster": 1}, T, "reject_old_cluster"),
+    ({"metrics": 5}, T, "metrics"),
+    ({"metrics": object()}, T, "metrics"),
 ]
 
 
@@ -256,6 +258,7 @@ def test_constructor(
 
 #: (what, a coroutine function of a session, error, the argument named)
 RECIPES = [
+    ("Session client=int", lambda c: AsyncSession(5), T, "client"),
     ("Session ttl=0", lambda c: AsyncSession(c, ttl=0), V, "ttl"),
     ("Session ttl=str", lambda c: AsyncSession(c, ttl="5"), V, "ttl"),
     ("Lock name=None", lambda c: AsyncLock(AsyncSession(c), None), T, "name"),

@@ -44,6 +44,11 @@ class AsyncSession:
     """
 
     def __init__(self, client: AsyncClient, ttl: int = 60, *, lease_id: int = 0):
+        if not callable(getattr(client, "keep_alive", None)):
+            raise TypeError(
+                "client must be an etcd client (AsyncClient),"
+                f" not {type(client).__name__}"
+            )
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
             raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
         self.client = client
