@@ -453,6 +453,10 @@ def test_ping_is_acked_and_our_ping_reported():
     assert conn.receive_data(fr.ping_frame(b"stranger", ack=True)) == []
     with pytest.raises(ValueError, match="8 octets"):
         conn.ping(b"short")
+    conn.close()
+    conn.data_to_send()
+    conn.ping(b"too late")  # after our GOAWAY: nothing more is sent
+    assert conn.data_to_send() == b""
 
 
 def test_header_table_limit_applies_on_ack():

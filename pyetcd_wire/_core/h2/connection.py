@@ -309,6 +309,8 @@ class H2ClientConnection:
         """Send a PING; its ACK comes back as `PingAcknowledged`."""
         if len(data) != 8:
             raise ValueError("PING data must be 8 octets")
+        if self.state is st.ConnectionState.CLOSED:
+            return  # nothing follows GOAWAY, and no ACK would come
         self._pings[data] = None
         self._out.append(fr.ping_frame(data))
 
