@@ -10,6 +10,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -22,8 +23,9 @@ from .recipe_worker import ELECTION_FENCE, LOCK_FENCE
 from .workload import KV_PREFIX, PREFIX, Recorder, Workload, read_reference
 
 # Past the run, how long the heal, the read-back and the checks may take
-# before the watchdog dumps every thread's stack and exits.
+# before the watchdog dumps every thread's stack, kills the members and exits.
 WATCHDOG_MARGIN = 600.0
+WATCHDOG_EXIT_STATUS = 3
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -41,6 +43,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--inject-bug", choices=inject.BUGS, help=argparse.SUPPRESS
     )  # corrupt the records: shows the checks catch it
+    parser.add_argument(
+        "--watchdog", type=float, help=argparse.SUPPRESS
+    )  # seconds from the cluster's start to the watchdog (default: --seconds + 600)
     return parser.parse_args(list(argv))
 
 
@@ -51,7 +56,6 @@ def main(argv: Sequence[str]) -> int:
     if unknown:
         print(f"chaos.py: unknown fault kinds {sorted(unknown)}", file=sys.stderr)
         return 2
-    faulthandler.dump_traceback_later(args.seconds + WATCHDOG_MARGIN, exit=True)
     log = _logger(args.verbose)
     if args.keep:  # the recipe workers' traces, beside the members' logs
         os.environ["CHAOS_TRACE_DIR"] = tempfile.mkdtemp(prefix="chaos-trace-")
@@ -66,8 +70,10 @@ def main(argv: Sequence[str]) -> int:
             " members-agree check says when it did.  ETCD_BIN picks another etcd.",
             file=sys.stderr,
         )
+    watchdog: Optional[threading.Timer] = None
     try:
-        cluster.start()
+        cluster.start()  # each member's start is bounded by the test kit
+        watchdog = _watchdog(args.watchdog or args.seconds + WATCHDOG_MARGIN, cluster)
         log(
             f"cluster up: clients {cluster.endpoints},"
             f" members {cluster.direct_endpoints}"
@@ -84,11 +90,35 @@ def main(argv: Sequence[str]) -> int:
         else:
             cluster.close()
         hub.close()
-        faulthandler.cancel_dump_traceback_later()
+        if watchdog is not None:
+            watchdog.cancel()
     print(report.table(data))
     if args.json is not None:
         args.json.write_text(json.dumps(data, indent=1) + "\n")
     return 1 if data["violations"] else 0
+
+
+def _watchdog(seconds: float, cluster: ChaosCluster) -> threading.Timer:
+    """After `seconds`: every thread's stack on stderr, the members killed
+    (by PID: they would outlive us), and exit status 3 at once."""
+
+    def fire() -> None:
+        print(f"chaos.py: still running after {seconds:.0f} s", file=sys.stderr)
+        faulthandler.dump_traceback(all_threads=True)
+        for member in cluster.members.values():
+            try:
+                pid = member.pid  # RuntimeError if it never started
+                print(f"chaos.py: killing {member.name}, pid {pid}", file=sys.stderr)
+                member.kill()
+            except Exception as exc:  # the others must die all the same
+                print(f"chaos.py: killing {member.name}: {exc!r}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(WATCHDOG_EXIT_STATUS)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _logger(verbose: bool) -> Any:

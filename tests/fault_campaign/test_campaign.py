@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,24 @@ def test_an_injected_lost_write_fails_the_campaign(tmp_path, etcd_required):
     assert code == 1
     checks = {v["check"] for v in figures["violation_details"]}
     assert "ack-write-present" in checks, checks
+
+
+def test_the_watchdog_kills_the_members_it_leaves(etcd_required):
+    """A campaign that hangs is ended by its watchdog, and its etcd members
+    with it: they would outlive it (and hold their ports) otherwise."""
+    done = subprocess.run(
+        [sys.executable, str(CHAOS), "--seconds", "60", "--watchdog", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 3, done.stderr[-2000:]
+    pids = [int(p) for p in re.findall(r"killing chaos\d, pid (\d+)", done.stderr)]
+    assert len(pids) == 3, done.stderr[-2000:]
+    for pid in pids:
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        assert not cmdline.exists() or b"etcd" not in cmdline.read_bytes(), pid
 
 
 def test_a_clean_campaign_passes(tmp_path, etcd_required):
