@@ -196,8 +196,10 @@ def range_request(
         sort_order: "none", "ascend" or "descend".  ("key", "ascend") is sent
             as "none", as Go does: etcd returns keys in ascending order anyway,
             and an explicit order makes it fetch the whole range before
-            applying `limit`.  With another target and "none", etcd sorts
-            ascending.
+            applying `limit`.  Another target with "none" is sent as
+            "ascend", the order etcd gives it: sent as "none" with a
+            `limit`, etcd (3.4, 3.5) sorts only the first `limit` + 1 keys
+            by name, so the "oldest key" was the oldest of those.
         serializable: answer from the local state of the member asked, without
             a quorum read: faster, may be stale (``WithSerializable``).
         keys_only: leave values out of the response (``WithKeysOnly``).
@@ -258,6 +260,8 @@ def range_request(
         order = sort_order_enum(sort_order)
         if target == _RangeRequest.KEY and order == _RangeRequest.ASCEND:
             order = _RangeRequest.NONE  # Go WithSort: server order already
+        elif target != _RangeRequest.KEY and order == _RangeRequest.NONE:
+            order = _RangeRequest.ASCEND  # see the docstring: limit first
         sort = (target, order)
 
     request = _RangeRequest(key=key_bytes, range_end=end)

@@ -38,7 +38,13 @@ RANGE_CASES = [
     ({"max_mod_revision": 3}, R(key=b"k", max_mod_revision=3)),
     ({"min_create_revision": 4}, R(key=b"k", min_create_revision=4)),
     ({"max_create_revision": 5}, R(key=b"k", max_create_revision=5)),
-    ({"sort_target": "mod"}, R(key=b"k", sort_target=R.MOD)),
+    # Another target with no order is sent ascending, the order etcd gives it:
+    # sent as NONE with a limit, etcd sorts only the first keys by name.
+    ({"sort_target": "mod"}, R(key=b"k", sort_target=R.MOD, sort_order=R.ASCEND)),
+    (
+        {"sort_target": "create", "limit": 1},
+        R(key=b"k", sort_target=R.CREATE, sort_order=R.ASCEND, limit=1),
+    ),
     ({"sort_order": "descend"}, R(key=b"k", sort_order=R.DESCEND)),
     (
         {"sort_target": "value", "sort_order": "ascend"},
@@ -54,7 +60,7 @@ RANGE_CASES = [
     ),
     (
         {"sort_target": "version", "sort_order": "none"},
-        R(key=b"k", sort_target=R.VERSION),
+        R(key=b"k", sort_target=R.VERSION, sort_order=R.ASCEND),
     ),
     (
         {"sort_target": R.CREATE, "sort_order": R.DESCEND},

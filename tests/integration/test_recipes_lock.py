@@ -264,6 +264,35 @@ def test_a_session_locking_again_reuses_its_key(client, name):
         second.release()
 
 
+def test_the_oldest_key_holds_the_lock_even_when_it_sorts_last(client, name):
+    """Who holds the lock is decided by create revision, not by key name.
+    Asked for the oldest key with a limit and no sort order, etcd fetches
+    the first keys by name and sorts only those: a waiter whose key sorted
+    before the holder's took the lock while the holder still had it (the
+    fault campaign saw two holders' fenced writes interleave).  As there: a
+    waiter whose key is left in the queue, a younger contender, and the
+    holder's key named after both."""
+    base = random.getrandbits(40) << 8  # three IDs of one length, in order
+    waiter_id, younger_id, holder_id = base + 1, base + 2, base + 3
+    with contextlib.ExitStack() as stack:
+        for lease_id in (waiter_id, younger_id, holder_id):
+            client.grant(30, id=lease_id)
+        sessions = [
+            stack.enter_context(Session(client, ttl=30, lease_id=lease_id))
+            for lease_id in (waiter_id, holder_id)
+        ]
+        holder = Lock(sessions[1], name)
+        holder.acquire()
+        for lease_id in (waiter_id, younger_id):
+            client.put(f"{name}/{lease_id:x}", b"", lease=lease_id)
+        waiter = Lock(sessions[0], name)
+        with pytest.raises(LockedError):
+            waiter.try_acquire()
+        assert client.txn([holder.is_owner()], [], []).succeeded
+        client.revoke(younger_id)
+        holder.release()
+
+
 def test_waiters_get_the_lock_in_fifo_order(client, name):
     order: list[int] = []
     with contextlib.ExitStack() as stack:

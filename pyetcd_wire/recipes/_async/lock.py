@@ -81,7 +81,11 @@ class AsyncLock:
         self._prefix = prefix + b"/"
         # The holder: the oldest key under the prefix (Go's WithFirstCreate).
         self._get_owner = Op.get(
-            self._prefix, prefix=True, sort_target="create", limit=1
+            self._prefix,
+            prefix=True,
+            sort_target="create",
+            sort_order="ascend",
+            limit=1,
         )
         self.key = b""
         self.revision = NOT_QUEUED
