@@ -121,7 +121,9 @@ class HeaderDecoder:
             cached = self._cache.get(block)
             if cached is not None:
                 return cached
-        import hpack  # loaded by __init__: for its errors
+        # Loaded by __init__ already: for its errors.  (The comment is not on
+        # the import's line: the bundle relocates lone `import hpack` lines.)
+        import hpack
 
         try:
             fields = cast(List[Tuple[bytes, bytes]], decoder.decode(block, raw=True))
