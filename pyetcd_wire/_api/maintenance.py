@@ -29,7 +29,6 @@ Client-side checks: alarm names are "none", "nospace" or "corrupt"
 
 from __future__ import annotations
 
-import hashlib
 from typing import Dict, Generator, Iterable, List, Optional, Sequence, Union
 
 from google.protobuf.message import DecodeError
@@ -181,6 +180,8 @@ class SnapshotCheck:
     ended and it has matched.  Empty blobs are skipped."""
 
     def __init__(self) -> None:
+        import hashlib  # here, not at the top: only snapshots need it
+
         self._digest = hashlib.sha256()
         self._held: Optional[bytes] = None
         self._size = 0

@@ -20,9 +20,13 @@ from .._api import watch as watch_api
 from .._api.methods import LEASE_KEEP_ALIVE, Method
 from .._proto import rpc_pb2
 from ..errors import LeaseNotFoundError
-from .lease_keepalive import AsyncKeepAlive
-from .stream_worker import AsyncStreamWorker
-from .watch import AsyncWatch
+
+if TYPE_CHECKING:
+    # Types only: the stream worker and its managers load with the first
+    # watch or keep-alive, not with the client (start-up time).
+    from .lease_keepalive import AsyncKeepAlive
+    from .stream_worker import AsyncStreamWorker
+    from .watch import AsyncWatch
 
 Key = Union[str, bytes]
 

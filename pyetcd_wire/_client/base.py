@@ -5,9 +5,8 @@ driver part of each client is its `_start()`."""
 from __future__ import annotations
 
 import random
-import ssl
 import time
-from typing import Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 from .. import _fork
 from .._api.check import call_timeout
@@ -16,6 +15,9 @@ from ..errors import DeadlineExceededError
 from ..metrics import RpcMetrics
 from .options import Options
 from .tls import TLS
+
+if TYPE_CHECKING:
+    import ssl
 
 #: The oldest etcd the clients support (reject_old_cluster=True refuses older).
 MIN_CLUSTER_VERSION = (3, 4)

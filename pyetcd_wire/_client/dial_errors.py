@@ -8,11 +8,16 @@ for OSError and ssl errors."""
 from __future__ import annotations
 
 import re
-import ssl
-from typing import Dict, Optional, Union
+import sys
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type, Union
 
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionFailedError, DeadlineExceededError, EtcdError, TLSError
+
+if TYPE_CHECKING:
+    import ssl
+
+    from typing_extensions import TypeGuard
 
 # Hints for the TLS alerts and errors people meet most, by OpenSSL reason.
 _HINTS: Dict[str, str] = {
@@ -33,6 +38,8 @@ _SOURCE_SUFFIX = re.compile(r"\s*\(_ssl\.c:\d+\)$")
 
 def describe_ssl_error(exc: ssl.SSLError) -> str:
     """A short, readable reason for an ssl error (no OpenSSL source line)."""
+    import ssl  # loaded already: `exc` is one of its errors
+
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = exc.verify_message or exc.reason or str(exc)
         return f"certificate verify failed: {detail}"
@@ -48,12 +55,22 @@ class HandshakeEOFError(ConnectionError):
     """The server closed the connection during the TLS handshake."""
 
 
-#: ssl errors that say the connection broke during the handshake (EOF,
-#: reset), which a later dial may not meet; every other ssl error says the
-#: two sides' TLS settings disagree.  grpc-go likewise fails a dial at once
-#: on a handshake error that is not temporary (an x509 verification failure,
-#: a TLS alert).
-_TRANSIENT_SSL_ERRORS = (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)
+def _transient_ssl_errors() -> Tuple[Type[OSError], ...]:
+    """The ssl errors that say the connection broke during the handshake
+    (EOF, reset), which a later dial may not meet; every other ssl error says
+    the two sides' TLS settings disagree.  grpc-go likewise fails a dial at
+    once on a handshake error that is not temporary (an x509 verification
+    failure, a TLS alert)."""
+    import ssl  # here, not at the top: only TLS loads it
+
+    return (ssl.SSLEOFError, ssl.SSLSyscallError, ssl.SSLZeroReturnError)
+
+
+def _is_ssl_error(exc: Optional[BaseException]) -> TypeGuard[ssl.SSLError]:
+    """Whether `exc` is an ssl.SSLError, without importing ssl where no TLS
+    is used: until ssl is loaded, no ssl error exists."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
 def tls_dial_error(
@@ -63,14 +80,14 @@ def tls_dial_error(
     retried, when the settings disagree (certificate verification, a TLS
     alert, a server that does not speak TLS); else a ConnectionFailedError."""
     failures = [(endpoint, tls_failure(exc))]
-    if isinstance(exc, ssl.SSLError) and not isinstance(exc, _TRANSIENT_SSL_ERRORS):
+    if _is_ssl_error(exc) and not isinstance(exc, _transient_ssl_errors()):
         return TLSError(failures)
     return ConnectionFailedError(failures)
 
 
 def tls_failure(exc: OSError) -> str:
     """Why a TLS handshake failed (both drivers' wording)."""
-    if isinstance(exc, ssl.SSLError):
+    if _is_ssl_error(exc):
         return f"TLS handshake failed: {describe_ssl_error(exc)}"
     if isinstance(exc, (HandshakeEOFError, ConnectionResetError)):
         return (
@@ -156,6 +173,8 @@ def expects_tls(error: ClosedBeforeAnswerError) -> TLSError:
 def probe_context() -> ssl.SSLContext:
     """The context of the handshake that asks whether a port speaks TLS: no
     verification (any certificate, any name: only the answer counts)."""
+    import ssl  # here, not at the top: only TLS loads it
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -171,7 +190,7 @@ def answered_tls(failure: Optional[BaseException]) -> bool:
     if failure is None:
         return True
     reason = getattr(failure, "reason", None)
-    return isinstance(failure, ssl.SSLError) and str(reason).startswith(
+    return _is_ssl_error(failure) and str(reason).startswith(
         ("SSLV3_ALERT", "TLSV1_ALERT", "TLSV13_ALERT")
     )
 
@@ -188,6 +207,6 @@ def dial_deadline_passed(endpoint: str) -> DeadlineExceededError:
 
 def describe(exc: OSError) -> str:
     """A short reason for an OSError (ssl errors included), for error messages."""
-    if isinstance(exc, ssl.SSLError):
+    if _is_ssl_error(exc):
         return f"TLS: {describe_ssl_error(exc)}"
     return exc.strerror or str(exc) or type(exc).__name__

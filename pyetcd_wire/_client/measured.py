@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import sys
 import time
 from types import TracebackType
 from typing import Optional, Type
@@ -36,11 +36,18 @@ class MeasuredCall:
     ) -> None:
         if exc is None or isinstance(exc, EtcdError):
             code = code_name(exc)
-        elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+        elif isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
             code = "Canceled"  # the caller gave up on it
         else:
             code = "Unknown"
         self._metrics.handled(self._method, code, time.monotonic() - self._started)
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether `exc` is asyncio's CancelledError, without importing asyncio
+    for the sync client: only code that imported asyncio can raise it."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 __all__ = ["MeasuredCall"]

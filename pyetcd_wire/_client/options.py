@@ -4,8 +4,7 @@ anything is dialed."""
 
 from __future__ import annotations
 
-import ssl
-from typing import Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 from .._api.check import flag, optional_seconds, positive_int, seconds, text
 from .._core.grpc.metadata import Metadata
@@ -15,6 +14,9 @@ from .._policy.ping import PingKeepalive
 from ..metrics import RpcMetrics
 from .tls import TLS, channel_settings
 from .tokens import CallMetadata
+
+if TYPE_CHECKING:
+    import ssl
 
 # clientv3 sends its API version as metadata on every call (rpctypes
 # metadatafields.go); etcd counts it in its metrics.

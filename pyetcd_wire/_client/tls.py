@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import os
-import ssl
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 from .._policy.endpoints import Endpoint
 from .dial_errors import describe_ssl_error
+
+if TYPE_CHECKING:
+    import ssl
 
 # gRPC runs over HTTP/2, which TLS negotiates by ALPN (RFC 7540 §3.3).
 ALPN_PROTOCOLS = ["h2"]
@@ -124,6 +126,8 @@ def channel_settings(
         return None, None
     if isinstance(tls, TLS):
         return tls.ssl_context(), tls.server_name
+    import ssl  # here, not at the top: only TLS loads it
+
     if isinstance(tls, ssl.SSLContext):
         return tls, None
     raise TypeError(
@@ -168,6 +172,8 @@ def _build_context(
     ca_file: Optional[str], cert_file: Optional[str], key_file: Optional[str]
 ) -> ssl.SSLContext:
     """Raises: ValueError naming the file that could not be used and why."""
+    import ssl  # here, not at the top: only TLS loads it
+
     if ca_file is not None:
         _readable("ca_file", ca_file)
     try:
@@ -191,6 +197,8 @@ def _build_context(
 def _load_cert_chain(
     context: ssl.SSLContext, cert_file: str, key_file: Optional[str]
 ) -> None:
+    import ssl  # loaded by _build_context already
+
     asked = []
 
     def no_passphrase() -> bytes:  # instead of OpenSSL prompting on the tty
@@ -237,6 +245,8 @@ def _readable(name: str, path: str) -> None:
 
 
 def _why(exc: Exception) -> str:
+    import ssl  # loaded by _build_context already
+
     if not isinstance(exc, ssl.SSLError):
         return str(exc)
     text = describe_ssl_error(exc)

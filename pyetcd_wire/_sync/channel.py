@@ -5,10 +5,9 @@ calls on raw request/response bytes.
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Iterator, List, Optional, Tuple, Union
 
 from .. import _log
 from .._client import dial_errors
@@ -26,6 +25,9 @@ from .._policy.ping import PingKeepalive
 from ..errors import ConnectionFailedError, ConnectionLostError, EtcdError, TLSError
 from . import transport
 from .connection import Connection, ConnectionRetiredError, _Slot
+
+if TYPE_CHECKING:
+    import ssl
 
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Callable, Iterator, Optional, Set, Tuple, Type, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Iterator,
+    Optional,
+    Set,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 from google.protobuf.message import Message
 
@@ -52,11 +62,13 @@ from .auth import TokenSource
 from .autosync import AutoSync
 from .channel import Channel, Stream
 from .kv_calls import KVCalls
-from .lease_keepalive import KeepAlive
 from .snapshot import SnapshotCalls
-from .stream_worker import StreamWorker
-from .watch import Watch
 from .watch_lease_calls import WatchLeaseCalls
+
+if TYPE_CHECKING:
+    from .lease_keepalive import KeepAlive
+    from .stream_worker import StreamWorker
+    from .watch import Watch
 
 REPEATABLE = RetryClass.REPEATABLE
 Key = Union[str, bytes]
@@ -251,6 +263,10 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         return raw
 
     def _stream_worker(self) -> StreamWorker:
+        # Imported by the first watch or keep-alive, not with the client: it
+        # brings the stream managers (start-up time).
+        from .stream_worker import StreamWorker
+
         with self._worker_lock:
             if self._closed:
                 raise ClientClosedError()

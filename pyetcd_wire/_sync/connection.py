@@ -40,6 +40,7 @@ import contextlib
 import os
 import select
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -66,7 +67,6 @@ from ..errors import (
     EtcdError,
 )
 from . import transport
-from .tls_socket import TLSSocket
 
 # Read size: large enough for a 16 MiB window in few syscalls.
 READ_SIZE = 256 * 1024
@@ -110,7 +110,7 @@ class Connection:
         self.endpoint = endpoint
         self._keepalive = keepalive
         self._sock = sock
-        self._plaintext = not isinstance(sock, TLSSocket)
+        self._plaintext = not _is_tls(sock)
         self._core = core
         self._lock = threading.Lock()
         self._reading = False
@@ -901,6 +901,13 @@ def _send_until(deadline: Optional[float], at_most: float) -> float:
     if deadline is None:
         return until
     return min(until, max(deadline, time.monotonic() + PAST_DEADLINE_SEND_SECONDS))
+
+
+def _is_tls(sock: transport.SocketLike) -> bool:
+    """Whether `sock` is a `TLSSocket`, without importing tls_socket (and
+    ssl) for plaintext connections: only a TLS dial loads it."""
+    tls_socket = sys.modules.get(f"{__package__}.tls_socket")
+    return tls_socket is not None and isinstance(sock, tls_socket.TLSSocket)
 
 
 __all__ = ["Connection", "ConnectionRetiredError"]

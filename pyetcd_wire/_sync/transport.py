@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 import struct
 import time
-from typing import Optional, Protocol, Union
+from typing import TYPE_CHECKING, Optional, Protocol, Union
 
 from .._client.dial_errors import (
     alpn_refusal,
@@ -35,7 +34,11 @@ from .._client.dial_errors import (
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionFailedError, TLSError
 from .cooperative import CooperativeSocket
-from .tls_socket import TLSSocket, client_handshake
+
+if TYPE_CHECKING:
+    import ssl
+
+    from .tls_socket import TLSSocket
 
 
 class DialTimedOutError(ConnectionFailedError):
@@ -113,13 +116,15 @@ def _handshake(
     context: ssl.SSLContext,
     server_name: Optional[str],
 ) -> TLSSocket:
+    from .tls_socket import client_handshake  # imports ssl: TLS dials only
+
     try:
         tls = client_handshake(sock, context, server_name or host_name(endpoint))
     except socket.timeout:
         raise DialTimedOutError(
             [(endpoint.text, f"no TLS handshake within dial_timeout ({timeout} s)")]
         ) from None
-    except (ssl.SSLError, OSError) as exc:
+    except OSError as exc:  # ssl.SSLError included
         raise tls_dial_error(endpoint.text, exc) from None
     refused = alpn_refusal(tls.ssl_object.selected_alpn_protocol())
     if refused is None:
@@ -134,10 +139,12 @@ def speaks_tls(endpoint: Endpoint, timeout: Optional[float]) -> bool:
         sock = _dial(endpoint, timeout)
     except ConnectionFailedError:
         return False
+    from .tls_socket import client_handshake  # imports ssl: TLS probes only
+
     with sock:
         try:
             client_handshake(sock, probe_context(), None)
-        except (ssl.SSLError, OSError) as exc:
+        except OSError as exc:  # ssl.SSLError included
             return answered_tls(exc)
     return True
 

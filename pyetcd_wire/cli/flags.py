@@ -14,11 +14,13 @@ import argparse
 import getpass
 import os
 import re
-import ssl
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from .. import TLS, Client
 from .errors import CliError, bad_args
+
+if TYPE_CHECKING:
+    import ssl
 
 # etcdctl 3.5 defaults (ctl.go): --dial-timeout 2s, --command-timeout 5s.
 DEFAULT_ENDPOINTS = "127.0.0.1:2379"
@@ -139,6 +141,8 @@ def _credentials(args: argparse.Namespace) -> tuple[Optional[str], Optional[str]
 def _tls(args: argparse.Namespace) -> Union[TLS, ssl.SSLContext, None]:
     cacert, cert, key = (setting(args, name) for name in ("cacert", "cert", "key"))
     if switch(args, "insecure_skip_tls_verify"):
+        import ssl  # here, not at the top: only TLS loads it
+
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -14,7 +14,6 @@ import importlib
 import os
 import shutil
 import signal
-import subprocess
 from typing import Any, List
 
 from .context import Context
@@ -154,6 +153,8 @@ def _run_holding(ctx: Context, lock: Any, command: List[str]) -> int:
     """
     env = dict(os.environ, ETCD_LOCK_KEY=lock.key.decode("utf-8", "surrogateescape"))
     env["ETCD_LOCK_REV"] = str(lock.revision)
+    import subprocess  # here, not at the top: only `lock` with a command runs one
+
     program = _look_path(command[0])
     ctx.out.flush()
     try:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple, cast
 
-import hpack
-
 from ...errors import LocalProtocolError
 from .frames import ErrorCode
 
@@ -91,6 +89,10 @@ class HeaderDecoder:
     __slots__ = ("_cache", "_decoder", "_stateless", "max_header_list_size")
 
     def __init__(self, max_header_list_size: int) -> None:
+        # `hpack` is imported by the first connection, not with the package
+        # (start-up time); once loaded, a local import is a dict lookup.
+        import hpack
+
         self._decoder = hpack.Decoder(max_header_list_size=max_header_list_size)
         self._cache: Dict[bytes, HeaderList] = {}
         # Once true, stays true: we never raise our advertised table size again.
@@ -119,6 +121,10 @@ class HeaderDecoder:
             cached = self._cache.get(block)
             if cached is not None:
                 return cached
+        # Loaded by __init__ already: for its errors.  (The comment is not on
+        # the import's line: the bundle relocates lone `import hpack` lines.)
+        import hpack
+
         try:
             fields = cast(List[Tuple[bytes, bytes]], decoder.decode(block, raw=True))
         except hpack.OversizedHeaderListError as exc:

@@ -1,0 +1,54 @@
+"""What importing the package loads: the sync client leaves asyncio, ssl,
+hpack and its stream worker unloaded until something uses them
+(AsyncClient, TLS, the first connection, the first watch), and so saves
+their import time at start-up.  Each check runs in a fresh interpreter, since this
+one has loaded them for other tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import List
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def loaded_after(code: str, modules: List[str]) -> List[str]:
+    """Which of `modules` a fresh interpreter has loaded after running `code`."""
+    probe = (
+        f"{code}\nimport sys\n"
+        f"print(' '.join(m for m in {modules!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_sync_client_class_loads_no_asyncio_ssl_or_hpack() -> None:
+    code = "import pyetcd_wire\npyetcd_wire.Client"
+    assert loaded_after(code, ["asyncio", "ssl", "hpack"]) == []
+
+
+def test_a_plaintext_client_not_yet_called_loads_no_asyncio_ssl_or_hpack() -> None:
+    # The constructor checks its options and dials nothing.
+    code = (
+        "import pyetcd_wire\n"
+        "client = pyetcd_wire.Client('127.0.0.1:2379', metrics=None)\n"
+        "client.close()"
+    )
+    worker = "pyetcd_wire._sync.stream_worker"
+    assert loaded_after(code, ["asyncio", "ssl", "hpack", worker]) == []
+
+
+def test_the_async_client_and_tls_still_load_them() -> None:
+    code = (
+        "import pyetcd_wire\npyetcd_wire.AsyncClient\npyetcd_wire.TLS().ssl_context()"
+    )
+    assert loaded_after(code, ["asyncio", "ssl"]) == ["asyncio", "ssl"]
