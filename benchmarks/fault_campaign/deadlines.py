@@ -48,6 +48,6 @@ def check(
         if starved < over:
             found.append(
                 f"{describe(op)} ran {op.end - op.start:.3f} s of {op.deadline} s"
-                + (f" ({starved:.3f} s starved)" if starved else "")
+                f" ({starved:.3f} s starved, {op.cpu:.3f} s CPU)"
             )
     return [Violation("deadline", summarize(found))] if found else []

@@ -59,6 +59,10 @@ class Op:
     # Seconds the calling thread was runnable but not running during the
     # call (the kernel's run queue: the machine's load, not the client).
     runnable: float = 0.0
+    # CPU seconds the calling thread used during the call (its own work; for
+    # the asyncio client, that of every task of its loop): tells an overrun
+    # spent computing from one spent waiting.
+    cpu: float = 0.0
 
 
 @dataclass

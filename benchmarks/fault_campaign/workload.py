@@ -201,17 +201,19 @@ def sync_worker(
         op = plan.next()
         method, args, kwargs = plan.request(op)
         recorder.add(op)
-        queued = run_queue_seconds()
+        queued, cpu = run_queue_seconds(), time.thread_time()
         op.start = time.monotonic()
         try:
             response = getattr(client, method)(*args, **kwargs)
         except Exception as exc:
             plan.failed(op, exc, recorder)
             op.runnable = run_queue_seconds() - queued
+            op.cpu = time.thread_time() - cpu
             stop.wait(0.05)  # not a busy loop while a member is down
         else:
             plan.finish(op, response)
             op.runnable = run_queue_seconds() - queued
+            op.cpu = time.thread_time() - cpu
 
 
 async def async_worker(
@@ -221,17 +223,19 @@ async def async_worker(
         op = plan.next()
         method, args, kwargs = plan.request(op)
         recorder.add(op)
-        queued = run_queue_seconds()
+        queued, cpu = run_queue_seconds(), time.thread_time()
         op.start = time.monotonic()
         try:
             response = await getattr(client, method)(*args, **kwargs)
         except Exception as exc:
             plan.failed(op, exc, recorder)
             op.runnable = run_queue_seconds() - queued
+            op.cpu = time.thread_time() - cpu
             await asyncio.sleep(0.05)
         else:
             plan.finish(op, response)
             op.runnable = run_queue_seconds() - queued
+            op.cpu = time.thread_time() - cpu
 
 
 # --- watchers ------------------------------------------------------------------

@@ -84,4 +84,4 @@ def test_a_thread_kept_runnable_is_late_by_no_more_than_it_waited() -> None:
     assert deadlines.check([late]) == []
     late.runnable = 0.05
     [violation] = deadlines.check([late])
-    assert "(0.050 s starved)" in violation.detail
+    assert "(0.050 s starved, 0.000 s CPU)" in violation.detail
