@@ -45,6 +45,7 @@ from tests.helpers import wait_for
 WATCH = "/etcdserverpb.Watch/Watch"
 KEEP_ALIVE = "/etcdserverpb.Lease/LeaseKeepAlive"
 RANGE = "/etcdserverpb.KV/Range"
+LEASE_GRANT = "/etcdserverpb.Lease/LeaseGrant"
 
 #: RST_STREAM codes (RFC 9113 §7).
 INTERNAL_ERROR = 0x2
@@ -99,6 +100,7 @@ class FakeEtcd:
             (``watch_id=-1``, ``canceled``) carrying this cancel_reason.
         lease_ttl: the TTL answered per lease ID; a lease not in it gets no
             answer at all (a silent server).
+        grant_id: the ID a LeaseGrant answers with (its TTL: the one asked).
         on_keep_alive: called as ``f(stream_state, lease_id, n)`` for the
             n-th request (0-based, over all streams), under the locks, before
             the default answer; returns True if it handled the request.
@@ -111,6 +113,7 @@ class FakeEtcd:
         self.compact_revision = 0
         self.refuse_creates = ""
         self.lease_ttl: Dict[int, int] = {}
+        self.grant_id = 1
         self.on_keep_alive: Optional[
             Callable[[KeepAliveStreamState, int, int], bool]
         ] = None
@@ -132,9 +135,16 @@ class FakeEtcd:
         elif isinstance(event, RequestMessage):
             self._message(peer, event)
         elif isinstance(event, RequestEnded):
-            if peer.requests[event.stream_id].path == RANGE:
+            record = peer.requests[event.stream_id]
+            if record.path == RANGE:
                 response = rpc_pb2.RangeResponse(header=header(self.revision))
                 peer.reply(event.stream_id, response.SerializeToString())
+            elif record.path == LEASE_GRANT:
+                asked = rpc_pb2.LeaseGrantRequest.FromString(record.messages[0])
+                grant = rpc_pb2.LeaseGrantResponse(
+                    header=header(self.revision), ID=self.grant_id, TTL=asked.TTL
+                )
+                peer.reply(event.stream_id, grant.SerializeToString())
         elif isinstance(event, (StreamReset, ConnectionLost, ConnectionClosed)):
             self._ended(peer, getattr(event, "stream_id", None))
         elif isinstance(event, PingAcked):

@@ -22,6 +22,8 @@ from pyetcd_wire.errors import (
     LeaseExpiredError,
     LeaseNotFoundError,
 )
+from pyetcd_wire.recipes import Session
+from pyetcd_wire.recipes._async.session import GRANT_APPLIED_WAITS
 from tests.async_bridge import AnyClient, BlockingStream
 from tests.driver.fake_etcd import (
     INTERNAL_ERROR,
@@ -415,3 +417,38 @@ def test_a_lost_lease_is_logged_outside_the_stream_lock(etcd):
     finally:
         lease_log.removeHandler(handler)
     assert took == [True]
+
+
+@pytest.mark.parametrize("client_class", [Client])
+def test_a_session_asks_again_when_its_new_lease_is_not_found_yet(etcd):
+    """etcd before 3.5.3 may answer the first keep-alive of a lease it just
+    granted with TTL 0: its leader had not applied the grant yet
+    (etcd-io/etcd#13675, seen in the demo on etcd 3.5.1).  A Session that
+    granted the lease asks again before it believes it."""
+    fake, _, client = etcd()
+    fake.grant_id = 7
+    answers = iter([0, 0, 30])
+
+    def not_applied_yet(state, lease_id, n):
+        fake.lease_ttl[7] = next(answers, 30)
+        return False  # answered from lease_ttl
+
+    fake.on_keep_alive = not_applied_yet
+    session = Session(client, ttl=30)
+    assert session.lease_id == 7
+    assert not session.lost
+    assert fake.keep_alive_requests == 3
+
+
+@pytest.mark.parametrize("client_class", [Client])
+def test_a_session_gives_up_on_a_lease_that_stays_not_found(etcd):
+    fake, _, client = etcd()
+    fake.grant_id = 8
+    fake.lease_ttl[8] = 0  # revoked at once, for good
+    with pytest.raises(LeaseNotFoundError):
+        Session(client, ttl=30)
+    assert fake.keep_alive_requests == 1 + len(GRANT_APPLIED_WAITS)
+    fake.keep_alive_requests = 0
+    with pytest.raises(LeaseNotFoundError):
+        Session(client, lease_id=8)  # a lease it did not grant: believed at once
+    assert fake.keep_alive_requests == 1

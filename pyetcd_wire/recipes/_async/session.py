@@ -12,6 +12,7 @@ at once; `orphan()` only stops renewing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import Any, Generator, Optional
@@ -20,6 +21,13 @@ from ..._api.check import wait_seconds
 from ..._async.client import AsyncClient
 from ..._async.lease_keepalive import AsyncKeepAlive
 from ...errors import EtcdError, LeaseNotFoundError
+
+#: etcd before 3.5.3 may answer a keep-alive sent right after the grant with
+#: TTL 0, "no such lease": its leader had not yet applied the grant another
+#: member answered (etcd-io/etcd#13675; Go's Session then fails at once).  A
+#: session that granted its lease asks again after each of these waits
+#: (seconds) before it believes it.
+GRANT_APPLIED_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 
 class AsyncSession:
@@ -66,9 +74,22 @@ class AsyncSession:
         """Grant the lease (unless one was given) and start renewing it."""
         if self._keep_alive is not None:
             return
-        if not self.lease_id:
+        granted = not self.lease_id
+        if granted:
             self.lease_id = (await self.client.grant(self.ttl)).ID
-        self._keep_alive = await self.client.keep_alive(self.lease_id)
+        waits = iter(GRANT_APPLIED_WAITS if granted else ())
+        while True:
+            try:
+                self._keep_alive = await self.client.keep_alive(self.lease_id)
+                return
+            except LeaseNotFoundError:
+                wait = next(waits, None)
+                if wait is None:
+                    raise
+            # unasync: async only (begin)
+            await asyncio.sleep(wait)
+            # unasync: async only (end)
+            # unasync: sync only: time.sleep(wait)
 
     # unasync: async only (begin)
     def __await__(self) -> Generator[Any, None, AsyncSession]:

@@ -24,6 +24,13 @@ from ..._sync.client import Client
 from ..._sync.lease_keepalive import KeepAlive
 from ...errors import EtcdError, LeaseNotFoundError
 
+#: etcd before 3.5.3 may answer a keep-alive sent right after the grant with
+#: TTL 0, "no such lease": its leader had not yet applied the grant another
+#: member answered (etcd-io/etcd#13675; Go's Session then fails at once).  A
+#: session that granted its lease asks again after each of these waits
+#: (seconds) before it believes it.
+GRANT_APPLIED_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8)
+
 
 class Session:
     """A lease kept alive until `close()`.
@@ -68,9 +75,19 @@ class Session:
         """Grant the lease (unless one was given) and start renewing it."""
         if self._keep_alive is not None:
             return
-        if not self.lease_id:
+        granted = not self.lease_id
+        if granted:
             self.lease_id = (self.client.grant(self.ttl)).ID
-        self._keep_alive = self.client.keep_alive(self.lease_id)
+        waits = iter(GRANT_APPLIED_WAITS if granted else ())
+        while True:
+            try:
+                self._keep_alive = self.client.keep_alive(self.lease_id)
+                return
+            except LeaseNotFoundError:
+                wait = next(waits, None)
+                if wait is None:
+                    raise
+            time.sleep(wait)
 
     @property
     def lost(self) -> bool:
