@@ -161,14 +161,16 @@ class OtherThreads:
     stream worker).  Those are not the measured client's cost.
 
     Ours are the Python threads named ``pyetcd-wire...``; grpcio's are the
-    threads Python did not start.  Read from /proc/self/task/*/schedstat (ns
+    threads Python did not start; the floor (bench_unary.py) has none, so
+    both are taken out of its time.  Read from /proc/self/task/*/schedstat (ns
     on CPU); where that is missing (not Linux) it counts 0, and the whole
     process is charged.  A thread of the other client that ends while a
     sample runs takes its time out of the count: the measured client is then
     charged it (never the reverse)."""
 
     def __init__(self, measured: str) -> None:
-        self._theirs_native = measured == _report.OURS  # grpcio's C threads
+        self._native = measured != _report.GRPCIO  # grpcio's C threads
+        self._ours = measured != _report.OURS  # the pyetcd-wire... threads
 
     def __call__(self) -> float:
         python = {t.native_id: t.name for t in threading.enumerate()}
@@ -179,10 +181,10 @@ class OtherThreads:
             return 0.0
         for task in tasks:
             name = python.get(int(task))
-            if self._theirs_native:
-                if name is not None:
+            if name is None:
+                if not self._native:
                     continue
-            elif name is None or not name.startswith("pyetcd-wire"):
+            elif not (self._ours and name.startswith("pyetcd-wire")):
                 continue
             try:
                 with open(f"/proc/self/task/{task}/schedstat") as f:

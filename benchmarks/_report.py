@@ -4,6 +4,10 @@
 the JSON, the chart, writing the files); `UnaryReport` is bench_unary.py's
 (bench_watch.py's is in `_watch_report`).
 
+A scenario may also have a third variant, the floor (bench_unary.py's
+sequential calls: benchmarks/_floor.py); its rows then give ours/floor too,
+and a budget may be against it.
+
 Every variant runs once per rep, interleaved, so each rep gives one *pair*
 (ours, grpcio) measured moments apart.  A ratio is the median over reps of
 the per-rep ratio ours/grpcio; that cancels most of a shared machine's drift,
@@ -32,6 +36,7 @@ from typing import (
 OURS = "pyetcd-wire"
 X = "\u00d7"  # the multiplication sign of ratios
 GRPCIO = "grpcio"
+FLOOR = "floor"
 
 
 class Sample:
@@ -100,10 +105,12 @@ class Budget(NamedTuple):
     op: str  # "<=" or ">="
     limit: float
     label: str
+    against: str = GRPCIO  # the ratio is ours/`against`
 
 
 BUDGETS = (
     Budget("seq_range", "cpu_us", "<=", 0.35, "sequential Range client CPU"),
+    Budget("seq_range", "cpu_us", "<=", 1.5, "sequential Range client CPU", FLOOR),
     Budget("seq_range", "calls_per_s", ">=", 1.3, "sequential Range calls/s"),
     Budget("threads16_range", "calls_per_s", ">=", 1.0, "16-thread Range calls/s"),
 )
@@ -124,7 +131,7 @@ def _best(values: List[float], metric: Metric) -> Optional[float]:
 def paired_ratio(
     ours: List[Sample], theirs: List[Sample], metric: Metric
 ) -> Optional[float]:
-    """Median over reps of ours/grpcio for one metric."""
+    """Median over reps of ours/theirs (grpcio, the floor) for one metric."""
     ratios = []
     for a, b in zip(ours, theirs):
         x, y = metric.value(a), metric.value(b)
@@ -139,6 +146,15 @@ def _fmt(value: Optional[float]) -> str:
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _fmt_ratio(ratio: Optional[float]) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}{X}"
+
+
+def _fmt_budget(budget: Budget) -> str:
+    floor = f" {FLOOR}" if budget.against == FLOOR else ""
+    return f"{budget.op} {budget.limit}{X}{floor}"
 
 
 def output_base(name: str) -> str:
@@ -174,6 +190,7 @@ class Report:
         self.results = results
         self.rows: List[Dict[str, Any]] = []
         self.verdicts: List[Tuple[Budget, Optional[float], str]] = []
+        self.floor = any(FLOOR in clients for clients in results.values())
         for scenario in scenarios:
             for metric in self.metrics(scenario):
                 self.rows.append(self._row(scenario, metric))
@@ -202,28 +219,28 @@ class Report:
     def _row(self, scenario: Scenario, metric: Metric) -> Dict[str, Any]:
         by_client = self.results[scenario.name]
         row: Dict[str, Any] = {"scenario": scenario, "metric": metric}
-        for client in (OURS, GRPCIO):
+        ratios: Dict[str, Optional[float]] = {}
+        for client in (OURS, GRPCIO, FLOOR):
             values = _values(by_client.get(client, []), metric)
             median = statistics.median(values) if values else None
             row[client] = (_best(values, metric), median)
-        row["ratio"] = (
-            paired_ratio(by_client[OURS], by_client[GRPCIO], metric)
-            if GRPCIO in by_client
-            else None
-        )
-        row["budget"] = next(
-            (
-                b
-                for b in self.budgets
-                if b.scenario == scenario.name and b.metric == metric.key
-            ),
-            None,
-        )
-        if row["budget"] is not None:
-            row["verdict"] = self._judge(row["budget"], row["ratio"])
+            if client != OURS:
+                ratios[client] = (
+                    paired_ratio(by_client[OURS], by_client[client], metric)
+                    if client in by_client
+                    else None
+                )
+        row["ratio"], row["floor_ratio"] = ratios[GRPCIO], ratios[FLOOR]
+        row["budgets"] = [
+            b
+            for b in self.budgets
+            if b.scenario == scenario.name and b.metric == metric.key
+        ]
+        row["verdicts"] = [self._judge(b, ratios[b.against]) for b in row["budgets"]]
         return row
 
     def _judge(self, budget: Budget, ratio: Optional[float]) -> str:
+        """PASS, FAIL or n/a (the budget's variant was not run)."""
         if ratio is None:
             verdict = "n/a"
         elif budget.op == "<=":
@@ -238,6 +255,9 @@ class Report:
     def markdown(self) -> str:
         env = self.env
         lead = self.lead_columns
+        floor = self.floor
+        floor_head = f" | {FLOOR} med" if floor else ""
+        floor_ratio = f" | ours/{FLOOR}" if floor else ""
         lines = [
             f"# {self.title} ({env['interpreter']})",
             "",
@@ -248,28 +268,35 @@ class Report:
             *self.run_lines(),
             "",
             "best = best rep; med = median rep; ratio = median over reps of"
-            f" ours/grpcio ({self.rate}: higher is better for us; CPU: lower is"
-            " better).",
+            f" ours/grpcio{' and of ours/floor' if floor else ''}"
+            f" ({self.rate}: higher is better for us; CPU: lower is better).",
             "",
             f"| {' | '.join(lead)} | metric | {OURS} best | {OURS} med | grpcio best"
-            " | grpcio med | ours/grpcio | budget | verdict |",
-            "|" + "---|" * (len(lead) + 1) + "--:|" * 5 + "---|---|",
+            f" | grpcio med{floor_head} | ours/grpcio{floor_ratio} | budget"
+            " | verdict |",
+            "|" + "---|" * (len(lead) + 1) + "--:|" * (5 + 2 * floor) + "---|---|",
         ]
         for row in self.rows:
-            budget: Optional[Budget] = row["budget"]
-            ratio = row["ratio"]
-            lines.append(
-                f"| {' | '.join(self.lead_cells(row['scenario']))}"
-                f" | {row['metric'].label}"
-                f" | {_fmt(row[OURS][0])} | {_fmt(row[OURS][1])}"
-                f" | {_fmt(row[GRPCIO][0])} | {_fmt(row[GRPCIO][1])}"
-                f" | {'—' if ratio is None else f'{ratio:.2f}{X}'}"
-                f" | {'' if budget is None else f'{budget.op} {budget.limit}{X}'}"
-                f" | {row.get('verdict', '')} |"
-            )
+            cells = [
+                *self.lead_cells(row["scenario"]),
+                row["metric"].label,
+                _fmt(row[OURS][0]),
+                _fmt(row[OURS][1]),
+                _fmt(row[GRPCIO][0]),
+                _fmt(row[GRPCIO][1]),
+                *([_fmt(row[FLOOR][1])] if floor else []),
+                _fmt_ratio(row["ratio"]),
+                *([_fmt_ratio(row["floor_ratio"])] if floor else []),
+                ", ".join(_fmt_budget(b) for b in row["budgets"]),
+                ", ".join(row["verdicts"]),
+            ]
+            lines.append(f"| {' | '.join(cells)} |")
         lines += ["", "Budgets:", ""]
         for budget, ratio, verdict in self.verdicts:
-            shown = "n/a (no grpcio)" if ratio is None else f"{ratio:.2f}{X} grpcio"
+            against = budget.against
+            shown = (
+                f"n/a (no {against})" if ratio is None else f"{ratio:.2f}{X} {against}"
+            )
             lines.append(
                 f"- {verdict} {budget.label}: {shown} (budget {budget.op}"
                 f" {budget.limit}{X})"
@@ -285,8 +312,10 @@ class Report:
                 "metric": row["metric"].key,
                 OURS: {"best": row[OURS][0], "median": row[OURS][1]},
                 GRPCIO: {"best": row[GRPCIO][0], "median": row[GRPCIO][1]},
+                FLOOR: {"best": row[FLOOR][0], "median": row[FLOOR][1]},
                 "ratio": row["ratio"],
-                "verdict": row.get("verdict"),
+                "floor_ratio": row["floor_ratio"],
+                "verdicts": row["verdicts"],
             }
             for row in self.rows
         ]
@@ -304,11 +333,13 @@ class Report:
         }
 
     def chart(self, path: Path) -> str:
-        """A PNG of the ratios; returns what happened, for the log."""
+        """A PNG of the ratios; returns what happened, for the log.  With a
+        floor, a row's ours/floor bar (hatched) stands beside its ours/grpcio."""
         rows = [
             row
             for row in self.rows
-            if row["ratio"] is not None and row["metric"].key != "server_cpu_us"
+            if (row["ratio"] is not None or row["floor_ratio"] is not None)
+            and row["metric"].key != "server_cpu_us"
         ]
         if not rows:
             return "no chart: there are no ratios without grpcio"
@@ -322,32 +353,48 @@ class Report:
         fig, ax = plt.subplots(
             figsize=(max(6.0, self.chart_bar_inches * len(rows)), 4.8)
         )
-        ax.bar(
-            range(len(rows)),
-            [row["ratio"] for row in rows],
-            color=[
-                "tab:blue" if row["metric"].higher_is_better else "tab:orange"
-                for row in rows
-            ],
-        )
+        bars = [(GRPCIO, "ratio", "", 0.0)]
+        if self.floor:
+            bars = [(GRPCIO, "ratio", "", -0.2), (FLOOR, "floor_ratio", "//", 0.2)]
+        width = 0.8 / len(bars)
+        for against, key, hatch, shift in bars:
+            for i, row in enumerate(rows):
+                ratio = row[key]
+                if ratio is None:
+                    continue
+                x = i + shift
+                blue = row["metric"].higher_is_better
+                ax.bar(
+                    x,
+                    ratio,
+                    width,
+                    color="tab:blue" if blue else "tab:orange",
+                    hatch=hatch,
+                    edgecolor="white" if hatch else None,
+                )
+                ax.annotate(
+                    f"{ratio:.2f}{X}",
+                    (x, ratio),
+                    ha="center",
+                    va="bottom",
+                    fontsize=self.chart_value_fontsize,
+                )
+                for budget in row["budgets"]:
+                    if budget.against == against:
+                        half = width * 0.55
+                        ax.hlines(
+                            budget.limit, x - half, x + half, colors="red", ls="--"
+                        )
         ax.axhline(1.0, color="black", linewidth=0.8)
-        for i, row in enumerate(rows):
-            ratio, budget = row["ratio"], row["budget"]
-            ax.annotate(
-                f"{ratio:.2f}{X}",
-                (i, ratio),
-                ha="center",
-                va="bottom",
-                fontsize=self.chart_value_fontsize,
-            )
-            if budget is not None:
-                ax.hlines(budget.limit, i - 0.45, i + 0.45, colors="red", ls="--")
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels(
             [self.chart_label(row["scenario"], row["metric"]) for row in rows],
             fontsize=self.chart_label_fontsize,
         )
-        ax.set_ylabel(f"{OURS} / grpcio")
+        ylabel = f"{OURS} / grpcio"
+        if self.floor:
+            ylabel += f" (plain), / {FLOOR} (hatched)"
+        ax.set_ylabel(ylabel)
         ax.set_title(self.chart_title(), fontsize=8)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
@@ -393,6 +440,13 @@ class UnaryReport(Report):
             f" {env['seconds']} s",
             f"- {env['grpcio_note']}",
         ]
+        if env.get("syscalls_per_call"):
+            lines.append(
+                f"- syscalls per sequential Range ({run['syscall_calls']} calls): "
+                + "; ".join(
+                    f"{who} {what}" for who, what in env["syscalls_per_call"].items()
+                )
+            )
         if env.get("canned_frames"):
             lines.append(
                 "- in-process replies per call: " + ", ".join(env["canned_frames"])
@@ -406,9 +460,10 @@ class UnaryReport(Report):
         return f"{scenario.kind} {scenario.op}\n{metric.label}"
 
     def chart_title(self) -> str:
+        against = f"grpcio (hatched: / {FLOOR})" if self.floor else "grpcio"
         return (
-            f"{OURS} / grpcio on {self.env['interpreter']} (blue: calls/s, higher"
-            " is better; orange: CPU, lower is better; red: budget)"
+            f"{OURS} / {against} on {self.env['interpreter']} (blue: calls/s,"
+            " higher is better; orange: CPU, lower is better; red: budget)"
         )
 
 

@@ -12,6 +12,11 @@ It starts a throwaway single etcd member (pyetcd_wire.testing.etcd), puts one
   value: calls/s (wall) and client CPU per call (`time.process_time` less
   the other client's own threads, `_harness.OtherThreads`: grpcio's C-core
   threads count for grpcio);
+* the same calls by the floor (benchmarks/_floor.py): the request's bytes,
+  encoded once, over a plain blocking socket, reading frame headers only
+  until the call's trailers: what Python and the kernel alone cost;
+* send, recv and setsockopt calls per call of our client and of the floor,
+  over 2,000 sequential Ranges on sockets of their own (`--syscall-calls`);
 * the same with T threads sharing one client (`--threads`, default 16);
 * in-process, no sockets: our sans-IO `GrpcConnection` against canned
   etcd-shaped response bytes (benchmarks/_canned.py): µs per unary call,
@@ -38,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
 import _canned  # noqa: E402
+import _floor  # noqa: E402
 import _harness  # noqa: E402
 import _report  # noqa: E402
 from _harness import Meter, ServerCpu  # noqa: E402
@@ -50,9 +56,10 @@ from pyetcd_wire._sync.channel import Channel  # noqa: E402
 
 KEY = b"/pyetcd-wire-bench/key"
 VALUE = bytes(range(100))  # the 100-byte value Range reads and Put writes
+KEY_RANGE_REQUEST = rpc_pb2.RangeRequest(key=KEY, serializable=True).SerializeToString()
 RANGE_PATH = "/etcdserverpb.KV/Range"
 PUT_PATH = "/etcdserverpb.KV/Put"
-OURS, GRPCIO = _report.OURS, _report.GRPCIO
+OURS, GRPCIO, FLOOR = _report.OURS, _report.GRPCIO, _report.FLOOR
 # A run that hangs is dumped (all threads' tracebacks) and killed after this.
 WATCHDOG_SECONDS = 900
 
@@ -125,6 +132,20 @@ def sequential(op: Op, meter: Meter) -> Runner:
         clock = meter.clock()
         for _ in range(calls):
             op()
+        return clock.sample(calls)
+
+    return run
+
+
+def floor_sequential(floor: _floor.Floor, meter: Meter) -> Runner:
+    """The floor's calls, their bytes encoded before the clock starts."""
+
+    def run(calls: int) -> _report.Sample:
+        requests = floor.requests(calls)
+        call = floor.call
+        clock = meter.clock()
+        for stream_id, request in requests:
+            call(stream_id, request)
         return clock.sample(calls)
 
     return run
@@ -217,6 +238,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "--fsync", action="store_true", help="let etcd fsync (default: off)"
     )
     parser.add_argument(
+        "--no-floor", action="store_true", help="skip the floor variant"
+    )
+    parser.add_argument(
+        "--syscall-calls",
+        type=int,
+        default=2000,
+        help="sequential Ranges whose syscalls are counted (2000; 0: none)",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="profile our side instead"
     )
     parser.add_argument(
@@ -240,6 +270,7 @@ def build_runners(
     theirs: Optional[Dict[str, Op]],
     canned: Optional[_canned.Canned],
     server_cpu: ServerCpu,
+    floors: Optional[Dict[str, _floor.Floor]] = None,
 ) -> List[Tuple[_report.Scenario, Dict[str, Runner]]]:
     """Every scenario with its runner per client, in run order."""
     ops = ["range"] if args.no_put else ["range", "put"]
@@ -248,6 +279,8 @@ def build_runners(
         runners = {OURS: sequential(ours[op], Meter(server_cpu, OURS))}
         if theirs:
             runners[GRPCIO] = sequential(theirs[op], Meter(server_cpu, GRPCIO))
+        if floors:
+            runners[FLOOR] = floor_sequential(floors[op], Meter(server_cpu, FLOOR))
         plan.append(
             (_report.Scenario(f"seq_{op}", "sequential", op, args.calls), runners)
         )
@@ -298,6 +331,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
     channel = Channel(harness.member.endpoint)
+    floors: Dict[str, _floor.Floor] = {}
+    syscalls: Dict[str, str] = {}
     try:
         if args.layer == "client":
             ours = client_ops(harness.client, args.call_timeout)
@@ -319,17 +354,28 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
             theirs = grpcio_ops(stub, harness.grpcio_pb2, args.call_timeout)
             if theirs["range"]() != VALUE:
                 raise RuntimeError("grpcio's Range did not return the value")
-        plan = build_runners(args, ours, theirs, canned, harness.server_cpu)
+        if not args.no_floor:
+            floors = make_floors(harness.member.endpoint)
+        plan = build_runners(args, ours, theirs, canned, harness.server_cpu, floors)
         print(
             f"etcd {harness.etcd_version} at {harness.member.endpoint}; {args.reps}"
             f" reps, {args.calls} calls per variant (in-process {args.inproc_calls})"
         )
         results = run_plan(plan, args.reps, _harness.warm_fraction())
+        if args.syscall_calls > 0:
+            syscalls = count_syscalls(
+                harness.member.endpoint, args.syscall_calls, args.call_timeout
+            )
     finally:
         channel.close()
+        for floor in floors.values():
+            floor.close()
         harness.close()
     env = harness.environment(
-        {"canned_frames": canned.frame_names() if canned else None},
+        {
+            "canned_frames": canned.frame_names() if canned else None,
+            "syscalls_per_call": syscalls,
+        },
         {
             "reps": args.reps,
             "calls": args.calls,
@@ -337,11 +383,86 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
             "threads": args.thread_counts,
             "call_timeout": args.call_timeout,
             "layer": args.layer,
+            "syscall_calls": args.syscall_calls,
         },
     )
     report = _report.UnaryReport(env, [s for s, _ in plan], results)
     failed = report.write(Path(args.out))
     return 1 if failed and args.check_budgets else 0
+
+
+def make_floors(endpoint: str) -> Dict[str, _floor.Floor]:
+    """A floor per op, each on a socket of its own; checked once."""
+    floors = {}
+    for op, path, request in (
+        ("range", RANGE_PATH, KEY_RANGE_REQUEST),
+        ("put", PUT_PATH, rpc_pb2.PutRequest(key=KEY, value=VALUE).SerializeToString()),
+    ):
+        floor = _floor.Floor(_floor.dial(endpoint), endpoint, path, request)
+        floors[op] = floor
+        for stream_id, data in floor.requests(2):
+            floor.call(stream_id, data)
+        check_floor(floor, op)
+    return floors
+
+
+def check_floor(floor: _floor.Floor, op: str) -> None:
+    """Raise unless the floor's last call of `op` got the answer ours gets."""
+    message = _floor.last_message(floor)
+    if op == "range":
+        if rpc_pb2.RangeResponse.FromString(message).kvs[0].value != VALUE:
+            raise RuntimeError("the floor's Range did not return the value")
+    elif rpc_pb2.PutResponse.FromString(message).header.revision <= 1:
+        raise RuntimeError("the floor's Put got no revision")
+
+
+def count_syscalls(
+    endpoint: str, calls: int, timeout: Optional[float]
+) -> Dict[str, str]:
+    """Send, recv and setsockopt calls per sequential Range: our Client (the
+    public API, on a socket of its own, wrapped in a `CountingSocket` as it
+    is dialed) and the floor; both warmed up first, not counted."""
+    from pyetcd_wire._sync import transport
+
+    sockets: List[_floor.CountingSocket] = []
+    connect = transport.connect
+
+    def counted_connect(*args: Any, **kwargs: Any) -> Any:
+        sockets.append(_floor.CountingSocket(connect(*args, **kwargs)))
+        return sockets[-1]
+
+    transport.connect = counted_connect  # type: ignore[assignment]
+    try:
+        client = Client(endpoint)
+        get = client_ops(client, timeout)["range"]
+        get()
+    finally:
+        transport.connect = connect  # type: ignore[assignment]
+    counted = _floor.CountingSocket(_floor.dial(endpoint))
+    floor = _floor.Floor(counted, endpoint, RANGE_PATH, KEY_RANGE_REQUEST)
+    try:
+        for _ in range(max(50, calls // 4)):
+            get()
+        if len(sockets) != 1:
+            raise RuntimeError(f"our client dialed {len(sockets)} sockets, not 1")
+        sockets[0].reset()
+        for _ in range(calls):
+            get()
+        for stream_id, data in floor.requests(max(50, calls // 4)):
+            floor.call(stream_id, data)
+        counted.reset()
+        for stream_id, data in floor.requests(calls):
+            floor.call(stream_id, data)
+        check_floor(floor, "range")
+    finally:
+        client.close()
+        floor.close()
+    found = {OURS: sockets[0].per_call(calls), FLOOR: counted.per_call(calls)}
+    print(
+        f"syscalls per call over {calls} sequential Ranges: "
+        + "; ".join(f"{who} {what}" for who, what in found.items())
+    )
+    return found
 
 
 def make_canned(request: bytes, reply: bytes) -> Optional[_canned.Canned]:
