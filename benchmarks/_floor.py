@@ -69,8 +69,8 @@ class CountingSocket:
 
     def per_call(self, calls: int) -> str:
         return (
-            f"{self.sends / calls:.1f} send, {self.recvs / calls:.1f} recv,"
-            f" {self.setsockopts / calls:.1f} setsockopt"
+            f"{self.sends / calls:.2f} send, {self.recvs / calls:.2f} recv,"
+            f" {self.setsockopts / calls:.2f} setsockopt"
         )
 
     def __getattr__(self, name: str) -> Any:

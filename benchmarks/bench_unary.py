@@ -431,13 +431,13 @@ def count_syscalls(
         sockets.append(_floor.CountingSocket(connect(*args, **kwargs)))
         return sockets[-1]
 
-    transport.connect = counted_connect  # type: ignore[assignment]
+    transport.connect = counted_connect
     try:
         client = Client(endpoint)
         get = client_ops(client, timeout)["range"]
         get()
     finally:
-        transport.connect = connect  # type: ignore[assignment]
+        transport.connect = connect
     counted = _floor.CountingSocket(_floor.dial(endpoint))
     floor = _floor.Floor(counted, endpoint, RANGE_PATH, KEY_RANGE_REQUEST)
     try:
