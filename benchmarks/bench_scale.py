@@ -666,9 +666,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--stubs", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = args.quick
-    counts = lambda given, q, full: [  # noqa: E731
-        int(n) for n in (given or (q if quick else full)).split(",")
-    ]
+
+    def counts(given: Optional[str], short: str, full: str) -> List[int]:
+        return [int(n) for n in (given or (short if quick else full)).split(",")]
+
     args.watch_counts = counts(args.watches, "1,100,1000", "1,100,1000,10000")
     args.thread_counts = counts(args.threads, "1,4,16", "1,4,16,64")
     args.task_counts = counts(args.tasks, "1,10,100", "1,10,100,1000")
@@ -698,6 +699,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run_against(args: argparse.Namespace, harness: Any) -> int:
+    import _harness
     import bench_async
     import bench_unary
 
@@ -744,19 +746,13 @@ def run_against(args: argparse.Namespace, harness: Any) -> int:
             "watches": ", ".join(f"{n:,}" for n in args.watch_counts),
         },
     )
-    env["versions"]["pyetcd-wire"] += f" ({_harness_git()})"
+    env["versions"]["pyetcd-wire"] += f" ({_harness.git_state()})"
     scenarios = [s for s, _ in plan]
     report = make_report(env, scenarios, results, extra_json)
     knee_lines = ["## Knees in CPU per call", "", *calls_knees(report)]
     report.extra_lines = knee_lines + extra
     report.write(Path(args.out))
     return 0
-
-
-def _harness_git() -> str:
-    import _harness
-
-    return str(_harness.git_state())
 
 
 if __name__ == "__main__":
