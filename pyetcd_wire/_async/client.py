@@ -49,6 +49,7 @@ from .._client.measured import MeasuredCall
 from .._client.options import SYNC_TIMEOUT, parse_endpoints
 from .._client.pool import ChannelPool
 from .._client.snapshot_file import PathT, part_file
+from .._core.grpc.metadata import Metadata
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
 from .._policy.balancer import (
@@ -230,16 +231,17 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
             caller: Union[AsyncConnection, AsyncChannel] = (
                 channel if conn is None or conn.dead is not None else conn
             )
+            sent = self._md.calls  # its token: the one a refusal would be about
             raw = await caller.unary(
                 method.path,
                 data,
                 timeout=attempt,
-                metadata=self._md.calls,
+                metadata=sent,
                 cancellable=method.cancellable,
             )
         except EtcdError as exc:
             raw = await self._retry(
-                method, data, timeout, started, channel, exc, attempt != timeout
+                method, data, timeout, started, channel, exc, attempt != timeout, sent
             )
         else:
             if self._balancer.quarantined_count:
@@ -270,6 +272,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         channel: AsyncChannel,
         error: EtcdError,
         shared: bool,
+        sent: Metadata,
     ) -> bytes:
         deadline = None if timeout is None else started + timeout
         auth = self._auth
@@ -280,7 +283,14 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
             rand=random.random,
             shared=shared,
         )
-        generation = auth.generation if auth is not None else 0
+        # The generation the failed attempt was sent with (`sent`, its
+        # metadata): a token installed since, by another caller, is newer, and
+        # makes our refresh a no-op.
+        generation = 0
+        if auth is not None:
+            generation = auth.generation
+            if self._md.calls is not sent:
+                generation -= 1
         first = channel.endpoint
         while True:
             if isinstance(error, ClosedBeforeAnswerError):

@@ -38,6 +38,7 @@ from .._client.dial_errors import ClosedBeforeAnswerError, expects_tls
 from .._client.measured import MeasuredCall
 from .._client.options import parse_endpoints
 from .._client.pool import ChannelPool
+from .._core.grpc.metadata import Metadata
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
 from .._policy.balancer import (
@@ -301,18 +302,19 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         if fetch is not None:
             self._replace_token(fetch)
         channel = self._pool.pick()
+        sent = self._md.calls  # its token: the one a refusal would be about
         try:
             raw = channel.unary(
                 method.path,
                 data,
                 timeout=attempt,
-                metadata=self._md.calls,
+                metadata=sent,
                 probe=not repeatable,
                 cancellable=method.cancellable,
             )
         except EtcdError as exc:
             raw = self._retry(
-                method, data, timeout, started, channel, exc, attempt != timeout
+                method, data, timeout, started, channel, exc, attempt != timeout, sent
             )
         else:
             if self._balancer.quarantined_count:
@@ -342,6 +344,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         channel: Channel,
         error: EtcdError,
         shared: bool,
+        sent: Metadata,
     ) -> bytes:
         """Attempts after the first failed with `error` on `channel` (`shared`:
         with a share of the deadline only), as `retry_policy.UnaryRetry`
@@ -356,9 +359,14 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
             rand=random.random,
             shared=shared,
         )
-        # The generation the failed attempt was sent with (a refresh since
-        # then, by another thread, makes ours a no-op).
-        generation = auth.generation if auth is not None else 0
+        # The generation the failed attempt was sent with (`sent`, its
+        # metadata): a token installed since, by another caller, is newer, and
+        # makes our refresh a no-op.
+        generation = 0
+        if auth is not None:
+            generation = auth.generation
+            if self._md.calls is not sent:
+                generation -= 1
         first = channel.endpoint
         while True:
             if isinstance(error, ClosedBeforeAnswerError):

@@ -7,6 +7,7 @@ when the server says it expired; etcdctl sets up users and roles.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -254,6 +255,36 @@ def test_one_refresh_for_all_threads(secured, client_class, monkeypatch):
         # deleted, never one it still had.
         assert installed
         assert [t for t in installed[:-1] if not token_deleted(secured, t)] == []
+
+
+def test_a_call_refused_after_another_refreshed_does_not_refresh_again(
+    secured, client_class, monkeypatch
+):
+    """A call refused with the old token, whose retry begins after another
+    caller installed a new one, sends again with that one: no second
+    Authenticate (which replaced a token etcd still had, under load)."""
+    with client_class(secured.endpoint, username="root", password="rootpw") as c:
+        c.get(b"/a/")
+        expire(secured, c)
+        installed = record_tokens(c, monkeypatch)
+        target = internal(c, lambda client: client)
+        retry = type(target)._retry
+
+        if asyncio.iscoroutinefunction(retry):
+
+            async def others_refresh_first(self, *args):  # another task's refresh
+                await self._auth.refresh(self._auth.generation)
+                return await retry(self, *args)
+
+        else:
+
+            def others_refresh_first(self, *args):  # another thread's refresh
+                self._auth.refresh(self._auth.generation)
+                return retry(self, *args)
+
+        monkeypatch.setattr(type(target), "_retry", others_refresh_first)
+        c.get(b"/a/k")
+        assert len(installed) == 1, installed
 
 
 def record_tokens(c, monkeypatch) -> List[str]:
