@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import _grpcio_stubs
 import _report
@@ -122,6 +122,26 @@ class Harness:
         env["seconds"] = round(time.perf_counter() - self.began, 1)
         env["run"] = run
         return env
+
+
+def in_threads(count: int, work: Callable[[int], object]) -> None:
+    """Run ``work(0)`` ... ``work(count - 1)`` in threads at once and wait
+    for them; a RuntimeError from the first that raised."""
+    errors = []
+
+    def run(n: int) -> None:
+        try:
+            work(n)
+        except BaseException as exc:  # raised in the caller's thread below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {count} threads failed") from errors[0]
 
 
 def warm_fraction() -> float:

@@ -32,7 +32,6 @@ import queue
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -146,27 +145,17 @@ def put_keys(
     client: Client, prefix: bytes, count: int, threads: int
 ) -> Tuple[int, int, float]:
     revisions: List[int] = []
-    errors: List[BaseException] = []
 
     def work(first: int) -> None:
-        try:
-            put = client.put
-            got = [
-                put(b"%s%08d" % (prefix, i), VALUE).header.revision
-                for i in range(first, count, threads)
-            ]
-            revisions.extend((min(got), max(got)))
-        except BaseException as exc:
-            errors.append(exc)
+        put = client.put
+        got = [
+            put(b"%s%08d" % (prefix, i), VALUE).header.revision
+            for i in range(first, count, threads)
+        ]
+        revisions.extend((min(got), max(got)))
 
     began = time.perf_counter()
-    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    if errors:
-        raise RuntimeError("a writer thread failed") from errors[0]
+    _harness.in_threads(threads, work)
     return min(revisions), max(revisions), time.perf_counter() - began
 
 
