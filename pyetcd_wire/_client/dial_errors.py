@@ -8,11 +8,11 @@ for OSError and ssl errors."""
 from __future__ import annotations
 
 import re
-import sys
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type, Union
 
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionFailedError, DeadlineExceededError, EtcdError, TLSError
+from .loaded import instance_of_loaded
 
 if TYPE_CHECKING:
     import ssl
@@ -69,8 +69,7 @@ def _transient_ssl_errors() -> Tuple[Type[OSError], ...]:
 def _is_ssl_error(exc: Optional[BaseException]) -> TypeGuard[ssl.SSLError]:
     """Whether `exc` is an ssl.SSLError, without importing ssl where no TLS
     is used: until ssl is loaded, no ssl error exists."""
-    ssl = sys.modules.get("ssl")
-    return ssl is not None and isinstance(exc, ssl.SSLError)
+    return instance_of_loaded(exc, "ssl", "SSLError")
 
 
 def tls_dial_error(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from types import TracebackType
 from typing import Optional, Type
@@ -10,6 +9,7 @@ from typing import Optional, Type
 from .._api.methods import Method
 from ..errors import EtcdError
 from ..metrics import RpcMetrics, code_name
+from .loaded import instance_of_loaded
 
 
 class MeasuredCall:
@@ -36,18 +36,13 @@ class MeasuredCall:
     ) -> None:
         if exc is None or isinstance(exc, EtcdError):
             code = code_name(exc)
-        elif isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
+        elif isinstance(exc, KeyboardInterrupt) or instance_of_loaded(
+            exc, "asyncio", "CancelledError"
+        ):
             code = "Canceled"  # the caller gave up on it
         else:
             code = "Unknown"
         self._metrics.handled(self._method, code, time.monotonic() - self._started)
-
-
-def _cancelled(exc: BaseException) -> bool:
-    """Whether `exc` is asyncio's CancelledError, without importing asyncio
-    for the sync client: only code that imported asyncio can raise it."""
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 __all__ = ["MeasuredCall"]

@@ -40,7 +40,6 @@ import contextlib
 import os
 import select
 import socket
-import sys
 import threading
 import time
 from collections import deque
@@ -48,6 +47,7 @@ from typing import Deque, List, Optional, Tuple, Union
 
 from .. import _log
 from .._client import dial_errors
+from .._client.loaded import instance_of_loaded
 from .._core.grpc import events as ge
 from .._core.grpc.call import Call
 from .._core.grpc.connection import (
@@ -110,7 +110,10 @@ class Connection:
         self.endpoint = endpoint
         self._keepalive = keepalive
         self._sock = sock
-        self._plaintext = not _is_tls(sock)
+        # Not `TLSSocket` itself: plaintext connections do not import it (ssl).
+        self._plaintext = not instance_of_loaded(
+            sock, f"{__package__}.tls_socket", "TLSSocket"
+        )
         self._core = core
         self._lock = threading.Lock()
         self._reading = False
@@ -901,13 +904,6 @@ def _send_until(deadline: Optional[float], at_most: float) -> float:
     if deadline is None:
         return until
     return min(until, max(deadline, time.monotonic() + PAST_DEADLINE_SEND_SECONDS))
-
-
-def _is_tls(sock: transport.SocketLike) -> bool:
-    """Whether `sock` is a `TLSSocket`, without importing tls_socket (and
-    ssl) for plaintext connections: only a TLS dial loads it."""
-    tls_socket = sys.modules.get(f"{__package__}.tls_socket")
-    return tls_socket is not None and isinstance(sock, tls_socket.TLSSocket)
 
 
 __all__ = ["Connection", "ConnectionRetiredError"]
