@@ -32,7 +32,12 @@ from ..errors import LocalProtocolError
 
 class _Enum(enum.Enum):
     """Enum hashed by identity: members are singletons, and Enum's own
-    Python-level __hash__ costs ~0.2 µs per table lookup on CPython."""
+    Python-level __hash__ costs ~0.2 µs per table lookup on CPython.
+
+    Reading a member through its class (`StreamState.OPEN`) costs ~70 ns on
+    CPython < 3.12, against ~10 for a global: EnumType's `__getattr__` puts
+    every class attribute read behind a slow hook.  So the per-call path
+    reads members from module globals bound once (`_STREAM_OPEN = ...`)."""
 
     __hash__ = object.__hash__
 

@@ -10,6 +10,11 @@ from .framing import MessageDecoder
 HeaderList = Tuple[Tuple[bytes, bytes], ...]
 
 
+# Members read on the per-call path, as globals (see state.py: `_Enum`).
+_CALL_QUEUED = st.CallState.QUEUED
+_RESPONSE_AWAITING_HEADERS = st.ResponseState.AWAITING_HEADERS
+
+
 class Call:
     """One call on a `GrpcConnection`.
 
@@ -41,8 +46,8 @@ class Call:
         self.decoder = decoder
         self.unary = unary
         self.stream_id: Optional[int] = None
-        self.state = st.CallState.QUEUED
-        self.response = st.ResponseState.AWAITING_HEADERS
+        self.state = _CALL_QUEUED
+        self.response = _RESPONSE_AWAITING_HEADERS
         self.response_headers: HeaderList = ()
         # Request messages waiting for the stream to open: (framed, end).
         # Created when needed: a call that opens at once never queues.

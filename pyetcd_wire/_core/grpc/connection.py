@@ -125,6 +125,19 @@ def _is_grpc_content_type(headers: h2e.HeaderList) -> bool:
     return False
 
 
+# Members read on the per-call path, as globals (see state.py: `_Enum`).
+_CALL_END = st.CallInput.END
+_CALL_FINISH = st.CallInput.FINISH
+_CALL_SEND_HEADERS = st.CallInput.SEND_HEADERS
+_CALL_SEND_MESSAGE = st.CallInput.SEND_MESSAGE
+_CALL_STATE_CLOSED = st.CallState.CLOSED
+_CONN_AWAITING_SETTINGS = st.ConnectionState.AWAITING_SETTINGS
+_RESPONSE_END = st.ResponseInput.END
+_RESPONSE_HEADERS = st.ResponseInput.HEADERS
+_RESPONSE_RECEIVING_MESSAGES = st.ResponseState.RECEIVING_MESSAGES
+_OK = StatusCode.OK
+
+
 class GrpcConnection:
     """The gRPC calls of one HTTP/2 connection."""
 
@@ -177,7 +190,7 @@ class GrpcConnection:
         """Has the server's preface (its first SETTINGS, RFC 9113 §3.4)
         arrived?  Read before `connection_lost`: a connection that ends
         without it never spoke HTTP/2 with us."""
-        return self.h2.state is not st.ConnectionState.AWAITING_SETTINGS
+        return self.h2.state is not _CONN_AWAITING_SETTINGS
 
     @property
     def abandoned_calls(self) -> int:
@@ -221,12 +234,12 @@ class GrpcConnection:
         )
         call.cancellable = cancellable
         framed = encode_message(request)
-        call.move(st.CallInput.END)  # the only message is given
+        call.move(_CALL_END)  # the only message is given
         if not self._queued and self.h2.has_stream_capacity:
             call.stream_id = self.h2.open_stream(
                 call.header_block, end_stream=True, data=framed
             )
-            call.move(st.CallInput.SEND_HEADERS)
+            call.move(_CALL_SEND_HEADERS)
             self._calls[call.stream_id] = call
         else:
             call.outbox = deque([(framed, True)])
@@ -269,7 +282,7 @@ class GrpcConnection:
         """Give up a call: RST_STREAM if it started (unless it must not be
         cancelled on the server: then it is abandoned, see the module
         docstring).  No event follows."""
-        if call.state is st.CallState.CLOSED:
+        if call.state is _CALL_STATE_CLOSED:
             return
         sid = call.stream_id
         if sid is None:
@@ -282,8 +295,8 @@ class GrpcConnection:
                 self.h2.reset_stream(sid, error_code)
             elif self.h2.is_open(sid):
                 self._abandoned[sid] = None
-        call.move(st.CallInput.FINISH)
-        call.move_response(st.ResponseInput.END)
+        call.move(_CALL_FINISH)
+        call.move_response(_RESPONSE_END)
         self._start_queued()
 
     def message_consumed(self, call: Call) -> None:
@@ -342,7 +355,7 @@ class GrpcConnection:
             if event.stream_id in self._abandoned:
                 self._drop_abandoned(event.stream_id, 0, event.end_stream)
             return
-        if call.response is st.ResponseState.RECEIVING_MESSAGES:
+        if call.response is _RESPONSE_RECEIVING_MESSAGES:
             self._on_trailers(call, event, out)
         else:
             self._on_response_headers(call, event, out)
@@ -366,7 +379,7 @@ class GrpcConnection:
                 self._finish(call, status, out, ErrorCode.CANCEL)
                 return
             self._accepted_headers = headers
-        call.move_response(st.ResponseInput.HEADERS)
+        call.move_response(_RESPONSE_HEADERS)
         call.response_headers = headers
         if not call.unary:
             out.append(ResponseHeadersReceived(call=call, headers=headers))
@@ -398,7 +411,7 @@ class GrpcConnection:
             )
             return
         status = status_from_trailers(event.headers)
-        if call.decoder.buffered and status.code is StatusCode.OK:
+        if call.decoder.buffered and status.code is _OK:
             status = Status(
                 StatusCode.INTERNAL,
                 f"stream ended inside a message ({call.decoder.buffered} octets"
@@ -413,7 +426,7 @@ class GrpcConnection:
             if event.stream_id in self._abandoned:
                 self._drop_abandoned(event.stream_id, event.length, event.end_stream)
             return
-        if call.response is not st.ResponseState.RECEIVING_MESSAGES:
+        if call.response is not _RESPONSE_RECEIVING_MESSAGES:
             self._fail(call, "server sent DATA before the response headers", out)
             return
         try:
@@ -539,7 +552,7 @@ class GrpcConnection:
             )
 
     def _send(self, call: Call, framed: bytes, end: bool) -> None:
-        call.move(st.CallInput.END if end else st.CallInput.SEND_MESSAGE)
+        call.move(_CALL_END if end else _CALL_SEND_MESSAGE)
         if call.stream_id is None:
             if call.outbox is None:
                 call.outbox = deque()
@@ -555,7 +568,7 @@ class GrpcConnection:
             first, end = outbox.popleft() if outbox else (b"", False)
             sid = h2.open_stream(call.header_block, end_stream=end, data=first)
             call.stream_id = sid
-            call.move(st.CallInput.SEND_HEADERS)
+            call.move(_CALL_SEND_HEADERS)
             self._calls[sid] = call
             while outbox:
                 framed, end = outbox.popleft()
@@ -582,8 +595,8 @@ class GrpcConnection:
                 # No-op when the stream already ended both ways; otherwise tells
                 # the server we will send nothing more (or why we stopped).
                 self.h2.reset_stream(sid, rst)
-        call.move(st.CallInput.FINISH)
-        call.move_response(st.ResponseInput.END)
+        call.move(_CALL_FINISH)
+        call.move_response(_RESPONSE_END)
         out.append(CallEnded(call=call, status=status, error=error))
 
     def _end_all(

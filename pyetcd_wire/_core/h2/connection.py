@@ -57,6 +57,21 @@ from .settings import LocalSettings, RemoteSettings
 from .streams import SendScheduler, Stream
 
 _DATA = int(FrameType.DATA)
+# Members read on the per-call path, as globals (see state.py: `_Enum`).
+_CONN_AWAITING_SETTINGS = st.ConnectionState.AWAITING_SETTINGS
+_CONN_CLOSED = st.ConnectionState.CLOSED
+_CONN_OPEN = st.ConnectionState.OPEN
+_RECV_DATA = st.StreamInput.RECV_DATA
+_RECV_END_STREAM = st.StreamInput.RECV_END_STREAM
+_RECV_HEADERS = st.StreamInput.RECV_HEADERS
+_SEND_DATA = st.StreamInput.SEND_DATA
+_SEND_END_STREAM = st.StreamInput.SEND_END_STREAM
+_STREAM_CLOSED = st.StreamState.CLOSED
+_STREAM_HALF_CLOSED_LOCAL = st.StreamState.HALF_CLOSED_LOCAL
+_STREAM_HALF_CLOSED_REMOTE = st.StreamState.HALF_CLOSED_REMOTE
+_DATA_FRAME = FrameType.DATA
+_HEADERS_FRAME = FrameType.HEADERS
+_PING_FRAME = FrameType.PING
 Handler = Callable[[int, int, bytes, List[H2Event]], None]
 
 # Defaults for what we advertise.  Windows: 4 MiB per stream bounds what one
@@ -103,7 +118,7 @@ class H2ClientConnection:
     ) -> None:
         if not (first_stream_id % 2 and 0 < first_stream_id <= fr.MAX_STREAM_ID):
             raise ValueError("first_stream_id must be odd and below 2^31")
-        self.state = st.ConnectionState.AWAITING_SETTINGS
+        self.state = _CONN_AWAITING_SETTINGS
         self.remote = RemoteSettings()
         self.local = LocalSettings()
         self._stream_window = stream_window
@@ -171,8 +186,7 @@ class H2ClientConnection:
     def accepts_streams(self) -> bool:
         """False once GOAWAY arrived, the connection closed, or ids ran out."""
         return (
-            self.state is st.ConnectionState.OPEN
-            or self.state is st.ConnectionState.AWAITING_SETTINGS
+            self.state is _CONN_OPEN or self.state is _CONN_AWAITING_SETTINGS
         ) and self._next_stream_id <= fr.MAX_STREAM_ID
 
     @property
@@ -194,10 +208,7 @@ class H2ClientConnection:
         """
         state = self.state
         if not (
-            (
-                state is st.ConnectionState.OPEN
-                or state is st.ConnectionState.AWAITING_SETTINGS
-            )
+            (state is _CONN_OPEN or state is _CONN_AWAITING_SETTINGS)
             and self._next_stream_id <= fr.MAX_STREAM_ID
         ):  # `accepts_streams`, inlined: this runs once per call
             raise LocalProtocolError(
@@ -233,7 +244,7 @@ class H2ClientConnection:
             )
         )
         if headers_end:
-            stream.state = st.StreamState.HALF_CLOSED_LOCAL
+            stream.state = _STREAM_HALF_CLOSED_LOCAL
         elif data or end_stream:
             self.send_data(stream_id, data, end_stream=end_stream)
         return stream_id
@@ -252,17 +263,17 @@ class H2ClientConnection:
         stream.state = st.transition(
             st.STREAM_TRANSITIONS,
             stream.state,
-            st.StreamInput.SEND_END_STREAM if end_stream else st.StreamInput.SEND_DATA,
+            _SEND_END_STREAM if end_stream else _SEND_DATA,
         )
         self._sender.send(
             stream_id, stream, data, end_stream, self.remote.max_frame_size, self._out
         )
-        if stream.state is st.StreamState.CLOSED and not stream.pending:
+        if stream.state is _STREAM_CLOSED and not stream.pending:
             self._streams.pop(stream_id, None)  # ended both ways
 
     def _flush(self, stream_id: int, stream: Stream) -> None:
         self._sender.flush(stream_id, stream, self.remote.max_frame_size, self._out)
-        if stream.state is st.StreamState.CLOSED and not stream.pending:
+        if stream.state is _STREAM_CLOSED and not stream.pending:
             self._streams.pop(stream_id, None)  # ended both ways
 
     def _flush_blocked(self) -> None:
@@ -274,9 +285,9 @@ class H2ClientConnection:
     def reset_stream(self, stream_id: int, error_code: int = ErrorCode.CANCEL) -> None:
         """Send RST_STREAM and forget the stream; unknown ids are ignored."""
         stream = self._streams.pop(stream_id, None)
-        if stream is None or self.state is st.ConnectionState.CLOSED:
+        if stream is None or self.state is _CONN_CLOSED:
             return
-        stream.state = st.StreamState.CLOSED
+        stream.state = _STREAM_CLOSED
         self._out.append(fr.rst_stream_frame(stream_id, error_code))
 
     def request_sent(self, stream_id: int) -> bool:
@@ -287,8 +298,8 @@ class H2ClientConnection:
         return stream is None or (
             not stream.pending
             and (
-                stream.state is st.StreamState.HALF_CLOSED_LOCAL
-                or stream.state is st.StreamState.CLOSED
+                stream.state is _STREAM_HALF_CLOSED_LOCAL
+                or stream.state is _STREAM_CLOSED
             )
         )
 
@@ -299,7 +310,7 @@ class H2ClientConnection:
     def acknowledge_received(self, stream_id: int, n: int) -> None:
         """Give back `n` octets of stream window the application has consumed."""
         stream = self._streams.get(stream_id)
-        if stream is None or stream.state is st.StreamState.HALF_CLOSED_REMOTE:
+        if stream is None or stream.state is _STREAM_HALF_CLOSED_REMOTE:
             return  # the server will send nothing more on it
         increment = stream.recv.consumed(n)
         if increment:
@@ -309,24 +320,24 @@ class H2ClientConnection:
         """Send a PING; its ACK comes back as `PingAcknowledged`."""
         if len(data) != 8:
             raise ValueError("PING data must be 8 octets")
-        if self.state is st.ConnectionState.CLOSED:
+        if self.state is _CONN_CLOSED:
             return  # nothing follows GOAWAY, and no ACK would come
         self._pings[data] = None
         self._out.append(fr.ping_frame(data))
 
     def close(self, error_code: int = ErrorCode.NO_ERROR, debug: bytes = b"") -> None:
         """Queue GOAWAY and close; open streams are abandoned."""
-        if self.state is st.ConnectionState.CLOSED:
+        if self.state is _CONN_CLOSED:
             return
         self._out.append(fr.goaway_frame(0, error_code, debug))
-        self.state = st.ConnectionState.CLOSED
+        self.state = _CONN_CLOSED
         self._streams.clear()
 
     def connection_lost(self) -> Tuple[int, ...]:
         """The transport is gone; returns the ids of the streams that were open."""
         ids = tuple(self._streams)
         self._streams.clear()
-        self.state = st.ConnectionState.CLOSED
+        self.state = _CONN_CLOSED
         return ids
 
     # --- receiving ------------------------------------------------------------
@@ -342,7 +353,7 @@ class H2ClientConnection:
         `ConnectionTerminated` whose `error` is a `RemoteProtocolError` naming
         the frame and the rule; GOAWAY is queued for the server.
         """
-        if self.state is st.ConnectionState.CLOSED:
+        if self.state is _CONN_CLOSED:
             return []
         events: List[H2Event] = []
         pos = 0
@@ -477,7 +488,7 @@ class H2ClientConnection:
         )
         self._streams.clear()
         self._header_block = None
-        self.state = st.ConnectionState.CLOSED
+        self.state = _CONN_CLOSED
         return ConnectionTerminated(error=error, stream_ids=ids)
 
     def _on_first_frame(
@@ -544,8 +555,8 @@ class H2ClientConnection:
         self._stream_input(
             stream_id,
             stream,
-            st.StreamInput.RECV_END_STREAM if end_stream else st.StreamInput.RECV_DATA,
-            FrameType.DATA,
+            _RECV_END_STREAM if end_stream else _RECV_DATA,
+            _DATA_FRAME,
         )
         events.append(
             DataReceived(
@@ -568,7 +579,7 @@ class H2ClientConnection:
                 ErrorCode.STREAM_CLOSED,
             )
         stream.state = new
-        if new is st.StreamState.CLOSED:
+        if new is _STREAM_CLOSED:
             del self._streams[stream_id]
             self._sender.forget(stream_id)
 
@@ -630,10 +641,8 @@ class H2ClientConnection:
         self._stream_input(
             stream_id,
             stream,
-            st.StreamInput.RECV_END_STREAM
-            if end_stream
-            else st.StreamInput.RECV_HEADERS,
-            FrameType.HEADERS,
+            _RECV_END_STREAM if end_stream else _RECV_HEADERS,
+            _HEADERS_FRAME,
         )
         events.append(
             HeadersReceived(stream_id=stream_id, headers=headers, end_stream=end_stream)
@@ -660,7 +669,7 @@ class H2ClientConnection:
         if stream is None:
             return
         del self._streams[stream_id]
-        stream.state = st.StreamState.CLOSED
+        stream.state = _STREAM_CLOSED
         self._sender.forget(stream_id)
         events.append(StreamReset(stream_id=stream_id, error_code=code))
 
@@ -708,7 +717,7 @@ class H2ClientConnection:
                 del self._pings[data]
                 events.append(PingAcknowledged(data=data))
             return
-        self._queue_reply(fr.PING_ACK_HEADER + data, FrameType.PING)
+        self._queue_reply(fr.PING_ACK_HEADER + data, _PING_FRAME)
 
     def _queue_reply(self, frame: bytes, frame_type: int) -> None:
         """Queue the ACK a PING or SETTINGS asks for, up to the flood limit."""

@@ -18,6 +18,10 @@ from .. import state as st
 from . import frames as fr
 from .flow import ReceiveWindow, SendWindow
 
+# Members read on the per-call path, as globals (see state.py: `_Enum`).
+_STREAM_OPEN = st.StreamState.OPEN
+_DATA_FRAME = fr.FrameType.DATA
+
 
 class Stream:
     """One open stream: its state, both windows, and DATA waiting for window."""
@@ -25,7 +29,7 @@ class Stream:
     __slots__ = ("pending", "recv", "send", "state")
 
     def __init__(self, send_window: int, recv_window: int) -> None:
-        self.state = st.StreamState.OPEN
+        self.state = _STREAM_OPEN
         self.send = SendWindow(send_window)
         self.recv = ReceiveWindow(recv_window)
         # Outbound DATA not yet covered by window: (payload, end_stream),
@@ -63,7 +67,7 @@ class SendScheduler:
             stream.send.available -= n
             self.window.available -= n
             flags = fr.END_STREAM if end_stream else 0
-            out.append(fr.frame_header(fr.FrameType.DATA, flags, stream_id, n))
+            out.append(fr.frame_header(_DATA_FRAME, flags, stream_id, n))
             out.append(data)
             return
         stream.pending.append((memoryview(data), end_stream))
@@ -87,7 +91,7 @@ class SendScheduler:
             stream.send.available -= n
             self.window.available -= n
             flags = fr.END_STREAM if end_stream and not rest else 0
-            out.append(fr.frame_header(fr.FrameType.DATA, flags, stream_id, n))
+            out.append(fr.frame_header(_DATA_FRAME, flags, stream_id, n))
             out.append(chunk.tobytes())
             if rest:
                 pending[0] = (rest, end_stream)
