@@ -232,8 +232,25 @@ class H2ClientConnection:
             )
         stream_id = self._next_stream_id
         self._next_stream_id += 2
-        stream = Stream(self.remote.initial_window_size, self._stream_window)
+        remote = self.remote
+        stream = Stream(remote.initial_window_size, self._stream_window)
         self._streams[stream_id] = stream
+        n = len(data)
+        if (
+            end_stream
+            and n
+            and n <= remote.max_frame_size
+            and len(header_block) <= remote.max_frame_size
+            and n <= stream.send.available
+            and n <= self._sender.window.available
+        ):
+            # A unary request, the common case: both frames at once, and the
+            # windows charged here, as `send_data` would (nothing is queued).
+            stream.send.available -= n
+            self._sender.window.available -= n
+            stream.state = _STREAM_HALF_CLOSED_LOCAL
+            self._out.append(fr.unary_request_frames(stream_id, header_block, data))
+            return stream_id
         headers_end = end_stream and not data
         self._out.append(
             fr.headers_frames(
@@ -524,26 +541,28 @@ class H2ClientConnection:
         if stream is None:
             self._stream_for(FrameType.DATA, stream_id)  # closed, or an error
         n = len(payload)
-        if not self._recv_window.received(n):
+        window = self._recv_window
+        if n > window.available:
             raise violation(
                 FrameType.DATA,
-                f"{n} octets exceed the connection window of"
-                f" {self._recv_window.available} (§6.9)",
+                f"{n} octets exceed the connection window of {window.available} (§6.9)",
                 ErrorCode.FLOW_CONTROL_ERROR,
             )
         # The connection window is credited on arrival (see flow.py).
-        increment = self._recv_window.consumed(n)
+        window.available -= n
+        increment = window.consumed(n)
         if increment:
             self._out.append(fr.window_update_frame(0, increment))
         if stream is None:
             return  # a stream we closed
-        if not stream.recv.received(n):
+        if n > stream.recv.available:
             raise violation(
                 FrameType.DATA,
                 f"{n} octets exceed stream {stream_id}'s window of"
                 f" {stream.recv.available} (§6.9)",
                 ErrorCode.FLOW_CONTROL_ERROR,
             )
+        stream.recv.available -= n
         data = (
             fr.strip_padding(FrameType.DATA, flags, payload)
             if flags & fr.PADDED
@@ -777,7 +796,8 @@ class H2ClientConnection:
                     "connection window would exceed 2^31-1 (§6.9.1)",
                     ErrorCode.FLOW_CONTROL_ERROR,
                 )
-            self._flush_blocked()
+            if self._sender.blocked:
+                self._flush_blocked()
             return
         stream = self._stream_for(FrameType.WINDOW_UPDATE, stream_id)
         if stream is None:

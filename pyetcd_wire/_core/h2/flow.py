@@ -1,7 +1,8 @@
 """Flow-control windows (RFC 9113 §5.2, §6.9), as pure policy objects.
 
 Receive side.  The peer may send as many DATA octets as the window it has been
-granted.  `received(n)` spends window (too much is a FLOW_CONTROL_ERROR);
+granted: DATA spends `available` (too much is a FLOW_CONTROL_ERROR, checked
+by the connection where the frame is parsed);
 `consumed(n)` records octets the application is done with and returns the
 WINDOW_UPDATE increment to send now, or 0.  Increments are batched: credit goes
 back once half the window is consumed, so a steady reader never lets the
@@ -33,13 +34,6 @@ class ReceiveWindow:
         self.size = size  # the window we advertise
         self.available = size  # what the peer may still send
         self.unacked = 0  # consumed, but not yet given back
-
-    def received(self, n: int) -> bool:
-        """Spend `n` octets; False if that exceeds the window (a peer error)."""
-        if n > self.available:
-            return False
-        self.available -= n
-        return True
 
     def consumed(self, n: int) -> int:
         """Record consumed octets; the WINDOW_UPDATE increment due now, or 0."""

@@ -174,6 +174,23 @@ def headers_frames(
     return b"".join(parts)
 
 
+def unary_request_frames(stream_id: int, block: bytes, data: bytes) -> bytes:
+    """HEADERS (END_HEADERS) and one DATA (END_STREAM): a request whose header
+    block and message each fit in one frame, encoded in one step."""
+    b, n = len(block), len(data)
+    return (
+        _HEADER_PACK(b >> 8, b & 0xFF, _HEADERS_TYPE, END_HEADERS, stream_id)
+        + block
+        + _HEADER_PACK(n >> 8, n & 0xFF, _DATA_TYPE, END_STREAM, stream_id)
+        + data
+    )
+
+
+# Plain ints for the per-call path (see state.py `_Enum` on reading members).
+_HEADERS_TYPE = int(FrameType.HEADERS)
+_DATA_TYPE = int(FrameType.DATA)
+
+
 # --- payload parsers --------------------------------------------------------
 
 _U32 = struct.Struct(">I")
