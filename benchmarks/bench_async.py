@@ -14,10 +14,10 @@ less the other client's threads, as in bench_unary.py).  Each sample opens
 its client in a fresh event loop and warms it up before the clock starts.
 
 grpc.aio's side is a stub generated from our proto/*.proto at run time
-(benchmarks/_grpcio_stubs.py).  etcd's Go client joins them as a third variant,
-`--tasks` goroutines sharing one client, if `go` is there (benchmarks/_go_peer.py).
-Budgets (issue 6): calls/s >= 1.0x and
-client CPU <= 0.5x grpc.aio's, for Range.
+(benchmarks/_grpcio_stubs.py).  etcd's Go client is a third variant if `go`
+is there: `--tasks` goroutines sharing one client (benchmarks/_go_peer.py).
+Budgets (issue 6): calls/s >= 1.0x and client CPU <= 0.5x grpc.aio's, for
+Range.
 """
 
 from __future__ import annotations
