@@ -4,9 +4,10 @@
 the JSON, the chart, writing the files); `UnaryReport` is bench_unary.py's
 (bench_watch.py's is in `_watch_report`).
 
-A scenario may also have a third variant, the floor (bench_unary.py's
-sequential calls: benchmarks/_floor.py); its rows then give ours/floor too,
-and a budget may be against it.
+A scenario may also have more variants, the *peers*: the floor (bench_unary.py's
+sequential calls: benchmarks/_floor.py) and etcd's Go client
+(benchmarks/_go_peer.py); its rows then give ours/floor and ours/go too, and a
+budget may be against one of them.
 
 Every variant runs once per rep, interleaved, so each rep gives one *pair*
 (ours, grpcio) measured moments apart.  A ratio is the median over reps of
@@ -37,6 +38,11 @@ OURS = "pyetcd-wire"
 X = "\u00d7"  # the multiplication sign of ratios
 GRPCIO = "grpcio"
 FLOOR = "floor"
+GO = "go"  # etcd's Go client, clientv3 (benchmarks/_go_peer.py)
+# The optional variants, in column order, with their ratio's key in a row and
+# their bars' hatch in the chart.
+PEERS = ((FLOOR, "floor_ratio", "//"), (GO, "go_ratio", ".."))
+CLIENTS = (OURS, GRPCIO, *(peer for peer, _, _ in PEERS))
 
 
 class Sample:
@@ -131,7 +137,7 @@ def _best(values: List[float], metric: Metric) -> Optional[float]:
 def paired_ratio(
     ours: List[Sample], theirs: List[Sample], metric: Metric
 ) -> Optional[float]:
-    """Median over reps of ours/theirs (grpcio, the floor) for one metric."""
+    """Median over reps of ours/theirs (grpcio, a peer) for one metric."""
     ratios = []
     for a, b in zip(ours, theirs):
         x, y = metric.value(a), metric.value(b)
@@ -190,7 +196,11 @@ class Report:
         self.results = results
         self.rows: List[Dict[str, Any]] = []
         self.verdicts: List[Tuple[Budget, Optional[float], str]] = []
-        self.floor = any(FLOOR in clients for clients in results.values())
+        self.peers = [
+            peer
+            for peer in PEERS
+            if any(peer[0] in clients for clients in results.values())
+        ]
         for scenario in scenarios:
             for metric in self.metrics(scenario):
                 self.rows.append(self._row(scenario, metric))
@@ -220,7 +230,7 @@ class Report:
         by_client = self.results[scenario.name]
         row: Dict[str, Any] = {"scenario": scenario, "metric": metric}
         ratios: Dict[str, Optional[float]] = {}
-        for client in (OURS, GRPCIO, FLOOR):
+        for client in CLIENTS:
             values = _values(by_client.get(client, []), metric)
             median = statistics.median(values) if values else None
             row[client] = (_best(values, metric), median)
@@ -230,7 +240,9 @@ class Report:
                     if client in by_client
                     else None
                 )
-        row["ratio"], row["floor_ratio"] = ratios[GRPCIO], ratios[FLOOR]
+        row["ratio"] = ratios[GRPCIO]
+        for peer, key, _ in PEERS:
+            row[key] = ratios[peer]
         row["budgets"] = [
             b
             for b in self.budgets
@@ -255,9 +267,9 @@ class Report:
     def markdown(self) -> str:
         env = self.env
         lead = self.lead_columns
-        floor = self.floor
-        floor_head = f" | {FLOOR} med" if floor else ""
-        floor_ratio = f" | ours/{FLOOR}" if floor else ""
+        peers = [name for name, _, _ in self.peers]
+        peer_heads = "".join(f" | {peer} med" for peer in peers)
+        peer_ratios = "".join(f" | ours/{peer}" for peer in peers)
         lines = [
             f"# {self.title} ({env['interpreter']})",
             "",
@@ -266,15 +278,16 @@ class Report:
             f"- etcd: one member on 127.0.0.1, flags {env['etcd_flags']}",
             f"- machine: {env['machine']}; load average {env['load_average']}",
             *self.run_lines(),
+            *([f"- {env['go_note']}"] if env.get("go_note") else []),
             "",
             "best = best rep; med = median rep; ratio = median over reps of"
-            f" ours/grpcio{' and of ours/floor' if floor else ''}"
+            f" ours/grpcio{''.join(f' and of ours/{peer}' for peer in peers)}"
             f" ({self.rate}: higher is better for us; CPU: lower is better).",
             "",
             f"| {' | '.join(lead)} | metric | {OURS} best | {OURS} med | grpcio best"
-            f" | grpcio med{floor_head} | ours/grpcio{floor_ratio} | budget"
+            f" | grpcio med{peer_heads} | ours/grpcio{peer_ratios} | budget"
             " | verdict |",
-            "|" + "---|" * (len(lead) + 1) + "--:|" * (5 + 2 * floor) + "---|---|",
+            "|" + "---|" * (len(lead) + 1) + "--:|" * (5 + 2 * len(peers)) + "---|---|",
         ]
         for row in self.rows:
             cells = [
@@ -284,9 +297,9 @@ class Report:
                 _fmt(row[OURS][1]),
                 _fmt(row[GRPCIO][0]),
                 _fmt(row[GRPCIO][1]),
-                *([_fmt(row[FLOOR][1])] if floor else []),
+                *(_fmt(row[name][1]) for name, _, _ in self.peers),
                 _fmt_ratio(row["ratio"]),
-                *([_fmt_ratio(row["floor_ratio"])] if floor else []),
+                *(_fmt_ratio(row[key]) for _, key, _ in self.peers),
                 ", ".join(_fmt_budget(b) for b in row["budgets"]),
                 ", ".join(row["verdicts"]),
             ]
@@ -310,11 +323,9 @@ class Report:
             {
                 "scenario": row["scenario"].name,
                 "metric": row["metric"].key,
-                OURS: {"best": row[OURS][0], "median": row[OURS][1]},
-                GRPCIO: {"best": row[GRPCIO][0], "median": row[GRPCIO][1]},
-                FLOOR: {"best": row[FLOOR][0], "median": row[FLOOR][1]},
+                **{c: {"best": row[c][0], "median": row[c][1]} for c in CLIENTS},
                 "ratio": row["ratio"],
-                "floor_ratio": row["floor_ratio"],
+                **{key: row[key] for _, key, _ in PEERS},
                 "verdicts": row["verdicts"],
             }
             for row in self.rows
@@ -333,12 +344,14 @@ class Report:
         }
 
     def chart(self, path: Path) -> str:
-        """A PNG of the ratios; returns what happened, for the log.  With a
-        floor, a row's ours/floor bar (hatched) stands beside its ours/grpcio."""
+        """A PNG of the ratios; returns what happened, for the log.  With
+        peers, a row's ours/floor and ours/go bars (hatched) stand beside its
+        ours/grpcio."""
+        bars = [(GRPCIO, "ratio", ""), *self.peers]
         rows = [
             row
             for row in self.rows
-            if (row["ratio"] is not None or row["floor_ratio"] is not None)
+            if any(row[key] is not None for _, key, _ in bars)
             and row["metric"].key != "server_cpu_us"
         ]
         if not rows:
@@ -353,11 +366,9 @@ class Report:
         fig, ax = plt.subplots(
             figsize=(max(6.0, self.chart_bar_inches * len(rows)), 4.8)
         )
-        bars = [(GRPCIO, "ratio", "", 0.0)]
-        if self.floor:
-            bars = [(GRPCIO, "ratio", "", -0.2), (FLOOR, "floor_ratio", "//", 0.2)]
         width = 0.8 / len(bars)
-        for against, key, hatch, shift in bars:
+        for n, (against, key, hatch) in enumerate(bars):
+            shift = (n - (len(bars) - 1) / 2) * width
             for i, row in enumerate(rows):
                 ratio = row[key]
                 if ratio is None:
@@ -392,8 +403,9 @@ class Report:
             fontsize=self.chart_label_fontsize,
         )
         ylabel = f"{OURS} / grpcio"
-        if self.floor:
-            ylabel += f" (plain), / {FLOOR} (hatched)"
+        if self.peers:
+            hatched = ", ".join(f"/ {name} ({h})" for name, _, h in self.peers)
+            ylabel += f" (plain), {hatched}"
         ax.set_ylabel(ylabel)
         ax.set_title(self.chart_title(), fontsize=8)
         fig.tight_layout()
@@ -460,7 +472,8 @@ class UnaryReport(Report):
         return f"{scenario.kind} {scenario.op}\n{metric.label}"
 
     def chart_title(self) -> str:
-        against = f"grpcio (hatched: / {FLOOR})" if self.floor else "grpcio"
+        peers = ", ".join(f"/ {name}" for name, _, _ in self.peers)
+        against = f"grpcio (hatched: {peers})" if peers else "grpcio"
         return (
             f"{OURS} / {against} on {self.env['interpreter']} (blue: calls/s,"
             " higher is better; orange: CPU, lower is better; red: budget)"

@@ -14,8 +14,10 @@ less the other client's threads, as in bench_unary.py).  Each sample opens
 its client in a fresh event loop and warms it up before the clock starts.
 
 grpc.aio's side is a stub generated from our proto/*.proto at run time
-(benchmarks/_grpcio_stubs.py).  Budgets (issue 6): calls/s >= 1.0x and
-client CPU <= 0.5x grpc.aio's, for Range.
+(benchmarks/_grpcio_stubs.py).  etcd's Go client is a third variant if `go`
+is there: `--tasks` goroutines sharing one client (benchmarks/_go_peer.py).
+Budgets (issue 6): calls/s >= 1.0x and client CPU <= 0.5x grpc.aio's, for
+Range.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
+import _go_peer  # noqa: E402
 import _harness  # noqa: E402
 import _report  # noqa: E402
 from _harness import Meter, ServerCpu  # noqa: E402
@@ -171,6 +174,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, help="calls per variant per rep")
     parser.add_argument("--reps", type=int, help="interleaved reps (5; quick 3)")
     parser.add_argument("--no-put", action="store_true", help="skip the Put scenario")
+    _go_peer.add_argument(parser)
     _harness.add_run_arguments(parser, quick="< 30 s")
     args = parser.parse_args(argv)
     args.calls = args.calls or (4000 if args.quick else 20000)
@@ -199,10 +203,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             )
             for op in ops
         ]
+        go, go_note = _go_peer.for_run(args, harness)
+        for scenario, runners in plan:
+            if go:  # the same warm-up (20 calls a task) and 10 s deadline
+                runners[_go_peer.GO] = go.runner(
+                    scenario.op, args.tasks, 20 * args.tasks, KEY, VALUE, timeout=10
+                )
         print(f"etcd {harness.etcd_version} at {endpoint}; {args.reps} reps")
         results = run_plan(plan, args.reps)
         env = harness.environment(
-            {},
+            {"go_note": go_note},
             {"reps": args.reps, "calls": args.calls, "tasks": args.tasks},
         )
         harness.close()

@@ -15,6 +15,7 @@ It starts a throwaway single etcd member (pyetcd_wire.testing.etcd), puts one
 * the same calls by the floor (benchmarks/_floor.py): the request's bytes,
   encoded once, over a plain blocking socket, reading frame headers only
   until the call's trailers: what Python and the kernel alone cost;
+* the same calls by etcd's Go client, if `go` is there (benchmarks/_go_peer.py);
 * send, recv and setsockopt calls per call of our client and of the floor,
   over 2,000 sequential Ranges on sockets of their own (`--syscall-calls`);
 * the same with T threads sharing one client (`--threads`, default 16);
@@ -44,6 +45,7 @@ if str(ROOT) not in sys.path:
 
 import _canned  # noqa: E402
 import _floor  # noqa: E402
+import _go_peer  # noqa: E402
 import _harness  # noqa: E402
 import _report  # noqa: E402
 from _harness import Meter, ServerCpu  # noqa: E402
@@ -240,6 +242,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-floor", action="store_true", help="skip the floor variant"
     )
+    _go_peer.add_argument(parser)
     parser.add_argument(
         "--syscall-calls",
         type=int,
@@ -271,6 +274,7 @@ def build_runners(
     canned: Optional[_canned.Canned],
     server_cpu: ServerCpu,
     floors: Optional[Dict[str, _floor.Floor]] = None,
+    go: Optional[_go_peer.GoPeer] = None,
 ) -> List[Tuple[_report.Scenario, Dict[str, Runner]]]:
     """Every scenario with its runner per client, in run order."""
     ops = ["range"] if args.no_put else ["range", "put"]
@@ -281,6 +285,11 @@ def build_runners(
             runners[GRPCIO] = sequential(theirs[op], Meter(server_cpu, GRPCIO))
         if floors:
             runners[FLOOR] = floor_sequential(floors[op], Meter(server_cpu, FLOOR))
+        if go:
+            warmup = max(50, int(args.calls * _harness.warm_fraction()))
+            runners[_go_peer.GO] = go.runner(
+                op, 1, warmup, KEY, VALUE, args.call_timeout
+            )
         plan.append(
             (_report.Scenario(f"seq_{op}", "sequential", op, args.calls), runners)
         )
@@ -356,7 +365,8 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
                 raise RuntimeError("grpcio's Range did not return the value")
         if not args.no_floor:
             floors = make_floors(harness.member.endpoint)
-        plan = build_runners(args, ours, theirs, canned, harness.server_cpu, floors)
+        go, go_note = _go_peer.for_run(args, harness)
+        plan = build_runners(args, ours, theirs, canned, harness.server_cpu, floors, go)
         print(
             f"etcd {harness.etcd_version} at {harness.member.endpoint}; {args.reps}"
             f" reps, {args.calls} calls per variant (in-process {args.inproc_calls})"
@@ -375,6 +385,7 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
         {
             "canned_frames": canned.frame_names() if canned else None,
             "syscalls_per_call": syscalls,
+            "go_note": go_note,
         },
         {
             "reps": args.reps,
