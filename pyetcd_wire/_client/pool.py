@@ -60,7 +60,9 @@ class ChannelPool(Generic[C]):
         self._new_channel = new_channel
         self._check_health = check_health
         self._lock = threading.Lock()
-        self._channels: Dict[Endpoint, C] = {}
+        # Keyed by the endpoint's text: a str hashes in C, where Endpoint's
+        # __hash__ is a Python call on every pick.
+        self._channels: Dict[str, C] = {}
         self._closed = False
 
     def pick(self) -> C:
@@ -70,7 +72,7 @@ class ChannelPool(Generic[C]):
             endpoint = self._pick_healthy()
         else:
             endpoint = balancer.next()
-        channel = self._channels.get(endpoint)
+        channel = self._channels.get(endpoint.text)
         return channel if channel is not None else self.channel(endpoint)
 
     def _pick_healthy(self) -> Endpoint:
@@ -93,15 +95,15 @@ class ChannelPool(Generic[C]):
         with self._lock:
             if self._closed:
                 raise ClientClosedError()
-            channel = self._channels.get(endpoint)
+            channel = self._channels.get(endpoint.text)
             if channel is None:
                 channel = self._new_channel(endpoint)
                 if endpoint in self.balancer.endpoints:
-                    self._channels[endpoint] = channel
+                    self._channels[endpoint.text] = channel
             return channel
 
     def owns(self, channel: C) -> bool:
-        return self._channels.get(channel.endpoint) is channel
+        return self._channels.get(channel.endpoint.text) is channel
 
     def failed(self, endpoint: Endpoint, why: str) -> None:
         now = time.monotonic()
@@ -143,7 +145,7 @@ class ChannelPool(Generic[C]):
         where their retry class allows)."""
         with self._lock:
             self.balancer.set_endpoints(endpoints)
-            keep = set(self.balancer.endpoints)
+            keep = {e.text for e in self.balancer.endpoints}
             gone = [c for e, c in self._channels.items() if e not in keep]
             self._channels = {e: c for e, c in self._channels.items() if e in keep}
         for channel in gone:

@@ -645,7 +645,8 @@ class Connection:
             retired = idle and self._dead is None and not core.accepts_calls
             if done:
                 self._reading = False
-                self._close_if_unused()
+                if self._shut:
+                    self._close_if_unused()
                 if self._sleepers:
                     self._wake(self._sleepers[0])
                 elif idle and not self._writing and not retired:
@@ -865,7 +866,8 @@ class Connection:
                     rest = b"" if self._dead is not None else self._core.data_to_send()
                     if not rest:
                         self._writing = False
-                        self._close_if_unused()
+                        if self._shut:
+                            self._close_if_unused()
         except DeadlineExceededError:
             with self._lock:
                 self._unsent = bytes(rest) + self._unsent

@@ -200,12 +200,16 @@ class KernelTimeouts:
         self._send_ms = 0
 
     def for_receive(self, remaining: Optional[float]) -> None:
+        if remaining is None and not self._recv_ms:
+            return  # no deadline, none set: the common case, without a call
         ms = _quantize(remaining)
         if ms != self._recv_ms:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(ms))
             self._recv_ms = ms
 
     def for_send(self, remaining: Optional[float]) -> None:
+        if remaining is None and not self._send_ms:
+            return
         ms = _quantize(remaining)
         if ms != self._send_ms:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(ms))
