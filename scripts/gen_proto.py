@@ -203,7 +203,7 @@ def descriptor_offsets(fdp: descriptor_pb2.FileDescriptorProto, buf: bytes) -> O
 
 POOL_MODULE = '''\
 {header}
-"""The private descriptor pool of kv_pb2, auth_pb2 and rpc_pb2.
+"""The private descriptor pool of our protobuf modules.
 
 Our modules are built here instead of in protobuf's default pool: another
 library in the same process may register its own copy of etcd's protos
@@ -215,6 +215,13 @@ protoc's output, but does not register the message classes in protobuf's
 default symbol database: on the pure-Python runtime (PyPy) that registration
 copies every descriptor into the default pool, where a second
 etcdserverpb.RangeRequest from another file name raises TypeError.
+
+On the C runtimes (upb, cpp) the pool and the message metaclass come straight
+from protobuf's C module, as protobuf's own ``DescriptorPool()`` would give
+them: importing ``descriptor_pool`` (or ``builder``, or ``descriptor_pb2``)
+would load protobuf's pure-Python message machinery too (python_message,
+text_format, well_known_types ...), which those runtimes do not use for our
+classes and which is most of protobuf's import time.
 """
 
 from __future__ import annotations
@@ -222,17 +229,23 @@ from __future__ import annotations
 from typing import Any, Dict, Sequence, Tuple, Type
 
 from google.protobuf import descriptor as _descriptor
-from google.protobuf import descriptor_pb2 as _descriptor_pb2
-from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import message as _message
-from google.protobuf.internal import builder as _builder
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 
-POOL = _descriptor_pool.DescriptorPool()
+_C_DESCRIPTORS = getattr(_descriptor, "_USE_C_DESCRIPTORS", False)
 
-# The metaclass of generated message classes on this runtime (upb, cpp or
-# pure Python), taken from a class that protobuf itself generated.
-_MESSAGE_META: Any = type(_descriptor_pb2.FileDescriptorProto)
+POOL: Any
+_MESSAGE_META: Any  # the metaclass of generated message classes on this runtime
+if _C_DESCRIPTORS:
+    _c_module: Any = _descriptor._message  # type: ignore[attr-defined]
+    POOL = _c_module.DescriptorPool()
+    _MESSAGE_META = _c_module.MessageMeta
+else:
+    from google.protobuf import descriptor_pool as _descriptor_pool
+    from google.protobuf.internal import python_message as _python_message
+
+    POOL = _descriptor_pool.DescriptorPool()
+    _MESSAGE_META = _python_message.GeneratedProtocolMessageType
 
 
 def _message_class(
@@ -248,6 +261,17 @@ def _message_class(
     return cls
 
 
+def _add_descriptors(
+    namespace: Dict[str, Any], desc: _descriptor.Descriptor, prefix: str
+) -> None:
+    """``_RANGEREQUEST``, ``_RANGEREQUEST_SORTORDER`` ... (protoc's names)."""
+    namespace[prefix] = desc
+    for name, nested in desc.nested_types_by_name.items():
+        _add_descriptors(namespace, nested, f"{{prefix}}_{{name.upper()}}")
+    for enum_des in desc.enum_types:
+        namespace[f"{{prefix}}_{{enum_des.name.upper()}}"] = enum_des
+
+
 def build(
     serialized: bytes,
     module_name: str,
@@ -255,8 +279,9 @@ def build(
     offsets: Sequence[Tuple[str, int, int]],
 ) -> _descriptor.FileDescriptor:
     """Adds one file to POOL and fills ``namespace`` like a protoc module."""
-    file_des = POOL.AddSerializedFile(serialized)
-    _builder.BuildMessageAndEnumDescriptors(file_des, namespace)
+    file_des: _descriptor.FileDescriptor = POOL.AddSerializedFile(serialized)
+    for name, msg_des in file_des.message_types_by_name.items():
+        _add_descriptors(namespace, msg_des, "_" + name.upper())
     for name, enum_des in file_des.enum_types_by_name.items():
         namespace["_" + name.upper()] = enum_des
         namespace[name] = _enum_type_wrapper.EnumTypeWrapper(enum_des)
@@ -266,7 +291,7 @@ def build(
         namespace["_" + name.upper()] = service
     for name, msg_des in file_des.message_types_by_name.items():
         namespace[name] = _message_class(msg_des, module_name)
-    if not getattr(_descriptor, "_USE_C_DESCRIPTORS", False):
+    if not _C_DESCRIPTORS:
         for name, start, end in offsets:
             setattr(namespace[name], "_serialized_start", start)
             setattr(namespace[name], "_serialized_end", end)
