@@ -1,8 +1,8 @@
 """What importing the package loads: the sync client leaves asyncio, ssl,
-hpack and its stream worker unloaded until something uses them
-(AsyncClient, TLS, the first connection, the first watch), and so saves
-their import time at start-up.  Each check runs in a fresh interpreter, since this
-one has loaded them for other tests."""
+hpack, logging and its stream worker unloaded until something uses them
+(AsyncClient, TLS, the first connection, the first log record, the first
+watch), and so saves their import time at start-up.  Each check runs in a
+fresh interpreter, since this one has loaded them for other tests."""
 
 from __future__ import annotations
 
@@ -33,7 +33,30 @@ def loaded_after(code: str, modules: List[str]) -> List[str]:
 
 def test_the_sync_client_class_loads_no_asyncio_ssl_or_hpack() -> None:
     code = "import pyetcd_wire\npyetcd_wire.Client"
-    assert loaded_after(code, ["asyncio", "ssl", "hpack"]) == []
+    assert loaded_after(code, ["asyncio", "ssl", "hpack", "logging"]) == []
+
+
+def test_records_wait_for_logging_to_be_imported() -> None:
+    # Without logging imported no handler exists: the record is dropped, and
+    # logging stays unloaded; once imported, the next record reaches it.
+    code = (
+        "import sys\n"
+        "from pyetcd_wire import _log\n"
+        "_log.dialed('127.0.0.1:1', False, 0)\n"
+        "print('logging' in sys.modules)\n"
+        "import logging\n"
+        "logging.basicConfig(stream=sys.stdout, format='%(name)s %(message)s')\n"
+        "logging.getLogger('pyetcd_wire').setLevel(logging.INFO)\n"
+        "_log.dialed('127.0.0.1:2', False, 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "False",
+        "pyetcd_wire.connection connected to 127.0.0.1:2",
+    ]
 
 
 def test_a_plaintext_client_not_yet_called_loads_no_asyncio_ssl_or_hpack() -> None:
