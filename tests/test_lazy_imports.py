@@ -75,3 +75,18 @@ def test_the_async_client_and_tls_still_load_them() -> None:
         "import pyetcd_wire\npyetcd_wire.AsyncClient\npyetcd_wire.TLS().ssl_context()"
     )
     assert loaded_after(code, ["asyncio", "ssl"]) == ["asyncio", "ssl"]
+
+
+def test_the_command_lines_help_and_usage_errors_load_no_protobuf_or_client() -> None:
+    code = (
+        "import contextlib, io\n"
+        "from pyetcd_wire.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), "
+        "contextlib.redirect_stderr(io.StringIO()):\n"
+        "    assert main(['--help']) == 0\n"
+        "    assert main(['lease', 'grant', '--help']) == 0\n"
+        "    assert main(['get', '--no-such-flag', 'k']) == 1\n"
+        "    assert main(['no-such-command']) == 1"
+    )
+    heavy = ["google.protobuf", "pyetcd_wire._sync.client", "json", "logging"]
+    assert loaded_after(code, heavy) == []

@@ -6,20 +6,44 @@ word is a positional argument (`lock name --ttl 5 -- cmd -x`).  argparse's
 subparsers do neither, so dispatch is ours: one pass pulls the global flags
 out of the whole command line, the first words pick a leaf command, and the
 leaf's own parser reads the rest up to the `--` with `parse_intermixed_args`.
+
+Only the leaf that runs gets a parser: each command records its flags
+(`Leaf.add_argument`), and the parser is built from them when the command
+line picks the leaf.  Building the parsers of all forty-odd commands cost
+more than the rest of the command line's start-up before the client.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    NoReturn,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from .context import Context
 from .errors import EXIT_ERROR, CliError, bad_args, go_parse_error
 from .flags import add_global_flags
 
 Run = Callable[[Context, argparse.Namespace], Optional[int]]
-P = TypeVar("P", bound=argparse.ArgumentParser)
 PROG = "pyetcd"
+
+
+class Flags(Protocol):
+    """What a command's flags are added to: a `Leaf`, or a parser."""
+
+    def add_argument(self, *names: str, **kwargs: Any) -> Any: ...
+
+
+F = TypeVar("F", bound=Flags)
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,29 +57,52 @@ class Parser(argparse.ArgumentParser):
         raise CliError(EXIT_ERROR, message)
 
 
+class Leaf:
+    """One command: what runs it, and its flags, recorded until `parser`
+    builds its parser.  Positional arguments land in `args.args` (commands
+    check their count, with etcdctl's messages)."""
+
+    def __init__(self, prog: str, summary: str, run: Run, usage: str) -> None:
+        self.prog = prog
+        self.summary = summary
+        self.run = run
+        self.usage = usage
+        self._flags: List[Tuple[Tuple[str, ...], Dict[str, Any]]] = []
+
+    def add_argument(self, *names: str, **kwargs: Any) -> None:
+        """A flag, as argparse's `add_argument` takes it."""
+        self._flags.append((names, kwargs))
+
+    def parser(self) -> Parser:
+        parser = Parser(
+            prog=self.prog,
+            description=self.summary,
+            usage=self.usage or None,
+            allow_abbrev=False,
+        )
+        parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+        add_global_flags(parser)
+        for names, kwargs in self._flags:
+            parser.add_argument(*names, **kwargs)
+        return parser
+
+
 class Commands:
     """A group of commands (the root, or `lease`, `member`, ...)."""
 
     def __init__(self, path: Tuple[str, ...] = (), summary: str = "") -> None:
         self.path = path
         self.summary = summary
-        self.leaves: Dict[str, Tuple[Parser, Run]] = {}
+        self.leaves: Dict[str, Leaf] = {}
         self.groups: Dict[str, Commands] = {}
         self.summaries: Dict[str, str] = {}
 
-    def add(self, name: str, summary: str, run: Run, usage: str = "") -> Parser:
-        """A leaf command; returns its parser for its flags.  Positional
-        arguments land in `args.args` (commands check their count, with
-        etcdctl's messages)."""
-        prog = " ".join((PROG, *self.path, name))
-        parser = Parser(
-            prog=prog, description=summary, usage=usage or None, allow_abbrev=False
-        )
-        parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-        add_global_flags(parser)
-        self.leaves[name] = (parser, run)
+    def add(self, name: str, summary: str, run: Run, usage: str = "") -> Leaf:
+        """A leaf command; returns it, for its flags."""
+        leaf = Leaf(" ".join((PROG, *self.path, name)), summary, run, usage)
+        self.leaves[name] = leaf
         self.summaries[name] = summary
-        return parser
+        return leaf
 
     def group(self, name: str, summary: str) -> Commands:
         group = Commands((*self.path, name), summary)
@@ -89,7 +136,8 @@ class Commands:
                 commands, rest = commands.groups[word], remaining
                 continue
             if word in commands.leaves:
-                return commands.leaves[word], commands, remaining
+                leaf = commands.leaves[word]
+                return (leaf.parser(), leaf.run), commands, remaining
             where = " ".join((PROG, *commands.path))
             raise CliError(
                 EXIT_ERROR,
@@ -146,16 +194,14 @@ def go_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
 
 
-def add_bool_flag(
-    parser: argparse.ArgumentParser, flag: str, default: bool, help: str
-) -> None:
+def add_bool_flag(parser: Flags, flag: str, default: bool, help: str) -> None:
     """A flag given as `--flag`, `--flag=true` or `--flag=false`, as cobra's."""
     parser.add_argument(
         flag, type=go_bool, nargs="?", const=True, default=default, help=help
     )
 
 
-def flag(parser: P, *names: str, help: str) -> P:
+def flag(parser: F, *names: str, help: str) -> F:
     """A boolean flag (`--prefix`), false unless given; returns `parser`."""
     parser.add_argument(*names, action="store_true", help=help)
     return parser
