@@ -90,3 +90,22 @@ def test_the_command_lines_help_and_usage_errors_load_no_protobuf_or_client() ->
     )
     heavy = ["google.protobuf", "pyetcd_wire._sync.client", "json", "logging"]
     assert loaded_after(code, heavy) == []
+
+
+def test_dialing_an_ascii_host_loads_no_idna_codec() -> None:
+    # getaddrinfo encodes a str host with the "idna" codec (stringprep,
+    # unicodedata); an ASCII host goes to it as bytes.
+    code = (
+        "import socket\n"
+        "from pyetcd_wire._policy.endpoints import parse_endpoint\n"
+        "from pyetcd_wire._sync import transport\n"
+        "server = socket.socket()\n"
+        "server.bind(('127.0.0.1', 0))\n"
+        "server.listen(1)\n"
+        "port = server.getsockname()[1]\n"
+        "for host in ('127.0.0.1', 'localhost'):\n"
+        "    sock = transport.connect(parse_endpoint(f'{host}:{port}'), 5.0)\n"
+        "    server.accept()[0].close()\n"
+        "    sock.close()"
+    )
+    assert loaded_after(code, ["encodings.idna", "stringprep"]) == []
