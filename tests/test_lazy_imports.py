@@ -109,3 +109,23 @@ def test_dialing_an_ascii_host_loads_no_idna_codec() -> None:
         "    sock.close()"
     )
     assert loaded_after(code, ["encodings.idna", "stringprep"]) == []
+
+
+def test_a_plain_client_builds_no_admin_messages() -> None:
+    # Cluster, Maintenance and Auth messages (admin.proto, and auth.proto's)
+    # are built on first use; KV, Watch and Lease requests need none.
+    code = (
+        "import pyetcd_wire\n"
+        "from pyetcd_wire._api import kv, lease, watch\n"
+        "client = pyetcd_wire.Client('127.0.0.1:2379', metrics=None)\n"
+        "client.close()\n"
+        "pyetcd_wire.AsyncClient\n"
+        "kv.range_request('k')\n"
+        "pyetcd_wire.Op.put('k', 'v')\n"
+        "lease.lease_grant_request(5)\n"
+        "watch.watch_create_request('k')"
+    )
+    admin = ["pyetcd_wire._proto.admin_pb2", "pyetcd_wire._proto.auth_pb2"]
+    assert loaded_after(code, admin) == []
+    code += "\nfrom pyetcd_wire._proto import rpc_pb2\nrpc_pb2.StatusRequest()"
+    assert loaded_after(code, admin) == admin
