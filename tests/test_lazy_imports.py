@@ -33,7 +33,8 @@ def loaded_after(code: str, modules: List[str]) -> List[str]:
 
 def test_the_sync_client_class_loads_no_asyncio_ssl_or_hpack() -> None:
     code = "import pyetcd_wire\npyetcd_wire.Client"
-    assert loaded_after(code, ["asyncio", "ssl", "hpack", "logging"]) == []
+    modules = ["asyncio", "ssl", "hpack", "logging", "random"]
+    assert loaded_after(code, modules) == []
 
 
 def test_records_wait_for_logging_to_be_imported() -> None:
@@ -90,6 +91,18 @@ def test_the_command_lines_help_and_usage_errors_load_no_protobuf_or_client() ->
     )
     heavy = ["google.protobuf", "pyetcd_wire._sync.client", "json", "logging"]
     assert loaded_after(code, heavy) == []
+
+
+def test_a_command_loads_its_own_command_module_only() -> None:
+    code = (
+        "import contextlib, io\n"
+        "from pyetcd_wire.cli import main\n"
+        "with contextlib.redirect_stderr(io.StringIO()):\n"
+        "    assert main(['get', '--no-such-flag', 'k']) == 1"
+    )
+    modules = ["pyetcd_wire.cli.kv", "pyetcd_wire.cli.auth", "pyetcd_wire.cli.lease"]
+    # argparse's default help width would import shutil (zlib, bz2, lzma).
+    assert loaded_after(code, [*modules, "shutil"]) == ["pyetcd_wire.cli.kv"]
 
 
 def test_dialing_an_ascii_host_loads_no_idna_codec() -> None:

@@ -46,9 +46,23 @@ class Flags(Protocol):
 F = TypeVar("F", bound=Flags)
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help at a fixed 80 columns, as cobra's (etcdctl's) is:
+    argparse makes a formatter for every flag it adds, to check it, and the
+    default width asks shutil for the terminal's, an import (zlib, bz2,
+    lzma) that cost the command line's start-up more than its parsing."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=80)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that raises CliError (etcdctl's wording, exit 1) instead of
-    printing usage and exiting 2."""
+    printing usage and exiting 2, with help at 80 columns (`_Formatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         prefix = "unrecognized arguments: "
@@ -127,7 +141,7 @@ class Commands:
         remaining words; no leaf if `words` stop at a group."""
         commands, rest = self, list(words)
         while True:
-            index = _first_word(rest)
+            index = _first_word_index(rest)
             if index is None:
                 return None, commands, rest
             word = rest[index]
@@ -146,13 +160,19 @@ class Commands:
             )
 
 
-def _first_word(words: Sequence[str]) -> Optional[int]:
+def _first_word_index(words: Sequence[str]) -> Optional[int]:
     for index, word in enumerate(words):
         if word == "--":
             return None
         if not word.startswith("-"):
             return index
     return None
+
+
+def first_word(words: Sequence[str]) -> Optional[str]:
+    """The first word that is not a flag (before any `--`): the command."""
+    index = _first_word_index(words)
+    return None if index is None else words[index]
 
 
 def parse_leaf(
