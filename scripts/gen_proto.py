@@ -8,18 +8,21 @@ Usage, from the repository root:
 Only protoc's parser is used (from the ``grpcio-tools`` package): it turns the
 .proto files into FileDescriptorProtos, and everything else is written here:
 
-* ``kv_pb2.py``, ``auth_pb2.py``, ``rpc_pb2.py``, ``admin_pb2.py`` hold the
-  serialized descriptor and call ``_pool.build()``. They skip protoc's
-  runtime version check, so they import on every protobuf runtime from 4.21
-  on, and they register into the private pool of ``_pool.py`` instead of
-  protobuf's default pool, so another copy of etcd's protos in the same
-  process (python-etcd3 has one) cannot clash with ours.
+* ``kv_pb2.py``, ``auth_pb2.py``, ``header_pb2.py``, ``rpc_pb2.py``,
+  ``admin_pb2.py`` hold the serialized descriptor and call
+  ``_pool.build()``. They skip protoc's runtime version check, so they
+  import on every protobuf runtime from 4.21 on, and they register into the
+  private pool of ``_pool.py`` instead of protobuf's default pool, so
+  another copy of etcd's protos in the same process (python-etcd3 has one)
+  cannot clash with ours.
 * ``*.pyi`` stubs in the style of protoc's ``--pyi_out``, with the generic
   types spelt out so that ``mypy --strict`` accepts them.
-* ``rpc_pb2`` answers for admin.proto's names too (``rpc_pb2.StatusResponse``),
-  importing ``admin_pb2`` when one is first used: package etcdserverpb stays
-  one module to its users, as etcd's one rpc.proto is, while a client that
-  never calls Cluster, Maintenance or Auth never builds their messages.
+* A module has the names of the files of its own package it imports
+  (``rpc_pb2.ResponseHeader``, from header.proto), and ``rpc_pb2`` answers for
+  admin.proto's names too (``rpc_pb2.StatusResponse``), importing
+  ``admin_pb2`` when one is first used: package etcdserverpb stays one module
+  to its users, as etcd's one rpc.proto is, while a client that never calls
+  Cluster, Maintenance or Auth never builds their messages.
 
 The output depends only on the .proto files and this script, never on the
 protoc or protobuf version at hand, so ``--check`` gives the same answer on
@@ -44,7 +47,7 @@ OUT_DIR = ROOT / "pyetcd_wire" / "_proto"
 OUT_REL = "pyetcd_wire/_proto"
 
 # Compiled in dependency order: a module imports the ones before it.
-PROTO_FILES = ("kv.proto", "auth.proto", "rpc.proto", "admin.proto")
+PROTO_FILES = ("kv.proto", "auth.proto", "header.proto", "rpc.proto", "admin.proto")
 # file -> a later file of the same package whose top-level names the first
 # one's module answers for, importing the later one on first use.
 LAZY_PARTS = {"rpc.proto": "admin.proto"}
@@ -309,10 +312,11 @@ INIT_MODULE = '''\
 {header}
 """Protobuf modules for etcd's v3 wire API, generated from proto/*.proto.
 
-kv_pb2 (package mvccpb), auth_pb2 (authpb), and package etcdserverpb in two
-parts: rpc_pb2 (services KV, Watch, Lease) and admin_pb2 (Cluster,
-Maintenance, Auth), whose names rpc_pb2 also answers for, importing admin_pb2
-on first use.  The service descriptors are in each part's
+kv_pb2 (package mvccpb), auth_pb2 (authpb), and package etcdserverpb in
+three parts: rpc_pb2 (services KV, Watch, Lease), header_pb2 (the
+ResponseHeader, which rpc_pb2 has too) and admin_pb2 (Cluster, Maintenance,
+Auth), whose names rpc_pb2 also answers for, importing admin_pb2 on first
+use.  The service descriptors are in each part's
 ``DESCRIPTOR.services_by_name``.  Their descriptors live in the private pool
 ``_pool.POOL``, not in protobuf's default pool.
 """
@@ -353,8 +357,16 @@ def __getattr__(name: str) -> _Any:
 """
 
 
+def same_package_deps(
+    fdp: descriptor_pb2.FileDescriptorProto,
+    by_name: Dict[str, descriptor_pb2.FileDescriptorProto],
+) -> List[descriptor_pb2.FileDescriptorProto]:
+    return [by_name[d] for d in fdp.dependency if by_name[d].package == fdp.package]
+
+
 def render_module(
     fdp: descriptor_pb2.FileDescriptorProto,
+    by_name: Dict[str, descriptor_pb2.FileDescriptorProto],
     lazy: descriptor_pb2.FileDescriptorProto | None = None,
 ) -> str:
     serialized = fdp.SerializeToString(deterministic=True)
@@ -371,6 +383,10 @@ def render_module(
     for dep in fdp.dependency:
         mod = _module_name(dep)
         lines.append(f"from . import {mod} as _{mod}  # noqa: F401 (adds {dep} first)")
+    for dep_fdp in same_package_deps(fdp, by_name):
+        names = ", ".join(top_level_names(dep_fdp))
+        mod = _module_name(dep_fdp.name)
+        lines.append(f"from .{mod} import {names}  # noqa: F401 (same package)")
     lines += [
         "from ._pool import build as _build",
         "",
@@ -514,7 +530,11 @@ class _StubWriter:
             f"{body}def __init__(self{''.join(', ' + p for p in params)}) -> None: ..."
         )
 
-    def render(self, lazy: descriptor_pb2.FileDescriptorProto | None = None) -> str:
+    def render(
+        self,
+        same_package: List[descriptor_pb2.FileDescriptorProto],
+        lazy: descriptor_pb2.FileDescriptorProto | None = None,
+    ) -> str:
         for enum in self.fdp.enum_type:
             self.lines.append("")
             self.enum(enum, enum.name, "")
@@ -548,6 +568,14 @@ class _StubWriter:
         if typ:
             head.append(f"from typing import {', '.join(typ)}")
         head += ["", "DESCRIPTOR: _descriptor.FileDescriptor"]
+        for part in same_package:
+            head += [
+                "",
+                f"# proto/{part.name}'s names (same package).",
+                f"from .{_module_name(part.name)} import (",
+                *(f"    {n} as {n}," for n in top_level_names(part)),
+                ")",
+            ]
         if lazy is not None:
             module = _module_name(lazy.name)
             head += [
@@ -574,7 +602,8 @@ def render_stub(
         for top in [*part.message_type, *part.enum_type]:
             homes[prefix + top.name] = module
     lazy = LAZY_PARTS.get(fdp.name)
-    return _StubWriter(fdp, homes).render(by_name[lazy] if lazy else None)
+    same = same_package_deps(fdp, by_name)
+    return _StubWriter(fdp, homes).render(same, by_name[lazy] if lazy else None)
 
 
 # ---------------------------------------------------------------------------
@@ -597,7 +626,7 @@ def generate(proto_dir: Path = PROTO_DIR) -> Dict[str, str]:
     for fdp in files:
         mod = _module_name(fdp.name)
         lazy = LAZY_PARTS.get(fdp.name)
-        out[f"{mod}.py"] = render_module(fdp, by_name[lazy] if lazy else None)
+        out[f"{mod}.py"] = render_module(fdp, by_name, by_name[lazy] if lazy else None)
         out[f"{mod}.pyi"] = render_stub(fdp, by_name)
     return out
 

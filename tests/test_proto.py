@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from google.protobuf import descriptor_pb2
 
-from pyetcd_wire._proto import admin_pb2, auth_pb2, kv_pb2, rpc_pb2
+from pyetcd_wire._proto import admin_pb2, auth_pb2, header_pb2, kv_pb2, rpc_pb2
 from pyetcd_wire._proto._pool import POOL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -616,8 +616,10 @@ def test_message_sets() -> None:
     # .keys() on purpose: upb on protobuf 4.21 iterates *_by_name maps as values
     parts = set(rpc_pb2.DESCRIPTOR.message_types_by_name.keys())
     admin = set(admin_pb2.DESCRIPTOR.message_types_by_name.keys())
+    header = set(header_pb2.DESCRIPTOR.message_types_by_name.keys())
+    assert header == {"ResponseHeader"}
     assert not parts & admin
-    assert parts | admin == RPC_MESSAGES
+    assert parts | admin | header == RPC_MESSAGES
     # A client that reads, writes, watches and leases needs none of admin's.
     assert "StatusResponse" in admin
     assert "RangeRequest" in parts
@@ -630,14 +632,19 @@ def test_message_sets() -> None:
     }
     assert set(rpc_pb2.DESCRIPTOR.enum_types_by_name.keys()) == set()
     assert set(admin_pb2.DESCRIPTOR.enum_types_by_name.keys()) == {"AlarmType"}
-    assert [d.name for d in rpc_pb2.DESCRIPTOR.dependencies] == ["kv.proto"]
+    assert [d.name for d in rpc_pb2.DESCRIPTOR.dependencies] == [
+        "kv.proto",
+        "header.proto",
+    ]
     assert [d.name for d in admin_pb2.DESCRIPTOR.dependencies] == [
-        "rpc.proto",
+        "header.proto",
         "auth.proto",
     ]
 
 
 def test_rpc_pb2_answers_for_admin_names() -> None:
+    assert rpc_pb2.ResponseHeader is header_pb2.ResponseHeader
+    assert rpc_pb2.ResponseHeader.DESCRIPTOR.full_name == "etcdserverpb.ResponseHeader"
     assert rpc_pb2.StatusResponse is admin_pb2.StatusResponse
     assert rpc_pb2.AlarmType is admin_pb2.AlarmType
     assert rpc_pb2.NOSPACE == admin_pb2.NOSPACE == 1

@@ -3,239 +3,240 @@
 
 from __future__ import annotations
 
-from . import rpc_pb2 as _rpc_pb2  # noqa: F401 (adds rpc.proto first)
+from . import header_pb2 as _header_pb2  # noqa: F401 (adds header.proto first)
 from . import auth_pb2 as _auth_pb2  # noqa: F401 (adds auth.proto first)
+from .header_pb2 import ResponseHeader  # noqa: F401 (same package)
 from ._pool import build as _build
 
 _SERIALIZED = (
-    b'\n\x0badmin.proto\x12\x0cetcdserverpb\x1a\trpc.proto\x1a\nauth.pro'
-    b'to"\r\n\x0bHashRequest"!\n\rHashKVRequest\x12\x10\n\x08revision\x18\x01'
-    b' \x01(\x03"}\n\x0eHashKVResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdser'
-    b'verpb.ResponseHeader\x12\x0c\n\x04hash\x18\x02 \x01(\r\x12\x18\n\x10compact_re'
-    b'vision\x18\x03 \x01(\x03\x12\x15\n\rhash_revision\x18\x04 \x01(\x03"J\n\x0cHashRespo'
-    b'nse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeade'
-    b'r\x12\x0c\n\x04hash\x18\x02 \x01(\r"\x11\n\x0fSnapshotRequest"x\n\x10SnapshotRe'
+    b'\n\x0badmin.proto\x12\x0cetcdserverpb\x1a\x0cheader.proto\x1a\nauth.'
+    b'proto"\r\n\x0bHashRequest"!\n\rHashKVRequest\x12\x10\n\x08revisio'
+    b'n\x18\x01 \x01(\x03"}\n\x0eHashKVResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcd'
+    b'serverpb.ResponseHeader\x12\x0c\n\x04hash\x18\x02 \x01(\r\x12\x18\n\x10compact'
+    b'_revision\x18\x03 \x01(\x03\x12\x15\n\rhash_revision\x18\x04 \x01(\x03"J\n\x0cHashRe'
     b'sponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHe'
-    b'ader\x12\x17\n\x0fremaining_bytes\x18\x02 \x01(\x04\x12\x0c\n\x04blob\x18\x03 \x01(\x0c\x12\x0f\n\x07v'
-    b'ersion\x18\x04 \x01(\t"[\n\x06Member\x12\n\n\x02ID\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t'
-    b'\x12\x10\n\x08peerURLs\x18\x03 \x03(\t\x12\x12\n\nclientURLs\x18\x04 \x03(\t\x12\x11\n\tisLear'
-    b'ner\x18\x05 \x01(\x08"7\n\x10MemberAddRequest\x12\x10\n\x08peerURLs\x18\x01 \x03(\t\x12'
-    b'\x11\n\tisLearner\x18\x02 \x01(\x08"\x8e\x01\n\x11MemberAddResponse\x12,\n\x06head'
-    b'er\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12$\n\x06member'
-    b'\x18\x02 \x01(\x0b2\x14.etcdserverpb.Member\x12%\n\x07members\x18\x03 \x03(\x0b2\x14.'
-    b'etcdserverpb.Member"!\n\x13MemberRemoveRequest\x12\n\n\x02ID'
-    b'\x18\x01 \x01(\x04"k\n\x14MemberRemoveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c'
-    b'.etcdserverpb.ResponseHeader\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.'
-    b'etcdserverpb.Member"3\n\x13MemberUpdateRequest\x12\n\n\x02ID'
-    b'\x18\x01 \x01(\x04\x12\x10\n\x08peerURLs\x18\x02 \x03(\t"k\n\x14MemberUpdateResponse'
-    b'\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12%'
-    b'\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member")\n\x11MemberL'
-    b'istRequest\x12\x14\n\x0clinearizable\x18\x01 \x01(\x08"i\n\x12MemberListRe'
-    b'sponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHe'
-    b'ader\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member""\n\x14M'
-    b'emberPromoteRequest\x12\n\n\x02ID\x18\x01 \x01(\x04"l\n\x15MemberPromote'
-    b'Response\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Response'
-    b'Header\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member"\x13\n'
-    b'\x11DefragmentRequest"B\n\x12DefragmentResponse\x12,\n\x06head'
-    b'er\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"%\n\x11MoveLe'
-    b'aderRequest\x12\x10\n\x08targetID\x18\x01 \x01(\x04"B\n\x12MoveLeaderRespo'
+    b'ader\x12\x0c\n\x04hash\x18\x02 \x01(\r"\x11\n\x0fSnapshotRequest"x\n\x10Snapsho'
+    b'tResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respons'
+    b'eHeader\x12\x17\n\x0fremaining_bytes\x18\x02 \x01(\x04\x12\x0c\n\x04blob\x18\x03 \x01(\x0c\x12\x0f'
+    b'\n\x07version\x18\x04 \x01(\t"[\n\x06Member\x12\n\n\x02ID\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 '
+    b'\x01(\t\x12\x10\n\x08peerURLs\x18\x03 \x03(\t\x12\x12\n\nclientURLs\x18\x04 \x03(\t\x12\x11\n\tisL'
+    b'earner\x18\x05 \x01(\x08"7\n\x10MemberAddRequest\x12\x10\n\x08peerURLs\x18\x01 \x03'
+    b'(\t\x12\x11\n\tisLearner\x18\x02 \x01(\x08"\x8e\x01\n\x11MemberAddResponse\x12,\n\x06h'
+    b'eader\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12$\n\x06mem'
+    b'ber\x18\x02 \x01(\x0b2\x14.etcdserverpb.Member\x12%\n\x07members\x18\x03 \x03(\x0b'
+    b'2\x14.etcdserverpb.Member"!\n\x13MemberRemoveRequest\x12\n\n'
+    b'\x02ID\x18\x01 \x01(\x04"k\n\x14MemberRemoveResponse\x12,\n\x06header\x18\x01 \x01('
+    b'\x0b2\x1c.etcdserverpb.ResponseHeader\x12%\n\x07members\x18\x02 \x03(\x0b'
+    b'2\x14.etcdserverpb.Member"3\n\x13MemberUpdateRequest\x12\n\n'
+    b'\x02ID\x18\x01 \x01(\x04\x12\x10\n\x08peerURLs\x18\x02 \x03(\t"k\n\x14MemberUpdateRespo'
     b'nse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeade'
-    b'r"\xb6\x01\n\x0cAlarmRequest\x126\n\x06action\x18\x01 \x01(\x0e2&.etcdserverp'
-    b'b.AlarmRequest.AlarmAction\x12\x10\n\x08memberID\x18\x02 \x01(\x04\x12&\n\x05'
-    b'alarm\x18\x03 \x01(\x0e2\x17.etcdserverpb.AlarmType"4\n\x0bAlarmAct'
-    b'ion\x12\x07\n\x03GET\x10\x00\x12\x0c\n\x08ACTIVATE\x10\x01\x12\x0e\n\nDEACTIVATE\x10\x02"G\n\x0bAl'
-    b'armMember\x12\x10\n\x08memberID\x18\x01 \x01(\x04\x12&\n\x05alarm\x18\x02 \x01(\x0e2\x17.etc'
-    b'dserverpb.AlarmType"h\n\rAlarmResponse\x12,\n\x06header\x18\x01'
-    b' \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12)\n\x06alarms\x18\x02 \x03'
-    b'(\x0b2\x19.etcdserverpb.AlarmMember"\x9c\x01\n\x10DowngradeReque'
-    b'st\x12>\n\x06action\x18\x01 \x01(\x0e2..etcdserverpb.DowngradeReque'
-    b'st.DowngradeAction\x12\x0f\n\x07version\x18\x02 \x01(\t"7\n\x0fDowngrade'
-    b'Action\x12\x0c\n\x08VALIDATE\x10\x00\x12\n\n\x06ENABLE\x10\x01\x12\n\n\x06CANCEL\x10\x02"R\n\x11'
-    b'DowngradeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb'
-    b'.ResponseHeader\x12\x0f\n\x07version\x18\x02 \x01(\t"*\n\x1bDowngradeVer'
-    b'sionTestRequest\x12\x0b\n\x03ver\x18\x01 \x01(\t"\x0f\n\rStatusRequest"\xc7\x02'
-    b'\n\x0eStatusResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.'
-    b'ResponseHeader\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06dbSize\x18\x03 \x01(\x03\x12'
-    b'\x0e\n\x06leader\x18\x04 \x01(\x04\x12\x11\n\traftIndex\x18\x05 \x01(\x04\x12\x10\n\x08raftTerm\x18\x06'
-    b' \x01(\x04\x12\x18\n\x10raftAppliedIndex\x18\x07 \x01(\x04\x12\x0e\n\x06errors\x18\x08 \x03(\t\x12\x13'
-    b'\n\x0bdbSizeInUse\x18\t \x01(\x03\x12\x11\n\tisLearner\x18\n \x01(\x08\x12\x16\n\x0estorag'
-    b'eVersion\x18\x0b \x01(\t\x12\x13\n\x0bdbSizeQuota\x18\x0c \x01(\x03\x122\n\rdowngrade'
-    b'Info\x18\r \x01(\x0b2\x1b.etcdserverpb.DowngradeInfo"7\n\rDowng'
-    b'radeInfo\x12\x0f\n\x07enabled\x18\x01 \x01(\x08\x12\x15\n\rtargetVersion\x18\x02 \x01(\t'
-    b'"\x13\n\x11AuthEnableRequest"\x14\n\x12AuthDisableRequest"\x13\n\x11A'
-    b'uthStatusRequest"5\n\x13AuthenticateRequest\x12\x0c\n\x04name\x18'
-    b'\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t"u\n\x12AuthUserAddRequest\x12\x0c\n'
-    b"\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12'\n\x07options\x18\x03 \x01(\x0b2\x16"
-    b'.authpb.UserAddOptions\x12\x16\n\x0ehashedPassword\x18\x04 \x01(\t""'
-    b'\n\x12AuthUserGetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t"%\n\x15AuthUserDe'
-    b'leteRequest\x12\x0c\n\x04name\x18\x01 \x01(\t"W\n\x1dAuthUserChangePassw'
-    b'ordRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0eha'
-    b'shedPassword\x18\x03 \x01(\t"6\n\x18AuthUserGrantRoleRequest\x12\x0c'
-    b'\n\x04user\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t"7\n\x19AuthUserRevokeRole'
-    b'Request\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t""\n\x12AuthRoleA'
-    b'ddRequest\x12\x0c\n\x04name\x18\x01 \x01(\t""\n\x12AuthRoleGetRequest\x12\x0c\n'
-    b'\x04role\x18\x01 \x01(\t"\x15\n\x13AuthUserListRequest"\x15\n\x13AuthRoleLi'
-    b'stRequest"%\n\x15AuthRoleDeleteRequest\x12\x0c\n\x04role\x18\x01 \x01(\t'
-    b'"P\n\x1eAuthRoleGrantPermissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t'
-    b'\x12 \n\x04perm\x18\x02 \x01(\x0b2\x12.authpb.Permission"O\n\x1fAuthRoleRe'
-    b'vokePermissionRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c'
-    b'\x12\x11\n\trange_end\x18\x03 \x01(\x0c"B\n\x12AuthEnableResponse\x12,\n\x06hea'
-    b'der\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"C\n\x13AuthD'
-    b'isableResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Re'
-    b'sponseHeader"i\n\x12AuthStatusResponse\x12,\n\x06header\x18\x01 \x01'
-    b'(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x0f\n\x07enabled\x18\x02 \x01('
-    b'\x08\x12\x14\n\x0cauthRevision\x18\x03 \x01(\x04"S\n\x14AuthenticateResponse\x12'
-    b',\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\r\n'
-    b'\x05token\x18\x02 \x01(\t"C\n\x13AuthUserAddResponse\x12,\n\x06header\x18\x01 '
-    b'\x01(\x0b2\x1c.etcdserverpb.ResponseHeader"R\n\x13AuthUserGet'
+    b'r\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member")\n\x11Memb'
+    b'erListRequest\x12\x14\n\x0clinearizable\x18\x01 \x01(\x08"i\n\x12MemberLis'
+    b'tResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respons'
+    b'eHeader\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member""'
+    b'\n\x14MemberPromoteRequest\x12\n\n\x02ID\x18\x01 \x01(\x04"l\n\x15MemberProm'
+    b'oteResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respo'
+    b'nseHeader\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member'
+    b'"\x13\n\x11DefragmentRequest"B\n\x12DefragmentResponse\x12,\n\x06h'
+    b'eader\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"%\n\x11Mov'
+    b'eLeaderRequest\x12\x10\n\x08targetID\x18\x01 \x01(\x04"B\n\x12MoveLeaderRe'
+    b'sponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHe'
+    b'ader"\xb6\x01\n\x0cAlarmRequest\x126\n\x06action\x18\x01 \x01(\x0e2&.etcdserv'
+    b'erpb.AlarmRequest.AlarmAction\x12\x10\n\x08memberID\x18\x02 \x01(\x04\x12'
+    b'&\n\x05alarm\x18\x03 \x01(\x0e2\x17.etcdserverpb.AlarmType"4\n\x0bAlarm'
+    b'Action\x12\x07\n\x03GET\x10\x00\x12\x0c\n\x08ACTIVATE\x10\x01\x12\x0e\n\nDEACTIVATE\x10\x02"G\n'
+    b'\x0bAlarmMember\x12\x10\n\x08memberID\x18\x01 \x01(\x04\x12&\n\x05alarm\x18\x02 \x01(\x0e2\x17.'
+    b'etcdserverpb.AlarmType"h\n\rAlarmResponse\x12,\n\x06heade'
+    b'r\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12)\n\x06alarms\x18'
+    b'\x02 \x03(\x0b2\x19.etcdserverpb.AlarmMember"\x9c\x01\n\x10DowngradeRe'
+    b'quest\x12>\n\x06action\x18\x01 \x01(\x0e2..etcdserverpb.DowngradeRe'
+    b'quest.DowngradeAction\x12\x0f\n\x07version\x18\x02 \x01(\t"7\n\x0fDowngr'
+    b'adeAction\x12\x0c\n\x08VALIDATE\x10\x00\x12\n\n\x06ENABLE\x10\x01\x12\n\n\x06CANCEL\x10\x02"'
+    b'R\n\x11DowngradeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserve'
+    b'rpb.ResponseHeader\x12\x0f\n\x07version\x18\x02 \x01(\t"*\n\x1bDowngrade'
+    b'VersionTestRequest\x12\x0b\n\x03ver\x18\x01 \x01(\t"\x0f\n\rStatusRequest'
+    b'"\xc7\x02\n\x0eStatusResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserver'
+    b'pb.ResponseHeader\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06dbSize\x18\x03 \x01'
+    b'(\x03\x12\x0e\n\x06leader\x18\x04 \x01(\x04\x12\x11\n\traftIndex\x18\x05 \x01(\x04\x12\x10\n\x08raftTer'
+    b'm\x18\x06 \x01(\x04\x12\x18\n\x10raftAppliedIndex\x18\x07 \x01(\x04\x12\x0e\n\x06errors\x18\x08 \x03('
+    b'\t\x12\x13\n\x0bdbSizeInUse\x18\t \x01(\x03\x12\x11\n\tisLearner\x18\n \x01(\x08\x12\x16\n\x0esto'
+    b'rageVersion\x18\x0b \x01(\t\x12\x13\n\x0bdbSizeQuota\x18\x0c \x01(\x03\x122\n\rdowngr'
+    b'adeInfo\x18\r \x01(\x0b2\x1b.etcdserverpb.DowngradeInfo"7\n\rDo'
+    b'wngradeInfo\x12\x0f\n\x07enabled\x18\x01 \x01(\x08\x12\x15\n\rtargetVersion\x18\x02 '
+    b'\x01(\t"\x13\n\x11AuthEnableRequest"\x14\n\x12AuthDisableRequest"\x13'
+    b'\n\x11AuthStatusRequest"5\n\x13AuthenticateRequest\x12\x0c\n\x04na'
+    b'me\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t"u\n\x12AuthUserAddRequest'
+    b"\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12'\n\x07options\x18\x03 \x01("
+    b'\x0b2\x16.authpb.UserAddOptions\x12\x16\n\x0ehashedPassword\x18\x04 \x01('
+    b'\t""\n\x12AuthUserGetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t"%\n\x15AuthUse'
+    b'rDeleteRequest\x12\x0c\n\x04name\x18\x01 \x01(\t"W\n\x1dAuthUserChangePa'
+    b'sswordRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n'
+    b'\x0ehashedPassword\x18\x03 \x01(\t"6\n\x18AuthUserGrantRoleReques'
+    b't\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t"7\n\x19AuthUserRevokeR'
+    b'oleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t""\n\x12AuthRo'
+    b'leAddRequest\x12\x0c\n\x04name\x18\x01 \x01(\t""\n\x12AuthRoleGetRequest'
+    b'\x12\x0c\n\x04role\x18\x01 \x01(\t"\x15\n\x13AuthUserListRequest"\x15\n\x13AuthRol'
+    b'eListRequest"%\n\x15AuthRoleDeleteRequest\x12\x0c\n\x04role\x18\x01 '
+    b'\x01(\t"P\n\x1eAuthRoleGrantPermissionRequest\x12\x0c\n\x04name\x18\x01 '
+    b'\x01(\t\x12 \n\x04perm\x18\x02 \x01(\x0b2\x12.authpb.Permission"O\n\x1fAuthRol'
+    b'eRevokePermissionRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 '
+    b'\x01(\x0c\x12\x11\n\trange_end\x18\x03 \x01(\x0c"B\n\x12AuthEnableResponse\x12,\n\x06'
+    b'header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"C\n\x13Au'
+    b'thDisableResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb'
+    b'.ResponseHeader"i\n\x12AuthStatusResponse\x12,\n\x06header\x18'
+    b'\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x0f\n\x07enabled\x18\x02'
+    b' \x01(\x08\x12\x14\n\x0cauthRevision\x18\x03 \x01(\x04"S\n\x14AuthenticateRespon'
+    b'se\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader'
+    b'\x12\r\n\x05token\x18\x02 \x01(\t"C\n\x13AuthUserAddResponse\x12,\n\x06header'
+    b'\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"R\n\x13AuthUser'
+    b'GetResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respo'
+    b'nseHeader\x12\r\n\x05roles\x18\x02 \x03(\t"F\n\x16AuthUserDeleteRespon'
+    b'se\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader'
+    b'"N\n\x1eAuthUserChangePasswordResponse\x12,\n\x06header\x18\x01 \x01'
+    b'(\x0b2\x1c.etcdserverpb.ResponseHeader"I\n\x19AuthUserGran'
+    b'tRoleResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Res'
+    b'ponseHeader"J\n\x1aAuthUserRevokeRoleResponse\x12,\n\x06hea'
+    b'der\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"C\n\x13AuthR'
+    b'oleAddResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Re'
+    b'sponseHeader"e\n\x13AuthRoleGetResponse\x12,\n\x06header\x18\x01 '
+    b'\x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12 \n\x04perm\x18\x02 \x03(\x0b2'
+    b'\x12.authpb.Permission"S\n\x14AuthRoleListResponse\x12,\n\x06h'
+    b'eader\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\r\n\x05rol'
+    b'es\x18\x02 \x03(\t"S\n\x14AuthUserListResponse\x12,\n\x06header\x18\x01 \x01(\x0b'
+    b'2\x1c.etcdserverpb.ResponseHeader\x12\r\n\x05users\x18\x02 \x03(\t"F\n'
+    b'\x16AuthRoleDeleteResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdse'
+    b'rverpb.ResponseHeader"O\n\x1fAuthRoleGrantPermission'
     b'Response\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Response'
-    b'Header\x12\r\n\x05roles\x18\x02 \x03(\t"F\n\x16AuthUserDeleteResponse\x12'
-    b',\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"N\n'
-    b'\x1eAuthUserChangePasswordResponse\x12,\n\x06header\x18\x01 \x01(\x0b2'
-    b'\x1c.etcdserverpb.ResponseHeader"I\n\x19AuthUserGrantRo'
-    b'leResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respon'
-    b'seHeader"J\n\x1aAuthUserRevokeRoleResponse\x12,\n\x06header'
-    b'\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"C\n\x13AuthRole'
-    b'AddResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respo'
-    b'nseHeader"e\n\x13AuthRoleGetResponse\x12,\n\x06header\x18\x01 \x01(\x0b'
-    b'2\x1c.etcdserverpb.ResponseHeader\x12 \n\x04perm\x18\x02 \x03(\x0b2\x12.a'
-    b'uthpb.Permission"S\n\x14AuthRoleListResponse\x12,\n\x06head'
-    b'er\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\r\n\x05roles\x18'
-    b'\x02 \x03(\t"S\n\x14AuthUserListResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.'
-    b'etcdserverpb.ResponseHeader\x12\r\n\x05users\x18\x02 \x03(\t"F\n\x16Au'
-    b'thRoleDeleteResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserve'
-    b'rpb.ResponseHeader"O\n\x1fAuthRoleGrantPermissionRes'
-    b'ponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHea'
-    b'der"P\n AuthRoleRevokePermissionResponse\x12,\n\x06heade'
-    b'r\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader*/\n\tAlarmTy'
-    b'pe\x12\x08\n\x04NONE\x10\x00\x12\x0b\n\x07NOSPACE\x10\x01\x12\x0b\n\x07CORRUPT\x10\x022\xb0\x03\n\x07Clust'
-    b'er\x12L\n\tMemberAdd\x12\x1e.etcdserverpb.MemberAddRequest\x1a'
-    b'\x1f.etcdserverpb.MemberAddResponse\x12U\n\x0cMemberRemove'
-    b'\x12!.etcdserverpb.MemberRemoveRequest\x1a".etcdserver'
-    b'pb.MemberRemoveResponse\x12U\n\x0cMemberUpdate\x12!.etcdse'
-    b'rverpb.MemberUpdateRequest\x1a".etcdserverpb.Member'
-    b'UpdateResponse\x12O\n\nMemberList\x12\x1f.etcdserverpb.Memb'
-    b'erListRequest\x1a .etcdserverpb.MemberListResponse\x12'
-    b'X\n\rMemberPromote\x12".etcdserverpb.MemberPromoteReq'
-    b'uest\x1a#.etcdserverpb.MemberPromoteResponse2\xd5\x04\n\x0bMa'
-    b'intenance\x12@\n\x05Alarm\x12\x1a.etcdserverpb.AlarmRequest\x1a\x1b'
-    b'.etcdserverpb.AlarmResponse\x12C\n\x06Status\x12\x1b.etcdserv'
-    b'erpb.StatusRequest\x1a\x1c.etcdserverpb.StatusResponse'
-    b'\x12O\n\nDefragment\x12\x1f.etcdserverpb.DefragmentRequest\x1a'
-    b' .etcdserverpb.DefragmentResponse\x12=\n\x04Hash\x12\x19.etcd'
-    b'serverpb.HashRequest\x1a\x1a.etcdserverpb.HashResponse'
-    b'\x12C\n\x06HashKV\x12\x1b.etcdserverpb.HashKVRequest\x1a\x1c.etcdse'
-    b'rverpb.HashKVResponse\x12K\n\x08Snapshot\x12\x1d.etcdserverpb'
-    b'.SnapshotRequest\x1a\x1e.etcdserverpb.SnapshotResponse'
-    b'0\x01\x12O\n\nMoveLeader\x12\x1f.etcdserverpb.MoveLeaderReques'
-    b't\x1a .etcdserverpb.MoveLeaderResponse\x12L\n\tDowngrade'
-    b'\x12\x1e.etcdserverpb.DowngradeRequest\x1a\x1f.etcdserverpb.'
-    b'DowngradeResponse2\x8e\x0c\n\x04Auth\x12O\n\nAuthEnable\x12\x1f.etcds'
-    b'erverpb.AuthEnableRequest\x1a .etcdserverpb.AuthEna'
-    b'bleResponse\x12R\n\x0bAuthDisable\x12 .etcdserverpb.AuthDi'
-    b'sableRequest\x1a!.etcdserverpb.AuthDisableResponse\x12'
-    b'O\n\nAuthStatus\x12\x1f.etcdserverpb.AuthStatusRequest\x1a '
-    b'.etcdserverpb.AuthStatusResponse\x12U\n\x0cAuthenticate'
-    b'\x12!.etcdserverpb.AuthenticateRequest\x1a".etcdserver'
-    b'pb.AuthenticateResponse\x12N\n\x07UserAdd\x12 .etcdserverp'
-    b'b.AuthUserAddRequest\x1a!.etcdserverpb.AuthUserAddR'
-    b'esponse\x12N\n\x07UserGet\x12 .etcdserverpb.AuthUserGetReq'
-    b'uest\x1a!.etcdserverpb.AuthUserGetResponse\x12Q\n\x08UserL'
-    b'ist\x12!.etcdserverpb.AuthUserListRequest\x1a".etcdser'
-    b'verpb.AuthUserListResponse\x12W\n\nUserDelete\x12#.etcds'
-    b'erverpb.AuthUserDeleteRequest\x1a$.etcdserverpb.Aut'
-    b'hUserDeleteResponse\x12o\n\x12UserChangePassword\x12+.etcd'
-    b'serverpb.AuthUserChangePasswordRequest\x1a,.etcdser'
-    b'verpb.AuthUserChangePasswordResponse\x12`\n\rUserGran'
-    b"tRole\x12&.etcdserverpb.AuthUserGrantRoleRequest\x1a'."
-    b'etcdserverpb.AuthUserGrantRoleResponse\x12c\n\x0eUserRe'
-    b"vokeRole\x12'.etcdserverpb.AuthUserRevokeRoleReques"
-    b't\x1a(.etcdserverpb.AuthUserRevokeRoleResponse\x12N\n\x07R'
-    b'oleAdd\x12 .etcdserverpb.AuthRoleAddRequest\x1a!.etcds'
-    b'erverpb.AuthRoleAddResponse\x12N\n\x07RoleGet\x12 .etcdser'
-    b'verpb.AuthRoleGetRequest\x1a!.etcdserverpb.AuthRole'
-    b'GetResponse\x12Q\n\x08RoleList\x12!.etcdserverpb.AuthRoleL'
-    b'istRequest\x1a".etcdserverpb.AuthRoleListResponse\x12W'
-    b'\n\nRoleDelete\x12#.etcdserverpb.AuthRoleDeleteReques'
-    b't\x1a$.etcdserverpb.AuthRoleDeleteResponse\x12r\n\x13RoleG'
-    b'rantPermission\x12,.etcdserverpb.AuthRoleGrantPermi'
-    b'ssionRequest\x1a-.etcdserverpb.AuthRoleGrantPermiss'
-    b'ionResponse\x12u\n\x14RoleRevokePermission\x12-.etcdserver'
-    b'pb.AuthRoleRevokePermissionRequest\x1a..etcdserverp'
-    b'b.AuthRoleRevokePermissionResponseb\x06proto3'
+    b'Header"P\n AuthRoleRevokePermissionResponse\x12,\n\x06he'
+    b'ader\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader*/\n\tAlar'
+    b'mType\x12\x08\n\x04NONE\x10\x00\x12\x0b\n\x07NOSPACE\x10\x01\x12\x0b\n\x07CORRUPT\x10\x022\xb0\x03\n\x07Cl'
+    b'uster\x12L\n\tMemberAdd\x12\x1e.etcdserverpb.MemberAddReque'
+    b'st\x1a\x1f.etcdserverpb.MemberAddResponse\x12U\n\x0cMemberRem'
+    b'ove\x12!.etcdserverpb.MemberRemoveRequest\x1a".etcdser'
+    b'verpb.MemberRemoveResponse\x12U\n\x0cMemberUpdate\x12!.etc'
+    b'dserverpb.MemberUpdateRequest\x1a".etcdserverpb.Mem'
+    b'berUpdateResponse\x12O\n\nMemberList\x12\x1f.etcdserverpb.M'
+    b'emberListRequest\x1a .etcdserverpb.MemberListRespon'
+    b'se\x12X\n\rMemberPromote\x12".etcdserverpb.MemberPromote'
+    b'Request\x1a#.etcdserverpb.MemberPromoteResponse2\xd5\x04\n'
+    b'\x0bMaintenance\x12@\n\x05Alarm\x12\x1a.etcdserverpb.AlarmReques'
+    b't\x1a\x1b.etcdserverpb.AlarmResponse\x12C\n\x06Status\x12\x1b.etcds'
+    b'erverpb.StatusRequest\x1a\x1c.etcdserverpb.StatusRespo'
+    b'nse\x12O\n\nDefragment\x12\x1f.etcdserverpb.DefragmentReque'
+    b'st\x1a .etcdserverpb.DefragmentResponse\x12=\n\x04Hash\x12\x19.e'
+    b'tcdserverpb.HashRequest\x1a\x1a.etcdserverpb.HashRespo'
+    b'nse\x12C\n\x06HashKV\x12\x1b.etcdserverpb.HashKVRequest\x1a\x1c.etc'
+    b'dserverpb.HashKVResponse\x12K\n\x08Snapshot\x12\x1d.etcdserve'
+    b'rpb.SnapshotRequest\x1a\x1e.etcdserverpb.SnapshotRespo'
+    b'nse0\x01\x12O\n\nMoveLeader\x12\x1f.etcdserverpb.MoveLeaderReq'
+    b'uest\x1a .etcdserverpb.MoveLeaderResponse\x12L\n\tDowngr'
+    b'ade\x12\x1e.etcdserverpb.DowngradeRequest\x1a\x1f.etcdserver'
+    b'pb.DowngradeResponse2\x8e\x0c\n\x04Auth\x12O\n\nAuthEnable\x12\x1f.et'
+    b'cdserverpb.AuthEnableRequest\x1a .etcdserverpb.Auth'
+    b'EnableResponse\x12R\n\x0bAuthDisable\x12 .etcdserverpb.Aut'
+    b'hDisableRequest\x1a!.etcdserverpb.AuthDisableRespon'
+    b'se\x12O\n\nAuthStatus\x12\x1f.etcdserverpb.AuthStatusReques'
+    b't\x1a .etcdserverpb.AuthStatusResponse\x12U\n\x0cAuthentic'
+    b'ate\x12!.etcdserverpb.AuthenticateRequest\x1a".etcdser'
+    b'verpb.AuthenticateResponse\x12N\n\x07UserAdd\x12 .etcdserv'
+    b'erpb.AuthUserAddRequest\x1a!.etcdserverpb.AuthUserA'
+    b'ddResponse\x12N\n\x07UserGet\x12 .etcdserverpb.AuthUserGet'
+    b'Request\x1a!.etcdserverpb.AuthUserGetResponse\x12Q\n\x08Us'
+    b'erList\x12!.etcdserverpb.AuthUserListRequest\x1a".etcd'
+    b'serverpb.AuthUserListResponse\x12W\n\nUserDelete\x12#.et'
+    b'cdserverpb.AuthUserDeleteRequest\x1a$.etcdserverpb.'
+    b'AuthUserDeleteResponse\x12o\n\x12UserChangePassword\x12+.e'
+    b'tcdserverpb.AuthUserChangePasswordRequest\x1a,.etcd'
+    b'serverpb.AuthUserChangePasswordResponse\x12`\n\rUserG'
+    b'rantRole\x12&.etcdserverpb.AuthUserGrantRoleRequest'
+    b"\x1a'.etcdserverpb.AuthUserGrantRoleResponse\x12c\n\x0eUse"
+    b"rRevokeRole\x12'.etcdserverpb.AuthUserRevokeRoleReq"
+    b'uest\x1a(.etcdserverpb.AuthUserRevokeRoleResponse\x12N'
+    b'\n\x07RoleAdd\x12 .etcdserverpb.AuthRoleAddRequest\x1a!.et'
+    b'cdserverpb.AuthRoleAddResponse\x12N\n\x07RoleGet\x12 .etcd'
+    b'serverpb.AuthRoleGetRequest\x1a!.etcdserverpb.AuthR'
+    b'oleGetResponse\x12Q\n\x08RoleList\x12!.etcdserverpb.AuthRo'
+    b'leListRequest\x1a".etcdserverpb.AuthRoleListRespons'
+    b'e\x12W\n\nRoleDelete\x12#.etcdserverpb.AuthRoleDeleteReq'
+    b'uest\x1a$.etcdserverpb.AuthRoleDeleteResponse\x12r\n\x13Ro'
+    b'leGrantPermission\x12,.etcdserverpb.AuthRoleGrantPe'
+    b'rmissionRequest\x1a-.etcdserverpb.AuthRoleGrantPerm'
+    b'issionResponse\x12u\n\x14RoleRevokePermission\x12-.etcdser'
+    b'verpb.AuthRoleRevokePermissionRequest\x1a..etcdserv'
+    b'erpb.AuthRoleRevokePermissionResponseb\x06proto3'
 )
 
 _OFFSETS = (
-    ('_HASHREQUEST', 52, 65),
-    ('_HASHKVREQUEST', 67, 100),
-    ('_HASHKVRESPONSE', 102, 227),
-    ('_HASHRESPONSE', 229, 303),
-    ('_SNAPSHOTREQUEST', 305, 322),
-    ('_SNAPSHOTRESPONSE', 324, 444),
-    ('_MEMBER', 446, 537),
-    ('_MEMBERADDREQUEST', 539, 594),
-    ('_MEMBERADDRESPONSE', 597, 739),
-    ('_MEMBERREMOVEREQUEST', 741, 774),
-    ('_MEMBERREMOVERESPONSE', 776, 883),
-    ('_MEMBERUPDATEREQUEST', 885, 936),
-    ('_MEMBERUPDATERESPONSE', 938, 1045),
-    ('_MEMBERLISTREQUEST', 1047, 1088),
-    ('_MEMBERLISTRESPONSE', 1090, 1195),
-    ('_MEMBERPROMOTEREQUEST', 1197, 1231),
-    ('_MEMBERPROMOTERESPONSE', 1233, 1341),
-    ('_DEFRAGMENTREQUEST', 1343, 1362),
-    ('_DEFRAGMENTRESPONSE', 1364, 1430),
-    ('_MOVELEADERREQUEST', 1432, 1469),
-    ('_MOVELEADERRESPONSE', 1471, 1537),
-    ('_ALARMREQUEST', 1540, 1722),
-    ('_ALARMREQUEST_ALARMACTION', 1670, 1722),
-    ('_ALARMMEMBER', 1724, 1795),
-    ('_ALARMRESPONSE', 1797, 1901),
-    ('_DOWNGRADEREQUEST', 1904, 2060),
-    ('_DOWNGRADEREQUEST_DOWNGRADEACTION', 2005, 2060),
-    ('_DOWNGRADERESPONSE', 2062, 2144),
-    ('_DOWNGRADEVERSIONTESTREQUEST', 2146, 2188),
-    ('_STATUSREQUEST', 2190, 2205),
-    ('_STATUSRESPONSE', 2208, 2535),
-    ('_DOWNGRADEINFO', 2537, 2592),
-    ('_AUTHENABLEREQUEST', 2594, 2613),
-    ('_AUTHDISABLEREQUEST', 2615, 2635),
-    ('_AUTHSTATUSREQUEST', 2637, 2656),
-    ('_AUTHENTICATEREQUEST', 2658, 2711),
-    ('_AUTHUSERADDREQUEST', 2713, 2830),
-    ('_AUTHUSERGETREQUEST', 2832, 2866),
-    ('_AUTHUSERDELETEREQUEST', 2868, 2905),
-    ('_AUTHUSERCHANGEPASSWORDREQUEST', 2907, 2994),
-    ('_AUTHUSERGRANTROLEREQUEST', 2996, 3050),
-    ('_AUTHUSERREVOKEROLEREQUEST', 3052, 3107),
-    ('_AUTHROLEADDREQUEST', 3109, 3143),
-    ('_AUTHROLEGETREQUEST', 3145, 3179),
-    ('_AUTHUSERLISTREQUEST', 3181, 3202),
-    ('_AUTHROLELISTREQUEST', 3204, 3225),
-    ('_AUTHROLEDELETEREQUEST', 3227, 3264),
-    ('_AUTHROLEGRANTPERMISSIONREQUEST', 3266, 3346),
-    ('_AUTHROLEREVOKEPERMISSIONREQUEST', 3348, 3427),
-    ('_AUTHENABLERESPONSE', 3429, 3495),
-    ('_AUTHDISABLERESPONSE', 3497, 3564),
-    ('_AUTHSTATUSRESPONSE', 3566, 3671),
-    ('_AUTHENTICATERESPONSE', 3673, 3756),
-    ('_AUTHUSERADDRESPONSE', 3758, 3825),
-    ('_AUTHUSERGETRESPONSE', 3827, 3909),
-    ('_AUTHUSERDELETERESPONSE', 3911, 3981),
-    ('_AUTHUSERCHANGEPASSWORDRESPONSE', 3983, 4061),
-    ('_AUTHUSERGRANTROLERESPONSE', 4063, 4136),
-    ('_AUTHUSERREVOKEROLERESPONSE', 4138, 4212),
-    ('_AUTHROLEADDRESPONSE', 4214, 4281),
-    ('_AUTHROLEGETRESPONSE', 4283, 4384),
-    ('_AUTHROLELISTRESPONSE', 4386, 4469),
-    ('_AUTHUSERLISTRESPONSE', 4471, 4554),
-    ('_AUTHROLEDELETERESPONSE', 4556, 4626),
-    ('_AUTHROLEGRANTPERMISSIONRESPONSE', 4628, 4707),
-    ('_AUTHROLEREVOKEPERMISSIONRESPONSE', 4709, 4789),
-    ('_ALARMTYPE', 4791, 4838),
-    ('_CLUSTER', 4841, 5273),
-    ('_MAINTENANCE', 5276, 5873),
-    ('_AUTH', 5876, 7426),
+    ('_HASHREQUEST', 55, 68),
+    ('_HASHKVREQUEST', 70, 103),
+    ('_HASHKVRESPONSE', 105, 230),
+    ('_HASHRESPONSE', 232, 306),
+    ('_SNAPSHOTREQUEST', 308, 325),
+    ('_SNAPSHOTRESPONSE', 327, 447),
+    ('_MEMBER', 449, 540),
+    ('_MEMBERADDREQUEST', 542, 597),
+    ('_MEMBERADDRESPONSE', 600, 742),
+    ('_MEMBERREMOVEREQUEST', 744, 777),
+    ('_MEMBERREMOVERESPONSE', 779, 886),
+    ('_MEMBERUPDATEREQUEST', 888, 939),
+    ('_MEMBERUPDATERESPONSE', 941, 1048),
+    ('_MEMBERLISTREQUEST', 1050, 1091),
+    ('_MEMBERLISTRESPONSE', 1093, 1198),
+    ('_MEMBERPROMOTEREQUEST', 1200, 1234),
+    ('_MEMBERPROMOTERESPONSE', 1236, 1344),
+    ('_DEFRAGMENTREQUEST', 1346, 1365),
+    ('_DEFRAGMENTRESPONSE', 1367, 1433),
+    ('_MOVELEADERREQUEST', 1435, 1472),
+    ('_MOVELEADERRESPONSE', 1474, 1540),
+    ('_ALARMREQUEST', 1543, 1725),
+    ('_ALARMREQUEST_ALARMACTION', 1673, 1725),
+    ('_ALARMMEMBER', 1727, 1798),
+    ('_ALARMRESPONSE', 1800, 1904),
+    ('_DOWNGRADEREQUEST', 1907, 2063),
+    ('_DOWNGRADEREQUEST_DOWNGRADEACTION', 2008, 2063),
+    ('_DOWNGRADERESPONSE', 2065, 2147),
+    ('_DOWNGRADEVERSIONTESTREQUEST', 2149, 2191),
+    ('_STATUSREQUEST', 2193, 2208),
+    ('_STATUSRESPONSE', 2211, 2538),
+    ('_DOWNGRADEINFO', 2540, 2595),
+    ('_AUTHENABLEREQUEST', 2597, 2616),
+    ('_AUTHDISABLEREQUEST', 2618, 2638),
+    ('_AUTHSTATUSREQUEST', 2640, 2659),
+    ('_AUTHENTICATEREQUEST', 2661, 2714),
+    ('_AUTHUSERADDREQUEST', 2716, 2833),
+    ('_AUTHUSERGETREQUEST', 2835, 2869),
+    ('_AUTHUSERDELETEREQUEST', 2871, 2908),
+    ('_AUTHUSERCHANGEPASSWORDREQUEST', 2910, 2997),
+    ('_AUTHUSERGRANTROLEREQUEST', 2999, 3053),
+    ('_AUTHUSERREVOKEROLEREQUEST', 3055, 3110),
+    ('_AUTHROLEADDREQUEST', 3112, 3146),
+    ('_AUTHROLEGETREQUEST', 3148, 3182),
+    ('_AUTHUSERLISTREQUEST', 3184, 3205),
+    ('_AUTHROLELISTREQUEST', 3207, 3228),
+    ('_AUTHROLEDELETEREQUEST', 3230, 3267),
+    ('_AUTHROLEGRANTPERMISSIONREQUEST', 3269, 3349),
+    ('_AUTHROLEREVOKEPERMISSIONREQUEST', 3351, 3430),
+    ('_AUTHENABLERESPONSE', 3432, 3498),
+    ('_AUTHDISABLERESPONSE', 3500, 3567),
+    ('_AUTHSTATUSRESPONSE', 3569, 3674),
+    ('_AUTHENTICATERESPONSE', 3676, 3759),
+    ('_AUTHUSERADDRESPONSE', 3761, 3828),
+    ('_AUTHUSERGETRESPONSE', 3830, 3912),
+    ('_AUTHUSERDELETERESPONSE', 3914, 3984),
+    ('_AUTHUSERCHANGEPASSWORDRESPONSE', 3986, 4064),
+    ('_AUTHUSERGRANTROLERESPONSE', 4066, 4139),
+    ('_AUTHUSERREVOKEROLERESPONSE', 4141, 4215),
+    ('_AUTHROLEADDRESPONSE', 4217, 4284),
+    ('_AUTHROLEGETRESPONSE', 4286, 4387),
+    ('_AUTHROLELISTRESPONSE', 4389, 4472),
+    ('_AUTHUSERLISTRESPONSE', 4474, 4557),
+    ('_AUTHROLEDELETERESPONSE', 4559, 4629),
+    ('_AUTHROLEGRANTPERMISSIONRESPONSE', 4631, 4710),
+    ('_AUTHROLEREVOKEPERMISSIONRESPONSE', 4712, 4792),
+    ('_ALARMTYPE', 4794, 4841),
+    ('_CLUSTER', 4844, 5276),
+    ('_MAINTENANCE', 5279, 5876),
+    ('_AUTH', 5879, 7429),
 )
 
 DESCRIPTOR = _build(_SERIALIZED, __name__, globals(), _OFFSETS)

@@ -6,163 +6,162 @@ from __future__ import annotations
 from typing import Any as _Any
 
 from . import kv_pb2 as _kv_pb2  # noqa: F401 (adds kv.proto first)
+from . import header_pb2 as _header_pb2  # noqa: F401 (adds header.proto first)
+from .header_pb2 import ResponseHeader  # noqa: F401 (same package)
 from ._pool import build as _build
 
 _SERIALIZED = (
-    b'\n\trpc.proto\x12\x0cetcdserverpb\x1a\x08kv.proto"\\\n\x0eResponseH'
-    b'eader\x12\x12\n\ncluster_id\x18\x01 \x01(\x04\x12\x11\n\tmember_id\x18\x02 \x01(\x04\x12\x10\n\x08'
-    b'revision\x18\x03 \x01(\x03\x12\x11\n\traft_term\x18\x04 \x01(\x04"\xe4\x03\n\x0cRangeReque'
-    b'st\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\r\n\x05limit\x18\x03 \x01('
-    b'\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x128\n\nsort_order\x18\x05 \x01(\x0e2$.etcdse'
-    b'rverpb.RangeRequest.SortOrder\x12:\n\x0bsort_target\x18\x06 \x01'
-    b'(\x0e2%.etcdserverpb.RangeRequest.SortTarget\x12\x14\n\x0cser'
-    b'ializable\x18\x07 \x01(\x08\x12\x11\n\tkeys_only\x18\x08 \x01(\x08\x12\x12\n\ncount_only'
-    b'\x18\t \x01(\x08\x12\x18\n\x10min_mod_revision\x18\n \x01(\x03\x12\x18\n\x10max_mod_revi'
-    b'sion\x18\x0b \x01(\x03\x12\x1b\n\x13min_create_revision\x18\x0c \x01(\x03\x12\x1b\n\x13max_c'
-    b'reate_revision\x18\r \x01(\x03".\n\tSortOrder\x12\x08\n\x04NONE\x10\x00\x12\n\n\x06A'
-    b'SCEND\x10\x01\x12\x0b\n\x07DESCEND\x10\x02"B\n\nSortTarget\x12\x07\n\x03KEY\x10\x00\x12\x0b\n\x07V'
-    b'ERSION\x10\x01\x12\n\n\x06CREATE\x10\x02\x12\x07\n\x03MOD\x10\x03\x12\t\n\x05VALUE\x10\x04"y\n\rRang'
-    b'eResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respons'
-    b'eHeader\x12\x1d\n\x03kvs\x18\x02 \x03(\x0b2\x10.mvccpb.KeyValue\x12\x0c\n\x04more\x18\x03'
-    b' \x01(\x08\x12\r\n\x05count\x18\x04 \x01(\x03"J\n\x13RangeStreamResponse\x123\n\x0era'
-    b'nge_response\x18\x01 \x01(\x0b2\x1b.etcdserverpb.RangeResponse"'
-    b't\n\nPutRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\r\n\x05lea'
-    b'se\x18\x03 \x01(\x03\x12\x0f\n\x07prev_kv\x18\x04 \x01(\x08\x12\x14\n\x0cignore_value\x18\x05 \x01(\x08\x12'
-    b'\x14\n\x0cignore_lease\x18\x06 \x01(\x08"^\n\x0bPutResponse\x12,\n\x06header\x18\x01'
-    b' \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12!\n\x07prev_kv\x18\x02 '
-    b'\x01(\x0b2\x10.mvccpb.KeyValue"E\n\x12DeleteRangeRequest\x12\x0b\n\x03k'
-    b'ey\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\x0f\n\x07prev_kv\x18\x03 \x01(\x08"x\n\x13'
-    b'DeleteRangeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserver'
-    b'pb.ResponseHeader\x12\x0f\n\x07deleted\x18\x02 \x01(\x03\x12"\n\x08prev_kvs\x18\x03'
-    b' \x03(\x0b2\x10.mvccpb.KeyValue"\xef\x01\n\tRequestOp\x123\n\rrequest_'
-    b'range\x18\x01 \x01(\x0b2\x1a.etcdserverpb.RangeRequestH\x00\x12/\n\x0breq'
-    b'uest_put\x18\x02 \x01(\x0b2\x18.etcdserverpb.PutRequestH\x00\x12@\n\x14re'
-    b'quest_delete_range\x18\x03 \x01(\x0b2 .etcdserverpb.DeleteRa'
-    b'ngeRequestH\x00\x12/\n\x0brequest_txn\x18\x04 \x01(\x0b2\x18.etcdserverpb'
-    b'.TxnRequestH\x00B\t\n\x07request"\xf9\x01\n\nResponseOp\x125\n\x0erespo'
-    b'nse_range\x18\x01 \x01(\x0b2\x1b.etcdserverpb.RangeResponseH\x00\x121'
-    b'\n\x0cresponse_put\x18\x02 \x01(\x0b2\x19.etcdserverpb.PutResponseH'
-    b'\x00\x12B\n\x15response_delete_range\x18\x03 \x01(\x0b2!.etcdserverpb.'
-    b'DeleteRangeResponseH\x00\x121\n\x0cresponse_txn\x18\x04 \x01(\x0b2\x19.et'
-    b'cdserverpb.TxnResponseH\x00B\n\n\x08response"\x96\x03\n\x07Compare'
-    b'\x123\n\x06result\x18\x01 \x01(\x0e2#.etcdserverpb.Compare.CompareR'
-    b'esult\x123\n\x06target\x18\x02 \x01(\x0e2#.etcdserverpb.Compare.Com'
-    b'pareTarget\x12\x0b\n\x03key\x18\x03 \x01(\x0c\x12\x11\n\x07version\x18\x04 \x01(\x03H\x00\x12\x19\n\x0fcr'
-    b'eate_revision\x18\x05 \x01(\x03H\x00\x12\x16\n\x0cmod_revision\x18\x06 \x01(\x03H\x00\x12\x0f\n'
-    b'\x05value\x18\x07 \x01(\x0cH\x00\x12\x0f\n\x05lease\x18\x08 \x01(\x03H\x00\x12\x11\n\trange_end\x18@ \x01'
-    b'(\x0c"@\n\rCompareResult\x12\t\n\x05EQUAL\x10\x00\x12\x0b\n\x07GREATER\x10\x01\x12\x08\n\x04L'
-    b'ESS\x10\x02\x12\r\n\tNOT_EQUAL\x10\x03"G\n\rCompareTarget\x12\x0b\n\x07VERSION'
-    b'\x10\x00\x12\n\n\x06CREATE\x10\x01\x12\x07\n\x03MOD\x10\x02\x12\t\n\x05VALUE\x10\x03\x12\t\n\x05LEASE\x10\x04B\x0e\n'
-    b'\x0ctarget_union"\x88\x01\n\nTxnRequest\x12&\n\x07compare\x18\x01 \x03(\x0b2\x15.'
-    b'etcdserverpb.Compare\x12(\n\x07success\x18\x02 \x03(\x0b2\x17.etcdserv'
-    b'erpb.RequestOp\x12(\n\x07failure\x18\x03 \x03(\x0b2\x17.etcdserverpb.R'
-    b'equestOp"{\n\x0bTxnResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdse'
-    b'rverpb.ResponseHeader\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12+\n\tresp'
-    b'onses\x18\x03 \x03(\x0b2\x18.etcdserverpb.ResponseOp"7\n\x11Compact'
-    b'ionRequest\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x10\n\x08physical\x18\x02 \x01(\x08"B'
-    b'\n\x12CompactionResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserve'
-    b'rpb.ResponseHeader"\xd7\x01\n\x0cWatchRequest\x12:\n\x0ecreate_re'
-    b'quest\x18\x01 \x01(\x0b2 .etcdserverpb.WatchCreateRequestH\x00\x12'
-    b':\n\x0ecancel_request\x18\x02 \x01(\x0b2 .etcdserverpb.WatchCanc'
-    b'elRequestH\x00\x12>\n\x10progress_request\x18\x03 \x01(\x0b2".etcdserv'
-    b'erpb.WatchProgressRequestH\x00B\x0f\n\rrequest_union"\xff\x01\n'
-    b'\x12WatchCreateRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 '
-    b'\x01(\x0c\x12\x16\n\x0estart_revision\x18\x03 \x01(\x03\x12\x17\n\x0fprogress_notify\x18\x04'
-    b' \x01(\x08\x12<\n\x07filters\x18\x05 \x03(\x0e2+.etcdserverpb.WatchCreate'
-    b'Request.FilterType\x12\x0f\n\x07prev_kv\x18\x06 \x01(\x08\x12\x10\n\x08watch_id\x18'
-    b'\x07 \x01(\x03\x12\x10\n\x08fragment\x18\x08 \x01(\x08"%\n\nFilterType\x12\t\n\x05NOPUT\x10\x00'
-    b'\x12\x0c\n\x08NODELETE\x10\x01"&\n\x12WatchCancelRequest\x12\x10\n\x08watch_id'
-    b'\x18\x01 \x01(\x03"\x16\n\x14WatchProgressRequest"\xd4\x01\n\rWatchResponse'
-    b'\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x10'
-    b'\n\x08watch_id\x18\x02 \x01(\x03\x12\x0f\n\x07created\x18\x03 \x01(\x08\x12\x10\n\x08canceled\x18\x04 '
-    b'\x01(\x08\x12\x18\n\x10compact_revision\x18\x05 \x01(\x03\x12\x15\n\rcancel_reason\x18\x06'
-    b' \x01(\t\x12\x10\n\x08fragment\x18\x07 \x01(\x08\x12\x1d\n\x06events\x18\x0b \x03(\x0b2\r.mvccpb.'
-    b'Event",\n\x11LeaseGrantRequest\x12\x0b\n\x03TTL\x18\x01 \x01(\x03\x12\n\n\x02ID\x18\x02 '
-    b'\x01(\x03"j\n\x12LeaseGrantResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcd'
+    b'\n\trpc.proto\x12\x0cetcdserverpb\x1a\x08kv.proto\x1a\x0cheader.prot'
+    b'o"\xe4\x03\n\x0cRangeRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01'
+    b'(\x0c\x12\r\n\x05limit\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x128\n\nsort_orde'
+    b'r\x18\x05 \x01(\x0e2$.etcdserverpb.RangeRequest.SortOrder\x12:\n'
+    b'\x0bsort_target\x18\x06 \x01(\x0e2%.etcdserverpb.RangeRequest.S'
+    b'ortTarget\x12\x14\n\x0cserializable\x18\x07 \x01(\x08\x12\x11\n\tkeys_only\x18\x08 \x01'
+    b'(\x08\x12\x12\n\ncount_only\x18\t \x01(\x08\x12\x18\n\x10min_mod_revision\x18\n \x01(\x03'
+    b'\x12\x18\n\x10max_mod_revision\x18\x0b \x01(\x03\x12\x1b\n\x13min_create_revisio'
+    b'n\x18\x0c \x01(\x03\x12\x1b\n\x13max_create_revision\x18\r \x01(\x03".\n\tSortOrde'
+    b'r\x12\x08\n\x04NONE\x10\x00\x12\n\n\x06ASCEND\x10\x01\x12\x0b\n\x07DESCEND\x10\x02"B\n\nSortTarg'
+    b'et\x12\x07\n\x03KEY\x10\x00\x12\x0b\n\x07VERSION\x10\x01\x12\n\n\x06CREATE\x10\x02\x12\x07\n\x03MOD\x10\x03\x12\t\n'
+    b'\x05VALUE\x10\x04"y\n\rRangeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcd'
+    b'serverpb.ResponseHeader\x12\x1d\n\x03kvs\x18\x02 \x03(\x0b2\x10.mvccpb.Ke'
+    b'yValue\x12\x0c\n\x04more\x18\x03 \x01(\x08\x12\r\n\x05count\x18\x04 \x01(\x03"J\n\x13RangeStre'
+    b'amResponse\x123\n\x0erange_response\x18\x01 \x01(\x0b2\x1b.etcdserverp'
+    b'b.RangeResponse"t\n\nPutRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05va'
+    b'lue\x18\x02 \x01(\x0c\x12\r\n\x05lease\x18\x03 \x01(\x03\x12\x0f\n\x07prev_kv\x18\x04 \x01(\x08\x12\x14\n\x0cign'
+    b'ore_value\x18\x05 \x01(\x08\x12\x14\n\x0cignore_lease\x18\x06 \x01(\x08"^\n\x0bPutResp'
+    b'onse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHead'
+    b'er\x12!\n\x07prev_kv\x18\x02 \x01(\x0b2\x10.mvccpb.KeyValue"E\n\x12DeleteR'
+    b'angeRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\x0f\n\x07p'
+    b'rev_kv\x18\x03 \x01(\x08"x\n\x13DeleteRangeResponse\x12,\n\x06header\x18\x01 '
+    b'\x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x0f\n\x07deleted\x18\x02 \x01'
+    b'(\x03\x12"\n\x08prev_kvs\x18\x03 \x03(\x0b2\x10.mvccpb.KeyValue"\xef\x01\n\tReque'
+    b'stOp\x123\n\rrequest_range\x18\x01 \x01(\x0b2\x1a.etcdserverpb.Range'
+    b'RequestH\x00\x12/\n\x0brequest_put\x18\x02 \x01(\x0b2\x18.etcdserverpb.Pu'
+    b'tRequestH\x00\x12@\n\x14request_delete_range\x18\x03 \x01(\x0b2 .etcds'
+    b'erverpb.DeleteRangeRequestH\x00\x12/\n\x0brequest_txn\x18\x04 \x01('
+    b'\x0b2\x18.etcdserverpb.TxnRequestH\x00B\t\n\x07request"\xf9\x01\n\nRes'
+    b'ponseOp\x125\n\x0eresponse_range\x18\x01 \x01(\x0b2\x1b.etcdserverpb.R'
+    b'angeResponseH\x00\x121\n\x0cresponse_put\x18\x02 \x01(\x0b2\x19.etcdserve'
+    b'rpb.PutResponseH\x00\x12B\n\x15response_delete_range\x18\x03 \x01(\x0b'
+    b'2!.etcdserverpb.DeleteRangeResponseH\x00\x121\n\x0crespons'
+    b'e_txn\x18\x04 \x01(\x0b2\x19.etcdserverpb.TxnResponseH\x00B\n\n\x08resp'
+    b'onse"\x96\x03\n\x07Compare\x123\n\x06result\x18\x01 \x01(\x0e2#.etcdserverpb.'
+    b'Compare.CompareResult\x123\n\x06target\x18\x02 \x01(\x0e2#.etcdserv'
+    b'erpb.Compare.CompareTarget\x12\x0b\n\x03key\x18\x03 \x01(\x0c\x12\x11\n\x07versi'
+    b'on\x18\x04 \x01(\x03H\x00\x12\x19\n\x0fcreate_revision\x18\x05 \x01(\x03H\x00\x12\x16\n\x0cmod_rev'
+    b'ision\x18\x06 \x01(\x03H\x00\x12\x0f\n\x05value\x18\x07 \x01(\x0cH\x00\x12\x0f\n\x05lease\x18\x08 \x01(\x03H\x00\x12'
+    b'\x11\n\trange_end\x18@ \x01(\x0c"@\n\rCompareResult\x12\t\n\x05EQUAL\x10\x00\x12\x0b'
+    b'\n\x07GREATER\x10\x01\x12\x08\n\x04LESS\x10\x02\x12\r\n\tNOT_EQUAL\x10\x03"G\n\rCompareT'
+    b'arget\x12\x0b\n\x07VERSION\x10\x00\x12\n\n\x06CREATE\x10\x01\x12\x07\n\x03MOD\x10\x02\x12\t\n\x05VALUE'
+    b'\x10\x03\x12\t\n\x05LEASE\x10\x04B\x0e\n\x0ctarget_union"\x88\x01\n\nTxnRequest\x12&\n\x07'
+    b'compare\x18\x01 \x03(\x0b2\x15.etcdserverpb.Compare\x12(\n\x07success\x18'
+    b'\x02 \x03(\x0b2\x17.etcdserverpb.RequestOp\x12(\n\x07failure\x18\x03 \x03(\x0b2'
+    b'\x17.etcdserverpb.RequestOp"{\n\x0bTxnResponse\x12,\n\x06heade'
+    b'r\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x11\n\tsucceed'
+    b'ed\x18\x02 \x01(\x08\x12+\n\tresponses\x18\x03 \x03(\x0b2\x18.etcdserverpb.Respo'
+    b'nseOp"7\n\x11CompactionRequest\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x10\n\x08'
+    b'physical\x18\x02 \x01(\x08"B\n\x12CompactionResponse\x12,\n\x06header\x18\x01'
+    b' \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"\xd7\x01\n\x0cWatchRequ'
+    b'est\x12:\n\x0ecreate_request\x18\x01 \x01(\x0b2 .etcdserverpb.Watch'
+    b'CreateRequestH\x00\x12:\n\x0ecancel_request\x18\x02 \x01(\x0b2 .etcdse'
+    b'rverpb.WatchCancelRequestH\x00\x12>\n\x10progress_request\x18'
+    b'\x03 \x01(\x0b2".etcdserverpb.WatchProgressRequestH\x00B\x0f\n\rr'
+    b'equest_union"\xff\x01\n\x12WatchCreateRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c'
+    b'\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\x16\n\x0estart_revision\x18\x03 \x01(\x03\x12\x17\n\x0fp'
+    b'rogress_notify\x18\x04 \x01(\x08\x12<\n\x07filters\x18\x05 \x03(\x0e2+.etcdserv'
+    b'erpb.WatchCreateRequest.FilterType\x12\x0f\n\x07prev_kv\x18\x06 '
+    b'\x01(\x08\x12\x10\n\x08watch_id\x18\x07 \x01(\x03\x12\x10\n\x08fragment\x18\x08 \x01(\x08"%\n\nFilte'
+    b'rType\x12\t\n\x05NOPUT\x10\x00\x12\x0c\n\x08NODELETE\x10\x01"&\n\x12WatchCancelReq'
+    b'uest\x12\x10\n\x08watch_id\x18\x01 \x01(\x03"\x16\n\x14WatchProgressRequest"\xd4'
+    b'\x01\n\rWatchResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.'
+    b'ResponseHeader\x12\x10\n\x08watch_id\x18\x02 \x01(\x03\x12\x0f\n\x07created\x18\x03 \x01('
+    b'\x08\x12\x10\n\x08canceled\x18\x04 \x01(\x08\x12\x18\n\x10compact_revision\x18\x05 \x01(\x03\x12\x15\n'
+    b'\rcancel_reason\x18\x06 \x01(\t\x12\x10\n\x08fragment\x18\x07 \x01(\x08\x12\x1d\n\x06events'
+    b'\x18\x0b \x03(\x0b2\r.mvccpb.Event",\n\x11LeaseGrantRequest\x12\x0b\n\x03TT'
+    b'L\x18\x01 \x01(\x03\x12\n\n\x02ID\x18\x02 \x01(\x03"j\n\x12LeaseGrantResponse\x12,\n\x06hea'
+    b'der\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\n\n\x02ID\x18\x02 '
+    b'\x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03\x12\r\n\x05error\x18\x04 \x01(\t" \n\x12LeaseRevokeRe'
+    b'quest\x12\n\n\x02ID\x18\x01 \x01(\x03"C\n\x13LeaseRevokeResponse\x12,\n\x06head'
+    b'er\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"4\n\x0fLeaseC'
+    b'heckpoint\x12\n\n\x02ID\x18\x01 \x01(\x03\x12\x15\n\rremaining_TTL\x18\x02 \x01(\x03"L\n\x16'
+    b'LeaseCheckpointRequest\x122\n\x0bcheckpoints\x18\x01 \x03(\x0b2\x1d.et'
+    b'cdserverpb.LeaseCheckpoint"G\n\x17LeaseCheckpointRes'
+    b'ponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHea'
+    b'der"#\n\x15LeaseKeepAliveRequest\x12\n\n\x02ID\x18\x01 \x01(\x03"_\n\x16Leas'
+    b'eKeepAliveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverp'
+    b'b.ResponseHeader\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03"2\n\x16Lea'
+    b'seTimeToLiveRequest\x12\n\n\x02ID\x18\x01 \x01(\x03\x12\x0c\n\x04keys\x18\x02 \x01(\x08"\x82\x01'
+    b'\n\x17LeaseTimeToLiveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcd'
     b'serverpb.ResponseHeader\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03'
-    b'\x12\r\n\x05error\x18\x04 \x01(\t" \n\x12LeaseRevokeRequest\x12\n\n\x02ID\x18\x01 \x01('
-    b'\x03"C\n\x13LeaseRevokeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcds'
-    b'erverpb.ResponseHeader"4\n\x0fLeaseCheckpoint\x12\n\n\x02ID\x18'
-    b'\x01 \x01(\x03\x12\x15\n\rremaining_TTL\x18\x02 \x01(\x03"L\n\x16LeaseCheckpointR'
-    b'equest\x122\n\x0bcheckpoints\x18\x01 \x03(\x0b2\x1d.etcdserverpb.Lease'
-    b'Checkpoint"G\n\x17LeaseCheckpointResponse\x12,\n\x06header\x18'
-    b'\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"#\n\x15LeaseKeep'
-    b'AliveRequest\x12\n\n\x02ID\x18\x01 \x01(\x03"_\n\x16LeaseKeepAliveRespon'
-    b'se\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader'
-    b'\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03"2\n\x16LeaseTimeToLiveRequ'
-    b'est\x12\n\n\x02ID\x18\x01 \x01(\x03\x12\x0c\n\x04keys\x18\x02 \x01(\x08"\x82\x01\n\x17LeaseTimeToLiv'
-    b'eResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respons'
-    b'eHeader\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03\x12\x12\n\ngrantedTTL\x18\x04'
-    b' \x01(\x03\x12\x0c\n\x04keys\x18\x05 \x03(\x0c"\x14\n\x12LeaseLeasesRequest"\x19\n\x0bLeas'
-    b'eStatus\x12\n\n\x02ID\x18\x01 \x01(\x03"n\n\x13LeaseLeasesResponse\x12,\n\x06he'
-    b'ader\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12)\n\x06leas'
-    b'es\x18\x02 \x03(\x0b2\x19.etcdserverpb.LeaseStatus2\xb0\x03\n\x02KV\x12@\n\x05Ra'
-    b'nge\x12\x1a.etcdserverpb.RangeRequest\x1a\x1b.etcdserverpb.R'
-    b'angeResponse\x12N\n\x0bRangeStream\x12\x1a.etcdserverpb.Range'
-    b'Request\x1a!.etcdserverpb.RangeStreamResponse0\x01\x12:\n\x03'
-    b'Put\x12\x18.etcdserverpb.PutRequest\x1a\x19.etcdserverpb.Put'
-    b'Response\x12R\n\x0bDeleteRange\x12 .etcdserverpb.DeleteRan'
-    b'geRequest\x1a!.etcdserverpb.DeleteRangeResponse\x12:\n\x03'
-    b'Txn\x12\x18.etcdserverpb.TxnRequest\x1a\x19.etcdserverpb.Txn'
-    b'Response\x12L\n\x07Compact\x12\x1f.etcdserverpb.CompactionReq'
-    b'uest\x1a .etcdserverpb.CompactionResponse2M\n\x05Watch\x12'
-    b'D\n\x05Watch\x12\x1a.etcdserverpb.WatchRequest\x1a\x1b.etcdserve'
-    b'rpb.WatchResponse(\x010\x012\xc1\x03\n\x05Lease\x12O\n\nLeaseGrant\x12\x1f.'
-    b'etcdserverpb.LeaseGrantRequest\x1a .etcdserverpb.Le'
-    b'aseGrantResponse\x12R\n\x0bLeaseRevoke\x12 .etcdserverpb.L'
-    b'easeRevokeRequest\x1a!.etcdserverpb.LeaseRevokeResp'
-    b'onse\x12_\n\x0eLeaseKeepAlive\x12#.etcdserverpb.LeaseKeepA'
-    b'liveRequest\x1a$.etcdserverpb.LeaseKeepAliveRespons'
-    b'e(\x010\x01\x12^\n\x0fLeaseTimeToLive\x12$.etcdserverpb.LeaseTim'
-    b'eToLiveRequest\x1a%.etcdserverpb.LeaseTimeToLiveRes'
-    b'ponse\x12R\n\x0bLeaseLeases\x12 .etcdserverpb.LeaseLeasesR'
-    b'equest\x1a!.etcdserverpb.LeaseLeasesResponseb\x06proto'
-    b'3'
+    b'\x12\x12\n\ngrantedTTL\x18\x04 \x01(\x03\x12\x0c\n\x04keys\x18\x05 \x03(\x0c"\x14\n\x12LeaseLease'
+    b'sRequest"\x19\n\x0bLeaseStatus\x12\n\n\x02ID\x18\x01 \x01(\x03"n\n\x13LeaseLeas'
+    b'esResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respon'
+    b'seHeader\x12)\n\x06leases\x18\x02 \x03(\x0b2\x19.etcdserverpb.LeaseSta'
+    b'tus2\xb0\x03\n\x02KV\x12@\n\x05Range\x12\x1a.etcdserverpb.RangeRequest\x1a'
+    b'\x1b.etcdserverpb.RangeResponse\x12N\n\x0bRangeStream\x12\x1a.et'
+    b'cdserverpb.RangeRequest\x1a!.etcdserverpb.RangeStre'
+    b'amResponse0\x01\x12:\n\x03Put\x12\x18.etcdserverpb.PutRequest\x1a\x19.'
+    b'etcdserverpb.PutResponse\x12R\n\x0bDeleteRange\x12 .etcdse'
+    b'rverpb.DeleteRangeRequest\x1a!.etcdserverpb.DeleteR'
+    b'angeResponse\x12:\n\x03Txn\x12\x18.etcdserverpb.TxnRequest\x1a\x19.'
+    b'etcdserverpb.TxnResponse\x12L\n\x07Compact\x12\x1f.etcdserver'
+    b'pb.CompactionRequest\x1a .etcdserverpb.CompactionRe'
+    b'sponse2M\n\x05Watch\x12D\n\x05Watch\x12\x1a.etcdserverpb.WatchReq'
+    b'uest\x1a\x1b.etcdserverpb.WatchResponse(\x010\x012\xc1\x03\n\x05Lease\x12'
+    b'O\n\nLeaseGrant\x12\x1f.etcdserverpb.LeaseGrantRequest\x1a '
+    b'.etcdserverpb.LeaseGrantResponse\x12R\n\x0bLeaseRevoke\x12'
+    b' .etcdserverpb.LeaseRevokeRequest\x1a!.etcdserverpb'
+    b'.LeaseRevokeResponse\x12_\n\x0eLeaseKeepAlive\x12#.etcdser'
+    b'verpb.LeaseKeepAliveRequest\x1a$.etcdserverpb.Lease'
+    b'KeepAliveResponse(\x010\x01\x12^\n\x0fLeaseTimeToLive\x12$.etcds'
+    b'erverpb.LeaseTimeToLiveRequest\x1a%.etcdserverpb.Le'
+    b'aseTimeToLiveResponse\x12R\n\x0bLeaseLeases\x12 .etcdserve'
+    b'rpb.LeaseLeasesRequest\x1a!.etcdserverpb.LeaseLease'
+    b'sResponseb\x06proto3'
 )
 
 _OFFSETS = (
-    ('_RESPONSEHEADER', 37, 129),
-    ('_RANGEREQUEST', 132, 616),
-    ('_RANGEREQUEST_SORTORDER', 502, 548),
-    ('_RANGEREQUEST_SORTTARGET', 550, 616),
-    ('_RANGERESPONSE', 618, 739),
-    ('_RANGESTREAMRESPONSE', 741, 815),
-    ('_PUTREQUEST', 817, 933),
-    ('_PUTRESPONSE', 935, 1029),
-    ('_DELETERANGEREQUEST', 1031, 1100),
-    ('_DELETERANGERESPONSE', 1102, 1222),
-    ('_REQUESTOP', 1225, 1464),
-    ('_RESPONSEOP', 1467, 1716),
-    ('_COMPARE', 1719, 2125),
-    ('_COMPARE_COMPARERESULT', 1972, 2036),
-    ('_COMPARE_COMPARETARGET', 2038, 2109),
-    ('_TXNREQUEST', 2128, 2264),
-    ('_TXNRESPONSE', 2266, 2389),
-    ('_COMPACTIONREQUEST', 2391, 2446),
-    ('_COMPACTIONRESPONSE', 2448, 2514),
-    ('_WATCHREQUEST', 2517, 2732),
-    ('_WATCHCREATEREQUEST', 2735, 2990),
-    ('_WATCHCREATEREQUEST_FILTERTYPE', 2953, 2990),
-    ('_WATCHCANCELREQUEST', 2992, 3030),
-    ('_WATCHPROGRESSREQUEST', 3032, 3054),
-    ('_WATCHRESPONSE', 3057, 3269),
-    ('_LEASEGRANTREQUEST', 3271, 3315),
-    ('_LEASEGRANTRESPONSE', 3317, 3423),
-    ('_LEASEREVOKEREQUEST', 3425, 3457),
-    ('_LEASEREVOKERESPONSE', 3459, 3526),
-    ('_LEASECHECKPOINT', 3528, 3580),
-    ('_LEASECHECKPOINTREQUEST', 3582, 3658),
-    ('_LEASECHECKPOINTRESPONSE', 3660, 3731),
-    ('_LEASEKEEPALIVEREQUEST', 3733, 3768),
-    ('_LEASEKEEPALIVERESPONSE', 3770, 3865),
-    ('_LEASETIMETOLIVEREQUEST', 3867, 3917),
-    ('_LEASETIMETOLIVERESPONSE', 3920, 4050),
-    ('_LEASELEASESREQUEST', 4052, 4072),
-    ('_LEASESTATUS', 4074, 4099),
-    ('_LEASELEASESRESPONSE', 4101, 4211),
-    ('_KV', 4214, 4646),
-    ('_WATCH', 4648, 4725),
-    ('_LEASE', 4728, 5177),
+    ('_RANGEREQUEST', 52, 536),
+    ('_RANGEREQUEST_SORTORDER', 422, 468),
+    ('_RANGEREQUEST_SORTTARGET', 470, 536),
+    ('_RANGERESPONSE', 538, 659),
+    ('_RANGESTREAMRESPONSE', 661, 735),
+    ('_PUTREQUEST', 737, 853),
+    ('_PUTRESPONSE', 855, 949),
+    ('_DELETERANGEREQUEST', 951, 1020),
+    ('_DELETERANGERESPONSE', 1022, 1142),
+    ('_REQUESTOP', 1145, 1384),
+    ('_RESPONSEOP', 1387, 1636),
+    ('_COMPARE', 1639, 2045),
+    ('_COMPARE_COMPARERESULT', 1892, 1956),
+    ('_COMPARE_COMPARETARGET', 1958, 2029),
+    ('_TXNREQUEST', 2048, 2184),
+    ('_TXNRESPONSE', 2186, 2309),
+    ('_COMPACTIONREQUEST', 2311, 2366),
+    ('_COMPACTIONRESPONSE', 2368, 2434),
+    ('_WATCHREQUEST', 2437, 2652),
+    ('_WATCHCREATEREQUEST', 2655, 2910),
+    ('_WATCHCREATEREQUEST_FILTERTYPE', 2873, 2910),
+    ('_WATCHCANCELREQUEST', 2912, 2950),
+    ('_WATCHPROGRESSREQUEST', 2952, 2974),
+    ('_WATCHRESPONSE', 2977, 3189),
+    ('_LEASEGRANTREQUEST', 3191, 3235),
+    ('_LEASEGRANTRESPONSE', 3237, 3343),
+    ('_LEASEREVOKEREQUEST', 3345, 3377),
+    ('_LEASEREVOKERESPONSE', 3379, 3446),
+    ('_LEASECHECKPOINT', 3448, 3500),
+    ('_LEASECHECKPOINTREQUEST', 3502, 3578),
+    ('_LEASECHECKPOINTRESPONSE', 3580, 3651),
+    ('_LEASEKEEPALIVEREQUEST', 3653, 3688),
+    ('_LEASEKEEPALIVERESPONSE', 3690, 3785),
+    ('_LEASETIMETOLIVEREQUEST', 3787, 3837),
+    ('_LEASETIMETOLIVERESPONSE', 3840, 3970),
+    ('_LEASELEASESREQUEST', 3972, 3992),
+    ('_LEASESTATUS', 3994, 4019),
+    ('_LEASELEASESRESPONSE', 4021, 4131),
+    ('_KV', 4134, 4566),
+    ('_WATCH', 4568, 4645),
+    ('_LEASE', 4648, 5097),
 )
 
 DESCRIPTOR = _build(_SERIALIZED, __name__, globals(), _OFFSETS)
