@@ -32,22 +32,67 @@ Theory of operation:
   ``pyetcd_wire``: an application that does not configure logging sees
   nothing (no "last resort" output on stderr, which would also mix into the
   CLI's output), one that does gets the records by propagation.
+* Importing the library does not import `logging` (a tenth of a plain
+  client's import time, measured by benchmarks/bench_startup.py): the
+  loggers are made when the first record is due, and a record due while the
+  process has not imported `logging` is dropped, since no handler can exist
+  to receive it.  The six ``*_log`` names of this module are made on first
+  use (module ``__getattr__``) by the stream managers, which log more.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Sequence, Tuple
+import sys
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    import logging
 
 ROOT = "pyetcd_wire"
-logging.getLogger(ROOT).addHandler(logging.NullHandler())
+# logging's levels, by number: the module is imported only once it is in use.
+DEBUG, INFO, WARNING = 10, 20, 30
+_CHILDREN = ("connection", "endpoints", "retry", "auth", "watch", "lease")
 
-connection_log = logging.getLogger(ROOT + ".connection")
-endpoints_log = logging.getLogger(ROOT + ".endpoints")
-retry_log = logging.getLogger(ROOT + ".retry")
-auth_log = logging.getLogger(ROOT + ".auth")
-watch_log = logging.getLogger(ROOT + ".watch")
-lease_log = logging.getLogger(ROOT + ".lease")
+_loggers: Dict[str, logging.Logger] = {}
+
+# Made by __getattr__ on first use (declared for the type checker).
+connection_log: logging.Logger
+endpoints_log: logging.Logger
+retry_log: logging.Logger
+auth_log: logging.Logger
+watch_log: logging.Logger
+lease_log: logging.Logger
+
+
+def _made() -> Dict[str, logging.Logger]:
+    """The loggers by child name, made once with the NullHandler on ROOT
+    (two threads logging first at once may both add one: a NullHandler
+    more does nothing)."""
+    if not _loggers:
+        import logging
+
+        root = logging.getLogger(ROOT)
+        if not any(type(h) is logging.NullHandler for h in root.handlers):
+            root.addHandler(logging.NullHandler())
+        _loggers.update((c, logging.getLogger(f"{ROOT}.{c}")) for c in _CHILDREN)
+    return _loggers
+
+
+def _logger(child: str) -> Optional[logging.Logger]:
+    """``pyetcd_wire.<child>``, or None while nothing could receive its
+    records: the process has not imported `logging`, so no handler exists."""
+    if not _loggers and "logging" not in sys.modules:
+        return None
+    return _made()[child]
+
+
+def __getattr__(name: str) -> Any:
+    """``connection_log`` ... ``lease_log``, made (and `logging` imported) on
+    first use."""
+    child = name[: -len("_log")] if name.endswith("_log") else ""
+    if child not in _CHILDREN:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _made()[child]
 
 
 # --- .connection ---------------------------------------------------------------
@@ -55,7 +100,10 @@ lease_log = logging.getLogger(ROOT + ".lease")
 
 def dialed(endpoint: str, tls: bool, failed: int) -> None:
     """Connected, after `failed` dials in a row that failed."""
-    connection_log.info(
+    log = _logger("connection")
+    if log is None:
+        return
+    log.info(
         "connected to %s%s%s",
         endpoint,
         " (TLS)" if tls else "",
@@ -69,11 +117,12 @@ def dial_failed(failures: Sequence[Tuple[str, str]], in_a_row: int) -> None:
     WARNING: during an outage every call dials again (each retry, every
     25 ms with one endpoint), and one line says the endpoint is down;
     `dialed` says when it is back."""
-    level = logging.WARNING if in_a_row == 1 else logging.DEBUG
-    if not connection_log.isEnabledFor(level):
+    level = WARNING if in_a_row == 1 else DEBUG
+    log = _logger("connection")
+    if log is None or not log.isEnabledFor(level):
         return
     for endpoint, why in failures:
-        connection_log.log(
+        log.log(
             level,
             "could not connect to %s: %s%s",
             endpoint,
@@ -83,11 +132,16 @@ def dial_failed(failures: Sequence[Tuple[str, str]], in_a_row: int) -> None:
 
 
 def connection_lost(endpoint: str, reason: object) -> None:
-    connection_log.warning("connection to %s lost: %s", endpoint, reason)
+    log = _logger("connection")
+    if log is not None:
+        log.warning("connection to %s lost: %s", endpoint, reason)
 
 
 def went_away(endpoint: str, error_code: int, debug_data: bytes) -> None:
-    connection_log.info(
+    log = _logger("connection")
+    if log is None:
+        return
+    log.info(
         "%s sent GOAWAY (error code %d%s): calls in flight finish there,"
         " new calls go to a new connection",
         endpoint,
@@ -102,8 +156,11 @@ def went_away(endpoint: str, error_code: int, debug_data: bytes) -> None:
 def quarantined(endpoint: str, seconds: float, failures: int, why: str) -> None:
     """Only the first failure in a row is a WARNING (see `dial_failed`);
     `quarantine_ended` says when the endpoint serves again."""
-    endpoints_log.log(
-        logging.WARNING if failures == 1 else logging.DEBUG,
+    log = _logger("endpoints")
+    if log is None:
+        return
+    log.log(
+        WARNING if failures == 1 else DEBUG,
         "%s quarantined for %.1f s (failure %d in a row): %s",
         endpoint,
         seconds,
@@ -113,7 +170,10 @@ def quarantined(endpoint: str, seconds: float, failures: int, why: str) -> None:
 
 
 def quarantine_ended(endpoint: str, checked: bool) -> None:
-    endpoints_log.info(
+    log = _logger("endpoints")
+    if log is None:
+        return
+    log.info(
         "%s is healthy again (%s): quarantine over",
         endpoint,
         "passed its health check" if checked else "a call went through",
@@ -121,7 +181,9 @@ def quarantine_ended(endpoint: str, checked: bool) -> None:
 
 
 def failed_over(what: str, old: str, new: str) -> None:
-    endpoints_log.info("%s failed over from %s to %s", what, old, new)
+    log = _logger("endpoints")
+    if log is not None:
+        log.info("%s failed over from %s to %s", what, old, new)
 
 
 # --- .retry --------------------------------------------------------------------
@@ -131,8 +193,9 @@ def retrying(
     path: str, endpoint: str, error: BaseException, attempt: int, wait: float
 ) -> None:
     """Attempt number `attempt` (2: the first retry) is about to start."""
-    if retry_log.isEnabledFor(logging.DEBUG):
-        retry_log.debug(
+    log = _logger("retry")
+    if log is not None and log.isEnabledFor(DEBUG):
+        log.debug(
             "%s failed on %s (%s: %s); attempt %d after %.3f s",
             path,
             endpoint,
@@ -144,8 +207,9 @@ def retrying(
 
 
 def gave_up(path: str, endpoint: str, error: BaseException, attempts: int) -> None:
-    if retry_log.isEnabledFor(logging.DEBUG):
-        retry_log.debug(
+    log = _logger("retry")
+    if log is not None and log.isEnabledFor(DEBUG):
+        log.debug(
             "%s failed on %s (%s: %s); no retry after %d attempt(s)",
             path,
             endpoint,
@@ -160,12 +224,15 @@ def gave_up(path: str, endpoint: str, error: BaseException, attempts: int) -> No
 
 def token_installed(username: str, generation: int, enabled: bool) -> None:
     """Token number `generation` (1: the first) is in place."""
+    log = _logger("auth")
+    if log is None:
+        return
     if not enabled:
-        auth_log.info("auth is not enabled in the cluster: calls carry no token")
+        log.info("auth is not enabled in the cluster: calls carry no token")
     elif generation == 1:
-        auth_log.info("obtained a token for user %r", username)
+        log.info("obtained a token for user %r", username)
     else:
-        auth_log.info(
+        log.info(
             "replaced the token of user %r (token %d, the one before was refused)",
             username,
             generation,
@@ -173,7 +240,10 @@ def token_installed(username: str, generation: int, enabled: bool) -> None:
 
 
 def authenticate_failed(username: str, error: BaseException) -> None:
-    auth_log.warning(
+    log = _logger("auth")
+    if log is None:
+        return
+    log.warning(
         "could not get a token for user %r: %s: %s",
         username,
         type(error).__name__,

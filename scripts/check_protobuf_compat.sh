@@ -64,6 +64,8 @@ ev = kv_pb2.Event(type=kv_pb2.Event.DELETE, kv=kv_pb2.KeyValue(key=b"x"))
 assert kv_pb2.Event.FromString(ev.SerializeToString()) == ev
 perm = auth_pb2.Permission(permType=auth_pb2.Permission.READ, key=b"a")
 assert auth_pb2.Permission.FromString(perm.SerializeToString()) == perm
+status = rpc_pb2.StatusResponse(version="3.5.1", dbSize=4096)  # admin_pb2, on first use
+assert rpc_pb2.StatusResponse.FromString(status.SerializeToString()) == status
 print("  import + round trip ok: Python %s, protobuf %s (%s)" % (
     sys.version.split()[0], google.protobuf.__version__, api_implementation.Type()))
 '

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from google.protobuf import descriptor_pb2
 
-from pyetcd_wire._proto import auth_pb2, kv_pb2, rpc_pb2
+from pyetcd_wire._proto import admin_pb2, auth_pb2, header_pb2, kv_pb2, rpc_pb2
 from pyetcd_wire._proto._pool import POOL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -572,7 +572,8 @@ def test_rpc_method(
     _, service_name, method_name = path.split("/")
     package, service = service_name.split(".")
     assert package == rpc_pb2.DESCRIPTOR.package == "etcdserverpb"
-    method = rpc_pb2.DESCRIPTOR.services_by_name[service].methods_by_name[method_name]
+    assert admin_pb2.DESCRIPTOR.package == "etcdserverpb"
+    method = _services()[service].methods_by_name[method_name]
     assert f"/{method.containing_service.full_name}/{method.name}" == path
     assert _kind(method) == kind
     assert method.input_type.full_name == f"etcdserverpb.{request_type}"
@@ -581,18 +582,25 @@ def test_rpc_method(
     assert method.output_type is getattr(rpc_pb2, response_type).DESCRIPTOR
 
 
-def test_no_other_rpcs() -> None:
+def _services() -> dict:
+    """Package etcdserverpb's services, from both of its files."""
     # .keys() on purpose: upb on protobuf 4.21 iterates *_by_name maps as values
+    return {
+        name: part.DESCRIPTOR.services_by_name[name]
+        for part in (rpc_pb2, admin_pb2)
+        for name in part.DESCRIPTOR.services_by_name.keys()  # noqa: SIM118
+    }
+
+
+def test_no_other_rpcs() -> None:
     generated = {
         f"/{service.full_name}/{method.name}"
-        for service in rpc_pb2.DESCRIPTOR.services_by_name.values()
+        for service in _services().values()
         for method in service.methods
     }
     assert generated == {path for path, *_ in RPCS}
-    assert set(rpc_pb2.DESCRIPTOR.services_by_name.keys()) == {
-        "KV",
-        "Watch",
-        "Lease",
+    assert set(rpc_pb2.DESCRIPTOR.services_by_name.keys()) == {"KV", "Watch", "Lease"}
+    assert set(admin_pb2.DESCRIPTOR.services_by_name.keys()) == {
         "Cluster",
         "Maintenance",
         "Auth",
@@ -606,7 +614,15 @@ def test_no_other_rpcs() -> None:
 
 def test_message_sets() -> None:
     # .keys() on purpose: upb on protobuf 4.21 iterates *_by_name maps as values
-    assert set(rpc_pb2.DESCRIPTOR.message_types_by_name.keys()) == RPC_MESSAGES
+    parts = set(rpc_pb2.DESCRIPTOR.message_types_by_name.keys())
+    admin = set(admin_pb2.DESCRIPTOR.message_types_by_name.keys())
+    header = set(header_pb2.DESCRIPTOR.message_types_by_name.keys())
+    assert header == {"ResponseHeader"}
+    assert not parts & admin
+    assert parts | admin | header == RPC_MESSAGES
+    # A client that reads, writes, watches and leases needs none of admin's.
+    assert "StatusResponse" in admin
+    assert "RangeRequest" in parts
     assert set(kv_pb2.DESCRIPTOR.message_types_by_name.keys()) == {"KeyValue", "Event"}
     assert set(auth_pb2.DESCRIPTOR.message_types_by_name.keys()) == {
         "UserAddOptions",
@@ -614,11 +630,26 @@ def test_message_sets() -> None:
         "Permission",
         "Role",
     }
-    assert set(rpc_pb2.DESCRIPTOR.enum_types_by_name.keys()) == {"AlarmType"}
+    assert set(rpc_pb2.DESCRIPTOR.enum_types_by_name.keys()) == set()
+    assert set(admin_pb2.DESCRIPTOR.enum_types_by_name.keys()) == {"AlarmType"}
     assert [d.name for d in rpc_pb2.DESCRIPTOR.dependencies] == [
         "kv.proto",
+        "header.proto",
+    ]
+    assert [d.name for d in admin_pb2.DESCRIPTOR.dependencies] == [
+        "header.proto",
         "auth.proto",
     ]
+
+
+def test_rpc_pb2_answers_for_admin_names() -> None:
+    assert rpc_pb2.ResponseHeader is header_pb2.ResponseHeader
+    assert rpc_pb2.ResponseHeader.DESCRIPTOR.full_name == "etcdserverpb.ResponseHeader"
+    assert rpc_pb2.StatusResponse is admin_pb2.StatusResponse
+    assert rpc_pb2.AlarmType is admin_pb2.AlarmType
+    assert rpc_pb2.NOSPACE == admin_pb2.NOSPACE == 1
+    with pytest.raises(AttributeError, match="NoSuchMessage"):
+        rpc_pb2.NoSuchMessage  # noqa: B018
 
 
 def test_field_table_size() -> None:

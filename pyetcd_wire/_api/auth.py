@@ -24,23 +24,34 @@ Each builder checks its arguments and returns the protobuf request Go's
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Union
+import functools
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
-from .._proto import auth_pb2, rpc_pb2
+from .._proto import rpc_pb2
 from ..errors import RoleEmptyError, UserEmptyError
 from .check import text
 from .kv import _parse_enum, resolve_range
 from .util import FROM_KEY_END, BytesLike
 
-_Permission = auth_pb2.Permission
+if TYPE_CHECKING:
+    from .._proto import auth_pb2
 
-#: Permission types by name (client/v3/auth.go PermRead, PermWrite, PermReadWrite).
-PERMISSION_TYPES: Dict[str, auth_pb2.Permission.Type] = {
-    "read": _Permission.READ,
-    "write": _Permission.WRITE,
-    "readwrite": _Permission.READWRITE,
-}
-_PERMISSION_TYPE_NUMBERS = {int(v): v for v in PERMISSION_TYPES.values()}
+# Nothing at module level touches a message of auth.proto or admin.proto: the
+# client imports this module for `authenticate_request`, and they are built
+# on first use (see _proto/rpc_pb2.py).
+
+
+@functools.cache
+def _permission_types() -> Tuple[
+    Dict[str, auth_pb2.Permission.Type], Dict[int, auth_pb2.Permission.Type]
+]:
+    """Permission types by name (client/v3/auth.go PermRead, PermWrite,
+    PermReadWrite) and by number."""
+    from .._proto import auth_pb2
+
+    perm = auth_pb2.Permission
+    by_name = {"read": perm.READ, "write": perm.WRITE, "readwrite": perm.READWRITE}
+    return by_name, {int(v): v for v in by_name.values()}
 
 
 def permission_type_enum(perm: Union[str, int]) -> auth_pb2.Permission.Type:
@@ -51,7 +62,7 @@ def permission_type_enum(perm: Union[str, int]) -> auth_pb2.Permission.Type:
     Raises:
         ValueError: anything else.
     """
-    return _parse_enum(perm, "perm", PERMISSION_TYPES, _PERMISSION_TYPE_NUMBERS)
+    return _parse_enum(perm, "perm", *_permission_types())
 
 
 def auth_enable_request() -> rpc_pb2.AuthEnableRequest:
@@ -117,6 +128,8 @@ def user_add_request(
         raise UserEmptyError(
             details="user name must not be empty (etcd: user name is empty)"
         )
+    from .._proto import auth_pb2
+
     return rpc_pb2.AuthUserAddRequest(
         name=name,
         password=password,
@@ -250,7 +263,9 @@ def role_grant_permission_request(
             f"range_end {end!r} must sort after key {key_bytes!r}: the range"
             " [key, range_end) is empty and would grant nothing"
         )
-    permission = _Permission(permType=perm_type, key=key_bytes, range_end=end)
+    from .._proto import auth_pb2
+
+    permission = auth_pb2.Permission(permType=perm_type, key=key_bytes, range_end=end)
     return rpc_pb2.AuthRoleGrantPermissionRequest(name=role, perm=permission)
 
 

@@ -29,7 +29,8 @@ Client-side checks: alarm names are "none", "nospace" or "corrupt"
 
 from __future__ import annotations
 
-from typing import Dict, Generator, Iterable, List, Optional, Sequence, Union
+import functools
+from typing import Dict, Generator, Iterable, List, Optional, Sequence, Tuple, Union
 
 from google.protobuf.message import DecodeError
 
@@ -39,16 +40,21 @@ from .cluster import check_member_id
 from .kv import _parse_enum
 from .util import non_negative_int64
 
-_AlarmRequest = rpc_pb2.AlarmRequest
-_SnapshotResponse = rpc_pb2.SnapshotResponse
+# Nothing at module level touches a message of admin.proto: they are built on
+# first use (see _proto/rpc_pb2.py).
 
-#: AlarmType values by name (rpc.proto AlarmType; etcdctl prints them upper case).
-ALARM_TYPES: Dict[str, rpc_pb2.AlarmType] = {
-    "none": rpc_pb2.NONE,
-    "nospace": rpc_pb2.NOSPACE,
-    "corrupt": rpc_pb2.CORRUPT,
-}
-_ALARM_TYPE_NUMBERS = {int(v): v for v in ALARM_TYPES.values()}
+
+@functools.cache
+def _alarm_types() -> Tuple[Dict[str, rpc_pb2.AlarmType], Dict[int, rpc_pb2.AlarmType]]:
+    """AlarmType values by name (admin.proto AlarmType; etcdctl prints them
+    upper case) and by number."""
+    by_name = {
+        "none": rpc_pb2.NONE,
+        "nospace": rpc_pb2.NOSPACE,
+        "corrupt": rpc_pb2.CORRUPT,
+    }
+    return by_name, {int(v): v for v in by_name.values()}
+
 
 #: Size of the checksum that ends a snapshot: a SHA-256 digest
 #: (server/etcdserver/api/v3rpc/maintenance.go, ``Snapshot``).
@@ -63,13 +69,15 @@ def alarm_type_enum(alarm: Union[str, int]) -> rpc_pb2.AlarmType:
     Raises:
         ValueError: anything else.
     """
-    return _parse_enum(alarm, "alarm", ALARM_TYPES, _ALARM_TYPE_NUMBERS)
+    return _parse_enum(alarm, "alarm", *_alarm_types())
 
 
 def alarm_list_request() -> rpc_pb2.AlarmRequest:
     """Builds the AlarmRequest that lists every alarm of every member
     (Go ``AlarmList``: GET, member 0, alarm NONE)."""
-    return _AlarmRequest(action=_AlarmRequest.GET, memberID=0, alarm=rpc_pb2.NONE)
+    return rpc_pb2.AlarmRequest(
+        action=rpc_pb2.AlarmRequest.GET, memberID=0, alarm=rpc_pb2.NONE
+    )
 
 
 def alarm_disarm_request(
@@ -90,8 +98,8 @@ def alarm_disarm_request(
     """
     ident = check_member_id(member_id, zero_ok=True)
     alarm_type = alarm_type_enum(alarm)
-    return _AlarmRequest(
-        action=_AlarmRequest.DEACTIVATE, memberID=ident, alarm=alarm_type
+    return rpc_pb2.AlarmRequest(
+        action=rpc_pb2.AlarmRequest.DEACTIVATE, memberID=ident, alarm=alarm_type
     )
 
 
@@ -111,8 +119,10 @@ def disarm_requests(
         listed: the answer to `alarm_list_request`.
     """
     return [
-        _AlarmRequest(
-            action=_AlarmRequest.DEACTIVATE, memberID=alarm.memberID, alarm=alarm.alarm
+        rpc_pb2.AlarmRequest(
+            action=rpc_pb2.AlarmRequest.DEACTIVATE,
+            memberID=alarm.memberID,
+            alarm=alarm.alarm,
         )
         for alarm in listed.alarms
         if request.memberID in (0, alarm.memberID)
@@ -253,6 +263,6 @@ def snapshot_blobs(messages: Iterable[bytes]) -> Generator[bytes, None, None]:
 
 def _blob(raw: bytes) -> bytes:
     try:
-        return _SnapshotResponse.FromString(raw).blob
+        return rpc_pb2.SnapshotResponse.FromString(raw).blob
     except DecodeError as exc:
         raise RemoteProtocolError(f"snapshot: undecodable message: {exc}") from exc

@@ -1,9 +1,10 @@
 """The RPC catalogue: every etcdserverpb method as data.
 
 For each of etcd's 42 RPCs (v3.7; 41 before KV/RangeStream): the full gRPC
-path, the request and response message classes, the cardinality and the
-retry class.  Paths and kinds are those of proto/rpc.proto; retry classes
-are Go's (client/v3/retry.go: which calls get ``withRepeatablePolicy()``).
+path, the request and response message names, the cardinality and the
+retry class.  Paths and kinds are those of proto/rpc.proto and
+proto/admin.proto; retry classes are Go's (client/v3/retry.go: which calls
+get ``withRepeatablePolicy()``).
 Each row is a named constant, and ``METHODS`` maps paths to rows.
 
 Retry classes, as Go assigns them (client/v3/retry.go, retry_interceptor.go):
@@ -58,12 +59,24 @@ class Method(NamedTuple):
 
     #: "/etcdserverpb.<Service>/<Method>", the HTTP/2 :path.
     path: str
-    request_type: Type[Message]
-    response_type: Type[Message]
+    #: The request and response messages, by name in package etcdserverpb
+    #: (names, not classes: admin_pb2's are built when first used).
+    request_name: str
+    response_name: str
     kind: MethodKind
     retry: RetryClass
     #: False: the server must never see this call cancelled (see above).
     cancellable: bool = True
+
+    @property
+    def request_type(self) -> Type[Message]:
+        cls: Type[Message] = getattr(pb, self.request_name)
+        return cls
+
+    @property
+    def response_type(self) -> Type[Message]:
+        cls: Type[Message] = getattr(pb, self.response_name)
+        return cls
 
     @property
     def service(self) -> str:
@@ -85,76 +98,76 @@ NONE = RetryClass.NONE
 
 # service KV
 KV_RANGE = Method(
-    "/etcdserverpb.KV/Range", pb.RangeRequest, pb.RangeResponse, UNARY, REPEATABLE
+    "/etcdserverpb.KV/Range", "RangeRequest", "RangeResponse", UNARY, REPEATABLE
 )
 KV_RANGE_STREAM = Method(
     "/etcdserverpb.KV/RangeStream",
-    pb.RangeRequest,
-    pb.RangeStreamResponse,
+    "RangeRequest",
+    "RangeStreamResponse",
     SERVER_STREAM,
     NONE,
 )
 KV_PUT = Method(
-    "/etcdserverpb.KV/Put", pb.PutRequest, pb.PutResponse, UNARY, AT_MOST_ONCE
+    "/etcdserverpb.KV/Put", "PutRequest", "PutResponse", UNARY, AT_MOST_ONCE
 )
 KV_DELETE_RANGE = Method(
     "/etcdserverpb.KV/DeleteRange",
-    pb.DeleteRangeRequest,
-    pb.DeleteRangeResponse,
+    "DeleteRangeRequest",
+    "DeleteRangeResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 KV_TXN = Method(
-    "/etcdserverpb.KV/Txn", pb.TxnRequest, pb.TxnResponse, UNARY, AT_MOST_ONCE
+    "/etcdserverpb.KV/Txn", "TxnRequest", "TxnResponse", UNARY, AT_MOST_ONCE
 )
 #: A read-only Txn (see the module docstring): the same RPC as KV_TXN.
 KV_TXN_READ = KV_TXN._replace(retry=REPEATABLE, cancellable=False)
 KV_COMPACT = Method(
     "/etcdserverpb.KV/Compact",
-    pb.CompactionRequest,
-    pb.CompactionResponse,
+    "CompactionRequest",
+    "CompactionResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 
 # service Watch
 WATCH_WATCH = Method(
-    "/etcdserverpb.Watch/Watch", pb.WatchRequest, pb.WatchResponse, BIDI, NONE
+    "/etcdserverpb.Watch/Watch", "WatchRequest", "WatchResponse", BIDI, NONE
 )
 
 # service Lease
 LEASE_GRANT = Method(
     "/etcdserverpb.Lease/LeaseGrant",
-    pb.LeaseGrantRequest,
-    pb.LeaseGrantResponse,
+    "LeaseGrantRequest",
+    "LeaseGrantResponse",
     UNARY,
     REPEATABLE,
 )
 LEASE_REVOKE = Method(
     "/etcdserverpb.Lease/LeaseRevoke",
-    pb.LeaseRevokeRequest,
-    pb.LeaseRevokeResponse,
+    "LeaseRevokeRequest",
+    "LeaseRevokeResponse",
     UNARY,
     REPEATABLE,
 )
 LEASE_KEEP_ALIVE = Method(
     "/etcdserverpb.Lease/LeaseKeepAlive",
-    pb.LeaseKeepAliveRequest,
-    pb.LeaseKeepAliveResponse,
+    "LeaseKeepAliveRequest",
+    "LeaseKeepAliveResponse",
     BIDI,
     NONE,
 )
 LEASE_TIME_TO_LIVE = Method(
     "/etcdserverpb.Lease/LeaseTimeToLive",
-    pb.LeaseTimeToLiveRequest,
-    pb.LeaseTimeToLiveResponse,
+    "LeaseTimeToLiveRequest",
+    "LeaseTimeToLiveResponse",
     UNARY,
     REPEATABLE,
 )
 LEASE_LEASES = Method(
     "/etcdserverpb.Lease/LeaseLeases",
-    pb.LeaseLeasesRequest,
-    pb.LeaseLeasesResponse,
+    "LeaseLeasesRequest",
+    "LeaseLeasesResponse",
     UNARY,
     REPEATABLE,
 )
@@ -162,36 +175,36 @@ LEASE_LEASES = Method(
 # service Cluster
 CLUSTER_MEMBER_ADD = Method(
     "/etcdserverpb.Cluster/MemberAdd",
-    pb.MemberAddRequest,
-    pb.MemberAddResponse,
+    "MemberAddRequest",
+    "MemberAddResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 CLUSTER_MEMBER_REMOVE = Method(
     "/etcdserverpb.Cluster/MemberRemove",
-    pb.MemberRemoveRequest,
-    pb.MemberRemoveResponse,
+    "MemberRemoveRequest",
+    "MemberRemoveResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 CLUSTER_MEMBER_UPDATE = Method(
     "/etcdserverpb.Cluster/MemberUpdate",
-    pb.MemberUpdateRequest,
-    pb.MemberUpdateResponse,
+    "MemberUpdateRequest",
+    "MemberUpdateResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 CLUSTER_MEMBER_LIST = Method(
     "/etcdserverpb.Cluster/MemberList",
-    pb.MemberListRequest,
-    pb.MemberListResponse,
+    "MemberListRequest",
+    "MemberListResponse",
     UNARY,
     REPEATABLE,
 )
 CLUSTER_MEMBER_PROMOTE = Method(
     "/etcdserverpb.Cluster/MemberPromote",
-    pb.MemberPromoteRequest,
-    pb.MemberPromoteResponse,
+    "MemberPromoteRequest",
+    "MemberPromoteResponse",
     UNARY,
     AT_MOST_ONCE,
 )
@@ -199,53 +212,53 @@ CLUSTER_MEMBER_PROMOTE = Method(
 # service Maintenance
 MAINTENANCE_ALARM = Method(
     "/etcdserverpb.Maintenance/Alarm",
-    pb.AlarmRequest,
-    pb.AlarmResponse,
+    "AlarmRequest",
+    "AlarmResponse",
     UNARY,
     REPEATABLE,
 )
 MAINTENANCE_STATUS = Method(
     "/etcdserverpb.Maintenance/Status",
-    pb.StatusRequest,
-    pb.StatusResponse,
+    "StatusRequest",
+    "StatusResponse",
     UNARY,
     REPEATABLE,
 )
 MAINTENANCE_DEFRAGMENT = Method(
     "/etcdserverpb.Maintenance/Defragment",
-    pb.DefragmentRequest,
-    pb.DefragmentResponse,
+    "DefragmentRequest",
+    "DefragmentResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 MAINTENANCE_HASH = Method(
-    "/etcdserverpb.Maintenance/Hash", pb.HashRequest, pb.HashResponse, UNARY, REPEATABLE
+    "/etcdserverpb.Maintenance/Hash", "HashRequest", "HashResponse", UNARY, REPEATABLE
 )
 MAINTENANCE_HASH_KV = Method(
     "/etcdserverpb.Maintenance/HashKV",
-    pb.HashKVRequest,
-    pb.HashKVResponse,
+    "HashKVRequest",
+    "HashKVResponse",
     UNARY,
     REPEATABLE,
 )
 MAINTENANCE_SNAPSHOT = Method(
     "/etcdserverpb.Maintenance/Snapshot",
-    pb.SnapshotRequest,
-    pb.SnapshotResponse,
+    "SnapshotRequest",
+    "SnapshotResponse",
     SERVER_STREAM,
     REPEATABLE,
 )
 MAINTENANCE_MOVE_LEADER = Method(
     "/etcdserverpb.Maintenance/MoveLeader",
-    pb.MoveLeaderRequest,
-    pb.MoveLeaderResponse,
+    "MoveLeaderRequest",
+    "MoveLeaderResponse",
     UNARY,
     REPEATABLE,
 )
 MAINTENANCE_DOWNGRADE = Method(
     "/etcdserverpb.Maintenance/Downgrade",
-    pb.DowngradeRequest,
-    pb.DowngradeResponse,
+    "DowngradeRequest",
+    "DowngradeResponse",
     UNARY,
     AT_MOST_ONCE,
 )
@@ -253,120 +266,120 @@ MAINTENANCE_DOWNGRADE = Method(
 # service Auth
 AUTH_ENABLE = Method(
     "/etcdserverpb.Auth/AuthEnable",
-    pb.AuthEnableRequest,
-    pb.AuthEnableResponse,
+    "AuthEnableRequest",
+    "AuthEnableResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_DISABLE = Method(
     "/etcdserverpb.Auth/AuthDisable",
-    pb.AuthDisableRequest,
-    pb.AuthDisableResponse,
+    "AuthDisableRequest",
+    "AuthDisableResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_STATUS = Method(
     "/etcdserverpb.Auth/AuthStatus",
-    pb.AuthStatusRequest,
-    pb.AuthStatusResponse,
+    "AuthStatusRequest",
+    "AuthStatusResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_AUTHENTICATE = Method(
     "/etcdserverpb.Auth/Authenticate",
-    pb.AuthenticateRequest,
-    pb.AuthenticateResponse,
+    "AuthenticateRequest",
+    "AuthenticateResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_USER_ADD = Method(
     "/etcdserverpb.Auth/UserAdd",
-    pb.AuthUserAddRequest,
-    pb.AuthUserAddResponse,
+    "AuthUserAddRequest",
+    "AuthUserAddResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_USER_GET = Method(
     "/etcdserverpb.Auth/UserGet",
-    pb.AuthUserGetRequest,
-    pb.AuthUserGetResponse,
+    "AuthUserGetRequest",
+    "AuthUserGetResponse",
     UNARY,
     REPEATABLE,
 )
 AUTH_USER_LIST = Method(
     "/etcdserverpb.Auth/UserList",
-    pb.AuthUserListRequest,
-    pb.AuthUserListResponse,
+    "AuthUserListRequest",
+    "AuthUserListResponse",
     UNARY,
     REPEATABLE,
 )
 AUTH_USER_DELETE = Method(
     "/etcdserverpb.Auth/UserDelete",
-    pb.AuthUserDeleteRequest,
-    pb.AuthUserDeleteResponse,
+    "AuthUserDeleteRequest",
+    "AuthUserDeleteResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_USER_CHANGE_PASSWORD = Method(
     "/etcdserverpb.Auth/UserChangePassword",
-    pb.AuthUserChangePasswordRequest,
-    pb.AuthUserChangePasswordResponse,
+    "AuthUserChangePasswordRequest",
+    "AuthUserChangePasswordResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_USER_GRANT_ROLE = Method(
     "/etcdserverpb.Auth/UserGrantRole",
-    pb.AuthUserGrantRoleRequest,
-    pb.AuthUserGrantRoleResponse,
+    "AuthUserGrantRoleRequest",
+    "AuthUserGrantRoleResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_USER_REVOKE_ROLE = Method(
     "/etcdserverpb.Auth/UserRevokeRole",
-    pb.AuthUserRevokeRoleRequest,
-    pb.AuthUserRevokeRoleResponse,
+    "AuthUserRevokeRoleRequest",
+    "AuthUserRevokeRoleResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_ROLE_ADD = Method(
     "/etcdserverpb.Auth/RoleAdd",
-    pb.AuthRoleAddRequest,
-    pb.AuthRoleAddResponse,
+    "AuthRoleAddRequest",
+    "AuthRoleAddResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_ROLE_GET = Method(
     "/etcdserverpb.Auth/RoleGet",
-    pb.AuthRoleGetRequest,
-    pb.AuthRoleGetResponse,
+    "AuthRoleGetRequest",
+    "AuthRoleGetResponse",
     UNARY,
     REPEATABLE,
 )
 AUTH_ROLE_LIST = Method(
     "/etcdserverpb.Auth/RoleList",
-    pb.AuthRoleListRequest,
-    pb.AuthRoleListResponse,
+    "AuthRoleListRequest",
+    "AuthRoleListResponse",
     UNARY,
     REPEATABLE,
 )
 AUTH_ROLE_DELETE = Method(
     "/etcdserverpb.Auth/RoleDelete",
-    pb.AuthRoleDeleteRequest,
-    pb.AuthRoleDeleteResponse,
+    "AuthRoleDeleteRequest",
+    "AuthRoleDeleteResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_ROLE_GRANT_PERMISSION = Method(
     "/etcdserverpb.Auth/RoleGrantPermission",
-    pb.AuthRoleGrantPermissionRequest,
-    pb.AuthRoleGrantPermissionResponse,
+    "AuthRoleGrantPermissionRequest",
+    "AuthRoleGrantPermissionResponse",
     UNARY,
     AT_MOST_ONCE,
 )
 AUTH_ROLE_REVOKE_PERMISSION = Method(
     "/etcdserverpb.Auth/RoleRevokePermission",
-    pb.AuthRoleRevokePermissionRequest,
-    pb.AuthRoleRevokePermissionResponse,
+    "AuthRoleRevokePermissionRequest",
+    "AuthRoleRevokePermissionResponse",
     UNARY,
     AT_MOST_ONCE,
 )

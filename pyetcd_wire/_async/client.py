@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import time
 from typing import (
     AsyncGenerator,
@@ -43,7 +42,7 @@ from .._api.methods import (
     Method,
     RetryClass,
 )
-from .._client.base import ClientBase, too_old
+from .._client.base import ClientBase, rand, too_old
 from .._client.dial_errors import ClosedBeforeAnswerError, expects_tls
 from .._client.measured import MeasuredCall
 from .._client.options import SYNC_TIMEOUT, parse_endpoints
@@ -280,7 +279,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
             method.retry,
             deadline,
             auth=auth is not None,
-            rand=random.random,
+            rand=rand,
             shared=shared,
         )
         # The generation the failed attempt was sent with (`sent`, its

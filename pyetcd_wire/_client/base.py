@@ -4,7 +4,6 @@ driver part of each client is its `_start()`."""
 
 from __future__ import annotations
 
-import random
 import time
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
@@ -21,6 +20,15 @@ if TYPE_CHECKING:
 
 #: The oldest etcd the clients support (reject_old_cluster=True refuses older).
 MIN_CLUSTER_VERSION = (3, 4)
+
+
+def rand() -> float:
+    """A uniform draw in [0, 1) for the policies' jitter.  `random` is
+    imported at the first draw, after a failure, not with the client: a
+    command line's single call never needs it."""
+    import random
+
+    return random.random()
 
 
 def too_old(version: str) -> bool:
@@ -106,7 +114,7 @@ class ClientBase:
         self.keepalive_time = keepalive_time
         self.keepalive_timeout = keepalive_timeout
         self._md = options.metadata
-        self._balancer = Balancer(options.endpoints, rand=random.random)
+        self._balancer = Balancer(options.endpoints, rand=rand)
         self._start()
         _fork.track(self)  # its after-fork hook runs in forked children
 
@@ -122,7 +130,7 @@ class ClientBase:
     def _fresh_balancer(self) -> Balancer:
         """A balancer over the same endpoints, with no history: the
         inherited one may have been changed half-way when the parent forked."""
-        self._balancer = Balancer(self._balancer.endpoints, rand=random.random)
+        self._balancer = Balancer(self._balancer.endpoints, rand=rand)
         return self._balancer
 
     def _timeout(self, timeout: Optional[float]) -> Optional[float]:

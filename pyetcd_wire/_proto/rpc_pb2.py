@@ -3,388 +3,252 @@
 
 from __future__ import annotations
 
+from typing import Any as _Any
+
 from . import kv_pb2 as _kv_pb2  # noqa: F401 (adds kv.proto first)
-from . import auth_pb2 as _auth_pb2  # noqa: F401 (adds auth.proto first)
+from . import header_pb2 as _header_pb2  # noqa: F401 (adds header.proto first)
+from .header_pb2 import ResponseHeader  # noqa: F401 (same package)
 from ._pool import build as _build
 
 _SERIALIZED = (
-    b'\n\trpc.proto\x12\x0cetcdserverpb\x1a\x08kv.proto\x1a\nauth.proto"'
-    b'\\\n\x0eResponseHeader\x12\x12\n\ncluster_id\x18\x01 \x01(\x04\x12\x11\n\tmember_'
-    b'id\x18\x02 \x01(\x04\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x11\n\traft_term\x18\x04 \x01(\x04"\xe4\x03'
-    b'\n\x0cRangeRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\r'
-    b'\n\x05limit\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x128\n\nsort_order\x18\x05 '
-    b'\x01(\x0e2$.etcdserverpb.RangeRequest.SortOrder\x12:\n\x0bsor'
-    b't_target\x18\x06 \x01(\x0e2%.etcdserverpb.RangeRequest.SortT'
-    b'arget\x12\x14\n\x0cserializable\x18\x07 \x01(\x08\x12\x11\n\tkeys_only\x18\x08 \x01(\x08\x12\x12'
-    b'\n\ncount_only\x18\t \x01(\x08\x12\x18\n\x10min_mod_revision\x18\n \x01(\x03\x12\x18\n\x10'
-    b'max_mod_revision\x18\x0b \x01(\x03\x12\x1b\n\x13min_create_revision\x18\x0c '
-    b'\x01(\x03\x12\x1b\n\x13max_create_revision\x18\r \x01(\x03".\n\tSortOrder\x12\x08\n'
-    b'\x04NONE\x10\x00\x12\n\n\x06ASCEND\x10\x01\x12\x0b\n\x07DESCEND\x10\x02"B\n\nSortTarget\x12\x07'
-    b'\n\x03KEY\x10\x00\x12\x0b\n\x07VERSION\x10\x01\x12\n\n\x06CREATE\x10\x02\x12\x07\n\x03MOD\x10\x03\x12\t\n\x05VAL'
-    b'UE\x10\x04"y\n\rRangeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserv'
-    b'erpb.ResponseHeader\x12\x1d\n\x03kvs\x18\x02 \x03(\x0b2\x10.mvccpb.KeyVal'
-    b'ue\x12\x0c\n\x04more\x18\x03 \x01(\x08\x12\r\n\x05count\x18\x04 \x01(\x03"J\n\x13RangeStreamRe'
-    b'sponse\x123\n\x0erange_response\x18\x01 \x01(\x0b2\x1b.etcdserverpb.Ra'
-    b'ngeResponse"t\n\nPutRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05value\x18'
-    b'\x02 \x01(\x0c\x12\r\n\x05lease\x18\x03 \x01(\x03\x12\x0f\n\x07prev_kv\x18\x04 \x01(\x08\x12\x14\n\x0cignore_'
-    b'value\x18\x05 \x01(\x08\x12\x14\n\x0cignore_lease\x18\x06 \x01(\x08"^\n\x0bPutResponse'
-    b'\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12!'
-    b'\n\x07prev_kv\x18\x02 \x01(\x0b2\x10.mvccpb.KeyValue"E\n\x12DeleteRange'
-    b'Request\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\x0f\n\x07prev_'
-    b'kv\x18\x03 \x01(\x08"x\n\x13DeleteRangeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2'
-    b'\x1c.etcdserverpb.ResponseHeader\x12\x0f\n\x07deleted\x18\x02 \x01(\x03\x12"'
-    b'\n\x08prev_kvs\x18\x03 \x03(\x0b2\x10.mvccpb.KeyValue"\xef\x01\n\tRequestOp'
-    b'\x123\n\rrequest_range\x18\x01 \x01(\x0b2\x1a.etcdserverpb.RangeRequ'
-    b'estH\x00\x12/\n\x0brequest_put\x18\x02 \x01(\x0b2\x18.etcdserverpb.PutReq'
-    b'uestH\x00\x12@\n\x14request_delete_range\x18\x03 \x01(\x0b2 .etcdserve'
-    b'rpb.DeleteRangeRequestH\x00\x12/\n\x0brequest_txn\x18\x04 \x01(\x0b2\x18.'
-    b'etcdserverpb.TxnRequestH\x00B\t\n\x07request"\xf9\x01\n\nRespons'
-    b'eOp\x125\n\x0eresponse_range\x18\x01 \x01(\x0b2\x1b.etcdserverpb.Range'
-    b'ResponseH\x00\x121\n\x0cresponse_put\x18\x02 \x01(\x0b2\x19.etcdserverpb.'
-    b'PutResponseH\x00\x12B\n\x15response_delete_range\x18\x03 \x01(\x0b2!.e'
-    b'tcdserverpb.DeleteRangeResponseH\x00\x121\n\x0cresponse_tx'
-    b'n\x18\x04 \x01(\x0b2\x19.etcdserverpb.TxnResponseH\x00B\n\n\x08response'
-    b'"\x96\x03\n\x07Compare\x123\n\x06result\x18\x01 \x01(\x0e2#.etcdserverpb.Comp'
-    b'are.CompareResult\x123\n\x06target\x18\x02 \x01(\x0e2#.etcdserverpb'
-    b'.Compare.CompareTarget\x12\x0b\n\x03key\x18\x03 \x01(\x0c\x12\x11\n\x07version\x18\x04'
-    b' \x01(\x03H\x00\x12\x19\n\x0fcreate_revision\x18\x05 \x01(\x03H\x00\x12\x16\n\x0cmod_revisio'
-    b'n\x18\x06 \x01(\x03H\x00\x12\x0f\n\x05value\x18\x07 \x01(\x0cH\x00\x12\x0f\n\x05lease\x18\x08 \x01(\x03H\x00\x12\x11\n\tr'
-    b'ange_end\x18@ \x01(\x0c"@\n\rCompareResult\x12\t\n\x05EQUAL\x10\x00\x12\x0b\n\x07GR'
-    b'EATER\x10\x01\x12\x08\n\x04LESS\x10\x02\x12\r\n\tNOT_EQUAL\x10\x03"G\n\rCompareTarge'
-    b't\x12\x0b\n\x07VERSION\x10\x00\x12\n\n\x06CREATE\x10\x01\x12\x07\n\x03MOD\x10\x02\x12\t\n\x05VALUE\x10\x03\x12\t'
-    b'\n\x05LEASE\x10\x04B\x0e\n\x0ctarget_union"\x88\x01\n\nTxnRequest\x12&\n\x07comp'
-    b'are\x18\x01 \x03(\x0b2\x15.etcdserverpb.Compare\x12(\n\x07success\x18\x02 \x03('
-    b'\x0b2\x17.etcdserverpb.RequestOp\x12(\n\x07failure\x18\x03 \x03(\x0b2\x17.et'
-    b'cdserverpb.RequestOp"{\n\x0bTxnResponse\x12,\n\x06header\x18\x01 '
-    b'\x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x11\n\tsucceeded\x18\x02'
-    b' \x01(\x08\x12+\n\tresponses\x18\x03 \x03(\x0b2\x18.etcdserverpb.ResponseO'
-    b'p"7\n\x11CompactionRequest\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x10\n\x08phys'
-    b'ical\x18\x02 \x01(\x08"B\n\x12CompactionResponse\x12,\n\x06header\x18\x01 \x01(\x0b'
-    b'2\x1c.etcdserverpb.ResponseHeader"\r\n\x0bHashRequest"!\n'
-    b'\rHashKVRequest\x12\x10\n\x08revision\x18\x01 \x01(\x03"}\n\x0eHashKVRespon'
-    b'se\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader'
-    b'\x12\x0c\n\x04hash\x18\x02 \x01(\r\x12\x18\n\x10compact_revision\x18\x03 \x01(\x03\x12\x15\n\rhash'
-    b'_revision\x18\x04 \x01(\x03"J\n\x0cHashResponse\x12,\n\x06header\x18\x01 \x01(\x0b2'
-    b'\x1c.etcdserverpb.ResponseHeader\x12\x0c\n\x04hash\x18\x02 \x01(\r"\x11\n\x0fS'
-    b'napshotRequest"x\n\x10SnapshotResponse\x12,\n\x06header\x18\x01 \x01'
-    b'(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x17\n\x0fremaining_by'
-    b'tes\x18\x02 \x01(\x04\x12\x0c\n\x04blob\x18\x03 \x01(\x0c\x12\x0f\n\x07version\x18\x04 \x01(\t"\xd7\x01\n\x0cWat'
-    b'chRequest\x12:\n\x0ecreate_request\x18\x01 \x01(\x0b2 .etcdserverpb'
-    b'.WatchCreateRequestH\x00\x12:\n\x0ecancel_request\x18\x02 \x01(\x0b2 .'
-    b'etcdserverpb.WatchCancelRequestH\x00\x12>\n\x10progress_re'
-    b'quest\x18\x03 \x01(\x0b2".etcdserverpb.WatchProgressRequestH'
-    b'\x00B\x0f\n\rrequest_union"\xff\x01\n\x12WatchCreateRequest\x12\x0b\n\x03key'
-    b'\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\x16\n\x0estart_revision\x18\x03 \x01('
-    b'\x03\x12\x17\n\x0fprogress_notify\x18\x04 \x01(\x08\x12<\n\x07filters\x18\x05 \x03(\x0e2+.et'
-    b'cdserverpb.WatchCreateRequest.FilterType\x12\x0f\n\x07prev'
-    b'_kv\x18\x06 \x01(\x08\x12\x10\n\x08watch_id\x18\x07 \x01(\x03\x12\x10\n\x08fragment\x18\x08 \x01(\x08"%\n'
-    b'\nFilterType\x12\t\n\x05NOPUT\x10\x00\x12\x0c\n\x08NODELETE\x10\x01"&\n\x12WatchCan'
-    b'celRequest\x12\x10\n\x08watch_id\x18\x01 \x01(\x03"\x16\n\x14WatchProgressReq'
-    b'uest"\xd4\x01\n\rWatchResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdser'
-    b'verpb.ResponseHeader\x12\x10\n\x08watch_id\x18\x02 \x01(\x03\x12\x0f\n\x07create'
-    b'd\x18\x03 \x01(\x08\x12\x10\n\x08canceled\x18\x04 \x01(\x08\x12\x18\n\x10compact_revision\x18\x05 '
-    b'\x01(\x03\x12\x15\n\rcancel_reason\x18\x06 \x01(\t\x12\x10\n\x08fragment\x18\x07 \x01(\x08\x12\x1d\n\x06'
-    b'events\x18\x0b \x03(\x0b2\r.mvccpb.Event",\n\x11LeaseGrantRequest'
-    b'\x12\x0b\n\x03TTL\x18\x01 \x01(\x03\x12\n\n\x02ID\x18\x02 \x01(\x03"j\n\x12LeaseGrantResponse\x12'
-    b',\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\n\n'
-    b'\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03\x12\r\n\x05error\x18\x04 \x01(\t" \n\x12LeaseRe'
-    b'vokeRequest\x12\n\n\x02ID\x18\x01 \x01(\x03"C\n\x13LeaseRevokeResponse\x12,'
-    b'\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"4\n\x0f'
-    b'LeaseCheckpoint\x12\n\n\x02ID\x18\x01 \x01(\x03\x12\x15\n\rremaining_TTL\x18\x02 \x01'
-    b'(\x03"L\n\x16LeaseCheckpointRequest\x122\n\x0bcheckpoints\x18\x01 \x03('
-    b'\x0b2\x1d.etcdserverpb.LeaseCheckpoint"G\n\x17LeaseCheckpo'
-    b'intResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respo'
-    b'nseHeader"#\n\x15LeaseKeepAliveRequest\x12\n\n\x02ID\x18\x01 \x01(\x03"_'
-    b'\n\x16LeaseKeepAliveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcds'
-    b'erverpb.ResponseHeader\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03"'
-    b'2\n\x16LeaseTimeToLiveRequest\x12\n\n\x02ID\x18\x01 \x01(\x03\x12\x0c\n\x04keys\x18\x02 '
-    b'\x01(\x08"\x82\x01\n\x17LeaseTimeToLiveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2'
-    b'\x1c.etcdserverpb.ResponseHeader\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL'
-    b'\x18\x03 \x01(\x03\x12\x12\n\ngrantedTTL\x18\x04 \x01(\x03\x12\x0c\n\x04keys\x18\x05 \x03(\x0c"\x14\n\x12Leas'
-    b'eLeasesRequest"\x19\n\x0bLeaseStatus\x12\n\n\x02ID\x18\x01 \x01(\x03"n\n\x13Lea'
-    b'seLeasesResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.'
-    b'ResponseHeader\x12)\n\x06leases\x18\x02 \x03(\x0b2\x19.etcdserverpb.Le'
-    b'aseStatus"[\n\x06Member\x12\n\n\x02ID\x18\x01 \x01(\x04\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n'
-    b'\x08peerURLs\x18\x03 \x03(\t\x12\x12\n\nclientURLs\x18\x04 \x03(\t\x12\x11\n\tisLearner'
-    b'\x18\x05 \x01(\x08"7\n\x10MemberAddRequest\x12\x10\n\x08peerURLs\x18\x01 \x03(\t\x12\x11\n\t'
-    b'isLearner\x18\x02 \x01(\x08"\x8e\x01\n\x11MemberAddResponse\x12,\n\x06header\x18'
-    b'\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12$\n\x06member\x18\x02 '
-    b'\x01(\x0b2\x14.etcdserverpb.Member\x12%\n\x07members\x18\x03 \x03(\x0b2\x14.etc'
-    b'dserverpb.Member"!\n\x13MemberRemoveRequest\x12\n\n\x02ID\x18\x01 '
-    b'\x01(\x04"k\n\x14MemberRemoveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.et'
-    b'cdserverpb.ResponseHeader\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etc'
-    b'dserverpb.Member"3\n\x13MemberUpdateRequest\x12\n\n\x02ID\x18\x01 '
-    b'\x01(\x04\x12\x10\n\x08peerURLs\x18\x02 \x03(\t"k\n\x14MemberUpdateResponse\x12,\n'
-    b'\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12%\n\x07m'
-    b'embers\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member")\n\x11MemberList'
-    b'Request\x12\x14\n\x0clinearizable\x18\x01 \x01(\x08"i\n\x12MemberListRespo'
-    b'nse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeade'
-    b'r\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member""\n\x14Memb'
-    b'erPromoteRequest\x12\n\n\x02ID\x18\x01 \x01(\x04"l\n\x15MemberPromoteRes'
+    b'\n\trpc.proto\x12\x0cetcdserverpb\x1a\x08kv.proto\x1a\x0cheader.prot'
+    b'o"\xe4\x03\n\x0cRangeRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01'
+    b'(\x0c\x12\r\n\x05limit\x18\x03 \x01(\x03\x12\x10\n\x08revision\x18\x04 \x01(\x03\x128\n\nsort_orde'
+    b'r\x18\x05 \x01(\x0e2$.etcdserverpb.RangeRequest.SortOrder\x12:\n'
+    b'\x0bsort_target\x18\x06 \x01(\x0e2%.etcdserverpb.RangeRequest.S'
+    b'ortTarget\x12\x14\n\x0cserializable\x18\x07 \x01(\x08\x12\x11\n\tkeys_only\x18\x08 \x01'
+    b'(\x08\x12\x12\n\ncount_only\x18\t \x01(\x08\x12\x18\n\x10min_mod_revision\x18\n \x01(\x03'
+    b'\x12\x18\n\x10max_mod_revision\x18\x0b \x01(\x03\x12\x1b\n\x13min_create_revisio'
+    b'n\x18\x0c \x01(\x03\x12\x1b\n\x13max_create_revision\x18\r \x01(\x03".\n\tSortOrde'
+    b'r\x12\x08\n\x04NONE\x10\x00\x12\n\n\x06ASCEND\x10\x01\x12\x0b\n\x07DESCEND\x10\x02"B\n\nSortTarg'
+    b'et\x12\x07\n\x03KEY\x10\x00\x12\x0b\n\x07VERSION\x10\x01\x12\n\n\x06CREATE\x10\x02\x12\x07\n\x03MOD\x10\x03\x12\t\n'
+    b'\x05VALUE\x10\x04"y\n\rRangeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcd'
+    b'serverpb.ResponseHeader\x12\x1d\n\x03kvs\x18\x02 \x03(\x0b2\x10.mvccpb.Ke'
+    b'yValue\x12\x0c\n\x04more\x18\x03 \x01(\x08\x12\r\n\x05count\x18\x04 \x01(\x03"J\n\x13RangeStre'
+    b'amResponse\x123\n\x0erange_response\x18\x01 \x01(\x0b2\x1b.etcdserverp'
+    b'b.RangeResponse"t\n\nPutRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\r\n\x05va'
+    b'lue\x18\x02 \x01(\x0c\x12\r\n\x05lease\x18\x03 \x01(\x03\x12\x0f\n\x07prev_kv\x18\x04 \x01(\x08\x12\x14\n\x0cign'
+    b'ore_value\x18\x05 \x01(\x08\x12\x14\n\x0cignore_lease\x18\x06 \x01(\x08"^\n\x0bPutResp'
+    b'onse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHead'
+    b'er\x12!\n\x07prev_kv\x18\x02 \x01(\x0b2\x10.mvccpb.KeyValue"E\n\x12DeleteR'
+    b'angeRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\x0f\n\x07p'
+    b'rev_kv\x18\x03 \x01(\x08"x\n\x13DeleteRangeResponse\x12,\n\x06header\x18\x01 '
+    b'\x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x0f\n\x07deleted\x18\x02 \x01'
+    b'(\x03\x12"\n\x08prev_kvs\x18\x03 \x03(\x0b2\x10.mvccpb.KeyValue"\xef\x01\n\tReque'
+    b'stOp\x123\n\rrequest_range\x18\x01 \x01(\x0b2\x1a.etcdserverpb.Range'
+    b'RequestH\x00\x12/\n\x0brequest_put\x18\x02 \x01(\x0b2\x18.etcdserverpb.Pu'
+    b'tRequestH\x00\x12@\n\x14request_delete_range\x18\x03 \x01(\x0b2 .etcds'
+    b'erverpb.DeleteRangeRequestH\x00\x12/\n\x0brequest_txn\x18\x04 \x01('
+    b'\x0b2\x18.etcdserverpb.TxnRequestH\x00B\t\n\x07request"\xf9\x01\n\nRes'
+    b'ponseOp\x125\n\x0eresponse_range\x18\x01 \x01(\x0b2\x1b.etcdserverpb.R'
+    b'angeResponseH\x00\x121\n\x0cresponse_put\x18\x02 \x01(\x0b2\x19.etcdserve'
+    b'rpb.PutResponseH\x00\x12B\n\x15response_delete_range\x18\x03 \x01(\x0b'
+    b'2!.etcdserverpb.DeleteRangeResponseH\x00\x121\n\x0crespons'
+    b'e_txn\x18\x04 \x01(\x0b2\x19.etcdserverpb.TxnResponseH\x00B\n\n\x08resp'
+    b'onse"\x96\x03\n\x07Compare\x123\n\x06result\x18\x01 \x01(\x0e2#.etcdserverpb.'
+    b'Compare.CompareResult\x123\n\x06target\x18\x02 \x01(\x0e2#.etcdserv'
+    b'erpb.Compare.CompareTarget\x12\x0b\n\x03key\x18\x03 \x01(\x0c\x12\x11\n\x07versi'
+    b'on\x18\x04 \x01(\x03H\x00\x12\x19\n\x0fcreate_revision\x18\x05 \x01(\x03H\x00\x12\x16\n\x0cmod_rev'
+    b'ision\x18\x06 \x01(\x03H\x00\x12\x0f\n\x05value\x18\x07 \x01(\x0cH\x00\x12\x0f\n\x05lease\x18\x08 \x01(\x03H\x00\x12'
+    b'\x11\n\trange_end\x18@ \x01(\x0c"@\n\rCompareResult\x12\t\n\x05EQUAL\x10\x00\x12\x0b'
+    b'\n\x07GREATER\x10\x01\x12\x08\n\x04LESS\x10\x02\x12\r\n\tNOT_EQUAL\x10\x03"G\n\rCompareT'
+    b'arget\x12\x0b\n\x07VERSION\x10\x00\x12\n\n\x06CREATE\x10\x01\x12\x07\n\x03MOD\x10\x02\x12\t\n\x05VALUE'
+    b'\x10\x03\x12\t\n\x05LEASE\x10\x04B\x0e\n\x0ctarget_union"\x88\x01\n\nTxnRequest\x12&\n\x07'
+    b'compare\x18\x01 \x03(\x0b2\x15.etcdserverpb.Compare\x12(\n\x07success\x18'
+    b'\x02 \x03(\x0b2\x17.etcdserverpb.RequestOp\x12(\n\x07failure\x18\x03 \x03(\x0b2'
+    b'\x17.etcdserverpb.RequestOp"{\n\x0bTxnResponse\x12,\n\x06heade'
+    b'r\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\x11\n\tsucceed'
+    b'ed\x18\x02 \x01(\x08\x12+\n\tresponses\x18\x03 \x03(\x0b2\x18.etcdserverpb.Respo'
+    b'nseOp"7\n\x11CompactionRequest\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x10\n\x08'
+    b'physical\x18\x02 \x01(\x08"B\n\x12CompactionResponse\x12,\n\x06header\x18\x01'
+    b' \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"\xd7\x01\n\x0cWatchRequ'
+    b'est\x12:\n\x0ecreate_request\x18\x01 \x01(\x0b2 .etcdserverpb.Watch'
+    b'CreateRequestH\x00\x12:\n\x0ecancel_request\x18\x02 \x01(\x0b2 .etcdse'
+    b'rverpb.WatchCancelRequestH\x00\x12>\n\x10progress_request\x18'
+    b'\x03 \x01(\x0b2".etcdserverpb.WatchProgressRequestH\x00B\x0f\n\rr'
+    b'equest_union"\xff\x01\n\x12WatchCreateRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c'
+    b'\x12\x11\n\trange_end\x18\x02 \x01(\x0c\x12\x16\n\x0estart_revision\x18\x03 \x01(\x03\x12\x17\n\x0fp'
+    b'rogress_notify\x18\x04 \x01(\x08\x12<\n\x07filters\x18\x05 \x03(\x0e2+.etcdserv'
+    b'erpb.WatchCreateRequest.FilterType\x12\x0f\n\x07prev_kv\x18\x06 '
+    b'\x01(\x08\x12\x10\n\x08watch_id\x18\x07 \x01(\x03\x12\x10\n\x08fragment\x18\x08 \x01(\x08"%\n\nFilte'
+    b'rType\x12\t\n\x05NOPUT\x10\x00\x12\x0c\n\x08NODELETE\x10\x01"&\n\x12WatchCancelReq'
+    b'uest\x12\x10\n\x08watch_id\x18\x01 \x01(\x03"\x16\n\x14WatchProgressRequest"\xd4'
+    b'\x01\n\rWatchResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.'
+    b'ResponseHeader\x12\x10\n\x08watch_id\x18\x02 \x01(\x03\x12\x0f\n\x07created\x18\x03 \x01('
+    b'\x08\x12\x10\n\x08canceled\x18\x04 \x01(\x08\x12\x18\n\x10compact_revision\x18\x05 \x01(\x03\x12\x15\n'
+    b'\rcancel_reason\x18\x06 \x01(\t\x12\x10\n\x08fragment\x18\x07 \x01(\x08\x12\x1d\n\x06events'
+    b'\x18\x0b \x03(\x0b2\r.mvccpb.Event",\n\x11LeaseGrantRequest\x12\x0b\n\x03TT'
+    b'L\x18\x01 \x01(\x03\x12\n\n\x02ID\x18\x02 \x01(\x03"j\n\x12LeaseGrantResponse\x12,\n\x06hea'
+    b'der\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\n\n\x02ID\x18\x02 '
+    b'\x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03\x12\r\n\x05error\x18\x04 \x01(\t" \n\x12LeaseRevokeRe'
+    b'quest\x12\n\n\x02ID\x18\x01 \x01(\x03"C\n\x13LeaseRevokeResponse\x12,\n\x06head'
+    b'er\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"4\n\x0fLeaseC'
+    b'heckpoint\x12\n\n\x02ID\x18\x01 \x01(\x03\x12\x15\n\rremaining_TTL\x18\x02 \x01(\x03"L\n\x16'
+    b'LeaseCheckpointRequest\x122\n\x0bcheckpoints\x18\x01 \x03(\x0b2\x1d.et'
+    b'cdserverpb.LeaseCheckpoint"G\n\x17LeaseCheckpointRes'
     b'ponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHea'
-    b'der\x12%\n\x07members\x18\x02 \x03(\x0b2\x14.etcdserverpb.Member"\x13\n\x11De'
-    b'fragmentRequest"B\n\x12DefragmentResponse\x12,\n\x06header\x18'
-    b'\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"%\n\x11MoveLeade'
-    b'rRequest\x12\x10\n\x08targetID\x18\x01 \x01(\x04"B\n\x12MoveLeaderResponse'
-    b'\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"\xb6'
-    b'\x01\n\x0cAlarmRequest\x126\n\x06action\x18\x01 \x01(\x0e2&.etcdserverpb.A'
-    b'larmRequest.AlarmAction\x12\x10\n\x08memberID\x18\x02 \x01(\x04\x12&\n\x05ala'
-    b'rm\x18\x03 \x01(\x0e2\x17.etcdserverpb.AlarmType"4\n\x0bAlarmAction'
-    b'\x12\x07\n\x03GET\x10\x00\x12\x0c\n\x08ACTIVATE\x10\x01\x12\x0e\n\nDEACTIVATE\x10\x02"G\n\x0bAlarm'
-    b'Member\x12\x10\n\x08memberID\x18\x01 \x01(\x04\x12&\n\x05alarm\x18\x02 \x01(\x0e2\x17.etcdse'
-    b'rverpb.AlarmType"h\n\rAlarmResponse\x12,\n\x06header\x18\x01 \x01('
-    b'\x0b2\x1c.etcdserverpb.ResponseHeader\x12)\n\x06alarms\x18\x02 \x03(\x0b2'
-    b'\x19.etcdserverpb.AlarmMember"\x9c\x01\n\x10DowngradeRequest\x12'
-    b'>\n\x06action\x18\x01 \x01(\x0e2..etcdserverpb.DowngradeRequest.'
-    b'DowngradeAction\x12\x0f\n\x07version\x18\x02 \x01(\t"7\n\x0fDowngradeAct'
-    b'ion\x12\x0c\n\x08VALIDATE\x10\x00\x12\n\n\x06ENABLE\x10\x01\x12\n\n\x06CANCEL\x10\x02"R\n\x11Dow'
-    b'ngradeResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Re'
-    b'sponseHeader\x12\x0f\n\x07version\x18\x02 \x01(\t"*\n\x1bDowngradeVersio'
-    b'nTestRequest\x12\x0b\n\x03ver\x18\x01 \x01(\t"\x0f\n\rStatusRequest"\xc7\x02\n\x0eS'
-    b'tatusResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Res'
-    b'ponseHeader\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06dbSize\x18\x03 \x01(\x03\x12\x0e\n\x06'
-    b'leader\x18\x04 \x01(\x04\x12\x11\n\traftIndex\x18\x05 \x01(\x04\x12\x10\n\x08raftTerm\x18\x06 \x01('
-    b'\x04\x12\x18\n\x10raftAppliedIndex\x18\x07 \x01(\x04\x12\x0e\n\x06errors\x18\x08 \x03(\t\x12\x13\n\x0bd'
-    b'bSizeInUse\x18\t \x01(\x03\x12\x11\n\tisLearner\x18\n \x01(\x08\x12\x16\n\x0estorageVe'
-    b'rsion\x18\x0b \x01(\t\x12\x13\n\x0bdbSizeQuota\x18\x0c \x01(\x03\x122\n\rdowngradeInf'
-    b'o\x18\r \x01(\x0b2\x1b.etcdserverpb.DowngradeInfo"7\n\rDowngrad'
-    b'eInfo\x12\x0f\n\x07enabled\x18\x01 \x01(\x08\x12\x15\n\rtargetVersion\x18\x02 \x01(\t"\x13\n'
-    b'\x11AuthEnableRequest"\x14\n\x12AuthDisableRequest"\x13\n\x11Auth'
-    b'StatusRequest"5\n\x13AuthenticateRequest\x12\x0c\n\x04name\x18\x01 \x01'
-    b'(\t\x12\x10\n\x08password\x18\x02 \x01(\t"u\n\x12AuthUserAddRequest\x12\x0c\n\x04na'
-    b"me\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12'\n\x07options\x18\x03 \x01(\x0b2\x16.au"
-    b'thpb.UserAddOptions\x12\x16\n\x0ehashedPassword\x18\x04 \x01(\t""\n\x12A'
-    b'uthUserGetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t"%\n\x15AuthUserDelet'
-    b'eRequest\x12\x0c\n\x04name\x18\x01 \x01(\t"W\n\x1dAuthUserChangePassword'
-    b'Request\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0ehashe'
-    b'dPassword\x18\x03 \x01(\t"6\n\x18AuthUserGrantRoleRequest\x12\x0c\n\x04u'
-    b'ser\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t"7\n\x19AuthUserRevokeRoleReq'
-    b'uest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t""\n\x12AuthRoleAddR'
-    b'equest\x12\x0c\n\x04name\x18\x01 \x01(\t""\n\x12AuthRoleGetRequest\x12\x0c\n\x04ro'
-    b'le\x18\x01 \x01(\t"\x15\n\x13AuthUserListRequest"\x15\n\x13AuthRoleListR'
-    b'equest"%\n\x15AuthRoleDeleteRequest\x12\x0c\n\x04role\x18\x01 \x01(\t"P\n'
-    b'\x1eAuthRoleGrantPermissionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12 \n'
-    b'\x04perm\x18\x02 \x01(\x0b2\x12.authpb.Permission"O\n\x1fAuthRoleRevok'
-    b'ePermissionRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x11\n'
-    b'\trange_end\x18\x03 \x01(\x0c"B\n\x12AuthEnableResponse\x12,\n\x06header'
-    b'\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"C\n\x13AuthDisa'
-    b'bleResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respo'
-    b'nseHeader"i\n\x12AuthStatusResponse\x12,\n\x06header\x18\x01 \x01(\x0b2'
-    b'\x1c.etcdserverpb.ResponseHeader\x12\x0f\n\x07enabled\x18\x02 \x01(\x08\x12\x14'
-    b'\n\x0cauthRevision\x18\x03 \x01(\x04"S\n\x14AuthenticateResponse\x12,\n\x06'
-    b'header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\r\n\x05to'
-    b'ken\x18\x02 \x01(\t"C\n\x13AuthUserAddResponse\x12,\n\x06header\x18\x01 \x01(\x0b'
-    b'2\x1c.etcdserverpb.ResponseHeader"R\n\x13AuthUserGetRes'
-    b'ponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHea'
-    b'der\x12\r\n\x05roles\x18\x02 \x03(\t"F\n\x16AuthUserDeleteResponse\x12,\n\x06'
-    b'header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader"N\n\x1eAu'
-    b'thUserChangePasswordResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.e'
-    b'tcdserverpb.ResponseHeader"I\n\x19AuthUserGrantRoleR'
-    b'esponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseH'
-    b'eader"J\n\x1aAuthUserRevokeRoleResponse\x12,\n\x06header\x18\x01 '
-    b'\x01(\x0b2\x1c.etcdserverpb.ResponseHeader"C\n\x13AuthRoleAdd'
-    b'Response\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Response'
-    b'Header"e\n\x13AuthRoleGetResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.'
-    b'etcdserverpb.ResponseHeader\x12 \n\x04perm\x18\x02 \x03(\x0b2\x12.auth'
-    b'pb.Permission"S\n\x14AuthRoleListResponse\x12,\n\x06header\x18'
-    b'\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader\x12\r\n\x05roles\x18\x02 \x03'
-    b'(\t"S\n\x14AuthUserListResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etc'
-    b'dserverpb.ResponseHeader\x12\r\n\x05users\x18\x02 \x03(\t"F\n\x16AuthR'
-    b'oleDeleteResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb'
-    b'.ResponseHeader"O\n\x1fAuthRoleGrantPermissionRespon'
-    b'se\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.ResponseHeader'
-    b'"P\n AuthRoleRevokePermissionResponse\x12,\n\x06header\x18\x01'
-    b' \x01(\x0b2\x1c.etcdserverpb.ResponseHeader*/\n\tAlarmType\x12'
-    b'\x08\n\x04NONE\x10\x00\x12\x0b\n\x07NOSPACE\x10\x01\x12\x0b\n\x07CORRUPT\x10\x022\xb0\x03\n\x02KV\x12@\n\x05Ra'
-    b'nge\x12\x1a.etcdserverpb.RangeRequest\x1a\x1b.etcdserverpb.R'
-    b'angeResponse\x12N\n\x0bRangeStream\x12\x1a.etcdserverpb.Range'
-    b'Request\x1a!.etcdserverpb.RangeStreamResponse0\x01\x12:\n\x03'
-    b'Put\x12\x18.etcdserverpb.PutRequest\x1a\x19.etcdserverpb.Put'
-    b'Response\x12R\n\x0bDeleteRange\x12 .etcdserverpb.DeleteRan'
-    b'geRequest\x1a!.etcdserverpb.DeleteRangeResponse\x12:\n\x03'
-    b'Txn\x12\x18.etcdserverpb.TxnRequest\x1a\x19.etcdserverpb.Txn'
-    b'Response\x12L\n\x07Compact\x12\x1f.etcdserverpb.CompactionReq'
-    b'uest\x1a .etcdserverpb.CompactionResponse2M\n\x05Watch\x12'
-    b'D\n\x05Watch\x12\x1a.etcdserverpb.WatchRequest\x1a\x1b.etcdserve'
-    b'rpb.WatchResponse(\x010\x012\xc1\x03\n\x05Lease\x12O\n\nLeaseGrant\x12\x1f.'
-    b'etcdserverpb.LeaseGrantRequest\x1a .etcdserverpb.Le'
-    b'aseGrantResponse\x12R\n\x0bLeaseRevoke\x12 .etcdserverpb.L'
-    b'easeRevokeRequest\x1a!.etcdserverpb.LeaseRevokeResp'
-    b'onse\x12_\n\x0eLeaseKeepAlive\x12#.etcdserverpb.LeaseKeepA'
-    b'liveRequest\x1a$.etcdserverpb.LeaseKeepAliveRespons'
-    b'e(\x010\x01\x12^\n\x0fLeaseTimeToLive\x12$.etcdserverpb.LeaseTim'
-    b'eToLiveRequest\x1a%.etcdserverpb.LeaseTimeToLiveRes'
-    b'ponse\x12R\n\x0bLeaseLeases\x12 .etcdserverpb.LeaseLeasesR'
-    b'equest\x1a!.etcdserverpb.LeaseLeasesResponse2\xb0\x03\n\x07Cl'
-    b'uster\x12L\n\tMemberAdd\x12\x1e.etcdserverpb.MemberAddReque'
-    b'st\x1a\x1f.etcdserverpb.MemberAddResponse\x12U\n\x0cMemberRem'
-    b'ove\x12!.etcdserverpb.MemberRemoveRequest\x1a".etcdser'
-    b'verpb.MemberRemoveResponse\x12U\n\x0cMemberUpdate\x12!.etc'
-    b'dserverpb.MemberUpdateRequest\x1a".etcdserverpb.Mem'
-    b'berUpdateResponse\x12O\n\nMemberList\x12\x1f.etcdserverpb.M'
-    b'emberListRequest\x1a .etcdserverpb.MemberListRespon'
-    b'se\x12X\n\rMemberPromote\x12".etcdserverpb.MemberPromote'
-    b'Request\x1a#.etcdserverpb.MemberPromoteResponse2\xd5\x04\n'
-    b'\x0bMaintenance\x12@\n\x05Alarm\x12\x1a.etcdserverpb.AlarmReques'
-    b't\x1a\x1b.etcdserverpb.AlarmResponse\x12C\n\x06Status\x12\x1b.etcds'
-    b'erverpb.StatusRequest\x1a\x1c.etcdserverpb.StatusRespo'
-    b'nse\x12O\n\nDefragment\x12\x1f.etcdserverpb.DefragmentReque'
-    b'st\x1a .etcdserverpb.DefragmentResponse\x12=\n\x04Hash\x12\x19.e'
-    b'tcdserverpb.HashRequest\x1a\x1a.etcdserverpb.HashRespo'
-    b'nse\x12C\n\x06HashKV\x12\x1b.etcdserverpb.HashKVRequest\x1a\x1c.etc'
-    b'dserverpb.HashKVResponse\x12K\n\x08Snapshot\x12\x1d.etcdserve'
-    b'rpb.SnapshotRequest\x1a\x1e.etcdserverpb.SnapshotRespo'
-    b'nse0\x01\x12O\n\nMoveLeader\x12\x1f.etcdserverpb.MoveLeaderReq'
-    b'uest\x1a .etcdserverpb.MoveLeaderResponse\x12L\n\tDowngr'
-    b'ade\x12\x1e.etcdserverpb.DowngradeRequest\x1a\x1f.etcdserver'
-    b'pb.DowngradeResponse2\x8e\x0c\n\x04Auth\x12O\n\nAuthEnable\x12\x1f.et'
-    b'cdserverpb.AuthEnableRequest\x1a .etcdserverpb.Auth'
-    b'EnableResponse\x12R\n\x0bAuthDisable\x12 .etcdserverpb.Aut'
-    b'hDisableRequest\x1a!.etcdserverpb.AuthDisableRespon'
-    b'se\x12O\n\nAuthStatus\x12\x1f.etcdserverpb.AuthStatusReques'
-    b't\x1a .etcdserverpb.AuthStatusResponse\x12U\n\x0cAuthentic'
-    b'ate\x12!.etcdserverpb.AuthenticateRequest\x1a".etcdser'
-    b'verpb.AuthenticateResponse\x12N\n\x07UserAdd\x12 .etcdserv'
-    b'erpb.AuthUserAddRequest\x1a!.etcdserverpb.AuthUserA'
-    b'ddResponse\x12N\n\x07UserGet\x12 .etcdserverpb.AuthUserGet'
-    b'Request\x1a!.etcdserverpb.AuthUserGetResponse\x12Q\n\x08Us'
-    b'erList\x12!.etcdserverpb.AuthUserListRequest\x1a".etcd'
-    b'serverpb.AuthUserListResponse\x12W\n\nUserDelete\x12#.et'
-    b'cdserverpb.AuthUserDeleteRequest\x1a$.etcdserverpb.'
-    b'AuthUserDeleteResponse\x12o\n\x12UserChangePassword\x12+.e'
-    b'tcdserverpb.AuthUserChangePasswordRequest\x1a,.etcd'
-    b'serverpb.AuthUserChangePasswordResponse\x12`\n\rUserG'
-    b'rantRole\x12&.etcdserverpb.AuthUserGrantRoleRequest'
-    b"\x1a'.etcdserverpb.AuthUserGrantRoleResponse\x12c\n\x0eUse"
-    b"rRevokeRole\x12'.etcdserverpb.AuthUserRevokeRoleReq"
-    b'uest\x1a(.etcdserverpb.AuthUserRevokeRoleResponse\x12N'
-    b'\n\x07RoleAdd\x12 .etcdserverpb.AuthRoleAddRequest\x1a!.et'
-    b'cdserverpb.AuthRoleAddResponse\x12N\n\x07RoleGet\x12 .etcd'
-    b'serverpb.AuthRoleGetRequest\x1a!.etcdserverpb.AuthR'
-    b'oleGetResponse\x12Q\n\x08RoleList\x12!.etcdserverpb.AuthRo'
-    b'leListRequest\x1a".etcdserverpb.AuthRoleListRespons'
-    b'e\x12W\n\nRoleDelete\x12#.etcdserverpb.AuthRoleDeleteReq'
-    b'uest\x1a$.etcdserverpb.AuthRoleDeleteResponse\x12r\n\x13Ro'
-    b'leGrantPermission\x12,.etcdserverpb.AuthRoleGrantPe'
-    b'rmissionRequest\x1a-.etcdserverpb.AuthRoleGrantPerm'
-    b'issionResponse\x12u\n\x14RoleRevokePermission\x12-.etcdser'
-    b'verpb.AuthRoleRevokePermissionRequest\x1a..etcdserv'
-    b'erpb.AuthRoleRevokePermissionResponseb\x06proto3'
+    b'der"#\n\x15LeaseKeepAliveRequest\x12\n\n\x02ID\x18\x01 \x01(\x03"_\n\x16Leas'
+    b'eKeepAliveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverp'
+    b'b.ResponseHeader\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03"2\n\x16Lea'
+    b'seTimeToLiveRequest\x12\n\n\x02ID\x18\x01 \x01(\x03\x12\x0c\n\x04keys\x18\x02 \x01(\x08"\x82\x01'
+    b'\n\x17LeaseTimeToLiveResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcd'
+    b'serverpb.ResponseHeader\x12\n\n\x02ID\x18\x02 \x01(\x03\x12\x0b\n\x03TTL\x18\x03 \x01(\x03'
+    b'\x12\x12\n\ngrantedTTL\x18\x04 \x01(\x03\x12\x0c\n\x04keys\x18\x05 \x03(\x0c"\x14\n\x12LeaseLease'
+    b'sRequest"\x19\n\x0bLeaseStatus\x12\n\n\x02ID\x18\x01 \x01(\x03"n\n\x13LeaseLeas'
+    b'esResponse\x12,\n\x06header\x18\x01 \x01(\x0b2\x1c.etcdserverpb.Respon'
+    b'seHeader\x12)\n\x06leases\x18\x02 \x03(\x0b2\x19.etcdserverpb.LeaseSta'
+    b'tus2\xb0\x03\n\x02KV\x12@\n\x05Range\x12\x1a.etcdserverpb.RangeRequest\x1a'
+    b'\x1b.etcdserverpb.RangeResponse\x12N\n\x0bRangeStream\x12\x1a.et'
+    b'cdserverpb.RangeRequest\x1a!.etcdserverpb.RangeStre'
+    b'amResponse0\x01\x12:\n\x03Put\x12\x18.etcdserverpb.PutRequest\x1a\x19.'
+    b'etcdserverpb.PutResponse\x12R\n\x0bDeleteRange\x12 .etcdse'
+    b'rverpb.DeleteRangeRequest\x1a!.etcdserverpb.DeleteR'
+    b'angeResponse\x12:\n\x03Txn\x12\x18.etcdserverpb.TxnRequest\x1a\x19.'
+    b'etcdserverpb.TxnResponse\x12L\n\x07Compact\x12\x1f.etcdserver'
+    b'pb.CompactionRequest\x1a .etcdserverpb.CompactionRe'
+    b'sponse2M\n\x05Watch\x12D\n\x05Watch\x12\x1a.etcdserverpb.WatchReq'
+    b'uest\x1a\x1b.etcdserverpb.WatchResponse(\x010\x012\xc1\x03\n\x05Lease\x12'
+    b'O\n\nLeaseGrant\x12\x1f.etcdserverpb.LeaseGrantRequest\x1a '
+    b'.etcdserverpb.LeaseGrantResponse\x12R\n\x0bLeaseRevoke\x12'
+    b' .etcdserverpb.LeaseRevokeRequest\x1a!.etcdserverpb'
+    b'.LeaseRevokeResponse\x12_\n\x0eLeaseKeepAlive\x12#.etcdser'
+    b'verpb.LeaseKeepAliveRequest\x1a$.etcdserverpb.Lease'
+    b'KeepAliveResponse(\x010\x01\x12^\n\x0fLeaseTimeToLive\x12$.etcds'
+    b'erverpb.LeaseTimeToLiveRequest\x1a%.etcdserverpb.Le'
+    b'aseTimeToLiveResponse\x12R\n\x0bLeaseLeases\x12 .etcdserve'
+    b'rpb.LeaseLeasesRequest\x1a!.etcdserverpb.LeaseLease'
+    b'sResponseb\x06proto3'
 )
 
 _OFFSETS = (
-    ('_RESPONSEHEADER', 49, 141),
-    ('_RANGEREQUEST', 144, 628),
-    ('_RANGEREQUEST_SORTORDER', 514, 560),
-    ('_RANGEREQUEST_SORTTARGET', 562, 628),
-    ('_RANGERESPONSE', 630, 751),
-    ('_RANGESTREAMRESPONSE', 753, 827),
-    ('_PUTREQUEST', 829, 945),
-    ('_PUTRESPONSE', 947, 1041),
-    ('_DELETERANGEREQUEST', 1043, 1112),
-    ('_DELETERANGERESPONSE', 1114, 1234),
-    ('_REQUESTOP', 1237, 1476),
-    ('_RESPONSEOP', 1479, 1728),
-    ('_COMPARE', 1731, 2137),
-    ('_COMPARE_COMPARERESULT', 1984, 2048),
-    ('_COMPARE_COMPARETARGET', 2050, 2121),
-    ('_TXNREQUEST', 2140, 2276),
-    ('_TXNRESPONSE', 2278, 2401),
-    ('_COMPACTIONREQUEST', 2403, 2458),
-    ('_COMPACTIONRESPONSE', 2460, 2526),
-    ('_HASHREQUEST', 2528, 2541),
-    ('_HASHKVREQUEST', 2543, 2576),
-    ('_HASHKVRESPONSE', 2578, 2703),
-    ('_HASHRESPONSE', 2705, 2779),
-    ('_SNAPSHOTREQUEST', 2781, 2798),
-    ('_SNAPSHOTRESPONSE', 2800, 2920),
-    ('_WATCHREQUEST', 2923, 3138),
-    ('_WATCHCREATEREQUEST', 3141, 3396),
-    ('_WATCHCREATEREQUEST_FILTERTYPE', 3359, 3396),
-    ('_WATCHCANCELREQUEST', 3398, 3436),
-    ('_WATCHPROGRESSREQUEST', 3438, 3460),
-    ('_WATCHRESPONSE', 3463, 3675),
-    ('_LEASEGRANTREQUEST', 3677, 3721),
-    ('_LEASEGRANTRESPONSE', 3723, 3829),
-    ('_LEASEREVOKEREQUEST', 3831, 3863),
-    ('_LEASEREVOKERESPONSE', 3865, 3932),
-    ('_LEASECHECKPOINT', 3934, 3986),
-    ('_LEASECHECKPOINTREQUEST', 3988, 4064),
-    ('_LEASECHECKPOINTRESPONSE', 4066, 4137),
-    ('_LEASEKEEPALIVEREQUEST', 4139, 4174),
-    ('_LEASEKEEPALIVERESPONSE', 4176, 4271),
-    ('_LEASETIMETOLIVEREQUEST', 4273, 4323),
-    ('_LEASETIMETOLIVERESPONSE', 4326, 4456),
-    ('_LEASELEASESREQUEST', 4458, 4478),
-    ('_LEASESTATUS', 4480, 4505),
-    ('_LEASELEASESRESPONSE', 4507, 4617),
-    ('_MEMBER', 4619, 4710),
-    ('_MEMBERADDREQUEST', 4712, 4767),
-    ('_MEMBERADDRESPONSE', 4770, 4912),
-    ('_MEMBERREMOVEREQUEST', 4914, 4947),
-    ('_MEMBERREMOVERESPONSE', 4949, 5056),
-    ('_MEMBERUPDATEREQUEST', 5058, 5109),
-    ('_MEMBERUPDATERESPONSE', 5111, 5218),
-    ('_MEMBERLISTREQUEST', 5220, 5261),
-    ('_MEMBERLISTRESPONSE', 5263, 5368),
-    ('_MEMBERPROMOTEREQUEST', 5370, 5404),
-    ('_MEMBERPROMOTERESPONSE', 5406, 5514),
-    ('_DEFRAGMENTREQUEST', 5516, 5535),
-    ('_DEFRAGMENTRESPONSE', 5537, 5603),
-    ('_MOVELEADERREQUEST', 5605, 5642),
-    ('_MOVELEADERRESPONSE', 5644, 5710),
-    ('_ALARMREQUEST', 5713, 5895),
-    ('_ALARMREQUEST_ALARMACTION', 5843, 5895),
-    ('_ALARMMEMBER', 5897, 5968),
-    ('_ALARMRESPONSE', 5970, 6074),
-    ('_DOWNGRADEREQUEST', 6077, 6233),
-    ('_DOWNGRADEREQUEST_DOWNGRADEACTION', 6178, 6233),
-    ('_DOWNGRADERESPONSE', 6235, 6317),
-    ('_DOWNGRADEVERSIONTESTREQUEST', 6319, 6361),
-    ('_STATUSREQUEST', 6363, 6378),
-    ('_STATUSRESPONSE', 6381, 6708),
-    ('_DOWNGRADEINFO', 6710, 6765),
-    ('_AUTHENABLEREQUEST', 6767, 6786),
-    ('_AUTHDISABLEREQUEST', 6788, 6808),
-    ('_AUTHSTATUSREQUEST', 6810, 6829),
-    ('_AUTHENTICATEREQUEST', 6831, 6884),
-    ('_AUTHUSERADDREQUEST', 6886, 7003),
-    ('_AUTHUSERGETREQUEST', 7005, 7039),
-    ('_AUTHUSERDELETEREQUEST', 7041, 7078),
-    ('_AUTHUSERCHANGEPASSWORDREQUEST', 7080, 7167),
-    ('_AUTHUSERGRANTROLEREQUEST', 7169, 7223),
-    ('_AUTHUSERREVOKEROLEREQUEST', 7225, 7280),
-    ('_AUTHROLEADDREQUEST', 7282, 7316),
-    ('_AUTHROLEGETREQUEST', 7318, 7352),
-    ('_AUTHUSERLISTREQUEST', 7354, 7375),
-    ('_AUTHROLELISTREQUEST', 7377, 7398),
-    ('_AUTHROLEDELETEREQUEST', 7400, 7437),
-    ('_AUTHROLEGRANTPERMISSIONREQUEST', 7439, 7519),
-    ('_AUTHROLEREVOKEPERMISSIONREQUEST', 7521, 7600),
-    ('_AUTHENABLERESPONSE', 7602, 7668),
-    ('_AUTHDISABLERESPONSE', 7670, 7737),
-    ('_AUTHSTATUSRESPONSE', 7739, 7844),
-    ('_AUTHENTICATERESPONSE', 7846, 7929),
-    ('_AUTHUSERADDRESPONSE', 7931, 7998),
-    ('_AUTHUSERGETRESPONSE', 8000, 8082),
-    ('_AUTHUSERDELETERESPONSE', 8084, 8154),
-    ('_AUTHUSERCHANGEPASSWORDRESPONSE', 8156, 8234),
-    ('_AUTHUSERGRANTROLERESPONSE', 8236, 8309),
-    ('_AUTHUSERREVOKEROLERESPONSE', 8311, 8385),
-    ('_AUTHROLEADDRESPONSE', 8387, 8454),
-    ('_AUTHROLEGETRESPONSE', 8456, 8557),
-    ('_AUTHROLELISTRESPONSE', 8559, 8642),
-    ('_AUTHUSERLISTRESPONSE', 8644, 8727),
-    ('_AUTHROLEDELETERESPONSE', 8729, 8799),
-    ('_AUTHROLEGRANTPERMISSIONRESPONSE', 8801, 8880),
-    ('_AUTHROLEREVOKEPERMISSIONRESPONSE', 8882, 8962),
-    ('_ALARMTYPE', 8964, 9011),
-    ('_KV', 9014, 9446),
-    ('_WATCH', 9448, 9525),
-    ('_LEASE', 9528, 9977),
-    ('_CLUSTER', 9980, 10412),
-    ('_MAINTENANCE', 10415, 11012),
-    ('_AUTH', 11015, 12565),
+    ('_RANGEREQUEST', 52, 536),
+    ('_RANGEREQUEST_SORTORDER', 422, 468),
+    ('_RANGEREQUEST_SORTTARGET', 470, 536),
+    ('_RANGERESPONSE', 538, 659),
+    ('_RANGESTREAMRESPONSE', 661, 735),
+    ('_PUTREQUEST', 737, 853),
+    ('_PUTRESPONSE', 855, 949),
+    ('_DELETERANGEREQUEST', 951, 1020),
+    ('_DELETERANGERESPONSE', 1022, 1142),
+    ('_REQUESTOP', 1145, 1384),
+    ('_RESPONSEOP', 1387, 1636),
+    ('_COMPARE', 1639, 2045),
+    ('_COMPARE_COMPARERESULT', 1892, 1956),
+    ('_COMPARE_COMPARETARGET', 1958, 2029),
+    ('_TXNREQUEST', 2048, 2184),
+    ('_TXNRESPONSE', 2186, 2309),
+    ('_COMPACTIONREQUEST', 2311, 2366),
+    ('_COMPACTIONRESPONSE', 2368, 2434),
+    ('_WATCHREQUEST', 2437, 2652),
+    ('_WATCHCREATEREQUEST', 2655, 2910),
+    ('_WATCHCREATEREQUEST_FILTERTYPE', 2873, 2910),
+    ('_WATCHCANCELREQUEST', 2912, 2950),
+    ('_WATCHPROGRESSREQUEST', 2952, 2974),
+    ('_WATCHRESPONSE', 2977, 3189),
+    ('_LEASEGRANTREQUEST', 3191, 3235),
+    ('_LEASEGRANTRESPONSE', 3237, 3343),
+    ('_LEASEREVOKEREQUEST', 3345, 3377),
+    ('_LEASEREVOKERESPONSE', 3379, 3446),
+    ('_LEASECHECKPOINT', 3448, 3500),
+    ('_LEASECHECKPOINTREQUEST', 3502, 3578),
+    ('_LEASECHECKPOINTRESPONSE', 3580, 3651),
+    ('_LEASEKEEPALIVEREQUEST', 3653, 3688),
+    ('_LEASEKEEPALIVERESPONSE', 3690, 3785),
+    ('_LEASETIMETOLIVEREQUEST', 3787, 3837),
+    ('_LEASETIMETOLIVERESPONSE', 3840, 3970),
+    ('_LEASELEASESREQUEST', 3972, 3992),
+    ('_LEASESTATUS', 3994, 4019),
+    ('_LEASELEASESRESPONSE', 4021, 4131),
+    ('_KV', 4134, 4566),
+    ('_WATCH', 4568, 4645),
+    ('_LEASE', 4648, 5097),
 )
 
 DESCRIPTOR = _build(_SERIALIZED, __name__, globals(), _OFFSETS)
+
+
+# The names of proto/admin.proto (package etcdserverpb too), answered on first use:
+# importing admin_pb2 builds its messages, which a client that never calls
+# its services does without.
+_LAZY_NAMES = frozenset(
+    (
+        'AlarmMember',
+        'AlarmRequest',
+        'AlarmResponse',
+        'AlarmType',
+        'AuthDisableRequest',
+        'AuthDisableResponse',
+        'AuthEnableRequest',
+        'AuthEnableResponse',
+        'AuthRoleAddRequest',
+        'AuthRoleAddResponse',
+        'AuthRoleDeleteRequest',
+        'AuthRoleDeleteResponse',
+        'AuthRoleGetRequest',
+        'AuthRoleGetResponse',
+        'AuthRoleGrantPermissionRequest',
+        'AuthRoleGrantPermissionResponse',
+        'AuthRoleListRequest',
+        'AuthRoleListResponse',
+        'AuthRoleRevokePermissionRequest',
+        'AuthRoleRevokePermissionResponse',
+        'AuthStatusRequest',
+        'AuthStatusResponse',
+        'AuthUserAddRequest',
+        'AuthUserAddResponse',
+        'AuthUserChangePasswordRequest',
+        'AuthUserChangePasswordResponse',
+        'AuthUserDeleteRequest',
+        'AuthUserDeleteResponse',
+        'AuthUserGetRequest',
+        'AuthUserGetResponse',
+        'AuthUserGrantRoleRequest',
+        'AuthUserGrantRoleResponse',
+        'AuthUserListRequest',
+        'AuthUserListResponse',
+        'AuthUserRevokeRoleRequest',
+        'AuthUserRevokeRoleResponse',
+        'AuthenticateRequest',
+        'AuthenticateResponse',
+        'CORRUPT',
+        'DefragmentRequest',
+        'DefragmentResponse',
+        'DowngradeInfo',
+        'DowngradeRequest',
+        'DowngradeResponse',
+        'DowngradeVersionTestRequest',
+        'HashKVRequest',
+        'HashKVResponse',
+        'HashRequest',
+        'HashResponse',
+        'Member',
+        'MemberAddRequest',
+        'MemberAddResponse',
+        'MemberListRequest',
+        'MemberListResponse',
+        'MemberPromoteRequest',
+        'MemberPromoteResponse',
+        'MemberRemoveRequest',
+        'MemberRemoveResponse',
+        'MemberUpdateRequest',
+        'MemberUpdateResponse',
+        'MoveLeaderRequest',
+        'MoveLeaderResponse',
+        'NONE',
+        'NOSPACE',
+        'SnapshotRequest',
+        'SnapshotResponse',
+        'StatusRequest',
+        'StatusResponse',
+    )
+)
+
+
+def __getattr__(name: str) -> _Any:
+    if name not in _LAZY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import admin_pb2
+
+    # Once: from now on they are plain globals of this module.
+    globals().update((n, getattr(admin_pb2, n)) for n in _LAZY_NAMES)
+    return getattr(admin_pb2, name)

@@ -7,7 +7,6 @@ the etcd protobuf response messages (docs/api.md).
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from typing import (
@@ -33,7 +32,7 @@ from .._api.methods import (
     Method,
     RetryClass,
 )
-from .._client.base import ClientBase, too_old
+from .._client.base import ClientBase, rand, too_old
 from .._client.dial_errors import ClosedBeforeAnswerError, expects_tls
 from .._client.measured import MeasuredCall
 from .._client.options import parse_endpoints
@@ -356,7 +355,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
             method.retry,
             deadline,
             auth=auth is not None,
-            rand=random.random,
+            rand=rand,
             shared=shared,
         )
         # The generation the failed attempt was sent with (`sent`, its

@@ -3,25 +3,41 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import List, Optional, Sequence
 
 from ..errors import EtcdError
-from . import auth, cluster, kv, lease, maintenance, recipes, txn, watch
 from .context import Context
 from .errors import EXIT_ERROR, EXIT_IO, EXIT_SIGINT, CliError, error_message, exit_code
 from .interrupts import Interrupts, SignalCaughtError
 from .output import err_line, silence_stdout
-from .parsing import Commands, parse_leaf, split_globals
+from .parsing import Commands, first_word, parse_leaf, split_globals
 
 SUMMARY = "A simple command line client for etcd3 (etcdctl-compatible)."
 
+#: The command modules, in the order of `pyetcd --help`, with the first word
+#: of each of their commands: a command line imports the module of its own
+#: command only (tests/cli checks this against what each module registers).
+COMMAND_MODULES = {
+    "kv": ("get", "put", "del", "compaction"),
+    "txn": ("txn",),
+    "watch": ("watch",),
+    "lease": ("lease",),
+    "cluster": ("member", "endpoint"),
+    "maintenance": ("alarm", "defrag", "snapshot", "version"),
+    "auth": ("auth", "user", "role"),
+    "recipes": ("lock", "elect"),
+}
 
-def build() -> Commands:
-    """The whole command tree."""
+
+def build(first: Optional[str] = None) -> Commands:
+    """The command tree: the commands of the module that has `first` (a
+    command line's first word), or, for any other word or none, all."""
     root = Commands(summary=SUMMARY)
-    for module in (kv, txn, watch, lease, cluster, maintenance, auth, recipes):
-        module.register(root)
+    names = [m for m, words in COMMAND_MODULES.items() if first in words]
+    for name in names or COMMAND_MODULES:
+        importlib.import_module(f".{name}", __package__).register(root)
     root.summaries["dev"] = "Runs a throwaway local etcd (or cluster) until Ctrl-C"
     root.summaries["demo"] = "A tour of pyetcd-wire against a throwaway local etcd"
     root.summaries["bundle"] = "Writes pyetcd-wire as one file (.py) and a zipapp"
@@ -53,7 +69,7 @@ def _run(words: List[str], interrupts: Interrupts) -> int:
         global_args, rest = split_globals(words)
         if rest == ["--version"]:  # etcdctl has no such flag; Python's tools do
             rest = ["version"]
-        leaf, group, rest = build().resolve(rest)
+        leaf, group, rest = build(first_word(rest)).resolve(rest)
         if leaf is None:
             return _group_help(group, rest)
         parser, run = leaf

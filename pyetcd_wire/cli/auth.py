@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
-from .. import prefix_range_end
-from .._proto import auth_pb2
 from . import gojson
 from .context import Context
 from .errors import bad_args
 from .parsing import Commands, Run, add_bool_flag, flag
+
+if TYPE_CHECKING:
+    from .._proto import auth_pb2
 
 # auth.proto Permission.Type numbers.
 PERM_TYPES = {"read": 0, "write": 1, "readwrite": 2}
@@ -225,6 +226,8 @@ def _show_role(ctx: Context, role: str, perms: Any) -> None:
 
 
 def _perm_text(perm: auth_pb2.Permission) -> bytes:
+    from .._api.util import prefix_range_end
+
     key, end = perm.key, perm.range_end
     if not end:
         return b"\t" + key
@@ -242,6 +245,8 @@ def _perm_range(args: argparse.Namespace, key: str, rest: List[str]) -> Optional
             raise bad_args("unexpected endkey argument with --prefix or --from-key")
         return rest[0]
     if args.prefix:
+        from .._api.util import prefix_range_end
+
         return prefix_range_end(key.encode()).decode("utf-8", "surrogateescape")
     return "\x00" if args.from_key else None
 

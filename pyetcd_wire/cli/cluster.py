@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Sequence, Tuple
 
-from .. import Client
-from .._proto import rpc_pb2 as pb
 from ..errors import EtcdError, PermissionDeniedError
 from . import gojson
 from .context import Context
@@ -25,6 +23,10 @@ from .printers import (
     simple_rows,
     table,
 )
+
+if TYPE_CHECKING:
+    from .. import Client
+    from .._proto import rpc_pb2 as pb
 
 STATUS_HEADER = (
     "Endpoint",

@@ -5,13 +5,15 @@ signal handling (interrupts.py)."""
 from __future__ import annotations
 
 import argparse
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from .. import Client
 from .errors import EXIT_BAD_FEATURE, CliError
 from .flags import command_timeout, connect, switch, write_out
 from .interrupts import Interrupts
 from .output import Out
+
+if TYPE_CHECKING:
+    from .. import Client
 
 
 class Context:

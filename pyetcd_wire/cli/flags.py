@@ -16,11 +16,12 @@ import os
 import re
 from typing import TYPE_CHECKING, Optional, Union
 
-from .. import TLS, Client
 from .errors import CliError, bad_args
 
 if TYPE_CHECKING:
     import ssl
+
+    from .. import TLS, Client
 
 # etcdctl 3.5 defaults (ctl.go): --dial-timeout 2s, --command-timeout 5s.
 DEFAULT_ENDPOINTS = "127.0.0.1:2379"
@@ -152,6 +153,8 @@ def _tls(args: argparse.Namespace) -> Union[TLS, ssl.SSLContext, None]:
         return context
     if not (cacert or cert or key):
         return None
+    from .. import TLS  # here, not at the top: --help needs no client
+
     return TLS(ca_file=cacert or None, cert_file=cert or None, key_file=key or None)
 
 
@@ -165,6 +168,8 @@ def connect(args: argparse.Namespace) -> Client:
     except (OSError, ValueError) as exc:
         raise CliError(1, str(exc)) from exc
     dial = parse_duration(setting(args, "dial_timeout"), "dial-timeout")
+    from .. import Client  # here, not at the top: --help needs no client
+
     return Client(
         endpoints, dial_timeout=dial, tls=tls, username=username, password=password
     )

@@ -14,13 +14,17 @@ the top level, Go field names without tags) are built by the callers with
 from __future__ import annotations
 
 import base64
-import json
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 JsonObject = Dict[str, Any]
+
+# descriptor.proto's FieldDescriptorProto numbers (fixed by protobuf), so that
+# importing this module, as every command module does, loads no protobuf.
+_LABEL_REPEATED = 3
+_TYPE_BYTES = 12
 
 # Go's encoding/json HTMLEscape and its line-separator escapes (encode.go).
 _GO_ESCAPES = (
@@ -34,6 +38,8 @@ _GO_ESCAPES = (
 
 def dumps(value: Any) -> str:
     """One compact JSON document as Go's json.Marshal writes it."""
+    import json  # here: only -w json needs it
+
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     for char, escape in _GO_ESCAPES:
         text = text.replace(char, escape)
@@ -67,14 +73,14 @@ def _is_repeated(field: Any) -> bool:
     # protobuf >= 6.31 has `is_repeated`; 7 drops `label`.
     repeated = getattr(field, "is_repeated", None)
     if repeated is None:
-        return bool(field.label == FieldDescriptor.LABEL_REPEATED)
+        return bool(field.label == _LABEL_REPEATED)
     return bool(repeated)
 
 
 def _value(field: Any, value: Any) -> Any:
     if field.message_type is not None:
         return message(value)
-    if field.type == FieldDescriptor.TYPE_BYTES:
+    if field.type == _TYPE_BYTES:
         return base64.b64encode(value).decode("ascii")
     return value
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Sequence, Union
 
-from .._proto import kv_pb2
-from .._proto import rpc_pb2 as pb
 from . import gojson
 from .context import Context
 from .errors import bad_args, go_parse_error
-from .parsing import Commands, flag, go_int
+from .parsing import Commands, Flags, flag, go_int
 from .printers import field, header_fields, kv_fields, print_kv
+
+if TYPE_CHECKING:
+    from .._proto import kv_pb2
+    from .._proto import rpc_pb2 as pb
 
 # get --sort-by / --order values -> Client.get keywords (get_command.go).
 SORT_TARGETS = {
@@ -48,7 +50,7 @@ def register(commands: Commands) -> None:
     )
 
 
-def add_get_flags(parser: argparse.ArgumentParser) -> None:
+def add_get_flags(parser: Flags) -> None:
     """The flags a get in a txn takes too."""
     flag(parser, "--prefix", help="Get keys with matching prefix")
     flag(parser, "--from-key", help="Get keys >= the given key")
@@ -63,7 +65,7 @@ def add_get_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", default="", help="ASCEND or DESCEND")
 
 
-def add_put_flags(parser: argparse.ArgumentParser) -> None:
+def add_put_flags(parser: Flags) -> None:
     parser.add_argument(
         "--lease", default="0", help="lease ID (in hexadecimal) to attach"
     )
@@ -72,7 +74,7 @@ def add_put_flags(parser: argparse.ArgumentParser) -> None:
     flag(parser, "--ignore-lease", help="updates the key using its current lease")
 
 
-def add_del_flags(parser: argparse.ArgumentParser) -> None:
+def add_del_flags(parser: Flags) -> None:
     flag(parser, "--prefix", help="delete keys with matching prefix")
     flag(parser, "--prev-kv", help="return deleted key-value pairs")
     flag(parser, "--from-key", help="delete keys >= the given key")

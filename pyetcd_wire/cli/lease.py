@@ -6,9 +6,8 @@ json: the header is flattened into the top level (an embedded
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict
 
-from .._proto import rpc_pb2 as pb
 from ..errors import EtcdError, LeaseExpiredError, LeaseNotFoundError
 from . import gojson
 from .context import Context
@@ -20,6 +19,9 @@ from .errors import (
 )
 from .parsing import Commands, flag, hex_id
 from .printers import field, header_fields
+
+if TYPE_CHECKING:
+    from .._proto import rpc_pb2 as pb
 
 
 def register(commands: Commands) -> None:

@@ -7,10 +7,9 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from .. import __version__
-from .._proto import rpc_pb2 as pb
 from ..errors import EtcdError
 from . import gojson
 from .cluster import _client_for, _endpoints
@@ -19,6 +18,9 @@ from .errors import EXIT_ERROR, bad_args, error_message
 from .output import err_line
 from .parsing import Commands, flag
 from .printers import humanize_bytes
+
+if TYPE_CHECKING:
+    from .._proto import rpc_pb2 as pb
 
 # The etcd API this command line speaks (etcdctl 3.5's "API version").
 API_VERSION = "3.5"
@@ -47,8 +49,10 @@ def show_alarms(ctx: Context, resp: pb.AlarmResponse) -> None:
     if ctx.format == "json":
         ctx.out.line(gojson.dumps(gojson.message(resp)))
         return
+    from .._proto import rpc_pb2
+
     for alarm in resp.alarms:  # Go's %+v of the gogo struct
-        name = pb.AlarmType.Name(alarm.alarm)
+        name = rpc_pb2.AlarmType.Name(alarm.alarm)
         ctx.out.line(f"memberID:{alarm.memberID} alarm:{name} ")
 
 

@@ -6,25 +6,63 @@ word is a positional argument (`lock name --ttl 5 -- cmd -x`).  argparse's
 subparsers do neither, so dispatch is ours: one pass pulls the global flags
 out of the whole command line, the first words pick a leaf command, and the
 leaf's own parser reads the rest up to the `--` with `parse_intermixed_args`.
+
+Only the leaf that runs gets a parser: each command records its flags
+(`Leaf.add_argument`), and the parser is built from them when the command
+line picks the leaf.  Building the parsers of all forty-odd commands cost
+more than the rest of the command line's start-up before the client.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    NoReturn,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from .context import Context
 from .errors import EXIT_ERROR, CliError, bad_args, go_parse_error
 from .flags import add_global_flags
 
 Run = Callable[[Context, argparse.Namespace], Optional[int]]
-P = TypeVar("P", bound=argparse.ArgumentParser)
 PROG = "pyetcd"
+
+
+class Flags(Protocol):
+    """What a command's flags are added to: a `Leaf`, or a parser."""
+
+    def add_argument(self, *names: str, **kwargs: Any) -> Any: ...
+
+
+F = TypeVar("F", bound=Flags)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help at a fixed 80 columns, as cobra's (etcdctl's) is:
+    argparse makes a formatter for every flag it adds, to check it, and the
+    default width asks shutil for the terminal's, an import (zlib, bz2,
+    lzma) that cost the command line's start-up more than its parsing."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=80)
 
 
 class Parser(argparse.ArgumentParser):
     """argparse that raises CliError (etcdctl's wording, exit 1) instead of
-    printing usage and exiting 2."""
+    printing usage and exiting 2, with help at 80 columns (`_Formatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         prefix = "unrecognized arguments: "
@@ -33,29 +71,52 @@ class Parser(argparse.ArgumentParser):
         raise CliError(EXIT_ERROR, message)
 
 
+class Leaf:
+    """One command: what runs it, and its flags, recorded until `parser`
+    builds its parser.  Positional arguments land in `args.args` (commands
+    check their count, with etcdctl's messages)."""
+
+    def __init__(self, prog: str, summary: str, run: Run, usage: str) -> None:
+        self.prog = prog
+        self.summary = summary
+        self.run = run
+        self.usage = usage
+        self._flags: List[Tuple[Tuple[str, ...], Dict[str, Any]]] = []
+
+    def add_argument(self, *names: str, **kwargs: Any) -> None:
+        """A flag, as argparse's `add_argument` takes it."""
+        self._flags.append((names, kwargs))
+
+    def parser(self) -> Parser:
+        parser = Parser(
+            prog=self.prog,
+            description=self.summary,
+            usage=self.usage or None,
+            allow_abbrev=False,
+        )
+        parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+        add_global_flags(parser)
+        for names, kwargs in self._flags:
+            parser.add_argument(*names, **kwargs)
+        return parser
+
+
 class Commands:
     """A group of commands (the root, or `lease`, `member`, ...)."""
 
     def __init__(self, path: Tuple[str, ...] = (), summary: str = "") -> None:
         self.path = path
         self.summary = summary
-        self.leaves: Dict[str, Tuple[Parser, Run]] = {}
+        self.leaves: Dict[str, Leaf] = {}
         self.groups: Dict[str, Commands] = {}
         self.summaries: Dict[str, str] = {}
 
-    def add(self, name: str, summary: str, run: Run, usage: str = "") -> Parser:
-        """A leaf command; returns its parser for its flags.  Positional
-        arguments land in `args.args` (commands check their count, with
-        etcdctl's messages)."""
-        prog = " ".join((PROG, *self.path, name))
-        parser = Parser(
-            prog=prog, description=summary, usage=usage or None, allow_abbrev=False
-        )
-        parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-        add_global_flags(parser)
-        self.leaves[name] = (parser, run)
+    def add(self, name: str, summary: str, run: Run, usage: str = "") -> Leaf:
+        """A leaf command; returns it, for its flags."""
+        leaf = Leaf(" ".join((PROG, *self.path, name)), summary, run, usage)
+        self.leaves[name] = leaf
         self.summaries[name] = summary
-        return parser
+        return leaf
 
     def group(self, name: str, summary: str) -> Commands:
         group = Commands((*self.path, name), summary)
@@ -80,7 +141,7 @@ class Commands:
         remaining words; no leaf if `words` stop at a group."""
         commands, rest = self, list(words)
         while True:
-            index = _first_word(rest)
+            index = _first_word_index(rest)
             if index is None:
                 return None, commands, rest
             word = rest[index]
@@ -89,7 +150,8 @@ class Commands:
                 commands, rest = commands.groups[word], remaining
                 continue
             if word in commands.leaves:
-                return commands.leaves[word], commands, remaining
+                leaf = commands.leaves[word]
+                return (leaf.parser(), leaf.run), commands, remaining
             where = " ".join((PROG, *commands.path))
             raise CliError(
                 EXIT_ERROR,
@@ -98,13 +160,19 @@ class Commands:
             )
 
 
-def _first_word(words: Sequence[str]) -> Optional[int]:
+def _first_word_index(words: Sequence[str]) -> Optional[int]:
     for index, word in enumerate(words):
         if word == "--":
             return None
         if not word.startswith("-"):
             return index
     return None
+
+
+def first_word(words: Sequence[str]) -> Optional[str]:
+    """The first word that is not a flag (before any `--`): the command."""
+    index = _first_word_index(words)
+    return None if index is None else words[index]
 
 
 def parse_leaf(
@@ -146,16 +214,14 @@ def go_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r}")
 
 
-def add_bool_flag(
-    parser: argparse.ArgumentParser, flag: str, default: bool, help: str
-) -> None:
+def add_bool_flag(parser: Flags, flag: str, default: bool, help: str) -> None:
     """A flag given as `--flag`, `--flag=true` or `--flag=false`, as cobra's."""
     parser.add_argument(
         flag, type=go_bool, nargs="?", const=True, default=default, help=help
     )
 
 
-def flag(parser: P, *names: str, help: str) -> P:
+def flag(parser: F, *names: str, help: str) -> F:
     """A boolean flag (`--prefix`), false unless given; returns `parser`."""
     parser.add_argument(*names, action="store_true", help=help)
     return parser

@@ -5,11 +5,13 @@ printer_fields.go, printer_table.go in etcdctl 3.5): a key-value pair, Go's
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Union
+from typing import TYPE_CHECKING, List, Sequence, Union
 
-from .._proto import kv_pb2
-from .._proto import rpc_pb2 as pb
 from .output import Out, Text
+
+if TYPE_CHECKING:
+    from .._proto import kv_pb2
+    from .._proto import rpc_pb2 as pb
 
 Cell = Union[str, int, bool]
 

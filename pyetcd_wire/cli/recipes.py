@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import shutil
 import signal
 from typing import Any, List
 
@@ -184,6 +183,8 @@ def _look_path(name: str) -> str:
         raise CliError(EXIT_ERROR, f"exec: {go_quote(name)}: permission denied")
     if "/" in name or not name:
         return name
+    import shutil  # here: only lock and elect with a command need it
+
     found = shutil.which(name)
     if not found:
         reason = "executable file not found in $PATH"

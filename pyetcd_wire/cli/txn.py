@@ -10,15 +10,11 @@ End of input before the third blank line is etcdctl's "Error: EOF".
 from __future__ import annotations
 
 import argparse
-import json
 import operator
 import re
 import sys
-from typing import Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
-from .. import Compare, Op
-from .._api.compare import KeyField
-from .._proto import rpc_pb2 as pb
 from .context import Context
 from .errors import EXIT_INVALID_INPUT, CliError, bad_args
 from .kv import (
@@ -36,17 +32,23 @@ from .kv import (
 )
 from .parsing import Commands, Parser, flag
 
-# Compare targets etcdctl accepts (ParseCompare) -> pyetcd_wire's Compare.
-TARGETS: Dict[str, Callable[[bytes], KeyField]] = {
-    "ver": Compare.version,
-    "version": Compare.version,
-    "c": Compare.create_revision,
-    "create": Compare.create_revision,
-    "m": Compare.mod_revision,
-    "mod": Compare.mod_revision,
-    "val": Compare.value,
-    "value": Compare.value,
-    "lease": Compare.lease,
+if TYPE_CHECKING:
+    from .. import Compare, Op
+    from .._proto import rpc_pb2 as pb
+
+# Compare targets etcdctl accepts (ParseCompare) -> the name of pyetcd_wire's
+# Compare constructor (names, not the methods: the client's modules load
+# only when a txn runs).
+TARGETS: Dict[str, str] = {
+    "ver": "version",
+    "version": "version",
+    "c": "create_revision",
+    "create": "create_revision",
+    "m": "mod_revision",
+    "mod": "mod_revision",
+    "val": "value",
+    "value": "value",
+    "lease": "lease",
 }
 OPERATORS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt}
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
@@ -102,6 +104,8 @@ def _section() -> List[str]:
 
 def unquote(text: str) -> str:
     """Go's strconv.Unquote of a double-quoted string."""
+    import json  # here: only txn reads quoted strings
+
     try:
         value = json.loads(text)
     except ValueError:
@@ -123,7 +127,11 @@ def parse_compare(line: str) -> Compare:
             EXIT_INVALID_INPUT,
             f"malformed comparison: {line} (unknown target {target})",
         )
-    compare = TARGETS[target](key.encode("utf-8", "surrogateescape"))
+    from .._api.compare import Compare, KeyField
+
+    field: KeyField = getattr(Compare, TARGETS[target])(
+        key.encode("utf-8", "surrogateescape")
+    )
     operand: Any = value.encode("utf-8", "surrogateescape")
     if target not in ("val", "value"):
         try:
@@ -132,7 +140,7 @@ def parse_compare(line: str) -> Compare:
             raise CliError(
                 EXIT_INVALID_INPUT, f"invalid txn compare request: {line}"
             ) from None
-    result: Compare = OPERATORS[match.group(2)](compare, operand)
+    result: Compare = OPERATORS[match.group(2)](field, operand)
     return result
 
 
@@ -154,6 +162,8 @@ def parse_request(line: str) -> Op:
     """One request line: `put k v`, `get k --prefix`, `del k` (parseRequestUnion)."""
     words = [unquote(w) if w.startswith('"') else w for w in _ARG.findall(line)]
     parsers = _request_parsers()
+    from .._api.op import Op
+
     if len(words) < 2 or words[0] not in parsers:
         raise CliError(EXIT_INVALID_INPUT, f"invalid txn request: {line}")
     try:

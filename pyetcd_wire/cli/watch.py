@@ -5,14 +5,16 @@ supported."""
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict
 
-from .._proto import rpc_pb2 as pb
 from . import gojson
 from .context import Context
 from .errors import bad_args
 from .parsing import Commands, flag
 from .printers import field, header_fields, kv_fields, print_kv
+
+if TYPE_CHECKING:
+    from .._proto import rpc_pb2 as pb
 
 # mvccpb.Event_EventType names, as Go's String() prints them.
 EVENT_TYPES = {0: "PUT", 1: "DELETE"}

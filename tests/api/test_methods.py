@@ -18,7 +18,7 @@ from pyetcd_wire._api.methods import (
     MethodKind,
     RetryClass,
 )
-from pyetcd_wire._proto import rpc_pb2
+from pyetcd_wire._proto import admin_pb2, rpc_pb2
 
 # §2.1, "repeatable" column (plus Snapshot, the one stream that opts in).
 REPEATABLE = {
@@ -72,7 +72,8 @@ def _descriptor_paths() -> set:
     # .keys()/.values() on purpose: upb on protobuf 4.21 iterates maps oddly.
     return {
         f"/{service.full_name}/{method.name}"
-        for service in rpc_pb2.DESCRIPTOR.services_by_name.values()
+        for part in (rpc_pb2, admin_pb2)
+        for service in part.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }
 
@@ -100,7 +101,10 @@ def test_every_method_is_a_named_constant() -> None:
 @pytest.mark.parametrize("path", sorted(METHODS))
 def test_method_matches_the_service_descriptor(path: str) -> None:
     method = METHODS[path]
-    service = rpc_pb2.DESCRIPTOR.services_by_name[method.service]
+    part = (
+        admin_pb2 if method.service in ("Cluster", "Maintenance", "Auth") else rpc_pb2
+    )
+    service = part.DESCRIPTOR.services_by_name[method.service]
     descriptor = service.methods_by_name[method.name]
     assert f"/{service.full_name}/{descriptor.name}" == path
     # The message classes exist in rpc_pb2 and are the descriptor's types.
@@ -143,8 +147,8 @@ def test_writes_are_at_most_once() -> None:
 def test_named_constants() -> None:
     expected = Method(
         "/etcdserverpb.KV/Range",
-        rpc_pb2.RangeRequest,
-        rpc_pb2.RangeResponse,
+        "RangeRequest",
+        "RangeResponse",
         MethodKind.UNARY,
         RetryClass.REPEATABLE,
     )

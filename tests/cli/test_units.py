@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -10,12 +11,13 @@ import pytest
 
 from pyetcd_wire import __version__
 from pyetcd_wire._proto import rpc_pb2 as pb
-from pyetcd_wire.cli import gojson, printers
+from pyetcd_wire.cli import app, gojson, printers
 from pyetcd_wire.cli.app import main
 from pyetcd_wire.cli.cluster import go_duration
 from pyetcd_wire.cli.errors import CliError
 from pyetcd_wire.cli.flags import parse_duration
 from pyetcd_wire.cli.output import Out, silence_stdout
+from pyetcd_wire.cli.parsing import Commands
 from pyetcd_wire.cli.txn import parse_compare, parse_request
 
 
@@ -133,3 +135,20 @@ def test_unknown_flag_of_a_group_fails(
     captured = capsys.readouterr()
     assert captured.err == "Error: unknown flag: --bogus\n"
     assert captured.out.startswith("NAME:")
+
+
+@pytest.mark.parametrize("module", sorted(app.COMMAND_MODULES))
+def test_the_command_catalogue_names_each_modules_commands(module: str) -> None:
+    # A command line imports only the module the catalogue gives its first word.
+    root = Commands()
+    importlib.import_module(f"pyetcd_wire.cli.{module}").register(root)
+    words = {*root.leaves, *root.groups}
+    assert words == set(app.COMMAND_MODULES[module])
+    assert app.build(sorted(words)[0]).summaries.keys() >= words
+
+
+def test_the_root_help_lists_every_command() -> None:
+    every = {w for words in app.COMMAND_MODULES.values() for w in words}
+    for first in (None, "no-such-command"):
+        root = app.build(first)
+        assert set(root.summaries) == every | {"dev", "demo", "bundle"}
