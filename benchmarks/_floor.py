@@ -6,7 +6,8 @@ so it can be resent as is, only the stream id changing by 2 per call), over a
 plain blocking socket, and reads until the trailers (END_STREAM) of that
 stream.  Receiving scans frame headers and nothing else: DATA lengths add up
 for the connection's WINDOW_UPDATE, a PING or SETTINGS is acknowledged with
-the next request (as our client does), RST_STREAM and GOAWAY fail the run.
+the next request (as our client does), GOAWAY and RST_STREAM fail the run
+(but a RST_STREAM NO_ERROR, which grpc-go may send after an answer).
 No HPACK decoding, no protobuf, no status check, no flow control per stream
 (each stream is fresh; a response is far below its window), no locks, no
 deadlines: whatever a client does beyond this is its own cost.
@@ -32,6 +33,7 @@ WINDOW_UPDATE_AT = 1 << 20
 
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY = 0, 1, 3, 4, 6, 7
 END_STREAM = ACK = 0x1
+NO_ERROR = bytes(4)  # the RST_STREAM payload of error code 0
 _HEADER = struct.Struct(">BHBBL")  # 24-bit length as (high byte, low 16 bits)
 _SETTINGS_ACK = _HEADER.pack(0, 0, SETTINGS, ACK, 0)
 
@@ -151,8 +153,16 @@ class Floor:
                     self._pending += buffer[pos + 9 : end]
                 elif kind == SETTINGS and not flags & ACK:
                     self._pending += _SETTINGS_ACK
+                elif kind == RST_STREAM and buffer[pos + 9 : end] == NO_ERROR:
+                    # grpc-go resets a stream it answered before it saw the
+                    # request's END_STREAM (RFC 7540 section 8.1): no error.
+                    pass
                 elif kind in (RST_STREAM, GOAWAY):
-                    raise ConnectionError(f"etcd sent frame type {kind}")
+                    payload = bytes(buffer[pos + 9 : end]).hex()
+                    raise ConnectionError(
+                        f"etcd sent frame type {kind} on stream {sid} (payload"
+                        f" {payload}) during the call on stream {stream_id}"
+                    )
                 pos = end
             buffer = buffer[pos:]
             if done:

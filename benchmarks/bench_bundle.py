@@ -75,16 +75,20 @@ def run(
     env: Optional[Dict[str, str]] = None,
     flags: tuple = (),
 ) -> float:
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, *flags, "-c", code, *args],
         cwd=cwd,
         env={**ENVIRONMENT, **(env or {})},
-        check=True,
         capture_output=True,
         text=True,
         timeout=600,
-    ).stdout
-    return float(out.split()[-1])
+    )
+    if done.returncode:  # e.g. "installed" where pyetcd_wire is not installed
+        raise RuntimeError(
+            f"{' '.join([sys.executable, *flags])} in {cwd} exited"
+            f" {done.returncode}: {done.stderr.strip()[-500:]}"
+        )
+    return float(done.stdout.split()[-1])
 
 
 def import_times(bundle: Path, work: Path, runs: int) -> Dict[str, float]:

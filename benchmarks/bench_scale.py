@@ -418,12 +418,15 @@ def tasks_runners(harness: Any, counts: List[int]) -> List[Tuple[Any, Any]]:
 def run_calls(
     plan: List[Tuple[Any, Any]], calls: Callable[[Any], int], reps: int
 ) -> Dict[str, Dict[str, List[Any]]]:
-    """Warm every variant up, then run each once per rep, the order flipping."""
+    """Warm every variant up (a whole rep on PyPy, for its JIT), then run
+    each once per rep, the order flipping."""
+    from _harness import warm_fraction
+
     results: Dict[str, Dict[str, List[Any]]] = {}
     for scenario, runners in plan:
         results[scenario.name] = {client: [] for client in runners}
         for runner in runners.values():
-            runner(max(200, calls(scenario) // 4))
+            runner(max(200, int(calls(scenario) * warm_fraction())))
     for rep in range(reps):
         began = time.perf_counter()
         for scenario, runners in plan:
