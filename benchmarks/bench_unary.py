@@ -21,7 +21,10 @@ It starts a throwaway single etcd member (pyetcd_wire.testing.etcd), puts one
 * the same with T threads sharing one client (`--threads`, default 16);
 * in-process, no sockets: our sans-IO `GrpcConnection` against canned
   etcd-shaped response bytes (benchmarks/_canned.py): µs per unary call,
-  transport alone and with protobuf encode/decode.
+  transport alone and with protobuf encode/decode; and the transport alone
+  with a blocking round trip per call to an echo process (benchmarks/_echo.py),
+  beside the round trips alone as its floor: the same code between blocking
+  reads, as a real call runs it.
 
 grpcio's stubs are generated from our proto/*.proto at run time into a temp
 dir (benchmarks/_grpcio_stubs.py).  Without grpcio (e.g. on PyPy) only our
@@ -44,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
 import _canned  # noqa: E402
+import _echo  # noqa: E402
 import _floor  # noqa: E402
 import _go_peer  # noqa: E402
 import _harness  # noqa: E402
@@ -220,6 +224,51 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
     return run
 
 
+def in_process_between_reads(canned: _canned.Canned, echo: _echo.Echo) -> Runner:
+    """`in_process` (transport alone) with one blocking round trip to a child
+    process per call, as a real call has: the same code run between blocking
+    reads, which come back to cold caches."""
+    path, request = canned.path, canned.request
+    call_ended = ge.CallEnded
+    round_trip = echo.round_trip
+    prepared: Dict[int, List[bytes]] = {}
+
+    def run(calls: int) -> _report.Sample:
+        replies = prepared.get(calls)
+        if replies is None:
+            replies = prepared[calls] = canned.responses(calls)
+        conn = canned.fresh_connection()
+        unary, to_send, receive = conn.unary, conn.data_to_send, conn.receive_data
+        ok = 0
+        clock = Meter(None, OURS).clock()
+        for reply in replies:
+            unary(path, request)
+            to_send()
+            round_trip()
+            for event in receive(reply):
+                if type(event) is call_ended:
+                    ok += event.status.code is StatusCode.OK
+        sample = clock.sample(calls)
+        if ok != calls:
+            raise RuntimeError(f"in-process: {ok}/{calls} calls ended OK")
+        return sample
+
+    return run
+
+
+def round_trips(echo: _echo.Echo) -> Runner:
+    """The round trips of `in_process_between_reads` alone: its row's floor."""
+    round_trip = echo.round_trip
+
+    def run(calls: int) -> _report.Sample:
+        clock = Meter(None, FLOOR).clock()
+        for _ in range(calls):
+            round_trip()
+        return clock.sample(calls)
+
+    return run
+
+
 # --- the run ----------------------------------------------------------------------
 
 
@@ -275,6 +324,7 @@ def build_runners(
     server_cpu: ServerCpu,
     floors: Optional[Dict[str, _floor.Floor]] = None,
     go: Optional[_go_peer.GoPeer] = None,
+    echo: Optional[_echo.Echo] = None,
 ) -> List[Tuple[_report.Scenario, Dict[str, Runner]]]:
     """Every scenario with its runner per client, in run order."""
     ops = ["range"] if args.no_put else ["range", "put"]
@@ -307,6 +357,15 @@ def build_runners(
             kind = "in-process" + (" + protobuf" if pb else " transport")
             scenario = _report.Scenario(name, kind, "range", args.inproc_calls)
             plan.append((scenario, {OURS: in_process(canned, pb)}))
+        if echo is not None:
+            scenario = _report.Scenario(
+                "inproc_round_trip", "in-process + round trip", "range", args.calls
+            )
+            runners = {
+                OURS: in_process_between_reads(canned, echo),
+                FLOOR: round_trips(echo),
+            }
+            plan.append((scenario, runners))
     return plan
 
 
@@ -342,6 +401,7 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
     channel = Channel(harness.member.endpoint)
     floors: Dict[str, _floor.Floor] = {}
     syscalls: Dict[str, str] = {}
+    echo: Optional[_echo.Echo] = None
     try:
         if args.layer == "client":
             ours = client_ops(harness.client, args.call_timeout)
@@ -366,7 +426,11 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
         if not args.no_floor:
             floors = make_floors(harness.member.endpoint)
         go, go_note = _go_peer.for_run(args, harness)
-        plan = build_runners(args, ours, theirs, canned, harness.server_cpu, floors, go)
+        if canned is not None and not args.no_floor:
+            echo = _echo.Echo()
+        plan = build_runners(
+            args, ours, theirs, canned, harness.server_cpu, floors, go, echo
+        )
         print(
             f"etcd {harness.etcd_version} at {harness.member.endpoint}; {args.reps}"
             f" reps, {args.calls} calls per variant (in-process {args.inproc_calls})"
@@ -380,6 +444,8 @@ def run_against(args: argparse.Namespace, harness: _harness.Harness) -> int:
         channel.close()
         for floor in floors.values():
             floor.close()
+        if echo is not None:
+            echo.close()
         harness.close()
     env = harness.environment(
         {
