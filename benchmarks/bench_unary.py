@@ -188,8 +188,14 @@ def threaded(op: Op, threads: int, meter: Meter) -> Runner:
     return run
 
 
-def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
-    """Our GrpcConnection against canned bytes: call, write, feed reply, events."""
+def in_process(
+    canned: _canned.Canned, with_protobuf: bool, echo: Optional[_echo.Echo] = None
+) -> Runner:
+    """Our GrpcConnection against canned bytes: call, write, feed reply, events.
+
+    With `echo`, a blocking round trip to it between write and reply, as a
+    real call has: the same code run between blocking reads, which come back
+    to cold caches."""
     path, canned_request = canned.path, canned.request
     range_request, range_response = rpc_pb2.RangeRequest, rpc_pb2.RangeResponse
     message_received, call_ended = ge.MessageReceived, ge.CallEnded
@@ -208,6 +214,8 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
                 request = range_request(key=KEY, serializable=True).SerializeToString()
             unary(path, request)
             to_send()
+            if echo is not None:
+                echo.round_trip()
             for event in receive(reply):
                 if type(event) is message_received:
                     message = event.message
@@ -224,40 +232,8 @@ def in_process(canned: _canned.Canned, with_protobuf: bool) -> Runner:
     return run
 
 
-def in_process_between_reads(canned: _canned.Canned, echo: _echo.Echo) -> Runner:
-    """`in_process` (transport alone) with one blocking round trip to a child
-    process per call, as a real call has: the same code run between blocking
-    reads, which come back to cold caches."""
-    path, request = canned.path, canned.request
-    call_ended = ge.CallEnded
-    round_trip = echo.round_trip
-    prepared: Dict[int, List[bytes]] = {}
-
-    def run(calls: int) -> _report.Sample:
-        replies = prepared.get(calls)
-        if replies is None:
-            replies = prepared[calls] = canned.responses(calls)
-        conn = canned.fresh_connection()
-        unary, to_send, receive = conn.unary, conn.data_to_send, conn.receive_data
-        ok = 0
-        clock = Meter(None, OURS).clock()
-        for reply in replies:
-            unary(path, request)
-            to_send()
-            round_trip()
-            for event in receive(reply):
-                if type(event) is call_ended:
-                    ok += event.status.code is StatusCode.OK
-        sample = clock.sample(calls)
-        if ok != calls:
-            raise RuntimeError(f"in-process: {ok}/{calls} calls ended OK")
-        return sample
-
-    return run
-
-
 def round_trips(echo: _echo.Echo) -> Runner:
-    """The round trips of `in_process_between_reads` alone: its row's floor."""
+    """The round trips of `in_process(..., echo)` alone: its row's floor."""
     round_trip = echo.round_trip
 
     def run(calls: int) -> _report.Sample:
@@ -362,7 +338,7 @@ def build_runners(
                 "inproc_round_trip", "in-process + round trip", "range", args.calls
             )
             runners = {
-                OURS: in_process_between_reads(canned, echo),
+                OURS: in_process(canned, False, echo),
                 FLOOR: round_trips(echo),
             }
             plan.append((scenario, runners))
