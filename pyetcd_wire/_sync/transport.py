@@ -197,8 +197,9 @@ class KernelTimeouts:
 
     The timeout is the deadline's remaining time rounded *down* to a power of
     two milliseconds, so it never overshoots, and calls with similar deadlines
-    reuse the value already set (no setsockopt per call).  When it fires early,
-    the caller loops and sets a shorter one.
+    reuse the value already set (no setsockopt per call); one of a second or
+    more also stays for I/O with a later deadline or none (`LINGER_MS`).
+    When it fires early, the caller loops and sets a shorter one.
     """
 
     __slots__ = ("_recv_ms", "_send_ms", "_sock")
@@ -209,20 +210,47 @@ class KernelTimeouts:
         self._send_ms = 0
 
     def for_receive(self, remaining: Optional[float]) -> None:
-        if remaining is None and not self._recv_ms:
-            return  # no deadline, none set: the common case, without a call
-        ms = _quantize(remaining)
-        if ms != self._recv_ms:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(ms))
-            self._recv_ms = ms
+        ms = self._recv_ms
+        if remaining is None and not ms:
+            return  # no deadline and no timeout: the common case, no call
+        if not _fits(ms, remaining):
+            ms = _quantize(remaining)
+            if ms != self._recv_ms:
+                self._sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(ms)
+                )
+                self._recv_ms = ms
 
     def for_send(self, remaining: Optional[float]) -> None:
-        if remaining is None and not self._send_ms:
+        ms = self._send_ms
+        if remaining is None and not ms:
             return
-        ms = _quantize(remaining)
-        if ms != self._send_ms:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(ms))
-            self._send_ms = ms
+        if not _fits(ms, remaining):
+            ms = _quantize(remaining)
+            if ms != self._send_ms:
+                self._sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(ms)
+                )
+                self._send_ms = ms
+
+
+# A timeout set may stay for the next I/O if it does not overshoot that I/O's
+# deadline and is at least this long: callers loop when it fires early, so it
+# only wakes them this often.  So calls whose deadlines differ (a control
+# reply is sent within 5 s, a request within its call's deadline, or with
+# none) do not cost a setsockopt pair each; a shorter timeout would wake a
+# long wait too often, and is replaced.
+LINGER_MS = 1024
+
+
+def _fits(ms: int, remaining: Optional[float]) -> bool:
+    """May the timeout set (`ms`; 0: none) stay for an I/O with `remaining`
+    seconds to its deadline (None: no deadline)?"""
+    if remaining is None:
+        return not ms or ms >= LINGER_MS
+    return 0 < ms <= remaining * 1000 and (
+        ms >= LINGER_MS or ms == _quantize(remaining)
+    )
 
 
 def _quantize(remaining: Optional[float]) -> int:
