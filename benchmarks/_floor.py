@@ -12,15 +12,15 @@ No HPACK decoding, no protobuf, no status check, no flow control per stream
 (each stream is fresh; a response is far below its window), no locks, no
 deadlines: whatever a client does beyond this is its own cost.
 
-`CountingSocket` wraps a socket and counts the calls that are syscalls
-(send, recv, setsockopt), for the per-call counts the report prints.
+`CountingSocket` (`_counting.py`) wraps a socket and counts the calls that
+are syscalls (send, recv, setsockopt), for the per-call counts the report prints.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-from typing import Any, List, Tuple, Union
+from typing import Any, List, Tuple
 
 from _canned import join_frames, split_frames
 
@@ -36,47 +36,6 @@ END_STREAM = ACK = 0x1
 NO_ERROR = bytes(4)  # the RST_STREAM payload of error code 0
 _HEADER = struct.Struct(">BHBBL")  # 24-bit length as (high byte, low 16 bits)
 _SETTINGS_ACK = _HEADER.pack(0, 0, SETTINGS, ACK, 0)
-
-
-class CountingSocket:
-    """A socket whose send, recv and setsockopt calls are counted; the rest
-    is the socket's."""
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self.sends = self.recvs = self.setsockopts = 0
-
-    def send(self, data: Union[bytes, memoryview], /) -> int:
-        self.sends += 1
-        sent: int = self._sock.send(data)
-        return sent
-
-    def sendall(self, data: Union[bytes, memoryview], /) -> None:
-        # One syscall unless the kernel takes part of it (never, here: a
-        # request is a few hundred bytes).
-        self.sends += 1
-        self._sock.sendall(data)
-
-    def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
-        self.recvs += 1
-        data: bytes = self._sock.recv(bufsize, flags)
-        return data
-
-    def setsockopt(self, level: int, optname: int, value: Any, /) -> None:
-        self.setsockopts += 1
-        self._sock.setsockopt(level, optname, value)
-
-    def reset(self) -> None:
-        self.sends = self.recvs = self.setsockopts = 0
-
-    def per_call(self, calls: int) -> str:
-        return (
-            f"{self.sends / calls:.2f} send, {self.recvs / calls:.2f} recv,"
-            f" {self.setsockopts / calls:.2f} setsockopt"
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
 
 def dial(endpoint: str) -> socket.socket:

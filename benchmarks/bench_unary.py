@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(1, str(ROOT))
 
 import _canned  # noqa: E402
+import _counting  # noqa: E402
 import _echo  # noqa: E402
 import _floor  # noqa: E402
 import _go_peer  # noqa: E402
@@ -477,11 +478,11 @@ def count_syscalls(
     is dialed) and the floor; both warmed up first, not counted."""
     from pyetcd_wire._sync import transport
 
-    sockets: List[_floor.CountingSocket] = []
+    sockets: List[_counting.CountingSocket] = []
     connect = transport.connect
 
     def counted_connect(*args: Any, **kwargs: Any) -> Any:
-        sockets.append(_floor.CountingSocket(connect(*args, **kwargs)))
+        sockets.append(_counting.CountingSocket(connect(*args, **kwargs)))
         return sockets[-1]
 
     transport.connect = counted_connect
@@ -491,7 +492,7 @@ def count_syscalls(
         get()
     finally:
         transport.connect = connect
-    counted = _floor.CountingSocket(_floor.dial(endpoint))
+    counted = _counting.CountingSocket(_floor.dial(endpoint))
     floor = _floor.Floor(counted, endpoint, RANGE_PATH, KEY_RANGE_REQUEST)
     try:
         for _ in range(max(50, calls // 4)):

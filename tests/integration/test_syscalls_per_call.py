@@ -6,47 +6,16 @@ lingers)."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional
 
 import pytest
 
+from benchmarks._counting import CountingSocket
 from pyetcd_wire import Client
 from pyetcd_wire._sync import transport
 from pyetcd_wire.testing import EtcdMember
 
 CALLS = 300
-
-
-class CountingSocket:
-    """A socket whose send, recv and setsockopt calls are counted."""
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self.sends = self.recvs = self.setsockopts = 0
-
-    def send(self, data: Union[bytes, memoryview], /) -> int:
-        self.sends += 1
-        sent: int = self._sock.send(data)
-        return sent
-
-    def sendall(self, data: Union[bytes, memoryview], /) -> None:
-        self.sends += 1
-        self._sock.sendall(data)
-
-    def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
-        self.recvs += 1
-        data: bytes = self._sock.recv(bufsize, flags)
-        return data
-
-    def setsockopt(self, *args: Any) -> None:
-        self.setsockopts += 1
-        self._sock.setsockopt(*args)
-
-    def reset(self) -> None:
-        self.sends = self.recvs = self.setsockopts = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
 
 @pytest.fixture
