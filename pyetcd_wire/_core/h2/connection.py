@@ -56,7 +56,6 @@ from .hpack import HeaderDecoder
 from .settings import LocalSettings, RemoteSettings
 from .streams import SendScheduler, Stream
 
-_DATA = int(FrameType.DATA)
 # Members read on the per-call path, as globals (see state.py: `_Enum`).
 _CONN_AWAITING_SETTINGS = st.ConnectionState.AWAITING_SETTINGS
 _CONN_CLOSED = st.ConnectionState.CLOSED
@@ -69,9 +68,7 @@ _SEND_END_STREAM = st.StreamInput.SEND_END_STREAM
 _STREAM_CLOSED = st.StreamState.CLOSED
 _STREAM_HALF_CLOSED_LOCAL = st.StreamState.HALF_CLOSED_LOCAL
 _STREAM_HALF_CLOSED_REMOTE = st.StreamState.HALF_CLOSED_REMOTE
-_DATA_FRAME = FrameType.DATA
-_HEADERS_FRAME = FrameType.HEADERS
-_PING_FRAME = FrameType.PING
+
 Handler = Callable[[int, int, bytes, List[H2Event]], None]
 
 # Defaults for what we advertise.  Windows: 4 MiB per stream bounds what one
@@ -430,7 +427,7 @@ class H2ClientConnection:
         run: Optional[DataReceived] = None  # the DATA run being extended
         run_stream: Optional[Stream] = None
         window = self._recv_window
-        data_type = _DATA  # a local: FrameType.DATA is a slow lookup
+        data_type = fr.DATA_TYPE  # a local, read once per buffer
         while end - pos >= 9:
             length_type, flags, stream_id = unpack(buf, pos)
             length = length_type >> 8
@@ -575,7 +572,7 @@ class H2ClientConnection:
             stream_id,
             stream,
             _RECV_END_STREAM if end_stream else _RECV_DATA,
-            _DATA_FRAME,
+            fr.DATA_TYPE,
         )
         events.append(
             DataReceived(
@@ -661,7 +658,7 @@ class H2ClientConnection:
             stream_id,
             stream,
             _RECV_END_STREAM if end_stream else _RECV_HEADERS,
-            _HEADERS_FRAME,
+            fr.HEADERS_TYPE,
         )
         events.append(
             HeadersReceived(stream_id=stream_id, headers=headers, end_stream=end_stream)
@@ -736,7 +733,7 @@ class H2ClientConnection:
                 del self._pings[data]
                 events.append(PingAcknowledged(data=data))
             return
-        self._queue_reply(fr.PING_ACK_HEADER + data, _PING_FRAME)
+        self._queue_reply(fr.PING_ACK_HEADER + data, fr.PING_TYPE)
 
     def _queue_reply(self, frame: bytes, frame_type: int) -> None:
         """Queue the ACK a PING or SETTINGS asks for, up to the flood limit."""

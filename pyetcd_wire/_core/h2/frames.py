@@ -48,6 +48,13 @@ class FrameType(enum.IntEnum):
     CONTINUATION = 0x9
 
 
+# The types the per-call path names, as plain ints (reading a member through
+# its class is slow on CPython < 3.12: see state.py `_Enum`).
+DATA_TYPE = int(FrameType.DATA)
+HEADERS_TYPE = int(FrameType.HEADERS)
+PING_TYPE = int(FrameType.PING)
+
+
 # Frame flags (RFC 9113 §6), plain ints: the same bit means different things
 # on different frames, and IntFlag arithmetic is slow on the hot path.
 END_STREAM = 0x1
@@ -179,16 +186,11 @@ def unary_request_frames(stream_id: int, block: bytes, data: bytes) -> bytes:
     block and message each fit in one frame, encoded in one step."""
     b, n = len(block), len(data)
     return (
-        _HEADER_PACK(b >> 8, b & 0xFF, _HEADERS_TYPE, END_HEADERS, stream_id)
+        _HEADER_PACK(b >> 8, b & 0xFF, HEADERS_TYPE, END_HEADERS, stream_id)
         + block
-        + _HEADER_PACK(n >> 8, n & 0xFF, _DATA_TYPE, END_STREAM, stream_id)
+        + _HEADER_PACK(n >> 8, n & 0xFF, DATA_TYPE, END_STREAM, stream_id)
         + data
     )
-
-
-# Plain ints for the per-call path (see state.py `_Enum` on reading members).
-_HEADERS_TYPE = int(FrameType.HEADERS)
-_DATA_TYPE = int(FrameType.DATA)
 
 
 # --- payload parsers --------------------------------------------------------

@@ -20,7 +20,6 @@ from .flow import ReceiveWindow, SendWindow
 
 # Members read on the per-call path, as globals (see state.py: `_Enum`).
 _STREAM_OPEN = st.StreamState.OPEN
-_DATA_FRAME = fr.FrameType.DATA
 
 
 class Stream:
@@ -67,7 +66,7 @@ class SendScheduler:
             stream.send.available -= n
             self.window.available -= n
             flags = fr.END_STREAM if end_stream else 0
-            out.append(fr.frame_header(_DATA_FRAME, flags, stream_id, n))
+            out.append(fr.frame_header(fr.DATA_TYPE, flags, stream_id, n))
             out.append(data)
             return
         stream.pending.append((memoryview(data), end_stream))
@@ -91,7 +90,7 @@ class SendScheduler:
             stream.send.available -= n
             self.window.available -= n
             flags = fr.END_STREAM if end_stream and not rest else 0
-            out.append(fr.frame_header(_DATA_FRAME, flags, stream_id, n))
+            out.append(fr.frame_header(fr.DATA_TYPE, flags, stream_id, n))
             out.append(chunk.tobytes())
             if rest:
                 pending[0] = (rest, end_stream)
