@@ -210,28 +210,24 @@ class KernelTimeouts:
         self._send_ms = 0
 
     def for_receive(self, remaining: Optional[float]) -> None:
-        ms = self._recv_ms
-        if remaining is None and not ms:
+        if remaining is None and not self._recv_ms:
             return  # no deadline and no timeout: the common case, no call
-        if not _fits(ms, remaining):
-            ms = _quantize(remaining)
-            if ms != self._recv_ms:
-                self._sock.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(ms)
-                )
-                self._recv_ms = ms
+        if not _fits(self._recv_ms, remaining):
+            self._recv_ms = self._set(socket.SO_RCVTIMEO, self._recv_ms, remaining)
 
     def for_send(self, remaining: Optional[float]) -> None:
-        ms = self._send_ms
-        if remaining is None and not ms:
+        if remaining is None and not self._send_ms:
             return
-        if not _fits(ms, remaining):
-            ms = _quantize(remaining)
-            if ms != self._send_ms:
-                self._sock.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(ms)
-                )
-                self._send_ms = ms
+        if not _fits(self._send_ms, remaining):
+            self._send_ms = self._set(socket.SO_SNDTIMEO, self._send_ms, remaining)
+
+    def _set(self, option: int, ms: int, remaining: Optional[float]) -> int:
+        """Set `option` for `remaining` seconds unless it is `ms` already;
+        returns the milliseconds now set."""
+        new = _quantize(remaining)
+        if new != ms:
+            self._sock.setsockopt(socket.SOL_SOCKET, option, _timeval(new))
+        return new
 
 
 # A timeout set may stay for the next I/O if it does not overshoot that I/O's
