@@ -170,6 +170,18 @@ def output_base(name: str) -> str:
     return name if impl == "CPython" else f"{name}-{impl.lower()}"
 
 
+def heading(title: str, env: Dict[str, Any]) -> List[str]:
+    """A report's title and the environment lines every report starts with."""
+    return [
+        f"# {title} ({env['interpreter']})",
+        "",
+        f"- interpreter: **{env['interpreter']}**; "
+        + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        f"- etcd: one member on 127.0.0.1, flags {env['etcd_flags']}",
+        f"- machine: {env['machine']}; load average {env['load_average']}",
+    ]
+
+
 class Report:
     """The numbers of one run, and everything written from them.
 
@@ -271,12 +283,7 @@ class Report:
         peer_heads = "".join(f" | {peer} med" for peer in peers)
         peer_ratios = "".join(f" | ours/{peer}" for peer in peers)
         lines = [
-            f"# {self.title} ({env['interpreter']})",
-            "",
-            f"- interpreter: **{env['interpreter']}**; "
-            + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
-            f"- etcd: one member on 127.0.0.1, flags {env['etcd_flags']}",
-            f"- machine: {env['machine']}; load average {env['load_average']}",
+            *heading(self.title, env),
             *self.run_lines(),
             *([f"- {env['go_note']}"] if env.get("go_note") else []),
             "",

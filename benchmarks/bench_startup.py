@@ -209,12 +209,7 @@ def _ratio(ratio: Optional[float]) -> str:
 def markdown(env: Dict[str, Any], plan: List[Variant], results: Any) -> str:
     x = _report.X
     lines = [
-        f"# Start-up time ({env['interpreter']})",
-        "",
-        f"- interpreter: **{env['interpreter']}**; "
-        + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
-        f"- etcd: one member on 127.0.0.1, flags {env['etcd_flags']}",
-        f"- machine: {env['machine']}; load average {env['load_average']}",
+        *_report.heading("Start-up time", env),
         f"- {env['run']['runs']} interleaved reps after {WARM_RUNS} warm runs of"
         f" each variant, bytecode cached; {env['run']['git']}",
         "",
