@@ -21,6 +21,7 @@ from typing import (
     AsyncGenerator,
     Awaitable,
     Callable,
+    List,
     Optional,
     Set,
     Tuple,
@@ -291,6 +292,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
             if self._md.calls is not sent:
                 generation -= 1
         first = channel.endpoint
+        # The next attempt goes where this call has not been yet, while it can.
+        tried = [first]
         while True:
             if isinstance(error, ClosedBeforeAnswerError):
                 error = await self._diagnosed(channel.endpoint, error, deadline)
@@ -312,7 +315,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
                 await auth.refresh(generation)
             if step.wait:
                 await asyncio.sleep(step.wait)
-            channel = self._pool.pick()
+            channel = self._pool.pick_untried(tried)
+            tried.append(channel.endpoint)
             started = time.monotonic()
             if auth is not None:
                 generation = auth.generation
@@ -372,8 +376,10 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         """The Authenticate RPC without a token, on the endpoints in turn."""
         data = auth_api.authenticate_request(username, password).SerializeToString()
         error: Optional[EtcdError] = None
+        tried: List[Endpoint] = []
         for _ in self._balancer.endpoints:
-            channel = self._pool.pick()
+            channel = self._pool.pick_untried(tried)
+            tried.append(channel.endpoint)
             try:
                 raw = await channel.unary(
                     AUTH_AUTHENTICATE.path,

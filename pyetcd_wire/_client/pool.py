@@ -15,6 +15,7 @@ import threading
 import time
 from typing import (
     Callable,
+    Collection,
     Dict,
     Generic,
     List,
@@ -69,21 +70,31 @@ class ChannelPool(Generic[C]):
         """The channel for the next call (round robin, healthy first)."""
         balancer = self.balancer
         if balancer.quarantined_count:
-            endpoint = self._pick_healthy()
+            endpoint = self._chosen(balancer.pick)
         else:
             endpoint = balancer.next()
         channel = self._channels.get(endpoint.text)
         return channel if channel is not None else self.channel(endpoint)
 
-    def _pick_healthy(self) -> Endpoint:
-        """`pick` while some endpoint is quarantined: start the health
-        checks due first, so that an endpoint whose quarantine just ended is not picked
-        before it answered one."""
+    def pick_untried(self, tried: Collection[Endpoint]) -> C:
+        """The channel for a call's next attempt: to an endpoint the call
+        has not `tried` yet while a healthy one is left
+        (`Balancer.pick_untried`)."""
+        endpoint = self._chosen(lambda now: self.balancer.pick_untried(now, tried))
+        channel = self._channels.get(endpoint.text)
+        return channel if channel is not None else self.channel(endpoint)
+
+    def _chosen(self, choose: Callable[[float], Endpoint]) -> Endpoint:
+        """`choose(now)`, under the lock, once the health checks due are
+        started, so that an endpoint whose quarantine just ended is not
+        picked before it answered one."""
         check = self._check_health
         now = time.monotonic()
         with self._lock:
-            due = self.balancer.health_checks_due(now) if check is not None else []
-            endpoint = self.balancer.pick(now)
+            due: List[Endpoint] = []
+            if check is not None and self.balancer.quarantined_count:
+                due = self.balancer.health_checks_due(now)
+            endpoint = choose(now)
         if check is not None:
             for unwell in due:
                 check(unwell)

@@ -39,7 +39,16 @@ Sans-IO: the caller passes `now` (monotonic seconds) and `rand` (a uniform
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from ..errors import EtcdError, RpcError, UnavailableError
 from .endpoints import Endpoint
@@ -128,6 +137,25 @@ class Balancer:
                 soonest = (health.until, endpoint)
         assert soonest is not None
         return soonest[1]
+
+    def pick_untried(self, now: float, tried: Collection[Endpoint]) -> Endpoint:
+        """The endpoint for a call's next attempt: the next healthy one in
+        turn that the call has not `tried` yet; `pick` when none is left.
+        Not `pick` alone: other calls move the round robin meanwhile, and
+        could bring the attempt back to the endpoint that just failed it
+        (a read's shares of its deadline count on untried endpoints)."""
+        endpoints = self._endpoints
+        count = len(endpoints)
+        start = self._next
+        for i in range(count):
+            endpoint = endpoints[(start + i) % count]
+            if endpoint in tried:
+                continue
+            health = self._health[endpoint]
+            if health.until <= now and not health.checking:
+                self._next = (start + i + 1) % count
+                return endpoint
+        return self.pick(now)
 
     def failed(self, endpoint: Endpoint, now: float, why: str) -> Optional[Health]:
         """A failure on `endpoint`: quarantine it (longer if it keeps failing).

@@ -25,7 +25,9 @@ other endpoints remain to be tried (`attempt_timeout`): a member that
 answers nothing (frozen by SIGSTOP, cut off by a partition that drops
 packets) then costs a read that share, not the whole deadline, and the rest
 goes to the others.  A read's attempt that runs out of its share is sent
-again elsewhere, as any Unavailable read is.  An AT_MOST_ONCE call's attempt
+again elsewhere, as any Unavailable read is: to an endpoint the call has not
+tried yet while a healthy one is left (`Balancer.pick_untried`), whatever
+other calls did to the round robin meanwhile.  An AT_MOST_ONCE call's attempt
 always gets all that is left: once sent, it is never sent again.  The price:
 a read that needs longer than its share on every member (a third of the
 deadline each, with 3 endpoints) runs out of time where one attempt with the

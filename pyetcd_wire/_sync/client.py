@@ -13,6 +13,7 @@ from typing import (
     TYPE_CHECKING,
     Callable,
     Iterator,
+    List,
     Optional,
     Set,
     Tuple,
@@ -367,6 +368,8 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
             if self._md.calls is not sent:
                 generation -= 1
         first = channel.endpoint
+        # The next attempt goes where this call has not been yet, while it can.
+        tried = [first]
         while True:
             if isinstance(error, ClosedBeforeAnswerError):
                 error = self._diagnosed(channel.endpoint, error, deadline)
@@ -388,7 +391,8 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
                 auth.refresh(generation)
             if step.wait:
                 time.sleep(step.wait)
-            channel = pool.pick()
+            channel = pool.pick_untried(tried)
+            tried.append(channel.endpoint)
             started = time.monotonic()
             if auth is not None:
                 generation = auth.generation
@@ -431,8 +435,10 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         request = auth_api.authenticate_request(username, password)
         data = request.SerializeToString()
         error: Optional[EtcdError] = None
+        tried: List[Endpoint] = []
         for _ in self._balancer.endpoints:
-            channel = self._pool.pick()
+            channel = self._pool.pick_untried(tried)
+            tried.append(channel.endpoint)
             try:
                 raw = channel.unary(
                     AUTH_AUTHENTICATE.path,

@@ -83,6 +83,19 @@ def test_all_quarantined_picks_the_one_back_soonest():
     assert not balancer.all_quarantined(1.05)
 
 
+def test_a_retry_goes_to_an_endpoint_its_call_has_not_tried():
+    balancer = Balancer([A, B, C], rand=no_jitter)
+    # Other calls moved the round robin back to A, which the call tried.
+    assert balancer.pick_untried(0.0, [A]).port == 2380
+    assert balancer.pick(0.0).port == 2381  # the turn goes on after B
+    assert balancer.pick_untried(0.0, [C, A]).port == 2380
+    # A quarantined untried endpoint is passed over for a healthy one ...
+    balancer.failed(C, now=0.0, why="down")
+    assert balancer.pick_untried(0.5, [A, B]).port in (2379, 2380)
+    # ... and every endpoint tried: the plain round robin (healthy first).
+    assert balancer.pick_untried(0.5, [A, B, C]).port in (2379, 2380)
+
+
 def test_set_endpoints_keeps_known_records_and_drops_others():
     balancer = Balancer([A, B], rand=no_jitter)
     balancer.failed(A, 0.0, "x")
