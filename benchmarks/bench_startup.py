@@ -16,7 +16,12 @@ Each variant is a fresh process of this interpreter (etcdctl excepted):
 * `pyetcd get k`: the console script pip writes for `pyetcd`, against a
   throwaway etcd member (pyetcd_wire.testing.etcd), printing one key;
 * `etcdctl get k`: the etcdctl that pyetcd_wire.testing.etcd finds, the same
-  key.
+  key;
+* the floors (benchmarks/_startup_floor.py): protobuf's runtime with our
+  message classes and `socket`, alone (`import floor`); that plus one Range
+  whose bytes were encoded beforehand, over a plain socket, printed
+  (`get floor`).  What the import and `pyetcd get k` cost above them is our
+  code's; the report says how far the goals are from the floors.
 
 Every child runs with bytecode writing allowed (PYTHONDONTWRITEBYTECODE is
 dropped from its environment) after two warm runs of each variant, so imports
@@ -69,13 +74,16 @@ if __name__ == "__main__":
     sys.exit(main())
 """
 
-PASS, GRPCIO, IMPORT, GET, ETCDCTL = (
+PASS, GRPCIO, IMPORT, GET, ETCDCTL, IMPORT_FLOOR, GET_FLOOR = (
     "python -c pass",
     "import grpc + stubs",
     "import pyetcd_wire.Client",
     "pyetcd get k",
     "etcdctl get k",
+    "import floor",
+    "get floor",
 )
+FLOOR_SCRIPT = HERE / "_startup_floor.py"
 
 
 class Goal(NamedTuple):
@@ -83,11 +91,12 @@ class Goal(NamedTuple):
     variant: str
     against: str
     limit: float
+    floor: str  # the variant that is this one's floor
 
 
 GOALS = (
-    Goal("import pyetcd_wire; pyetcd_wire.Client", IMPORT, GRPCIO, 0.5),
-    Goal("pyetcd get k", GET, PASS, 2.5),
+    Goal("import pyetcd_wire; pyetcd_wire.Client", IMPORT, GRPCIO, 0.5, IMPORT_FLOOR),
+    Goal("pyetcd get k", GET, PASS, 2.5, GET_FLOOR),
 )
 
 
@@ -169,7 +178,38 @@ def variants(harness: Any, work: Path) -> List[Variant]:
             expect,
         ),
     ]
+    package = str(ROOT / "pyetcd_wire")
+    request = work / "get-floor.bin"
+    request.write_bytes(get_bytes(endpoint))
+    floor = [python, str(FLOOR_SCRIPT)]
+    out += [
+        Variant(
+            IMPORT_FLOOR,
+            "python _startup_floor.py import",
+            [*floor, "import", package],
+            "",
+        ),
+        Variant(
+            GET_FLOOR,
+            "python _startup_floor.py get",
+            [*floor, "get", package, endpoint, str(request)],
+            expect,
+        ),
+    ]
     return out
+
+
+def get_bytes(endpoint: str) -> bytes:
+    """What the get floor sends: our preface and one Range of KEY (as
+    `pyetcd get` asks it: linearizable), encoded by our core."""
+    from pyetcd_wire._core.grpc.connection import GrpcConnection
+    from pyetcd_wire._proto import rpc_pb2
+
+    core = GrpcConnection(authority=endpoint)
+    core.initiate()
+    request = rpc_pb2.RangeRequest(key=KEY.encode()).SerializeToString()
+    core.unary("/etcdserverpb.KV/Range", request)
+    return core.data_to_send()
 
 
 def measure(
@@ -239,6 +279,16 @@ def markdown(env: Dict[str, Any], plan: List[Variant], results: Any) -> str:
             f"- {verdict} {goal.label}: {_ratio(wall)} {goal.against} (CPU"
             f" {_ratio(cpu)}; goal <= {goal.limit}{x})"
         )
+        floor = paired(results, goal.floor, goal.against, "wall")
+        if floor is not None:
+            above = statistics.median(
+                a.wall - f.wall
+                for a, f in zip(results[goal.variant], results[goal.floor])
+            )
+            lines.append(
+                f"  - its floor ({goal.floor}): {_ratio(floor)} {goal.against};"
+                f" ours costs {_ms(above)} ms above it (median over reps)"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -251,6 +301,7 @@ def verdicts(results: Dict[str, List[Run]]) -> List[Dict[str, Any]]:
                 **goal._asdict(),
                 "ratio_wall": wall,
                 "ratio_cpu": paired(results, goal.variant, goal.against, "cpu"),
+                "floor_ratio_wall": paired(results, goal.floor, goal.against, "wall"),
                 "verdict": "n/a"
                 if wall is None
                 else ("PASS" if wall <= goal.limit else "FAIL"),
