@@ -462,12 +462,14 @@ def test_ping_is_acked_and_our_ping_reported():
 def test_header_table_limit_applies_on_ack():
     conn = GrpcConnection(authority="a:1")
     conn.initiate()
-    decoder = conn.h2._decoder._decoder
-    assert decoder.max_allowed_table_size == 4096
+    decoder = conn.h2._decoder
+    grow = b"\x3f\xe1\x1f\x88"  # a table size update to 4096, then :status 200
+    assert decoder.decode(grow) == ((b":status", b"200"),)
     conn.receive_data(Server().settings())
-    assert decoder.max_allowed_table_size == 4096  # not before the ACK
+    assert decoder.decode(grow) == ((b":status", b"200"),)  # not before the ACK
     conn.receive_data(fr.settings_frame(ack=True))
-    assert decoder.max_allowed_table_size == 0
+    with pytest.raises(LocalProtocolError, match="not valid HPACK"):
+        decoder.decode(grow)
 
 
 def test_large_request_waits_for_window_and_respects_frame_size():
