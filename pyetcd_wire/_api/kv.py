@@ -24,7 +24,7 @@ The keys are the wire's ``bytes``; ``str`` is encoded as UTF-8.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, TypeVar, Union
 
 from .._proto import rpc_pb2
 from .check import flags
@@ -74,6 +74,30 @@ _ZEROS = (0,) * len(_NUMBER_NAMES)
 _RANGE_FLAGS = ("prefix", "from_key", "serializable", "keys_only", "count_only")
 _PUT_FLAGS = ("prev_kv", "ignore_value", "ignore_lease")
 _DELETE_FLAGS = ("prefix", "from_key", "prev_kv")
+
+# Protobuf's wire format (protobuf.dev/programming-guides/encoding), for
+# range_data and put_data: a field is its tag (number << 3 | wire type: 0
+# varint, 2 length-delimited), then a varint or a length and the bytes.
+_ONE_BYTE = tuple(bytes((n,)) for n in range(0x80))
+# RangeRequest fields 10-13: min/max_mod_revision, min/max_create_revision.
+_FILTER_TAGS = (b"\x50", b"\x58", b"\x60", b"\x68")
+
+
+def _varint(number: int) -> bytes:
+    """A non-negative int as a base-128 varint, low groups first."""
+    if number < 0x80:
+        return _ONE_BYTE[number]
+    out = bytearray()
+    while number >= 0x80:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def _length(data: bytes) -> bytes:
+    size = len(data)
+    return _ONE_BYTE[size] if size < 0x80 else _varint(size)
 
 
 def resolve_range(
@@ -224,6 +248,57 @@ def range_request(
         TypeError: a key that is not str/bytes, a number that is not an
             int, or a flag that is not a bool.
     """
+    return range_message(
+        range_fields(
+            key,
+            range_end,
+            prefix,
+            from_key,
+            revision,
+            limit,
+            sort_target,
+            sort_order,
+            serializable,
+            keys_only,
+            count_only,
+            min_mod_revision,
+            max_mod_revision,
+            min_create_revision,
+            max_create_revision,
+        )
+    )
+
+
+if TYPE_CHECKING:  # enum wrappers are not types on the pure-Python runtime
+    _Sort = Tuple[rpc_pb2.RangeRequest.SortTarget, rpc_pb2.RangeRequest.SortOrder]
+#: range_fields' result: key, range end, the numbers (revision, limit, then
+#: the revision filters), (sort target, order) or None, and the three flags.
+RangeFields = Tuple[bytes, bytes, Tuple[int, ...], Optional["_Sort"], bool, bool, bool]
+
+
+def range_fields(
+    key: BytesLike,
+    range_end: Optional[BytesLike],
+    prefix: bool,
+    from_key: bool,
+    revision: int,
+    limit: int,
+    sort_target: Union[str, int],
+    sort_order: Union[str, int],
+    serializable: bool,
+    keys_only: bool,
+    count_only: bool,
+    min_mod_revision: int,
+    max_mod_revision: int,
+    min_create_revision: int,
+    max_create_revision: int,
+) -> RangeFields:
+    """`range_request`'s arguments (all of them, in its order), checked and
+    resolved into what goes on the wire, for `range_message` or `range_data`.
+
+    Raises:
+        ValueError, TypeError: as `range_request`.
+    """
     if not (
         (prefix is False or prefix is True)
         and (from_key is False or from_key is True)
@@ -263,8 +338,13 @@ def range_request(
         elif target != _RangeRequest.KEY and order == _RangeRequest.NONE:
             order = _RangeRequest.ASCEND  # see the docstring: limit first
         sort = (target, order)
+    return key_bytes, end, numbers, sort, serializable, keys_only, count_only
 
-    request = _RangeRequest(key=key_bytes, range_end=end)
+
+def range_message(fields: RangeFields) -> rpc_pb2.RangeRequest:
+    """The RangeRequest of `range_fields`' result."""
+    key, end, numbers, sort, serializable, keys_only, count_only = fields
+    request = _RangeRequest(key=key, range_end=end)
     if numbers != _ZEROS:
         (
             request.revision,
@@ -283,6 +363,39 @@ def range_request(
     if count_only:
         request.count_only = True
     return request
+
+
+def range_data(fields: RangeFields) -> bytes:
+    """`range_message(fields).SerializeToString()`, encoded here: the calls'
+    hot path builds no message (protobuf's pure-Python runtime, PyPy's,
+    spends some 20 µs and 13 KB on building and serializing one)."""
+    key, end, numbers, sort, serializable, keys_only, count_only = fields
+    parts = [b"\x0a", _length(key), key]  # field 1, length-delimited
+    if end:
+        parts += (b"\x12", _length(end), end)
+    if numbers != _ZEROS:
+        revision, limit = numbers[:2]
+        if limit:
+            parts += (b"\x18", _varint(limit))
+        if revision:
+            parts += (b"\x20", _varint(revision))
+    if sort is not None:
+        target, order = sort
+        if order:
+            parts += (b"\x28", _varint(order))
+        if target:
+            parts += (b"\x30", _varint(target))
+    if serializable:
+        parts.append(b"\x38\x01")
+    if keys_only:
+        parts.append(b"\x40\x01")
+    if count_only:
+        parts.append(b"\x48\x01")
+    if numbers != _ZEROS:
+        for tag, number in zip(_FILTER_TAGS, numbers[2:]):
+            if number:
+                parts += (tag, _varint(number))
+    return b"".join(parts)
 
 
 def put_request(
@@ -322,6 +435,29 @@ def put_request(
         TypeError: key or value not str/bytes, lease not an int, or a flag
             that is not a bool.
     """
+    return put_message(
+        put_fields(key, value, lease, prev_kv, ignore_value, ignore_lease)
+    )
+
+
+#: put_fields' result: key, value, lease, and the three flags.
+PutFields = Tuple[bytes, bytes, int, bool, bool, bool]
+
+
+def put_fields(
+    key: BytesLike,
+    value: BytesLike,
+    lease: int,
+    prev_kv: bool,
+    ignore_value: bool,
+    ignore_lease: bool,
+) -> PutFields:
+    """`put_request`'s arguments (all of them, in its order), checked, for
+    `put_message` or `put_data`.
+
+    Raises:
+        ValueError, TypeError: as `put_request`.
+    """
     if type(lease) is not int or lease:
         lease = non_negative_int64(lease, "lease")
     if not (
@@ -343,7 +479,13 @@ def put_request(
             "(etcd: lease is provided)"
         )
     check_key(key_bytes)
-    request = _PutRequest(key=key_bytes, value=value_bytes)
+    return key_bytes, value_bytes, lease, prev_kv, ignore_value, ignore_lease
+
+
+def put_message(fields: PutFields) -> rpc_pb2.PutRequest:
+    """The PutRequest of `put_fields`' result."""
+    key, value, lease, prev_kv, ignore_value, ignore_lease = fields
+    request = _PutRequest(key=key, value=value)
     if lease:
         request.lease = lease
     if prev_kv:
@@ -353,6 +495,23 @@ def put_request(
     if ignore_lease:
         request.ignore_lease = True
     return request
+
+
+def put_data(fields: PutFields) -> bytes:
+    """`put_message(fields).SerializeToString()`, encoded here (`range_data`)."""
+    key, value, lease, prev_kv, ignore_value, ignore_lease = fields
+    parts = [b"\x0a", _length(key), key]
+    if value:
+        parts += (b"\x12", _length(value), value)
+    if lease:
+        parts += (b"\x18", _varint(lease))
+    if prev_kv:
+        parts.append(b"\x20\x01")
+    if ignore_value:
+        parts.append(b"\x28\x01")
+    if ignore_lease:
+        parts.append(b"\x30\x01")
+    return b"".join(parts)
 
 
 def delete_request(

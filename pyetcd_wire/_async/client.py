@@ -204,12 +204,13 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
     async def _call(
         self,
         method: Method,
-        request: Message,
+        request: Union[Message, bytes],
         response_type: Type[R],
         timeout: Optional[float],
     ) -> R:
         """One unary call, retried as `UnaryRetry` decides (as `Client._call`)."""
-        data = request.SerializeToString()
+        # A message, or its bytes already (the KV calls' hot path encodes them).
+        data = request if isinstance(request, bytes) else request.SerializeToString()
         timeout = self.timeout if timeout is None else call_timeout(timeout)
         started = time.monotonic() if timeout is not None else 0.0
         # A read's first attempt: its share of the deadline (`attempt_timeout`).
@@ -251,7 +252,7 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
     async def _measured_call(
         self,
         method: Method,
-        request: Message,
+        request: Union[Message, bytes],
         response_type: Type[R],
         timeout: Optional[float],
     ) -> R:

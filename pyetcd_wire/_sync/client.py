@@ -286,13 +286,14 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
     def _call(
         self,
         method: Method,
-        request: Message,
+        request: Union[Message, bytes],
         response_type: Type[R],
         timeout: Optional[float],
     ) -> R:
         """One unary call, retried on other endpoints as `method.retry`
         allows (`_policy/retry.py`), within the call's deadline."""
-        data = request.SerializeToString()
+        # A message, or its bytes already (the KV calls' hot path encodes them).
+        data = request if isinstance(request, bytes) else request.SerializeToString()
         timeout = self.timeout if timeout is None else call_timeout(timeout)
         started = time.monotonic() if timeout is not None else 0.0
         repeatable = method.retry is REPEATABLE
@@ -324,7 +325,7 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
     def _measured_call(
         self,
         method: Method,
-        request: Message,
+        request: Union[Message, bytes],
         response_type: Type[R],
         timeout: Optional[float],
     ) -> R:

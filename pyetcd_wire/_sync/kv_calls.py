@@ -46,7 +46,7 @@ class KVCalls:
         def _call(
             self,
             method: Method,
-            request: Message,
+            request: Union[Message, bytes],
             response_type: Type[R],
             timeout: Optional[float],
         ) -> R: ...
@@ -78,15 +78,11 @@ class KVCalls:
             LeaseNotFoundError, RequestTooLargeError, NoSpaceError, ...: see
             `pyetcd_wire.errors`.
         """
-        request = kv_api.put_request(
-            key,
-            value,
-            lease=lease,
-            prev_kv=prev_kv,
-            ignore_value=ignore_value,
-            ignore_lease=ignore_lease,
+        fields = kv_api.put_fields(
+            key, value, lease, prev_kv, ignore_value, ignore_lease
         )
-        return self._call(KV_PUT, request, rpc_pb2.PutResponse, timeout)
+        data = kv_api.put_data(fields)  # put_request's bytes, no message built
+        return self._call(KV_PUT, data, rpc_pb2.PutResponse, timeout)
 
     def get(
         self,
@@ -126,24 +122,25 @@ class KVCalls:
             min/max_mod/create_revision: filter keys by revisions.
             timeout: deadline in seconds (None: the client default).
         """
-        request = kv_api.range_request(
+        fields = kv_api.range_fields(
             key,
-            range_end=range_end,
-            prefix=prefix,
-            from_key=from_key,
-            revision=revision,
-            limit=limit,
-            sort_target=sort_target,
-            sort_order=sort_order,
-            serializable=serializable,
-            keys_only=keys_only,
-            count_only=count_only,
-            min_mod_revision=min_mod_revision,
-            max_mod_revision=max_mod_revision,
-            min_create_revision=min_create_revision,
-            max_create_revision=max_create_revision,
+            range_end,
+            prefix,
+            from_key,
+            revision,
+            limit,
+            sort_target,
+            sort_order,
+            serializable,
+            keys_only,
+            count_only,
+            min_mod_revision,
+            max_mod_revision,
+            min_create_revision,
+            max_create_revision,
         )
-        return self._call(KV_RANGE, request, rpc_pb2.RangeResponse, timeout)
+        data = kv_api.range_data(fields)  # range_request's bytes, no message built
+        return self._call(KV_RANGE, data, rpc_pb2.RangeResponse, timeout)
 
     def delete(
         self,
