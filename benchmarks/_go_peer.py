@@ -120,10 +120,16 @@ class GoPeer:
         binary: Path,
         endpoint: str,
         server_cpu: Optional[Callable[[], Optional[float]]],
+        procs: Optional[int] = None,
     ) -> None:
         self.binary = binary
         self.endpoint = endpoint
         self.server_cpu = server_cpu
+        # GOMAXPROCS: how many threads run Go code at once (None: Go's
+        # default, every core).  1 compares it with one Python event loop.
+        self.env = dict(os.environ)
+        if procs is not None:
+            self.env["GOMAXPROCS"] = str(procs)
 
     def command(
         self,
@@ -156,7 +162,7 @@ class GoPeer:
         with (
             tempfile.TemporaryFile("w+") as log,
             subprocess.Popen(
-                command, stdin=pipe, stdout=pipe, stderr=log, text=True
+                command, stdin=pipe, stdout=pipe, stderr=log, text=True, env=self.env
             ) as proc,
         ):
             stdin, stdout = proc.stdin, proc.stdout
@@ -209,6 +215,7 @@ def load(
     endpoint: str,
     server_cpu: Optional[Callable[[], Optional[float]]],
     environ: Optional[Dict[str, str]] = None,
+    procs: Optional[int] = None,
 ) -> Tuple[Optional[GoPeer], str]:
     """The Go peer built into `<out>/go_peer/` and a note for the report, or
     (None, why not); prints the note."""
@@ -222,8 +229,9 @@ def load(
             version = subprocess.run(
                 [str(binary), "-version"], capture_output=True, text=True, check=True
             ).stdout.strip()
-            peer = GoPeer(binary, endpoint, server_cpu)
-            note = f"go peer: etcd's Go client, {version} ({binary.name})"
+            peer = GoPeer(binary, endpoint, server_cpu, procs)
+            cores = "" if procs is None else f", GOMAXPROCS={procs}"
+            note = f"go peer: etcd's Go client, {version} ({binary.name}{cores})"
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             note = str(exc)
     if peer is None:
@@ -236,6 +244,13 @@ def add_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-go", action="store_true", help="skip etcd's Go client (run if `go` is)"
     )
+    parser.add_argument(
+        "--go-procs",
+        type=int,
+        default=None,
+        help="GOMAXPROCS for the Go client (default: every core; 1: one core,"
+        " as one Python thread or event loop)",
+    )
 
 
 def for_run(args: argparse.Namespace, harness: Any) -> Tuple[Optional[GoPeer], str]:
@@ -243,4 +258,9 @@ def for_run(args: argparse.Namespace, harness: Any) -> Tuple[Optional[GoPeer], s
     of its `_harness.Harness`, and the note for its report."""
     if args.no_go:
         return None, "go peer: not run (--no-go)"
-    return load(Path(args.out), harness.member.endpoint, harness.server_cpu)
+    return load(
+        Path(args.out),
+        harness.member.endpoint,
+        harness.server_cpu,
+        procs=args.go_procs,
+    )
