@@ -25,8 +25,8 @@ from typing import Any, List, Tuple
 from _canned import join_frames, split_frames
 
 from pyetcd_wire._core.grpc.connection import GrpcConnection
+from pyetcd_wire._sync.connection import READ_SIZE  # as our client reads
 
-READ_SIZE = 256 * 1024  # as pyetcd_wire._sync.connection reads
 # The connection window is given back once this much DATA has arrived (our
 # preface opens it to 16 MiB).
 WINDOW_UPDATE_AT = 1 << 20

@@ -31,7 +31,7 @@ from pyetcd_wire._policy.endpoints import parse_endpoint
 from pyetcd_wire._sync import transport
 from pyetcd_wire._sync.channel import Channel
 from pyetcd_wire._sync.connection import READ_SIZE
-from pyetcd_wire._sync.tls_socket import TLSSocket
+from pyetcd_wire._sync.tls_socket import RECORD_MAX, TLSSocket
 from pyetcd_wire.errors import ConnectionFailedError, DeadlineExceededError, TLSError
 from pyetcd_wire.testing.fake_peer import FakeEtcdPeer
 from pyetcd_wire.testing.peer_events import RequestEnded
@@ -373,6 +373,12 @@ def test_one_read_decrypts_everything_that_arrived(serve, certs):
     with pytest.raises(BlockingIOError):
         sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
     sock.close()
+
+
+def test_the_driver_read_size_holds_two_records():
+    # Rule 1 (tls_socket.py): a raw read of READ_SIZE - RECORD_MAX, plus a
+    # record carried over, decrypts into at most READ_SIZE.
+    assert READ_SIZE >= 2 * RECORD_MAX
 
 
 def test_reads_of_the_driver_size_leave_nothing_buffered(serve, certs):
