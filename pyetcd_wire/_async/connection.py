@@ -1,8 +1,12 @@
-"""One HTTP/2 connection for asyncio: an `asyncio.Protocol` around the
-sans-IO `GrpcConnection`.
+"""One HTTP/2 connection for asyncio: an `asyncio.BufferedProtocol` around
+the sans-IO `GrpcConnection`.
 
-The event loop hands each read to `data_received`, which feeds the core and
-routes its events to the calls waiting on futures.  No task per call, no
+The event loop reads into the connection's own buffer (`get_buffer`), and
+hands each read to `buffer_updated`, which feeds the core and routes its
+events to the calls waiting on futures.  A buffer of our own, not
+`data_received`: for that the loop allocates 256 KiB per read (its
+`max_size`), which costs more than the rest of a sequential call's read
+(see READ_SIZE in _sync/connection.py).  No task per call, no
 thread: a unary call is one future.  Two things are batched per connection,
 because per call they cost more than the rest of the call together
 (measured: 64 tasks, one send(2) each, 10.8 µs per call):
@@ -70,6 +74,8 @@ _OK = StatusCode.OK
 #: Deadline heap entries kept before finished calls are pruned (see
 #: `_add_deadline`).
 _PRUNE_MIN = 1024
+# The most one read takes (as the sync driver's: _sync/connection.py).
+READ_SIZE = 64 * 1024
 
 
 class _Waiter:
@@ -85,7 +91,7 @@ class _Waiter:
         self.error: Optional[EtcdError] = None
 
 
-class AsyncConnection(asyncio.Protocol):
+class AsyncConnection(asyncio.BufferedProtocol):
     """A connection's protocol; made by `AsyncChannel` with the loop's
     `create_connection`."""
 
@@ -104,6 +110,7 @@ class AsyncConnection(asyncio.Protocol):
         self.dead: Optional[EtcdError] = None
         self._loop = asyncio.get_running_loop()
         self.last_read = time.monotonic()  # when the server last sent bytes
+        self._read_view = memoryview(bytearray(READ_SIZE))  # what the loop reads into
         self._flush_pending = False
         # (loop time, sequence, waiter): deadlines, the earliest first; a
         # waiter done meanwhile is skipped when its deadline comes.
@@ -126,7 +133,14 @@ class AsyncConnection(asyncio.Protocol):
         self._core.initiate()
         self._flush()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # A copy: the core keeps views of what it is given (framing.py).
+        self._received(self._read_view[:nbytes].tobytes())
+
+    def _received(self, data: bytes) -> None:
         self.last_read = time.monotonic()
         keepalive = self._keepalive
         if keepalive is not None and keepalive.ping_sent_at is not None:

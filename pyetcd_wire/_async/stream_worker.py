@@ -5,7 +5,7 @@ The decisions are the driver-neutral managers' (`_managers/`: `WatchManager`,
 `LeaseManager`), as in the sync worker; this is only their loop, made of event
 loop callbacks:
 
-* what arrives is routed in the connection's `data_received`: each stream
+* what arrives is routed in the connection's `buffer_updated`: each stream
   calls `_on_news` once per read, which reads both managers (responses go to
   the `AsyncWatch` / `AsyncKeepAlive` objects, waking the tasks that await
   them); when a manager must look after its stream again (requests to send, a
@@ -203,7 +203,7 @@ class AsyncStreamWorker:
             self._loop.call_soon(self._look)
 
     def _on_news(self) -> None:
-        """A stream received messages or ended (from `data_received`)."""
+        """A stream received messages or ended (from `buffer_updated`)."""
         if self._closed:
             return
         now = time.monotonic()
