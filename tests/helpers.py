@@ -224,3 +224,20 @@ class Acceptor:
             thread.join(timeout)
         alive = [thread for thread in self._threads if thread.is_alive()]
         assert not alive, f"a connection's handler never ended: {alive}"
+
+
+def count_dialed_sockets(monkeypatch: Any) -> List[Any]:
+    """Every socket the sync driver dials from now on, wrapped as it is dialed
+    in a `CountingSocket` (benchmarks/_counting.py) that counts its syscalls."""
+    from benchmarks._counting import CountingSocket
+    from pyetcd_wire._sync import transport
+
+    dialed: List[Any] = []
+    connect = transport.connect
+
+    def counted_connect(*args: Any, **kwargs: Any) -> Any:
+        dialed.append(CountingSocket(connect(*args, **kwargs)))
+        return dialed[-1]
+
+    monkeypatch.setattr(transport, "connect", counted_connect)
+    return dialed

@@ -663,6 +663,19 @@ class Connection:
                     # no new one: half the PINGs.
                     self._deferred += core.data_to_send()
                     return True
+            elif (
+                own is not None
+                and own.messages
+                and core.active_calls == 1
+                and not self._writing
+            ):
+                # The reader's unary call has its message and waits only for
+                # its trailers, which etcd writes right behind it: what came
+                # ahead of them (grpc-go's BDP PING) is answered as if it had
+                # come with them, behind the next request, not with a send
+                # of its own.
+                self._deferred += core.data_to_send()
+                return False
             out = self._write_locked_start()
         if out:
             # A failure reaches the calls through _lost.

@@ -37,7 +37,7 @@ from pyetcd_wire.testing.peer_events import (
 from pyetcd_wire.testing.peer_server import (
     PeerServer,
 )
-from tests.helpers import in_threads, wait_for
+from tests.helpers import count_dialed_sockets, in_threads, wait_for
 
 Script = Callable[[FakeEtcdPeer, int, bytes], None]
 
@@ -294,6 +294,41 @@ def test_ping_flood_is_answered_and_calls_complete(serve):
 
     wait_for(lambda: acked() >= 500)
     assert acked() == 500
+
+
+def test_a_ping_ahead_of_the_trailers_is_answered_with_the_next_request(
+    serve, monkeypatch
+):
+    """etcd's PING (grpc-go's BDP probe) often comes with a response's message,
+    ahead of its trailers.  The reader's call then has its message and only
+    waits for the trailers, which follow at once: the ACK waits with them and
+    rides with the next request, as when the PING came with the trailers,
+    instead of costing a send of its own."""
+    sockets = count_dialed_sockets(monkeypatch)
+    server_box = []
+
+    def split(peer, sid, request):
+        peer.send_response_headers(sid)
+        peer.send_message(sid, request)
+        peer.ping(b"bdpprobe")
+        connection = server_box[0].connections[-1]
+
+        def trailers():
+            with connection.script() as later:
+                later.send_trailers(sid)
+
+        threading.Timer(0.2, trailers).start()
+
+    server, ch = serve(route(Split=split))
+    server_box.append(server)
+    assert ch.unary("/svc/Echo", b"warm-up", timeout=5) == b"warm-up"
+    (counted,) = sockets
+    counted.reset()
+    assert ch.unary("/svc/Split", b"x", timeout=5) == b"x"
+    assert counted.sends == 1  # the request alone: no ACK on its own
+    assert ch.unary("/svc/Echo", b"y", timeout=5) == b"y"  # carries the ACK
+    assert counted.sends == 2
+    wait_for(lambda: sum(type(e).__name__ == "PingAcked" for e in server.seen) == 1)
 
 
 def test_deadline_cancels_the_call_on_the_wire(serve):

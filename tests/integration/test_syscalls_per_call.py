@@ -6,14 +6,14 @@ lingers)."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import pytest
 
 from benchmarks._counting import CountingSocket
 from pyetcd_wire import Client
-from pyetcd_wire._sync import transport
 from pyetcd_wire.testing import EtcdMember
+from tests.helpers import count_dialed_sockets
 
 CALLS = 300
 
@@ -21,15 +21,7 @@ CALLS = 300
 @pytest.fixture
 def sockets(monkeypatch: pytest.MonkeyPatch) -> List[CountingSocket]:
     """Every socket the sync driver dials, wrapped as it is dialed."""
-    dialed: List[CountingSocket] = []
-    connect = transport.connect
-
-    def counted_connect(*args: Any, **kwargs: Any) -> Any:
-        dialed.append(CountingSocket(connect(*args, **kwargs)))
-        return dialed[-1]
-
-    monkeypatch.setattr(transport, "connect", counted_connect)
-    return dialed
+    return count_dialed_sockets(monkeypatch)
 
 
 @pytest.mark.parametrize("timeout", [None, 60.0], ids=["no-deadline", "deadline"])
