@@ -95,11 +95,6 @@ def _varint(number: int) -> bytes:
     return bytes(out)
 
 
-def _length(data: bytes) -> bytes:
-    size = len(data)
-    return _ONE_BYTE[size] if size < 0x80 else _varint(size)
-
-
 def resolve_range(
     key: BytesLike,
     range_end: Optional[BytesLike],
@@ -370,10 +365,11 @@ def range_data(fields: RangeFields) -> bytes:
     hot path builds no message (protobuf's pure-Python runtime, PyPy's,
     spends some 20 µs and 13 KB on building and serializing one)."""
     key, end, numbers, sort, serializable, keys_only, count_only = fields
-    parts = [b"\x0a", _length(key), key]  # field 1, length-delimited
+    parts = [b"\x0a", _varint(len(key)), key]  # field 1, length-delimited
     if end:
-        parts += (b"\x12", _length(end), end)
-    if numbers != _ZEROS:
+        parts += (b"\x12", _varint(len(end)), end)
+    numbered = numbers != _ZEROS  # usually not: one tuple compare
+    if numbered:
         revision, limit = numbers[:2]
         if limit:
             parts += (b"\x18", _varint(limit))
@@ -391,7 +387,7 @@ def range_data(fields: RangeFields) -> bytes:
         parts.append(b"\x40\x01")
     if count_only:
         parts.append(b"\x48\x01")
-    if numbers != _ZEROS:
+    if numbered:  # fields 10-13 come after the flags
         for tag, number in zip(_FILTER_TAGS, numbers[2:]):
             if number:
                 parts += (tag, _varint(number))
@@ -500,9 +496,9 @@ def put_message(fields: PutFields) -> rpc_pb2.PutRequest:
 def put_data(fields: PutFields) -> bytes:
     """`put_message(fields).SerializeToString()`, encoded here (`range_data`)."""
     key, value, lease, prev_kv, ignore_value, ignore_lease = fields
-    parts = [b"\x0a", _length(key), key]
+    parts = [b"\x0a", _varint(len(key)), key]
     if value:
-        parts += (b"\x12", _length(value), value)
+        parts += (b"\x12", _varint(len(value)), value)
     if lease:
         parts += (b"\x18", _varint(lease))
     if prev_kv:
