@@ -92,7 +92,19 @@ class PeerConnection:
         self._thread = threading.Thread(
             target=self._run, name="fake-etcd-peer", daemon=True
         )
-        self._thread.start()
+
+    def start(self) -> None:
+        """Start serving (`PeerServer` lists the connection first, so that a
+        handler, run by this thread, finds it in `PeerServer.connections`);
+        not once closed."""
+        if not self._abort:
+            self._thread.start()
+
+    def _join(self) -> None:
+        """Wait for the thread to end: not from itself, nor if never started."""
+        thread = self._thread
+        if thread.ident is not None and threading.current_thread() is not thread:
+            thread.join(5.0)
 
     # -- controls (any thread) ----------------------------------------------
 
@@ -123,8 +135,7 @@ class PeerConnection:
         """Close the socket at once, unsent bytes dropped (TCP: RST via SO_LINGER 0)."""
         self._abort = True
         self._wake()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(5.0)
+        self._join()
 
     def close(self) -> None:
         """Stop the thread and close the sockets (idempotent)."""
@@ -132,8 +143,7 @@ class PeerConnection:
         self._wake()
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)  # unblocks a stuck sendall
-        if threading.current_thread() is not self._thread:
-            self._thread.join(5.0)
+        self._join()
         self._sock.close()
         self._wake_r.close()
         self._wake_w.close()
@@ -296,6 +306,7 @@ class PeerServer:
         with self._new_connection:
             self.connections.append(connection)
             self._new_connection.notify_all()
+        connection.start()
 
     def wait_for_connection(
         self, index: int = 0, timeout: float = 5.0

@@ -305,22 +305,21 @@ def test_a_ping_ahead_of_the_trailers_is_answered_with_the_next_request(
     rides with the next request, as when the PING came with the trailers,
     instead of costing a send of its own."""
     sockets = count_dialed_sockets(monkeypatch)
-    server_box = []
 
     def split(peer, sid, request):
         peer.send_response_headers(sid)
         peer.send_message(sid, request)
         peer.ping(b"bdpprobe")
-        connection = server_box[0].connections[-1]
 
         def trailers():
-            with connection.script() as later:
+            # The server lists a connection only after its thread started:
+            # wait for it there, not in this handler (that thread).
+            with server.wait_for_connection(0).script() as later:
                 later.send_trailers(sid)
 
         threading.Timer(0.2, trailers).start()
 
     server, ch = serve(route(Split=split))
-    server_box.append(server)
     assert ch.unary("/svc/Echo", b"warm-up", timeout=5) == b"warm-up"
     (counted,) = sockets
     counted.reset()
