@@ -13,9 +13,11 @@ deadline there.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any, Dict, Iterator, List
 
+import h2.exceptions
 import pytest
 
 from pyetcd_wire._proto import rpc_pb2
@@ -47,7 +49,10 @@ class Trickling:
     def _ping(self) -> None:
         while not self._stop.wait(0.05):
             for connection in list(self.server.connections):
-                if not connection.closed.is_set():
+                if connection.closed.is_set():
+                    continue
+                # The client may close it between the check and the PING.
+                with contextlib.suppress(h2.exceptions.ProtocolError, OSError):
                     with connection.script() as peer:
                         peer.ping()
 
