@@ -13,7 +13,6 @@ deadline there.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import Any, Dict, Iterator, List
 
@@ -52,9 +51,11 @@ class Trickling:
                 if connection.closed.is_set():
                     continue
                 # The client may close it between the check and the PING.
-                with contextlib.suppress(h2.exceptions.ProtocolError, OSError):
+                try:
                     with connection.script() as peer:
                         peer.ping()
+                except (h2.exceptions.ProtocolError, OSError):
+                    pass
 
     def close(self) -> None:
         self._stop.set()
