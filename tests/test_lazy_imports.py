@@ -31,6 +31,30 @@ def loaded_after(code: str, modules: List[str]) -> List[str]:
     return done.stdout.split()
 
 
+#: What only some clients use, left out of `import pyetcd_wire; Client`:
+#: the admin, Txn, lease and watch request builders, the snapshot file, the
+#: auth token source, auto-sync, metrics, stream resumption, gevent's socket
+#: wrapper, and base64 (binary metadata and status details).
+SOME_CLIENTS_ONLY = [
+    "pyetcd_wire._api.auth",
+    "pyetcd_wire._api.cluster",
+    "pyetcd_wire._api.maintenance",
+    "pyetcd_wire._api.op",
+    "pyetcd_wire._api.compare",
+    "pyetcd_wire._api.lease",
+    "pyetcd_wire._api.watch",
+    "pyetcd_wire._core.lease",
+    "pyetcd_wire._client.snapshot_file",
+    "pyetcd_wire._client.measured",
+    "pyetcd_wire._policy.resume",
+    "pyetcd_wire._sync.auth",
+    "pyetcd_wire._sync.autosync",
+    "pyetcd_wire._sync.cooperative",
+    "pyetcd_wire.metrics",
+    "base64",
+]
+
+
 def test_the_sync_client_class_loads_no_asyncio_ssl_or_hpack() -> None:
     code = "import pyetcd_wire\npyetcd_wire.Client"
     modules = ["asyncio", "ssl", "hpack", "logging", "random"]
@@ -60,7 +84,7 @@ def test_records_wait_for_logging_to_be_imported() -> None:
     ]
 
 
-def test_a_plaintext_client_not_yet_called_loads_no_asyncio_ssl_or_hpack() -> None:
+def test_a_plaintext_client_not_yet_called_loads_only_what_every_client_needs() -> None:
     # The constructor checks its options and dials nothing.
     code = (
         "import pyetcd_wire\n"
@@ -68,7 +92,8 @@ def test_a_plaintext_client_not_yet_called_loads_no_asyncio_ssl_or_hpack() -> No
         "client.close()"
     )
     worker = "pyetcd_wire._sync.stream_worker"
-    assert loaded_after(code, ["asyncio", "ssl", "hpack", worker]) == []
+    modules = ["asyncio", "ssl", "hpack", worker, *SOME_CLIENTS_ONLY]
+    assert loaded_after(code, modules) == []
 
 
 def test_the_async_client_and_tls_still_load_them() -> None:
@@ -142,3 +167,28 @@ def test_a_plain_client_builds_no_admin_messages() -> None:
     assert loaded_after(code, admin) == []
     code += "\nfrom pyetcd_wire._proto import rpc_pb2\nrpc_pb2.StatusRequest()"
     assert loaded_after(code, admin) == admin
+
+
+def test_the_facades_load_their_builders_when_called() -> None:
+    # Each facade imports its builder in its body: a call with a bad argument
+    # reaches the builder (its check raises) without a connection.
+    code = (
+        "import pyetcd_wire\n"
+        "client = pyetcd_wire.Client('127.0.0.1:1', metrics=None)\n"
+        "for call in (\n"
+        "    lambda: client.txn([pyetcd_wire.Compare.value('k') == 'v'],"
+        " [object()]),\n"
+        "    lambda: client.grant(-1),\n"
+        "    lambda: client.watch(b''),\n"
+        "    lambda: client.member_remove(-1),\n"
+        "    lambda: client.hash_kv(-1),\n"
+        "    lambda: client.user_add('', 'p'),\n"
+        "):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except (TypeError, ValueError, pyetcd_wire.EtcdError):\n"
+        "        pass\n"
+        "client.close()"
+    )
+    builders = SOME_CLIENTS_ONLY[:7]
+    assert loaded_after(code, builders) == builders

@@ -15,6 +15,9 @@ The hooks, which the client defines:
   call to exactly that endpoint (Go's per-endpoint Status, HashKV and
   Defragment, which dial the endpoint they are given);
 * ``endpoints``: the client's endpoints.
+
+Each method imports its request builder: importing pyetcd_wire loads what
+every client needs, not the admin APIs some use.
 """
 
 # unasync: async only (begin)
@@ -35,10 +38,6 @@ from typing import (
 
 from google.protobuf.message import Message
 
-from .._api import auth as auth_api
-from .._api import cluster as cluster_api
-from .._api import maintenance as maintenance_api
-from .._api.cluster import PeerURLs
 from .._api.methods import (
     AUTH_AUTHENTICATE,
     AUTH_DISABLE,
@@ -70,6 +69,9 @@ from .._api.methods import (
     Method,
 )
 from .._proto import rpc_pb2 as pb
+
+if TYPE_CHECKING:
+    from .._api.cluster import PeerURLs
 
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
@@ -121,6 +123,8 @@ class AsyncAdminCalls:
                 answers from the member's local state (Go
                 `WithSerializable()`; servers before 3.5 always do).
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_list_request(linearizable=linearizable)
         return await self._call(
             CLUSTER_MEMBER_LIST, request, pb.MemberListResponse, timeout
@@ -147,6 +151,8 @@ class AsyncAdminCalls:
             PeerURLExistError, MemberBadURLsError, TooManyLearnersError,
             MemberNotEnoughStartedError (a voter that would break quorum).
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_add_request(peer_urls, learner=learner)
         return await self._call(
             CLUSTER_MEMBER_ADD, request, pb.MemberAddResponse, timeout
@@ -162,6 +168,8 @@ class AsyncAdminCalls:
             MemberNotFoundError: no such member.
             MemberNotEnoughStartedError: it would leave too few started voters.
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_remove_request(member_id)
         response_type = pb.MemberRemoveResponse
         return await self._call(CLUSTER_MEMBER_REMOVE, request, response_type, timeout)
@@ -174,6 +182,8 @@ class AsyncAdminCalls:
         Raises:
             MemberNotFoundError, PeerURLExistError.
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_update_request(member_id, peer_urls)
         response_type = pb.MemberUpdateResponse
         return await self._call(CLUSTER_MEMBER_UPDATE, request, response_type, timeout)
@@ -188,6 +198,8 @@ class AsyncAdminCalls:
             MemberNotLearnerError: it already votes.
             MemberNotFoundError: no such member.
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_promote_request(member_id)
         response_type = pb.MemberPromoteResponse
         return await self._call(CLUSTER_MEMBER_PROMOTE, request, response_type, timeout)
@@ -209,6 +221,8 @@ class AsyncAdminCalls:
                 is tried).
         """
         target = self.endpoints[0] if endpoint is None else endpoint
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.status_request()
         return await self._call_endpoint(
             target, MAINTENANCE_STATUS, request, pb.StatusResponse, timeout
@@ -217,6 +231,8 @@ class AsyncAdminCalls:
     async def alarm_list(self, *, timeout: Optional[float] = None) -> pb.AlarmResponse:
         """Every active alarm (etcd Alarm GET): `.alarms[i]` with `.memberID`
         and `.alarm` (NOSPACE=1, CORRUPT=2)."""
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.alarm_list_request()
         return await self._call(MAINTENANCE_ALARM, request, pb.AlarmResponse, timeout)
 
@@ -243,6 +259,8 @@ class AsyncAdminCalls:
         Raises:
             ValueError: an unknown alarm name.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.alarm_disarm_request(member_id, alarm)
         if not maintenance_api.is_wildcard(request):
             return await self._call(
@@ -265,6 +283,8 @@ class AsyncAdminCalls:
         Args:
             endpoint: the member, exactly.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.defragment_request()
         return await self._call_endpoint(
             endpoint, MAINTENANCE_DEFRAGMENT, request, pb.DefragmentResponse, timeout
@@ -283,6 +303,8 @@ class AsyncAdminCalls:
         Raises:
             CompactedError, FutureRevisionError: `revision` out of range.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.hash_kv_request(revision)
         return await self._call_endpoint(
             endpoint, MAINTENANCE_HASH_KV, request, pb.HashKVResponse, timeout
@@ -298,6 +320,8 @@ class AsyncAdminCalls:
             ServerNotLeaderError: the endpoint is not the leader.
             BadLeaderTransfereeError: no such voting member.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.move_leader_request(target_id)
         response_type = pb.MoveLeaderResponse
         return await self._call(
@@ -315,6 +339,8 @@ class AsyncAdminCalls:
             RootUserNotExistError, RootRoleNotExistError: create user "root"
                 with role "root" first.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.auth_enable_request()
         return await self._call(AUTH_ENABLE, request, pb.AuthEnableResponse, timeout)
 
@@ -322,6 +348,8 @@ class AsyncAdminCalls:
         self, *, timeout: Optional[float] = None
     ) -> pb.AuthDisableResponse:
         """Turn authentication off (etcd AuthDisable); needs the root role."""
+        from .._api import auth as auth_api
+
         request = auth_api.auth_disable_request()
         return await self._call(AUTH_DISABLE, request, pb.AuthDisableResponse, timeout)
 
@@ -330,6 +358,8 @@ class AsyncAdminCalls:
     ) -> pb.AuthStatusResponse:
         """`.enabled` and the auth store's `.authRevision` (etcd AuthStatus,
         3.5+; before 3.7 it needs a token once auth is on)."""
+        from .._api import auth as auth_api
+
         request = auth_api.auth_status_request()
         return await self._call(AUTH_STATUS, request, pb.AuthStatusResponse, timeout)
 
@@ -342,6 +372,8 @@ class AsyncAdminCalls:
             AuthFailedError: wrong name or password.
             AuthNotEnabledError: auth is off.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.authenticate_request(name, password)
         return await self._call(
             AUTH_AUTHENTICATE, request, pb.AuthenticateResponse, timeout
@@ -366,6 +398,8 @@ class AsyncAdminCalls:
             UserAlreadyExistError; UserEmptyError: `name` is empty;
             ValueError: both or neither of password and no_password.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.user_add_request(name, password, no_password=no_password)
         return await self._call(AUTH_USER_ADD, request, pb.AuthUserAddResponse, timeout)
 
@@ -373,6 +407,8 @@ class AsyncAdminCalls:
         self, name: str, *, timeout: Optional[float] = None
     ) -> pb.AuthUserDeleteResponse:
         """Delete a user (etcd UserDelete).  Raises UserNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_delete_request(name)
         response_type = pb.AuthUserDeleteResponse
         return await self._call(AUTH_USER_DELETE, request, response_type, timeout)
@@ -381,6 +417,8 @@ class AsyncAdminCalls:
         self, name: str, *, timeout: Optional[float] = None
     ) -> pb.AuthUserGetResponse:
         """A user's `.roles` (etcd UserGet).  Raises UserNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_get_request(name)
         return await self._call(AUTH_USER_GET, request, pb.AuthUserGetResponse, timeout)
 
@@ -388,6 +426,8 @@ class AsyncAdminCalls:
         self, *, timeout: Optional[float] = None
     ) -> pb.AuthUserListResponse:
         """Every user name, sorted, in `.users` (etcd UserList)."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_list_request()
         return await self._call(
             AUTH_USER_LIST, request, pb.AuthUserListResponse, timeout
@@ -398,6 +438,8 @@ class AsyncAdminCalls:
     ) -> pb.AuthUserChangePasswordResponse:
         """Set a user's password (etcd UserChangePassword).  Raises
         UserNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_change_password_request(name, password)
         response_type = pb.AuthUserChangePasswordResponse
         return await self._call(
@@ -412,6 +454,8 @@ class AsyncAdminCalls:
         Raises:
             UserNotFoundError, RoleNotFoundError.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.user_grant_role_request(name, role)
         response_type = pb.AuthUserGrantRoleResponse
         return await self._call(AUTH_USER_GRANT_ROLE, request, response_type, timeout)
@@ -424,6 +468,8 @@ class AsyncAdminCalls:
         Raises:
             UserNotFoundError, RoleNotGrantedError.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.user_revoke_role_request(name, role)
         response_type = pb.AuthUserRevokeRoleResponse
         return await self._call(AUTH_USER_REVOKE_ROLE, request, response_type, timeout)
@@ -436,6 +482,8 @@ class AsyncAdminCalls:
         Raises:
             RoleAlreadyExistError; RoleEmptyError: `role` is empty.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.role_add_request(role)
         return await self._call(AUTH_ROLE_ADD, request, pb.AuthRoleAddResponse, timeout)
 
@@ -443,6 +491,8 @@ class AsyncAdminCalls:
         self, role: str, *, timeout: Optional[float] = None
     ) -> pb.AuthRoleDeleteResponse:
         """Delete a role (etcd RoleDelete).  Raises RoleNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.role_delete_request(role)
         response_type = pb.AuthRoleDeleteResponse
         return await self._call(AUTH_ROLE_DELETE, request, response_type, timeout)
@@ -453,6 +503,8 @@ class AsyncAdminCalls:
         """A role's permissions, `.perm[i]` with `.permType` (READ=0, WRITE=1,
         READWRITE=2), `.key`, `.range_end` (etcd RoleGet).  Raises
         RoleNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.role_get_request(role)
         return await self._call(AUTH_ROLE_GET, request, pb.AuthRoleGetResponse, timeout)
 
@@ -460,6 +512,8 @@ class AsyncAdminCalls:
         self, *, timeout: Optional[float] = None
     ) -> pb.AuthRoleListResponse:
         """Every role name, sorted, in `.roles` (etcd RoleList)."""
+        from .._api import auth as auth_api
+
         request = auth_api.role_list_request()
         return await self._call(
             AUTH_ROLE_LIST, request, pb.AuthRoleListResponse, timeout
@@ -487,6 +541,8 @@ class AsyncAdminCalls:
         Raises:
             RoleNotFoundError; ValueError: an unknown perm or a bad range.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.role_grant_permission_request(
             role, key, range_end, perm=perm, prefix=prefix
         )
@@ -510,6 +566,8 @@ class AsyncAdminCalls:
         Raises:
             RoleNotFoundError, PermissionNotGrantedError.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.role_revoke_permission_request(
             role, key, range_end, prefix=prefix
         )

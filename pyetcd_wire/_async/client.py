@@ -18,6 +18,7 @@ import contextlib
 import os
 import time
 from typing import (
+    TYPE_CHECKING,
     AsyncGenerator,
     Awaitable,
     Callable,
@@ -33,8 +34,6 @@ from typing import (
 from google.protobuf.message import Message
 
 from .. import _log
-from .._api import auth as auth_api
-from .._api import maintenance as maintenance_api
 from .._api.check import call_timeout
 from .._api.methods import (
     AUTH_AUTHENTICATE,
@@ -45,10 +44,8 @@ from .._api.methods import (
 )
 from .._client.base import ClientBase, rand, too_old
 from .._client.dial_errors import ClosedBeforeAnswerError, expects_tls
-from .._client.measured import MeasuredCall
 from .._client.options import SYNC_TIMEOUT, parse_endpoints
 from .._client.pool import ChannelPool
-from .._client.snapshot_file import PathT, part_file
 from .._core.grpc.metadata import Metadata
 from .._policy import retry as retry_policy
 from .._policy.auth import TokenPlan, first_token
@@ -80,6 +77,9 @@ from .stream_worker import AsyncStreamWorker
 from .tls_probe import speaks_tls
 from .watch import AsyncWatch
 from .watch_lease_calls import AsyncWatchLeaseCalls
+
+if TYPE_CHECKING:
+    from .._client.snapshot_file import PathT
 
 REPEATABLE = RetryClass.REPEATABLE
 R = TypeVar("R", bound=Message)
@@ -257,6 +257,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         timeout: Optional[float],
     ) -> R:
         """`_call`, reported to the metrics hook (as `Client._measured_call`)."""
+        from .._client.measured import MeasuredCall
+
         metrics = self._options.metrics
         assert metrics is not None
         with MeasuredCall(metrics, method):
@@ -375,6 +377,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
 
     async def _authenticate(self, username: str, password: str) -> str:
         """The Authenticate RPC without a token, on the endpoints in turn."""
+        from .._api import auth as auth_api
+
         data = auth_api.authenticate_request(username, password).SerializeToString()
         error: Optional[EtcdError] = None
         tried: List[Endpoint] = []
@@ -525,6 +529,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         Raises:
             RemoteProtocolError: the stream ended without a matching checksum.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.snapshot_request().SerializeToString()
         deadline = self._deadline(timeout)
 
@@ -558,6 +564,8 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
     ) -> PathT:
         """As `Client.snapshot_save` (`<path>.part`, fsync, rename; the fsync
         runs in the loop's default executor, not blocking the loop)."""
+        from .._client.snapshot_file import part_file
+
         loop = asyncio.get_running_loop()
         with part_file(path) as file:
             blobs = self.snapshot(timeout=timeout)

@@ -2,7 +2,10 @@
 unary) of `AsyncClient`, as a mixin over the client's hook `_call` (Go's
 kv.go: `Put` = `Do(OpPut(…))`).
 
-Each method is a one-line facade over a request builder in `_api`.
+Each method is a one-line facade over a request builder in `_api`.  The
+builders of Txn and the Lease calls are imported by the methods that use
+them: importing pyetcd_wire loads what every client needs, not what some do
+(bench_startup.py in benchmarks/ times it).
 """
 
 # unasync: async only (begin)
@@ -17,9 +20,6 @@ from typing import TYPE_CHECKING, Optional, Sequence, Type, TypeVar, Union
 from google.protobuf.message import Message
 
 from .._api import kv as kv_api
-from .._api import lease as lease_api
-from .._api import op as op_api
-from .._api.compare import Compare
 from .._api.methods import (
     KV_COMPACT,
     KV_DELETE_RANGE,
@@ -33,8 +33,11 @@ from .._api.methods import (
     LEASE_TIME_TO_LIVE,
     Method,
 )
-from .._api.op import Op
 from .._proto import rpc_pb2
+
+if TYPE_CHECKING:
+    from .._api.compare import Compare
+    from .._api.op import Op
 
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
@@ -188,6 +191,8 @@ class AsyncKVCalls:
     ) -> rpc_pb2.TxnResponse:
         """An atomic transaction: if every `compare` holds, run `success`,
         else `failure` (etcd Txn).  `.succeeded` says which branch ran."""
+        from .._api import op as op_api
+
         request = op_api.txn_request(compare, success, failure)
         # A read-only Txn is a read: repeatable, and never cancelled on the
         # server (`_api/methods.py`: KV_TXN_READ).
@@ -207,6 +212,8 @@ class AsyncKVCalls:
                 retried grant safe: a lost response then gives LeaseExistError
                 instead of a second lease.
         """
+        from .._api import lease as lease_api
+
         request = lease_api.lease_grant_request(ttl, id=id)
         return await self._call(
             LEASE_GRANT, request, rpc_pb2.LeaseGrantResponse, timeout
@@ -220,6 +227,8 @@ class AsyncKVCalls:
         Raises:
             LeaseNotFoundError: no such lease (expired or revoked already).
         """
+        from .._api import lease as lease_api
+
         request = lease_api.lease_revoke_request(lease_id)
         return await self._call(
             LEASE_REVOKE, request, rpc_pb2.LeaseRevokeResponse, timeout
@@ -230,6 +239,8 @@ class AsyncKVCalls:
     ) -> rpc_pb2.LeaseTimeToLiveResponse:
         """A lease's remaining `.TTL` (-1 once expired), `.grantedTTL`, and with
         `keys=True` the keys attached to it (etcd LeaseTimeToLive)."""
+        from .._api import lease as lease_api
+
         request = lease_api.lease_time_to_live_request(lease_id, keys=keys)
         response_type = rpc_pb2.LeaseTimeToLiveResponse
         return await self._call(LEASE_TIME_TO_LIVE, request, response_type, timeout)
@@ -238,6 +249,8 @@ class AsyncKVCalls:
         self, *, timeout: Optional[float] = None
     ) -> rpc_pb2.LeaseLeasesResponse:
         """The IDs of every live lease (etcd LeaseLeases): `.leases[i].ID`."""
+        from .._api import lease as lease_api
+
         request = lease_api.lease_leases_request()
         return await self._call(
             LEASE_LEASES, request, rpc_pb2.LeaseLeasesResponse, timeout

@@ -3,7 +3,9 @@ as a mixin over the driver hooks `_add_watch`, `_add_keep_alive`,
 `_one_message` and `_stream_worker_or_none`.
 
 The methods watch() and keep_alive() are plain in both clients: they
-return a watch, a subscription (see each for when).
+return a watch, a subscription (see each for when).  Their request builders
+load with the first watch or keep-alive, as the stream worker does: importing
+pyetcd_wire loads what every client needs, not what some do.
 """
 
 # unasync: async only (begin)
@@ -15,8 +17,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional, Union
 
-from .._api import lease as lease_api
-from .._api import watch as watch_api
 from .._api.methods import LEASE_KEEP_ALIVE, Method
 from .._proto import rpc_pb2
 from ..errors import LeaseNotFoundError
@@ -100,6 +100,8 @@ class AsyncWatchLeaseCalls:
             EtcdError: the server refused the watch (PermissionDeniedError,
                 CompactedError for a negative revision, ...).
         """
+        from .._api import watch as watch_api
+
         request = watch_api.watch_create_request(
             key,
             range_end=range_end,
@@ -164,6 +166,8 @@ class AsyncWatchLeaseCalls:
             KeepAliveHaltedError: the LeaseKeepAlive stream failed with a
                 non-retryable error (AuthFailedError, ...).
         """
+        from .._api import lease as lease_api
+
         lease_api.lease_keep_alive_request(lease_id)  # checks the ID
         return self._add_keep_alive(lease_id, timeout)
 
@@ -176,6 +180,8 @@ class AsyncWatchLeaseCalls:
             LeaseNotFoundError: the lease expired or was revoked (etcd answers
                 TTL 0 rather than an error).
         """
+        from .._api import lease as lease_api
+
         request = lease_api.lease_keep_alive_request(lease_id).SerializeToString()
         raw = await self._one_message(LEASE_KEEP_ALIVE, request, timeout)
         response = rpc_pb2.LeaseKeepAliveResponse.FromString(raw)

@@ -11,12 +11,13 @@ from .. import _fork
 from .._api.check import call_timeout
 from .._policy.balancer import Balancer
 from ..errors import DeadlineExceededError
-from ..metrics import RpcMetrics
 from .options import Options
 from .tls import TLS
 
 if TYPE_CHECKING:
     import ssl
+
+    from ..metrics import RpcMetrics
 
 #: The oldest etcd the clients support (reject_old_cluster=True refuses older).
 MIN_CLUSTER_VERSION = (3, 4)

@@ -33,7 +33,6 @@ _HINTS: Dict[str, str] = {
     "RECORD_LAYER_FAILURE": "is the endpoint serving TLS?",
     "PACKET_LENGTH_TOO_LONG": "is the endpoint serving TLS?",
 }
-_SOURCE_SUFFIX = re.compile(r"\s*\(_ssl\.c:\d+\)$")
 
 
 def describe_ssl_error(exc: ssl.SSLError) -> str:
@@ -44,7 +43,8 @@ def describe_ssl_error(exc: ssl.SSLError) -> str:
         detail = exc.verify_message or exc.reason or str(exc)
         return f"certificate verify failed: {detail}"
     text = exc.strerror if isinstance(exc.strerror, str) else str(exc)
-    text = _SOURCE_SUFFIX.sub("", text)
+    # Compiled at the first TLS error (and cached by `re`), not at import.
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
     if text.startswith("[") and "] " in text:
         text = text.split("] ", 1)[1]  # drop "[SSL: REASON_CODE]"
     hint = _HINTS.get(str(exc.reason))

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 from .._api.check import flag, optional_seconds, positive_int, seconds, text
 from .._core.grpc.metadata import Metadata
-from .._core.lease import FIRST_RESPONSE_TIMEOUT
 from .._policy.endpoints import Endpoint, parse_endpoint
 from .._policy.ping import PingKeepalive
-from ..metrics import RpcMetrics
 from .tls import TLS, channel_settings
 from .tokens import CallMetadata
 
 if TYPE_CHECKING:
     import ssl
+
+    from ..metrics import RpcMetrics
 
 # clientv3 sends its API version as metadata on every call (rpctypes
 # metadatafields.go); etcd counts it in its metrics.
@@ -93,10 +93,17 @@ class Options:
         # setting: a member cut off from its leader refuses it.
         lease_base: Metadata = (*base, ("hasleader", "true"))
         self.metadata = CallMetadata(lease_base if require_leader else base, lease_base)
-        # Go: the first keep-alive response may take dial_timeout + 1 s.
-        self.first_keep_alive_timeout = (
-            FIRST_RESPONSE_TIMEOUT if dial_timeout is None else dial_timeout + 1.0
-        )
+
+    @property
+    def first_keep_alive_timeout(self) -> float:
+        """Go: the first keep-alive response may take dial_timeout + 1 s
+        (without a dial timeout, Go's default; read with the first keep-alive,
+        as the lease module it comes from)."""
+        if self.dial_timeout is not None:
+            return self.dial_timeout + 1.0
+        from .._core.lease import FIRST_RESPONSE_TIMEOUT
+
+        return FIRST_RESPONSE_TIMEOUT
 
 
 def parse_endpoints(endpoints: Union[str, Sequence[str]]) -> Tuple[Endpoint, ...]:

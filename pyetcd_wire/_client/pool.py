@@ -28,7 +28,6 @@ from typing import (
 from .. import _log
 from .._policy.balancer import Balancer
 from .._policy.endpoints import Endpoint
-from .._policy.resume import retryable
 from ..errors import ClientClosedError, EtcdError
 
 
@@ -127,6 +126,8 @@ class ChannelPool(Generic[C]):
     def stream_failed(self, endpoint: Endpoint, error: EtcdError) -> None:
         """A stream to `endpoint` failed, or could not open: if it may resume,
         the endpoint is avoided for a while, so it resumes on another one."""
+        from .._policy.resume import retryable  # loaded with the first stream
+
         if retryable(error, watch=False):
             self.failed(endpoint, str(error))
 

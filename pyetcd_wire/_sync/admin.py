@@ -18,6 +18,9 @@ The hooks, which the client defines:
   call to exactly that endpoint (Go's per-endpoint Status, HashKV and
   Defragment, which dial the endpoint they are given);
 * ``endpoints``: the client's endpoints.
+
+Each method imports its request builder: importing pyetcd_wire loads what
+every client needs, not the admin APIs some use.
 """
 
 from __future__ import annotations
@@ -33,10 +36,6 @@ from typing import (
 
 from google.protobuf.message import Message
 
-from .._api import auth as auth_api
-from .._api import cluster as cluster_api
-from .._api import maintenance as maintenance_api
-from .._api.cluster import PeerURLs
 from .._api.methods import (
     AUTH_AUTHENTICATE,
     AUTH_DISABLE,
@@ -68,6 +67,9 @@ from .._api.methods import (
     Method,
 )
 from .._proto import rpc_pb2 as pb
+
+if TYPE_CHECKING:
+    from .._api.cluster import PeerURLs
 
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
@@ -119,6 +121,8 @@ class AdminCalls:
                 answers from the member's local state (Go
                 `WithSerializable()`; servers before 3.5 always do).
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_list_request(linearizable=linearizable)
         return self._call(CLUSTER_MEMBER_LIST, request, pb.MemberListResponse, timeout)
 
@@ -143,6 +147,8 @@ class AdminCalls:
             PeerURLExistError, MemberBadURLsError, TooManyLearnersError,
             MemberNotEnoughStartedError (a voter that would break quorum).
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_add_request(peer_urls, learner=learner)
         return self._call(CLUSTER_MEMBER_ADD, request, pb.MemberAddResponse, timeout)
 
@@ -156,6 +162,8 @@ class AdminCalls:
             MemberNotFoundError: no such member.
             MemberNotEnoughStartedError: it would leave too few started voters.
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_remove_request(member_id)
         response_type = pb.MemberRemoveResponse
         return self._call(CLUSTER_MEMBER_REMOVE, request, response_type, timeout)
@@ -168,6 +176,8 @@ class AdminCalls:
         Raises:
             MemberNotFoundError, PeerURLExistError.
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_update_request(member_id, peer_urls)
         response_type = pb.MemberUpdateResponse
         return self._call(CLUSTER_MEMBER_UPDATE, request, response_type, timeout)
@@ -182,6 +192,8 @@ class AdminCalls:
             MemberNotLearnerError: it already votes.
             MemberNotFoundError: no such member.
         """
+        from .._api import cluster as cluster_api
+
         request = cluster_api.member_promote_request(member_id)
         response_type = pb.MemberPromoteResponse
         return self._call(CLUSTER_MEMBER_PROMOTE, request, response_type, timeout)
@@ -203,6 +215,8 @@ class AdminCalls:
                 is tried).
         """
         target = self.endpoints[0] if endpoint is None else endpoint
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.status_request()
         return self._call_endpoint(
             target, MAINTENANCE_STATUS, request, pb.StatusResponse, timeout
@@ -211,6 +225,8 @@ class AdminCalls:
     def alarm_list(self, *, timeout: Optional[float] = None) -> pb.AlarmResponse:
         """Every active alarm (etcd Alarm GET): `.alarms[i]` with `.memberID`
         and `.alarm` (NOSPACE=1, CORRUPT=2)."""
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.alarm_list_request()
         return self._call(MAINTENANCE_ALARM, request, pb.AlarmResponse, timeout)
 
@@ -237,6 +253,8 @@ class AdminCalls:
         Raises:
             ValueError: an unknown alarm name.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.alarm_disarm_request(member_id, alarm)
         if not maintenance_api.is_wildcard(request):
             return self._call(MAINTENANCE_ALARM, request, pb.AlarmResponse, timeout)
@@ -257,6 +275,8 @@ class AdminCalls:
         Args:
             endpoint: the member, exactly.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.defragment_request()
         return self._call_endpoint(
             endpoint, MAINTENANCE_DEFRAGMENT, request, pb.DefragmentResponse, timeout
@@ -275,6 +295,8 @@ class AdminCalls:
         Raises:
             CompactedError, FutureRevisionError: `revision` out of range.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.hash_kv_request(revision)
         return self._call_endpoint(
             endpoint, MAINTENANCE_HASH_KV, request, pb.HashKVResponse, timeout
@@ -290,6 +312,8 @@ class AdminCalls:
             ServerNotLeaderError: the endpoint is not the leader.
             BadLeaderTransfereeError: no such voting member.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.move_leader_request(target_id)
         response_type = pb.MoveLeaderResponse
         return self._call(MAINTENANCE_MOVE_LEADER, request, response_type, timeout)
@@ -303,6 +327,8 @@ class AdminCalls:
             RootUserNotExistError, RootRoleNotExistError: create user "root"
                 with role "root" first.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.auth_enable_request()
         return self._call(AUTH_ENABLE, request, pb.AuthEnableResponse, timeout)
 
@@ -310,12 +336,16 @@ class AdminCalls:
         self, *, timeout: Optional[float] = None
     ) -> pb.AuthDisableResponse:
         """Turn authentication off (etcd AuthDisable); needs the root role."""
+        from .._api import auth as auth_api
+
         request = auth_api.auth_disable_request()
         return self._call(AUTH_DISABLE, request, pb.AuthDisableResponse, timeout)
 
     def auth_status(self, *, timeout: Optional[float] = None) -> pb.AuthStatusResponse:
         """`.enabled` and the auth store's `.authRevision` (etcd AuthStatus,
         3.5+; before 3.7 it needs a token once auth is on)."""
+        from .._api import auth as auth_api
+
         request = auth_api.auth_status_request()
         return self._call(AUTH_STATUS, request, pb.AuthStatusResponse, timeout)
 
@@ -328,6 +358,8 @@ class AdminCalls:
             AuthFailedError: wrong name or password.
             AuthNotEnabledError: auth is off.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.authenticate_request(name, password)
         return self._call(AUTH_AUTHENTICATE, request, pb.AuthenticateResponse, timeout)
 
@@ -350,6 +382,8 @@ class AdminCalls:
             UserAlreadyExistError; UserEmptyError: `name` is empty;
             ValueError: both or neither of password and no_password.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.user_add_request(name, password, no_password=no_password)
         return self._call(AUTH_USER_ADD, request, pb.AuthUserAddResponse, timeout)
 
@@ -357,6 +391,8 @@ class AdminCalls:
         self, name: str, *, timeout: Optional[float] = None
     ) -> pb.AuthUserDeleteResponse:
         """Delete a user (etcd UserDelete).  Raises UserNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_delete_request(name)
         response_type = pb.AuthUserDeleteResponse
         return self._call(AUTH_USER_DELETE, request, response_type, timeout)
@@ -365,11 +401,15 @@ class AdminCalls:
         self, name: str, *, timeout: Optional[float] = None
     ) -> pb.AuthUserGetResponse:
         """A user's `.roles` (etcd UserGet).  Raises UserNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_get_request(name)
         return self._call(AUTH_USER_GET, request, pb.AuthUserGetResponse, timeout)
 
     def user_list(self, *, timeout: Optional[float] = None) -> pb.AuthUserListResponse:
         """Every user name, sorted, in `.users` (etcd UserList)."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_list_request()
         return self._call(AUTH_USER_LIST, request, pb.AuthUserListResponse, timeout)
 
@@ -378,6 +418,8 @@ class AdminCalls:
     ) -> pb.AuthUserChangePasswordResponse:
         """Set a user's password (etcd UserChangePassword).  Raises
         UserNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.user_change_password_request(name, password)
         response_type = pb.AuthUserChangePasswordResponse
         return self._call(AUTH_USER_CHANGE_PASSWORD, request, response_type, timeout)
@@ -390,6 +432,8 @@ class AdminCalls:
         Raises:
             UserNotFoundError, RoleNotFoundError.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.user_grant_role_request(name, role)
         response_type = pb.AuthUserGrantRoleResponse
         return self._call(AUTH_USER_GRANT_ROLE, request, response_type, timeout)
@@ -402,6 +446,8 @@ class AdminCalls:
         Raises:
             UserNotFoundError, RoleNotGrantedError.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.user_revoke_role_request(name, role)
         response_type = pb.AuthUserRevokeRoleResponse
         return self._call(AUTH_USER_REVOKE_ROLE, request, response_type, timeout)
@@ -414,6 +460,8 @@ class AdminCalls:
         Raises:
             RoleAlreadyExistError; RoleEmptyError: `role` is empty.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.role_add_request(role)
         return self._call(AUTH_ROLE_ADD, request, pb.AuthRoleAddResponse, timeout)
 
@@ -421,6 +469,8 @@ class AdminCalls:
         self, role: str, *, timeout: Optional[float] = None
     ) -> pb.AuthRoleDeleteResponse:
         """Delete a role (etcd RoleDelete).  Raises RoleNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.role_delete_request(role)
         response_type = pb.AuthRoleDeleteResponse
         return self._call(AUTH_ROLE_DELETE, request, response_type, timeout)
@@ -431,11 +481,15 @@ class AdminCalls:
         """A role's permissions, `.perm[i]` with `.permType` (READ=0, WRITE=1,
         READWRITE=2), `.key`, `.range_end` (etcd RoleGet).  Raises
         RoleNotFoundError."""
+        from .._api import auth as auth_api
+
         request = auth_api.role_get_request(role)
         return self._call(AUTH_ROLE_GET, request, pb.AuthRoleGetResponse, timeout)
 
     def role_list(self, *, timeout: Optional[float] = None) -> pb.AuthRoleListResponse:
         """Every role name, sorted, in `.roles` (etcd RoleList)."""
+        from .._api import auth as auth_api
+
         request = auth_api.role_list_request()
         return self._call(AUTH_ROLE_LIST, request, pb.AuthRoleListResponse, timeout)
 
@@ -461,6 +515,8 @@ class AdminCalls:
         Raises:
             RoleNotFoundError; ValueError: an unknown perm or a bad range.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.role_grant_permission_request(
             role, key, range_end, perm=perm, prefix=prefix
         )
@@ -482,6 +538,8 @@ class AdminCalls:
         Raises:
             RoleNotFoundError, PermissionNotGrantedError.
         """
+        from .._api import auth as auth_api
+
         request = auth_api.role_revoke_permission_request(
             role, key, range_end, prefix=prefix
         )

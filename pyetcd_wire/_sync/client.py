@@ -25,7 +25,6 @@ from typing import (
 from google.protobuf.message import Message
 
 from .. import _log
-from .._api import auth as auth_api
 from .._api.check import call_timeout
 from .._api.methods import (
     AUTH_AUTHENTICATE,
@@ -35,7 +34,6 @@ from .._api.methods import (
 )
 from .._client.base import ClientBase, rand, too_old
 from .._client.dial_errors import ClosedBeforeAnswerError, expects_tls
-from .._client.measured import MeasuredCall
 from .._client.options import parse_endpoints
 from .._client.pool import ChannelPool
 from .._core.grpc.metadata import Metadata
@@ -59,14 +57,14 @@ from ..errors import (
 )
 from . import transport
 from .admin import AdminCalls
-from .auth import TokenSource
-from .autosync import AutoSync
 from .channel import Channel, Stream
 from .kv_calls import KVCalls
 from .snapshot import SnapshotCalls
 from .watch_lease_calls import WatchLeaseCalls
 
 if TYPE_CHECKING:
+    from .auth import TokenSource
+    from .autosync import AutoSync
     from .lease_keepalive import KeepAlive
     from .stream_worker import StreamWorker
     from .watch import Watch
@@ -86,6 +84,10 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
         options = self._options
         self._auth: Optional[TokenSource] = None
         if options.credentials is not None:
+            # Imported here, as every module only some clients use: what the
+            # import of pyetcd_wire loads is what every client needs.
+            from .auth import TokenSource
+
             self._auth = TokenSource(*options.credentials, self._authenticate, self._md)
         if options.metrics is not None:
             # Measured calls only when asked: the unmeasured path stays as it is.
@@ -111,6 +113,8 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
             self._start_auto_sync(options.auto_sync_interval)
 
     def _start_auto_sync(self, interval: float) -> None:
+        from .autosync import AutoSync
+
         self._auto_sync = AutoSync(lambda timeout: self.sync(timeout=timeout), interval)
 
     def _after_fork_in_child(self) -> None:
@@ -331,6 +335,8 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
     ) -> R:
         """`_call`, reported to the metrics hook (one start, one outcome per
         logical call, retries included)."""
+        from .._client.measured import MeasuredCall
+
         metrics = self._options.metrics
         assert metrics is not None
         with MeasuredCall(metrics, method):
@@ -433,6 +439,8 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
     def _authenticate(self, username: str, password: str) -> str:
         """The Authenticate RPC, sent without a token, on the endpoints in
         turn until one answers (bounded by dial_timeout per attempt)."""
+        from .._api import auth as auth_api
+
         request = auth_api.authenticate_request(username, password)
         data = request.SerializeToString()
         error: Optional[EtcdError] = None

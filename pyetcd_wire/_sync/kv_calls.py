@@ -5,7 +5,10 @@ do not edit; change the asyncio source and run the script.
 unary) of `Client`, as a mixin over the client's hook `_call` (Go's
 kv.go: `Put` = `Do(OpPut(…))`).
 
-Each method is a one-line facade over a request builder in `_api`.
+Each method is a one-line facade over a request builder in `_api`.  The
+builders of Txn and the Lease calls are imported by the methods that use
+them: importing pyetcd_wire loads what every client needs, not what some do
+(bench_startup.py in benchmarks/ times it).
 """
 
 from __future__ import annotations
@@ -15,9 +18,6 @@ from typing import TYPE_CHECKING, Optional, Sequence, Type, TypeVar, Union
 from google.protobuf.message import Message
 
 from .._api import kv as kv_api
-from .._api import lease as lease_api
-from .._api import op as op_api
-from .._api.compare import Compare
 from .._api.methods import (
     KV_COMPACT,
     KV_DELETE_RANGE,
@@ -31,8 +31,11 @@ from .._api.methods import (
     LEASE_TIME_TO_LIVE,
     Method,
 )
-from .._api.op import Op
 from .._proto import rpc_pb2
+
+if TYPE_CHECKING:
+    from .._api.compare import Compare
+    from .._api.op import Op
 
 Key = Union[str, bytes]
 R = TypeVar("R", bound=Message)
@@ -184,6 +187,8 @@ class KVCalls:
     ) -> rpc_pb2.TxnResponse:
         """An atomic transaction: if every `compare` holds, run `success`,
         else `failure` (etcd Txn).  `.succeeded` says which branch ran."""
+        from .._api import op as op_api
+
         request = op_api.txn_request(compare, success, failure)
         # A read-only Txn is a read: repeatable, and never cancelled on the
         # server (`_api/methods.py`: KV_TXN_READ).
@@ -203,6 +208,8 @@ class KVCalls:
                 retried grant safe: a lost response then gives LeaseExistError
                 instead of a second lease.
         """
+        from .._api import lease as lease_api
+
         request = lease_api.lease_grant_request(ttl, id=id)
         return self._call(LEASE_GRANT, request, rpc_pb2.LeaseGrantResponse, timeout)
 
@@ -214,6 +221,8 @@ class KVCalls:
         Raises:
             LeaseNotFoundError: no such lease (expired or revoked already).
         """
+        from .._api import lease as lease_api
+
         request = lease_api.lease_revoke_request(lease_id)
         return self._call(LEASE_REVOKE, request, rpc_pb2.LeaseRevokeResponse, timeout)
 
@@ -222,12 +231,16 @@ class KVCalls:
     ) -> rpc_pb2.LeaseTimeToLiveResponse:
         """A lease's remaining `.TTL` (-1 once expired), `.grantedTTL`, and with
         `keys=True` the keys attached to it (etcd LeaseTimeToLive)."""
+        from .._api import lease as lease_api
+
         request = lease_api.lease_time_to_live_request(lease_id, keys=keys)
         response_type = rpc_pb2.LeaseTimeToLiveResponse
         return self._call(LEASE_TIME_TO_LIVE, request, response_type, timeout)
 
     def leases(self, *, timeout: Optional[float] = None) -> rpc_pb2.LeaseLeasesResponse:
         """The IDs of every live lease (etcd LeaseLeases): `.leases[i].ID`."""
+        from .._api import lease as lease_api
+
         request = lease_api.lease_leases_request()
         return self._call(LEASE_LEASES, request, rpc_pb2.LeaseLeasesResponse, timeout)
 

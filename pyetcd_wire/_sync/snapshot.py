@@ -1,7 +1,8 @@
 """`SnapshotCalls`: `snapshot` and `snapshot_save` of the sync `Client`, as
 a mixin over its hook ``_server_stream(method, request, timeout)`` (the raw
 messages of a server-streaming call).  The asyncio client has its own: it
-streams with ``async for`` and fsyncs in an executor."""
+streams with ``async for`` and fsyncs in an executor.  What they use loads
+with the first snapshot, not with the client (start-up time)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING, Generator, Iterator, Optional
 
 from google.protobuf.message import Message
 
-from .._api import maintenance as maintenance_api
 from .._api.methods import MAINTENANCE_SNAPSHOT, Method
-from .._client.snapshot_file import PathT, part_file
+
+if TYPE_CHECKING:
+    from .._client.snapshot_file import PathT
 
 
 class SnapshotCalls:
@@ -43,6 +45,8 @@ class SnapshotCalls:
         Raises:
             RemoteProtocolError: the stream ended without a matching checksum.
         """
+        from .._api import maintenance as maintenance_api
+
         request = maintenance_api.snapshot_request()
         messages = self._server_stream(MAINTENANCE_SNAPSHOT, request, timeout)
         return maintenance_api.snapshot_blobs(messages)
@@ -63,6 +67,8 @@ class SnapshotCalls:
             RemoteProtocolError: the checksum is missing or wrong.
             OSError: the file cannot be written.
         """
+        from .._client.snapshot_file import part_file
+
         with part_file(path) as file:
             with contextlib.closing(self.snapshot(timeout=timeout)) as blobs:
                 for blob in blobs:

@@ -33,11 +33,11 @@ from .._client.dial_errors import (
 )
 from .._policy.endpoints import Endpoint
 from ..errors import ConnectionFailedError, TLSError
-from .cooperative import CooperativeSocket
 
 if TYPE_CHECKING:
     import ssl
 
+    from .cooperative import CooperativeSocket
     from .tls_socket import TLSSocket
 
 
@@ -90,7 +90,7 @@ def connect(
         sock.close()
         raise
     raw = blocking(sock)
-    return tls.over(raw) if isinstance(raw, CooperativeSocket) else tls
+    return tls if isinstance(raw, socket.socket) else tls.over(raw)
 
 
 def blocking(sock: socket.socket) -> Union[socket.socket, CooperativeSocket]:
@@ -106,6 +106,8 @@ def blocking(sock: socket.socket) -> Union[socket.socket, CooperativeSocket]:
     sock.settimeout(None)
     if os.get_blocking(sock.fileno()):
         return sock
+    from .cooperative import CooperativeSocket  # gevent's sockets only
+
     return CooperativeSocket(sock)
 
 

@@ -222,6 +222,16 @@ def test_metadata_validation():
             validate_metadata([(bad, "v")])
     with pytest.raises(ValueError, match="printable ASCII"):
         validate_metadata([("token", "caf\u00e9")])
+    # A trailing newline is no printable character (a regex's `$` let it by).
+    with pytest.raises(ValueError, match="lowercase"):
+        validate_metadata([("token\n", "v")])
+    with pytest.raises(ValueError, match="lowercase"):
+        validate_metadata([("", "v")])
+    for bad_value in ("t\n", "t\x7f", "\tt"):
+        with pytest.raises(ValueError, match="printable ASCII"):
+            validate_metadata([("token", bad_value)])
+    assert validate_metadata([("a-b_c.9", " ~")]) == ((b"a-b_c.9", b" ~"),)
+    assert validate_metadata([("token", "")]) == ((b"token", b""),)
 
 
 def test_request_block():

@@ -7,7 +7,6 @@ status table and the RST_STREAM table are copied from those documents.
 
 from __future__ import annotations
 
-import base64
 import enum
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -145,6 +144,8 @@ def _is_hex(two: bytes) -> bool:
 
 def _b64decode_lenient(value: bytes) -> bytes:
     """Binary metadata is base64, padded or not (PROTOCOL-HTTP2.md)."""
+    import base64  # here: only a status with details needs it
+
     try:
         return base64.b64decode(value + b"=" * (-len(value) % 4))
     except ValueError:
