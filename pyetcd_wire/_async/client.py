@@ -96,6 +96,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         options = self._options
         if options.metrics is not None:
             # Measured calls only when asked: the unmeasured path stays as it is.
+            from .._client.measured import MeasuredCall
+
+            self._measure = MeasuredCall  # imported once, not per call
             self._call = self._measured_call  # type: ignore[method-assign]
         self._health_checks: Set[asyncio.Task[None]] = set()
         self._pool: ChannelPool[AsyncChannel] = ChannelPool(
@@ -257,11 +260,9 @@ class AsyncClient(ClientBase, AsyncKVCalls, AsyncWatchLeaseCalls, AsyncAdminCall
         timeout: Optional[float],
     ) -> R:
         """`_call`, reported to the metrics hook (as `Client._measured_call`)."""
-        from .._client.measured import MeasuredCall
-
         metrics = self._options.metrics
         assert metrics is not None
-        with MeasuredCall(metrics, method):
+        with self._measure(metrics, method):
             return await AsyncClient._call(
                 self, method, request, response_type, timeout
             )

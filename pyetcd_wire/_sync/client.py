@@ -91,6 +91,9 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
             self._auth = TokenSource(*options.credentials, self._authenticate, self._md)
         if options.metrics is not None:
             # Measured calls only when asked: the unmeasured path stays as it is.
+            from .._client.measured import MeasuredCall
+
+            self._measure = MeasuredCall  # imported once, not per call
             self._call = self._measured_call  # type: ignore[method-assign]
         self._health_checks_lock = threading.Lock()
         self._health_checks: Set[threading.Thread] = set()
@@ -335,11 +338,9 @@ class Client(ClientBase, KVCalls, WatchLeaseCalls, AdminCalls, SnapshotCalls):
     ) -> R:
         """`_call`, reported to the metrics hook (one start, one outcome per
         logical call, retries included)."""
-        from .._client.measured import MeasuredCall
-
         metrics = self._options.metrics
         assert metrics is not None
-        with MeasuredCall(metrics, method):
+        with self._measure(metrics, method):
             return Client._call(self, method, request, response_type, timeout)
 
     def _retry(
