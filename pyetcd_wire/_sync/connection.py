@@ -78,6 +78,13 @@ from . import transport
 READ_SIZE = 64 * 1024
 # A connection unread for this long is drained before it carries a request.
 IDLE_CHECK_SECONDS = 1.0
+# Control replies held for the next request, at most (octets): a normal
+# exchange holds one PING ACK (17).  The core counts the replies it queues
+# against its flood limit only until they are taken from it, so held ones
+# must have a bound of their own: past it they are sent at once, and a
+# server flooding PINGs between a call's message and its trailers is
+# answered as it floods, not with a backlog that grows with the flood.
+DEFERRED_MAX = 1024
 # How long a cancel (RST_STREAM) or a control reply may hold a caller whose
 # deadline has passed, waiting for room in the socket: what is not sent by
 # then waits in line for the next writer, the frames whole.
@@ -655,7 +662,12 @@ class Connection:
                     self._close_if_unused()
                 if self._sleepers:
                     self._wake(self._sleepers[0])
-                elif idle and not self._writing and not retired:
+                elif (
+                    idle
+                    and not self._writing
+                    and not retired
+                    and len(self._deferred) < DEFERRED_MAX
+                ):
                     # No call needs this connection's control replies now:
                     # they ride *behind* the next request instead of costing
                     # a send.  Behind, because grpc-go then still has its BDP
@@ -668,6 +680,7 @@ class Connection:
                 and own.messages
                 and core.active_calls == 1
                 and not self._writing
+                and len(self._deferred) < DEFERRED_MAX
             ):
                 # The reader's unary call has its message and waits only for
                 # its trailers, which etcd writes right behind it: what came

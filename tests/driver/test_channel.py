@@ -12,7 +12,7 @@ import pytest
 from h2.settings import SettingCodes
 
 from pyetcd_wire._sync.channel import Channel
-from pyetcd_wire._sync.connection import Connection
+from pyetcd_wire._sync.connection import DEFERRED_MAX, Connection
 from pyetcd_wire.errors import (
     ConnectionFailedError,
     ConnectionLostError,
@@ -328,6 +328,40 @@ def test_a_ping_ahead_of_the_trailers_is_answered_with_the_next_request(
     assert ch.unary("/svc/Echo", b"y", timeout=5) == b"y"  # carries the ACK
     assert counted.sends == 2
     wait_for(lambda: sum(type(e).__name__ == "PingAcked" for e in server.seen) == 1)
+
+
+def test_pings_flooding_ahead_of_the_trailers_are_answered_as_they_come(serve):
+    """ACKs held for the next request are bounded (DEFERRED_MAX): a peer that
+    floods PINGs between a call's message and its trailers, and sends the
+    trailers only once it has 200 ACKs, gets them while the call waits (all
+    held, the call would wait out its deadline)."""
+
+    def acked() -> int:
+        return sum(type(e).__name__ == "PingAcked" for e in server.seen)
+
+    def flood(peer, sid, request):
+        peer.send_response_headers(sid)
+        peer.send_message(sid, request)
+
+        def pings_then_trailers():
+            connection = server.wait_for_connection(0)
+            for batch in range(20):  # apart, so that each comes in a read of its own
+                with connection.script() as later:
+                    for i in range(20):
+                        later.ping(b"%04d%04d" % (batch, i))
+                time.sleep(0.01)
+            wait_for(lambda: acked() >= 200, timeout=5)
+            with connection.script() as later:
+                later.send_trailers(sid)
+
+        threading.Thread(target=pings_then_trailers, daemon=True).start()
+
+    server, ch = serve(route(Flood=flood))
+    assert ch.unary("/svc/Flood", b"x", timeout=10) == b"x"
+    connection = ch.connection(None)
+    assert len(connection._deferred) < DEFERRED_MAX + 20 * 17
+    assert ch.unary("/svc/Echo", b"y", timeout=5) == b"y"  # carries what is left
+    wait_for(lambda: acked() == 400)
 
 
 def test_deadline_cancels_the_call_on_the_wire(serve):
