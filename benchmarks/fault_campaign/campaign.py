@@ -20,7 +20,7 @@ from .cluster import ChaosCluster
 from .faults import MEMBER_FAULTS, NETWORK_FAULTS, Schedule
 from .proxy import ProxyHub
 from .recipe_worker import ELECTION_FENCE, LOCK_FENCE
-from .workload import KV_PREFIX, PREFIX, Recorder, Workload, read_reference
+from .workload import KV_PREFIX, PREFIX, Recorder, Workload, mark_end, read_reference
 
 # Past the run, how long the heal, the read-back and the checks may take
 # before the watchdog dumps every thread's stack, kills the members and exits.
@@ -159,9 +159,11 @@ def run(
     schedule.stop()
     log("faults stopped; stopping the workload")
     cluster.wait_healthy(30.0)
-    workload.stop(lambda: admin.get(b"\0", timeout=5.0).header.revision)
+    # The watchers drain up to an end mark under the watched prefix, and the
+    # reference read up to another once the recipe workers are done too.
+    workload.stop(lambda: mark_end(admin, PREFIX + b"~drained"))
     seconds = time.monotonic() - began
-    end_revision = admin.get(b"\0", timeout=5.0).header.revision
+    end_revision = mark_end(admin, PREFIX + b"~end")
     log(f"reading back etcd's history up to revision {end_revision}")
     reference = read_reference(admin, end_revision)
     agree = checks.members_agree(admin, cluster.direct_endpoints, end_revision)

@@ -213,8 +213,33 @@ def _reliable(log: WatchLog, mine: _Mine) -> List[str]:
             found.append(f"{_event(event)} differs from etcd's {_event(truth)}")
     for where in sorted(expected):
         if where not in delivered:
-            found.append(f"{_event(expected[where])} missed")
+            found.append(f"{_event(expected[where])} missed{_around(log, where[0])}")
     return found
+
+
+def _around(log: WatchLog, revision: int) -> str:
+    """Where a missed revision falls in what the watcher saw: the events
+    delivered just before and after it, and any progress notification in
+    between (revision and response of each), and how the watch ended."""
+    before = [e for e in log.events if e.revision < revision]
+    after = [e for e in log.events if e.revision > revision]
+    low = before[-1] if before else None
+    high = after[0] if after else None
+    first = low.response if low else 0
+    last = high.response if high else 1 << 62
+    progress = [
+        f"{rev} (response {at})"
+        for rev, at in zip(log.progress, log.progress_responses)
+        if first <= at <= last
+    ]
+    parts = [
+        f"before it {low.revision} (response {low.response})" if low else "",
+        f"after it {high.revision} (response {high.response})" if high else "",
+        f"progress between {', '.join(progress[:4])}" if progress else "",
+        f"watch from {log.start_revision} reached {log.last_revision}",
+        f"ended {log.error}" if log.error else "",
+    ]
+    return "; " + "; ".join(part for part in parts if part)
 
 
 def _resumable(log: WatchLog, mine: _Mine) -> List[str]:
