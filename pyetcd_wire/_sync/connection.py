@@ -656,18 +656,16 @@ class Connection:
             # Draining (GOAWAY, ids exhausted) and now idle: nothing more will
             # happen on this connection, so it closes (waking any sleeper).
             retired = idle and self._dead is None and not core.accepts_calls
+            # Replies may be held for the next request (below) while nobody
+            # writes and the held ones stay under their bound.
+            may_hold = not self._writing and len(self._deferred) < DEFERRED_MAX
             if done:
                 self._reading = False
                 if self._shut:
                     self._close_if_unused()
                 if self._sleepers:
                     self._wake(self._sleepers[0])
-                elif (
-                    idle
-                    and not self._writing
-                    and not retired
-                    and len(self._deferred) < DEFERRED_MAX
-                ):
+                elif idle and may_hold and not retired:
                     # No call needs this connection's control replies now:
                     # they ride *behind* the next request instead of costing
                     # a send.  Behind, because grpc-go then still has its BDP
@@ -676,11 +674,7 @@ class Connection:
                     self._deferred += core.data_to_send()
                     return True
             elif (
-                own is not None
-                and own.messages
-                and core.active_calls == 1
-                and not self._writing
-                and len(self._deferred) < DEFERRED_MAX
+                may_hold and own is not None and own.messages and core.active_calls == 1
             ):
                 # The reader's unary call has its message and waits only for
                 # its trailers, which etcd writes right behind it: what came
